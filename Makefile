@@ -1,0 +1,37 @@
+# Two commands do all the set-up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint bench sample clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	@touch $(STAMP)
+
+## demo: open the console on a fresh, writable copy of the bundled sample workspace
+demo: $(STAMP)
+	$(BIN)/mlops-console demo
+
+## test: run the whole test suite (what CI runs)
+test: $(STAMP)
+	$(BIN)/ruff check console tests
+	$(BIN)/python -m pytest -n 2
+
+## lint: ruff over the code
+lint: $(STAMP)
+	$(BIN)/ruff check console tests
+
+## sample: regenerate the bundled sample workspace (deterministic)
+sample: $(STAMP)
+	$(BIN)/python -m console.samplegen --out sample_data
+
+## bench: the benchmark suite (slow; never run by CI)
+bench: $(STAMP)
+	$(BIN)/python -m tests.benchmarks.run
+
+clean:
+	rm -rf $(VENV) .pytest_cache

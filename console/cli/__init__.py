@@ -1,0 +1,108 @@
+"""The command line (CONTRACT §5): one entry point, ``mlops-console``, also ``python -m console``.
+
+With no command it opens the console (the TUI). Each area registers its own sub-commands from
+a module of this package (``app_cmds``, ``ingest_cmds``, ``analytics_cmds``,
+``governance_cmds``); this module owns the parser, the shared options and the exit codes:
+0 success, 1 a check that found a problem, 2 bad usage or bad input (one line on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from console.errors import EXIT_USAGE, ConsoleError
+from console.workspace import Workspace
+from console.workspace import load as load_workspace
+
+PROG = "mlops-console"
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr and exit 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+class Context:
+    """What a command handler gets: its parsed arguments and the workspace, loaded on demand."""
+
+    def __init__(self, args: argparse.Namespace):
+        self.args = args
+        self._workspace: Workspace | None = None
+
+    @property
+    def fmt(self) -> str:
+        return getattr(self.args, "format", "table")
+
+    def workspace(self) -> Workspace:
+        if self._workspace is None:
+            self._workspace = load_workspace(getattr(self.args, "workspace", None))
+        return self._workspace
+
+
+Handler = Callable[[Context], int | None]
+
+
+def common_parser() -> ArgumentParser:
+    """Options every command accepts, before or after the command name."""
+    p = ArgumentParser(add_help=False)
+    p.add_argument(
+        "--workspace",
+        "-w",
+        metavar="DIR",
+        default=argparse.SUPPRESS,
+        help="workspace directory (default: $MLOPS_CONSOLE_WORKSPACE, else search upward)",
+    )
+    return p
+
+
+def format_parser() -> ArgumentParser:
+    """``--format table|json|csv`` for commands that report."""
+    p = ArgumentParser(add_help=False)
+    p.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    return p
+
+
+def build_parser() -> ArgumentParser:
+    from console.cli import analytics_cmds, app_cmds, governance_cmds, ingest_cmds
+
+    common = common_parser()
+    parser = ArgumentParser(
+        prog=PROG,
+        parents=[common],
+        description="A terminal console for keeping machine-learning models healthy in production.",
+    )
+    parser.add_argument(
+        "--read-only", action="store_true", help="open the console with every action removed"
+    )
+    parser.set_defaults(handler=app_cmds.run_tui)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
+    parents = {"common": common, "format": format_parser()}
+    for module in (app_cmds, ingest_cmds, analytics_cmds, governance_cmds):
+        module.register(sub, parents)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    ctx = Context(args)
+    try:
+        code = args.handler(ctx)
+    except ConsoleError as exc:
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        sys.stderr.write(f"{PROG}: {msg}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # The reader went away (``| head``): stop quietly, like any Unix tool.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    return int(code or 0)

@@ -1,0 +1,110 @@
+"""Sub-commands that open the console (``demo``, no command) and list the fleet (``models``)."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from console.cli.output import emit
+from console.errors import UsageError
+from console.governance.state import fleet_state
+from console.store.registry import load_registry
+from console.workspace import Workspace, load_dir
+
+
+def register(sub, parents) -> None:
+    p = sub.add_parser(
+        "demo",
+        parents=[parents["common"]],
+        help="open the console on a fresh, writable copy of the bundled sample workspace",
+    )
+    p.add_argument("--read-only", action="store_true", help="remove every action")
+    p.add_argument("--dir", metavar="DIR", help="where to put the copy (default: a new temp dir)")
+    p.add_argument("--no-tui", action="store_true", help="make the copy, print its path, and stop")
+    p.set_defaults(handler=run_demo)
+
+    p = sub.add_parser(
+        "models",
+        parents=[parents["common"], parents["format"]],
+        help="models with their versions, stages and production version",
+    )
+    p.set_defaults(handler=run_models)
+
+
+def models_report(ws: Workspace) -> list[dict]:
+    """CONTRACT §5 ``models``: one entry per model with its versions and stages."""
+    registry = load_registry(ws.registry, ws.root)
+    state = fleet_state(ws, registry)
+    out = []
+    for model in registry.models():
+        versions = registry.versions_of(model)
+        out.append(
+            {
+                "model": model,
+                "task": versions[-1].task,
+                "production": state.production.get(model),
+                "versions": [
+                    {"version": v.version, "stage": state.stage(model, v.version)} for v in versions
+                ],
+            }
+        )
+    return out
+
+
+def run_models(ctx) -> int:
+    report = models_report(ctx.workspace())
+    rows = [
+        {"model": m["model"], "task": m["task"], "production": m["production"],
+         "versions": ", ".join(f"{v['version']} ({v['stage']})" for v in m["versions"])}
+        for m in report
+    ]
+    if ctx.fmt == "csv":
+        rows = [
+            {"model": m["model"], "task": m["task"], "production": m["production"],
+             "version": v["version"], "stage": v["stage"]}
+            for m in report for v in m["versions"]
+        ]
+    emit(report, ctx.fmt, rows=rows)
+    return 0
+
+
+def bundled_sample() -> Path | None:
+    """The sample workspace shipped in the repository (``sample_data/``), if present."""
+    root = Path(__file__).resolve().parents[2] / "sample_data"
+    return root if (root / "console.toml").is_file() else None
+
+
+def fresh_demo_copy(target: Path | None = None) -> Path:
+    """Copy the bundled sample workspace somewhere writable (never touching the repository)."""
+    src = bundled_sample()
+    dest = Path(target) if target else Path(tempfile.mkdtemp(prefix="mlops-console-demo-"))
+    if dest.exists() and any(dest.iterdir()):
+        raise UsageError(f"{dest}: not empty; the demo needs a fresh directory")
+    if src is None:
+        from console.samplegen import generate
+
+        generate(dest)
+    else:
+        shutil.copytree(src, dest, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".console"))
+    return dest
+
+
+def run_demo(ctx) -> int:
+    dest = fresh_demo_copy(Path(ctx.args.dir) if ctx.args.dir else None)
+    if ctx.args.no_tui:
+        print(dest)
+        return 0
+    return launch(load_dir(dest), read_only=ctx.args.read_only)
+
+
+def run_tui(ctx) -> int:
+    return launch(ctx.workspace(), read_only=getattr(ctx.args, "read_only", False))
+
+
+def launch(ws: Workspace, read_only: bool = False) -> int:
+    from console.tui.app import ConsoleApp
+
+    app = ConsoleApp(ws, read_only=read_only)
+    app.run()
+    return int(app.return_code or 0)

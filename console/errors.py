@@ -1,0 +1,37 @@
+"""The project's error types and the exit codes they map to (CONTRACT §5).
+
+``UsageError`` (exit 2) is bad usage or bad input, always carrying a one-line reason;
+``CheckFailed`` (exit 1) is a check or verification that found a problem.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_CHECK = 1
+EXIT_USAGE = 2
+
+
+class ConsoleError(Exception):
+    """Base class: an error whose message is a single line meant for the user."""
+
+    exit_code = EXIT_USAGE
+
+
+class UsageError(ConsoleError):
+    """Bad usage or bad input: exit 2 with a one-line reason on stderr."""
+
+    exit_code = EXIT_USAGE
+
+
+class WorkspaceError(UsageError):
+    """The workspace (console.toml, its sources) cannot be used as configured."""
+
+
+class PermissionDenied(UsageError):
+    """The current OS user's role does not allow the action."""
+
+
+class CheckFailed(ConsoleError):
+    """A check or verification found a problem: exit 1."""
+
+    exit_code = EXIT_CHECK

@@ -1,0 +1,41 @@
+"""Who is running the console: the OS account of the process (its uid), and its roles.
+
+Identity is never taken from an environment variable or a flag (CONTRACT §6). Code that
+needs to act as someone else in-process (tests, the TUI's pilot tests) passes an
+``Identity`` object explicitly; no command-line or environment path can construct one.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Identity:
+    """An OS user name with the roles the workspace grants it."""
+
+    user: str
+    operator: bool = False
+    reviewer: bool = False
+
+    @property
+    def role(self) -> str:
+        """A short label for headers: 'operator', 'reviewer', 'operator+reviewer' or 'read-only'."""
+        roles = [r for r, has in (("operator", self.operator), ("reviewer", self.reviewer)) if has]
+        return "+".join(roles) if roles else "read-only"
+
+
+def os_user() -> str:
+    """The name of the OS account running this process, looked up from its real uid."""
+    uid = os.getuid()
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:  # a uid with no passwd entry (some containers): still an identity
+        return f"uid:{uid}"
+
+
+def identity_for(user: str, operators: list[str], reviewers: list[str]) -> Identity:
+    """The roles ``user`` holds under a workspace's ``[access]`` lists."""
+    return Identity(user=user, operator=user in operators, reviewer=user in reviewers)

@@ -1,0 +1,1 @@
+"""The deterministic sample-workspace generator (real scikit-learn models, contract formats)."""
