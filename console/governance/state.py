@@ -1,57 +1,98 @@
-"""The current stage of every model version: registry stages as the starting point, then every
-stage change decided in the journal, and ``serving.json`` for what is in production.
+"""The current stage of every model version, replayed from the journal.
+
+Start from each registry file's initial ``stage`` (CONTRACT §4); a model with no
+production version in the registry may take it from ``serving.json`` (a workspace whose
+serving file was written before it had a journal); then apply, in journal order, the
+``stage_changes`` of every ``executed`` entry. The journal is the truth: ``serving.json``
+is its effect, and ``FleetState.serving_mismatch`` names models where the two disagree.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
+from console.governance.journal import Journal
 from console.store.registry import Registry, version_sort_key
 from console.workspace import Workspace
 
 
 @dataclass
 class FleetState:
-    """Stages per (model, version) and the production version per model."""
+    """Stages per (model, version), production per model, and the production history."""
 
     stages: dict[tuple[str, str], str] = field(default_factory=dict)
     production: dict[str, str | None] = field(default_factory=dict)
+    history: dict[str, list[str]] = field(default_factory=dict)  # production versions, oldest first
+    serving_mismatch: dict[str, dict[str, str | None]] = field(default_factory=dict)
 
     def stage(self, model: str, version: str) -> str | None:
         return self.stages.get((model, version))
 
+    def previous_production(self, model: str) -> str | None:
+        """The production version before the current one (what a rollback goes back to)."""
+        current = self.production.get(model)
+        for version in reversed(self.history.get(model, [])):
+            if version != current:
+                return version
+        return None
+
 
 def read_serving(ws: Workspace) -> dict:
-    """``serving.json`` as a dict (``{"models": {}}`` when it does not exist yet)."""
+    """``serving.json`` as a dict (``{"models": {}}`` when it does not exist or is unreadable)."""
     try:
         doc = json.loads(ws.serving_path.read_text())
-    except FileNotFoundError:
-        return {"models": {}}
-    except (OSError, json.JSONDecodeError):
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
         return {"models": {}}
     if not isinstance(doc, dict) or not isinstance(doc.get("models"), dict):
         return {"models": {}}
     return doc
 
 
-def fleet_state(ws: Workspace, registry: Registry) -> FleetState:
-    """Current stages: registry's initial stages, overridden by ``serving.json``'s production."""
+def fleet_state(
+    ws: Workspace, registry: Registry, entries: list[dict[str, Any]] | None = None
+) -> FleetState:
+    """Current stages: registry's initial stages, then the journal's decided stage changes."""
+    if entries is None:
+        entries = Journal(ws.journal_path).entries()
     state = FleetState()
     for key, info in registry.versions.items():
         state.stages[key] = info.stage
     for model in registry.models():
-        prods = [v.version for v in registry.versions_of(model) if state.stages[(model, v.version)] == "production"]
+        prods = [
+            v.version
+            for v in registry.versions_of(model)
+            if state.stages[(model, v.version)] == "production"
+        ]
         state.production[model] = max(prods, key=version_sort_key) if prods else None
     serving = read_serving(ws)["models"]
+    journaled = {e.get("model") for e in entries if e.get("action") == "executed" and e.get("stage_changes")}
     for model, entry in serving.items():
         version = entry.get("production") if isinstance(entry, dict) else None
-        if version is None:
+        if version is None or model in journaled or state.production.get(model) is not None:
             continue
-        old = state.production.get(model)
-        if old is not None and old != version and state.stages.get((model, old)) == "production":
-            state.stages[(model, old)] = "archived"
-        state.production[model] = version
-        if (model, version) in state.stages:
-            state.stages[(model, version)] = "production"
+        state.production[model] = str(version)
+        if (model, str(version)) in state.stages:
+            state.stages[(model, str(version))] = "production"
+    for model, version in state.production.items():
+        if version is not None:
+            state.history.setdefault(model, []).append(version)
+    for e in entries:
+        if e.get("action") != "executed":
+            continue
+        for change in e.get("stage_changes") or []:
+            model, version, to = change.get("model"), change.get("version"), change.get("to")
+            if not model or version is None or not to:
+                continue
+            state.stages[(model, version)] = to
+            if to == "production":
+                state.production[model] = version
+                state.history.setdefault(model, []).append(version)
+            elif state.production.get(model) == version:
+                state.production[model] = None
+    for model, entry in serving.items():
+        served = entry.get("production") if isinstance(entry, dict) else None
+        if model in journaled and served != state.production.get(model):
+            state.serving_mismatch[model] = {"journal": state.production.get(model), "serving": served}
     return state

@@ -1,0 +1,262 @@
+"""Who may do what, and doing it: requesting, deciding (compare-and-set), cancelling.
+
+Every function takes the acting ``Identity`` explicitly; the CLI passes the OS account that
+runs the process (``Workspace.identity()``), tests and the TUI pass theirs. Every mutation is
+one transaction under the journal's exclusive lock: read the entries, replay the state,
+check that the request is still open and the actor may act, append, fsync, release. A
+refused attempt is journaled (``action = "refused"``) and raised as ``PermissionDenied``.
+Effects of an approval (hooks, ``serving.json``) run after the decision is committed, in
+``console.governance.effects``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from console.errors import PermissionDenied, UsageError
+from console.governance.journal import Journal, JournalTxn, format_ts, utc_now
+from console.governance.requests import ACTIONS, Request, is_expired, next_request_id, replay
+from console.governance.state import fleet_state
+from console.identity import Identity
+from console.store.registry import Registry, load_registry
+from console.workspace import Workspace
+
+DEFAULT_TTL = "72h"
+MAX_TEXT = 4000
+
+
+class AlreadyDecided(UsageError):
+    """The request was decided (or withdrawn, or expired) before this attempt."""
+
+
+def journal_of(ws: Workspace) -> Journal:
+    return Journal(ws.journal_path)
+
+
+def parse_duration(text: str) -> dt.timedelta:
+    """``15m``, ``1h``, ``72h``, ``3d``, ``1w`` → timedelta; ``UsageError`` otherwise."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", str(text))
+    if not m:
+        raise UsageError(f"duration {text!r} is not like 30m, 72h or 3d")
+    n = float(m.group(1))
+    unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[m.group(2)]
+    return dt.timedelta(**{unit: n})
+
+
+def request_ttl(ws: Workspace) -> dt.timedelta | None:
+    """``[governance] request_ttl`` (default 72h); ``"0"`` or ``"never"`` means no expiry."""
+    value = ws.section("governance").get("request_ttl", DEFAULT_TTL)
+    if str(value).strip().lower() in ("0", "never", "none", ""):
+        return None
+    return parse_duration(str(value))
+
+
+def list_requests(ws: Workspace, now: dt.datetime | None = None) -> list[Request]:
+    """Every request, oldest first, with states as of ``now`` (expiry derived)."""
+    return list(replay(journal_of(ws).entries(), now or utc_now()).values())
+
+
+def get_request(ws: Workspace, request_id: str, now: dt.datetime | None = None) -> Request:
+    reqs = replay(journal_of(ws).entries(), now or utc_now())
+    if request_id not in reqs:
+        raise UsageError(f"no request {request_id!r} in {ws.journal_path.name}")
+    return reqs[request_id]
+
+
+def _text(value: str | None, what: str) -> str:
+    text = (value or "").strip()
+    if not text:
+        raise UsageError(f"{what} is required and must not be empty")
+    if len(text) > MAX_TEXT:
+        raise UsageError(f"{what} is longer than {MAX_TEXT} characters")
+    return text
+
+
+def _journal_expiries(txn: JournalTxn, actor: str, now: dt.datetime) -> None:
+    """Journal ``expired`` for every pending request whose time ran out (noticed now)."""
+    for req in replay(txn.entries()).values():
+        if is_expired(req, now):
+            txn.append(actor, "expired", now=now, request_id=req.request_id, expires_at=req.expires_at)
+
+
+def _refuse(txn: JournalTxn, ident: Identity, now: dt.datetime, attempt: str, reason: str, **fields: Any):
+    txn.append(ident.user, "refused", now=now, attempt=attempt, detail=reason, **fields)
+    return PermissionDenied(reason)
+
+
+def create_request(
+    ws: Workspace,
+    ident: Identity,
+    action: str,
+    model: str,
+    version: str | None,
+    reason: str,
+    break_glass: bool = False,
+    now: dt.datetime | None = None,
+    registry: Registry | None = None,
+    gates: list[dict[str, Any]] | None = None,
+    ttl: dt.timedelta | None | str = "config",
+) -> Request:
+    """Journal a new request; a break-glass rollback is approved by its own request.
+
+    ``gates``: the gate results shown to the requester (promotions), kept as evidence.
+    """
+    now = now or utc_now()
+    if action not in ACTIONS:
+        raise UsageError(f"unknown request {action!r} (known: {', '.join(ACTIONS)})")
+    registry = registry or load_registry(ws.registry, ws.root)
+    reason_text = (reason or "").strip()
+    life = request_ttl(ws) if ttl == "config" else ttl
+    journal = journal_of(ws)
+    with journal.locked() as txn:
+        _journal_expiries(txn, ident.user, now)
+        attempt = f"request {action}" + (" --break-glass" if break_glass else "")
+        where = {"model": model, "version": version}
+        if not ident.operator:
+            raise _refuse(
+                txn, ident, now, attempt,
+                f"{ident.user} is not an operator of this workspace; only operators may request", **where,
+            )
+        if break_glass and action != "rollback":
+            raise _refuse(txn, ident, now, attempt, "break-glass is only for rollback", **where)
+        if not reason_text:
+            raise UsageError("--reason is required and must not be empty")
+        reason_text = _text(reason_text, "--reason")
+        if model not in registry.models():
+            raise UsageError(f"no model {model!r} in the registry ({ws.registry})")
+        state = fleet_state(ws, registry, txn.entries())
+        current = state.production.get(model)
+        if version is not None and registry.get(model, version) is None:
+            raise UsageError(f"no version {version!r} of {model!r} in the registry")
+        if action == "promote":
+            if version is None:
+                raise UsageError("request promote needs --version")
+            if current == version:
+                raise UsageError(f"{model} {version} is already in production")
+        elif action == "rollback":
+            if current is None:
+                raise UsageError(f"{model} has nothing in production to roll back")
+            if version is None:
+                version = state.previous_production(model)
+                if version is None:
+                    raise UsageError(
+                        f"{model} has no earlier production version in the journal; name one with --version"
+                    )
+            if version == current:
+                raise UsageError(f"{model} {version} is already in production")
+        for req in replay(txn.entries(), now).values():
+            if req.state == "pending" and (req.action, req.model, req.version) == (action, model, version):
+                raise UsageError(f"{req.request_id} already asks for the same ({req.action} {model} {version})")
+        rid = next_request_id(txn.entries())
+        fields: dict[str, Any] = {
+            "request_id": rid,
+            "kind": action,
+            "model": model,
+            "version": version,
+            "from_version": current,
+            "reason": reason_text,
+            "break_glass": bool(break_glass),
+            "expires_at": format_ts(now + life) if life and not break_glass else None,
+        }
+        if gates is not None:
+            from console.governance.gates import evidence_hash
+
+            fields["gates"] = gates
+            fields["evidence_hash"] = evidence_hash(gates)
+        txn.append(ident.user, "request", now=now, **fields)
+        return replay(txn.entries(), now)[rid]
+
+
+def decide(
+    ws: Workspace,
+    ident: Identity,
+    request_id: str,
+    verdict: str,
+    comment: str,
+    override: bool = False,
+    gates: list[dict[str, Any]] | None = None,
+    now: dt.datetime | None = None,
+) -> Request:
+    """Approve or reject, exactly once (compare-and-set under the journal lock).
+
+    For a promotion, ``gates`` are the gate results the reviewer was shown; approving when
+    any of them did not pass needs ``override=True`` and the comment is its justification.
+    The decision entry stores the gates and their evidence hash. On a break-glass request the
+    verdict is the retrospective review (``signed_off`` / ``disputed``).
+    """
+    if verdict not in ("approve", "reject"):
+        raise UsageError(f"unknown verdict {verdict!r}")
+    now = now or utc_now()
+    journal = journal_of(ws)
+    with journal.locked() as txn:
+        _journal_expiries(txn, ident.user, now)
+        reqs = replay(txn.entries(), now)
+        req = reqs.get(request_id)
+        if req is None:
+            raise UsageError(f"no request {request_id!r} in {ws.journal_path.name}")
+        where = {"request_id": request_id}
+        if not ident.reviewer:
+            raise _refuse(
+                txn, ident, now, verdict,
+                f"{ident.user} is not a reviewer of this workspace; only reviewers may {verdict}", **where,
+            )
+        if req.requested_by == ident.user:
+            raise _refuse(
+                txn, ident, now, verdict,
+                f"{ident.user} raised {request_id}; a requester never decides their own request", **where,
+            )
+        comment_text = _text(comment, "--comment")
+        if req.break_glass:
+            if req.review != "pending":
+                raise AlreadyDecided(
+                    f"{request_id} was already reviewed by {req.reviewed_by} ({req.review})"
+                )
+            txn.append(ident.user, verdict, now=now, request_id=request_id, comment=comment_text, review=True)
+            return replay(txn.entries(), now)[request_id]
+        if req.state != "pending":
+            who = req.decided_by or "nobody"
+            what = {"expired": f"expired at {req.expires_at}"}.get(req.state, f"{req.state} by {who}")
+            raise AlreadyDecided(f"{request_id} was already decided: {what}")
+        fields: dict[str, Any] = {"request_id": request_id, "comment": comment_text}
+        if verdict == "approve" and req.action == "promote":
+            from console.governance.gates import evidence_hash, failing
+
+            if gates is None:
+                raise UsageError("approving a promotion needs its gates evaluated")
+            bad = failing(gates)
+            if bad and not override:
+                raise _refuse(
+                    txn, ident, now, verdict,
+                    f"gates not passed: {', '.join(bad)}; approve with --override and a justification",
+                    **where,
+                )
+            fields["gates"] = gates
+            fields["evidence_hash"] = evidence_hash(gates)
+            fields["override"] = bool(bad) and override
+            if fields["override"]:
+                fields["overridden_gates"] = bad
+        elif override:
+            fields["override"] = False
+        txn.append(ident.user, verdict, now=now, **fields)
+        return replay(txn.entries(), now)[request_id]
+
+
+def cancel(ws: Workspace, ident: Identity, request_id: str, now: dt.datetime | None = None) -> Request:
+    """The requester withdraws a pending request."""
+    now = now or utc_now()
+    with journal_of(ws).locked() as txn:
+        _journal_expiries(txn, ident.user, now)
+        req = replay(txn.entries(), now).get(request_id)
+        if req is None:
+            raise UsageError(f"no request {request_id!r} in {ws.journal_path.name}")
+        if req.requested_by != ident.user:
+            raise _refuse(
+                txn, ident, now, "cancel",
+                f"only {req.requested_by}, who raised {request_id}, may cancel it", request_id=request_id,
+            )
+        if req.state != "pending":
+            raise AlreadyDecided(f"{request_id} is {req.state}" + (f" by {req.decided_by}" if req.decided_by else ""))
+        txn.append(ident.user, "cancel", now=now, request_id=request_id)
+        return replay(txn.entries(), now)[request_id]
