@@ -1,52 +1,252 @@
-"""The Textual application: the fleet of models with their versions and stages."""
+"""The Textual application: owns the workspace, the identity (the OS account's roles, or one
+injected by tests), the clock, the theme and keymap, the header status, and the refresh loop.
+
+The loop (as in dolphie): a thread worker refreshes the store and collects the header status,
+the main thread repaints, then ``set_timer`` schedules the next run — refreshes never overlap,
+and they pause while a dialog is open. SIGHUP (the SSH connection dropped) exits cleanly.
+"""
 
 from __future__ import annotations
 
-from textual import work
-from textual.app import App, ComposeResult
-from textual.widgets import DataTable, Footer, Header
+import signal
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 
-from console.governance.state import fleet_state
-from console.store.registry import load_registry
+from textual import work
+from textual.app import App, SystemCommand
+from textual.screen import ModalScreen, Screen
+from textual.worker import get_current_worker
+
+from console.identity import Identity
+from console.tui.actions import bindings_for
+from console.tui.backend import Backend
+from console.tui.keymap import load_keymap
+from console.tui.status import Status
+from console.tui.themes import BUNDLED_DIR, load_themes, resolve_name
+from console.tui.window import make_window
 from console.workspace import Workspace
+
+VIEWS = ("fleet", "alerts", "approvals", "audit", "query")
 
 
 class ConsoleApp(App):
     """mlops-console."""
 
     TITLE = "mlops-console"
-    BINDINGS = [("q", "quit", "Quit")]
+    CSS_PATH = "console.tcss"
+    BINDINGS = bindings_for("app")
+    ENABLE_COMMAND_PALETTE = True
 
-    def __init__(self, workspace: Workspace, read_only: bool = False, identity=None):
+    def __init__(self, workspace: Workspace, read_only: bool = False,
+                 identity: Identity | None = None, *, clock: Callable[[], datetime] | None = None,
+                 live: bool = True, refresh_interval: float = 5.0, theme: str | None = None):
         super().__init__()
         self.workspace = workspace
         self.read_only = read_only
         self.identity = identity or workspace.identity()
-        self.sub_title = f"{workspace.name} · {self.identity.user} ({self.identity.role})"
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self.refresh_interval = refresh_interval
+        self.status = Status()
+        self.window = make_window("all", self.now())
+        self.backend: Backend | None = None
+        self._live = live
+        self._hung_up = False
+        ui = workspace.section("ui")
+        self._problems: list[str] = []
+        themes, problems = load_themes(BUNDLED_DIR, workspace.root / "themes")
+        self._problems += problems
+        for t in themes:
+            self.register_theme(t)
+        self.console_themes = [t.name for t in themes]
+        wanted = theme or (ui.get("theme") if isinstance(ui.get("theme"), str) else None) or "dark"
+        name = resolve_name(wanted, list(self.available_themes))
+        if name is None:
+            self._problems.append(f"unknown theme {wanted!r}; using dark")
+            name = resolve_name("dark", list(self.available_themes)) or "textual-dark"
+        self.theme = name
+        keymap, problems = load_keymap(ui, workspace.root)
+        self._problems += problems
+        self.user_keymap = keymap
+        if keymap:
+            self.set_keymap(keymap)
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield DataTable(id="fleet", cursor_type="row")
-        yield Footer()
+    # -- time ------------------------------------------------------------------------------
+    def now(self) -> datetime:
+        return self._clock()
 
+    # -- screens ---------------------------------------------------------------------------
+    def get_default_screen(self) -> Screen:
+        from console.tui.screens.fleet import FleetScreen
+
+        return FleetScreen()
+
+    def breadcrumb(self) -> list[str]:
+        return [s.crumb for s in self.screen_stack if getattr(s, "crumb", None)]
+
+    def make_view(self, name: str) -> Screen:
+        from console.tui.screens.alerts import AlertsScreen
+        from console.tui.screens.approvals import ApprovalsScreen
+        from console.tui.screens.audit import AuditScreen
+        from console.tui.screens.query import QueryScreen
+
+        return {"alerts": AlertsScreen, "approvals": ApprovalsScreen, "audit": AuditScreen,
+                "query": QueryScreen}[name]()
+
+    def action_goto(self, name: str) -> None:
+        """Show a view: pop back to it when it is already on the stack, else open it."""
+        if isinstance(self.screen, ModalScreen):
+            return
+        for i, s in enumerate(self.screen_stack):
+            if getattr(s, "VIEW", None) == name:
+                while len(self.screen_stack) > i + 1:
+                    self.pop_screen()
+                return
+        self.push_screen(self.make_view(name))
+
+    def open_model(self, model: str, tab: str | None = None) -> None:
+        from console.tui.screens.model import ModelScreen
+
+        if model not in self.backend.registry.models() if self.backend else True:
+            self.notify(f"no model named {model!r}", severity="warning")
+            return
+        self.push_screen(ModelScreen(model, tab=tab))
+
+    def action_back(self) -> None:
+        if isinstance(self.screen, ModalScreen):
+            self.screen.dismiss(None)
+        elif len(self.screen_stack) > 2:
+            self.pop_screen()
+
+    def action_help(self) -> None:
+        from console.tui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, ModalScreen):
+            self.push_screen(HelpScreen())
+
+    def action_jump(self) -> None:
+        from console.tui.screens.jump import JumpScreen
+
+        if isinstance(self.screen, ModalScreen):
+            return
+        models = self.backend.registry.models() if self.backend else []
+        self.push_screen(JumpScreen(list(VIEWS), models), self._jump_to)
+
+    def _jump_to(self, target: str | None) -> None:
+        if not target:
+            return
+        if target in VIEWS:
+            self.action_goto(target)
+        else:
+            self.open_model(target)
+
+    def action_pick_window(self) -> None:
+        from console.tui.screens.window_picker import WindowPicker
+
+        if not isinstance(self.screen, ModalScreen):
+            self.push_screen(WindowPicker(self.window.choice.key), self.set_window)
+
+    def set_window(self, key: str | None) -> None:
+        if key is None:
+            return
+        self.window = make_window(key, self.now())
+        for s in self.screen_stack:
+            if hasattr(s, "reload"):
+                s.reload() if s is self.screen else setattr(s, "stale", True)
+        self.screen.repaint_status() if hasattr(self.screen, "repaint_status") else None
+
+    def action_next_theme(self) -> None:
+        names = self.console_themes or [self.theme]
+        i = names.index(self.theme) if self.theme in names else -1
+        self.theme = names[(i + 1) % len(names)]
+        self.notify(f"theme: {self.theme}")
+
+    def action_quit_console(self) -> None:
+        self.exit(0)
+
+    def action_refresh_now(self) -> None:
+        self._tick(force=True)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        from console.tui.palette import system_commands
+
+        yield from system_commands(self, screen)
+        yield from super().get_system_commands(screen)
+
+    # -- life cycle ------------------------------------------------------------------------
     def on_mount(self) -> None:
-        table = self.query_one("#fleet", DataTable)
-        table.add_columns("model", "task", "production", "versions")
-        self.load_fleet()
+        for p in self._problems:
+            self.notify(p, severity="warning", timeout=10)
+        try:
+            import asyncio
 
-    @work(thread=True, exclusive=True, exit_on_error=False)
-    def load_fleet(self) -> None:
-        registry = load_registry(self.workspace.registry, self.workspace.root)
-        state = fleet_state(self.workspace, registry)
-        rows = []
-        for model in registry.models():
-            versions = registry.versions_of(model)
-            rows.append((model, versions[-1].task, state.production.get(model) or "—",
-                         ", ".join(f"{v.version} {state.stage(model, v.version)}" for v in versions)))
-        self.call_from_thread(self._show_fleet, rows)
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._hangup)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass
+        self._open_backend()
 
-    def _show_fleet(self, rows) -> None:
-        table = self.query_one("#fleet", DataTable)
-        table.clear()
-        for row in rows:
-            table.add_row(*row, key=row[0])
+    def _hangup(self) -> None:
+        """The terminal went away (SSH dropped): stop the ingester and leave, quietly."""
+        self._hung_up = True
+        self.exit(129)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="open")
+    def _open_backend(self) -> None:
+        backend = Backend(self.workspace, self.identity, self.now, live=self._live)
+        try:
+            backend.open()
+            backend.refresh()
+            status = backend.status()
+        except Exception as exc:
+            backend.load_state()
+            status = Status(ingest_state="error", problems=[f"{type(exc).__name__}: {exc}"])
+        self.call_from_thread(self._backend_ready, backend, status)
+
+    def _backend_ready(self, backend: Backend, status: Status) -> None:
+        self.backend = backend
+        self._set_status(status)
+        for s in self.screen_stack:
+            if hasattr(s, "reload"):
+                s.reload()
+        self._schedule()
+
+    def _schedule(self) -> None:
+        if self.refresh_interval > 0 and not self._exit_renderables and self.is_running:
+            self.set_timer(self.refresh_interval, self._tick)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="tick")
+    def _tick(self, force: bool = False) -> None:
+        worker = get_current_worker()
+        if self.backend is None:
+            return
+        if isinstance(self.screen, ModalScreen) and not force:  # paused under a dialog
+            self.call_from_thread(self._schedule)
+            return
+        try:
+            changed = self.backend.refresh()
+            status = self.backend.status()
+        except Exception as exc:
+            changed, status = False, Status(ingest_state="error", problems=[str(exc)])
+        if not worker.is_cancelled:
+            self.call_from_thread(self._after_tick, changed or force, status, force)
+
+    def _after_tick(self, changed: bool, status: Status, force: bool) -> None:
+        self._set_status(status)
+        if changed and hasattr(self.screen, "reload") and not isinstance(self.screen, ModalScreen):
+            self.screen.reload()
+        for s in self.screen_stack[:-1]:
+            if changed:
+                s.stale = True
+        if not force:
+            self._schedule()
+
+    def _set_status(self, status: Status) -> None:
+        self.status = status
+        for p in status.problems:
+            self.notify(p, severity="error", timeout=10)
+        if hasattr(self.screen, "repaint_status"):
+            self.screen.repaint_status()
+
+    def on_unmount(self) -> None:
+        if self.backend is not None:
+            self.backend.close()
+

@@ -1,0 +1,126 @@
+"""The one registry of the console's actions: every key binding, the ``?`` help screen and the
+command palette are built from ``ACTIONS``. A user keymap (see ``keymap.py``) remaps an action by
+its id; nothing else in the TUI spells a key.
+
+Scopes: ``app`` actions work everywhere; the others belong to one screen (its name). ``role``
+names what the current user needs (``operator``/``reviewer``) — such actions are removed in
+``--read-only`` mode and shown disabled, with the reason, to users without the role.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.binding import Binding
+
+
+@dataclass(frozen=True)
+class Action:
+    """One thing a user can do: an id (for remapping), default keys, a description."""
+
+    id: str  # "<scope>.<name>", the binding id users remap
+    keys: str  # default keys, comma separated (Textual key names)
+    description: str
+    action: str  # the Textual action string, e.g. "open_model"
+    show: bool = True  # shown in the footer
+    role: str | None = None  # "operator" | "reviewer": needs that role; hidden in read-only mode
+    palette: bool = True  # offered in the command palette
+    priority: bool = False
+
+    @property
+    def scope(self) -> str:
+        return self.id.split(".", 1)[0]
+
+    @property
+    def name(self) -> str:
+        return self.id.split(".", 1)[1]
+
+
+ACTIONS: tuple[Action, ...] = (
+    # -- everywhere --------------------------------------------------------------------------
+    Action("app.help", "question_mark", "Help: every key", "app.help"),
+    Action("app.jump", "colon", "Jump to a view or model by name", "app.jump"),
+    Action("app.back", "escape", "Back", "app.back", show=False),
+    Action("app.fleet", "f1", "Fleet (home)", "app.goto('fleet')", show=False),
+    Action("app.alerts", "f2", "Alerts", "app.goto('alerts')", show=False),
+    Action("app.approvals", "f3", "Approvals", "app.goto('approvals')", show=False),
+    Action("app.audit", "f4", "Audit journal", "app.goto('audit')", show=False),
+    Action("app.query", "f5", "Query (SQL)", "app.goto('query')", show=False),
+    Action("app.window", "w", "Time window", "app.pick_window"),
+    Action("app.refresh", "ctrl+r", "Refresh now", "app.refresh_now", show=False),
+    Action("app.theme", "ctrl+t", "Next theme", "app.next_theme", show=False),
+    Action("app.palette", "ctrl+p", "Command palette", "app.command_palette", show=False),
+    Action("app.quit", "q", "Quit", "app.quit_console"),
+    # -- fleet -------------------------------------------------------------------------------
+    Action("fleet.open", "enter", "Open model", "open_model"),
+    Action("fleet.filter", "slash", "Filter", "filter"),
+    Action("fleet.sort", "s", "Sort by column", "sort"),
+    Action("fleet.reverse", "S", "Reverse sort", "reverse_sort", show=False),
+    # -- model -------------------------------------------------------------------------------
+    Action("model.next_tab", "right_square_bracket", "Next tab", "next_tab"),
+    Action("model.prev_tab", "left_square_bracket", "Previous tab", "prev_tab"),
+    Action("model.version", "v", "Choose version", "choose_version"),
+    Action("model.retrain", "R", "Request retrain", "request('retrain')", role="operator"),
+    Action("model.rollback", "B", "Request rollback", "request('rollback')", role="operator"),
+    Action("model.promote", "P", "Request promotion", "request('promote')", role="operator"),
+    # -- alerts ------------------------------------------------------------------------------
+    Action("alerts.open", "enter", "Open the alert's model", "open_model"),
+    Action("alerts.act", "r", "Request retrain/rollback", "act", role="operator"),
+    Action("alerts.filter", "slash", "Filter", "filter"),
+    # -- approvals ---------------------------------------------------------------------------
+    Action("approvals.open", "enter", "Sign-off view", "open_request"),
+    Action("approvals.filter", "slash", "Filter", "filter"),
+    Action("approvals.all", "a", "Pending / all", "toggle_all"),
+    Action("approvals.breakglass", "X", "Break-glass rollback", "break_glass", role="operator"),
+    # -- sign-off ----------------------------------------------------------------------------
+    Action("signoff.approve", "a", "Approve", "decide('approve')", role="reviewer"),
+    Action("signoff.reject", "x", "Reject", "decide('reject')", role="reviewer"),
+    Action("signoff.override", "o", "Override failed gates", "decide('override')", role="reviewer"),
+    # -- audit -------------------------------------------------------------------------------
+    Action("audit.filter", "slash", "Filter", "filter"),
+    Action("audit.verify", "V", "Verify chain", "verify"),
+    # -- query -------------------------------------------------------------------------------
+    Action("query.run", "ctrl+j", "Run query", "run_query", priority=True),
+    Action("query.cancel", "ctrl+k", "Cancel query", "cancel_query", priority=True),
+    Action("query.prev", "ctrl+up", "Previous from history", "history(-1)", priority=True),
+    Action("query.next", "ctrl+down", "Next from history", "history(1)", priority=True),
+    Action("query.csv", "ctrl+e", "Export result to CSV", "export('csv')", priority=True),
+    Action("query.parquet", "ctrl+o", "Export result to Parquet", "export('parquet')", priority=True),
+    Action("query.focus", "ctrl+l", "Editor / schema / results", "cycle_focus", priority=True),
+)
+
+SCREEN_TITLES = {
+    "app": "Everywhere",
+    "fleet": "Fleet",
+    "model": "Model",
+    "alerts": "Alerts",
+    "approvals": "Approvals",
+    "signoff": "Sign-off",
+    "audit": "Audit",
+    "query": "Query",
+}
+
+
+def actions_for(scope: str) -> list[Action]:
+    return [a for a in ACTIONS if a.scope == scope]
+
+
+def by_id(action_id: str) -> Action | None:
+    return next((a for a in ACTIONS if a.id == action_id), None)
+
+
+def bindings_for(scope: str) -> list[Binding]:
+    """Textual bindings of one scope, each with its action id so a keymap can remap it."""
+    return [
+        Binding(a.keys, a.action.removeprefix("app.") if scope == "app" else a.action,
+                a.description, show=a.show, id=a.id, priority=a.priority)
+        for a in actions_for(scope)
+    ]
+
+
+def action_for_method(scope: str, method: str) -> Action | None:
+    """The registry entry behind a Textual action name (``decide``, ``request``, ...)."""
+    for a in actions_for(scope):
+        if a.action.split("(", 1)[0].removeprefix("app.") == method:
+            return a
+    return None

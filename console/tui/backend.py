@@ -1,0 +1,186 @@
+"""The TUI's only door to the engine: it opens the store, keeps governance state and the live
+ingester, and calls ``console.analytics`` and ``console.governance`` on behalf of the screens.
+Every method here runs in a worker thread (never on the event loop) and returns what the engine
+returned — the TUI formats numbers, it never computes them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from console.governance.state import FleetState, fleet_state
+from console.identity import Identity
+from console.store.registry import Registry, load_registry
+from console.tui.status import Status
+from console.tui.window import TimeWindow
+from console.workspace import Workspace
+
+
+class Backend:
+    """Store, registry, governance state and live ingest for one console process."""
+
+    def __init__(self, ws: Workspace, identity: Identity, clock: Callable[[], datetime],
+                 live: bool = True):
+        self.ws = ws
+        self.identity = identity
+        self.clock = clock
+        self.live = live
+        self.registry: Registry = Registry()
+        self.fleet: FleetState = FleetState()
+        self.db: Any = None
+        self.ingester: Any = None
+        self._lock = threading.Lock()
+        self._journal_sig: tuple | None = None
+
+    # -- life cycle ------------------------------------------------------------------------
+    def load_state(self) -> None:
+        """Registry and governance state (cheap: files only)."""
+        self.registry = load_registry(self.ws.registry, self.ws.root)
+        self.fleet = fleet_state(self.ws, self.registry)
+
+    def open(self) -> None:
+        """Open the store (and start the live ingester when asked)."""
+        self.load_state()
+        from console.store.db import open_store
+
+        self.db = open_store(self.ws, stages=self.fleet.stages, production=self.fleet.production)
+        if self.live:
+            self.ingester = start_live_ingester(self.ws)
+
+    def close(self) -> None:
+        ing, self.ingester = self.ingester, None
+        if ing is not None:
+            stop = getattr(ing, "stop", None) or getattr(ing, "close", None)
+            if stop:
+                stop()
+        db, self.db = self.db, None
+        if db is not None:
+            close = getattr(db, "close", None) or getattr(db.conn, "close", None)
+            try:
+                close()
+            except Exception:
+                pass
+
+    def refresh(self) -> bool:
+        """New parts, registry files or journal entries since last time? Reloads what changed."""
+        changed = False
+        sig = _file_sig(self.ws.journal_path), _file_sig(self.ws.serving_path), _dir_sig(self.ws.registry)
+        if sig != self._journal_sig:
+            self._journal_sig = sig
+            self.load_state()
+            if self.db is not None:
+                self.db.production = dict(self.fleet.production)
+                if hasattr(self.db, "stages"):
+                    self.db.stages = dict(self.fleet.stages)
+            changed = True
+        if self.db is not None and self.db.refresh():
+            changed = True
+        return changed
+
+    # -- header status ---------------------------------------------------------------------
+    def status(self) -> Status:
+        st = Status()
+        if self.db is None:
+            return st
+        cur = self.db.cursor()
+        try:
+            lag, quarantined = cur.execute(
+                "SELECT sum(lag_bytes), sum(quarantined) FROM ingest_status").fetchone()
+            st.lag_bytes = int(lag) if lag is not None else 0
+            st.quarantined = int(quarantined) if quarantined is not None else 0
+            (latest,) = cur.execute("SELECT max(ts) FROM predictions").fetchone()
+            st.latest_ts = _aware(latest)
+        finally:
+            cur.close()
+        if self.ingester is None:
+            st.ingest_state = "off"
+        else:
+            stats = ingester_stats(self.ingester)
+            st.ingest_state = stats.get("state", "live")
+            st.rows_per_s = stats.get("rows_per_s")
+        verdict = self.verify_journal()
+        st.chain_ok = verdict.get("ok")
+        st.chain_entries = verdict.get("entries", 0)
+        st.chain_first_bad = verdict.get("first_bad_seq")
+        return st
+
+    def verify_journal(self) -> dict:
+        from console.governance import journal
+
+        return journal.Journal(self.ws.journal_path).verify()
+
+    # -- analytics -------------------------------------------------------------------------
+    def report(self, name: str, **kwargs: Any) -> dict:
+        """``console.analytics.<name>(db, **kwargs)``: the contract-shaped dict, untouched."""
+        import console.analytics as analytics
+
+        fn = getattr(analytics, name)
+        return fn(self.db, **kwargs)
+
+    # -- governance ------------------------------------------------------------------------
+    def requests(self) -> list:
+        """Every request with its state as of the app's clock (``governance.engine``)."""
+        from console.governance.engine import list_requests
+
+        return list_requests(self.ws, now=self.clock())
+
+    def pending_by_model(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for req in self.requests():
+            if req.state == "pending" or (req.break_glass and req.review == "pending"):
+                out[req.model] = out.get(req.model, 0) + 1
+        return out
+
+    def journal_entries(self) -> list[dict]:
+        from console.governance.engine import journal_of
+
+        return journal_of(self.ws).entries()
+
+    @staticmethod
+    def span(window: TimeWindow) -> dict[str, Any]:
+        return {"start": window.start, "end": window.end}
+
+
+def start_live_ingester(ws: Workspace) -> Any:
+    """The ingest package's background ``LiveIngester``, started (``None`` if unavailable)."""
+    from console.ingest import LiveIngester
+
+    ing = LiveIngester(ws)
+    ing.start()
+    return ing
+
+
+def ingester_stats(ing: Any) -> dict:
+    stats = getattr(ing, "stats", None)
+    if callable(stats):
+        stats = stats()
+    if isinstance(stats, dict):
+        return stats
+    return {k: getattr(stats, k) for k in ("state", "rows_per_s") if hasattr(stats, k)}
+
+
+def _file_sig(path) -> tuple | None:
+    try:
+        s = path.stat()
+    except OSError:
+        return None
+    return (s.st_size, s.st_mtime_ns)
+
+
+def _dir_sig(path) -> tuple:
+    try:
+        return tuple(sorted((p.name, p.stat().st_mtime_ns) for p in path.glob("*/*.json")))
+    except OSError:
+        return ()
+
+
+def _aware(value: Any) -> datetime | None:
+    from datetime import UTC
+
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return None
+

@@ -1,0 +1,132 @@
+"""The fleet table's rows, gathered from the engine for every model: versions and stages from
+governance, traffic / errors / p95 from ``ops_report``, drift from ``drift_report``, the latest
+labelled metric from ``performance_report`` against the registry's offline value, cost from
+``cost_report``, open alerts from ``check_alerts`` and pending requests from governance.
+Runs in a worker thread. A report that fails leaves its cells at "—" and names the problem.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from console.tui.window import TimeWindow
+
+PRIMARY = {"binary": ("roc_auc", "accuracy"), "multiclass": ("accuracy", "macro_f1"),
+           "regression": ("rmse", "mae")}
+
+
+@dataclass
+class FleetRow:
+    model: str
+    task: str
+    production: str | None
+    candidates: list[str]
+    traffic: list[float] = field(default_factory=list)
+    requests: int | None = None
+    error_rate: float | None = None
+    p95_ms: float | None = None
+    drift: str = "none"  # ok | warn | drift | none
+    drifted_features: int | None = None
+    metric: str | None = None
+    metric_value: float | None = None
+    metric_offline: float | None = None
+    cost_today: float | None = None
+    cost_mtd: float | None = None
+    budget: float | None = None
+    alerts: int = 0
+    worst_alert: str | None = None
+    pending: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+def primary_metric(task: str, offline: dict[str, float]) -> str | None:
+    for name in PRIMARY.get(task, ()):
+        if name in offline:
+            return name
+    return PRIMARY.get(task, (None,))[0]
+
+
+def _try(row: FleetRow, what: str, fn, *args, **kwargs) -> Any:
+    try:
+        return fn(*args, **kwargs)
+    except Exception as exc:  # keep the rest of the row; say what failed
+        row.problems.append(f"{what}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+        return None
+
+
+def fleet_rows(backend, window: TimeWindow, now: datetime, alerts: list[dict] | None,
+               pending: dict[str, int]) -> list[FleetRow]:
+    """One row per registered model, filled from the engine's reports."""
+    reg = backend.registry
+    rows = []
+    span = {"start": window.start, "end": window.end}
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    month = today.replace(day=1)
+    tomorrow = today + timedelta(days=1)
+    for model in reg.models():
+        versions = reg.versions_of(model)
+        prod = backend.fleet.production.get(model)
+        cands = [v.version for v in versions
+                 if backend.fleet.stage(model, v.version) in ("candidate", "staging")]
+        row = FleetRow(model, versions[-1].task, prod, cands)
+        ops = _try(row, "ops", backend.report, "ops_report", model=model, window=window.step, **span)
+        if ops:
+            wins = ops.get("windows", [])
+            row.traffic = [w.get("requests") or 0 for w in wins]
+        total = _try(row, "ops", backend.report, "ops_report", model=model, window="all", **span)
+        if total and total.get("windows"):
+            w = total["windows"][-1]
+            row.requests = w.get("requests")
+            row.error_rate = w.get("error_rate")
+            row.p95_ms = (w.get("latency_ms") or {}).get("p95")
+        if prod is not None:
+            drift = _try(row, "drift", backend.report, "drift_report", model=model, **span)
+            if drift:
+                feats = drift.get("features", [])
+                row.drifted_features = sum(1 for f in feats if f.get("drifted"))
+                ds = drift.get("dataset_drift", {})
+                row.drift = "drift" if ds.get("drifted") else ("warn" if row.drifted_features else "ok")
+            info = reg.get(model, prod)
+            offline = dict(info.metrics) if info else {}
+            row.metric = primary_metric(row.task, offline)
+            row.metric_offline = offline.get(row.metric) if row.metric else None
+            perf = _try(row, "performance", backend.report, "performance_report", model=model,
+                        window=window.step, **span)
+            if perf and row.metric:
+                for w in reversed(perf.get("windows", [])):
+                    if w.get("labelled") and (w.get("metrics") or {}).get(row.metric) is not None:
+                        row.metric_value = w["metrics"][row.metric]
+                        break
+            row.budget = (info.cost or {}).get("monthly_budget_usd") if info else None
+        c_today = _try(row, "cost", backend.report, "cost_report", model=model, start=today, end=tomorrow)
+        row.cost_today = _total(c_today)
+        c_month = _try(row, "cost", backend.report, "cost_report", model=model, start=month, end=tomorrow)
+        row.cost_mtd = _total(c_month)
+        mine = [a for a in (alerts or []) if a.get("model") == model]
+        row.alerts = len(mine)
+        if mine:
+            row.worst_alert = min((a.get("severity") or "info" for a in mine), key=severity_rank)
+        row.pending = pending.get(model, 0)
+        rows.append(row)
+    return rows
+
+
+def _total(report: dict | None) -> float | None:
+    """The engine's per-row ``total_usd`` of a one-model cost report (one row, or one per version)."""
+    if not report:
+        return None
+    rows = report.get("rows", [])
+    if len(rows) == 1:
+        return rows[0].get("total_usd")
+    if not rows:
+        return 0.0
+    return None
+
+
+SEVERITIES = ("critical", "high", "warning", "warn", "medium", "low", "info")
+
+
+def severity_rank(sev: str) -> int:
+    return SEVERITIES.index(sev) if sev in SEVERITIES else len(SEVERITIES)

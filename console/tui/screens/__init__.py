@@ -1,0 +1,2 @@
+"""One module per screen: fleet, model, alerts, approvals (+ sign-off), audit, query, and the
+help / jump / window / confirmation dialogs."""

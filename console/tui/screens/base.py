@@ -1,0 +1,114 @@
+"""The base of every full screen: header, broken-chain banner, body, footer; bindings from the
+action registry; role checks (``check_action``); and the load pattern — ``fetch`` runs in a
+thread worker (exclusive: a newer load cancels the older), ``show`` paints on the main thread.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import work
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+from textual.worker import get_current_worker
+
+from console.tui.actions import action_for_method, bindings_for
+from console.tui.widgets.header import ChainBanner, ConsoleHeader
+
+
+def role_block(app, role: str | None) -> tuple[bool | None, str | None]:
+    """``(check_action result, reason)`` for an action needing ``role``."""
+    if role is None:
+        return True, None
+    if app.read_only:
+        return False, "read-only mode"
+    ident = app.identity
+    if (role == "operator" and not ident.operator) or (role == "reviewer" and not ident.reviewer):
+        return None, f"needs the {role} role ({ident.user} is {ident.role})"
+    return True, None
+
+
+class ConsoleScreen(Screen):
+    """A screen of the console. Subclasses set ``SCOPE``/``TITLE`` and implement ``compose_body``,
+    ``fetch`` (thread) and ``show`` (main thread)."""
+
+    SCOPE = "app"
+    TITLE = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.SCOPE != "app" and "BINDINGS" not in cls.__dict__:
+            cls.BINDINGS = bindings_for(cls.SCOPE)
+
+    def compose(self) -> ComposeResult:
+        yield ConsoleHeader()
+        yield ChainBanner()
+        yield from self.compose_body()
+        yield Footer()
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("")
+
+    @property
+    def crumb(self) -> str:
+        return self.TITLE
+
+    def on_mount(self) -> None:
+        self.repaint_status()
+        self.reload()
+
+    stale = False
+
+    def on_screen_resume(self) -> None:
+        self.repaint_status()
+        if self.stale:
+            self.stale = False
+            self.reload()
+
+    def repaint_status(self) -> None:
+        for header in self.query(ConsoleHeader):
+            header.refresh()
+        st = self.app.status
+        for banner in self.query(ChainBanner):
+            banner.update_state(st.chain_ok, st.chain_first_bad)
+
+    # -- loading ---------------------------------------------------------------------------
+    def reload(self) -> None:
+        """Fetch this screen's data again in a worker (a pending fetch is cancelled)."""
+        if self.app.backend is None:
+            return
+        self._load()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="load")
+    def _load(self) -> None:
+        worker = get_current_worker()
+        try:
+            data = self.fetch()
+        except Exception as exc:  # shown on screen, never a crash of the console
+            if not worker.is_cancelled:
+                self.app.call_from_thread(self.show_error, exc)
+            return
+        if not worker.is_cancelled:
+            self.app.call_from_thread(self._apply, data)
+
+    def _apply(self, data: Any) -> None:
+        if self.is_attached:
+            self.show(data)
+
+    def fetch(self) -> Any:  # runs in a thread
+        return None
+
+    def show(self, data: Any) -> None:  # main thread
+        pass
+
+    def show_error(self, exc: Exception) -> None:
+        self.notify(f"{type(exc).__name__}: {exc}".splitlines()[0], severity="error", timeout=8)
+
+    # -- roles -----------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        entry = action_for_method(self.SCOPE, action)
+        if entry is None:
+            return True
+        allowed, _ = role_block(self.app, entry.role)
+        return allowed

@@ -1,0 +1,190 @@
+"""Fleet (home): every model with its production and candidate versions, traffic sparkline,
+error rate, p95 latency, drift state, latest labelled metric against offline, cost today and
+month-to-date against budget, open alerts and pending requests. Sortable (``s``), filterable
+(``/``); enter opens the model.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.widgets import DataTable, Static
+
+from console.tui import format as fmt
+from console.tui.fleetdata import FleetRow, fleet_rows, severity_rank
+from console.tui.screens.base import ConsoleScreen
+from console.tui.widgets.filterbar import FilterBar
+
+COLUMNS = (
+    # label, width, sort key
+    ("model", 14, lambda r: r.model),
+    ("prod", 4, lambda r: r.production or ""),
+    ("cand", 5, lambda r: ",".join(r.candidates)),
+    ("traffic", 12, lambda r: r.requests or 0),
+    ("err", 6, lambda r: r.error_rate or 0),
+    ("p95", 7, lambda r: r.p95_ms or 0),
+    ("drift", 9, lambda r: {"drift": 0, "warn": 1, "ok": 2}.get(r.drift, 3)),
+    ("metric", 17, lambda r: r.metric_value if r.metric_value is not None else -1e9),
+    ("today", 7, lambda r: r.cost_today or 0),
+    ("month/budget", 14, lambda r: r.cost_mtd or 0),
+    ("alerts", 10, lambda r: (-(r.alerts), severity_rank(r.worst_alert or "info"))),
+    ("reqs", 4, lambda r: -r.pending),
+)
+
+
+class FleetScreen(ConsoleScreen):
+    SCOPE = "fleet"
+    TITLE = "Fleet"
+    VIEW = "fleet"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[FleetRow] = []
+        self.sort_col = 10  # open alerts first
+        self.sort_reverse = False
+        self.filter_text = ""
+
+    def compose_body(self) -> ComposeResult:
+        yield DataTable(id="fleet", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="fleet-note", classes="note")
+        yield FilterBar(id="fleet-filter")
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for label, width, _ in COLUMNS:
+            table.add_column(label, width=width, key=label)
+        table.focus()
+        self.show_registry_rows()
+        super().on_mount()
+
+    def show_registry_rows(self) -> None:
+        """First paint: versions and stages (files only) before any query returns."""
+        be = self.app.backend
+        if be is None or self.rows:
+            return
+        rows = []
+        for model in be.registry.models():
+            vs = be.registry.versions_of(model)
+            rows.append(FleetRow(model, vs[-1].task, be.fleet.production.get(model),
+                                 [v.version for v in vs if be.fleet.stage(model, v.version) in ("candidate", "staging")]))
+        self.rows = rows
+        self.repaint()
+
+    def reload(self) -> None:
+        self.show_registry_rows()
+        super().reload()
+
+    def fetch(self) -> Any:
+        be = self.app.backend
+        alerts = None
+        problems = []
+        try:
+            alerts = be.report("check_alerts", **be.span(self.app.window)).get("alerts", [])
+        except Exception as exc:
+            problems.append(f"alerts: {type(exc).__name__}: {exc}")
+        try:
+            pending = be.pending_by_model()
+        except Exception as exc:
+            pending = {}
+            problems.append(f"requests: {type(exc).__name__}: {exc}")
+        rows = fleet_rows(be, self.app.window, self.app.now(), alerts, pending)
+        return rows, problems
+
+    def show(self, data: Any) -> None:
+        rows, problems = data
+        self.rows = rows
+        for r in rows:
+            problems.extend(f"{r.model}: {p}" for p in r.problems)
+        note = self.query_one("#fleet-note", Static)
+        note.update(f"▲ {len(problems)} problem(s): {problems[0]}" if problems else "")
+        self.repaint()
+
+    # -- table -----------------------------------------------------------------------------
+    def visible_rows(self) -> list[FleetRow]:
+        rows = self.rows
+        if self.filter_text:
+            needle = self.filter_text.lower()
+            rows = [r for r in rows if needle in " ".join(
+                [r.model, r.task, r.drift, r.production or "", *r.candidates]).lower()]
+        key = COLUMNS[self.sort_col][2]
+        return sorted(rows, key=lambda r: (key(r), r.model), reverse=self.sort_reverse)
+
+    def repaint(self) -> None:
+        table = self.query_one(DataTable)
+        selected = self.selected_model()
+        table.clear()
+        for r in self.visible_rows():
+            table.add_row(*self.cells(r), key=r.model)
+        if selected is not None:
+            try:
+                table.move_cursor(row=table.get_row_index(selected))
+            except Exception:
+                pass
+        label, _, _ = COLUMNS[self.sort_col]
+        arrow = "▼" if self.sort_reverse else "▲"
+        self.sub_title = f"sorted by {label} {arrow}"
+        for i, (lab, _w, _k) in enumerate(COLUMNS):
+            col = table.columns.get(lab)
+            if col is not None:
+                col.label = Text(f"{lab}{arrow}" if i == self.sort_col else lab)
+        table.refresh()
+
+    def cells(self, r: FleetRow) -> list[Any]:
+        metric = "—"
+        if r.metric:
+            metric = f"{fmt.num(r.metric_value, 2)} vs {fmt.num(r.metric_offline, 2)}"
+        budget = fmt.usd(r.cost_mtd)
+        if r.budget is not None:
+            budget += f"/{fmt.usd(r.budget)}"
+            if r.cost_mtd is not None and r.cost_mtd > r.budget:
+                budget = "✗ " + budget
+        alerts = Text("✓ none", style="green") if not r.alerts else fmt.state(r.worst_alert or "warning")
+        if r.alerts:
+            alerts = Text(f"{r.alerts} ") + alerts
+        return [
+            Text(r.model, style="bold"), r.production or "—", ",".join(r.candidates) or "—",
+            fmt.sparkline(r.traffic, 12), fmt.pct(r.error_rate), fmt.ms(r.p95_ms),
+            fmt.state(r.drift), metric, fmt.usd(r.cost_today), budget, alerts,
+            f"{r.pending}" if r.pending else "—",
+        ]
+
+    def selected_model(self) -> str | None:
+        table = self.query_one(DataTable)
+        if table.row_count == 0:
+            return None
+        try:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+        except Exception:
+            return None
+        return key.value
+
+    # -- actions ---------------------------------------------------------------------------
+    def action_open_model(self) -> None:
+        model = self.selected_model()
+        if model:
+            self.app.open_model(model)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        if event.row_key.value:
+            self.app.open_model(event.row_key.value)
+
+    def action_sort(self) -> None:
+        self.sort_col = (self.sort_col + 1) % len(COLUMNS)
+        self.repaint()
+
+    def action_reverse_sort(self) -> None:
+        self.sort_reverse = not self.sort_reverse
+        self.repaint()
+
+    def action_filter(self) -> None:
+        self.query_one(FilterBar).open(self.filter_text)
+
+    def on_filter_bar_changed(self, event: FilterBar.Changed) -> None:
+        self.filter_text = event.value
+        self.repaint()
+
+    def on_filter_bar_closed(self, event: FilterBar.Closed) -> None:
+        self.query_one(DataTable).focus()

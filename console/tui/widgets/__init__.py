@@ -1,0 +1,1 @@
+"""Reusable widgets of the console: the header, the broken-chain banner, plots, dialogs."""

@@ -1,0 +1,51 @@
+"""The ``/`` filter line: an input at the bottom of a screen; typing narrows the list, enter
+keeps the filter, esc clears and closes it."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import Input
+
+
+class FilterBar(Input):
+    DEFAULT_CSS = """
+    FilterBar { dock: bottom; display: none; height: 1; border: none; padding: 0 1; }
+    FilterBar.-open { display: block; }
+    """
+    BINDINGS = [Binding("escape", "clear_close", "Clear filter", show=False)]
+
+    class Changed(Message):
+        def __init__(self, value: str) -> None:
+            super().__init__()
+            self.value = value
+
+    class Closed(Message):
+        pass
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(placeholder="filter… (enter keeps, esc clears)", **kwargs)
+
+    def open(self, current: str = "") -> None:
+        self.value = current
+        self.add_class("-open")
+        self.focus()
+
+    @on(Input.Changed)
+    def _changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self.post_message(self.Changed(event.value))
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if not self.value:
+            self.remove_class("-open")
+        self.post_message(self.Closed())
+
+    def action_clear_close(self) -> None:
+        self.value = ""
+        self.remove_class("-open")
+        self.post_message(self.Changed(""))
+        self.post_message(self.Closed())

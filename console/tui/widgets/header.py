@@ -1,0 +1,71 @@
+"""The console's header (two lines, every screen): workspace, user and role, read-only lock,
+time window; then the breadcrumb, live ingest state (lag, rows/s, quarantined) and data
+freshness. When the audit chain fails verification a red banner with a word and a symbol
+sits under it, on every screen.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widget import Widget
+from textual.widgets import Static
+
+from console.tui.status import human_age, human_bytes
+
+
+class ConsoleHeader(Widget):
+    """Header lines drawn from ``app.status``, ``app.identity`` and the screen stack."""
+
+    DEFAULT_CSS = """
+    ConsoleHeader { dock: top; height: 2; background: $panel; color: $foreground; }
+    """
+
+    def render(self) -> Text:
+        app = self.app
+        st = app.status
+        width = self.size.width or 80
+        line1 = Text()
+        line1.append(" mlops-console ", style="bold reverse")
+        line1.append(f" {app.workspace.name} ", style="bold")
+        line1.append(f"· {app.identity.user} ({app.identity.role})")
+        if app.read_only:
+            line1.append("  🔒 READ-ONLY: no actions", style="bold")
+        right = f"window: {app.window.label} "
+        pad = width - line1.cell_len - len(right)
+        line1.append(" " * max(1, pad) + right)
+        crumbs = " › ".join(app.breadcrumb())
+        line2 = Text(f" {crumbs}", style="bold")
+        ingest = {"live": "● live", "follower": "○ follower", "off": "○ off",
+                  "error": "✗ ingest error", "starting": "… starting"}.get(st.ingest_state, st.ingest_state)
+        parts = [ingest]
+        if st.lag_bytes is not None:
+            parts.append(f"lag {human_bytes(st.lag_bytes)}")
+        if st.rows_per_s is not None:
+            parts.append(f"{st.rows_per_s:,.0f} rows/s")
+        if st.quarantined is not None:
+            parts.append(f"{st.quarantined:,} quarantined")
+        parts.append(f"data {human_age(st.latest_ts, app.now())}")
+        status = " · ".join(parts) + " "
+        if line2.cell_len + len(status) + 1 > width:  # narrow: keep the most urgent bits
+            status = " · ".join([parts[0], *parts[2:]]) + " "
+        if line2.cell_len + len(status) + 1 > width:
+            line2.truncate(max(8, width - len(status) - 1), overflow="ellipsis")
+        line2.append(" " * max(1, width - line2.cell_len - len(status)) + status)
+        return Text("\n").join([line1, line2])
+
+
+class ChainBanner(Static):
+    """A red line naming the broken audit chain; hidden while the chain verifies."""
+
+    DEFAULT_CSS = """
+    ChainBanner { dock: top; height: 1; background: $error; color: $text; text-style: bold;
+                  display: none; }
+    ChainBanner.-broken { display: block; }
+    """
+
+    def update_state(self, ok: bool | None, first_bad: int | None) -> None:
+        broken = ok is False
+        self.set_class(broken, "-broken")
+        if broken:
+            where = f"at entry {first_bad}" if first_bad is not None else ""
+            self.update(f" ✗ AUDIT CHAIN BROKEN {where} — the journal was edited; see Audit (F4)")
