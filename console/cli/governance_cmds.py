@@ -1,7 +1,190 @@
-"""Sub-commands of the governance area (filled in by the governance work)."""
+"""Sub-commands of the governance area (CONTRACT §5, §6): ``request``, ``approve``, ``reject``,
+``cancel``, ``requests``, ``gates``, ``audit verify`` and ``report``.
+
+The acting identity is always the OS account running this process (``Workspace.identity()``);
+no option or environment variable changes it. A refused attempt exits 2 with one line.
+"""
 
 from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from console.cli.output import emit
+from console.errors import UsageError
+from console.governance import effects, engine
+from console.governance.gates import evaluate_gates, failing
+from console.governance.journal import Journal
+from console.governance.requests import ACTIONS
 
 
 def register(sub, parents) -> None:
     """Add this area's sub-commands to the parser."""
+    common, fmt = parents["common"], parents["format"]
+
+    p = sub.add_parser("request", parents=[common, fmt], help="request a promotion, rollback or retrain")
+    p.add_argument("action", choices=ACTIONS)
+    p.add_argument("--model", required=True)
+    p.add_argument("--version", help="promote: the version; rollback: the target (default: the previous one)")
+    p.add_argument("--reason", required=True, help="why (required, journaled)")
+    p.add_argument("--break-glass", action="store_true",
+                   help="rollback only, operators only: execute now, review afterwards")
+    p.set_defaults(handler=run_request)
+
+    for verdict in ("approve", "reject"):
+        p = sub.add_parser(verdict, parents=[common, fmt], help=f"{verdict} a request (reviewers)")
+        p.add_argument("request_id", metavar="ID")
+        p.add_argument("--comment", required=True, help="the decision's comment (with --override: the justification)")
+        if verdict == "approve":
+            p.add_argument("--override", action="store_true", help="approve despite gates that did not pass")
+        p.set_defaults(handler=run_decide, verdict=verdict)
+
+    p = sub.add_parser("cancel", parents=[common, fmt], help="withdraw your own pending request")
+    p.add_argument("request_id", metavar="ID")
+    p.set_defaults(handler=run_cancel)
+
+    p = sub.add_parser("requests", parents=[common, fmt], help="list requests and their states")
+    p.add_argument("--state", help="only requests in this state")
+    p.add_argument("--model", help="only this model's requests")
+    p.set_defaults(handler=run_requests)
+
+    p = sub.add_parser("gates", parents=[common, fmt], help="evaluate the promotion gates of a version")
+    p.add_argument("--model", required=True)
+    p.add_argument("--version", required=True)
+    p.set_defaults(handler=run_gates)
+
+    p = sub.add_parser("audit", parents=[common], help="check the journal")
+    audit_sub = p.add_subparsers(dest="audit_command", metavar="COMMAND", required=True)
+    v = audit_sub.add_parser("verify", parents=[common, fmt], help="verify the journal's hash chain")
+    v.set_defaults(handler=run_verify)
+
+    p = sub.add_parser("report", parents=[common], help="an auditor's report of one request")
+    p.add_argument("request_id", metavar="ID")
+    p.add_argument("--format", choices=("md", "html", "json"), default="md")
+    p.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of stdout")
+    p.set_defaults(handler=run_report)
+
+
+def _result(req, **extra) -> dict:
+    out = {"request_id": req.request_id, "state": req.state}
+    out.update(
+        action=req.action, model=req.model, version=req.version, from_version=req.from_version,
+        requested_by=req.requested_by, decided_by=req.decided_by, break_glass=req.break_glass,
+        review=req.review, produced_version=req.produced_version,
+    )
+    if req.failure:
+        out["failure"] = req.failure
+    out.update(extra)
+    return out
+
+
+def _print_gates(gates: list[dict], fmt: str) -> None:
+    """Show gates on stderr in table mode (stdout stays the command's own result)."""
+    if fmt != "table" or not gates:
+        return
+    emit(gates, "table", rows=[{"gate": g["gate"], "status": _mark(g["status"]), "detail": g["detail"]}
+                              for g in gates], out=sys.stderr, title="gates")
+
+
+def _mark(status: str) -> str:
+    return {"passed": "✓ passed", "failed": "✗ failed", "not_evaluated": "? not evaluated"}.get(status, status)
+
+
+def run_request(ctx) -> int:
+    ws = ctx.workspace()
+    a = ctx.args
+    ident = ws.identity()
+    gates = None
+    if a.action == "promote" and a.version and ident.operator:
+        gates = evaluate_gates(ws, a.model, a.version)
+    req = engine.create_request(ws, ident, a.action, a.model, a.version, a.reason,
+                                break_glass=a.break_glass, gates=gates)
+    if req.break_glass:
+        req = effects.execute(ws, ident, req.request_id)
+    result = _result(req, gates=gates) if gates is not None else _result(req)
+    _print_gates(gates or [], ctx.fmt)
+    emit(result, ctx.fmt, rows=[{k: v for k, v in result.items() if k != "gates"}])
+    return 1 if req.state == "failed" else 0
+
+
+def run_decide(ctx) -> int:
+    ws = ctx.workspace()
+    a = ctx.args
+    ident = ws.identity()
+    req = engine.get_request(ws, a.request_id)
+    gates = None
+    if a.verdict == "approve" and req.action == "promote" and not req.break_glass and req.state == "pending" \
+            and ident.reviewer and ident.user != req.requested_by:
+        gates = evaluate_gates(ws, req.model, req.version)
+        _print_gates(gates, ctx.fmt)
+    req = engine.decide(ws, ident, a.request_id, a.verdict, a.comment,
+                        override=getattr(a, "override", False), gates=gates)
+    if req.state == "approved" and not req.break_glass:
+        req = effects.execute(ws, ident, req.request_id)
+    extra = {}
+    if gates is not None:
+        extra = {"gates": gates, "override": req.override, "failing_gates": failing(gates)}
+    result = _result(req, **extra)
+    emit(result, ctx.fmt, rows=[{k: v for k, v in result.items() if k != "gates"}])
+    return 1 if req.state == "failed" else 0
+
+
+def run_cancel(ctx) -> int:
+    ws = ctx.workspace()
+    req = engine.cancel(ws, ws.identity(), ctx.args.request_id)
+    emit(_result(req), ctx.fmt)
+    return 0
+
+
+def run_requests(ctx) -> int:
+    ws = ctx.workspace()
+    rows = [r.row() for r in engine.list_requests(ws)]
+    if ctx.args.state:
+        rows = [r for r in rows if r["state"] == ctx.args.state]
+    if ctx.args.model:
+        rows = [r for r in rows if r["model"] == ctx.args.model]
+    table_rows = [{k: r[k] for k in ("request_id", "action", "model", "version", "state", "requested_by",
+                                     "decided_by", "break_glass", "review")} for r in rows]
+    emit(rows, ctx.fmt, rows=table_rows if ctx.fmt == "table" else rows)
+    return 0
+
+
+def run_gates(ctx) -> int:
+    ws = ctx.workspace()
+    from console.store.registry import load_registry
+
+    registry = load_registry(ws.registry, ws.root)
+    if registry.get(ctx.args.model, ctx.args.version) is None:
+        raise UsageError(f"no version {ctx.args.version!r} of {ctx.args.model!r} in the registry")
+    gates = evaluate_gates(ws, ctx.args.model, ctx.args.version, registry=registry)
+    result = {"model": ctx.args.model, "version": ctx.args.version, "passed": not failing(gates),
+              "gates": gates}
+    rows = [{"gate": g["gate"], "status": _mark(g["status"]) if ctx.fmt == "table" else g["status"],
+             "detail": g["detail"]} for g in gates]
+    emit(result, ctx.fmt, rows=rows)
+    return 0
+
+
+def run_verify(ctx) -> int:
+    ws = ctx.workspace()
+    result = Journal(ws.journal_path).verify()
+    emit(result, ctx.fmt, rows=[{"ok": result["ok"], "entries": result["entries"],
+                                 "first_bad_seq": result["first_bad_seq"],
+                                 "problem": "; ".join(result["problems"])}])
+    return 0 if result["ok"] else 1
+
+
+def run_report(ctx) -> int:
+    from console.governance.report import build_report, render
+
+    ws = ctx.workspace()
+    data = build_report(ws, ctx.args.request_id)
+    text = render(data, ctx.args.format)
+    if ctx.args.output:
+        try:
+            Path(ctx.args.output).write_text(text)
+        except OSError as exc:
+            raise UsageError(f"cannot write {ctx.args.output}: {exc.strerror or exc}") from None
+    else:
+        sys.stdout.write(text)
+    return 0

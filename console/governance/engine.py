@@ -16,7 +16,7 @@ import re
 from typing import Any
 
 from console.errors import PermissionDenied, UsageError
-from console.governance.journal import Journal, JournalTxn, format_ts, utc_now
+from console.governance.journal import Journal, JournalTxn, JournalUnwritable, format_ts, utc_now
 from console.governance.requests import ACTIONS, Request, is_expired, next_request_id, replay
 from console.governance.state import fleet_state
 from console.identity import Identity
@@ -81,6 +81,15 @@ def _journal_expiries(txn: JournalTxn, actor: str, now: dt.datetime) -> None:
             txn.append(actor, "expired", now=now, request_id=req.request_id, expires_at=req.expires_at)
 
 
+def _writable_or_refuse(journal: Journal, reason: str) -> None:
+    """A refused attempt by someone who cannot even write the journal: refuse, unjournaled."""
+    try:
+        with journal.locked():
+            pass
+    except JournalUnwritable:
+        raise PermissionDenied(f"{reason} (the attempt could not be journaled: no write access)") from None
+
+
 def _refuse(txn: JournalTxn, ident: Identity, now: dt.datetime, attempt: str, reason: str, **fields: Any):
     txn.append(ident.user, "refused", now=now, attempt=attempt, detail=reason, **fields)
     return PermissionDenied(reason)
@@ -110,6 +119,8 @@ def create_request(
     reason_text = (reason or "").strip()
     life = request_ttl(ws) if ttl == "config" else ttl
     journal = journal_of(ws)
+    if not ident.operator:
+        _writable_or_refuse(journal, f"{ident.user} is not an operator of this workspace; only operators may request")
     with journal.locked() as txn:
         _journal_expiries(txn, ident.user, now)
         attempt = f"request {action}" + (" --break-glass" if break_glass else "")
@@ -190,6 +201,8 @@ def decide(
         raise UsageError(f"unknown verdict {verdict!r}")
     now = now or utc_now()
     journal = journal_of(ws)
+    if not ident.reviewer:
+        _writable_or_refuse(journal, f"{ident.user} is not a reviewer of this workspace; only reviewers may {verdict}")
     with journal.locked() as txn:
         _journal_expiries(txn, ident.user, now)
         reqs = replay(txn.entries(), now)

@@ -90,6 +90,10 @@ class JournalBroken(ConsoleError):
     """The journal and its head file disagree: appending would hide the evidence."""
 
 
+class JournalUnwritable(ConsoleError):
+    """This OS account cannot open the journal for appending."""
+
+
 class Journal:
     """Append-only, hash-chained journal of one workspace."""
 
@@ -123,7 +127,13 @@ class Journal:
     def locked(self) -> Iterator[JournalTxn]:
         """Hold the exclusive lock; the transaction reads current entries and appends."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o666)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o666)
+        except OSError as exc:
+            raise JournalUnwritable(
+                f"cannot write {self.path}: {exc.strerror or exc} (a shared workspace needs a "
+                "group every operator and reviewer is in, and group-writable files)"
+            ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield JournalTxn(self, fd)

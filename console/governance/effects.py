@@ -1,0 +1,178 @@
+"""The effects of an approved request: the hook, ``serving.json``, and the outcome in the journal.
+
+``execute(ws, ident, request_id)`` runs the configured ``[hooks]`` command for the request's
+action as an argv list (never a shell), with ``cwd`` = the workspace root, the decision in
+``MLOPS_*`` environment variables, a timeout (``[governance] hook_timeout``, default ``10m``),
+and stdout/stderr captured (the last ``hook_output_bytes``, default 16384, of each) into a
+``hook`` journal entry. Only when the hook succeeds (exit 0 within the timeout; no hook
+configured counts as success) is ``serving.json`` replaced atomically for promote and
+rollback, and the request journaled ``executed`` with its ``stage_changes``; otherwise it is
+journaled ``failed`` and serving is untouched. A retrain's new version is found by comparing
+the registry before and after the hook and recorded as ``produced_version``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import time
+from typing import Any
+
+from console.errors import UsageError
+from console.governance.engine import journal_of, parse_duration
+from console.governance.journal import format_ts, utc_now, write_atomic
+from console.governance.requests import replay
+from console.governance.state import fleet_state, read_serving
+from console.identity import Identity
+from console.store.registry import load_registry, version_sort_key
+from console.workspace import Workspace
+
+DEFAULT_TIMEOUT = "10m"
+DEFAULT_OUTPUT_BYTES = 16384
+HISTORY_LIMIT = 50
+
+
+def hook_timeout(ws: Workspace) -> float:
+    return parse_duration(str(ws.section("governance").get("hook_timeout", DEFAULT_TIMEOUT))).total_seconds()
+
+
+def _tail(data: bytes, limit: int) -> str:
+    text = data[-limit:].decode("utf-8", errors="replace")
+    return ("…" + text) if len(data) > limit else text
+
+
+def hook_env(ws: Workspace, ident: Identity, req, to_version: str | None) -> dict[str, str]:
+    """The environment a hook sees: the console's own plus the decision."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "MLOPS_REQUEST_ID": req.request_id,
+            "MLOPS_ACTION": req.action,
+            "MLOPS_MODEL": req.model,
+            "MLOPS_VERSION": to_version or "",
+            "MLOPS_FROM_VERSION": req.from_version or "",
+            "MLOPS_ACTOR": ident.user,
+            "MLOPS_REQUESTED_BY": req.requested_by,
+            "MLOPS_APPROVED_BY": req.decided_by or "",
+            "MLOPS_REASON": req.reason,
+            "MLOPS_COMMENT": req.decision_comment or "",
+            "MLOPS_BREAK_GLASS": "1" if req.break_glass else "0",
+            "MLOPS_WORKSPACE": str(ws.root),
+            "MLOPS_REGISTRY": str(ws.registry),
+            "MLOPS_JOURNAL": str(ws.journal_path),
+        }
+    )
+    return env
+
+
+def run_hook(ws: Workspace, argv: list[str], env: dict[str, str]) -> dict[str, Any]:
+    """Run one hook; never raises for the hook's own failure."""
+    limit = int(ws.section("governance").get("hook_output_bytes", DEFAULT_OUTPUT_BYTES))
+    timeout = hook_timeout(ws)
+    started = time.monotonic()
+    out: dict[str, Any] = {"argv": argv, "returncode": None, "timed_out": False, "stdout": "", "stderr": ""}
+    try:
+        proc = subprocess.run(
+            argv, cwd=ws.root, env=env, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL
+        )
+        out.update(returncode=proc.returncode, stdout=_tail(proc.stdout, limit), stderr=_tail(proc.stderr, limit))
+    except subprocess.TimeoutExpired as exc:
+        out.update(
+            timed_out=True,
+            stdout=_tail(exc.stdout or b"", limit),
+            stderr=_tail(exc.stderr or b"", limit),
+            error=f"timed out after {timeout:g}s",
+        )
+    except OSError as exc:
+        out["error"] = f"cannot run {argv[0]!r}: {exc.strerror or exc}"
+    out["duration_s"] = round(time.monotonic() - started, 3)
+    return out
+
+
+def execute(ws: Workspace, ident: Identity, request_id: str, now: dt.datetime | None = None):
+    """Carry out an approved request; returns the request as journaled afterwards."""
+    journal = journal_of(ws)
+    entries = journal.entries()
+    req = replay(entries).get(request_id)
+    if req is None:
+        raise UsageError(f"no request {request_id!r}")
+    if req.state != "approved":
+        raise UsageError(f"{request_id} is {req.state}, not approved; nothing to execute")
+    registry = load_registry(ws.registry, ws.root)
+    before = set(registry.versions)
+    argv = ws.hooks.get(req.action)
+    to_version = req.version
+    if argv:
+        hook = run_hook(ws, list(argv), hook_env(ws, ident, req, to_version))
+        ok = hook.get("returncode") == 0 and not hook.get("timed_out") and "error" not in hook
+    else:
+        hook, ok = None, True
+    with journal.locked() as txn:
+        now = now or utc_now()
+        current = replay(txn.entries()).get(request_id)
+        if current is None or current.state != "approved":
+            raise UsageError(f"{request_id} changed while its hook ran ({current.state if current else 'gone'})")
+        if hook is not None:
+            txn.append(ident.user, "hook", now=now, request_id=request_id, **hook)
+        if not ok:
+            detail = hook.get("error") or f"hook exited with {hook.get('returncode')}"
+            txn.append(ident.user, "failed", now=now, request_id=request_id, detail=detail)
+            return replay(txn.entries())[request_id]
+        fields: dict[str, Any] = {"request_id": request_id, "model": req.model}
+        if req.action in ("promote", "rollback"):
+            registry = load_registry(ws.registry, ws.root)
+            state = fleet_state(ws, registry, txn.entries())
+            old = state.production.get(req.model)
+            changes = []
+            if old is not None and old != to_version:
+                changes.append({"model": req.model, "version": old, "from": "production", "to": "archived"})
+            changes.append(
+                {"model": req.model, "version": to_version, "from": state.stage(req.model, to_version), "to": "production"}
+            )
+            serving = _new_serving(ws, req, to_version, old, now)
+            try:
+                write_atomic(ws.serving_path, (json.dumps(serving, indent=2, sort_keys=True) + "\n").encode())
+            except OSError as exc:
+                txn.append(ident.user, "failed", now=now, request_id=request_id,
+                           detail=f"cannot write {ws.serving_path.name}: {exc.strerror or exc}")
+                return replay(txn.entries())[request_id]
+            fields.update(version=to_version, from_version=old, stage_changes=changes,
+                          serving=serving["models"][req.model])
+        else:  # retrain: the hook registered something new (or not)
+            after = load_registry(ws.registry, ws.root)
+            new = sorted(
+                (v for (m, v) in set(after.versions) - before if m == req.model), key=version_sort_key
+            )
+            fields["produced_version"] = new[-1] if new else None
+            fields["stage_changes"] = []
+        txn.append(ident.user, "executed", now=now, **fields)
+        return replay(txn.entries())[request_id]
+
+
+def _new_serving(ws: Workspace, req, version: str, old: str | None, now: dt.datetime) -> dict:
+    doc = read_serving(ws)
+    models = doc.setdefault("models", {})
+    prior = models.get(req.model) if isinstance(models.get(req.model), dict) else {}
+    history = list(prior.get("history") or [])
+    history.append(
+        {
+            "version": version,
+            "from_version": old,
+            "action": req.action,
+            "request_id": req.request_id,
+            "break_glass": req.break_glass,
+            "at": format_ts(now),
+        }
+    )
+    models[req.model] = {
+        "production": version,
+        "previous": old,
+        "updated_at": format_ts(now),
+        "request_id": req.request_id,
+        "action": req.action,
+        "history": history[-HISTORY_LIMIT:],
+    }
+    doc["updated_at"] = format_ts(now)
+    return doc

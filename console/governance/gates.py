@@ -1,0 +1,323 @@
+"""Promotion gates: the checks a challenger must pass, each with the numbers behind it.
+
+``evaluate_gates(ws, model, version)`` returns one dict per enabled gate::
+
+    {"gate": "offline_metric", "status": "passed" | "failed" | "not_evaluated",
+     "detail": "one line a reviewer reads", "evidence": {...numbers...}}
+
+A gate whose data is missing is ``not_evaluated`` with the reason in ``detail``: it is never
+a silent pass, and approving with it needs ``--override`` just like a failed gate. The gates
+(``[gates]`` in console.toml, overridable per model under ``[models."<m>".gates]``):
+
+- ``offline_metric``: the challenger's registry metric is not worse than the champion's by
+  more than ``metric_tolerance`` (absolute; the primary metric per task: ``roc_auc`` binary,
+  ``macro_f1`` multiclass, ``rmse`` regression — lower is better for ``rmse``/``mae``);
+- ``live_metric``: where both versions have at least ``live_min_labelled`` labelled predictions
+  in the store over the period they overlap, the challenger's live metric is not worse than
+  the champion's by more than ``live_tolerance``;
+- ``slices``: no flagged slice for the challenger (``slices`` report over its traffic);
+- ``drift``: no dataset drift between the challenger's reference and its traffic over the last
+  ``drift_window``;
+- ``lineage``: the challenger's registry ``lineage`` has every field of ``lineage_fields``.
+
+``evidence_hash(gates)`` is the SHA-256 of their canonical JSON: a decision stores it, so the
+evidence a reviewer saw is bound to what they decided.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from console.governance.journal import canonical
+from console.governance.state import fleet_state
+from console.store.registry import Registry, load_registry
+from console.workspace import Workspace
+
+GATES = ("offline_metric", "live_metric", "slices", "drift", "lineage")
+PRIMARY_METRIC = {"binary": "roc_auc", "multiclass": "macro_f1", "regression": "rmse"}
+LOWER_IS_BETTER = {"rmse", "mae", "mape", "log_loss", "brier"}
+DEFAULTS: dict[str, Any] = {
+    "enabled": list(GATES),
+    "metric": None,  # None: the primary metric of the task
+    "metric_tolerance": 0.01,
+    "live_tolerance": 0.02,
+    "live_min_labelled": 100,
+    "drift_window": "7d",
+    "lineage_fields": ["data_hash", "code_commit"],
+}
+
+
+def gate_config(ws: Workspace, model: str) -> dict[str, Any]:
+    """``[gates]`` with the defaults filled in, then ``[models."<model>".gates]`` on top."""
+    cfg = dict(DEFAULTS)
+    cfg.update(ws.section("gates"))
+    cfg.update(ws.model_section(model, "gates"))
+    return cfg
+
+
+def evidence_hash(gates: list[dict[str, Any]]) -> str:
+    return "sha256:" + hashlib.sha256(canonical(gates).encode("utf-8")).hexdigest()
+
+
+def failing(gates: list[dict[str, Any]]) -> list[str]:
+    """Names of the gates that did not pass (failed or not evaluated)."""
+    return [g["gate"] for g in gates if g.get("status") != "passed"]
+
+
+def _gate(name: str, status: str, detail: str, **evidence: Any) -> dict[str, Any]:
+    return {"gate": name, "status": status, "detail": detail, "evidence": _clean(evidence)}
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe evidence: plain floats (rounded to 12 significant digits), no NaN."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, bool) or value is None or isinstance(value, (int, str)):
+        return value
+    item = getattr(value, "item", None)
+    if callable(item):
+        value = item()
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            return None
+        return float(f"{value:.12g}")
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat()
+    return value if isinstance(value, (int, str)) else str(value)
+
+
+def _worse_by(metric: str, champion: float, challenger: float) -> float:
+    """How much worse the challenger is (positive = worse), whatever the metric's direction."""
+    return (challenger - champion) if metric in LOWER_IS_BETTER else (champion - challenger)
+
+
+def _call(fn: Callable, db, **kwargs):
+    """Call an analytics function with the keyword arguments it accepts."""
+    params = inspect.signature(fn).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        kwargs = {k: v for k, v in kwargs.items() if k in params}
+    return fn(db, **kwargs)
+
+
+def evaluate_gates(
+    ws: Workspace,
+    model: str,
+    version: str,
+    registry: Registry | None = None,
+    db: Any = None,
+) -> list[dict[str, Any]]:
+    """Every enabled gate for promoting ``model`` ``version``, with its evidence."""
+    registry = registry or load_registry(ws.registry, ws.root)
+    cfg = gate_config(ws, model)
+    state = fleet_state(ws, registry)
+    champion = state.production.get(model)
+    challenger = registry.get(model, version)
+    enabled = [g for g in GATES if g in (cfg.get("enabled") or [])]
+    if challenger is None:
+        return [_gate(g, "not_evaluated", f"{model} {version} is not in the registry") for g in enabled]
+    metric = cfg.get("metric") or PRIMARY_METRIC.get(challenger.task, "accuracy")
+    store: dict[str, Any] = {"db": db, "error": None}
+
+    def get_db():
+        if store["db"] is None and store["error"] is None:
+            try:
+                from console.store.db import open_store
+
+                store["db"] = open_store(ws, stages=dict(state.stages), production=dict(state.production))
+            except Exception as exc:  # noqa: BLE001 - any failure is reported, never a pass
+                store["error"] = _one_line(exc)
+        return store["db"]
+
+    out = []
+    for name in enabled:
+        try:
+            if name == "offline_metric":
+                out.append(_offline(registry, model, champion, version, metric, cfg))
+            elif name == "lineage":
+                out.append(_lineage(challenger.lineage, cfg))
+            else:
+                db_ = get_db()
+                if db_ is None:
+                    out.append(_gate(name, "not_evaluated", f"not evaluated: the store cannot be opened ({store['error']})"))
+                elif name == "live_metric":
+                    out.append(_live(db_, model, champion, version, metric, cfg))
+                elif name == "slices":
+                    out.append(_slices(db_, model, version))
+                elif name == "drift":
+                    out.append(_drift(db_, model, version, cfg))
+        except Exception as exc:  # noqa: BLE001 - a gate that crashes is not evaluated, not passed
+            out.append(_gate(name, "not_evaluated", f"not evaluated: {_one_line(exc)}"))
+    return out
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def _offline(registry: Registry, model: str, champion: str | None, version: str, metric: str, cfg) -> dict:
+    tol = float(cfg["metric_tolerance"])
+    chal = registry.get(model, version)
+    chal_value = chal.metrics.get(metric) if chal else None
+    if champion is None:
+        return _gate("offline_metric", "passed", f"no version of {model} is in production: nothing to compare against",
+                     metric=metric, challenger=chal_value, champion=None, tolerance=tol)
+    champ = registry.get(model, champion)
+    champ_value = champ.metrics.get(metric) if champ else None
+    ev = dict(metric=metric, challenger_version=version, champion_version=champion,
+              challenger=chal_value, champion=champ_value, tolerance=tol,
+              lower_is_better=metric in LOWER_IS_BETTER)
+    if chal_value is None or champ_value is None:
+        missing = [v for v, x in ((version, chal_value), (champion, champ_value)) if x is None]
+        return _gate("offline_metric", "not_evaluated",
+                     f"not evaluated: no offline {metric} in the registry for version {', '.join(missing)}", **ev)
+    worse = _worse_by(metric, champ_value, chal_value)
+    ev["worse_by"] = worse
+    status = "passed" if worse <= tol + 1e-12 else "failed"
+    return _gate("offline_metric", status,
+                 f"offline {metric}: challenger {chal_value:.4g} vs champion {champ_value:.4g} "
+                 f"({'worse' if worse > 0 else 'not worse'} by {abs(worse):.4g}; tolerance {tol:g})", **ev)
+
+
+def _lineage(lineage: dict, cfg) -> dict:
+    fields = list(cfg["lineage_fields"])
+    missing = [f for f in fields if not lineage.get(f)]
+    present = {f: lineage.get(f) for f in fields if lineage.get(f)}
+    if missing:
+        return _gate("lineage", "failed", f"lineage incomplete: missing {', '.join(missing)}",
+                     required=fields, missing=missing, present=present)
+    return _gate("lineage", "passed", f"lineage complete ({', '.join(fields)})", required=fields, present=present)
+
+
+def _labelled_span(db, model: str, version: str) -> tuple[int, Any, Any]:
+    row = db.conn.cursor().execute(
+        "SELECT count(*), min(ts), max(ts) FROM predictions_labelled "
+        "WHERE model = ? AND version = ? AND labelled",
+        [model, version],
+    ).fetchone()
+    return int(row[0] or 0), row[1], row[2]
+
+
+def _window_metric(report: dict, metric: str) -> tuple[float | None, int, int]:
+    windows = report.get("windows") or []
+    rows = sum(int(w.get("rows") or 0) for w in windows)
+    labelled = sum(int(w.get("labelled") or 0) for w in windows)
+    value = None
+    if len(windows) == 1:
+        value = (windows[0].get("metrics") or {}).get(metric)
+    return value, rows, labelled
+
+
+def _live(db, model: str, champion: str | None, version: str, metric: str, cfg) -> dict:
+    from console.analytics import performance_report
+
+    tol = float(cfg["live_tolerance"])
+    need = int(cfg["live_min_labelled"])
+    if champion is None:
+        return _gate("live_metric", "not_evaluated", f"not evaluated: no version of {model} in production to compare with",
+                     metric=metric, tolerance=tol)
+    n_chal, s_chal, e_chal = _labelled_span(db, model, version)
+    n_champ, s_champ, e_champ = _labelled_span(db, model, champion)
+    ev: dict[str, Any] = dict(metric=metric, tolerance=tol, min_labelled=need,
+                              challenger_version=version, champion_version=champion,
+                              challenger_labelled_total=n_chal, champion_labelled_total=n_champ)
+    if n_chal < need or n_champ < need:
+        return _gate("live_metric", "not_evaluated",
+                     f"not evaluated: labelled live predictions challenger {n_chal}, champion {n_champ} "
+                     f"(need {need} each: run it in shadow or canary)", **ev)
+    start, end = max(s_chal, s_champ), min(e_chal, e_champ)
+    if start > end:
+        return _gate("live_metric", "not_evaluated",
+                     "not evaluated: the two versions' labelled traffic does not overlap in time", **ev)
+    start = _aware(start)
+    end = _aware(end) + dt.timedelta(microseconds=1)
+    ev.update(start=start, end=end)
+    results = {}
+    for role, v in (("challenger", version), ("champion", champion)):
+        report = _call(performance_report, db, model=model, version=v, window="all", start=start, end=end)
+        results[role] = _window_metric(report, metric)
+    (c_val, c_rows, c_lab), (p_val, p_rows, p_lab) = results["challenger"], results["champion"]
+    ev.update(challenger=c_val, champion=p_val, challenger_labelled=c_lab, champion_labelled=p_lab,
+              challenger_rows=c_rows, champion_rows=p_rows)
+    if c_lab < need or p_lab < need:
+        return _gate("live_metric", "not_evaluated",
+                     f"not evaluated: over the overlap, labelled challenger {c_lab}, champion {p_lab} (need {need})", **ev)
+    if c_val is None or p_val is None:
+        return _gate("live_metric", "not_evaluated", f"not evaluated: live {metric} could not be computed", **ev)
+    worse = _worse_by(metric, p_val, c_val)
+    ev["worse_by"] = worse
+    status = "passed" if worse <= tol + 1e-12 else "failed"
+    return _gate("live_metric", status,
+                 f"live {metric} over the shared period: challenger {c_val:.4g} vs champion {p_val:.4g} "
+                 f"({'worse' if worse > 0 else 'not worse'} by {abs(worse):.4g}; tolerance {tol:g})", **ev)
+
+
+def _aware(value) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    return dt.datetime.fromisoformat(str(value)).replace(tzinfo=dt.UTC)
+
+
+def _slices(db, model: str, version: str) -> dict:
+    from console.analytics import slices_report
+
+    report = _call(slices_report, db, model=model, version=version)
+    slices = report.get("slices") or []
+    rows = sum(int(s.get("rows") or 0) for s in slices)
+    if not slices or rows == 0:
+        return _gate("slices", "not_evaluated",
+                     f"not evaluated: no traffic of version {version} to slice (run it in shadow or canary)",
+                     slices=0)
+    flagged = [
+        {k: s.get(k) for k in ("feature", "value", "rows", "labelled", "metrics")}
+        for s in slices if s.get("flagged")
+    ]
+    labelled = sum(int(s.get("labelled") or 0) for s in slices)
+    if flagged:
+        names = ", ".join(f"{f['feature']}={f['value']}" for f in flagged[:5])
+        return _gate("slices", "failed", f"{len(flagged)} flagged slice(s): {names}",
+                     slices=len(slices), flagged=flagged, labelled=labelled)
+    if labelled == 0:
+        return _gate("slices", "not_evaluated",
+                     f"not evaluated: version {version} has no labelled traffic to judge slices", slices=len(slices))
+    return _gate("slices", "passed", f"no flagged slice among {len(slices)}", slices=len(slices), flagged=[],
+                 labelled=labelled)
+
+
+def _drift(db, model: str, version: str, cfg) -> dict:
+    from console.analytics import drift_report
+    from console.governance.engine import parse_duration
+
+    window = parse_duration(str(cfg["drift_window"]))
+    row = db.conn.cursor().execute(
+        "SELECT max(ts) FROM predictions WHERE model = ? AND version = ?", [model, version]
+    ).fetchone()
+    if row is None or row[0] is None:
+        return _gate("drift", "not_evaluated",
+                     f"not evaluated: no traffic of version {version} to compare with its reference "
+                     "(run it in shadow or canary)", window=str(cfg["drift_window"]))
+    end = _aware(row[0]) + dt.timedelta(microseconds=1)
+    start = end - window
+    report = _call(drift_report, db, model=model, version=version, start=start, end=end)
+    dd = report.get("dataset_drift") or {}
+    drifted = [f["feature"] for f in report.get("features") or [] if f.get("drifted")]
+    ev = dict(window=str(cfg["drift_window"]), start=start, end=end,
+              reference_rows=(report.get("reference") or {}).get("rows"),
+              current_rows=(report.get("current") or {}).get("rows"),
+              share=dd.get("share"), threshold=dd.get("threshold"), drifted_features=drifted,
+              features=[{k: f.get(k) for k in ("feature", "method", "score", "threshold", "drifted")}
+                        for f in report.get("features") or []])
+    if not ev["current_rows"] or not ev["reference_rows"]:
+        return _gate("drift", "not_evaluated", "not evaluated: reference or current data is empty", **ev)
+    if dd.get("drifted"):
+        return _gate("drift", "failed",
+                     f"dataset drift: {len(drifted)} of {len(ev['features'])} features drifted "
+                     f"(share {dd.get('share'):.2f} ≥ {dd.get('threshold')})", **ev)
+    return _gate("drift", "passed",
+                 f"no dataset drift ({len(drifted)} of {len(ev['features'])} features drifted)", **ev)
