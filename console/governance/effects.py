@@ -17,6 +17,7 @@ import datetime as dt
 import json
 import os
 import subprocess
+import sys
 import time
 from typing import Any
 
@@ -71,6 +72,8 @@ def run_hook(ws: Workspace, argv: list[str], env: dict[str, str]) -> dict[str, A
     """Run one hook; never raises for the hook's own failure."""
     limit = int(ws.section("governance").get("hook_output_bytes", DEFAULT_OUTPUT_BYTES))
     timeout = hook_timeout(ws)
+    if argv and argv[0] in ("python", "python3"):
+        argv = [sys.executable, *argv[1:]]  # the console's own interpreter (its venv)
     started = time.monotonic()
     out: dict[str, Any] = {"argv": argv, "returncode": None, "timed_out": False, "stdout": "", "stderr": ""}
     try:
