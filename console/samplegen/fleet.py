@@ -1,0 +1,197 @@
+"""The sample fleet: trains every model version, then writes its artifact, reference and registry file.
+
+- ``credit-risk`` (binary): 1 archived (logistic regression on four features, no
+  ``debt_ratio``), 2 production (gradient boosting, adds ``debt_ratio``, region, channel...
+  but not ``utilization``), 3 candidate (gradient boosting with it: better on the same held-out
+  set). Lineage links 3 → 2 → 1.
+- ``delivery-eta`` (regression): 1 archived (ridge), 2 production (gradient boosting).
+- ``ticket-router`` (multiclass): 1 production (multinomial logistic regression); its cost per
+  request is high and its monthly budget small: it goes over budget in November.
+
+Every version's reference file (CONTRACT §2 record format, Parquet) is a sample of its own
+training data with the version's predictions on it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from console.samplegen import population as pop
+from console.samplegen.timeline import UTC
+from console.samplegen.training import FRAMEWORK, Trained, evaluate, train
+from console.samplegen.writers import write_json, write_parquet
+
+
+@dataclass
+class VersionSpec:
+    model: str
+    version: str
+    task: str
+    kind: str
+    stage: str
+    created_at: str
+    created_by: str
+    numeric: list[str]
+    categorical: list[str]
+    slices: list[str]
+    train_rows: int
+    train_window: tuple[str, str]
+    cost: dict[str, float]
+    params: dict[str, Any]
+
+
+CREDIT_COST = {"training_usd": 0.0, "per_1k_predictions_usd": 0.04, "monthly_budget_usd": 500.0}
+DELIVERY_COST = {"training_usd": 0.0, "per_1k_predictions_usd": 0.02, "monthly_budget_usd": 150.0}
+TICKET_COST = {"training_usd": 35.0, "per_1k_predictions_usd": 4.5, "monthly_budget_usd": 60.0}
+
+SPECS: list[VersionSpec] = [
+    VersionSpec("credit-risk", "1", "binary", "logistic", "archived", "2026-06-02T10:30:00Z", "alice",
+                ["income", "age", "credit_lines"], ["employment"], ["employment"], 4_000,
+                ("2025-12-01", "2026-04-30"), {**CREDIT_COST, "training_usd": 18.0}, {"C": 1.0}),
+    VersionSpec("credit-risk", "2", "binary", "hgb_classifier", "production", "2026-08-18T14:05:00Z",
+                "ci-pipeline", [c for c in pop.CREDIT_NUMERIC if c != "utilization"],
+                pop.CREDIT_CATEGORICAL, ["region", "channel", "employment"], 12_000,
+                ("2026-02-01", "2026-07-31"), {**CREDIT_COST, "training_usd": 120.0},
+                {"max_iter": 100, "max_depth": 4, "learning_rate": 0.08}),
+    VersionSpec("credit-risk", "3", "binary", "hgb_classifier", "candidate", "2026-11-03T09:12:00Z",
+                "ci-pipeline", pop.CREDIT_NUMERIC, pop.CREDIT_CATEGORICAL,
+                ["region", "channel", "employment"], 20_000, ("2026-04-01", "2026-10-15"),
+                {**CREDIT_COST, "training_usd": 185.0},
+                {"max_iter": 150, "max_leaf_nodes": 15, "learning_rate": 0.06}),
+    VersionSpec("delivery-eta", "1", "regression", "ridge", "archived", "2026-07-10T08:00:00Z", "bob",
+                pop.DELIVERY_NUMERIC, pop.DELIVERY_CATEGORICAL, ["city", "courier"], 6_000,
+                ("2026-04-01", "2026-06-30"), {**DELIVERY_COST, "training_usd": 12.0}, {"alpha": 1.0}),
+    VersionSpec("delivery-eta", "2", "regression", "hgb_regressor", "production", "2026-09-29T16:40:00Z",
+                "ci-pipeline", pop.DELIVERY_NUMERIC, pop.DELIVERY_CATEGORICAL, ["city", "courier", "weather"],
+                12_000, ("2026-06-01", "2026-09-20"), {**DELIVERY_COST, "training_usd": 40.0},
+                {"max_iter": 120, "max_leaf_nodes": 15, "learning_rate": 0.08}),
+    VersionSpec("ticket-router", "1", "multiclass", "logistic", "production", "2026-09-15T11:20:00Z",
+                "ci-pipeline", pop.TICKET_NUMERIC, pop.TICKET_CATEGORICAL, ["tier", "product", "language"],
+                8_000, ("2026-06-01", "2026-09-01"), TICKET_COST, {"C": 0.5}),
+]
+
+REFERENCE_ROWS = 4_000  # per version: above 1000, so drift uses Wasserstein / Jensen-Shannon
+
+
+def _draw(model: str, rng: np.random.Generator, n: int) -> tuple[pop.Columns, np.ndarray]:
+    """Training-time population and its ground truth (hour of day drawn uniformly)."""
+    if model == "credit-risk":
+        f = pop.credit_features(rng, n)
+        y = (rng.random(n) < pop.credit_default_probability(f)).astype(int)
+    elif model == "delivery-eta":
+        f = pop.delivery_features(rng, n)
+        y = pop.delivery_minutes(rng, f)
+    else:
+        f = pop.ticket_features(rng, n)
+        y = pop.ticket_queue(rng, f)
+    return f, y
+
+
+def _take(cols: pop.Columns, n: int) -> pop.Columns:
+    return {k: v[:n] for k, v in cols.items()}
+
+
+def _commit(spec: VersionSpec) -> str:
+    """A stable code commit id for the training code of this version (the sample's own pipeline)."""
+    return hashlib.sha1(f"acme-ml/{spec.model}@train-v{spec.version}".encode()).hexdigest()
+
+
+def train_fleet(seed: int, scale: float = 1.0) -> dict[tuple[str, str], tuple[VersionSpec, Trained, pop.Columns, np.ndarray]]:
+    """Train every version; returns spec, model, its training columns and labels per version.
+
+    ``scale`` (≤ 1) shrinks the training sets for tiny test workspaces.
+    """
+    out = {}
+    pools: dict[str, tuple[pop.Columns, np.ndarray, pop.Columns, np.ndarray]] = {}
+    for i, model in enumerate(["credit-risk", "delivery-eta", "ticket-router"]):
+        rng = np.random.default_rng([seed, 900 + i])
+        biggest = max(s.train_rows for s in SPECS if s.model == model)
+        n_train = max(1_500, int(biggest * min(scale, 1.0)))
+        train_cols, y_train = _draw(model, rng, n_train)
+        test_cols, y_test = _draw(model, rng, max(1_500, int(8_000 * min(scale, 1.0))))
+        pools[model] = (train_cols, y_train, test_cols, y_test)
+    for spec in SPECS:
+        train_cols, y_train, test_cols, y_test = pools[spec.model]
+        n = max(1_000, int(spec.train_rows * min(scale, 1.0)))
+        cols, y = _take(train_cols, n), y_train[:n]
+        t = train(spec.model, spec.version, spec.task, spec.kind, spec.numeric, spec.categorical,
+                  cols, y, seed=seed, **spec.params)
+        evaluate(t, test_cols, y_test)
+        out[(spec.model, spec.version)] = (spec, t, cols, y)
+    return out
+
+
+def write_version(root: Path, spec: VersionSpec, t: Trained, cols: pop.Columns, y: np.ndarray, seed: int) -> None:
+    """models/<m>/<v>.joblib, reference/<m>/<v>.parquet and registry/<m>/<v>.json."""
+    t.save(root / "models" / spec.model / f"{spec.version}.joblib")
+    ref_path = f"reference/{spec.model}/{spec.version}.parquet"
+    write_parquet(root / ref_path, _reference_table(spec, t, cols, y, seed))
+    doc: dict[str, Any] = {
+        "model": spec.model,
+        "version": spec.version,
+        "task": spec.task,
+        "created_at": spec.created_at,
+        "created_by": spec.created_by,
+        "stage": spec.stage,
+        "features": {**{f: "numeric" for f in spec.numeric}, **{f: "categorical" for f in spec.categorical}},
+        "reference": ref_path,
+        "metrics": t.metrics,
+        "slices": spec.slices,
+    }
+    if spec.task == "binary":
+        doc["positive_label"] = 1
+        doc["threshold"] = t.threshold
+    parent = str(int(spec.version) - 1) if int(spec.version) > 1 else None
+    doc["lineage"] = {
+        "training_data": f"warehouse://acme/{spec.model}/training?from={spec.train_window[0]}&to={spec.train_window[1]}",
+        "training_rows": t.train_rows,
+        "data_hash": t.data_hash,
+        "code_commit": _commit(spec),
+        "params": t.params,
+        "parent_version": parent,
+        "framework": FRAMEWORK,
+        "artifact": f"models/{spec.model}/{spec.version}.joblib",
+    }
+    doc["cost"] = spec.cost
+    write_json(root / "registry" / spec.model / f"{spec.version}.json", doc)
+
+
+def _reference_table(spec: VersionSpec, t: Trained, cols: pop.Columns, y: np.ndarray, seed: int) -> pa.Table:
+    """A sample of the training data as §2 records, with the version's own predictions."""
+    rng = np.random.default_rng([seed, 950, int(spec.version), len(spec.model)])
+    n = min(REFERENCE_ROWS, len(y))
+    idx = np.sort(rng.choice(len(y), size=n, replace=False))
+    sub = {k: v[idx] for k, v in cols.items()}
+    start = dt.datetime.fromisoformat(spec.train_window[0]).replace(tzinfo=UTC)
+    end = dt.datetime.fromisoformat(spec.train_window[1]).replace(tzinfo=UTC)
+    span_ms = int((end - start).total_seconds() * 1000)
+    ts = np.sort(int(start.timestamp() * 1000) + rng.integers(0, span_ms, n))
+    data: dict[str, Any] = {
+        "ts": pa.array(ts, type=pa.timestamp("ms", tz="UTC")),
+        "model": pa.array([spec.model] * n),
+        "version": pa.array([spec.version] * n),
+        "request_id": pa.array([f"ref-{spec.version}-{i:05d}" for i in range(n)]),
+    }
+    for f in spec.numeric:
+        data[f] = pa.array(sub[f], type=pa.float64(), from_pandas=True)
+    for f in spec.categorical:
+        data[f] = pa.array(sub[f].tolist(), type=pa.string())
+    if spec.task == "binary":
+        s = t.score(sub)
+        data["prediction"] = pa.array((s >= t.threshold).astype(np.int64))
+        data["score"] = pa.array(s.round(4))
+        data["label"] = pa.array(y[idx].astype(np.int64))
+    elif spec.task == "regression":
+        data["prediction"] = pa.array(t.predict(sub).round(1))
+        data["label"] = pa.array(y[idx].astype(float))
+    else:
+        data["prediction"] = pa.array(t.predict(sub).tolist(), type=pa.string())
+        data["label"] = pa.array(y[idx].tolist(), type=pa.string())
+    return pa.table(data)

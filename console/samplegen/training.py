@@ -1,0 +1,213 @@
+"""Training the sample models with scikit-learn, evaluating them, and saving what a registry needs.
+
+A model here is a ``Trained``: the fitted scikit-learn pipeline, the feature order it expects,
+its offline metrics on a held-out set and its lineage. ``feature_matrix`` turns the generator's
+column dicts into the pipeline's input (an object array: numbers, then category strings), the
+same input the retrain hook builds from log records, so the artifact under ``models/`` is usable
+on its own (``joblib.load`` gives ``{"pipeline", "numeric", "categorical", ...}``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import sklearn
+from sklearn import metrics as skm
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+
+from console.samplegen.population import Columns
+
+FRAMEWORK = f"scikit-learn {sklearn.__version__}"
+
+
+@dataclass
+class Trained:
+    """A fitted model version and everything its registry file says about it."""
+
+    model: str
+    version: str
+    task: str
+    numeric: list[str]
+    categorical: list[str]
+    pipeline: Pipeline
+    metrics: dict[str, float] = field(default_factory=dict)
+    data_hash: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+    train_rows: int = 0
+    threshold: float = 0.5
+
+    @property
+    def features(self) -> list[str]:
+        return self.numeric + self.categorical
+
+    def matrix(self, cols: Columns) -> np.ndarray:
+        return feature_matrix(cols, self.numeric, self.categorical)
+
+    def score(self, cols: Columns) -> np.ndarray:
+        """Binary: probability of the positive class. Regression: the prediction."""
+        X = self.matrix(cols)
+        if self.task == "binary":
+            return self.pipeline.predict_proba(X)[:, 1]
+        return self.pipeline.predict(X)
+
+    def predict(self, cols: Columns) -> np.ndarray:
+        if self.task == "binary":
+            return (self.score(cols) >= self.threshold).astype(int)
+        return self.pipeline.predict(self.matrix(cols))
+
+    def save(self, path: Path) -> None:
+        """The artifact the retrain hook loads: the pipeline plus its feature order."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        joblib.dump(
+            {
+                "model": self.model,
+                "version": self.version,
+                "task": self.task,
+                "numeric": self.numeric,
+                "categorical": self.categorical,
+                "threshold": self.threshold if self.task == "binary" else None,
+                "pipeline": self.pipeline,
+            },
+            path,
+            compress=3,
+        )
+
+
+def feature_matrix(cols: Columns, numeric: list[str], categorical: list[str]) -> np.ndarray:
+    """Columns → the object matrix the pipelines take: numeric columns then categorical ones."""
+    n = len(cols[(numeric + categorical)[0]])
+    X = np.empty((n, len(numeric) + len(categorical)), dtype=object)
+    for j, name in enumerate(numeric):
+        X[:, j] = np.asarray(cols[name], dtype=float)
+    for j, name in enumerate(categorical, start=len(numeric)):
+        X[:, j] = np.asarray(cols[name], dtype=object)
+    return X
+
+
+def _linear_pre(numeric: list[str], categorical: list[str]) -> ColumnTransformer:
+    k = len(numeric)
+    return ColumnTransformer(
+        [
+            ("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), list(range(k))),
+            ("cat", OneHotEncoder(handle_unknown="ignore"), list(range(k, k + len(categorical)))),
+        ]
+    )
+
+
+def _tree_pre(numeric: list[str], categorical: list[str]) -> ColumnTransformer:
+    k = len(numeric)
+    enc = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1, dtype=float)
+    return ColumnTransformer(
+        [("num", "passthrough", list(range(k))), ("cat", enc, list(range(k, k + len(categorical))))]
+    )
+
+
+def build_pipeline(kind: str, numeric: list[str], categorical: list[str], seed: int, **params) -> Pipeline:
+    """``kind``: logistic | ridge | hgb_classifier | hgb_regressor (categories unknown at
+    training time become missing values for the tree models, an ignored one-hot for linear)."""
+    cat_idx = list(range(len(numeric), len(numeric) + len(categorical)))
+    if kind == "logistic":
+        return Pipeline([("pre", _linear_pre(numeric, categorical)), ("clf", LogisticRegression(max_iter=500, **params))])
+    if kind == "ridge":
+        return Pipeline([("pre", _linear_pre(numeric, categorical)), ("reg", Ridge(**params))])
+    if kind == "hgb_classifier":
+        est = HistGradientBoostingClassifier(
+            categorical_features=cat_idx, early_stopping=False, random_state=seed, **params
+        )
+        return Pipeline([("pre", _tree_pre(numeric, categorical)), ("clf", est)])
+    if kind == "hgb_regressor":
+        est = HistGradientBoostingRegressor(
+            categorical_features=cat_idx, early_stopping=False, random_state=seed, **params
+        )
+        return Pipeline([("pre", _tree_pre(numeric, categorical)), ("reg", est)])
+    raise ValueError(f"unknown model kind {kind!r}")
+
+
+def _simple_params(pipe: Pipeline) -> dict[str, Any]:
+    """The final estimator's JSON-friendly hyper-parameters, for the lineage."""
+    est = pipe.steps[-1][1]
+    out: dict[str, Any] = {"estimator": type(est).__name__}
+    for k, v in sorted(est.get_params().items()):
+        if isinstance(v, (bool, int, float, str)) or v is None:
+            if isinstance(v, float) and not np.isfinite(v):
+                continue
+            out[k] = v
+    return out
+
+
+def train(
+    model: str,
+    version: str,
+    task: str,
+    kind: str,
+    numeric: list[str],
+    categorical: list[str],
+    train_cols: Columns,
+    y_train: np.ndarray,
+    seed: int,
+    threshold: float = 0.5,
+    **params,
+) -> Trained:
+    """Fit one version on ``train_cols``/``y_train``."""
+    pipe = build_pipeline(kind, numeric, categorical, seed, **params)
+    X = feature_matrix(train_cols, numeric, categorical)
+    pipe.fit(X, y_train)
+    return Trained(
+        model=model,
+        version=version,
+        task=task,
+        numeric=list(numeric),
+        categorical=list(categorical),
+        pipeline=pipe,
+        data_hash=_data_hash(X, y_train),
+        params=_simple_params(pipe),
+        train_rows=len(y_train),
+        threshold=threshold,
+    )
+
+
+def _data_hash(X: np.ndarray, y: np.ndarray) -> str:
+    h = hashlib.sha256()
+    for row in X.T:
+        h.update("\x1f".join(map(str, row.tolist())).encode())
+    h.update("\x1f".join(map(str, np.asarray(y).tolist())).encode())
+    return "sha256:" + h.hexdigest()
+
+
+def evaluate(t: Trained, cols: Columns, y: np.ndarray) -> dict[str, float]:
+    """Offline metrics on a held-out set, with the contract's metric names (rounded to 4 places)."""
+    if t.task == "binary":
+        s = t.score(cols)
+        p = (s >= t.threshold).astype(int)
+        m = {
+            "roc_auc": skm.roc_auc_score(y, s),
+            "accuracy": skm.accuracy_score(y, p),
+            "precision": skm.precision_score(y, p, zero_division=0),
+            "recall": skm.recall_score(y, p),
+            "f1": skm.f1_score(y, p),
+            "log_loss": skm.log_loss(y, s),
+            "brier": skm.brier_score_loss(y, s),
+        }
+    elif t.task == "multiclass":
+        p = t.predict(cols)
+        m = {"accuracy": skm.accuracy_score(y, p), "macro_f1": skm.f1_score(y, p, average="macro")}
+    else:
+        p = t.predict(cols)
+        m = {
+            "mae": skm.mean_absolute_error(y, p),
+            "rmse": float(np.sqrt(skm.mean_squared_error(y, p))),
+            "mape": skm.mean_absolute_percentage_error(y, p),
+            "r2": skm.r2_score(y, p),
+        }
+    t.metrics = {k: round(float(v), 4) for k, v in m.items()}
+    return t.metrics
