@@ -97,6 +97,18 @@ def _worse_by(metric: str, champion: float, challenger: float) -> float:
     return (challenger - champion) if metric in LOWER_IS_BETTER else (champion - challenger)
 
 
+def _analytics(name: str) -> Callable:
+    """``console.analytics.<name>``, from the package or its module of the same stem."""
+    import importlib
+
+    pkg = importlib.import_module("console.analytics")
+    fn = getattr(pkg, name, None)
+    if fn is None:
+        module = importlib.import_module(f"console.analytics.{name.removesuffix('_report')}")
+        fn = getattr(module, name)
+    return fn
+
+
 def _call(fn: Callable, db, **kwargs):
     """Call an analytics function with the keyword arguments it accepts."""
     params = inspect.signature(fn).parameters
@@ -196,7 +208,7 @@ def _lineage(lineage: dict, cfg) -> dict:
 
 
 def _labelled_span(db, model: str, version: str) -> tuple[int, Any, Any]:
-    row = db.conn.cursor().execute(
+    row = db.cursor().execute(
         "SELECT count(*), min(ts), max(ts) FROM predictions_labelled "
         "WHERE model = ? AND version = ? AND labelled",
         [model, version],
@@ -215,7 +227,7 @@ def _window_metric(report: dict, metric: str) -> tuple[float | None, int, int]:
 
 
 def _live(db, model: str, champion: str | None, version: str, metric: str, cfg) -> dict:
-    from console.analytics import performance_report
+    performance_report = _analytics("performance_report")
 
     tol = float(cfg["live_tolerance"])
     need = int(cfg["live_min_labelled"])
@@ -265,7 +277,7 @@ def _aware(value) -> dt.datetime:
 
 
 def _slices(db, model: str, version: str) -> dict:
-    from console.analytics import slices_report
+    slices_report = _analytics("slices_report")
 
     report = _call(slices_report, db, model=model, version=version)
     slices = report.get("slices") or []
@@ -291,11 +303,11 @@ def _slices(db, model: str, version: str) -> dict:
 
 
 def _drift(db, model: str, version: str, cfg) -> dict:
-    from console.analytics import drift_report
+    drift_report = _analytics("drift_report")
     from console.governance.engine import parse_duration
 
     window = parse_duration(str(cfg["drift_window"]))
-    row = db.conn.cursor().execute(
+    row = db.cursor().execute(
         "SELECT max(ts) FROM predictions WHERE model = ? AND version = ?", [model, version]
     ).fetchone()
     if row is None or row[0] is None:
@@ -304,7 +316,7 @@ def _drift(db, model: str, version: str, cfg) -> dict:
                      "(run it in shadow or canary)", window=str(cfg["drift_window"]))
     end = _aware(row[0]) + dt.timedelta(microseconds=1)
     start = end - window
-    report = _call(drift_report, db, model=model, version=version, start=start, end=end)
+    report = _call(drift_report, db, model=model, version=version, start=start, end=end, multivariate=False)
     dd = report.get("dataset_drift") or {}
     drifted = [f["feature"] for f in report.get("features") or [] if f.get("drifted")]
     ev = dict(window=str(cfg["drift_window"]), start=start, end=end,

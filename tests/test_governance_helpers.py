@@ -1,0 +1,174 @@
+"""Shared builders for the governance tests: small real workspaces on disk, real OS users.
+
+``build_workspace`` writes a console.toml, a registry of ``credit`` versions, and (optionally)
+a few days of seeded, labelled prediction logs with a drift episode plus the sample hooks.
+``os_users`` creates real OS accounts (only as root with ``useradd``) so the CLI can run as them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import grp
+import json
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from console.identity import Identity
+
+HOOKS_SRC = Path(__file__).resolve().parent.parent / "console" / "samplegen" / "hooks"
+USERS = ("mlc-alice", "mlc-bob", "mlc-carol", "mlc-dave", "mlc-eve")
+GROUP = "mlc-team"
+START = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
+
+CAROL = Identity("carol", operator=True)
+DAVE = Identity("dave", operator=True)
+ALICE = Identity("alice", reviewer=True)
+BOB = Identity("bob", reviewer=True)
+EVE = Identity("eve")
+
+
+def toml_list(names) -> str:
+    return "[" + ", ".join(f'"{n}"' for n in names) + "]"
+
+
+def build_workspace(
+    root: Path,
+    operators=("carol", "dave"),
+    reviewers=("alice", "bob"),
+    extra_toml: str = "",
+    hooks: bool = True,
+    logs_days: int = 0,
+    rows_per_day: int = 150,
+    seed: int = 7,
+    model: str = "credit",
+) -> Path:
+    """A workspace with credit 1 (archived), 2 (production), 3 (candidate)."""
+    for d in ("logs", "labels", f"registry/{model}", "hooks"):
+        (root / d).mkdir(parents=True, exist_ok=True)
+    hook_toml = ""
+    if hooks:
+        for name in ("retrain.py", "deploy.py"):
+            shutil.copy(HOOKS_SRC / name, root / "hooks" / name)
+        hook_toml = (
+            '[hooks]\nretrain = "python hooks/retrain.py"\npromote = "python hooks/deploy.py"\n'
+            'rollback = "python hooks/deploy.py"\n'
+        )
+    (root / "console.toml").write_text(
+        f'[workspace]\nname = "gov-test"\n\n[sources]\npredictions = ["logs"]\nlabels = ["labels"]\n'
+        f'registry = "registry"\n\n[access]\noperators = {toml_list(operators)}\n'
+        f"reviewers = {toml_list(reviewers)}\n\n{hook_toml}\n{extra_toml}"
+    )
+    lineage = {"data_hash": "sha256:abc", "code_commit": "0123abc", "training_data": "warehouse://t"}
+    for version, stage, auc in (("1", "archived", 0.70), ("2", "production", 0.80), ("3", "candidate", 0.84)):
+        write_version(root, version, stage, {"roc_auc": auc, "accuracy": 0.7}, lineage, model=model)
+    if logs_days:
+        write_logs(root, logs_days, rows_per_day, seed)
+    return root
+
+
+def write_version(root: Path, version: str, stage: str, metrics: dict, lineage: dict, model: str = "credit",
+                  **extra) -> None:
+    doc = {
+        "model": model, "version": version, "task": "binary", "stage": stage,
+        "created_at": f"2026-09-{10 + int(version):02d}T08:00:00Z", "created_by": "test",
+        "features": {"income": "numeric", "age": "numeric", "region": "categorical"},
+        "metrics": metrics, "slices": ["region"], "positive_label": 1, "threshold": 0.5,
+        "lineage": lineage, **extra,
+    }
+    path = root / "registry" / model / f"{version}.json"
+    path.write_text(json.dumps(doc, indent=2))
+
+
+def write_logs(root: Path, days: int, per_day: int, seed: int) -> None:
+    """Labelled traffic of version 2; the last third of the days drifts (income up, new region)."""
+    rng = np.random.default_rng(seed)
+    lines, labels = [], []
+    for d in range(days):
+        drift = d >= days - max(1, days // 3)
+        for i in range(per_day):
+            income = float(rng.lognormal(np.log(50_000 * (1.6 if drift else 1.0)), 0.3))
+            age = float(rng.integers(18, 80))
+            region = str(rng.choice(["north", "south", "east", "mars"] if drift else ["north", "south", "east"]))
+            logit = -1.0 + (50_000 - income) / 20_000 + (0.8 if region == "north" else 0.0)
+            y = int(rng.random() < 1 / (1 + np.exp(-logit)))
+            score = float(np.clip(1 / (1 + np.exp(-logit)) + rng.normal(0, 0.1), 0, 1))
+            ts = START + dt.timedelta(days=d, seconds=int(i * 86400 / per_day))
+            rid = f"r{d:03d}-{i:05d}"
+            rec = {"ts": ts.isoformat().replace("+00:00", "Z"), "model": "credit", "version": "2",
+                   "request_id": rid, "features": {"income": round(income, 2), "age": age, "region": region},
+                   "prediction": int(score >= 0.5), "score": round(score, 4), "latency_ms": 12.0}
+            if i % 2 == 0:
+                rec["label"] = y
+            else:
+                labels.append(json.dumps({"request_id": rid, "label": y, "model": "credit"}))
+            lines.append(json.dumps(rec))
+    (root / "logs" / "credit.jsonl").write_text("\n".join(lines) + "\n")
+    (root / "labels" / "late.jsonl").write_text("\n".join(labels) + "\n")
+
+
+def journal(root: Path) -> list[dict]:
+    path = root / "journal.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+# -- real OS users ----------------------------------------------------------------------------
+
+
+def can_make_users() -> str | None:
+    """None when real OS users can be created here, else why not."""
+    if os.geteuid() != 0:
+        return "needs root to create OS accounts (CI and the dev box run as root)"
+    if shutil.which("useradd") is None or shutil.which("groupadd") is None:
+        return "useradd/groupadd not available"
+    return None
+
+
+def ensure_os_users() -> list[str]:
+    """Create mlc-* accounts in group mlc-team (idempotent)."""
+    try:
+        grp.getgrnam(GROUP)
+    except KeyError:
+        subprocess.run(["groupadd", GROUP], check=True, capture_output=True)
+    for user in USERS:
+        try:
+            pwd.getpwnam(user)
+        except KeyError:
+            subprocess.run(["useradd", "--no-create-home", "-g", GROUP, "-s", "/usr/sbin/nologin", user],
+                           check=True, capture_output=True)
+    return list(USERS)
+
+
+def share_with_team(path: Path) -> None:
+    """Make ``path`` and everything in it usable by the mlc-team (group-owned, setgid, g+w)."""
+    gid = grp.getgrnam(GROUP).gr_gid
+    for dirpath, dirnames, filenames in os.walk(path):
+        os.chown(dirpath, -1, gid)
+        os.chmod(dirpath, 0o2775)
+        for f in filenames:
+            p = os.path.join(dirpath, f)
+            os.chown(p, -1, gid)
+            os.chmod(p, 0o664 | (os.stat(p).st_mode & 0o111))
+
+
+def run_as(user: str | None, root: Path, *args: str, timeout: float = 120, env=None) -> subprocess.CompletedProcess:
+    """``python -m console -w ROOT ARGS`` as OS account ``user`` (None: this process's user)."""
+    kwargs = {}
+    if user is not None:
+        kwargs = {"user": user, "group": GROUP, "umask": 0o002}
+    full_env = {k: v for k, v in os.environ.items() if k != "MLOPS_CONSOLE_WORKSPACE"}
+    full_env.update(env or {})
+    full_env["HOME"] = str(root)
+    return subprocess.run(
+        [sys.executable, "-m", "console", *args, "--workspace", str(root)],
+        capture_output=True, text=True, timeout=timeout, env=full_env, cwd=root, **kwargs,
+    )
+
+
+real_users = pytest.mark.skipif(can_make_users() is not None, reason=str(can_make_users()))
