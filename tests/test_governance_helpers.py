@@ -148,7 +148,7 @@ def ensure_os_users() -> list[str]:
 def share_with_team(path: Path) -> None:
     """Make ``path`` and everything in it usable by the mlc-team (group-owned, setgid, g+w)."""
     gid = grp.getgrnam(GROUP).gr_gid
-    for dirpath, dirnames, filenames in os.walk(path):
+    for dirpath, _dirnames, filenames in os.walk(path):
         os.chown(dirpath, -1, gid)
         os.chmod(dirpath, 0o2775)
         for f in filenames:
