@@ -1,3 +1,26 @@
 """Analytics: every number the console shows — drift, performance with late labels, slices and
 fairness, ops, cost, alerts, and read-only SQL. Pure functions over a ``StoreDB``; no Textual.
+
+The Python API (documented with notebook examples in docs/analytics.md)::
+
+    from console.workspace import load
+    from console.store.db import open_store
+    from console import analytics
+
+    ws = load("sample_data")
+    db = open_store(ws, production={"credit-risk": "3"})
+    analytics.drift_report(db, "credit-risk")                 # CONTRACT §7
+    analytics.performance_report(db, "credit-risk", window="1d")
+    analytics.slices_report(db, "credit-risk", by=["region"])
+    analytics.ops_report(db, "credit-risk", window="1h")
+    analytics.cost_report(db, by="day")
+    analytics.check_alerts(db)
+    analytics.run_query(db, "SELECT model, count(*) FROM predictions GROUP BY 1")
+
+Each returns plain dicts/lists shaped as the contract's JSON.
 """
+
+from console.analytics.drift import drift_report
+from console.analytics.performance import performance_report
+
+__all__ = ["drift_report", "performance_report"]

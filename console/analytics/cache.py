@@ -1,0 +1,101 @@
+"""The analytics cache: results of closed windows, kept in memory per process and as small JSON
+files under ``<workspace>/.console/cache/analytics/`` (safe to delete at any time).
+
+A key is a dict naming everything a result depends on — report kind, model, version, window,
+feature, the reference's fingerprint, the config fingerprint, and a *data fingerprint* of the
+rows involved (row count, highest ingest batch, labelled count, latest label arrival). Late
+data or a late label that touches a window changes its data fingerprint, so the stale entry is
+simply never looked up again. ``store_generation`` (the store checkpoint's identity) lets a
+report skip even the fingerprint query when nothing at all was ingested since.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+_MEMORY: dict[str, Any] = {}
+_LOCK = threading.Lock()
+_MAX_MEMORY = 50_000
+
+
+def key_hash(key: dict[str, Any]) -> str:
+    raw = json.dumps(key, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class Cache:
+    """Memory + disk cache of JSON-serialisable results; ``root=None`` keeps it in memory only."""
+
+    def __init__(self, root: Path | None, enabled: bool = True, namespace: str = ""):
+        self.root = root
+        self.enabled = enabled
+        self.namespace = namespace or str(root)
+
+    def get(self, key: dict[str, Any]) -> Any | None:
+        if not self.enabled:
+            return None
+        h = key_hash({"ns": self.namespace, "key": key})
+        with _LOCK:
+            if h in _MEMORY:
+                return _MEMORY[h]
+        if self.root is None:
+            return None
+        path = self.root / h[:2] / f"{h}.json"
+        try:
+            value = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return None
+        with _LOCK:
+            _MEMORY[h] = value
+        return value
+
+    def put(self, key: dict[str, Any], value: Any) -> None:
+        if not self.enabled:
+            return
+        h = key_hash({"ns": self.namespace, "key": key})
+        with _LOCK:
+            if len(_MEMORY) > _MAX_MEMORY:
+                _MEMORY.clear()
+            _MEMORY[h] = value
+        if self.root is None:
+            return
+        folder = self.root / h[:2]
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+            with os.fdopen(fd, "w") as fh:
+                json.dump(value, fh, default=str)
+            os.replace(tmp, folder / f"{h}.json")
+        except OSError:
+            pass  # a cache that cannot write is just a slower report
+
+
+def cache_for(db: Any, enabled: bool = True) -> Cache:
+    """The cache of a StoreDB's workspace (memory only when the store has no workspace)."""
+    ws = getattr(db, "ws", None)
+    root = getattr(ws, "store_dir", None) if ws is not None else None
+    if root is None:
+        return Cache(None, enabled, namespace=f"mem:{id(db)}")
+    return Cache(Path(root) / "cache" / "analytics", enabled)
+
+
+def store_generation(db: Any) -> str | None:
+    """An identity of the store's committed state (changes whenever a batch is committed)."""
+    for attr in ("generation", "batch", "last_batch"):
+        value = getattr(db, attr, None)
+        if value is not None and not callable(value):
+            return f"{attr}:{value}"
+    ws = getattr(db, "ws", None)
+    if ws is None:
+        return None
+    try:
+        st = (Path(ws.store_dir) / "checkpoint.json").stat()
+    except OSError:
+        return None
+    return f"ckpt:{st.st_mtime_ns}:{st.st_size}:{st.st_ino}"

@@ -1,0 +1,102 @@
+"""Performance per window with late labels (CONTRACT §5 ``performance``).
+
+Windows are epoch-aligned (``windows``); each window reports ``rows`` (successful predictions),
+``labelled``, ``label_coverage`` and the task's metrics (``metrics``), and ``vs_offline`` — the
+difference live − offline for every metric the registry's offline ``metrics`` also has. A label
+that arrives late lands in its prediction's window; the cache recomputes just that window.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from console.analytics import windows as W
+from console.analytics.config import AnalyticsConfig, load_config
+from console.analytics.incremental import windowed
+from console.analytics.metrics import METRICS, compute_windows
+from console.analytics.source import Scope, StoreLike, report_range, resolve_version
+
+
+def task_of(db: StoreLike, model: str, version: str) -> str:
+    info = db.registry.get(model, version)
+    if info is not None:
+        return info.task
+    versions = db.registry.versions_of(model)
+    return versions[-1].task if versions else "binary"
+
+
+def _registry_key(info: Any) -> list[Any]:
+    if info is None:
+        return [None]
+    return [info.task, repr(info.positive_label), info.threshold]
+
+
+def vs_offline(metrics: dict[str, Any], offline: dict[str, float]) -> dict[str, float]:
+    return {k: metrics[k] - offline[k] for k in offline if metrics.get(k) is not None}
+
+
+def performance_report(
+    db: StoreLike,
+    model: str,
+    version: str | None = None,
+    window: str | int | None = "1d",
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+    config: AnalyticsConfig | None = None,
+) -> dict[str, Any]:
+    """Per-window quality of one model version (default: the production version)."""
+    version = resolve_version(db, model, version)
+    if config is None:
+        config = load_config(getattr(getattr(db, "ws", None), "config", None), model)
+    size = W.parse_window(window) if isinstance(window, str) or window is None else window
+    info = db.registry.get(model, version)
+    task = task_of(db, model, version)
+    offline = dict(info.metrics) if info is not None else {}
+    scope = Scope(model, version, start, end)
+    rng = report_range(db, scope)
+    if rng is not None:
+        rng = W.align_range(rng[0], rng[1], size, start is not None, end is not None)
+    out: dict[str, Any] = {
+        "model": model, "version": version, "task": task, "metric_names": list(METRICS[task]),
+        "offline": offline, "start": W.iso(rng[0]) if rng else None,
+        "end": W.iso(rng[1]) if rng else None, "windows": [],
+    }
+    if rng is None:
+        return out
+    wins = W.split(rng[0], rng[1], size)
+    cur = db.cursor()
+
+    def compute(cond: str, params: list[Any], bucket: str) -> dict[int, Any]:
+        return compute_windows(cur, task, info, cond, params, bucket)
+
+    results = windowed(db, scope, wins, size, compute,
+                       {"k": "performance", "reg": _registry_key(info)}, config.cache)
+    total = {"rows": 0, "labelled": 0}
+    for w in wins:
+        r = results.get(w.key)
+        entry = {"start": W.iso(w.start), "end": W.iso(w.end),
+                 "rows": 0, "labelled": 0, "label_coverage": None,
+                 "metrics": dict.fromkeys(METRICS[task])}
+        if r:
+            entry.update({"rows": r["rows"], "labelled": r["labelled"], "metrics": r["metrics"]})
+            entry["label_coverage"] = r["labelled"] / r["rows"] if r["rows"] else None
+            total["rows"] += r["rows"]
+            total["labelled"] += r["labelled"]
+        entry["vs_offline"] = vs_offline(entry["metrics"], offline)
+        out["windows"].append(entry)
+    out["rows"] = total["rows"]
+    out["labelled"] = total["labelled"]
+    out["label_coverage"] = total["labelled"] / total["rows"] if total["rows"] else None
+    return out
+
+
+def overall_metrics(
+    db: StoreLike, model: str, version: str, start: dt.datetime | None, end: dt.datetime | None,
+    config: AnalyticsConfig | None = None,
+) -> dict[str, Any]:
+    """One window over ``[start, end)`` (the whole data when both are None)."""
+    rep = performance_report(db, model, version, "all", start, end, config)
+    w = rep["windows"][0] if rep["windows"] else {"rows": 0, "labelled": 0, "metrics": {}}
+    return {"rows": w["rows"], "labelled": w["labelled"], "metrics": w["metrics"],
+            "offline": rep["offline"], "task": rep["task"], "start": rep["start"], "end": rep["end"]}

@@ -1,0 +1,153 @@
+"""What every report starts from: which model and version, which rows of the store's views
+(``predictions``, ``predictions_labelled``), which time range — resolved once, with one-line
+``UsageError``s for an unknown model, a model without a production version, or a bad range.
+
+All timestamps in the views are naive UTC ``TIMESTAMP``s; this module converts aware datetimes
+to naive UTC before they reach DuckDB so the session time zone never matters.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from console.analytics import windows
+from console.errors import UsageError
+
+
+class StoreLike(Protocol):
+    """What analytics needs of ``console.store.db.StoreDB``."""
+
+    registry: Any
+    production: dict[str, str | None]
+
+    def cursor(self) -> Any: ...
+
+
+def naive(t: dt.datetime | None) -> dt.datetime | None:
+    if t is None:
+        return None
+    if t.tzinfo is None:
+        return t
+    return t.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def aware(t: dt.datetime | None) -> dt.datetime | None:
+    if t is None:
+        return None
+    return t.replace(tzinfo=dt.UTC) if t.tzinfo is None else t.astimezone(dt.UTC)
+
+
+def quote(name: str) -> str:
+    """A DuckDB identifier, quoted."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def logged_models(db: StoreLike) -> list[str]:
+    return [r[0] for r in db.cursor().execute("SELECT DISTINCT model FROM predictions ORDER BY 1").fetchall()]
+
+
+def check_model(db: StoreLike, model: str) -> None:
+    """``UsageError`` naming the known models when ``model`` is neither registered nor logged."""
+    known = set(db.registry.models())
+    if model in known:
+        return
+    logged = logged_models(db)
+    if model in logged:
+        return
+    names = sorted(known | set(logged))
+    raise UsageError(f"unknown model {model!r} (known: {', '.join(names) or 'none'})")
+
+
+def resolve_version(db: StoreLike, model: str, version: str | None) -> str:
+    """``version``, else the model's production version (``UsageError`` when it has none)."""
+    check_model(db, model)
+    if version is not None:
+        version = str(version)
+        if db.registry.get(model, version) is None:
+            row = db.cursor().execute(
+                "SELECT count(*) FROM predictions WHERE model = ? AND version = ?", [model, version]
+            ).fetchone()
+            if not row or not row[0]:
+                known = [v.version for v in db.registry.versions_of(model)]
+                raise UsageError(
+                    f"unknown version {version!r} of model {model!r} (known: {', '.join(known) or 'none'})"
+                )
+        return version
+    prod = (db.production or {}).get(model)
+    if not prod:
+        raise UsageError(f"model {model!r} has no production version; pass --version")
+    return prod
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Rows of one model (one version, or all when ``version`` is None) in ``[start, end)``."""
+
+    model: str
+    version: str | None
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None
+
+    def where(self, prefix: str = "") -> tuple[str, list[Any]]:
+        """A SQL condition and its parameters."""
+        conds = [f"{prefix}model = ?"]
+        params: list[Any] = [self.model]
+        if self.version is not None:
+            conds.append(f"{prefix}version = ?")
+            params.append(self.version)
+        if self.start is not None:
+            conds.append(f"{prefix}ts >= ?")
+            params.append(naive(self.start))
+        if self.end is not None:
+            conds.append(f"{prefix}ts < ?")
+            params.append(naive(self.end))
+        return " AND ".join(conds), params
+
+    def with_range(self, start: dt.datetime | None, end: dt.datetime | None) -> Scope:
+        return Scope(self.model, self.version, start, end)
+
+
+def data_range(db: StoreLike, scope: Scope, view: str = "predictions") -> tuple[dt.datetime | None, dt.datetime | None]:
+    """First and last ``ts`` of the scope's rows (aware UTC)."""
+    cond, params = scope.where()
+    row = db.cursor().execute(f"SELECT min(ts), max(ts) FROM {view} WHERE {cond}", params).fetchone()
+    return aware(row[0]), aware(row[1])
+
+
+def report_range(
+    db: StoreLike, scope: Scope
+) -> tuple[dt.datetime, dt.datetime] | None:
+    """The report's ``[start, end)``: ``--start/--end``, else the data's own range."""
+    windows.check_range(scope.start, scope.end)
+    lo, hi = (None, None)
+    if scope.start is None or scope.end is None:
+        lo, hi = data_range(db, Scope(scope.model, scope.version, scope.start, scope.end))
+    return windows.resolve_range(scope.start, scope.end, lo, hi)
+
+
+def columns_of(db: StoreLike, relation: str) -> dict[str, str]:
+    """Column name → DuckDB type of a view or table."""
+    rows = db.cursor().execute(f"DESCRIBE {relation}").fetchall()
+    return {r[0]: r[1] for r in rows}
+
+
+def model_features(db: StoreLike, model: str, version: str | None) -> list[tuple[str, str, str]]:
+    """``(feature, column, kind)`` for a model: the version's registry features first (their
+    declared kind), then any other feature the store catalogued for the model."""
+    cur = db.cursor()
+    rows = cur.execute(
+        "SELECT feature, \"column\", kind FROM features WHERE model = ? ORDER BY feature", [model]
+    ).fetchall()
+    catalogue = {r[0]: (r[1], r[2]) for r in rows}
+    out: list[tuple[str, str, str]] = []
+    info = db.registry.get(model, version) if version is not None else None
+    declared = dict(info.features) if info is not None else {}
+    for name, kind in declared.items():
+        col = catalogue.get(name, (f"f_{name}", kind))[0]
+        out.append((name, col, kind))
+    for name, (col, kind) in catalogue.items():
+        if name not in declared:
+            out.append((name, col, kind))
+    return out

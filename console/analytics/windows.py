@@ -1,0 +1,156 @@
+"""Time arguments and report windows (CONTRACT §5).
+
+- Times: RFC 3339 (``2026-11-01T12:00:03Z``, ``…+02:00``; without a zone it is UTC) or a date
+  (``2026-11-01`` = its midnight UTC). Everything is a timezone-aware UTC ``datetime``.
+- Window sizes: ``<n>s``, ``<n>m``, ``<n>h``, ``<n>d``, ``<n>w`` (``15m 1h 1d 7d``), or ``all``.
+- Windows are aligned to multiples of their size since the Unix epoch (UTC), so a ``1d`` window
+  is a calendar day in UTC and the same window always has the same bounds (which is what makes
+  closed windows cacheable). ``--start`` is inclusive, ``--end`` exclusive; the first and last
+  windows are clipped to them. ``all`` is one window over the whole range.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from console.errors import UsageError
+
+UTC = dt.UTC
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+MAX_WINDOWS = 20_000
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+
+
+def parse_time(text: str, what: str = "time") -> dt.datetime:
+    """RFC 3339 or a date → aware UTC datetime; ``UsageError`` with one line otherwise."""
+    raw = text.strip()
+    if not raw:
+        raise UsageError(f"empty {what}")
+    s = raw
+    if s.endswith(("Z", "z")):
+        s = s[:-1] + "+00:00"
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", s):
+            value = dt.datetime.fromisoformat(s)
+        else:
+            value = dt.datetime.fromisoformat(s.replace(" ", "T", 1) if "T" not in s.upper() else s)
+    except ValueError:
+        raise UsageError(
+            f"bad {what} {raw!r}: use RFC 3339 (2026-11-01T12:00:00Z) or a date (2026-11-01)"
+        ) from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def parse_window(text: str | None, default: str = "1d") -> int | None:
+    """Window size in seconds, or ``None`` for ``all``."""
+    raw = (text or default).strip().lower()
+    if raw == "all":
+        return None
+    m = _DURATION.match(raw)
+    if not m or int(m.group(1)) == 0:
+        raise UsageError(f"bad window {text!r}: use 15m, 1h, 1d, 7d (a number and s/m/h/d/w) or all")
+    return int(m.group(1)) * _UNITS[m.group(2)]
+
+
+def to_epoch_us(t: dt.datetime) -> int:
+    """Microseconds since the epoch (exact, unlike float seconds)."""
+    delta = t.astimezone(UTC) - EPOCH
+    return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_epoch_us(us: int) -> dt.datetime:
+    return EPOCH + dt.timedelta(microseconds=int(us))
+
+
+def floor_to(t: dt.datetime, seconds: int) -> dt.datetime:
+    """``t`` rounded down to a multiple of ``seconds`` since the epoch."""
+    us = to_epoch_us(t)
+    size = seconds * 1_000_000
+    return from_epoch_us(us - us % size)
+
+
+@dataclass(frozen=True)
+class Window:
+    """One report window, ``[start, end)``; ``bucket`` is its aligned (unclipped) start."""
+
+    start: dt.datetime
+    end: dt.datetime
+    bucket: dt.datetime
+
+    @property
+    def key(self) -> str:
+        return f"{to_epoch_us(self.start)}-{to_epoch_us(self.end)}"
+
+
+def check_range(start: dt.datetime | None, end: dt.datetime | None) -> None:
+    if start is not None and end is not None and end <= start:
+        raise UsageError("--end must be after --start")
+
+
+def resolve_range(
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+    data_min: dt.datetime | None,
+    data_max: dt.datetime | None,
+) -> tuple[dt.datetime, dt.datetime] | None:
+    """The report's ``[start, end)``: the given bounds, else the data's (``end`` = the first
+    microsecond after the last record). ``None`` when there is no data and no bound."""
+    check_range(start, end)
+    lo = start or data_min
+    if end is not None:
+        hi = end
+    elif data_max is not None:
+        hi = data_max + dt.timedelta(microseconds=1)
+    else:
+        hi = None
+    if lo is None or hi is None:
+        if lo is None and hi is None:
+            return None
+        lo = lo or hi - dt.timedelta(days=1)
+        hi = hi or lo + dt.timedelta(days=1)
+    if hi <= lo:
+        return None
+    return lo, hi
+
+
+def align_range(
+    lo: dt.datetime, hi: dt.datetime, size: int | None, start_given: bool, end_given: bool
+) -> tuple[dt.datetime, dt.datetime]:
+    """Widen bounds the user did not give to whole windows (``all`` keeps the data's range)."""
+    if size is None:
+        return lo, hi
+    if not start_given:
+        lo = floor_to(lo, size)
+    if not end_given:
+        top = floor_to(hi, size)
+        hi = top if top == hi else top + dt.timedelta(seconds=size)
+    return lo, hi
+
+
+def split(start: dt.datetime, end: dt.datetime, size: int | None) -> list[Window]:
+    """Epoch-aligned windows of ``size`` seconds covering ``[start, end)`` (clipped at both ends);
+    one window when ``size`` is ``None`` (``all``)."""
+    if size is None:
+        return [Window(start, end, start)]
+    n = (to_epoch_us(end) - to_epoch_us(floor_to(start, size))) // (size * 1_000_000) + 1
+    if n > MAX_WINDOWS:
+        raise UsageError(f"{n} windows of {size} s is too many (at most {MAX_WINDOWS}); use a larger --window")
+    out: list[Window] = []
+    bucket = floor_to(start, size)
+    step = dt.timedelta(seconds=size)
+    while bucket < end:
+        out.append(Window(max(bucket, start), min(bucket + step, end), bucket))
+        bucket += step
+    return out
+
+
+def iso(t: dt.datetime | None) -> str | None:
+    """RFC 3339 text with ``Z`` (``None`` passes through)."""
+    if t is None:
+        return None
+    return t.astimezone(UTC).isoformat().replace("+00:00", "Z")
