@@ -59,10 +59,14 @@ ACTIONS: tuple[Action, ...] = (
     # -- model -------------------------------------------------------------------------------
     Action("model.next_tab", "right_square_bracket", "Next tab", "next_tab"),
     Action("model.prev_tab", "left_square_bracket", "Previous tab", "prev_tab"),
+    *(Action(f"model.tab{i}", str(i), f"Tab {i}: {name}", f"tab({i})", show=False)
+      for i, name in enumerate(("drift", "performance", "slices", "ops", "cost", "versions"), start=1)),
     Action("model.version", "v", "Choose version", "choose_version"),
     Action("model.retrain", "R", "Request retrain", "request('retrain')", role="operator"),
     Action("model.rollback", "B", "Request rollback", "request('rollback')", role="operator"),
-    Action("model.promote", "P", "Request promotion", "request('promote')", role="operator"),
+    Action("model.promote", "P", "Request promotion of the shown version", "request('promote')",
+           role="operator"),
+    Action("model.breakglass", "X", "Break-glass rollback (now)", "break_glass", role="operator"),
     # -- alerts ------------------------------------------------------------------------------
     Action("alerts.open", "enter", "Open the alert's model", "open_model"),
     Action("alerts.act", "r", "Request retrain/rollback", "act", role="operator"),

@@ -72,9 +72,7 @@ class Backend:
             self._journal_sig = sig
             self.load_state()
             if self.db is not None:
-                self.db.production = dict(self.fleet.production)
-                if hasattr(self.db, "stages"):
-                    self.db.stages = dict(self.fleet.stages)
+                self.db.set_fleet(dict(self.fleet.stages), dict(self.fleet.production))
             changed = True
         if self.db is not None and self.db.refresh():
             changed = True
@@ -133,6 +131,83 @@ class Backend:
             if req.state == "pending" or (req.break_glass and req.review == "pending"):
                 out[req.model] = out.get(req.model, 0) + 1
         return out
+
+    def create_request(self, action: str, model: str, version: str | None, reason: str,
+                       break_glass: bool = False):
+        """Journal a request as this console's identity; a break-glass rollback also executes."""
+        from console.governance.engine import create_request
+
+        gates = None
+        if action == "promote" and version and self.identity.operator:
+            gates = self.gates(model, version)
+        req = create_request(self.ws, self.identity, action, model, version, reason,
+                             break_glass=break_glass, now=self.clock(), registry=self.registry,
+                             gates=gates)
+        if req.break_glass and req.state == "approved":
+            req = self.execute(req.request_id)
+        return req
+
+    def decide(self, request_id: str, verdict: str, comment: str, override: bool = False,
+               gates: list[dict] | None = None):
+        """Approve or reject as this console's identity; an approval is then carried out."""
+        from console.governance.engine import decide, get_request
+
+        req = get_request(self.ws, request_id, now=self.clock())
+        if gates is None and verdict == "approve" and req.action == "promote" and not req.break_glass:
+            gates = self.gates(req.model, req.version)
+        req = decide(self.ws, self.identity, request_id, verdict, comment, override=override,
+                     gates=gates, now=self.clock())
+        if req.state == "approved" and not req.break_glass:
+            req = self.execute(request_id)
+        return req
+
+    def gates(self, model: str, version: str) -> list[dict]:
+        """The promotion gates of ``model`` ``version`` with their evidence (governance)."""
+        from console.governance.gates import evaluate_gates
+
+        return evaluate_gates(self.ws, model, version, registry=self.registry, db=self.db)
+
+    def compare_versions(self, model: str, champion: str | None, challenger: str) -> dict:
+        from console.tui.compare import compare_versions
+
+        return compare_versions(self, model, champion, challenger)
+
+    def drift_trend(self, model: str, version: str | None, window, buckets: int) -> dict:
+        """``drift_report`` for each of the last ``buckets`` buckets of the window (scores by
+        feature per bucket), ending at the window's end or the newest data."""
+        from datetime import timedelta
+
+        from console.analytics.windows import parse_window
+
+        end = window.end
+        if end is None:
+            cur = self.db.cursor()
+            try:
+                (latest,) = cur.execute(
+                    "SELECT max(ts) FROM predictions WHERE model = ?", [model]).fetchone()
+            finally:
+                cur.close()
+            if latest is None:
+                return {"points": []}
+            end = _aware(latest) + timedelta(microseconds=1)
+        step = timedelta(seconds=parse_window(window.step))
+        points = []
+        for i in range(buckets, 0, -1):
+            start = end - i * step
+            if window.start is not None and start < window.start:
+                continue
+            rep = self.report("drift_report", model=model, version=version, start=start, end=start + step)
+            point: dict = {"start": start}
+            if (rep.get("current") or {}).get("rows"):
+                for f in rep.get("features", []):
+                    point[f["feature"]] = f.get("score")
+            points.append(point)
+        return {"points": points}
+
+    def execute(self, request_id: str):
+        from console.governance.effects import execute
+
+        return execute(self.ws, self.identity, request_id, now=self.clock())
 
     def journal_entries(self) -> list[dict]:
         from console.governance.engine import journal_of

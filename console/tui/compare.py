@@ -1,0 +1,85 @@
+"""Champion versus challenger, side by side, for the sign-off view: offline metrics from the
+registry, then live metrics, labelled rows, drift, flagged slices, error rate and p95 latency
+from the engine's reports for each version. Runs in a worker thread."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from console.tui import format as fmt
+
+
+def _safe(problems: list[str], what: str, fn, *args, **kwargs) -> Any:
+    try:
+        return fn(*args, **kwargs)
+    except Exception as exc:
+        problems.append(f"{what}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+        return None
+
+
+def compare_versions(backend, model: str, champion: str | None, challenger: str) -> dict:
+    """``{"rows": [(label, champion text, challenger text)], "problems": [...]}``."""
+    problems: list[str] = []
+    versions = [champion, challenger]
+    infos = [backend.registry.get(model, v) if v else None for v in versions]
+    rows: list[tuple[str, str, str]] = []
+    names = []
+    for info in infos:
+        for k in (info.metrics if info else {}):
+            if k not in names:
+                names.append(k)
+    for k in names:
+        rows.append((f"offline {k}", *[fmt.num(i.metrics.get(k)) if i else "—" for i in infos]))
+    reports = []
+    for v in versions:
+        if v is None:
+            reports.append({})
+            continue
+        reports.append({
+            "perf": _safe(problems, f"performance v{v}", backend.report, "performance_report",
+                          model=model, version=v, window="all"),
+            "drift": _safe(problems, f"drift v{v}", backend.report, "drift_report", model=model, version=v),
+            "slices": _safe(problems, f"slices v{v}", backend.report, "slices_report", model=model, version=v),
+            "ops": _safe(problems, f"ops v{v}", backend.report, "ops_report", model=model, version=v, window="all"),
+        })
+
+    def perf_window(r: dict) -> dict:
+        wins = (r.get("perf") or {}).get("windows") or [{}]
+        return wins[-1]
+
+    live_names = []
+    for r in reports:
+        for k in (perf_window(r).get("metrics") or {}):
+            if k not in live_names:
+                live_names.append(k)
+    for k in live_names:
+        rows.append((f"live {k}", *[fmt.num((perf_window(r).get("metrics") or {}).get(k)) if r else "—" for r in reports]))
+    rows.append(("rows / labelled", *[f"{fmt.num(perf_window(r).get('rows'))} / {fmt.num(perf_window(r).get('labelled'))}"
+                                      if r else "—" for r in reports]))
+
+    def drift_cell(r: dict) -> str:
+        d = r.get("drift") if r else None
+        if not d:
+            return "—"
+        ds = d.get("dataset_drift", {})
+        n = sum(1 for f in d.get("features", []) if f.get("drifted"))
+        return ("✗ drift" if ds.get("drifted") else "✓ ok") + f" ({n} feat.)"
+
+    def slices_cell(r: dict) -> str:
+        s = r.get("slices") if r else None
+        if not s:
+            return "—"
+        n = sum(1 for x in s.get("slices", []) if x.get("flagged"))
+        return f"✗ {n} flagged" if n else "✓ none flagged"
+
+    def ops_cell(r: dict) -> str:
+        o = (r.get("ops") or {}).get("windows") if r else None
+        if not o:
+            return "—"
+        w = o[-1]
+        return f"{fmt.pct(w.get('error_rate'))} err · p95 {fmt.ms((w.get('latency_ms') or {}).get('p95'))}"
+
+    rows.append(("drift", *[drift_cell(r) for r in reports]))
+    rows.append(("slices", *[slices_cell(r) for r in reports]))
+    rows.append(("ops", *[ops_cell(r) for r in reports]))
+    return {"rows": rows, "problems": problems}

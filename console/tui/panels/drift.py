@@ -1,0 +1,122 @@
+"""Drift tab: features ranked by drift (drifted first, then by how far past the threshold), each
+with method, score, threshold, state and a trend over the window's buckets; the highlighted
+feature's reference-vs-current distribution and its score over time. Every number comes from
+``drift_report``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import DataTable, Static
+
+from console.tui import format as fmt
+from console.tui.panels.base import Panel
+from console.tui.widgets.plots import ConsolePlot, bars, line
+
+P_VALUE_METHODS = ("ks", "chisquare", "z")
+TREND_BUCKETS = 8
+
+
+def severity(f: dict) -> tuple:
+    """Sort key: drifted first, then by how strongly (p-values small, distances large)."""
+    score, thr = f.get("score"), f.get("threshold") or 1
+    if score is None:
+        return (2, 0.0)
+    ratio = (thr / score if score else float("inf")) if f.get("method") in P_VALUE_METHODS else score / thr
+    return (0 if f.get("drifted") else 1, -ratio)
+
+
+class DriftPanel(Panel):
+    TAB = "drift"
+    LABEL = "Drift"
+
+    def compose(self) -> ComposeResult:
+        yield Static("", classes="panel-note", id="drift-summary")
+        yield DataTable(id="drift-features", cursor_type="row", zebra_stripes=True)
+        with Horizontal(id="drift-plots", classes="split"):
+            yield ConsolePlot(id="drift-dist", classes="half")
+            yield ConsolePlot(id="drift-trend", classes="half")
+
+    def on_mount(self) -> None:
+        t = self.query_one(DataTable)
+        for label, width in (("feature", 14), ("method", 13), ("score", 7), ("thr", 5),
+                             ("state", 8), ("trend", TREND_BUCKETS)):
+            t.add_column(label, width=width, key=label)
+        self.data: dict | None = None
+
+    def fetch(self, backend, model: str, version: str | None, window) -> Any:
+        span = backend.span(window)
+        report = backend.report("drift_report", model=model, version=version, **span)
+        trend = backend.drift_trend(model, version, window, TREND_BUCKETS)
+        return {"report": report, "trend": trend}
+
+    def show(self, data: Any) -> None:
+        self.data = data
+        report = data["report"]
+        feats = sorted(report.get("features", []), key=severity)
+        ds = report.get("dataset_drift", {})
+        cur = report.get("current", {})
+        state = "✗ dataset drift" if ds.get("drifted") else "✓ no dataset drift"
+        self.note(f"{report.get('model')} v{report.get('version')} · {state} · "
+                  f"{fmt.pct(ds.get('share'), 0)} of features drifted (threshold {fmt.pct(ds.get('threshold'), 0)}) · "
+                  f"current {fmt.num(cur.get('rows'))} rows vs reference {fmt.num(report.get('reference', {}).get('rows'))}")
+        t = self.query_one(DataTable)
+        keep = t.cursor_row
+        t.clear()
+        for f in feats:
+            scores = [pt.get(f["feature"]) for pt in data["trend"].get("points", [])]
+            t.add_row(Text(f["feature"], style="bold"), f.get("method", "—"), fmt.num(f.get("score")),
+                      fmt.num(f.get("threshold"), 2), fmt.state("drift" if f.get("drifted") else "ok"),
+                      fmt.sparkline([s for s in scores], TREND_BUCKETS), key=f["feature"])
+        if feats:
+            t.move_cursor(row=min(keep, len(feats) - 1))
+            self.show_feature(feats[min(keep, len(feats) - 1)]["feature"])
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key is not None and event.row_key.value:
+            self.show_feature(event.row_key.value)
+
+    def show_feature(self, name: str) -> None:
+        if not self.data:
+            return
+        f = next((x for x in self.data["report"].get("features", []) if x["feature"] == name), None)
+        if f is None:
+            return
+        dist = distribution(f.get("stats") or {})
+        plot = self.query_one("#drift-dist", ConsolePlot)
+        if dist is None:
+            plot.draw_with(None, f"{name}: no distribution in the report")
+        else:
+            labels, ref, cur = dist
+            plot.draw_with(lambda plt, mono: bars(plt, mono, labels, [("reference", ref), ("current", cur)],
+                                                  title=f"{name}: reference vs current"))
+        trend = self.data["trend"]
+        xs = [fmt.short_day(p.get("start")) for p in trend.get("points", [])]
+        ys = [p.get(name) for p in trend.get("points", [])]
+        thr = f.get("threshold")
+        self.query_one("#drift-trend", ConsolePlot).draw_with(
+            (lambda plt, mono: line(plt, mono, xs, [(f"{f.get('method')} score", ys)],
+                                    hline=("threshold", thr) if thr is not None else None,
+                                    title=f"{name}: score over time")) if any(y is not None for y in ys) else None,
+            f"{name}: no history in this window")
+
+
+def distribution(stats: dict) -> tuple[list[str], list[float], list[float]] | None:
+    """Reference and current shares as the engine reported them (bins or categories)."""
+    hist = stats.get("histogram") or stats.get("distribution")
+    if isinstance(hist, dict):
+        labels = hist.get("labels") or hist.get("categories") or hist.get("bins")
+        if labels is None and hist.get("edges"):
+            e = hist["edges"]
+            labels = [fmt.num(e[i], 2) for i in range(len(e) - 1)]
+        ref, cur = hist.get("reference"), hist.get("current")
+        if labels and ref is not None and cur is not None:
+            return [str(x) for x in labels], list(ref), list(cur)
+    # No binned shares in the report: compare the summary statistics it does carry.
+    if stats.get("reference_mean") is not None and stats.get("current_mean") is not None:
+        return ["mean"], [stats["reference_mean"]], [stats["current_mean"]]
+    return None

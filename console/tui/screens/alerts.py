@@ -1,0 +1,131 @@
+"""Alerts: what ``check`` reports (``check_alerts``), most severe first and newest first within a
+severity. Enter opens the alert's model on the matching tab; ``r`` (operators) opens a
+pre-filled retrain request (drift, performance, slice) or rollback request (errors, latency,
+budget) with the alert attached as evidence."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.widgets import DataTable, Static
+
+from console.tui import format as fmt
+from console.tui.fleetdata import severity_rank
+from console.tui.screens.base import ConsoleScreen
+from console.tui.screens.requesting import open_request_dialog
+from console.tui.widgets.filterbar import FilterBar
+
+REMEDY = {"drift": "retrain", "performance": "retrain", "slice": "retrain",
+          "errors": "rollback", "latency": "rollback", "budget": "rollback"}
+TAB_OF = {"drift": "drift", "performance": "performance", "slice": "slices", "errors": "ops",
+          "latency": "ops", "budget": "cost"}
+
+
+def alert_time(a: dict) -> str:
+    return str(a.get("ts") or a.get("since") or a.get("start") or a.get("end") or "")
+
+
+def sort_alerts(alerts: list[dict]) -> list[dict]:
+    """Most severe first; within a severity, newest first."""
+    newest = sorted(alerts, key=alert_time, reverse=True)
+    return sorted(newest, key=lambda a: severity_rank(a.get("severity") or "info"))
+
+
+def evidence_text(a: dict) -> str:
+    return (f"{a.get('kind')} alert ({a.get('severity')}) on {a.get('model')} v{a.get('version')}: "
+            f"{a.get('detail')}")
+
+
+class AlertsScreen(ConsoleScreen):
+    SCOPE = "alerts"
+    TITLE = "Alerts"
+    VIEW = "alerts"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.alerts: list[dict] = []
+        self.filter_text = ""
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("", id="alerts-summary", classes="note")
+        yield DataTable(id="alerts-table", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="alerts-detail", classes="note")
+        yield FilterBar(id="alerts-filter")
+
+    def on_mount(self) -> None:
+        t = self.query_one(DataTable)
+        for label, w in (("severity", 11), ("kind", 11), ("model", 14), ("ver", 4), ("since", 11), ("detail", 60)):
+            t.add_column(label, width=w)
+        t.focus()
+        super().on_mount()
+
+    def fetch(self) -> Any:
+        be = self.app.backend
+        return be.report("check_alerts", **be.span(self.app.window))
+
+    def show(self, data: Any) -> None:
+        self.alerts = sort_alerts(data.get("alerts", []))
+        ok = data.get("ok")
+        self.query_one("#alerts-summary", Static).update(
+            ("✓ ok: nothing to report" if ok else f"✗ {len(self.alerts)} alert(s)")
+            + " · most severe first, newest first · enter: open model"
+            + ("" if self.app.read_only or not self.app.identity.operator else " · r: request retrain/rollback"))
+        self.repaint()
+
+    def visible(self) -> list[dict]:
+        if not self.filter_text:
+            return self.alerts
+        needle = self.filter_text.lower()
+        return [a for a in self.alerts if needle in " ".join(str(v) for v in a.values()).lower()]
+
+    def repaint(self) -> None:
+        t = self.query_one(DataTable)
+        t.clear()
+        for i, a in enumerate(self.visible()):
+            t.add_row(fmt.state(a.get("severity") or "info"), a.get("kind", "—"), Text(a.get("model", "—"), style="bold"),
+                      str(a.get("version") or "—"), fmt.when(alert_time(a) or None)[5:], a.get("detail", ""), key=str(i))
+        self.show_detail()
+
+    def current(self) -> dict | None:
+        rows = self.visible()
+        t = self.query_one(DataTable)
+        if not rows or t.cursor_row >= len(rows):
+            return None
+        return rows[t.cursor_row]
+
+    def show_detail(self) -> None:
+        a = self.current()
+        self.query_one("#alerts-detail", Static).update(evidence_text(a) if a else "")
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self.show_detail()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_open_model()
+
+    def action_open_model(self) -> None:
+        a = self.current()
+        if a:
+            self.app.open_model(a["model"], tab=TAB_OF.get(a.get("kind")))
+
+    def action_act(self) -> None:
+        a = self.current()
+        if not a:
+            return
+        action = REMEDY.get(a.get("kind"), "retrain")
+        version = None if action == "rollback" else a.get("version")
+        open_request_dialog(self, action, a["model"], version if action == "retrain" else None,
+                            evidence=evidence_text(a))
+
+    def action_filter(self) -> None:
+        self.query_one(FilterBar).open(self.filter_text)
+
+    def on_filter_bar_changed(self, event: FilterBar.Changed) -> None:
+        self.filter_text = event.value
+        self.repaint()
+
+    def on_filter_bar_closed(self, event: FilterBar.Closed) -> None:
+        self.query_one(DataTable).focus()

@@ -1,0 +1,201 @@
+"""The sign-off view: one request with its gates and their evidence, and the champion (in
+production) against the challenger side by side — offline metrics from the registry, live
+metrics, drift and flagged slices from the engine. Approve, reject or override (failed gates)
+open a confirmation dialog naming the model and version and requiring a comment. What the
+user may not do is shown disabled with the reason."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+from textual.worker import get_current_worker
+
+from console.tui import format as fmt
+from console.tui.screens.base import ConsoleScreen, role_block
+from console.tui.widgets.confirm import ConfirmDialog
+
+GATE_STATE = {"passed": ("✓ passed", "green"), "failed": ("✗ failed", "red"),
+              "not_evaluated": ("? not evaluated", "yellow")}
+
+
+class SignoffScreen(ConsoleScreen):
+    SCOPE = "signoff"
+    TITLE = "Sign-off"
+
+    def __init__(self, request_id: str) -> None:
+        super().__init__()
+        self.request_id = request_id
+        self.req = None
+        self.gates: list[dict] | None = None
+
+    @property
+    def crumb(self) -> str:
+        return f"Sign-off {self.request_id}"
+
+    def compose_body(self) -> ComposeResult:
+        with VerticalScroll(id="signoff-body"):
+            yield Static("loading…", id="signoff-request")
+            yield Static("", id="signoff-why", classes="note")
+            yield Static("", id="signoff-gates")
+            yield Static("", id="signoff-compare")
+
+    def fetch(self) -> Any:
+        from console.governance.engine import get_request
+
+        be = self.app.backend
+        req = get_request(be.ws, self.request_id, now=be.clock())
+        gates = None
+        if req.action == "promote" and req.version:
+            gates = be.gates(req.model, req.version) if req.state == "pending" else (req.gates or [])
+        champion = be.fleet.production.get(req.model)
+        if req.action == "rollback":
+            champion, challenger = req.from_version or champion, req.version
+        else:
+            challenger = req.version
+        compare = be.compare_versions(req.model, champion, challenger) if challenger else None
+        return req, gates, compare, champion, challenger
+
+    def show(self, data: Any) -> None:
+        req, gates, compare, champion, challenger = data
+        self.req, self.gates = req, gates
+        self.query_one("#signoff-request", Static).update(self.render_request(req))
+        self.query_one("#signoff-gates", Static).update(self.render_gates(gates))
+        self.query_one("#signoff-compare", Static).update(self.render_compare(compare, champion, challenger))
+        self.query_one("#signoff-why", Static).update(self.why_not())
+        self.refresh_bindings()
+
+    def render_request(self, req) -> Table:
+        t = Table.grid(padding=(0, 1))
+        t.add_column(style="bold", no_wrap=True)
+        t.add_column()
+        state = fmt.state(req.state)
+        if req.break_glass:
+            state = Text("⚠ break-glass, review ") + fmt.state(req.review or "pending")
+        t.add_row("request", Text(f"{req.request_id} · {req.action} {req.model} ") + Text(
+            f"v{req.from_version or '—'} → v{req.version or '—'}", style="bold") + Text(" · ") + state)
+        t.add_row("raised", f"by {req.requested_by} at {fmt.when(req.requested_at)}"
+                  + (f" · expires {fmt.when(req.expires_at)}" if req.expires_at else ""))
+        t.add_row("reason", req.reason or "—")
+        if req.decided_by:
+            t.add_row("decided", f"{req.state} by {req.decided_by}: {req.decision_comment or ''}"
+                      + (" (OVERRIDE)" if req.override else ""))
+        return t
+
+    def render_gates(self, gates: list[dict] | None):
+        if gates is None:
+            return Text("gates: only promotions have gates", style="dim")
+        t = Table(title="gates", title_justify="left", expand=True, box=None, pad_edge=False)
+        t.add_column("gate", no_wrap=True)
+        t.add_column("status", no_wrap=True)
+        t.add_column("evidence", ratio=1)
+        for g in gates:
+            label, colour = GATE_STATE.get(g.get("status"), (g.get("status"), ""))
+            t.add_row(g.get("gate"), Text(label, style=colour), g.get("detail", ""))
+        return t
+
+    def render_compare(self, compare: dict | None, champion, challenger):
+        if not compare:
+            return Text("")
+        t = Table(title=f"champion v{champion or '—'} vs challenger v{challenger}", title_justify="left",
+                  expand=True, box=None, pad_edge=False)
+        t.add_column("", no_wrap=True)
+        t.add_column(f"v{champion or '—'} (champion)", justify="right")
+        t.add_column(f"v{challenger} (challenger)", justify="right")
+        for name, a, b in compare.get("rows", []):
+            t.add_row(name, a, b)
+        for p in compare.get("problems", []):
+            t.add_row(Text("▲ " + p, style="dim"), "", "")
+        return t
+
+    # -- roles and actions -----------------------------------------------------------------
+    def blocked(self, action: str) -> str | None:
+        allowed, reason = role_block(self.app, "reviewer")
+        if allowed is not True:
+            return reason
+        req = self.req
+        if req is None:
+            return "loading"
+        if req.requested_by == self.app.identity.user:
+            return f"{req.requested_by} raised this request; a requester never decides it"
+        if req.break_glass:
+            if req.review != "pending":
+                return f"already reviewed ({req.review})"
+        elif req.state != "pending":
+            return f"already {req.state}"
+        failing = [g["gate"] for g in (self.gates or []) if g.get("status") != "passed"]
+        if action == "approve" and failing and not req.break_glass:
+            return f"gates not passed ({', '.join(failing)}): use override"
+        if action == "override" and not failing:
+            return "every gate passed: no override needed"
+        return None
+
+    def why_not(self) -> str:
+        notes = []
+        for action in ("approve", "reject", "override"):
+            reason = self.blocked(action)
+            if reason and reason != "loading":
+                notes.append(f"✗ {action}: {reason}")
+        return " · ".join(dict.fromkeys(notes)) if notes else "✓ you may approve or reject this request"
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action != "decide":
+            return True
+        allowed, _ = role_block(self.app, "reviewer")
+        if allowed is not True:
+            return allowed
+        return None if self.blocked(str(parameters[0]) if parameters else "approve") else True
+
+    def action_decide(self, verdict: str) -> None:
+        reason = self.blocked(verdict)
+        if reason:
+            self.notify(f"cannot {verdict}: {reason}", severity="warning")
+            return
+        req = self.req
+        failing = [g["gate"] for g in (self.gates or []) if g.get("status") != "passed"]
+        target = f"{req.model} v{req.version or '—'}"
+        if verdict == "override":
+            title = f"OVERRIDE failed gates and approve {req.action} of {target}"
+            body = (f"{req.request_id}: gates not passed: {', '.join(failing)}. Your comment is the "
+                    "justification, recorded in the journal.")
+            label = "Override"
+        elif verdict == "approve":
+            title = f"Approve {req.action} of {target}"
+            body = f"{req.request_id} by {req.requested_by}: {req.reason}\nApproval executes it at once."
+            label = "Approve"
+        else:
+            title = f"Reject {req.action} of {target}"
+            body = f"{req.request_id} by {req.requested_by}: {req.reason}"
+            label = "Reject"
+        if req.break_glass:
+            body += "\n(break-glass: this is the retrospective review)"
+
+        def done(comment: str | None) -> None:
+            if comment:
+                self.submit(verdict, comment)
+
+        self.app.push_screen(ConfirmDialog(title, body, label, danger=verdict != "approve"), done)
+
+    def submit(self, verdict: str, comment: str) -> None:
+        app, rid, gates = self.app, self.request_id, self.gates
+
+        def job() -> None:
+            worker = get_current_worker()
+            try:
+                req = app.backend.decide(rid, "reject" if verdict == "reject" else "approve", comment,
+                                         override=verdict == "override", gates=gates)
+            except Exception as exc:
+                if not worker.is_cancelled:
+                    app.call_from_thread(app.notify, str(exc).splitlines()[0], severity="error", timeout=10)
+                    app.call_from_thread(self.reload)
+                return
+            app.call_from_thread(app.notify, f"{rid}: {req.state}" + (f" by {req.decided_by}" if req.decided_by else ""),
+                                 timeout=8)
+            app.call_from_thread(self.reload)
+            app.call_from_thread(app.action_refresh_now)
+
+        app.run_worker(job, thread=True, exit_on_error=False, group="act")

@@ -1,0 +1,89 @@
+"""Plots with plotext, one ``Plot`` object per widget (plotext's global ``plt`` is shared, so it
+is never used), drawn on the main thread in ``render``. Series are told apart by marker and
+label as well as colour, so they read in monochrome (``NO_COLOR``) and at 80×24.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from textual_plotext import PlotextPlot
+
+MARKERS = ("braille", "dot", "+", "x")
+
+
+class ConsolePlot(PlotextPlot):
+    """A plot drawn from a ``draw(plt, mono)`` callback set with ``draw_with``."""
+
+    DEFAULT_CSS = """
+    ConsolePlot { height: 1fr; min-height: 7; }
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._draw: Callable | None = None
+        self._empty = "no data yet"
+
+    def draw_with(self, draw: Callable | None, empty: str = "no data yet") -> None:
+        self._draw = draw
+        self._empty = empty
+        self.refresh()
+
+    def render(self):
+        plt = self.plt
+        plt.clear_figure()
+        mono = bool(getattr(self.app, "no_color", False))
+        if mono:
+            plt.theme("clear")
+        if self._draw is None:
+            plt.title(self._empty)
+        else:
+            try:
+                self._draw(plt, mono)
+            except Exception as exc:  # a bad series must not take the screen down
+                plt.clear_figure()
+                plt.title(f"cannot draw: {exc}")
+        return super().render()
+
+
+def series_colour(i: int, mono: bool) -> str | None:
+    if mono:
+        return None
+    return ("cyan", "orange", "magenta", "green")[i % 4]
+
+
+def line(plt, mono: bool, xs: list[str], series: list[tuple[str, list[float | None]]],
+         hline: tuple[str, float] | None = None, title: str = "", ylabel: str = "") -> None:
+    """Lines over labelled x ticks (dates); gaps where a value is missing; an optional
+    horizontal reference line (offline value, threshold, budget)."""
+    idx = list(range(len(xs)))
+    for i, (label, ys) in enumerate(series):
+        pts = [(x, y) for x, y in zip(idx, ys, strict=False) if y is not None]
+        if not pts:
+            continue
+        kw = {"label": label, "marker": MARKERS[i % len(MARKERS)]}
+        colour = series_colour(i, mono)
+        if colour:
+            kw["color"] = colour
+        plt.plot([p[0] for p in pts], [p[1] for p in pts], **kw)
+    if hline is not None:
+        label, value = hline
+        plt.plot(idx or [0], [value] * (len(idx) or 1), label=label, marker="-",
+                 **({} if mono else {"color": "red"}))
+    step = max(1, len(xs) // 6)
+    plt.xticks(idx[::step], xs[::step])
+    if title:
+        plt.title(title)
+    if ylabel:
+        plt.ylabel(ylabel)
+
+
+def bars(plt, mono: bool, labels: list[str], series: list[tuple[str, list[float]]], title: str = "") -> None:
+    """Side-by-side bars (reference vs current shares)."""
+    if len(series) == 1:
+        plt.bar(labels, series[0][1], label=series[0][0], marker="sd" if mono else None)
+    else:
+        plt.multiple_bar(labels, [s[1] for s in series], labels=[s[0] for s in series],
+                         **({} if mono else {"color": [series_colour(i, False) for i in range(len(series))]}))
+    if title:
+        plt.title(title)
