@@ -197,3 +197,16 @@ def parse_version_file(path: Path, workspace_root: Path) -> VersionInfo:
         cost={k: float(v) for k, v in cost.items()},
         mtime_ns=stat.st_mtime_ns,
     )
+
+
+def registry_signature(registry_dir: Path) -> tuple:
+    """(path, size, mtime_ns) of every registry file: changes when any file is added, edited or removed."""
+    sig = []
+    if registry_dir.is_dir():
+        for path in sorted(registry_dir.glob("*/*.json")):
+            try:
+                st = path.stat()
+            except OSError:
+                continue
+            sig.append((str(path), st.st_size, st.st_mtime_ns))
+    return tuple(sig)

@@ -1,0 +1,123 @@
+"""``checkpoint.json``: the one small file that says what the store holds.
+
+It names the last committed batch (parts of later batches are not part of the store), the
+position reached in every source stream (fingerprint, offset, line, CSV header), per-source
+counters, and the feature catalogue (kind and column of every feature, its type-error
+counter). It is replaced atomically after the parts of a batch are durable, so a crash at any
+moment leaves either the old or the new checkpoint, never a mix.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from console.store.layout import atomic_write_bytes
+
+FORMAT = 1
+
+
+@dataclass
+class SourceState:
+    """Where one source stream (a log file followed across renames and gzip) stands."""
+
+    path: str
+    kind: str  # predictions | labels
+    fmt: str  # jsonl | csv | parquet
+    fp: str = ""  # sha256 (hex) of the first fp_len bytes of the (decompressed) content
+    fp_len: int = 0
+    offset: int = 0  # bytes of (decompressed) content consumed; rows for Parquet
+    line: int = 0  # lines consumed (the CSV header included); rows for Parquet
+    header: list[str] | None = None
+    size: int = 0  # on-disk size and mtime at the last look
+    mtime_ns: int = 0
+    total: int = 0  # on-disk size (plain files) or decompressed bytes seen (gzip) / rows (Parquet)
+    rows: int = 0
+    quarantined: int = 0
+    duplicates: int = 0
+    last_error: str | None = None
+    last_ingest: str | None = None
+    gone: bool = False
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SourceState:
+        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+@dataclass
+class FeatureState:
+    """One feature of one model: its kind, where the kind came from, its column, its errors."""
+
+    kind: str | None
+    kind_source: str  # registry | inferred
+    column: str | None
+    type_errors: int = 0
+    written: bool = False
+
+
+@dataclass
+class Checkpoint:
+    batch: int = 0
+    hasher: str = ""
+    sources: dict[str, SourceState] = field(default_factory=dict)
+    features: dict[str, dict[str, FeatureState]] = field(default_factory=dict)
+    columns: dict[str, list[str]] = field(default_factory=dict)  # lower(column) -> [feature, kind]
+    next_source: int = 1
+
+    def to_json(self) -> bytes:
+        doc = {
+            "format": FORMAT,
+            "batch": self.batch,
+            "hasher": self.hasher,
+            "next_source": self.next_source,
+            "sources": {k: asdict(v) for k, v in self.sources.items()},
+            "features": {m: {f: asdict(s) for f, s in fs.items()} for m, fs in self.features.items()},
+            "columns": self.columns,
+        }
+        return json.dumps(doc, separators=(",", ":"), sort_keys=True).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> Checkpoint:
+        doc = json.loads(raw)
+        cp = cls(
+            batch=int(doc.get("batch", 0)),
+            hasher=str(doc.get("hasher", "")),
+            next_source=int(doc.get("next_source", 1)),
+            columns={k: list(v) for k, v in doc.get("columns", {}).items()},
+        )
+        cp.sources = {k: SourceState.from_dict(v) for k, v in doc.get("sources", {}).items()}
+        cp.features = {
+            m: {f: FeatureState(**s) for f, s in fs.items()} for m, fs in doc.get("features", {}).items()
+        }
+        return cp
+
+
+def read_checkpoint(path: Path) -> Checkpoint:
+    """The checkpoint at ``path`` (an empty one when there is none yet, or it is unreadable)."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return Checkpoint()
+    try:
+        return Checkpoint.from_json(raw)
+    except (ValueError, TypeError, KeyError):
+        # Never half-written (it is replaced atomically); unreadable means edited by hand.
+        # Rebuilding from the sources is always safe: treat it as an empty store.
+        return Checkpoint()
+
+
+def write_checkpoint(path: Path, cp: Checkpoint, sync: bool = True) -> None:
+    atomic_write_bytes(path, cp.to_json(), sync=sync)
+
+
+def stat_key(path: Path) -> tuple[int, int, int] | None:
+    """(inode, size, mtime_ns) of a file, to notice cheaply that it changed."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns)

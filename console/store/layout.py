@@ -1,0 +1,130 @@
+"""The on-disk layout of ``<workspace>/.console/`` and the durable-write helpers it relies on.
+
+Parts are immutable Parquet files named ``b<batch>-<n>.parquet``: written to a hidden temp
+name in the same folder, fsynced, ``os.replace``d into place, then the folder is fsynced. A
+part belongs to the store only once ``checkpoint.json`` names a committed batch at least as
+large as its batch number; parts of a later (uncommitted) batch are orphans of a crashed
+ingester and are deleted by the next one (``remove_orphans``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+KINDS = ("predictions", "labels", "quarantine")
+PART_RE = re.compile(r"^b(\d+)-(\d+)\.parquet$")
+
+
+class StoreLayout:
+    """Paths under ``.console/``."""
+
+    def __init__(self, store_dir: Path):
+        self.root = Path(store_dir)
+
+    @property
+    def lock_path(self) -> Path:
+        return self.root / "ingest.lock"
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.root / "checkpoint.json"
+
+    @property
+    def parts_dir(self) -> Path:
+        return self.root / "parts"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.root / "cache"
+
+    def kind_dir(self, kind: str) -> Path:
+        return self.parts_dir / kind
+
+    def prediction_dir(self, model: str, day: str) -> Path:
+        return self.kind_dir("predictions") / f"model={quote(model, safe='')}" / f"day={day}"
+
+    def parts(self, kind: str, max_batch: int | None = None) -> list[Path]:
+        """Committed-looking parts of ``kind`` (batch ≤ ``max_batch``), sorted by batch."""
+        found: list[tuple[int, int, str]] = []
+        for path in _walk(self.kind_dir(kind)):
+            m = PART_RE.match(os.path.basename(path))
+            if not m:
+                continue
+            batch = int(m.group(1))
+            if max_batch is not None and batch > max_batch:
+                continue
+            found.append((batch, int(m.group(2)), path))
+        found.sort()
+        return [Path(p) for _, _, p in found]
+
+    def remove_orphans(self, committed_batch: int) -> int:
+        """Delete temp files and parts of batches after ``committed_batch``; return how many."""
+        removed = 0
+        for kind in KINDS:
+            for path in _walk(self.kind_dir(kind)):
+                name = os.path.basename(path)
+                m = PART_RE.match(name)
+                if name.startswith(".") and name.endswith(".tmp") or (m and int(m.group(1)) > committed_batch):
+                    try:
+                        os.unlink(path)
+                        removed += 1
+                    except FileNotFoundError:
+                        pass
+        return removed
+
+
+def _walk(top: Path) -> Iterator[str]:
+    try:
+        entries = list(os.scandir(top))
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False):
+            yield from _walk(Path(entry.path))
+        else:
+            yield entry.path
+
+
+def fsync_dir(path: Path) -> None:
+    """fsync a directory so a rename inside it survives a power cut."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def temp_name(final: Path) -> Path:
+    """The hidden temp name a file is written under before ``os.replace``."""
+    return final.with_name(f".{final.name}.{os.getpid()}.tmp")
+
+
+def publish(tmp: Path, final: Path, sync: bool = True) -> None:
+    """fsync ``tmp``, rename it to ``final`` and fsync the folder."""
+    if sync:
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    os.replace(tmp, final)
+    if sync:
+        fsync_dir(final.parent)
+
+
+def atomic_write_bytes(final: Path, data: bytes, sync: bool = True) -> None:
+    """Replace ``final`` with ``data`` atomically (temp file, fsync, rename, fsync folder)."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_name(final)
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        if sync:
+            os.fsync(fh.fileno())
+    os.replace(tmp, final)
+    if sync:
+        fsync_dir(final.parent)
