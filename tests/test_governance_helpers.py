@@ -131,17 +131,31 @@ def can_make_users() -> str | None:
 
 
 def ensure_os_users() -> list[str]:
-    """Create mlc-* accounts in group mlc-team (idempotent)."""
-    try:
-        grp.getgrnam(GROUP)
-    except KeyError:
-        subprocess.run(["groupadd", GROUP], check=True, capture_output=True)
-    for user in USERS:
+    """Create mlc-* accounts in group mlc-team (idempotent, safe across pytest-xdist workers).
+
+    The accounts must be able to run this interpreter: when it lives below a folder they
+    cannot traverse (pyenv under /root, mode 0700), that folder gets o+x — traverse only,
+    nothing becomes listable or readable that was not already.
+    """
+    import fcntl
+
+    with open("/tmp/.mlc-gov-users.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            pwd.getpwnam(user)
+            grp.getgrnam(GROUP)
         except KeyError:
-            subprocess.run(["useradd", "--no-create-home", "-g", GROUP, "-s", "/usr/sbin/nologin", user],
-                           check=True, capture_output=True)
+            subprocess.run(["groupadd", GROUP], check=True, capture_output=True)
+        for user in USERS:
+            try:
+                pwd.getpwnam(user)
+            except KeyError:
+                subprocess.run(["useradd", "--no-create-home", "-g", GROUP, "-s", "/usr/sbin/nologin", user],
+                               check=True, capture_output=True)
+        for path in (Path(sys.executable), Path(sys.executable).resolve(), Path(__file__).resolve()):
+            for folder in reversed(path.parents):
+                mode = folder.stat().st_mode
+                if not mode & 0o001:
+                    os.chmod(folder, (mode & 0o7777) | 0o001)
     return list(USERS)
 
 
