@@ -26,6 +26,11 @@ class Action:
     role: str | None = None  # "operator" | "reviewer": needs that role; hidden in read-only mode
     palette: bool = True  # offered in the command palette
     priority: bool = False
+    label: str = ""  # short footer text (default: the description)
+
+    @property
+    def footer(self) -> str:
+        return self.label or self.description
 
     @property
     def scope(self) -> str:
@@ -38,59 +43,59 @@ class Action:
 
 ACTIONS: tuple[Action, ...] = (
     # -- everywhere --------------------------------------------------------------------------
-    Action("app.help", "question_mark", "Help: every key", "app.help"),
-    Action("app.jump", "colon", "Jump to a view or model by name", "app.jump"),
+    Action("app.help", "question_mark", "Help: every key", "app.help", label="Help"),
+    Action("app.jump", "colon", "Jump to a view or model by name", "app.jump", label="Jump"),
     Action("app.back", "escape", "Back", "app.back", show=False),
     Action("app.fleet", "f1", "Fleet (home)", "app.goto('fleet')", show=False),
     Action("app.alerts", "f2", "Alerts", "app.goto('alerts')", show=False),
     Action("app.approvals", "f3", "Approvals", "app.goto('approvals')", show=False),
     Action("app.audit", "f4", "Audit journal", "app.goto('audit')", show=False),
     Action("app.query", "f5", "Query (SQL)", "app.goto('query')", show=False),
-    Action("app.window", "w", "Time window", "app.pick_window"),
+    Action("app.window", "w", "Time window", "app.pick_window", label="Window"),
     Action("app.refresh", "ctrl+r", "Refresh now", "app.refresh_now", show=False),
     Action("app.theme", "ctrl+t", "Next theme", "app.next_theme", show=False),
     Action("app.palette", "ctrl+p", "Command palette", "app.command_palette", show=False),
-    Action("app.quit", "q", "Quit", "app.quit_console"),
+    Action("app.quit", "q", "Quit", "app.quit_console", label="Quit"),
     # -- fleet -------------------------------------------------------------------------------
-    Action("fleet.open", "enter", "Open model", "open_model"),
-    Action("fleet.filter", "slash", "Filter", "filter"),
-    Action("fleet.sort", "s", "Sort by column", "sort"),
+    Action("fleet.open", "enter", "Open model", "open_model", label="Open"),
+    Action("fleet.filter", "slash", "Filter", "filter", label="Filter"),
+    Action("fleet.sort", "s", "Sort by column", "sort", label="Sort"),
     Action("fleet.reverse", "S", "Reverse sort", "reverse_sort", show=False),
     # -- model -------------------------------------------------------------------------------
-    Action("model.next_tab", "right_square_bracket", "Next tab", "next_tab"),
-    Action("model.prev_tab", "left_square_bracket", "Previous tab", "prev_tab"),
+    Action("model.next_tab", "right_square_bracket", "Next tab", "next_tab", label="Next tab"),
+    Action("model.prev_tab", "left_square_bracket", "Previous tab", "prev_tab", label="Prev tab"),
     *(Action(f"model.tab{i}", str(i), f"Tab {i}: {name}", f"tab({i})", show=False)
       for i, name in enumerate(("drift", "performance", "slices", "ops", "cost", "versions"), start=1)),
-    Action("model.version", "v", "Choose version", "choose_version"),
-    Action("model.retrain", "R", "Request retrain", "request('retrain')", role="operator"),
-    Action("model.rollback", "B", "Request rollback", "request('rollback')", role="operator"),
+    Action("model.version", "v", "Choose version", "choose_version", label="Version"),
+    Action("model.retrain", "R", "Request retrain", "request('retrain')", role="operator", label="Retrain"),
+    Action("model.rollback", "B", "Request rollback", "request('rollback')", role="operator", label="Rollback"),
     Action("model.promote", "P", "Request promotion of the shown version", "request('promote')",
-           role="operator"),
-    Action("model.breakglass", "X", "Break-glass rollback (now)", "break_glass", role="operator"),
+           role="operator", label="Promote"),
+    Action("model.breakglass", "X", "Break-glass rollback (now)", "break_glass", role="operator", label="Break-glass"),
     # -- alerts ------------------------------------------------------------------------------
-    Action("alerts.open", "enter", "Open the alert's model", "open_model"),
-    Action("alerts.act", "r", "Request retrain/rollback", "act", role="operator"),
-    Action("alerts.filter", "slash", "Filter", "filter"),
+    Action("alerts.open", "enter", "Open the alert's model", "open_model", label="Open"),
+    Action("alerts.act", "r", "Request retrain/rollback", "act", role="operator", label="Act"),
+    Action("alerts.filter", "slash", "Filter", "filter", label="Filter"),
     # -- approvals ---------------------------------------------------------------------------
-    Action("approvals.open", "enter", "Sign-off view", "open_request"),
-    Action("approvals.filter", "slash", "Filter", "filter"),
-    Action("approvals.all", "a", "Pending / all", "toggle_all"),
-    Action("approvals.breakglass", "X", "Break-glass rollback", "break_glass", role="operator"),
+    Action("approvals.open", "enter", "Sign-off view", "open_request", label="Sign-off"),
+    Action("approvals.filter", "slash", "Filter", "filter", label="Filter"),
+    Action("approvals.all", "a", "Pending / all", "toggle_all", label="All/open"),
+    Action("approvals.breakglass", "X", "Break-glass rollback", "break_glass", role="operator", label="Break-glass"),
     # -- sign-off ----------------------------------------------------------------------------
-    Action("signoff.approve", "a", "Approve", "decide('approve')", role="reviewer"),
-    Action("signoff.reject", "x", "Reject", "decide('reject')", role="reviewer"),
-    Action("signoff.override", "o", "Override failed gates", "decide('override')", role="reviewer"),
+    Action("signoff.approve", "a", "Approve", "decide('approve')", role="reviewer", label="Approve"),
+    Action("signoff.reject", "x", "Reject", "decide('reject')", role="reviewer", label="Reject"),
+    Action("signoff.override", "o", "Override failed gates", "decide('override')", role="reviewer", label="Override"),
     # -- audit -------------------------------------------------------------------------------
-    Action("audit.filter", "slash", "Filter", "filter"),
-    Action("audit.verify", "V", "Verify chain", "verify"),
+    Action("audit.filter", "slash", "Filter", "filter", label="Filter"),
+    Action("audit.verify", "V", "Verify chain", "verify", label="Verify"),
     # -- query -------------------------------------------------------------------------------
-    Action("query.run", "ctrl+j", "Run query", "run_query", priority=True),
-    Action("query.cancel", "ctrl+k", "Cancel query", "cancel_query", priority=True),
-    Action("query.prev", "ctrl+up", "Previous from history", "history(-1)", priority=True),
-    Action("query.next", "ctrl+down", "Next from history", "history(1)", priority=True),
-    Action("query.csv", "ctrl+e", "Export result to CSV", "export('csv')", priority=True),
-    Action("query.parquet", "ctrl+o", "Export result to Parquet", "export('parquet')", priority=True),
-    Action("query.focus", "ctrl+l", "Editor / schema / results", "cycle_focus", priority=True),
+    Action("query.run", "ctrl+j", "Run query", "run_query", priority=True, label="Run"),
+    Action("query.cancel", "ctrl+k", "Cancel query", "cancel_query", priority=True, label="Cancel"),
+    Action("query.prev", "ctrl+up", "Previous from history", "history(-1)", priority=True, label="History"),
+    Action("query.next", "ctrl+down", "Next from history", "history(1)", priority=True, show=False),
+    Action("query.csv", "ctrl+e", "Export result to CSV", "export('csv')", priority=True, label="CSV"),
+    Action("query.parquet", "ctrl+o", "Export result to Parquet", "export('parquet')", priority=True, label="Parquet"),
+    Action("query.focus", "ctrl+l", "Editor / schema / results", "cycle_focus", priority=True, label="Focus"),
 )
 
 SCREEN_TITLES = {
@@ -117,7 +122,7 @@ def bindings_for(scope: str) -> list[Binding]:
     """Textual bindings of one scope, each with its action id so a keymap can remap it."""
     return [
         Binding(a.keys, a.action.removeprefix("app.") if scope == "app" else a.action,
-                a.description, show=a.show, id=a.id, priority=a.priority)
+                a.footer, show=a.show, id=a.id, priority=a.priority, tooltip=a.description)
         for a in actions_for(scope)
     ]
 

@@ -93,15 +93,15 @@ class ConsoleApp(App):
                 "query": QueryScreen}[name]()
 
     def action_goto(self, name: str) -> None:
-        """Show a view: pop back to it when it is already on the stack, else open it."""
+        """Show a view (k9s style): back to the fleet, then the view on top of it."""
         if isinstance(self.screen, ModalScreen):
             return
-        for i, s in enumerate(self.screen_stack):
-            if getattr(s, "VIEW", None) == name:
-                while len(self.screen_stack) > i + 1:
-                    self.pop_screen()
-                return
-        self.push_screen(self.make_view(name))
+        if getattr(self.screen, "VIEW", None) == name:
+            return
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+        if name != "fleet":
+            self.push_screen(self.make_view(name))
 
     def open_model(self, model: str, tab: str | None = None) -> None:
         from console.tui.screens.model import ModelScreen
@@ -114,7 +114,7 @@ class ConsoleApp(App):
     def action_back(self) -> None:
         if isinstance(self.screen, ModalScreen):
             self.screen.dismiss(None)
-        elif len(self.screen_stack) > 2:
+        elif len(self.screen_stack) > 1:
             self.pop_screen()
 
     def action_help(self) -> None:

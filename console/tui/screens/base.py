@@ -37,9 +37,9 @@ class ConsoleScreen(Screen):
     TITLE = ""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
+        if cls.__dict__.get("SCOPE", "app") != "app" and "BINDINGS" not in cls.__dict__:
+            cls.BINDINGS = bindings_for(cls.SCOPE)  # before Textual merges the bindings
         super().__init_subclass__(**kwargs)
-        if cls.SCOPE != "app" and "BINDINGS" not in cls.__dict__:
-            cls.BINDINGS = bindings_for(cls.SCOPE)
 
     def compose(self) -> ComposeResult:
         yield ConsoleHeader()

@@ -135,12 +135,14 @@ class SignoffScreen(ConsoleScreen):
         return None
 
     def why_not(self) -> str:
-        notes = []
+        reasons: dict[str, list[str]] = {}
         for action in ("approve", "reject", "override"):
             reason = self.blocked(action)
             if reason and reason != "loading":
-                notes.append(f"✗ {action}: {reason}")
-        return " · ".join(dict.fromkeys(notes)) if notes else "✓ you may approve or reject this request"
+                reasons.setdefault(reason, []).append(action)
+        if not reasons:
+            return "✓ you may approve, reject or override this request"
+        return " · ".join(f"✗ {'/'.join(acts)}: {why}" for why, acts in reasons.items())
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action != "decide":
