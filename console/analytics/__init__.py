@@ -20,7 +20,28 @@ The Python API (documented with notebook examples in docs/analytics.md)::
 Each returns plain dicts/lists shaped as the contract's JSON.
 """
 
+from console.analytics.alerts import check_alerts
+from console.analytics.config import AnalyticsConfig, load_config
+from console.analytics.cost import budget_status, cost_report
 from console.analytics.drift import drift_report
+from console.analytics.ops import ops_report
 from console.analytics.performance import performance_report
+from console.analytics.query import ensure_read_only, run_query
+from console.analytics.slices import slices_report
+from console.analytics.windows import parse_time, parse_window
 
-__all__ = ["drift_report", "performance_report"]
+__all__ = [
+    "AnalyticsConfig",
+    "budget_status",
+    "check_alerts",
+    "cost_report",
+    "drift_report",
+    "ensure_read_only",
+    "load_config",
+    "ops_report",
+    "parse_time",
+    "parse_window",
+    "performance_report",
+    "run_query",
+    "slices_report",
+]

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -332,5 +331,3 @@ def drift_features_summary(report: dict[str, Any]) -> list[dict[str, Any]]:
         })
     return rows
 
-
-_unused: Callable | None = None

@@ -65,6 +65,7 @@ WITH b AS (
     count(*) FILTER (WHERE y = 0 AND yhat = 1) AS fp,
     count(*) FILTER (WHERE y = 1 AND yhat = 0) AS fn,
     count(*) FILTER (WHERE y = 0 AND yhat = 0) AS tn,
+    count(*) FILTER (WHERE yhat = 1) AS pred_pos, count(*) FILTER (WHERE yhat IS NOT NULL) AS pred_n,
     count(*) FILTER (WHERE y IS NOT NULL AND score IS NOT NULL) AS n_s,
     fsum(CASE WHEN y IS NOT NULL AND score IS NOT NULL THEN -ln(CASE WHEN y = 1
          THEN greatest(least(score, 1 - {EPS!r}), {EPS!r})
@@ -174,9 +175,10 @@ def regression_metrics(a: dict[str, Any]) -> dict[str, float | None]:
 
 
 def compute_windows(cur, task: str, info: Any, cond: str, params: list[Any], bucket: str,
-                    relation: str = "predictions_labelled") -> dict[int, dict[str, Any]]:
-    """``{bucket: {"rows", "labelled", "metrics", "counts"}}`` for one task."""
-    out: dict[int, dict[str, Any]] = {}
+                    relation: str = "predictions_labelled") -> dict[Any, dict[str, Any]]:
+    """``{bucket: {"rows", "labelled", "metrics", "counts"}}`` for one task; ``bucket`` is any
+    SQL expression (a window id, or a slice value)."""
+    out: dict[Any, dict[str, Any]] = {}
     if task == "binary":
         pos = positive_label(info)
         q = binary_sql(cond, bucket, relation)
@@ -184,17 +186,19 @@ def compute_windows(cur, task: str, info: Any, cond: str, params: list[Any], buc
         cols = [d[0] for d in res.description]
         for row in res.fetchall():
             a = dict(zip(cols, row, strict=True))
-            counts = {k: int(a[k] or 0) for k in ("tp", "fp", "fn", "tn")}
-            out[int(a["w"])] = {"rows": int(a["rows"]), "labelled": int(a["labelled"]),
+            counts = {k: int(a[k] or 0) for k in ("tp", "fp", "fn", "tn", "pred_pos", "pred_n")}
+            counts["correct"] = counts["tp"] + counts["tn"]
+            counts["scored"] = counts["tp"] + counts["tn"] + counts["fp"] + counts["fn"]
+            out[a["w"]] = {"rows": int(a["rows"]), "labelled": int(a["labelled"]),
                                 "metrics": binary_metrics(a), "counts": counts}
     elif task == "multiclass":
         rows = cur.execute(multiclass_sql(cond, bucket, relation), params).fetchall()
         pairs: dict[int, dict[tuple[str, str], int]] = defaultdict(dict)
         for w, label, pred, n, labelled in rows:
             if label is None and pred is None and labelled is not None:
-                out[int(w)] = {"rows": int(n), "labelled": int(labelled)}
+                out[w] = {"rows": int(n), "labelled": int(labelled)}
             else:
-                pairs[int(w)][(label, pred)] = int(n)
+                pairs[w][(label, pred)] = int(n)
         for w, entry in out.items():
             p = pairs.get(w, {})
             entry["metrics"] = multiclass_metrics(p)
@@ -205,6 +209,7 @@ def compute_windows(cur, task: str, info: Any, cond: str, params: list[Any], buc
         cols = [d[0] for d in res.description]
         for row in res.fetchall():
             a = dict(zip(cols, row, strict=True))
-            out[int(a["w"])] = {"rows": int(a["rows"]), "labelled": int(a["labelled"]),
-                                "metrics": regression_metrics(a), "counts": {"scored": int(a["n"])}}
+            counts = {"scored": int(a["n"]), "sae": float(a["sae"] or 0.0), "sse": float(a["sse"] or 0.0)}
+            out[a["w"]] = {"rows": int(a["rows"]), "labelled": int(a["labelled"]),
+                           "metrics": regression_metrics(a), "counts": counts}
     return out

@@ -1,7 +1,208 @@
-"""Sub-commands of the analytics area (filled in by the analytics work)."""
+"""Sub-commands of the analytics area (CONTRACT §5): ``drift``, ``performance``, ``slices``,
+``ops``, ``cost``, ``check`` and ``query``.
+
+Each opens the store with the production versions from governance state, calls the matching
+``console.analytics`` function and prints its result with ``--format table|json|csv``.
+Bad usage (unknown model, bad time, bad window) is one line on stderr and exit 2; ``check``
+exits 1 when any alert fires.
+"""
 
 from __future__ import annotations
+
+from typing import Any
+
+from console.cli.output import emit
+from console.errors import EXIT_CHECK, UsageError
+
+
+def _open(ctx):
+    from console.governance.state import fleet_state
+    from console.store.db import open_store
+    from console.store.registry import load_registry
+
+    ws = ctx.workspace()
+    registry = load_registry(ws.registry, ws.root)
+    state = fleet_state(ws, registry)
+    return open_store(ws, stages=dict(state.stages), production=dict(state.production))
+
+
+def _time(value: str | None, what: str):
+    from console.analytics.windows import parse_time
+
+    return parse_time(value, what) if value is not None else None
+
+
+def _range(ctx) -> tuple[Any, Any]:
+    a = ctx.args
+    return _time(getattr(a, "start", None), "--start"), _time(getattr(a, "end", None), "--end")
+
+
+def _add_range(p) -> None:
+    p.add_argument("--start", metavar="T", help="RFC 3339 time or date, inclusive")
+    p.add_argument("--end", metavar="T", help="RFC 3339 time or date, exclusive")
 
 
 def register(sub, parents) -> None:
     """Add this area's sub-commands to the parser."""
+    common = [parents["common"], parents["format"]]
+
+    p = sub.add_parser("drift", parents=common, help="data drift of a model version vs its reference (§7)")
+    p.add_argument("--model", required=True)
+    p.add_argument("--version", help="default: the production version")
+    _add_range(p)
+    p.add_argument("--reference-start", metavar="T", help="use a window of logs as the reference")
+    p.add_argument("--reference-end", metavar="T", help="end (exclusive) of the reference window")
+    p.add_argument("--feature", action="append", help="only this feature (repeatable)")
+    mv = p.add_mutually_exclusive_group()
+    mv.add_argument("--multivariate", dest="multivariate", action="store_true", default=None,
+                    help="also fit the domain classifier (default: [multivariate] enabled)")
+    mv.add_argument("--no-multivariate", dest="multivariate", action="store_false")
+    p.set_defaults(handler=run_drift)
+
+    p = sub.add_parser("performance", parents=common, help="model quality per window, with late labels")
+    p.add_argument("--model", required=True)
+    p.add_argument("--version", help="default: the production version")
+    p.add_argument("--window", default="1d", help="15m, 1h, 1d, 7d, ... or all (default 1d)")
+    _add_range(p)
+    p.set_defaults(handler=run_performance)
+
+    p = sub.add_parser("slices", parents=common, help="quality per slice value, flags and fairness gaps")
+    p.add_argument("--model", required=True)
+    p.add_argument("--version", help="default: the production version")
+    p.add_argument("--by", action="append", metavar="FEATURE",
+                   help="slice feature (repeatable or comma-separated; default: the registry's slices)")
+    _add_range(p)
+    p.set_defaults(handler=run_slices)
+
+    p = sub.add_parser("ops", parents=common, help="requests, errors and latency per window")
+    p.add_argument("--model", required=True)
+    p.add_argument("--version", help="default: every version")
+    p.add_argument("--window", default="1h", help="15m, 1h, 1d, 7d, ... or all (default 1h)")
+    _add_range(p)
+    p.set_defaults(handler=run_ops)
+
+    p = sub.add_parser("cost", parents=common, help="serving and training cost, budget burn")
+    p.add_argument("--model")
+    p.add_argument("--version")
+    p.add_argument("--by", choices=("model", "version", "day"), default="model")
+    _add_range(p)
+    p.set_defaults(handler=run_cost)
+
+    p = sub.add_parser("check", parents=common, help="evaluate the alert rules; exit 1 when any fires")
+    p.add_argument("--model", help="only this model")
+    p.set_defaults(handler=run_check)
+
+    p = sub.add_parser("query", parents=common, help="read-only SQL over the store's views")
+    p.add_argument("sql", metavar="SQL")
+    p.set_defaults(handler=run_query_cmd)
+
+
+def run_drift(ctx) -> int:
+    from console.analytics.drift import drift_features_summary, drift_report
+
+    a = ctx.args
+    start, end = _range(ctx)
+    rstart = _time(a.reference_start, "--reference-start")
+    rend = _time(a.reference_end, "--reference-end")
+    db = _open(ctx)
+    rep = drift_report(db, a.model, a.version, start, end, rstart, rend,
+                       multivariate=a.multivariate, features=a.feature)
+    dd = rep["dataset_drift"]
+    title = (f"{rep['model']} v{rep['version']}: reference {rep['reference']['rows']} rows, current "
+             f"{rep['current']['rows']} rows [{rep['current']['start']} – {rep['current']['end']}); "
+             f"dataset drift {'YES' if dd['drifted'] else 'no'} (share {dd['share']:.2f}, threshold {dd['threshold']})")
+    mv = rep.get("multivariate")
+    if mv and mv.get("auc") is not None:
+        title += f"; domain classifier AUC {mv['auc']:.3f} ({mv['status']})"
+    emit(rep, ctx.fmt, rows=drift_features_summary(rep), title=title)
+    return 0
+
+
+def run_performance(ctx) -> int:
+    from console.analytics.performance import performance_report
+
+    a = ctx.args
+    start, end = _range(ctx)
+    db = _open(ctx)
+    rep = performance_report(db, a.model, a.version, a.window, start, end)
+    rows = [{"start": w["start"], "end": w["end"], "rows": w["rows"], "labelled": w["labelled"],
+             "coverage": w["label_coverage"], **w["metrics"]} for w in rep["windows"]]
+    offline = ", ".join(f"{k} {v:.4g}" for k, v in rep["offline"].items()) or "none"
+    emit(rep, ctx.fmt, rows=rows, title=f"{rep['model']} v{rep['version']} ({rep['task']}); offline: {offline}")
+    return 0
+
+
+def run_slices(ctx) -> int:
+    from console.analytics.slices import slices_report
+
+    a = ctx.args
+    start, end = _range(ctx)
+    by = [x for item in (a.by or []) for x in item.split(",") if x] or None
+    db = _open(ctx)
+    rep = slices_report(db, a.model, a.version, by, start, end)
+    rows = [{"feature": s["feature"], "value": s["value"], "rows": s["rows"], "labelled": s["labelled"],
+             **s["metrics"], "ci": s["accuracy_ci"], "p_adj": s["p_adjusted"],
+             "flagged": "✗ flagged" if s["flagged"] else "✓ ok"} for s in rep["slices"]]
+    if ctx.fmt == "csv":
+        for r, s in zip(rows, rep["slices"], strict=True):
+            r["flagged"] = s["flagged"]
+    title = f"{rep['model']} v{rep['version']} slices ({rep['task']})"
+    if not rep["slices"] and ctx.fmt != "json":
+        title += ": no slice features (registry 'slices' is empty; pass --by FEATURE)"
+    emit(rep, ctx.fmt, rows=rows, title=title)
+    return 0
+
+
+def run_ops(ctx) -> int:
+    from console.analytics.ops import ops_report
+
+    a = ctx.args
+    start, end = _range(ctx)
+    db = _open(ctx)
+    rep = ops_report(db, a.model, a.version, a.window, start, end)
+    emit(rep, ctx.fmt, rows=rep["windows"], title=f"{rep['model']} ops")
+    return 0
+
+
+def run_cost(ctx) -> int:
+    from console.analytics.cost import cost_report
+
+    a = ctx.args
+    start, end = _range(ctx)
+    db = _open(ctx)
+    rep = cost_report(db, a.model, a.version, a.by, start, end)
+    title = "; ".join(
+        f"{b['model']}: {b['month']} ${b['mtd_usd']:.2f} of ${b['budget_usd']:.2f} ({100 * (b['burn'] or 0):.0f}%)"
+        for b in rep["budget"]) or None
+    emit(rep, ctx.fmt, rows=rep["rows"], title=title)
+    return 0
+
+
+def run_check(ctx) -> int:
+    from console.analytics.alerts import check_alerts
+
+    db = _open(ctx)
+    rep = check_alerts(db, ctx.args.model)
+    rows = [{"severity": ("✗ " if x["severity"] == "critical" else "▲ ") + x["severity"],
+             "model": x["model"], "version": x["version"], "kind": x["kind"], "detail": x["detail"]}
+            for x in rep["alerts"]]
+    if ctx.fmt == "csv":
+        for r, x in zip(rows, rep["alerts"], strict=True):
+            r["severity"] = x["severity"]
+    emit(rep, ctx.fmt, rows=rows,
+         title="✓ ok: no alerts" if rep["ok"] else f"✗ {len(rep['alerts'])} alert(s)")
+    return 0 if rep["ok"] else EXIT_CHECK
+
+
+def run_query_cmd(ctx) -> int:
+    from console.analytics.query import ensure_read_only, run_query, sandbox
+
+    ensure_read_only(ctx.args.sql)  # refuse before touching the store
+    db = _open(ctx)
+    sandbox(db)
+    rows = run_query(db, ctx.args.sql)
+    emit(rows, ctx.fmt, rows=rows)
+    return 0
+
+
+__all__ = ["register", "UsageError"]

@@ -1,0 +1,208 @@
+"""Alerts (CONTRACT §5 ``check``): one rule set over every model, the same for the CLI and the
+TUI. Rules and defaults (``[alerts]`` in console.toml, per model ``[models."<m>".alerts]``;
+docs/analytics.md lists them):
+
+- ``drift``: over the latest ``window`` (default 7d) of the production version's traffic,
+  dataset drift → ``drift_severity`` (critical); otherwise any drifted feature → one warning
+  naming them (``feature_drift``); with ``multivariate = true`` a domain-classifier AUC in the
+  drift band → warning.
+- ``performance``: in the same window, with at least ``performance_min_labelled`` labelled
+  rows, every metric the registry has offline that is worse live by more than
+  ``performance_tolerance`` (absolute) → warning; worse by more than twice that → critical.
+- ``slice``: every slice value flagged by the slice rule in the same window → warning.
+- ``errors``: over the latest ``ops_window`` (default 1h) of the model's traffic (all versions)
+  with at least ``min_requests`` requests, error rate ≥ ``error_rate`` (5%) → critical.
+- ``latency``: same window, p95 latency ≥ ``latency_p95_ms`` (1000 ms) → warning.
+- ``budget``: month-to-date spend ≥ ``budget_critical`` × budget (100%) → critical; ≥
+  ``budget_warn`` × budget (80%) or projected to exceed the budget by month end → warning.
+
+"Latest" is relative to the model's latest record, not the wall clock, so a replayed or
+sample workspace gives the same answer any day. Every alert carries ``since``/``until`` (the
+window it is about), ``evidence`` (the numbers behind it) and a stable ``id``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from typing import Any
+
+from console.analytics import windows as W
+from console.analytics.config import AnalyticsConfig, load_config
+from console.analytics.cost import budget_status
+from console.analytics.drift import drift_report
+from console.analytics.metrics import LOWER_IS_BETTER
+from console.analytics.ops import ops_report
+from console.analytics.performance import performance_report
+from console.analytics.slices import slices_report
+from console.analytics.source import Scope, StoreLike, check_model, data_range, logged_models
+from console.errors import UsageError
+
+SEVERITY_ORDER = {"critical": 0, "warning": 1}
+
+
+def _alert(model, version, kind, severity, detail, since=None, until=None, subject="", **evidence):
+    raw = f"{model}|{version}|{kind}|{subject}"
+    return {
+        "id": hashlib.sha256(raw.encode()).hexdigest()[:12],
+        "model": model, "version": version, "kind": kind, "severity": severity, "detail": detail,
+        "since": W.iso(since), "until": W.iso(until), "subject": subject or None, "evidence": evidence,
+    }
+
+
+def _latest(db: StoreLike, model: str, version: str | None, size: int) -> tuple[dt.datetime, dt.datetime] | None:
+    _, hi = data_range(db, Scope(model, version))
+    if hi is None:
+        return None
+    end = hi + dt.timedelta(microseconds=1)
+    return end - dt.timedelta(seconds=size), end
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def model_alerts(db: StoreLike, model: str, config: AnalyticsConfig | None = None) -> tuple[list[dict], list[dict]]:
+    """(alerts, skipped) for one model."""
+    if config is None:
+        config = load_config(getattr(getattr(db, "ws", None), "config", None), model)
+    a = config.alerts
+    alerts: list[dict[str, Any]] = []
+    skipped: list[dict[str, Any]] = []
+    version = (db.production or {}).get(model)
+    size = W.parse_window(a.window) or 7 * 86400
+    rng = _latest(db, model, version, size) if version else None
+    if version is None:
+        skipped.append({"model": model, "kinds": ["drift", "performance", "slice"], "reason": "no production version"})
+    elif rng is None:
+        skipped.append({"model": model, "kinds": ["drift", "performance", "slice"],
+                        "reason": f"no traffic for production version {version}"})
+    else:
+        start, end = rng
+        if a.drift:
+            try:
+                rep = drift_report(db, model, version, start, end, config=config, multivariate=a.multivariate)
+            except UsageError as exc:
+                skipped.append({"model": model, "kinds": ["drift"], "reason": str(exc)})
+            else:
+                alerts += _drift_alerts(rep, a, start, end)
+        perf = performance_report(db, model, version, "all", start, end, config)
+        alerts += _performance_alerts(model, version, perf, a, start, end)
+        if a.slices:
+            info = db.registry.get(model, version)
+            if info is not None and info.slices:
+                rep = slices_report(db, model, version, None, start, end, config)
+                for s in rep["slices"]:
+                    if not s["flagged"]:
+                        continue
+                    metric = rep["rule"]["metric"]
+                    live = s["metrics"].get(metric)
+                    whole = (rep["overall"] or {}).get("metrics", {}).get(metric)
+                    alerts.append(_alert(
+                        model, version, "slice", "warning",
+                        f"slice {s['feature']}={s['value']} is worse: {metric} {live:.3f} vs {whole:.3f} overall "
+                        f"(p={s['p_adjusted']:.2g} after {rep['rule']['correction']}, n={s['labelled']})",
+                        start, end, subject=f"{s['feature']}={s['value']}",
+                        feature=s["feature"], value=s["value"], metric=metric, slice_value=live,
+                        overall_value=whole, p_adjusted=s["p_adjusted"], labelled=s["labelled"]))
+    # ops: every version of the model
+    osize = W.parse_window(a.ops_window) or 3600
+    orng = _latest(db, model, None, osize)
+    if orng is not None:
+        rep = ops_report(db, model, None, "all", orng[0], orng[1], config)
+        w = rep["windows"][0] if rep["windows"] else None
+        if w and w["requests"] >= a.min_requests:
+            if w["error_rate"] is not None and w["error_rate"] >= a.error_rate:
+                alerts.append(_alert(
+                    model, None, "errors", "critical",
+                    f"error rate {_pct(w['error_rate'])} ≥ {_pct(a.error_rate)} over the last {a.ops_window} "
+                    f"({w['errors']} of {w['requests']} requests)",
+                    orng[0], orng[1], requests=w["requests"], errors=w["errors"],
+                    error_rate=w["error_rate"], threshold=a.error_rate))
+            p95 = w["latency_ms"]["p95"]
+            if p95 is not None and p95 >= a.latency_p95_ms:
+                alerts.append(_alert(
+                    model, None, "latency", "warning",
+                    f"p95 latency {p95:.0f} ms ≥ {a.latency_p95_ms:.0f} ms over the last {a.ops_window}",
+                    orng[0], orng[1], p95_ms=p95, threshold_ms=a.latency_p95_ms, requests=w["requests"]))
+    for b in budget_status(db, model):
+        if not b.get("budget_usd") or b.get("burn") is None or b.get("as_of") is None:
+            continue
+        ev = dict(budget_usd=b["budget_usd"], mtd_usd=b["mtd_usd"], burn=b["burn"],
+                  projected_usd=b["projected_usd"], month=b["month"])
+        since = W.parse_time(b["month"] + "-01")
+        until = W.parse_time(b["as_of"])
+        if b["burn"] >= a.budget_critical:
+            alerts.append(_alert(model, None, "budget", "critical",
+                                 f"month-to-date spend ${b['mtd_usd']:.2f} is {_pct(b['burn'])} of the "
+                                 f"${b['budget_usd']:.2f} budget ({b['month']})", since, until, **ev))
+        elif b["burn"] >= a.budget_warn or (b["projected_usd"] or 0) > b["budget_usd"]:
+            alerts.append(_alert(model, None, "budget", "warning",
+                                 f"month-to-date spend ${b['mtd_usd']:.2f} ({_pct(b['burn'])} of "
+                                 f"${b['budget_usd']:.2f}), projected ${b['projected_usd']:.2f} by month end",
+                                 since, until, **ev))
+    return alerts, skipped
+
+
+def _drift_alerts(rep: dict[str, Any], a, start, end) -> list[dict[str, Any]]:
+    model, version = rep["model"], rep["version"]
+    out = []
+    dd = rep["dataset_drift"]
+    drifted = [f for f in rep["features"] if f["drifted"]]
+    names = ", ".join(f["feature"] for f in drifted[:8]) + (" …" if len(drifted) > 8 else "")
+    features_ev = [{k: f[k] for k in ("feature", "method", "score", "threshold")} for f in drifted]
+    if dd["drifted"]:
+        out.append(_alert(model, version, "drift", a.drift_severity,
+                          f"dataset drift: {dd['drifted_features']} of {dd['tested_features']} features drifted "
+                          f"(share {dd['share']:.2f} ≥ {dd['threshold']:.2f}): {names}",
+                          start, end, subject="dataset", share=dd["share"], threshold=dd["threshold"],
+                          features=features_ev, current_rows=rep["current"]["rows"]))
+    elif drifted and a.feature_drift:
+        out.append(_alert(model, version, "drift", "warning",
+                          f"{len(drifted)} feature(s) drifted: {names} (dataset share {dd['share']:.2f})",
+                          start, end, subject="features", share=dd["share"], threshold=dd["threshold"],
+                          features=features_ev, current_rows=rep["current"]["rows"]))
+    mv = rep.get("multivariate")
+    if mv and mv.get("status") == "drift":
+        out.append(_alert(model, version, "drift", "warning",
+                          f"domain classifier tells reference from current (AUC {mv['auc']:.3f} ≥ {mv['drift_auc']})",
+                          start, end, subject="multivariate", auc=mv["auc"], top_features=mv["top_features"]))
+    return out
+
+
+def _performance_alerts(model, version, perf, a, start, end) -> list[dict[str, Any]]:
+    w = perf["windows"][0] if perf["windows"] else None
+    if not w or w["labelled"] < a.performance_min_labelled:
+        return []
+    out = []
+    for metric, offline in sorted(perf["offline"].items()):
+        live = w["metrics"].get(metric)
+        if live is None:
+            continue
+        worse = (live - offline) if metric in LOWER_IS_BETTER else (offline - live)
+        if worse <= a.performance_tolerance:
+            continue
+        severity = "critical" if worse > 2 * a.performance_tolerance else "warning"
+        out.append(_alert(model, version, "performance", severity,
+                          f"{metric} {live:.3f} live vs {offline:.3f} offline (worse by {worse:.3f} > "
+                          f"{a.performance_tolerance})",
+                          start, end, subject=metric, metric=metric, live=live, offline=offline,
+                          worse_by=worse, tolerance=a.performance_tolerance, labelled=w["labelled"]))
+    return out
+
+
+def check_alerts(db: StoreLike, model: str | None = None) -> dict[str, Any]:
+    """``{"ok", "alerts", "skipped"}`` over every model (or one)."""
+    if model is not None:
+        check_model(db, model)
+        models = [model]
+    else:
+        models = sorted(set(db.registry.models()) | set(logged_models(db)))
+    alerts: list[dict[str, Any]] = []
+    skipped: list[dict[str, Any]] = []
+    for m in models:
+        got, skip = model_alerts(db, m)
+        alerts += got
+        skipped += skip
+    alerts.sort(key=lambda x: (SEVERITY_ORDER.get(x["severity"], 9), x["model"], x["kind"], x["subject"] or ""))
+    return {"ok": not alerts, "alerts": alerts, "skipped": skipped, "models": models}

@@ -1,0 +1,75 @@
+"""Operations per window (CONTRACT §5 ``ops``): requests, errors, error rate and latency
+percentiles, all computed in DuckDB.
+
+``requests`` counts every logged request (``ok`` and ``error``), ``errors`` those with status
+``error``; latency percentiles are linear-interpolated (``quantile_cont`` = numpy's default)
+over every request that logged ``latency_ms``. Without a version, every version of the model.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from console.analytics import windows as W
+from console.analytics.config import AnalyticsConfig, load_config
+from console.analytics.incremental import windowed
+from console.analytics.source import Scope, StoreLike, check_model, report_range, resolve_version
+
+
+def ops_sql(cond: str, bucket: str) -> str:
+    return f"""
+SELECT {bucket} AS w, count(*) AS requests, count(*) FILTER (WHERE status = 'error') AS errors,
+  quantile_cont(latency_ms, [0.5, 0.95, 0.99]) FILTER (WHERE isfinite(latency_ms)) AS q,
+  avg(latency_ms) FILTER (WHERE isfinite(latency_ms)) AS mean,
+  max(latency_ms) AS max
+FROM predictions WHERE {cond} GROUP BY 1
+"""
+
+
+def ops_report(
+    db: StoreLike,
+    model: str,
+    version: str | None = None,
+    window: str | int | None = "1h",
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+    config: AnalyticsConfig | None = None,
+) -> dict[str, Any]:
+    """Requests, errors and latency per window of one model (every version unless given)."""
+    if version is not None:
+        version = resolve_version(db, model, version)
+    else:
+        check_model(db, model)
+    if config is None:
+        config = load_config(getattr(getattr(db, "ws", None), "config", None), model)
+    size = W.parse_window(window, "1h") if isinstance(window, str) or window is None else window
+    scope = Scope(model, version, start, end)
+    rng = report_range(db, scope)
+    out: dict[str, Any] = {"model": model, "version": version, "windows": [],
+                           "start": None, "end": None}
+    if rng is None:
+        return out
+    rng = W.align_range(rng[0], rng[1], size, start is not None, end is not None)
+    out["start"], out["end"] = W.iso(rng[0]), W.iso(rng[1])
+    wins = W.split(rng[0], rng[1], size)
+    cur = db.cursor()
+
+    def compute(cond: str, params: list[Any], bucket: str) -> dict[int, Any]:
+        res = {}
+        for w, req, err, q, mean, mx in cur.execute(ops_sql(cond, bucket), params).fetchall():
+            q = q or [None, None, None]
+            res[w] = {"requests": int(req), "errors": int(err),
+                      "latency_ms": {"p50": q[0], "p95": q[1], "p99": q[2], "mean": mean, "max": mx}}
+        return res
+
+    results = windowed(db, scope, wins, size, compute, {"k": "ops"}, config.cache)
+    for w in wins:
+        r = results.get(w.key) or {"requests": 0, "errors": 0,
+                                   "latency_ms": {"p50": None, "p95": None, "p99": None, "mean": None, "max": None}}
+        out["windows"].append({
+            "start": W.iso(w.start), "end": W.iso(w.end), "requests": r["requests"], "errors": r["errors"],
+            "error_rate": r["errors"] / r["requests"] if r["requests"] else None,
+            "latency_ms": r["latency_ms"],
+        })
+    return out
