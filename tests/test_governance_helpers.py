@@ -83,6 +83,7 @@ def write_version(root: Path, version: str, stage: str, metrics: dict, lineage: 
         "lineage": lineage, **extra,
     }
     path = root / "registry" / model / f"{version}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(doc, indent=2))
 
 

@@ -32,6 +32,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+from console.errors import UsageError
 from console.governance.journal import canonical
 from console.governance.state import fleet_state
 from console.store.registry import Registry, load_registry
@@ -56,6 +57,32 @@ def gate_config(ws: Workspace, model: str) -> dict[str, Any]:
     cfg = dict(DEFAULTS)
     cfg.update(ws.section("gates"))
     cfg.update(ws.model_section(model, "gates"))
+    where = f"{ws.config_path}: [gates]"
+    for key in cfg:
+        if key not in DEFAULTS:
+            raise UsageError(f"{where} unknown key {key!r} (known: {', '.join(DEFAULTS)})")
+    for key in ("metric_tolerance", "live_tolerance"):
+        value = cfg[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise UsageError(f"{where} {key} must be a number ≥ 0, not {value!r}")
+    value = cfg["live_min_labelled"]
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise UsageError(f"{where} live_min_labelled must be a whole number ≥ 1, not {value!r}")
+    for key, allowed in (("enabled", GATES), ("lineage_fields", None)):
+        value = cfg[key]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise UsageError(f"{where} {key} must be a list of strings")
+        bad = [v for v in value if allowed is not None and v not in allowed]
+        if bad:
+            raise UsageError(f"{where} enabled: unknown gate {bad[0]!r} (known: {', '.join(GATES)})")
+    if cfg["metric"] is not None and not isinstance(cfg["metric"], str):
+        raise UsageError(f"{where} metric must be a metric name")
+    from console.governance.engine import parse_duration
+
+    try:
+        parse_duration(str(cfg["drift_window"]))
+    except UsageError:
+        raise UsageError(f"{where} drift_window {cfg['drift_window']!r} is not like 1d or 7d") from None
     return cfg
 
 

@@ -1,0 +1,99 @@
+"""Promotion gates: offline comparison per task direction, lineage, honest 'not evaluated', config."""
+
+from __future__ import annotations
+
+import pytest
+
+from console.errors import UsageError
+from console.governance.gates import evaluate_gates, evidence_hash, failing
+from console.workspace import load_dir
+from tests.test_governance_helpers import build_workspace, write_version
+
+LINEAGE = {"data_hash": "sha256:1", "code_commit": "abc"}
+
+
+def by_name(gates):
+    return {g["gate"]: g for g in gates}
+
+
+def test_offline_metric_binary_higher_is_better(tmp_path):
+    root = build_workspace(tmp_path / "ws", hooks=False)
+    write_version(root, "4", "candidate", {"roc_auc": 0.795}, LINEAGE)  # 0.005 worse than v2
+    write_version(root, "5", "candidate", {"roc_auc": 0.78}, LINEAGE)  # 0.02 worse
+    ws = load_dir(root)
+    g4 = by_name(evaluate_gates(ws, "credit", "4"))["offline_metric"]
+    assert g4["status"] == "passed" and g4["evidence"]["worse_by"] == pytest.approx(0.005)
+    g5 = by_name(evaluate_gates(ws, "credit", "5"))["offline_metric"]
+    assert g5["status"] == "failed" and g5["evidence"]["champion"] == 0.80
+    assert "worse by 0.02" in g5["detail"]
+
+
+def test_offline_metric_regression_lower_is_better(tmp_path):
+    root = tmp_path / "ws"
+    build_workspace(root, hooks=False)
+    for v, stage, rmse in (("1", "production", 5.0), ("2", "candidate", 4.0), ("3", "candidate", 5.5)):
+        write_version(root, v, stage, {"rmse": rmse, "mae": 3.0}, LINEAGE, model="eta", task="regression")
+    ws = load_dir(root)
+    better = by_name(evaluate_gates(ws, "eta", "2"))["offline_metric"]
+    worse = by_name(evaluate_gates(ws, "eta", "3"))["offline_metric"]
+    assert (better["evidence"]["metric"], better["status"]) == ("rmse", "passed")
+    assert better["evidence"]["lower_is_better"] is True
+    assert worse["status"] == "failed" and worse["evidence"]["worse_by"] == pytest.approx(0.5)
+
+
+def test_missing_metric_is_not_evaluated(tmp_path):
+    root = build_workspace(tmp_path / "ws", hooks=False)
+    write_version(root, "4", "candidate", {"accuracy": 0.9}, LINEAGE)
+    g = by_name(evaluate_gates(load_dir(root), "credit", "4"))["offline_metric"]
+    assert g["status"] == "not_evaluated" and g["detail"].startswith("not evaluated:")
+
+
+def test_lineage(tmp_path):
+    root = build_workspace(tmp_path / "ws", hooks=False)
+    write_version(root, "4", "candidate", {"roc_auc": 0.9}, {"data_hash": "sha256:1"})
+    ws = load_dir(root)
+    g = by_name(evaluate_gates(ws, "credit", "4"))["lineage"]
+    assert g["status"] == "failed" and g["evidence"]["missing"] == ["code_commit"]
+    assert by_name(evaluate_gates(ws, "credit", "3"))["lineage"]["status"] == "passed"
+
+
+def test_no_traffic_means_not_evaluated_never_passed(tmp_path):
+    ws = load_dir(build_workspace(tmp_path / "ws", hooks=False))
+    gates = by_name(evaluate_gates(ws, "credit", "3"))
+    for name in ("live_metric", "slices", "drift"):
+        assert gates[name]["status"] == "not_evaluated", gates[name]
+        assert gates[name]["detail"].startswith("not evaluated:")
+    assert set(failing(list(gates.values()))) == {"live_metric", "slices", "drift"}
+
+
+def test_config_and_per_model_overrides(tmp_path):
+    root = build_workspace(
+        tmp_path / "ws", hooks=False,
+        extra_toml='[gates]\nenabled = ["offline_metric", "lineage"]\nmetric_tolerance = 0.05\n'
+                   '[models.credit.gates]\nlineage_fields = ["data_hash", "training_data"]\n',
+    )
+    write_version(root, "4", "candidate", {"roc_auc": 0.77}, LINEAGE)
+    gates = evaluate_gates(load_dir(root), "credit", "4")
+    assert [g["gate"] for g in gates] == ["offline_metric", "lineage"]
+    assert gates[0]["status"] == "passed"  # 0.03 worse, tolerance 0.05
+    assert gates[1]["evidence"]["missing"] == ["training_data"]
+
+
+@pytest.mark.parametrize("toml, message", [
+    ("metric_tolerance = \"a\"", "metric_tolerance"),
+    ("enabled = [\"offline_metric\", \"vibes\"]", "unknown gate 'vibes'"),
+    ("drift_window = \"soon\"", "drift_window"),
+    ("colour = 1", "unknown key 'colour'"),
+])
+def test_bad_gate_config_is_one_clear_error(tmp_path, toml, message):
+    ws = load_dir(build_workspace(tmp_path / "ws", hooks=False, extra_toml=f"[gates]\n{toml}\n"))
+    with pytest.raises(UsageError, match=message):
+        evaluate_gates(ws, "credit", "3")
+
+
+def test_evidence_hash_is_stable_and_sensitive(tmp_path):
+    ws = load_dir(build_workspace(tmp_path / "ws", hooks=False))
+    a, b = evaluate_gates(ws, "credit", "3"), evaluate_gates(ws, "credit", "3")
+    assert evidence_hash(a) == evidence_hash(b)
+    b[0]["evidence"]["challenger"] = 0.99
+    assert evidence_hash(a) != evidence_hash(b)
