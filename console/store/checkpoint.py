@@ -32,8 +32,10 @@ class SourceState:
     offset: int = 0  # bytes of (decompressed) content consumed; rows for Parquet
     line: int = 0  # lines consumed (the CSV header included); rows for Parquet
     header: list[str] | None = None
-    size: int = 0  # on-disk size and mtime at the last look
+    size: int = 0  # on-disk inode, size and mtime at the last look
     mtime_ns: int = 0
+    ino: int = 0
+    gz: bool = False
     total: int = 0  # on-disk size (plain files) or decompressed bytes seen (gzip) / rows (Parquet)
     rows: int = 0
     quarantined: int = 0

@@ -1,0 +1,517 @@
+"""The ingester: one pass over every source, exactly once across crashes.
+
+A pass (``Ingester.run_once``), under the ingest lock:
+
+1. read ``checkpoint.json``; delete orphan parts of an uncommitted batch (a crashed run);
+2. load the dedupe keys of committed parts (kept in memory between passes of one process);
+3. match source files to streams (``sources``) and read each from where its stream stopped,
+   in blocks of complete lines (a last line without ``\\n`` waits);
+4. parse, validate, quarantine, dedupe, convert features — buffered into a batch;
+5. when the batch is full (or the pass ends): write its parts durably, then the checkpoint
+   naming the batch and the new stream positions. Only then does the batch exist.
+
+A ``kill -9`` anywhere leaves either the old checkpoint (the batch's parts are orphans, and
+the next pass re-reads the same bytes) or the new one: nothing lost, nothing twice.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import gzip
+import json
+import os
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pyarrow.parquet as pq
+
+from console.ingest import formats
+from console.ingest.formats import MAX_LINE, RAW_KEEP, LineBlock
+from console.ingest.lock import IngestLock
+from console.ingest.normalize import (
+    FeatureCatalog,
+    apply_features,
+    validate_labels,
+    validate_predictions,
+)
+from console.ingest.sources import (
+    FP_BYTES,
+    SourceFile,
+    assign_streams,
+    discover,
+    fingerprint,
+    read_prefix,
+)
+from console.store.checkpoint import Checkpoint, SourceState, read_checkpoint, write_checkpoint
+from console.store.keys import HASHER, KeySet, key_expr
+from console.store.layout import StoreLayout, fsync_dir, publish, temp_name
+from console.store.registry import Registry, load_registry, registry_signature
+from console.store.schema import KEY_COLUMN, PREDICTION_COLUMNS
+from console.workspace import Workspace
+
+READ_BYTES = 8 << 20
+
+
+@dataclass
+class IngestResult:
+    """New rows of one pass (CONTRACT §5 ``ingest``)."""
+
+    predictions: int = 0
+    labels: int = 0
+    quarantined: int = 0
+    duplicates: int = 0
+    batches: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "predictions": self.predictions,
+            "labels": self.labels,
+            "quarantined": self.quarantined,
+            "duplicates": self.duplicates,
+        }
+
+    def add(self, other: IngestResult) -> None:
+        self.predictions += other.predictions
+        self.labels += other.labels
+        self.quarantined += other.quarantined
+        self.duplicates += other.duplicates
+        self.batches += other.batches
+        self.errors += other.errors
+
+
+class LockBusy(Exception):
+    """Another console holds the ingest lock."""
+
+    def __init__(self, pid: int | None):
+        super().__init__(f"another console (pid {pid or '?'}) is ingesting")
+        self.pid = pid
+
+
+@dataclass
+class _Oversized:
+    offset: int
+    line: int
+    raw: str
+    end: int
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class Ingester:
+    """Reads the sources of a workspace into its store. Not thread-safe: one per thread."""
+
+    def __init__(
+        self,
+        ws: Workspace,
+        batch_rows: int = 500_000,
+        sync: bool = True,
+        on_batch: Callable[[int, IngestResult], None] | None = None,
+    ):
+        self.ws = ws
+        self.layout = StoreLayout(ws.store_dir)
+        self.lock = IngestLock(self.layout.lock_path)
+        self.batch_rows = batch_rows
+        self.sync = sync
+        self.on_batch = on_batch
+        self._keys: KeySet | None = None
+        self._keys_batch = 0
+        self._registry: Registry | None = None
+        self._reg_sig: tuple | None = None
+
+    # -- the pass ------------------------------------------------------------------------
+    def run_once(self, wait: float = 0.0) -> IngestResult:
+        """One pass over all sources; ``LockBusy`` when another console holds the lock."""
+        if not self.lock.acquire(wait):
+            raise LockBusy(self.lock.holder_pid())
+        try:
+            return self._pass()
+        except BaseException:
+            self._keys = None  # in-memory state may be ahead of the store: rebuild next time
+            raise
+        finally:
+            self.lock.release()
+
+    def _load_state(self) -> Checkpoint:
+        cp = read_checkpoint(self.layout.checkpoint_path)
+        self.layout.remove_orphans(cp.batch)
+        rehash = bool(cp.hasher) and cp.hasher != HASHER
+        if self._keys is None or self._keys_batch > cp.batch or rehash:
+            self._keys = KeySet()
+            self._keys.load_parts(self.layout.parts("predictions", cp.batch), rehash=rehash)
+        elif self._keys_batch < cp.batch:
+            newer = [p for p in self.layout.parts("predictions", cp.batch) if _batch_of(p) > self._keys_batch]
+            self._keys.load_parts(newer)
+        self._keys_batch = cp.batch
+        sig = registry_signature(self.ws.registry)
+        if self._registry is None or sig != self._reg_sig:
+            self._registry = load_registry(self.ws.registry, self.ws.root)
+            self._reg_sig = sig
+        return cp
+
+    def _pass(self) -> IngestResult:
+        committed = self._load_state()
+        if committed.hasher and committed.hasher != HASHER:
+            committed.hasher = HASHER  # keys were recomputed; new parts use the current hasher
+        pending = copy.deepcopy(committed)
+        pending.hasher = HASHER
+        assert self._registry is not None
+        run = _Run(self, pending, FeatureCatalog(pending, self._registry))
+        files = discover(self.ws.predictions, "predictions") + discover(self.ws.labels, "labels")
+        for f, sid in assign_streams(pending, files):
+            st = pending.sources[sid]
+            try:
+                run.read_stream(f, st)
+            except Exception as exc:  # noqa: BLE001 - no input may stop the pass
+                st.last_error = f"{type(exc).__name__}: {exc}"[:500]
+                run.result.errors.append(f"{f.path}: {st.last_error}")
+                run.keys_suspect = True
+        run.flush(final=True)
+        if run.keys_suspect:
+            self._keys = None  # keys of a failed block may be in memory: reload from parts
+        return run.result
+
+
+def _batch_of(path: Path) -> int:
+    m = formats_part_re.match(path.name)
+    return int(m.group(1)) if m else 0
+
+
+from console.store.layout import PART_RE as formats_part_re  # noqa: E402
+
+
+class _Run:
+    """The state of one pass: the pending checkpoint and the batch being filled."""
+
+    def __init__(self, ing: Ingester, cp: Checkpoint, catalog: FeatureCatalog):
+        self.ing = ing
+        self.cp = cp
+        self.catalog = catalog
+        self.result = IngestResult()
+        self.keys_suspect = False
+        self._reset_batch()
+
+    def _reset_batch(self) -> None:
+        self.preds: list[pl.DataFrame] = []
+        self.labels: list[pl.DataFrame] = []
+        self.quar: list[pl.DataFrame] = []
+        self.rows = 0
+        self.batch_result = IngestResult()
+        self.label_ord = 0
+
+    @property
+    def batch_no(self) -> int:
+        return self.cp.batch + 1
+
+    # -- reading -------------------------------------------------------------------------
+    def read_stream(self, f: SourceFile, st: SourceState) -> None:
+        if (f.ino, f.size, f.mtime_ns) == (st.ino, st.size, st.mtime_ns) and st.fp_len:
+            return  # unchanged since we last looked
+        if f.fmt == "parquet":
+            self._read_parquet(f, st)
+        else:
+            self._read_lines(f, st)
+        st.ino, st.size, st.mtime_ns = f.ino, f.size, f.mtime_ns
+        st.last_error = None if st.last_error is None or not st.last_error.startswith("incomplete") else st.last_error
+
+    def _touch_fp(self, f: SourceFile, st: SourceState) -> None:
+        if st.fp_len < FP_BYTES:
+            prefix = f.prefix or read_prefix(f)
+            if len(prefix) > st.fp_len:
+                st.fp, st.fp_len = fingerprint(prefix), len(prefix)
+
+    def _read_lines(self, f: SourceFile, st: SourceState) -> None:
+        f.prefix = read_prefix(f)
+        if f.gz:
+            fh = gzip.open(f.path, "rb")
+        else:
+            fh = open(f.path, "rb")
+        with fh:
+            if st.fp_len and not f.gz:
+                # the file we opened must still be the stream we matched (no rotation since)
+                head = os.pread(fh.fileno(), st.fp_len, 0)
+                if fingerprint(head) != st.fp:
+                    return
+            self._touch_fp(f, st)
+            if st.offset:
+                if f.gz:
+                    _skip(fh, st.offset)
+                else:
+                    fh.seek(st.offset)
+            total = st.offset
+            try:
+                for item in _iter_blocks(fh, st.offset, st.line + 1):
+                    if isinstance(item, _Oversized):
+                        self._process_oversized(f, st, item)
+                        continue
+                    block, end = item
+                    if f.fmt == "csv" and st.header is None:
+                        # the first line is the header, not a record
+                        first_end = int(block.ends[0]) + 1
+                        st.header = formats.csv_header(block.data[:first_end])
+                        st.offset, st.line = block.base + first_end, st.line + 1
+                        rest = block.data[first_end:]
+                        if not rest:
+                            continue
+                        block = LineBlock(rest, st.offset, st.line + 1)
+                    self._process_block(f, st, block)
+                    st.offset = block.base + len(block.data)
+                    st.line += block.n
+                    total = max(total, st.offset)
+                    if self.rows >= self.ing.batch_rows:
+                        self.flush()
+            except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+                st.last_error = f"incomplete or corrupt gzip: {exc}"[:300]
+            if f.gz:
+                st.total = max(st.offset, _pos(fh, total))
+            else:
+                st.total = f.size
+
+    def _process_block(self, f: SourceFile, st: SourceState, block: LineBlock) -> None:
+        df = formats.parse_block(block, f.kind, f.fmt, st.header)
+
+        def raw_of(lines: pl.Series) -> list[str]:
+            return [block.raw(int(ln) - block.first_line) for ln in lines]
+
+        self._ingest_frame(f, st, df, raw_of)
+
+    def _process_oversized(self, f: SourceFile, st: SourceState, item: _Oversized) -> None:
+        q = pl.DataFrame(
+            {
+                "kind": [f.kind],
+                "source": [str(f.path)],
+                "line": pl.Series([item.line], dtype=pl.Int64),
+                "byte_offset": pl.Series([item.offset], dtype=pl.Int64),
+                "reason": [f"line longer than {MAX_LINE} bytes"],
+                "raw": [item.raw],
+            }
+        )
+        self.quar.append(q)
+        self.rows += 1
+        st.quarantined += 1
+        self.batch_result.quarantined += 1
+        st.line = item.line
+        st.offset = item.end
+        st.last_ingest = _now().isoformat()
+
+    def _read_parquet(self, f: SourceFile, st: SourceState) -> None:
+        f.prefix = read_prefix(f)
+        try:
+            pf = pq.ParquetFile(f.path)
+        except Exception as exc:  # noqa: BLE001 - pyarrow raises many types for a bad file
+            st.last_error = f"unreadable Parquet (waiting for it to change): {exc}"[:300]
+            return
+        st.fp, st.fp_len = fingerprint(f.prefix), len(f.prefix)
+        st.total = pf.metadata.num_rows
+        row = 0
+        for batch in pf.iter_batches(batch_size=min(self.ing.batch_rows, 262_144)):
+            n = batch.num_rows
+            if row + n <= st.offset:
+                row += n
+                continue
+            if row < st.offset:
+                batch = batch.slice(st.offset - row)
+                row = st.offset
+            df = formats.tag_parquet_batch(batch, f.kind, row)
+            tbl = batch
+
+            def raw_of(lines: pl.Series, tbl=tbl, base=row) -> list[str]:
+                out = []
+                for ln in lines:
+                    rec = tbl.slice(int(ln) - 1 - base, 1).to_pylist()[0]
+                    out.append(json.dumps(rec, default=str)[:RAW_KEEP])
+                return out
+
+            self._ingest_frame(f, st, df, raw_of)
+            row += batch.num_rows
+            st.offset = st.line = row
+            if self.rows >= self.ing.batch_rows:
+                self.flush()
+
+    # -- validating and buffering --------------------------------------------------------
+    def _ingest_frame(self, f: SourceFile, st: SourceState, df: pl.DataFrame, raw_of) -> None:
+        if df.height == 0:
+            return
+        src = str(f.path)
+        if f.kind == "predictions":
+            v = validate_predictions(df)
+            good = v.good.with_columns(key_expr().alias(KEY_COLUMN))
+            keys = good[KEY_COLUMN].to_numpy()
+            first = good.select(pl.col(KEY_COLUMN).is_first_distinct()).to_series().to_numpy()
+            assert self.ing._keys is not None
+            seen = self.ing._keys.contains(keys)
+            keep = first & ~seen
+            dups = int(len(keep) - keep.sum())
+            good = good.filter(pl.Series(keep)) if dups else good
+            frames = apply_features(good, v.features, self.catalog)
+            frames = [fr.with_columns(pl.lit(src).alias("source"), pl.lit(self.batch_no, pl.Int64).alias("batch")) for fr in frames]
+            self.ing._keys.add(keys[keep])
+            self.preds.extend(frames)
+            n_good = good.height
+            st.rows += n_good
+            st.duplicates += dups
+            self.batch_result.predictions += n_good
+            self.batch_result.duplicates += dups
+        else:
+            v = validate_labels(df)
+            good = v.good
+            n_good = good.height
+            if n_good:
+                good = good.with_columns(
+                    pl.lit(_now()).cast(pl.Datetime("us")).alias("arrived_at"),
+                    pl.lit(src).alias("source"),
+                    pl.lit(self.batch_no, pl.Int64).alias("batch"),
+                    pl.Series("ord", np.arange(self.label_ord, self.label_ord + n_good, dtype=np.int64)),
+                )
+                self.label_ord += n_good
+                self.labels.append(good)
+            st.rows += n_good
+            self.batch_result.labels += n_good
+        bad = v.bad
+        if bad.height:
+            q = bad.select(
+                pl.lit(f.kind).alias("kind"),
+                pl.lit(src).alias("source"),
+                pl.col("_line").alias("line"),
+                pl.col("_offset").alias("byte_offset"),
+                pl.col("reason"),
+            ).with_columns(pl.Series("raw", raw_of(bad["_line"]), dtype=pl.String))
+            self.quar.append(q)
+            st.quarantined += bad.height
+            self.batch_result.quarantined += bad.height
+        self.rows += df.height
+        st.last_ingest = _now().isoformat()
+
+    # -- committing ----------------------------------------------------------------------
+    def flush(self, final: bool = False) -> None:
+        """Write the batch's parts durably, then the checkpoint naming it."""
+        layout = self.ing.layout
+        changed_sources = self.cp.to_json() != read_checkpoint_bytes(layout)
+        if self.rows == 0 and not changed_sources:
+            return
+        batch = self.batch_no
+        sync = self.ing.sync
+        dirs: set[Path] = set()
+        written: list[tuple[Path, Path]] = []
+
+        def write(df: pl.DataFrame, final_path: Path) -> None:
+            final_path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = temp_name(final_path)
+            df.write_parquet(tmp, compression="zstd", compression_level=1, statistics=True)
+            written.append((tmp, final_path))
+            dirs.add(final_path.parent)
+
+        if self.preds:
+            preds = pl.concat(self.preds, how="diagonal_relaxed") if len(self.preds) > 1 else self.preds[0]
+            front = [c for c, _ in PREDICTION_COLUMNS]
+            tail = ["source", "line", "batch", KEY_COLUMN]
+            feats = sorted(c for c in preds.columns if c not in front and c not in tail)
+            preds = preds.select(front + feats + tail)
+            n = 0
+            for (model, day), part in preds.partition_by(["model", "day"], as_dict=True, maintain_order=True).items():
+                part = part.select([c for c in part.columns if not (c in feats and part[c].null_count() == part.height)])
+                write(part, layout.prediction_dir(str(model), day.isoformat()) / f"b{batch}-{n}.parquet")
+                n += 1
+        if self.labels:
+            labels = pl.concat(self.labels, how="diagonal_relaxed")
+            write(labels, layout.kind_dir("labels") / f"b{batch}-0.parquet")
+        if self.quar:
+            quar = pl.concat(self.quar, how="diagonal_relaxed").with_columns(pl.lit(batch, pl.Int64).alias("batch"))
+            write(quar, layout.kind_dir("quarantine") / f"b{batch}-0.parquet")
+        for tmp, final_path in written:
+            publish(tmp, final_path, sync=sync)
+        if sync:
+            for d in dirs:
+                fsync_dir(d)
+        self.cp.batch = batch
+        layout.root.mkdir(parents=True, exist_ok=True)
+        write_checkpoint(layout.checkpoint_path, self.cp, sync=sync)
+        self.ing._keys_batch = batch
+        self.batch_result.batches = 1
+        self.result.add(self.batch_result)
+        if self.ing.on_batch is not None:
+            self.ing.on_batch(batch, self.batch_result)
+        self._reset_batch()
+
+
+def read_checkpoint_bytes(layout: StoreLayout) -> bytes:
+    try:
+        return read_checkpoint(layout.checkpoint_path).to_json()
+    except OSError:
+        return b""
+
+
+def _skip(fh, n: int) -> None:
+    left = n
+    while left > 0:
+        chunk = fh.read(min(left, READ_BYTES))
+        if not chunk:
+            raise EOFError("gzip content shorter than the recorded offset")
+        left -= len(chunk)
+
+
+def _pos(fh, default: int) -> int:
+    try:
+        return fh.tell()
+    except (OSError, ValueError):
+        return default
+
+
+def _iter_blocks(fh, offset: int, first_line: int) -> Iterator[tuple[LineBlock, int] | _Oversized]:
+    """Blocks of complete lines from ``fh`` (positioned at ``offset``); a line longer than
+    ``MAX_LINE`` without a newline in sight is skipped in pieces and reported as ``_Oversized``
+    once its newline arrives. An incomplete last line is left for the next pass."""
+    carry = b""
+    line = first_line
+    pos = offset  # absolute offset of carry[0]
+    while True:
+        chunk = fh.read(READ_BYTES)
+        if not chunk:
+            return
+        data = carry + chunk if carry else chunk
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            if len(data) <= MAX_LINE:
+                carry = data
+                continue
+            # an over-long line: keep its start, skip to its newline
+            raw = data[:RAW_KEEP].decode("utf-8", errors="replace")
+            start = pos
+            skipped = len(data)
+            while True:
+                more = fh.read(READ_BYTES)
+                if not more:
+                    return  # incomplete: wait for its newline
+                nl = more.find(b"\n")
+                if nl >= 0:
+                    skipped += nl + 1
+                    rest = more[nl + 1 :]
+                    break
+                skipped += len(more)
+            yield _Oversized(start, line, raw, start + skipped)
+            line += 1
+            pos = start + skipped
+            carry = rest
+            # continue with the remainder as the next data
+            if carry:
+                cut2 = carry.rfind(b"\n")
+                if cut2 >= 0:
+                    block = LineBlock(carry[: cut2 + 1], pos, line)
+                    yield block, pos + cut2 + 1
+                    line += block.n
+                    pos += cut2 + 1
+                    carry = carry[cut2 + 1 :]
+            continue
+        block = LineBlock(data[: cut + 1], pos, line)
+        yield block, pos + cut + 1
+        line += block.n
+        pos += cut + 1
+        carry = data[cut + 1 :]
+

@@ -1,0 +1,385 @@
+"""Parsing blocks of complete lines (JSONL, CSV) and Parquet record batches into tagged frames.
+
+The fast path hands a whole block to pyarrow's JSON or CSV reader (C++, multi-threaded, strict
+about types) and tags its columns vectorised. When the block does not parse, or parses into
+something that cannot be trusted (a different row count, a string Arrow guessed was a
+timestamp), it is split in halves until the bad lines are isolated; small pieces go through
+the careful per-line Python parser. Each input line becomes exactly one row: parsed fields, or
+a ``_reason`` (empty line, over-long line, not UTF-8, not JSON, wrong field count).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.csv as pcsv
+import pyarrow.json as pj
+
+from console.ingest.tagging import (
+    FEATURE_PREFIX,
+    T_OTHER,
+    NeedsSlowPath,
+    TaggedBuilder,
+    csv_text_tags,
+    frame_from_arrow_columns,
+    tag_arrow_column,
+)
+from console.store.schema import LABEL_FIELDS, RESERVED_PREDICTION_FIELDS
+
+MAX_LINE = 1 << 20  # a line longer than this is quarantined without being parsed
+SLOW_BELOW = 32  # blocks this small (in lines) go straight to the per-line parser
+RAW_KEEP = 1024
+
+
+class LineBlock:
+    """A block of complete lines: bytes, the absolute offset of its first byte, its first line number."""
+
+    def __init__(self, data: bytes, base_offset: int, first_line: int):
+        self.data = data
+        self.base = base_offset
+        self.first_line = first_line
+        arr = np.frombuffer(data, dtype=np.uint8)
+        nl = np.flatnonzero(arr == 10)
+        self.starts = np.concatenate([np.zeros(1, dtype=np.int64), nl[:-1] + 1]) if len(nl) else np.zeros(0, np.int64)
+        self.ends = nl.astype(np.int64)  # exclusive of the newline
+        self.n = len(nl)
+
+    def raw(self, i: int) -> str:
+        s, e = int(self.starts[i]), int(self.ends[i])
+        return self.data[s : min(e, s + RAW_KEEP)].decode("utf-8", errors="replace")
+
+
+def _special_reasons(block: LineBlock) -> list[str | None]:
+    lens = block.ends - block.starts
+    arr = np.frombuffer(block.data, dtype=np.uint8)
+    reasons: list[str | None] = [None] * block.n
+    if block.n == 0:
+        return reasons
+    first = arr[np.minimum(block.starts, max(len(arr) - 1, 0))]
+    blank = (lens == 0) | ((lens == 1) & (first == 13))
+    over = lens > MAX_LINE
+    for i in np.flatnonzero(blank | over):
+        reasons[int(i)] = "empty line" if blank[i] else f"line longer than {MAX_LINE} bytes"
+    return reasons
+
+
+# -- JSONL ---------------------------------------------------------------------------------
+def _decode_json_line(raw: bytes) -> tuple[dict | None, str | None]:
+    if raw.endswith(b"\r"):
+        raw = raw[:-1]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None, "not UTF-8 text"
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    try:
+        value = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        msg = str(exc) if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+        return None, f"not valid JSON: {msg}"
+    if not isinstance(value, dict):
+        return None, "not a JSON object"
+    return value, None
+
+
+def _prediction_fields(obj: dict) -> tuple[dict | None, str | None]:
+    fields = {k: obj.get(k) for k in RESERVED_PREDICTION_FIELDS if k != "features" and k in obj}
+    feats = obj.get("features")
+    if isinstance(feats, dict):
+        source = feats.items()
+    elif feats is None:
+        source = ((k, v) for k, v in obj.items() if k not in RESERVED_PREDICTION_FIELDS)
+    else:
+        return None, "'features' must be an object"
+    for k, v in source:
+        fields[FEATURE_PREFIX + str(k)] = v
+    return fields, None
+
+
+def _label_fields(obj: dict) -> dict:
+    return {k: obj[k] for k in LABEL_FIELDS if k in obj}
+
+
+def _slow_jsonl(block: LineBlock, idx: list[int], kind: str, builder: TaggedBuilder, reasons: list[str | None]) -> None:
+    data = block.data
+    for i in idx:
+        line_no = block.first_line + i
+        offset = block.base + int(block.starts[i])
+        if reasons[i] is not None:
+            builder.add_row(line_no, offset, None, reasons[i])
+            continue
+        obj, why = _decode_json_line(data[int(block.starts[i]) : int(block.ends[i])])
+        if obj is None:
+            builder.add_row(line_no, offset, None, why)
+            continue
+        if kind == "predictions":
+            fields, why = _prediction_fields(obj)
+            builder.add_row(line_no, offset, fields, why)
+        else:
+            builder.add_row(line_no, offset, _label_fields(obj), None)
+
+
+def _tag_json_table(table: pa.Table, kind: str) -> dict[str, pa.Array]:
+    cols: dict[str, pa.Array] = {}
+    if kind == "labels":
+        for name in table.column_names:
+            if name in LABEL_FIELDS:
+                cols.update(tag_arrow_column(name, table.column(name), allow_ts=name == "ts"))
+        return cols
+    nested: dict[str, dict[str, pa.Array]] = {}
+    flat: dict[str, dict[str, pa.Array]] = {}
+    feat_obj = None
+    for name in table.column_names:
+        col = table.column(name)
+        if name == "features":
+            tagged = tag_arrow_column(name, col, allow_ts=False)
+            arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+            if pa.types.is_struct(arr.type):
+                feat_obj = tagged["features|t"]
+                for fld, child in zip(arr.type, arr.flatten(), strict=True):
+                    nested[fld.name] = {k.split("|")[1]: v for k, v in tag_arrow_column(fld.name, child, allow_ts=False).items()}
+            else:
+                # Not an object: rows where it is present are rejected (set in _fast_jsonl).
+                cols["features|t"] = tagged["features|t"]
+        elif name in RESERVED_PREDICTION_FIELDS:
+            cols.update(tag_arrow_column(name, col, allow_ts=name == "ts"))
+        else:
+            flat[name] = {k.split("|")[1]: v for k, v in tag_arrow_column(name, col, allow_ts=False).items()}
+    n = table.num_rows
+    for name in sorted(set(nested) | set(flat)):
+        if feat_obj is None:
+            use = flat[name]
+        elif name not in flat:
+            is_obj = pa.compute.equal(feat_obj, pa.scalar(T_OTHER, pa.int8()))
+            use = {
+                "t": pa.compute.if_else(is_obj, nested[name]["t"], pa.scalar(0, pa.int8())),
+                "n": nested[name]["n"],
+                "s": nested[name]["s"],
+            }
+        else:
+            is_obj = pa.compute.equal(feat_obj, pa.scalar(T_OTHER, pa.int8()))
+            a = nested.get(name) or {"t": pa.repeat(pa.scalar(0, pa.int8()), n), "n": pa.nulls(n, pa.float64()), "s": pa.nulls(n, pa.string())}
+            b = flat[name]
+            use = {k: pa.compute.if_else(is_obj, a[k], b[k]) for k in ("t", "n", "s")}
+            use["t"] = pa.compute.if_else(is_obj, a["t"], b["t"])
+        for k, v in use.items():
+            cols[f"{FEATURE_PREFIX}{name}|{k}"] = v
+    return cols
+
+
+def _fast_parse(buf: memoryview, nlines: int, kind: str, parser: str, header: list[str] | None) -> pa.Table:
+    if parser == "jsonl":
+        table = pj.read_json(
+            pa.BufferReader(pa.py_buffer(buf)),
+            read_options=pj.ReadOptions(block_size=max(2 * MAX_LINE + 16, min(len(buf) + 1, 8 << 20))),
+        )
+    else:
+        assert header is not None
+        table = pcsv.read_csv(
+            pa.BufferReader(pa.py_buffer(buf)),
+            read_options=pcsv.ReadOptions(column_names=header, block_size=max(2 * MAX_LINE + 16, min(len(buf) + 1, 8 << 20))),
+            parse_options=pcsv.ParseOptions(newlines_in_values=False, ignore_empty_lines=False),
+            convert_options=pcsv.ConvertOptions(
+                column_types={h: pa.string() for h in header}, strings_can_be_null=False, quoted_strings_can_be_null=False
+            ),
+        )
+    if table.num_rows != nlines:
+        raise NeedsSlowPath("row count differs from line count")
+    return table
+
+
+def parse_block(block: LineBlock, kind: str, parser: str = "jsonl", header: list[str] | None = None) -> pl.DataFrame:
+    """Tagged rows for every line of ``block``, in line order (one row per line)."""
+    reasons = _special_reasons(block)
+    good = [i for i in range(block.n) if reasons[i] is None]
+    frames: list[pl.DataFrame] = []
+    slow = TaggedBuilder()
+    slow_idx: list[int] = [i for i in range(block.n) if reasons[i] is not None]
+    if len(good) == block.n:
+        gbuf = memoryview(block.data)
+        gstarts, gends = block.starts, block.ends
+    else:
+        pieces = [block.data[int(block.starts[i]) : int(block.ends[i]) + 1] for i in good]
+        joined = b"".join(pieces)
+        gbuf = memoryview(joined)
+        lens = np.array([len(p) for p in pieces], dtype=np.int64)
+        gends = np.cumsum(lens) - 1
+        gstarts = gends - lens + 1
+
+    def run(lo: int, hi: int) -> None:  # good[lo:hi]
+        if hi <= lo:
+            return
+        if hi - lo <= SLOW_BELOW:
+            slow_idx.extend(good[lo:hi])
+            return
+        a, b = int(gstarts[lo]), int(gends[hi - 1]) + 1
+        try:
+            bytes(gbuf[a:b]).decode("utf-8") if not _is_ascii(gbuf[a:b]) else None
+            table = _fast_parse(gbuf[a:b], hi - lo, kind, parser, header)
+            frames.append(_tag_table(table, kind, parser, good[lo:hi], block))
+        except (pa.ArrowInvalid, pa.ArrowException, NeedsSlowPath, UnicodeDecodeError, ValueError, TypeError):
+            mid = (lo + hi) // 2
+            run(lo, mid)
+            run(mid, hi)
+
+    run(0, len(good))
+    if slow_idx:
+        slow_idx.sort()
+        if parser == "jsonl":
+            _slow_jsonl(block, slow_idx, kind, slow, reasons)
+            frames.append(slow.frame())
+        else:
+            assert header is not None
+            frames.append(_slow_csv(block, slow_idx, kind, header, reasons))
+    if not frames:
+        return pl.DataFrame({"_line": pl.Series([], dtype=pl.Int64), "_offset": pl.Series([], dtype=pl.Int64), "_reason": pl.Series([], dtype=pl.String)})
+    df = pl.concat(frames, how="diagonal_relaxed") if len(frames) > 1 else frames[0]
+    return df.sort("_line") if len(frames) > 1 else df
+
+
+def _is_ascii(buf: memoryview) -> bool:
+    try:
+        return bytes(buf).isascii()
+    except Exception:
+        return False
+
+
+def _tag_table(table: pa.Table, kind: str, parser: str, idx: list[int], block: LineBlock) -> pl.DataFrame:
+    lines = block.first_line + np.asarray(idx, dtype=np.int64)
+    offsets = block.base + block.starts[np.asarray(idx, dtype=np.int64)]
+    if parser == "jsonl":
+        cols = _tag_json_table(table, kind)
+        df = frame_from_arrow_columns(cols, pl.Series(lines), pl.Series(offsets))
+        if "features|t" in df.columns:
+            bad = ~pl.col("features|t").is_in([0, T_OTHER])
+            df = df.with_columns(pl.when(bad).then(pl.lit("'features' must be an object")).otherwise(pl.col("_reason")).alias("_reason")).drop(
+                [c for c in df.columns if c.startswith("features|")]
+            )
+        return df
+    df = pl.from_arrow(table)
+    assert isinstance(df, pl.DataFrame)
+    df = df.with_columns(pl.Series("_line", lines), pl.Series("_offset", offsets), pl.lit(None, pl.String).alias("_reason"))
+    return _csv_tag(df, kind)
+
+
+# -- CSV -----------------------------------------------------------------------------------
+def csv_header(line: bytes) -> list[str]:
+    """Column names from a CSV header line (BOM stripped; repeated names made unique and ignored)."""
+    text = line.rstrip(b"\r\n").decode("utf-8", errors="replace")
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    names = next(csv.reader([text]), [])
+    seen: set[str] = set()
+    out = []
+    for i, name in enumerate(names):
+        name = name.strip()
+        if name in seen or name == "":
+            name = f"\x00ignored{i}"
+        seen.add(name)
+        out.append(name)
+    return out
+
+
+def _csv_field_name(name: str, kind: str) -> str | None:
+    if name.startswith("\x00"):
+        return None
+    if kind == "labels":
+        return name if name in LABEL_FIELDS else None
+    if name == "features":
+        return None
+    return name if name in RESERVED_PREDICTION_FIELDS else FEATURE_PREFIX + name
+
+
+def _csv_tag(df: pl.DataFrame, kind: str) -> pl.DataFrame:
+    rename = {}
+    keep = ["_line", "_offset", "_reason"]
+    for c in df.columns:
+        if c.startswith("_") and c in keep:
+            continue
+        target = _csv_field_name(c, kind)
+        if target is not None:
+            rename[c] = target
+    df = df.select(keep + list(rename)).rename(rename)
+    return csv_text_tags(df, list(rename.values()))
+
+
+def _slow_csv(block: LineBlock, idx: list[int], kind: str, header: list[str], reasons: list[str | None]) -> pl.DataFrame:
+    rows: dict[str, list] = {h: [] for h in header}
+    lines, offsets, why = [], [], []
+    for i in idx:
+        lines.append(block.first_line + i)
+        offsets.append(block.base + int(block.starts[i]))
+        reason = reasons[i]
+        values: list[str] | None = None
+        if reason is None:
+            raw = block.data[int(block.starts[i]) : int(block.ends[i])]
+            if raw.endswith(b"\r"):
+                raw = raw[:-1]
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                reason = "not UTF-8 text"
+            else:
+                try:
+                    values = next(csv.reader(io.StringIO(text), strict=True), [])
+                except csv.Error as exc:
+                    reason = f"not valid CSV: {exc}"
+                else:
+                    if len(values) != len(header):
+                        reason = f"expected {len(header)} fields, got {len(values)}"
+                        values = None
+        why.append(reason)
+        for j, h in enumerate(header):
+            rows[h].append(values[j] if values is not None else None)
+    df = pl.DataFrame({h: pl.Series(v, dtype=pl.String) for h, v in rows.items()})
+    df = df.with_columns(
+        pl.Series("_line", lines, dtype=pl.Int64), pl.Series("_offset", offsets, dtype=pl.Int64), pl.Series("_reason", why, dtype=pl.String)
+    )
+    return _csv_tag(df, kind)
+
+
+# -- Parquet -------------------------------------------------------------------------------
+def tag_parquet_batch(batch: pa.RecordBatch | pa.Table, kind: str, first_row: int) -> pl.DataFrame:
+    """Tagged rows of a Parquet record batch; ``_line`` is the 1-based row number, no byte offset."""
+    table = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
+    cols: dict[str, pa.Array] = {}
+    for name in table.column_names:
+        col = table.column(name)
+        typ = col.type
+        if pa.types.is_dictionary(typ):
+            col = col.cast(typ.value_type)
+            typ = col.type
+        if name != "ts" and (pa.types.is_temporal(typ)):
+            col = col.cast(pa.string())
+        if pa.types.is_binary(typ) or pa.types.is_large_binary(typ):
+            col = col.cast(pa.string(), safe=False) if False else col
+        if kind == "labels":
+            if name in LABEL_FIELDS:
+                cols.update(_safe_tag(name, col, name == "ts"))
+            continue
+        if name == "features" and pa.types.is_struct(typ):
+            arr = col.combine_chunks()
+            for fld, child in zip(typ, arr.flatten(), strict=True):
+                cols.update(_safe_tag(FEATURE_PREFIX + fld.name, child, False))
+        elif name in RESERVED_PREDICTION_FIELDS:
+            if name != "features":
+                cols.update(_safe_tag(name, col, name == "ts"))
+        else:
+            cols.update(_safe_tag(FEATURE_PREFIX + name, col, False))
+    n = table.num_rows
+    lines = pl.Series(np.arange(first_row + 1, first_row + 1 + n, dtype=np.int64))
+    return frame_from_arrow_columns(cols, lines, pl.Series([None] * n, dtype=pl.Int64))
+
+
+def _safe_tag(name: str, col, allow_ts: bool) -> dict[str, pa.Array]:
+    try:
+        return tag_arrow_column(name, col, allow_ts=allow_ts)
+    except NeedsSlowPath:
+        n = len(col)
+        return {f"{name}|t": pa.repeat(pa.scalar(T_OTHER, pa.int8()), n), f"{name}|n": pa.nulls(n, pa.float64()), f"{name}|s": pa.nulls(n, pa.string())}

@@ -1,0 +1,318 @@
+"""Validation and normalisation of tagged records (CONTRACT §2 and §3), vectorised with polars.
+
+Input: a tagged frame (see ``tagging``). Output: the rows to store, in the store's columns,
+and the rows to quarantine with their reason. The rules, in the order a reason is chosen:
+parse failure; missing ``ts``/``model``/``version``/``request_id``; wrong types; ``status`` not
+``ok``/``error``; missing ``prediction`` (unless ``status`` is ``error``); unreadable ``ts``;
+``score`` outside [0, 1]; negative ``latency_ms`` or ``cost_usd``.
+
+Feature values are converted per model to the feature's kind (``FeatureCatalog``): a value
+that contradicts the kind becomes null and counts as a type error of that feature.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+import duckdb
+import polars as pl
+import pyarrow as pa
+
+from console.ingest.tagging import FEATURE_PREFIX, T_BOOL, T_NULL, T_NUM, T_OTHER, T_STR
+from console.store.checkpoint import Checkpoint, FeatureState
+from console.store.registry import Registry, version_sort_key
+
+PRED_FIELDS = ("ts", "model", "version", "request_id", "prediction", "score", "label", "latency_ms", "status", "error", "cost_usd")
+LABEL_FIELDS = ("request_id", "label", "model", "ts")
+TS_MIN = pl.datetime(1900, 1, 1)
+TS_MAX = pl.datetime(2300, 1, 1)
+_tls = threading.local()
+
+
+def _duck() -> duckdb.DuckDBPyConnection:
+    conn = getattr(_tls, "conn", None)
+    if conn is None:
+        conn = duckdb.connect(":memory:")
+        conn.execute("SET TimeZone='UTC'")
+        conn.execute("SET threads=1")
+        _tls.conn = conn
+    return conn
+
+
+def parse_ts_strings(values: pl.Series) -> pl.Series:
+    """RFC 3339 text (zone optional: UTC) → naive UTC ``Datetime(us)``; null when unreadable."""
+    if values.len() == 0 or values.null_count() == values.len():
+        return pl.Series(values.name, [None] * values.len(), dtype=pl.Datetime("us"))
+    tbl = pa.table({"s": values.to_arrow()})
+    conn = _duck()
+    conn.register("_ts_in", tbl)
+    try:
+        res = conn.sql(
+            "SELECT CASE WHEN isfinite(x) THEN x::TIMESTAMP END AS d FROM "
+            "(SELECT TRY_CAST(s AS TIMESTAMPTZ) AS x FROM _ts_in)"
+        ).to_arrow_table()
+    finally:
+        conn.unregister("_ts_in")
+    out = pl.from_arrow(res.column(0))
+    assert isinstance(out, pl.Series)
+    return out.cast(pl.Datetime("us")).alias(values.name)
+
+
+def canonical_number_text(n: pl.Expr) -> pl.Expr:
+    """Numbers as text the way ``registry.canonical_text`` writes them: ``1.0`` → ``"1"``."""
+    is_int = n.is_finite() & (n == n.floor()) & (n.abs() < 9.2e18)
+    return (
+        pl.when(is_int)
+        .then(n.cast(pl.Int64, strict=False).cast(pl.String))
+        .when(n.is_finite())
+        .then(n.cast(pl.String))
+        .otherwise(None)
+    )
+
+
+def ensure_fields(df: pl.DataFrame, fields: tuple[str, ...]) -> pl.DataFrame:
+    add = []
+    for f in fields:
+        if f"{f}|t" not in df.columns:
+            add += [
+                pl.lit(T_NULL, pl.Int8).alias(f"{f}|t"),
+                pl.lit(None, pl.Float64).alias(f"{f}|n"),
+                pl.lit(None, pl.String).alias(f"{f}|s"),
+            ]
+    if "_reason" not in df.columns:
+        add.append(pl.lit(None, pl.String).alias("_reason"))
+    return df.with_columns(add) if add else df
+
+
+def _t(f: str) -> pl.Expr:
+    return pl.col(f"{f}|t")
+
+
+def _n(f: str) -> pl.Expr:
+    return pl.col(f"{f}|n")
+
+
+def _s(f: str) -> pl.Expr:
+    return pl.col(f"{f}|s")
+
+
+def _text(f: str) -> pl.Expr:
+    """The text of a string/number/bool field (exact integer text or CSV cell when known)."""
+    return pl.when(_t(f) == T_NUM).then(pl.coalesce(_s(f), canonical_number_text(_n(f)))).when(_t(f).is_in([T_STR, T_BOOL])).then(_s(f))
+
+
+def _value_text(f: str) -> pl.Expr:
+    """The canonical text of a prediction or label value (numbers in decimal: 1.0 → "1")."""
+    return pl.when(_t(f) == T_NUM).then(canonical_number_text(_n(f))).when(_t(f).is_in([T_STR, T_BOOL])).then(_s(f))
+
+
+def _parse_ts(df: pl.DataFrame) -> pl.Series:
+    """The parsed ``ts`` of every row (null when missing or unreadable)."""
+    n = pl.col("ts|n")
+    from_num = (
+        df.select(
+            pl.when((pl.col("ts|t") == T_NUM) & n.is_finite() & (n.abs() < 1e13))
+            .then((n * 1e6).round(0).cast(pl.Int64))
+            .cast(pl.Datetime("us"))
+        )
+        .to_series()
+    )
+    t = df["ts|t"]
+    s = df["ts|s"]
+    needs = (t == T_STR) & s.is_not_null()
+    if "ts|d" in df.columns:
+        from_d = df["ts|d"].cast(pl.Datetime("us"))
+        needs = needs & from_d.is_null()
+    else:
+        from_d = pl.Series([None] * df.height, dtype=pl.Datetime("us"))
+    from_str = pl.Series([None] * df.height, dtype=pl.Datetime("us"))
+    if needs.any():
+        idx = needs.arg_true()
+        parsed = parse_ts_strings(s.gather(idx))
+        from_str = from_str.scatter(idx, parsed)
+    out = pl.DataFrame({"a": from_d, "b": from_str, "c": from_num}).select(pl.coalesce("a", "b", "c")).to_series()
+    return out.alias("ts")
+
+
+@dataclass
+class Validated:
+    good: pl.DataFrame  # store columns (without features) + the kept tagged feature columns
+    bad: pl.DataFrame  # _line, _offset, reason
+    features: list[str] = field(default_factory=list)
+
+
+def validate_predictions(df: pl.DataFrame) -> Validated:
+    """Split tagged prediction records into valid rows (normalised) and quarantined rows."""
+    df = ensure_fields(df, PRED_FIELDS)
+    ts = _parse_ts(df)
+    df = df.with_columns(ts.alias("_ts"))
+
+    def missing(f: str) -> pl.Expr:
+        return (_t(f) == T_NULL) | ((_t(f) == T_STR) & (_s(f) == ""))
+
+    status = pl.when(_t("status") == T_NULL).then(pl.lit("ok")).otherwise(_s("status"))
+    num_ok = lambda f: _n(f).is_finite()  # noqa: E731
+    reason = (
+        pl.when(pl.col("_reason").is_not_null()).then(pl.col("_reason"))
+        .when(missing("ts")).then(pl.lit("missing required field 'ts'"))
+        .when(missing("model")).then(pl.lit("missing required field 'model'"))
+        .when(_t("model") != T_STR).then(pl.lit("'model' must be a string"))
+        .when(missing("version")).then(pl.lit("missing required field 'version'"))
+        .when(~_t("version").is_in([T_STR, T_NUM])).then(pl.lit("'version' must be a string or a number"))
+        .when(missing("request_id")).then(pl.lit("missing required field 'request_id'"))
+        .when(~_t("request_id").is_in([T_STR, T_NUM])).then(pl.lit("'request_id' must be a string"))
+        .when((_t("status") != T_NULL) & ~((_t("status") == T_STR) & _s("status").is_in(["ok", "error"])))
+        .then(pl.lit("'status' must be \"ok\" or \"error\""))
+        .when(missing("prediction") & (status != "error")).then(pl.lit("missing required field 'prediction'"))
+        .when(_t("prediction").is_in([T_BOOL, T_OTHER]) | ((_t("prediction") == T_NUM) & ~num_ok("prediction")))
+        .then(pl.lit("'prediction' must be a number or a string"))
+        .when(pl.col("_ts").is_null() | (pl.col("_ts") < TS_MIN) | (pl.col("_ts") >= TS_MAX)).then(pl.lit("unreadable 'ts'"))
+        .when((_t("score") != T_NULL) & (_t("score") != T_NUM)).then(pl.lit("'score' must be a number"))
+        .when((_t("score") == T_NUM) & ~((_n("score") >= 0) & (_n("score") <= 1))).then(pl.lit("'score' outside [0, 1]"))
+        .when((_t("latency_ms") != T_NULL) & ((_t("latency_ms") != T_NUM) | ~num_ok("latency_ms"))).then(pl.lit("'latency_ms' must be a number"))
+        .when((_t("latency_ms") == T_NUM) & (_n("latency_ms") < 0)).then(pl.lit("negative 'latency_ms'"))
+        .when((_t("cost_usd") != T_NULL) & ((_t("cost_usd") != T_NUM) | ~num_ok("cost_usd"))).then(pl.lit("'cost_usd' must be a number"))
+        .when((_t("cost_usd") == T_NUM) & (_n("cost_usd") < 0)).then(pl.lit("negative 'cost_usd'"))
+        .when(_t("label") == T_OTHER).then(pl.lit("'label' must be a number or a string"))
+        .when((_t("label") == T_NUM) & ~num_ok("label")).then(pl.lit("'label' must be a number or a string"))
+        .when(~_t("error").is_in([T_NULL, T_STR])).then(pl.lit("'error' must be a string"))
+        .otherwise(None)
+    )
+    df = df.with_columns(reason.alias("_why"))
+    bad = df.filter(pl.col("_why").is_not_null()).select("_line", "_offset", pl.col("_why").alias("reason"))
+    ok = df.filter(pl.col("_why").is_null())
+    feats = sorted({c[len(FEATURE_PREFIX):-2] for c in ok.columns if c.startswith(FEATURE_PREFIX) and c.endswith("|t")})
+    good = ok.select(
+        pl.col("_ts").alias("ts"),
+        pl.col("_ts").dt.date().alias("day"),
+        _s("model").alias("model"),
+        _text("version").alias("version"),
+        _text("request_id").alias("request_id"),
+        _value_text("prediction").alias("prediction"),
+        pl.when(_t("prediction") == T_NUM).then(_n("prediction")).alias("prediction_num"),
+        pl.when(_t("score") == T_NUM).then(_n("score")).alias("score"),
+        _value_text("label").alias("label"),
+        pl.when(_t("label") == T_NUM).then(_n("label")).alias("label_num"),
+        pl.when(_t("latency_ms") == T_NUM).then(_n("latency_ms")).alias("latency_ms"),
+        pl.when(_t("status") == T_NULL).then(pl.lit("ok")).otherwise(_s("status")).alias("status"),
+        _s("error").alias("error"),
+        pl.when(_t("cost_usd") == T_NUM).then(_n("cost_usd")).alias("cost_usd"),
+        pl.col("_line").alias("line"),
+        *[pl.col(f"{FEATURE_PREFIX}{f}|{k}") for f in feats for k in ("t", "n", "s")],
+    )
+    return Validated(good=good, bad=bad, features=feats)
+
+
+def validate_labels(df: pl.DataFrame) -> Validated:
+    """Split tagged label records into valid rows and quarantined rows (CONTRACT §3)."""
+    df = ensure_fields(df, LABEL_FIELDS)
+    ts = _parse_ts(df)
+    df = df.with_columns(ts.alias("_ts"))
+    missing = lambda f: (_t(f) == T_NULL) | ((_t(f) == T_STR) & (_s(f) == ""))  # noqa: E731
+    reason = (
+        pl.when(pl.col("_reason").is_not_null()).then(pl.col("_reason"))
+        .when(missing("request_id")).then(pl.lit("missing required field 'request_id'"))
+        .when(~_t("request_id").is_in([T_STR, T_NUM])).then(pl.lit("'request_id' must be a string"))
+        .when(_t("label") == T_NULL).then(pl.lit("missing required field 'label'"))
+        .when((_t("label") == T_OTHER) | ((_t("label") == T_NUM) & ~_n("label").is_finite()))
+        .then(pl.lit("'label' must be a number or a string"))
+        .when(~_t("model").is_in([T_NULL, T_STR])).then(pl.lit("'model' must be a string"))
+        .when((_t("ts") != T_NULL) & (pl.col("_ts").is_null() | (pl.col("_ts") < TS_MIN) | (pl.col("_ts") >= TS_MAX)))
+        .then(pl.lit("unreadable 'ts'"))
+        .otherwise(None)
+    )
+    df = df.with_columns(reason.alias("_why"))
+    bad = df.filter(pl.col("_why").is_not_null()).select("_line", "_offset", pl.col("_why").alias("reason"))
+    ok = df.filter(pl.col("_why").is_null())
+    good = ok.select(
+        pl.when((_t("model") == T_STR) & (_s("model") != "")).then(_s("model")).alias("model"),
+        _text("request_id").alias("request_id"),
+        _value_text("label").alias("label"),
+        pl.when(_t("label") == T_NUM).then(_n("label")).alias("label_num"),
+        pl.col("_ts").alias("ts"),
+        pl.col("_line").alias("line"),
+    )
+    return Validated(good=good, bad=bad)
+
+
+class FeatureCatalog:
+    """Kinds and columns of features per model (kept in the checkpoint): registry kinds first,
+    else inferred from the first value seen, then fixed."""
+
+    def __init__(self, cp: Checkpoint, registry: Registry):
+        self.cp = cp
+        self.registry = registry
+
+    def registry_kind(self, model: str, feature: str) -> str | None:
+        for info in sorted(self.registry.versions.values(), key=lambda v: version_sort_key(v.version), reverse=True):
+            if info.model == model and feature in info.features:
+                return info.features[feature]
+        return None
+
+    def _column_for(self, feature: str, kind: str) -> str:
+        base = f"f_{feature}"
+        candidates = [base, f"{base}__{kind}"] + [f"{base}__{kind}{i}" for i in range(2, 1000)]
+        for col in candidates:
+            owner = self.cp.columns.get(col.lower())
+            if owner is None:
+                self.cp.columns[col.lower()] = [feature, kind]
+                return col
+            if owner == [feature, kind] and owner[0] == feature:
+                # Same feature and kind: share the column only when the spelling matches too.
+                return col
+        raise ValueError(f"no free column for feature {feature!r}")
+
+    def state(self, model: str, feature: str, first_tag: int | None) -> FeatureState:
+        per_model = self.cp.features.setdefault(model, {})
+        st = per_model.get(feature)
+        if st is None:
+            st = FeatureState(kind=None, kind_source="inferred", column=None)
+            per_model[feature] = st
+        if st.kind is None:
+            kind = self.registry_kind(model, feature)
+            if kind is not None:
+                st.kind, st.kind_source = kind, "registry"
+            elif first_tag == T_NUM:
+                st.kind, st.kind_source = "numeric", "inferred"
+            elif first_tag in (T_STR, T_BOOL):
+                st.kind, st.kind_source = "categorical", "inferred"
+            if st.kind is not None:
+                st.column = self._column_for(feature, st.kind)
+        return st
+
+
+def apply_features(good: pl.DataFrame, features: list[str], catalog: FeatureCatalog) -> list[pl.DataFrame]:
+    """Per model: tagged feature columns → typed ``f_*`` columns; counts type errors."""
+    if good.height == 0:
+        return []
+    out = []
+    parts = good.partition_by("model", as_dict=True, maintain_order=True) if features else {(None,): good}
+    for key, sub in parts.items():
+        model = key[0]
+        exprs = []
+        drop = [f"{FEATURE_PREFIX}{f}|{k}" for f in features for k in ("t", "n", "s")]
+        for f in features:
+            t = sub[f"{FEATURE_PREFIX}{f}|t"]
+            present = t.is_in([T_NUM, T_STR, T_BOOL])
+            if not (t != T_NULL).any():
+                continue
+            first_tag = int(t.filter(present)[0]) if present.any() else None
+            st = catalog.state(model, f, first_tag)
+            tc, nc, sc = (pl.col(f"{FEATURE_PREFIX}{f}|{k}") for k in ("t", "n", "s"))
+            if st.kind == "numeric":
+                errors = int(t.is_in([T_STR, T_BOOL, T_OTHER]).sum())
+                exprs.append(pl.when((tc == T_NUM) & nc.is_finite()).then(nc).alias(st.column))
+            elif st.kind == "categorical":
+                errors = int((t == T_OTHER).sum())
+                exprs.append(
+                    pl.when(tc == T_NUM).then(pl.coalesce(sc, canonical_number_text(nc))).when(tc.is_in([T_STR, T_BOOL])).then(sc).alias(st.column)
+                )
+            else:
+                errors = int((t == T_OTHER).sum())
+            st.type_errors += errors
+            if st.kind is not None:
+                st.written = True
+        sub = sub.with_columns(exprs).drop(drop) if exprs else sub.drop(drop)
+        out.append(sub)
+    return out

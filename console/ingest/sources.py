@@ -1,0 +1,181 @@
+"""Finding source files and knowing which stream each one is.
+
+A *stream* is one log followed across its life: appended to, renamed by rotation,
+copy-truncated, gzipped. It is identified by a fingerprint of its content, not by its path:
+the SHA-256 of the first ``min(4096, size)`` bytes of its (decompressed) content, together
+with that length. A file continues a known stream when its first ``fp_len`` bytes hash to the
+stream's fingerprint and either
+
+1. it is at the stream's last path (and not shorter than what was consumed), or
+2. the stream's last path no longer holds it (renamed, truncated, gzipped, deleted) —
+   a rotated file picks up exactly where the stream left off, in decompressed bytes.
+
+Anything else is a new stream read from its start (records already stored count as
+duplicates). Parquet files are immutable wholes: fingerprint = hash of size, first and last
+4 KiB; progress is counted in rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from console.store.checkpoint import Checkpoint, SourceState
+
+FP_BYTES = 4096
+SUFFIXES = {
+    ".jsonl": ("jsonl", False),
+    ".jsonl.gz": ("jsonl", True),
+    ".csv": ("csv", False),
+    ".csv.gz": ("csv", True),
+    ".parquet": ("parquet", False),
+}
+
+
+@dataclass
+class SourceFile:
+    path: Path
+    kind: str
+    fmt: str
+    gz: bool
+    ino: int
+    size: int
+    mtime_ns: int
+    prefix: bytes = b""
+
+
+def classify(path: Path) -> tuple[str, bool] | None:
+    name = path.name.lower()
+    for suffix, fmt in SUFFIXES.items():
+        if name.endswith(suffix):
+            return fmt
+    return None
+
+
+def discover(roots: list[Path], kind: str) -> list[SourceFile]:
+    """Every source file below ``roots`` (recursively), sorted by path; hidden files skipped."""
+    found: dict[str, SourceFile] = {}
+
+    def consider(path: Path) -> None:
+        fmt = classify(path)
+        if fmt is None or path.name.startswith("."):
+            return
+        try:
+            st = os.stat(path)
+        except OSError:
+            return
+        found[str(path)] = SourceFile(path, kind, fmt[0], fmt[1], st.st_ino, st.st_size, st.st_mtime_ns)
+
+    for root in roots:
+        if root.is_file():
+            consider(root)
+            continue
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            for name in filenames:
+                consider(Path(dirpath) / name)
+    return [found[k] for k in sorted(found)]
+
+
+def gz_prefix(path: Path, n: int) -> bytes:
+    """Up to ``n`` decompressed bytes from the start of a gzip file (less if it is cut short)."""
+    out = bytearray()
+    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        with open(path, "rb") as fh:
+            while len(out) < n:
+                chunk = fh.read(65536)
+                if not chunk:
+                    break
+                out += d.decompress(chunk, n - len(out))
+                while d.unconsumed_tail and len(out) < n:
+                    out += d.decompress(d.unconsumed_tail, n - len(out))
+                if d.eof:
+                    break
+    except (OSError, zlib.error):
+        pass
+    return bytes(out[:n])
+
+
+def read_prefix(f: SourceFile) -> bytes:
+    try:
+        if f.fmt == "parquet":
+            with open(f.path, "rb") as fh:
+                head = fh.read(FP_BYTES)
+                if f.size > FP_BYTES:
+                    fh.seek(max(f.size - FP_BYTES, FP_BYTES))
+                tail = fh.read(FP_BYTES) if f.size > FP_BYTES else b""
+            return str(f.size).encode() + b"\0" + head + tail
+        if f.gz:
+            return gz_prefix(f.path, FP_BYTES)
+        with open(f.path, "rb") as fh:
+            return fh.read(FP_BYTES)
+    except OSError:
+        return b""
+
+
+def fingerprint(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _matches(st: SourceState, prefix: bytes) -> bool:
+    if st.fp_len == 0 or st.fp_len > len(prefix):
+        return False
+    return fingerprint(prefix[: st.fp_len]) == st.fp
+
+
+def assign_streams(cp: Checkpoint, files: list[SourceFile]) -> list[tuple[SourceFile, str]]:
+    """Match every file to its stream id (creating streams as needed; mutates ``cp``)."""
+    by_path: dict[str, SourceFile] = {str(f.path): f for f in files}
+    # Which streams does each known path still hold?
+    holds: dict[str, bool] = {}
+    for sid, st in cp.sources.items():
+        f = by_path.get(st.path)
+        if f is None or f.kind != st.kind or f.fmt != st.fmt:
+            holds[sid] = False
+            continue
+        if (f.ino, f.size, f.mtime_ns) == (st.ino, st.size, st.mtime_ns):
+            holds[sid] = True
+            continue
+        if not f.prefix:
+            f.prefix = read_prefix(f)
+        same = _matches(st, f.prefix)
+        if same and f.fmt != "parquet" and not f.gz and f.size < st.offset:
+            same = False  # truncated below what we consumed: a new stream at this path
+        holds[sid] = same
+    assigned: list[tuple[SourceFile, str]] = []
+    claimed: set[str] = set()
+    for f in files:
+        key = str(f.path)
+        sid = next(
+            (s for s, st in cp.sources.items() if st.path == key and holds.get(s) and st.kind == f.kind),
+            None,
+        )
+        if sid is None and f.size > 0:
+            if not f.prefix:
+                f.prefix = read_prefix(f)
+            cands = [
+                s
+                for s, st in cp.sources.items()
+                if not holds.get(s) and s not in claimed and st.kind == f.kind and st.fmt == f.fmt
+                and _matches(st, f.prefix)
+            ]
+            if cands:
+                sid = max(cands, key=lambda s: (cp.sources[s].fp_len, cp.sources[s].offset))
+        if sid is None:
+            if f.size == 0:
+                continue  # nothing to read yet; it gets a stream once it has content
+            sid = f"s{cp.next_source}"
+            cp.next_source += 1
+            cp.sources[sid] = SourceState(path=key, kind=f.kind, fmt=f.fmt, gz=f.gz)
+        claimed.add(sid)
+        st = cp.sources[sid]
+        st.path, st.gz, st.gone = key, f.gz, False
+        assigned.append((f, sid))
+    for sid, st in cp.sources.items():
+        if sid not in claimed:
+            st.gone = str(st.path) not in by_path or not holds.get(sid, False)
+    return assigned
