@@ -1,9 +1,86 @@
-"""Helpers for the TUI tests: the screen as plain text (what a person would read)."""
+"""Helpers for the TUI tests: a frozen clock, copies of the sample workspace (ingested once per
+session with the real ingester), identities, app construction, and the screen as plain text."""
 
 from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from console.identity import Identity
+from console.workspace import load_dir
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "sample_data"
+FROZEN = datetime(2026, 11, 22, 0, 0, tzinfo=UTC)  # the sample's story ends on 2026-11-21
+
+CAROL = Identity("carol", operator=True)  # operator of the sample workspace
+ALICE = Identity("alice", reviewer=True)  # reviewer
+BOB = Identity("bob", reviewer=True)
+EVE = Identity("eve")  # nobody: read-only by role
+
+
+def frozen_clock() -> datetime:
+    return FROZEN
 
 
 def screen_text(app) -> str:
     """Every line of the current screen (and its dialogs) as plain text."""
     strips = app.screen._compositor.render_strips()
     return "\n".join("".join(seg.text for seg in strip) for strip in strips)
+
+
+def make_app(root: Path, identity: Identity = CAROL, read_only: bool = False, **kwargs):
+    from console.tui.app import ConsoleApp
+
+    return ConsoleApp(load_dir(root), read_only=read_only, identity=identity, clock=frozen_clock,
+                      live=False, refresh_interval=0, **kwargs)
+
+
+def ingest(root: Path) -> None:
+    """Run the real ingester once over the workspace at ``root``."""
+    from console.ingest import ingest_workspace
+
+    ingest_workspace(load_dir(root))
+
+
+@pytest.fixture(scope="session", name="ingested_sample")
+def ingested_sample_fixture(tmp_path_factory) -> Path:
+    """The sample workspace, copied once per session and ingested with the real ingester."""
+    root = tmp_path_factory.mktemp("sample") / "ws"
+    shutil.copytree(SAMPLE, root, ignore=shutil.ignore_patterns(".console"))
+    ingest(root)
+    return root
+
+
+@pytest.fixture(name="sample_ws")
+def sample_ws_fixture(ingested_sample: Path, tmp_path: Path) -> Path:
+    """A private copy of the ingested sample (journal changes stay in this test)."""
+    root = tmp_path / "ws"
+    shutil.copytree(ingested_sample, root)
+    return root
+
+
+@pytest.fixture(name="bare_sample")
+def bare_sample_fixture(tmp_path: Path) -> Path:
+    """A copy of the sample workspace without any ingest (registry and journal only)."""
+    root = tmp_path / "bare"
+    shutil.copytree(SAMPLE, root, ignore=shutil.ignore_patterns(".console"))
+    return root
+
+
+async def settle(app, pilot) -> None:
+    """Wait until every worker is done and the screen repainted."""
+    for _ in range(3):
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+def flat_text(app) -> str:
+    """The screen's words with borders dropped and whitespace (line wraps) collapsed."""
+    text = screen_text(app)
+    for ch in "│╭╮╰╯─▏▕▎▊▁▔":
+        text = text.replace(ch, " ")
+    return " ".join(text.split())

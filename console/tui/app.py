@@ -121,7 +121,7 @@ class ConsoleApp(App):
         from console.tui.screens.help import HelpScreen
 
         if not isinstance(self.screen, ModalScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(getattr(self.screen, "SCOPE", None)))
 
     def action_jump(self) -> None:
         from console.tui.screens.jump import JumpScreen

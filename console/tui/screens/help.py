@@ -41,8 +41,16 @@ class HelpScreen(ModalScreen):
                                   border: round $primary; background: $surface; padding: 0 1; }
     """
 
+    def __init__(self, from_scope: str | None = None) -> None:
+        super().__init__()
+        self.from_scope = from_scope
+
     def compose(self) -> ComposeResult:
         with VerticalScroll():
+            yield Static(INTRO, id="help-intro")
+            yield Static(f"You are {self.app.identity.user} ({self.app.identity.role})"
+                         + (" — READ-ONLY: all actions removed" if self.app.read_only else ""),
+                         id="help-who")
             yield Static(self.render_help(), id="help-body")
 
     def render_help(self):
@@ -50,11 +58,11 @@ class HelpScreen(ModalScreen):
         table = Table(box=None, expand=True, show_header=False, pad_edge=False)
         table.add_column("key", style="bold", no_wrap=True, min_width=9)
         table.add_column("does", ratio=1)
-        table.add_row("", Text(INTRO))
-        table.add_row("", Text(f"You are {app.identity.user} ({app.identity.role})"
-                               + (" — READ-ONLY: all actions removed" if app.read_only else ""),
-                               style="italic"))
-        for scope, title in SCREEN_TITLES.items():
+        current = self.from_scope
+        order = [current] if current in SCREEN_TITLES and current != "app" else []
+        order += [s for s in SCREEN_TITLES if s not in order]
+        for scope in order:
+            title = SCREEN_TITLES[scope] + (" (this screen)" if scope == current else "")
             table.add_row(Text(f"— {title}", style="bold underline"), "")
             for action in (a for a in ACTIONS if a.scope == scope):
                 allowed, reason = role_block(app, action.role)

@@ -24,14 +24,14 @@ def open_request_dialog(screen, action: str, model: str, version: str | None,
             + (". It executes AT ONCE and stays open for review." if break_glass
                else ". A reviewer other than you must approve it.")
             + (f"\nEvidence: {evidence}" if evidence else ""))
-    prefill = evidence if evidence else ""
 
     def done(comment: str | None) -> None:
         if comment:
-            submit_request(app, action, model, version, comment, break_glass)
+            reason = comment + (f"\nEvidence: {evidence}" if evidence else "")
+            submit_request(app, action, model, version, reason, break_glass)
 
     app.push_screen(ConfirmDialog(title, body, "Break glass" if break_glass else "Request",
-                                  placeholder="reason (required)", prefill=prefill,
+                                  placeholder="reason (required; the evidence is attached)",
                                   danger=break_glass), done)
 
 

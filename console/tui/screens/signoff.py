@@ -101,16 +101,17 @@ class SignoffScreen(ConsoleScreen):
     def render_compare(self, compare: dict | None, champion, challenger):
         if not compare:
             return Text("")
+        from rich.console import Group
+
         t = Table(title=f"champion v{champion or '—'} vs challenger v{challenger}", title_justify="left",
                   expand=True, box=None, pad_edge=False)
-        t.add_column("", no_wrap=True)
-        t.add_column(f"v{champion or '—'} (champion)", justify="right")
-        t.add_column(f"v{challenger} (challenger)", justify="right")
+        t.add_column("", ratio=2)
+        t.add_column(f"v{champion or '—'} (champion)", justify="right", ratio=2)
+        t.add_column(f"v{challenger} (challenger)", justify="right", ratio=2)
         for name, a, b in compare.get("rows", []):
             t.add_row(name, a, b)
-        for p in compare.get("problems", []):
-            t.add_row(Text("▲ " + p, style="dim"), "", "")
-        return t
+        problems = [Text("▲ " + p, style="dim") for p in compare.get("problems", [])[:4]]
+        return Group(t, *problems)
 
     # -- roles and actions -----------------------------------------------------------------
     def blocked(self, action: str) -> str | None:
@@ -131,7 +132,7 @@ class SignoffScreen(ConsoleScreen):
         if action == "approve" and failing and not req.break_glass:
             return f"gates not passed ({', '.join(failing)}): use override"
         if action == "override" and not failing:
-            return "every gate passed: no override needed"
+            return "no failed gates to override"
         return None
 
     def why_not(self) -> str:
@@ -140,8 +141,10 @@ class SignoffScreen(ConsoleScreen):
             reason = self.blocked(action)
             if reason and reason != "loading":
                 reasons.setdefault(reason, []).append(action)
+        info = reasons.pop("no failed gates to override", None)
         if not reasons:
-            return "✓ you may approve, reject or override this request"
+            return "✓ you may approve or reject this request" + (
+                "" if info else " (override approves despite failed gates)")
         return " · ".join(f"✗ {'/'.join(acts)}: {why}" for why, acts in reasons.items())
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
