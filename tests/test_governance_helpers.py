@@ -70,6 +70,9 @@ def build_workspace(
         write_version(root, version, stage, {"roc_auc": auc, "accuracy": 0.7}, lineage, model=model)
     if logs_days:
         write_logs(root, logs_days, rows_per_day, seed)
+        ref = write_reference(root, "2", 600, seed)
+        write_version(root, "2", "production", {"roc_auc": 0.80, "accuracy": 0.7}, lineage, model=model,
+                      reference=ref)
     return root
 
 
@@ -87,6 +90,38 @@ def write_version(root: Path, version: str, stage: str, metrics: dict, lineage: 
     path.write_text(json.dumps(doc, indent=2))
 
 
+def _draw(rng, drift: bool):
+    income = float(rng.lognormal(np.log(50_000 * (1.6 if drift else 1.0)), 0.3))
+    age = float(rng.integers(18, 80))
+    region = str(rng.choice(["north", "south", "east", "mars"] if drift else ["north", "south", "east"]))
+    logit = -1.0 + (50_000 - income) / 20_000 + (0.8 if region == "north" else 0.0)
+    y = int(rng.random() < 1 / (1 + np.exp(-logit)))
+    score = float(np.clip(1 / (1 + np.exp(-logit)) + rng.normal(0, 0.1), 0, 1))
+    return income, age, region, y, score
+
+
+def write_reference(root: Path, version: str, rows: int, seed: int) -> str:
+    """The version's drift baseline (Parquet, record format), drawn before any drift."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng([seed, 99])
+    draws = [_draw(rng, False) for _ in range(rows)]
+    table = pa.table({
+        "ts": pa.array([START - dt.timedelta(days=30) + dt.timedelta(minutes=i) for i in range(rows)],
+                       type=pa.timestamp("ms", tz="UTC")),
+        "model": ["credit"] * rows, "version": [version] * rows,
+        "request_id": [f"ref-{i}" for i in range(rows)],
+        "income": [round(d[0], 2) for d in draws], "age": [d[1] for d in draws],
+        "region": [d[2] for d in draws], "prediction": [int(d[4] >= 0.5) for d in draws],
+        "score": [round(d[4], 4) for d in draws], "label": [d[3] for d in draws],
+    })
+    rel = f"reference/credit/{version}.parquet"
+    (root / rel).parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, root / rel)
+    return rel
+
+
 def write_logs(root: Path, days: int, per_day: int, seed: int) -> None:
     """Labelled traffic of version 2; the last third of the days drifts (income up, new region)."""
     rng = np.random.default_rng(seed)
@@ -94,12 +129,7 @@ def write_logs(root: Path, days: int, per_day: int, seed: int) -> None:
     for d in range(days):
         drift = d >= days - max(1, days // 3)
         for i in range(per_day):
-            income = float(rng.lognormal(np.log(50_000 * (1.6 if drift else 1.0)), 0.3))
-            age = float(rng.integers(18, 80))
-            region = str(rng.choice(["north", "south", "east", "mars"] if drift else ["north", "south", "east"]))
-            logit = -1.0 + (50_000 - income) / 20_000 + (0.8 if region == "north" else 0.0)
-            y = int(rng.random() < 1 / (1 + np.exp(-logit)))
-            score = float(np.clip(1 / (1 + np.exp(-logit)) + rng.normal(0, 0.1), 0, 1))
+            income, age, region, y, score = _draw(rng, drift)
             ts = START + dt.timedelta(days=d, seconds=int(i * 86400 / per_day))
             rid = f"r{d:03d}-{i:05d}"
             rec = {"ts": ts.isoformat().replace("+00:00", "Z"), "model": "credit", "version": "2",

@@ -65,6 +65,18 @@ def register(sub, parents) -> None:
     p.set_defaults(handler=run_report)
 
 
+def fresh_gates(ws, model: str, version: str, registry=None) -> list[dict]:
+    """Gates over an up-to-date store: one ingest pass first (skipped when another console is
+    ingesting or this account cannot write the store), then ``evaluate_gates``."""
+    try:
+        from console.ingest.engine import Ingester
+
+        Ingester(ws).run_once(wait=0.0)
+    except Exception:  # noqa: BLE001 - a stale store is still evidence; the gates say what they saw
+        pass
+    return evaluate_gates(ws, model, version, registry=registry)
+
+
 def _result(req, **extra) -> dict:
     out = {"request_id": req.request_id, "state": req.state}
     out.update(
@@ -96,7 +108,7 @@ def run_request(ctx) -> int:
     ident = ws.identity()
     gates = None
     if a.action == "promote" and a.version and ident.operator:
-        gates = evaluate_gates(ws, a.model, a.version)
+        gates = fresh_gates(ws, a.model, a.version)
     req = engine.create_request(ws, ident, a.action, a.model, a.version, a.reason,
                                 break_glass=a.break_glass, gates=gates)
     if req.break_glass:
@@ -115,7 +127,7 @@ def run_decide(ctx) -> int:
     gates = None
     if a.verdict == "approve" and req.action == "promote" and not req.break_glass and req.state == "pending" \
             and ident.reviewer and ident.user != req.requested_by:
-        gates = evaluate_gates(ws, req.model, req.version)
+        gates = fresh_gates(ws, req.model, req.version)
         _print_gates(gates, ctx.fmt)
     req = engine.decide(ws, ident, a.request_id, a.verdict, a.comment,
                         override=getattr(a, "override", False), gates=gates)
@@ -156,7 +168,7 @@ def run_gates(ctx) -> int:
     registry = load_registry(ws.registry, ws.root)
     if registry.get(ctx.args.model, ctx.args.version) is None:
         raise UsageError(f"no version {ctx.args.version!r} of {ctx.args.model!r} in the registry")
-    gates = evaluate_gates(ws, ctx.args.model, ctx.args.version, registry=registry)
+    gates = fresh_gates(ws, ctx.args.model, ctx.args.version, registry=registry)
     result = {"model": ctx.args.model, "version": ctx.args.version, "passed": not failing(gates),
               "gates": gates}
     rows = [{"gate": g["gate"], "status": _mark(g["status"]) if ctx.fmt == "table" else g["status"],
