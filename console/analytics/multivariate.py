@@ -58,6 +58,7 @@ def domain_classifier(cur, reference, current, cols: list[tuple[str, str, str]],
     from sklearn.inspection import permutation_importance
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import StratifiedKFold
+    from threadpoolctl import threadpool_limits
 
     out: dict[str, Any] = {"method": "domain_classifier", "auc": None, "status": "not enough data",
                            "warn_auc": cfg.warn_auc, "drift_auc": cfg.drift_auc, "top_features": []}
@@ -73,17 +74,18 @@ def domain_classifier(cur, reference, current, cols: list[tuple[str, str, str]],
     oof = np.zeros(y.size)
     importances = np.zeros(len(cols))
     rng = np.random.RandomState(cfg.seed)
-    for train, test in folds.split(X, y):
-        clf = HistGradientBoostingClassifier(
-            max_iter=60, learning_rate=0.1, categorical_features=np.array(categorical),
-            random_state=cfg.seed, early_stopping=False,
-        )
-        clf.fit(X[train], y[train])
-        oof[test] = clf.predict_proba(X[test])[:, 1]
-        if len(np.unique(y[test])) == 2:
-            imp = permutation_importance(clf, X[test], y[test], scoring="roc_auc", n_repeats=2,
-                                         random_state=rng.randint(1 << 30))
-            importances += imp.importances_mean / cfg.folds
+    with threadpool_limits(1):  # small fits: threads only contend (with DuckDB's too)
+        for train, test in folds.split(X, y):
+            clf = HistGradientBoostingClassifier(
+                max_iter=60, learning_rate=0.1, categorical_features=np.array(categorical),
+                random_state=cfg.seed, early_stopping=False,
+            )
+            clf.fit(X[train], y[train])
+            oof[test] = clf.predict_proba(X[test])[:, 1]
+            if len(np.unique(y[test])) == 2:
+                imp = permutation_importance(clf, X[test], y[test], scoring="roc_auc", n_repeats=2,
+                                             random_state=rng.randint(1 << 30))
+                importances += imp.importances_mean / cfg.folds
     auc = float(roc_auc_score(y, oof))
     status = "drift" if auc >= cfg.drift_auc else "warning" if auc >= cfg.warn_auc else "ok"
     order = np.argsort(-importances)
