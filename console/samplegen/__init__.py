@@ -59,8 +59,8 @@ def prepare_out_dir(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise UsageError(f"{out}: exists and is not a directory")
     if out.is_dir() and any(out.iterdir()):
-        toml = out / "console.toml"
-        made_by_us = toml.is_file() and toml.read_text(errors="replace").startswith(MARKER)
+        tomls = [out / "console.toml", out / "jsonl" / "console.toml", out / "parquet" / "console.toml"]
+        made_by_us = any(t.is_file() and t.read_text(errors="replace").startswith(MARKER) for t in tomls)
         if not made_by_us:
             raise UsageError(f"{out}: not empty and not a generated workspace; choose an empty directory")
         for child in out.iterdir():

@@ -22,7 +22,7 @@ SHADOW_DAY = dt.date(2026, 11, 4)  # credit-risk v3 starts scoring a share of tr
 SPIKE_DAY, SPIKE_HOURS = dt.date(2026, 11, 6), (14, 16)  # credit-risk latency spike (UTC hours)
 LAUNCH_DAY = dt.date(2026, 11, 9)  # ticket-router: in-app help widget launches, traffic doubles
 DRIFT_DAY = dt.date(2026, 11, 12)  # credit-risk: aggregator channel arrives, population shifts
-ERROR_DAY, ERROR_HOURS = dt.date(2026, 11, 17), (8, 10)  # delivery-eta error burst (UTC hours)
+ERROR_DAY, ERROR_HOURS = dt.date(2026, 11, 17), (12, 14)  # delivery-eta error burst (UTC hours)
 
 SHADOW_SHARE = 0.30  # share of credit-risk requests v3 also scores from SHADOW_DAY
 
