@@ -257,3 +257,36 @@ def test_seed_sample_workspace_is_deterministic(tmp_path):
     assert (req.action, req.model, req.version, req.requested_by, req.state) == (
         "promote", "credit-risk", "3", "carol", "pending")
     assert Journal(ws.journal_path).verify()["ok"]
+
+
+def test_report_shows_evidence_and_trail(ws):
+    from console.governance.report import build_report, render
+
+    req = _promote(ws)
+    data = build_report(ws, req.request_id)
+    assert data["evidence_hash_matches"] is True
+    assert data["failing_gates"] and data["request"]["override"] is True
+    assert [e["action"] for e in data["trail"]] == ["request", "approve", "hook", "executed"]
+    md = render(data, "md")
+    for text in ("## Gates", "## Evidence: offline_metric", "## Champion vs challenger",
+                 "| offline roc_auc | 0.8 | 0.84 |", "## Decision trail", "alice", "verifies"):
+        assert text in md, text
+    html = render(data, "html")
+    assert "<h2>Decision trail</h2>" in html and "&lt;" not in md
+    # tampering with the stored gates is visible in the report
+    lines = ws.journal_path.read_text().splitlines(keepends=True)
+    approve = json.loads(lines[1])
+    approve["gates"][0]["evidence"]["challenger"] = 0.99
+    lines[1] = json.dumps(approve) + "\n"
+    ws.journal_path.write_text("".join(lines))
+    data = build_report(ws, req.request_id)
+    assert data["evidence_hash_matches"] is False and data["journal"]["first_bad_seq"] == 2
+    assert "DOES NOT MATCH" in render(data, "md")
+
+
+def test_report_of_pending_promotion_evaluates_gates_now(ws):
+    from console.governance.report import build_report
+
+    req = engine.create_request(ws, CAROL, "promote", "credit", "3", "r")  # now: not expired
+    data = build_report(ws, req.request_id)
+    assert data["gates_source"] == "evaluated now (not yet decided)" and data["gates"]
