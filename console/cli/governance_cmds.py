@@ -44,7 +44,8 @@ def register(sub, parents) -> None:
     p.set_defaults(handler=run_cancel)
 
     p = sub.add_parser("requests", parents=[common, fmt], help="list requests and their states")
-    p.add_argument("--state", help="only requests in this state")
+    p.add_argument("--state", choices=("pending", "approved", "executed", "failed", "rejected", "cancelled",
+                                       "expired"), help="only requests in this state")
     p.add_argument("--model", help="only this model's requests")
     p.set_defaults(handler=run_requests)
 
@@ -65,15 +66,20 @@ def register(sub, parents) -> None:
     p.set_defaults(handler=run_report)
 
 
-def fresh_gates(ws, model: str, version: str, registry=None) -> list[dict]:
-    """Gates over an up-to-date store: one ingest pass first (skipped when another console is
-    ingesting or this account cannot write the store), then ``evaluate_gates``."""
+def ingest_pass(ws) -> None:
+    """Bring the store up to date before gates are evaluated: one ingest pass, skipped when
+    another console is ingesting or this account cannot write the store."""
     try:
         from console.ingest.engine import Ingester
 
         Ingester(ws).run_once(wait=0.0)
     except Exception:  # noqa: BLE001 - a stale store is still evidence; the gates say what they saw
         pass
+
+
+def fresh_gates(ws, model: str, version: str, registry=None) -> list[dict]:
+    """``evaluate_gates`` over a freshly ingested store."""
+    ingest_pass(ws)
     return evaluate_gates(ws, model, version, registry=registry)
 
 
@@ -190,6 +196,9 @@ def run_report(ctx) -> int:
     from console.governance.report import build_report, render
 
     ws = ctx.workspace()
+    req = engine.get_request(ws, ctx.args.request_id)
+    if req.action == "promote" and req.state == "pending":
+        ingest_pass(ws)  # its gates are evaluated now
     data = build_report(ws, ctx.args.request_id)
     text = render(data, ctx.args.format)
     if ctx.args.output:
