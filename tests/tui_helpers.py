@@ -41,9 +41,9 @@ def make_app(root: Path, identity: Identity = CAROL, read_only: bool = False, **
 
 def ingest(root: Path) -> None:
     """Run the real ingester once over the workspace at ``root``."""
-    from console.ingest import ingest_workspace
+    from console.ingest.engine import Ingester
 
-    ingest_workspace(load_dir(root))
+    Ingester(load_dir(root)).run_once()
 
 
 @pytest.fixture(scope="session", name="ingested_sample")

@@ -47,8 +47,12 @@ class Backend:
         from console.store.db import open_store
 
         self.db = open_store(self.ws, stages=self.fleet.stages, production=self.fleet.production)
+        self.ingest_problem: str | None = None
         if self.live:
-            self.ingester = start_live_ingester(self.ws)
+            try:
+                self.ingester = start_live_ingester(self.ws)
+            except Exception as exc:  # the console still reads what is in the store
+                self.ingest_problem = f"live ingest unavailable: {type(exc).__name__}: {exc}"
 
     def close(self) -> None:
         ing, self.ingester = self.ingester, None
@@ -94,7 +98,7 @@ class Backend:
         finally:
             cur.close()
         if self.ingester is None:
-            st.ingest_state = "off"
+            st.ingest_state = "error" if getattr(self, "ingest_problem", None) else "off"
         else:
             stats = ingester_stats(self.ingester)
             st.ingest_state = stats.get("state", "live")

@@ -35,6 +35,7 @@ class FleetRow:
     cost_today: float | None = None
     cost_mtd: float | None = None
     budget: float | None = None
+    projected: float | None = None
     alerts: int = 0
     worst_alert: str | None = None
     pending: int = 0
@@ -99,11 +100,16 @@ def fleet_rows(backend, window: TimeWindow, now: datetime, alerts: list[dict] | 
                     if w.get("labelled") and (w.get("metrics") or {}).get(row.metric) is not None:
                         row.metric_value = w["metrics"][row.metric]
                         break
-            row.budget = (info.cost or {}).get("monthly_budget_usd") if info else None
         c_today = _try(row, "cost", backend.report, "cost_report", model=model, start=today, end=tomorrow)
         row.cost_today = _total(c_today)
-        c_month = _try(row, "cost", backend.report, "cost_report", model=model, start=month, end=tomorrow)
-        row.cost_mtd = _total(c_month)
+        budget = next((b for b in (c_today or {}).get("budget") or [] if b.get("model") == model), None)
+        if budget:  # month-to-date as the engine reckons it (the month of the newest data)
+            row.budget = budget.get("budget_usd")
+            row.cost_mtd = budget.get("mtd_usd")
+            row.projected = budget.get("projected_usd")
+        else:
+            c_month = _try(row, "cost", backend.report, "cost_report", model=model, start=month, end=tomorrow)
+            row.cost_mtd = _total(c_month)
         mine = [a for a in (alerts or []) if a.get("model") == model]
         row.alerts = len(mine)
         if mine:
@@ -125,7 +131,7 @@ def _total(report: dict | None) -> float | None:
     return None
 
 
-SEVERITIES = ("critical", "high", "warning", "warn", "medium", "low", "info")
+SEVERITIES = ("critical", "high", "warning", "warn", "medium", "low", "info")  # most severe first
 
 
 def severity_rank(sev: str) -> int:

@@ -16,7 +16,7 @@ from console.tui.panels.base import Panel
 
 def ci_text(metric: str, m: dict, s: dict) -> str:
     value = m.get(metric)
-    ci = (s.get("ci") or {}).get(metric) or m.get(f"{metric}_ci")
+    ci = s.get(f"{metric}_ci") or (s.get("ci") or {}).get(metric)
     if isinstance(ci, (list, tuple)) and len(ci) == 2 and None not in ci:
         return f"{fmt.num(value)} [{fmt.num(ci[0], 2)}–{fmt.num(ci[1], 2)}]"
     return fmt.num(value)
@@ -29,32 +29,35 @@ class SlicesPanel(Panel):
     def compose(self) -> ComposeResult:
         yield Static("", classes="panel-note")
         yield DataTable(id="slices-table", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="slices-fairness", classes="note")
 
     def fetch(self, backend, model: str, version: str | None, window) -> Any:
         return backend.report("slices_report", model=model, version=version, **backend.span(window))
 
     def show(self, data: Any) -> None:
-        slices = sorted(data.get("slices", []), key=lambda s: (not s.get("flagged"), s.get("feature", ""), str(s.get("value"))))
-        metrics = []
-        for s in slices:
-            for k, v in (s.get("metrics") or {}).items():
-                if k not in metrics and not k.endswith("_ci") and not isinstance(v, (list, dict)):
-                    metrics.append(k)
-        metrics = metrics[:3]
+        slices = sorted(data.get("slices", []),
+                        key=lambda s: (not s.get("flagged"), s.get("feature", ""), -(s.get("rows") or 0)))
+        rule = data.get("rule") or {}
+        metric = rule.get("metric", "accuracy")
         t = self.query_one(DataTable)
         t.clear(columns=True)
-        t.add_column("state", width=10)
-        t.add_column("slice", width=20)
-        t.add_column("rows", width=7)
-        t.add_column("labelled", width=8)
-        for m in metrics:
-            t.add_column(f"{m} [95% CI]", width=22)
-        t.add_column("why", width=30)
+        for label, w in (("state", 10), ("slice", 22), ("rows", 7), ("labelled", 8),
+                         (f"{metric} [95% CI]", 22), ("vs all", 7), ("p adj.", 7)):
+            t.add_column(label, width=w)
         for s in slices:
             state = Text("✗ flagged", style="red bold") if s.get("flagged") else Text("✓ ok", style="green")
+            diff = (s.get("diff") or {}).get(metric)
             t.add_row(state, f"{s.get('feature')} = {s.get('value')}", fmt.num(s.get("rows")),
-                      fmt.num(s.get("labelled")),
-                      *[ci_text(m, s.get("metrics") or {}, s) for m in metrics],
-                      str(s.get("reason") or s.get("why") or ""))
+                      fmt.num(s.get("labelled")), ci_text(metric, s.get("metrics") or {}, s),
+                      (f"{diff:+.3f}" if isinstance(diff, float) else "—"), fmt.num(s.get("p_adjusted"), 3))
+        overall = data.get("overall") or {}
         n = sum(1 for s in slices if s.get("flagged"))
-        self.note(f"{n} flagged slice(s) of {len(slices)} · flagged first")
+        self.note(f"{n} flagged slice(s) of {len(slices)} · flagged first · overall {metric} "
+                  f"{fmt.num((overall.get('metrics') or {}).get(metric))} · test: {rule.get('correction', '')} "
+                  f"α={rule.get('alpha', '')}")
+        fair = [f for f in data.get("fairness") or [] if f.get("demographic_parity_difference") is not None]
+        self.query_one("#slices-fairness", Static).update(
+            "fairness: " + " · ".join(
+                f"{f['feature']}: parity diff {fmt.num(f.get('demographic_parity_difference'))}, "
+                f"equal-opportunity diff {fmt.num(f.get('equal_opportunity_difference'))}" for f in fair)
+            if fair else "")

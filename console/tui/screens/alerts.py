@@ -24,7 +24,7 @@ TAB_OF = {"drift": "drift", "performance": "performance", "slice": "slices", "er
 
 
 def alert_time(a: dict) -> str:
-    return str(a.get("ts") or a.get("since") or a.get("start") or a.get("end") or "")
+    return str(a.get("since") or a.get("until") or "")
 
 
 def sort_alerts(alerts: list[dict]) -> list[dict]:
@@ -63,7 +63,7 @@ class AlertsScreen(ConsoleScreen):
 
     def fetch(self) -> Any:
         be = self.app.backend
-        return be.report("check_alerts", **be.span(self.app.window))
+        return be.report("check_alerts")
 
     def show(self, data: Any) -> None:
         self.alerts = sort_alerts(data.get("alerts", []))
@@ -123,9 +123,9 @@ class AlertsScreen(ConsoleScreen):
     def action_filter(self) -> None:
         self.query_one(FilterBar).open(self.filter_text)
 
-    def on_filter_bar_changed(self, event: FilterBar.Changed) -> None:
+    def on_filter_bar_updated(self, event: FilterBar.Updated) -> None:
         self.filter_text = event.value
         self.repaint()
 
-    def on_filter_bar_closed(self, event: FilterBar.Closed) -> None:
+    def on_filter_bar_done(self, event: FilterBar.Done) -> None:
         self.query_one(DataTable).focus()

@@ -85,9 +85,9 @@ class AuditScreen(ConsoleScreen):
     def action_filter(self) -> None:
         self.query_one(FilterBar).open(self.filter_text)
 
-    def on_filter_bar_changed(self, event: FilterBar.Changed) -> None:
+    def on_filter_bar_updated(self, event: FilterBar.Updated) -> None:
         self.filter_text = event.value
         self.repaint()
 
-    def on_filter_bar_closed(self, event: FilterBar.Closed) -> None:
+    def on_filter_bar_done(self, event: FilterBar.Done) -> None:
         self.query_one(DataTable).focus()

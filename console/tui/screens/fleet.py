@@ -81,7 +81,7 @@ class FleetScreen(ConsoleScreen):
         alerts = None
         problems = []
         try:
-            alerts = be.report("check_alerts", **be.span(self.app.window)).get("alerts", [])
+            alerts = be.report("check_alerts").get("alerts", [])
         except Exception as exc:
             problems.append(f"alerts: {type(exc).__name__}: {exc}")
         try:
@@ -182,9 +182,9 @@ class FleetScreen(ConsoleScreen):
     def action_filter(self) -> None:
         self.query_one(FilterBar).open(self.filter_text)
 
-    def on_filter_bar_changed(self, event: FilterBar.Changed) -> None:
+    def on_filter_bar_updated(self, event: FilterBar.Updated) -> None:
         self.filter_text = event.value
         self.repaint()
 
-    def on_filter_bar_closed(self, event: FilterBar.Closed) -> None:
+    def on_filter_bar_done(self, event: FilterBar.Done) -> None:
         self.query_one(DataTable).focus()

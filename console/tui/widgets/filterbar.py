@@ -16,12 +16,12 @@ class FilterBar(Input):
     """
     BINDINGS = [Binding("escape", "clear_close", "Clear filter", show=False)]
 
-    class Changed(Message):
+    class Updated(Message):
         def __init__(self, value: str) -> None:
             super().__init__()
             self.value = value
 
-    class Closed(Message):
+    class Done(Message):
         pass
 
     def __init__(self, **kwargs) -> None:
@@ -35,17 +35,17 @@ class FilterBar(Input):
     @on(Input.Changed)
     def _changed(self, event: Input.Changed) -> None:
         event.stop()
-        self.post_message(self.Changed(event.value))
+        self.post_message(self.Updated(event.value))
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
         event.stop()
         if not self.value:
             self.remove_class("-open")
-        self.post_message(self.Closed())
+        self.post_message(self.Done())
 
     def action_clear_close(self) -> None:
         self.value = ""
         self.remove_class("-open")
-        self.post_message(self.Changed(""))
-        self.post_message(self.Closed())
+        self.post_message(self.Updated(""))
+        self.post_message(self.Done())
