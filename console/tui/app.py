@@ -187,7 +187,7 @@ class ConsoleApp(App):
     def _hangup(self) -> None:
         """The terminal went away (SSH dropped): stop the ingester and leave, quietly."""
         self._hung_up = True
-        self.exit(129)
+        self.exit(return_code=129)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="open")
     def _open_backend(self) -> None:

@@ -1,0 +1,54 @@
+"""Audit: the journal with its verification state; a broken chain is a red banner, with a word
+and a symbol, on every screen."""
+
+from __future__ import annotations
+
+import json
+
+from tests.tui_helpers import CAROL, bare_sample_fixture, flat_text, make_app, screen_text, settle  # noqa: F401
+
+BANNER = "✗ AUDIT CHAIN BROKEN"
+
+
+def tamper(root) -> None:
+    path = root / "journal.jsonl"
+    lines = path.read_text().splitlines()
+    entry = json.loads(lines[0])
+    entry["reason"] = "edited afterwards"
+    lines[0] = json.dumps(entry, sort_keys=True)
+    path.write_text("\n".join(lines) + "\n")
+
+
+async def test_audit_lists_the_journal_and_says_it_verifies(bare_sample) -> None:
+    app = make_app(bare_sample, CAROL)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("f4")
+        await settle(app, pilot)
+        text = screen_text(app)
+        assert "✓ chain verified: 1 entries" in text
+        assert "carol" in text and "request" in text
+        assert BANNER not in text
+        await pilot.press("slash", *"nothing-matches")
+        await pilot.pause()
+        assert app.screen.query_one("#audit-table").row_count == 0
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen.query_one("#audit-table").row_count == 1
+
+
+async def test_broken_chain_is_a_banner_on_every_screen(bare_sample) -> None:
+    app = make_app(bare_sample, CAROL)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        assert BANNER not in screen_text(app)
+        tamper(bare_sample)
+        await pilot.press("ctrl+r")  # refresh now: re-verifies the journal
+        await settle(app, pilot)
+        assert BANNER in screen_text(app) and "entry 1" in screen_text(app)
+        for keys in (("f2",), ("f3",), ("colon", *"credit-risk", "enter"), ("f5",), ("f4",)):
+            await pilot.press(*keys)
+            await settle(app, pilot)
+            assert BANNER in screen_text(app), keys
+        assert "✗ CHAIN BROKEN at entry 1" in flat_text(app)
+        assert "✗ bad" in screen_text(app)
