@@ -114,6 +114,7 @@ class Ingester:
         batch_rows: int = 500_000,
         sync: bool = True,
         on_batch: Callable[[int, IngestResult], None] | None = None,
+        read_bytes: int = READ_BYTES,
     ):
         self.ws = ws
         self.layout = StoreLayout(ws.store_dir)
@@ -121,6 +122,7 @@ class Ingester:
         self.batch_rows = batch_rows
         self.sync = sync
         self.on_batch = on_batch
+        self.read_bytes = read_bytes
         self._keys: KeySet | None = None
         self._keys_batch = 0
         self._registry: Registry | None = None
@@ -247,7 +249,7 @@ class _Run:
                     fh.seek(st.offset)
             total = st.offset
             try:
-                for item in _iter_blocks(fh, st.offset, st.line + 1):
+                for item in _iter_blocks(fh, st.offset, st.line + 1, self.ing.read_bytes):
                     if isinstance(item, _Oversized):
                         self._process_oversized(f, st, item)
                         continue
@@ -464,7 +466,9 @@ def _pos(fh, default: int) -> int:
         return default
 
 
-def _iter_blocks(fh, offset: int, first_line: int) -> Iterator[tuple[LineBlock, int] | _Oversized]:
+def _iter_blocks(
+    fh, offset: int, first_line: int, read_bytes: int = READ_BYTES
+) -> Iterator[tuple[LineBlock, int] | _Oversized]:
     """Blocks of complete lines from ``fh`` (positioned at ``offset``); a line longer than
     ``MAX_LINE`` without a newline in sight is skipped in pieces and reported as ``_Oversized``
     once its newline arrives. An incomplete last line is left for the next pass."""
@@ -472,7 +476,7 @@ def _iter_blocks(fh, offset: int, first_line: int) -> Iterator[tuple[LineBlock, 
     line = first_line
     pos = offset  # absolute offset of carry[0]
     while True:
-        chunk = fh.read(READ_BYTES)
+        chunk = fh.read(read_bytes)
         if not chunk:
             return
         data = carry + chunk if carry else chunk

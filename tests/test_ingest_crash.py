@@ -1,0 +1,93 @@
+"""Exactly once across crashes: ingesters killed with SIGKILL at random moments, again and
+again, then one that finishes — exactly the valid records, no duplicate, no loss."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.test_ingest_formats import query
+
+CHILD = """
+import sys
+from console.ingest.engine import Ingester
+from console.workspace import load_dir
+from pathlib import Path
+ing = Ingester(load_dir(Path(sys.argv[1])), batch_rows=int(sys.argv[2]), read_bytes=32768)
+print("ready", flush=True)
+r = ing.run_once(wait=60)
+print("done", r.as_dict(), flush=True)
+"""
+
+
+def make_sources(ws: Path, seed: int, files: int = 4, per_file: int = 3000) -> tuple[set[tuple[str, str]], int, int]:
+    """Seeded logs with bad lines and repeats; returns (valid ids, quarantined, duplicates)."""
+    rnd = random.Random(seed)
+    valid: set[tuple[str, str]] = set()
+    bad = dups = 0
+    for f in range(files):
+        out = []
+        for i in range(per_file):
+            r = rnd.random()
+            if r < 0.02:
+                out.append('{"broken": ')
+                bad += 1
+                continue
+            rid = f"{f}-{i}"
+            model = f"m{f % 2}"
+            if r < 0.04 and valid:
+                model, rid = rnd.choice(sorted(valid)[-50:])
+                dups += 1
+            else:
+                valid.add((model, rid))
+            out.append(json.dumps({"ts": 1762000000 + i, "model": model, "version": "1", "request_id": rid,
+                                   "prediction": rnd.random(), "features": {"x": rnd.random(), "c": rnd.choice("abc")}}))
+        data = ("\n".join(out) + "\n").encode()
+        if f == files - 1:
+            with gzip.open(ws / "logs" / f"f{f}.jsonl.gz", "wb") as fh:
+                fh.write(data)
+        else:
+            (ws / "logs" / f"f{f}.jsonl").write_bytes(data)
+    return valid, bad, dups
+
+
+def run_child(ws: Path, batch_rows: int, kill_after: float | None) -> int:
+    proc = subprocess.Popen([sys.executable, "-c", CHILD, str(ws), str(batch_rows)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    first = proc.stdout.readline().strip()
+    if first != "ready":
+        proc.wait(timeout=60)
+        raise AssertionError(proc.stderr.read() if proc.stderr else first)
+    if kill_after is not None:
+        time.sleep(kill_after)
+        proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=120)
+    return proc.returncode
+
+
+def test_sigkill_at_random_moments_then_finish(workspace_dir: Path) -> None:
+    valid, bad, dups = make_sources(workspace_dir, seed=7, files=3, per_file=2000)
+    rnd = random.Random(11)
+    killed = 0
+    for _ in range(6):
+        code = run_child(workspace_dir, batch_rows=1000, kill_after=rnd.uniform(0.0, 0.4))
+        killed += code == -signal.SIGKILL
+    assert killed >= 3  # most runs really died mid-way
+    assert run_child(workspace_dir, batch_rows=1000, kill_after=None) == 0
+    ids = query(workspace_dir, "SELECT model, request_id FROM predictions")
+    assert len(ids) == len(set(ids)), "a record was stored twice"
+    assert set(ids) == valid, "a record was lost"
+    assert query(workspace_dir, "SELECT count(*) FROM quarantine") == [(bad,)]
+    assert query(workspace_dir, "SELECT count(DISTINCT (source, line)) FROM quarantine") == [(bad,)]
+    assert query(workspace_dir, "SELECT sum(rows), sum(quarantined), sum(duplicates) FROM ingest_status") == [
+        (len(valid), bad, dups)]
+    # and a further run adds nothing
+    assert run_child(workspace_dir, batch_rows=1000, kill_after=None) == 0
+    assert query(workspace_dir, "SELECT count(*) FROM predictions") == [(len(valid),)]
