@@ -20,16 +20,24 @@ The Python API (documented with notebook examples in docs/analytics.md)::
 Each returns plain dicts/lists shaped as the contract's JSON.
 """
 
-from console.analytics.alerts import check_alerts
-from console.analytics.config import AnalyticsConfig, load_config
-from console.analytics.cost import budget_status, cost_report
-from console.analytics.drift import drift_report
-from console.analytics.ops import ops_report
-from console.analytics.performance import performance_report
-from console.analytics.query import ensure_read_only, run_query
-from console.analytics.slices import slices_report
-from console.analytics.windows import parse_time, parse_window
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
+_EXPORTS = {
+    "AnalyticsConfig": "config",
+    "budget_status": "cost",
+    "check_alerts": "alerts",
+    "cost_report": "cost",
+    "drift_report": "drift",
+    "ensure_read_only": "query",
+    "load_config": "config",
+    "ops_report": "ops",
+    "parse_time": "windows",
+    "parse_window": "windows",
+    "performance_report": "performance",
+    "run_query": "query",
+    "slices_report": "slices",
+}
 __all__ = [
     "AnalyticsConfig",
     "budget_status",
@@ -45,3 +53,23 @@ __all__ = [
     "run_query",
     "slices_report",
 ]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from console.analytics.alerts import check_alerts
+    from console.analytics.config import AnalyticsConfig, load_config
+    from console.analytics.cost import budget_status, cost_report
+    from console.analytics.drift import drift_report
+    from console.analytics.ops import ops_report
+    from console.analytics.performance import performance_report
+    from console.analytics.query import ensure_read_only, run_query
+    from console.analytics.slices import slices_report
+    from console.analytics.windows import parse_time, parse_window
+
+
+def __getattr__(name: str) -> Any:
+    """Import report modules on first use (``query`` need not load scipy and scikit-learn)."""
+    if name in _EXPORTS:
+        value = getattr(import_module(f"console.analytics.{_EXPORTS[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'console.analytics' has no attribute {name!r}")

@@ -13,10 +13,10 @@ import json
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-from console.analytics.stats import METHODS
 from console.errors import WorkspaceError
 
 DRIFT_AUTO = "auto"
+METHODS = ("ks", "chisquare", "z", "wasserstein", "jensenshannon", "psi")  # = stats.METHODS
 
 
 @dataclass(frozen=True)

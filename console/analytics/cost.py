@@ -181,7 +181,7 @@ def budget_status(db: StoreLike, model: str | None = None) -> list[dict[str, Any
     out = []
     for m in models:
         budget = budget_of(db, m)
-        row = db.cursor().execute("SELECT max(ts) FROM predictions WHERE model = ?", [m]).fetchone()
+        row = db.cursor().execute("SELECT max(ts) FROM predictions WHERE model = ?", [m]).fetchall()[0]
         last = aware(row[0]) if row and row[0] is not None else None
         if budget is None or last is None:
             if budget is not None:

@@ -74,7 +74,7 @@ def _null_share(cur, side: Side, col: str, numeric: bool) -> float | None:
 
 
 def db_one(cur, sql: str, params: list[Any]) -> Any:
-    row = cur.execute(sql, params).fetchone()
+    row = cur.execute(sql, params).fetchall()[0]
     return row[0] if row else None
 
 
@@ -169,7 +169,7 @@ def _file_fingerprint(path: Path) -> str:
 def _side_fingerprint(cur, relation: str, where: str, params: list[Any]) -> tuple[int, str]:
     cols = columns_of_cursor(cur, relation)
     batch = "max(batch)" if "batch" in cols else "NULL"
-    row = cur.execute(f"SELECT count(*), {batch}, max(ts) FROM {relation} WHERE {where}", params).fetchone()
+    row = cur.execute(f"SELECT count(*), {batch}, max(ts) FROM {relation} WHERE {where}", params).fetchall()[0]
     return int(row[0]), f"{row[0]}:{row[1]}:{row[2]}"
 
 

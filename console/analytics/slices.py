@@ -62,7 +62,7 @@ def _bucket_expr(cur, col: str, kind: str, cond: str, params: list[Any], max_val
     if kind == "numeric":
         row = cur.execute(
             f"SELECT quantile_disc({qc}, [0.2, 0.4, 0.6, 0.8]) FROM predictions_labelled "
-            f"WHERE {cond} AND isfinite({qc})", params).fetchone()
+            f"WHERE {cond} AND isfinite({qc})", params).fetchall()[0]
         edges = sorted(set(row[0] or [])) if row else []
         if not edges:
             return f"CASE WHEN {qc} IS NULL THEN {_lit(NULL_VALUE)} ELSE {_lit('all')} END"

@@ -68,7 +68,7 @@ def resolve_version(db: StoreLike, model: str, version: str | None) -> str:
         if db.registry.get(model, version) is None:
             row = db.cursor().execute(
                 "SELECT count(*) FROM predictions WHERE model = ? AND version = ?", [model, version]
-            ).fetchone()
+            ).fetchall()[0]
             if not row or not row[0]:
                 known = [v.version for v in db.registry.versions_of(model)]
                 raise UsageError(
@@ -112,7 +112,7 @@ class Scope:
 def data_range(db: StoreLike, scope: Scope, view: str = "predictions") -> tuple[dt.datetime | None, dt.datetime | None]:
     """First and last ``ts`` of the scope's rows (aware UTC)."""
     cond, params = scope.where()
-    row = db.cursor().execute(f"SELECT min(ts), max(ts) FROM {view} WHERE {cond}", params).fetchone()
+    row = db.cursor().execute(f"SELECT min(ts), max(ts) FROM {view} WHERE {cond}", params).fetchall()[0]
     return aware(row[0]), aware(row[1])
 
 
