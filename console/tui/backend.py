@@ -120,6 +120,10 @@ class Backend:
         import console.analytics as analytics
 
         fn = getattr(analytics, name)
+        if name == "drift_report":
+            # per-feature drift is what the screens show; the multivariate domain classifier
+            # (seconds per call) is left to `drift` on the command line and to alerts
+            kwargs.setdefault("multivariate", False)
         return fn(self.db, **kwargs)
 
     # -- governance ------------------------------------------------------------------------

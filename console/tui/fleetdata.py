@@ -7,6 +7,7 @@ Runs in a worker thread. A report that fails leaves its cells at "—" and names
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -57,66 +58,82 @@ def _try(row: FleetRow, what: str, fn, *args, **kwargs) -> Any:
         return None
 
 
-def fleet_rows(backend, window: TimeWindow, now: datetime, alerts: list[dict] | None,
-               pending: dict[str, int]) -> list[FleetRow]:
-    """One row per registered model, filled from the engine's reports."""
+def base_rows(backend) -> list[FleetRow]:
+    """Versions and stages only (files): the first paint."""
     reg = backend.registry
     rows = []
-    span = {"start": window.start, "end": window.end}
-    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    month = today.replace(day=1)
-    tomorrow = today + timedelta(days=1)
     for model in reg.models():
         versions = reg.versions_of(model)
-        prod = backend.fleet.production.get(model)
         cands = [v.version for v in versions
                  if backend.fleet.stage(model, v.version) in ("candidate", "staging")]
-        row = FleetRow(model, versions[-1].task, prod, cands)
-        ops = _try(row, "ops", backend.report, "ops_report", model=model, window=window.step, **span)
-        if ops:
-            wins = ops.get("windows", [])
-            row.traffic = [w.get("requests") or 0 for w in wins]
-        total = _try(row, "ops", backend.report, "ops_report", model=model, window="all", **span)
-        if total and total.get("windows"):
-            w = total["windows"][-1]
-            row.requests = w.get("requests")
-            row.error_rate = w.get("error_rate")
-            row.p95_ms = (w.get("latency_ms") or {}).get("p95")
-        if prod is not None:
-            drift = _try(row, "drift", backend.report, "drift_report", model=model, **span)
-            if drift:
-                feats = drift.get("features", [])
-                row.drifted_features = sum(1 for f in feats if f.get("drifted"))
-                ds = drift.get("dataset_drift", {})
-                row.drift = "drift" if ds.get("drifted") else ("warn" if row.drifted_features else "ok")
-            info = reg.get(model, prod)
-            offline = dict(info.metrics) if info else {}
-            row.metric = primary_metric(row.task, offline)
-            row.metric_offline = offline.get(row.metric) if row.metric else None
-            perf = _try(row, "performance", backend.report, "performance_report", model=model,
-                        window=window.step, **span)
-            if perf and row.metric:
-                for w in reversed(perf.get("windows", [])):
-                    if w.get("labelled") and (w.get("metrics") or {}).get(row.metric) is not None:
-                        row.metric_value = w["metrics"][row.metric]
-                        break
-        c_today = _try(row, "cost", backend.report, "cost_report", model=model, start=today, end=tomorrow)
-        row.cost_today = _total(c_today)
-        budget = next((b for b in (c_today or {}).get("budget") or [] if b.get("model") == model), None)
-        if budget:  # month-to-date as the engine reckons it (the month of the newest data)
-            row.budget = budget.get("budget_usd")
-            row.cost_mtd = budget.get("mtd_usd")
-            row.projected = budget.get("projected_usd")
-        else:
-            c_month = _try(row, "cost", backend.report, "cost_report", model=model, start=month, end=tomorrow)
-            row.cost_mtd = _total(c_month)
-        mine = [a for a in (alerts or []) if a.get("model") == model]
-        row.alerts = len(mine)
-        if mine:
-            row.worst_alert = min((a.get("severity") or "info" for a in mine), key=severity_rank)
-        row.pending = pending.get(model, 0)
-        rows.append(row)
+        rows.append(FleetRow(model, versions[-1].task, backend.fleet.production.get(model), cands))
     return rows
+
+
+def add_fast(backend, row: FleetRow, window: TimeWindow, now: datetime) -> None:
+    """Traffic, errors, latency, latest labelled metric and cost: the quick reports."""
+    span = {"start": window.start, "end": window.end}
+    model = row.model
+    ops = _try(row, "ops", backend.report, "ops_report", model=model, window=window.step, **span)
+    if ops:
+        row.traffic = [w.get("requests") or 0 for w in ops.get("windows", [])]
+    total = _try(row, "ops", backend.report, "ops_report", model=model, window="all", **span)
+    if total and total.get("windows"):
+        w = total["windows"][-1]
+        row.requests = w.get("requests")
+        row.error_rate = w.get("error_rate")
+        row.p95_ms = (w.get("latency_ms") or {}).get("p95")
+    if row.production is not None:
+        info = backend.registry.get(model, row.production)
+        offline = dict(info.metrics) if info else {}
+        row.metric = primary_metric(row.task, offline)
+        row.metric_offline = offline.get(row.metric) if row.metric else None
+        perf = _try(row, "performance", backend.report, "performance_report", model=model,
+                    window=window.step, **span)
+        if perf and row.metric:
+            for w in reversed(perf.get("windows", [])):
+                if w.get("labelled") and (w.get("metrics") or {}).get(row.metric) is not None:
+                    row.metric_value = w["metrics"][row.metric]
+                    break
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    tomorrow = today + timedelta(days=1)
+    c_today = _try(row, "cost", backend.report, "cost_report", model=model, start=today, end=tomorrow)
+    row.cost_today = _total(c_today)
+    budget = next((b for b in (c_today or {}).get("budget") or [] if b.get("model") == model), None)
+    if budget:  # month-to-date as the engine reckons it (the month of the newest data)
+        row.budget = budget.get("budget_usd")
+        row.cost_mtd = budget.get("mtd_usd")
+        row.projected = budget.get("projected_usd")
+    else:
+        c_month = _try(row, "cost", backend.report, "cost_report", model=model,
+                       start=today.replace(day=1), end=tomorrow)
+        row.cost_mtd = _total(c_month)
+
+
+def add_drift(backend, row: FleetRow, window: TimeWindow) -> None:
+    """Dataset drift of the production version (the slow report)."""
+    if row.production is None:
+        return
+    drift = _try(row, "drift", backend.report, "drift_report", model=row.model,
+                 start=window.start, end=window.end)
+    if drift:
+        feats = drift.get("features", [])
+        row.drifted_features = sum(1 for f in feats if f.get("drifted"))
+        ds = drift.get("dataset_drift", {})
+        row.drift = "drift" if ds.get("drifted") else ("warn" if row.drifted_features else "ok")
+
+
+def add_alerts(rows: list[FleetRow], alerts: list[dict] | None, pending: dict[str, int]) -> None:
+    for row in rows:
+        mine = [a for a in (alerts or []) if a.get("model") == row.model]
+        row.alerts = len(mine)
+        row.worst_alert = min((a.get("severity") or "info" for a in mine), key=severity_rank) if mine else None
+        row.pending = pending.get(row.model, 0)
+
+
+def snapshot(rows: list[FleetRow]) -> list[FleetRow]:
+    """A copy to hand to the main thread while the worker keeps filling its own rows."""
+    return [copy.deepcopy(r) for r in rows]
 
 
 def _total(report: dict | None) -> float | None:

@@ -5,6 +5,7 @@ thread worker (exclusive: a newer load cancels the older), ``show`` paints on th
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from textual import work
@@ -85,6 +86,12 @@ class ConsoleScreen(Screen):
         worker = get_current_worker()
         try:
             data = self.fetch()
+            if isinstance(data, Iterator):  # a progressive fetch: paint each step as it comes
+                for step in data:
+                    if worker.is_cancelled:
+                        return
+                    self.app.call_from_thread(self._apply, step)
+                return
         except Exception as exc:  # shown on screen, never a crash of the console
             if not worker.is_cancelled:
                 self.app.call_from_thread(self.show_error, exc)

@@ -13,7 +13,15 @@ from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
 from console.tui import format as fmt
-from console.tui.fleetdata import FleetRow, fleet_rows, severity_rank
+from console.tui.fleetdata import (
+    FleetRow,
+    add_alerts,
+    add_drift,
+    add_fast,
+    base_rows,
+    severity_rank,
+    snapshot,
+)
 from console.tui.screens.base import ConsoleScreen
 from console.tui.widgets.filterbar import FilterBar
 
@@ -45,6 +53,8 @@ class FleetScreen(ConsoleScreen):
         self.sort_col = 10  # open alerts first
         self.sort_reverse = False
         self.filter_text = ""
+        self._drift_cache: dict[str, str] = {}  # last known, shown while drift reloads
+        self._alerts_cache: list[dict] | None = None
 
     def compose_body(self) -> ComposeResult:
         yield DataTable(id="fleet", cursor_type="row", zebra_stripes=True)
@@ -64,12 +74,7 @@ class FleetScreen(ConsoleScreen):
         be = self.app.backend
         if be is None or self.rows:
             return
-        rows = []
-        for model in be.registry.models():
-            vs = be.registry.versions_of(model)
-            rows.append(FleetRow(model, vs[-1].task, be.fleet.production.get(model),
-                                 [v.version for v in vs if be.fleet.stage(model, v.version) in ("candidate", "staging")]))
-        self.rows = rows
+        self.rows = base_rows(be)
         self.repaint()
 
     def reload(self) -> None:
@@ -77,28 +82,45 @@ class FleetScreen(ConsoleScreen):
         super().reload()
 
     def fetch(self) -> Any:
+        """Progressive: quick reports for every model, then pending requests, drift, alerts."""
         be = self.app.backend
-        alerts = None
-        problems = []
-        try:
-            alerts = be.report("check_alerts").get("alerts", [])
-        except Exception as exc:
-            problems.append(f"alerts: {type(exc).__name__}: {exc}")
+        window, now = self.app.window, self.app.now()
+        problems: list[str] = []
+        rows = base_rows(be)
         try:
             pending = be.pending_by_model()
         except Exception as exc:
             pending = {}
             problems.append(f"requests: {type(exc).__name__}: {exc}")
-        rows = fleet_rows(be, self.app.window, self.app.now(), alerts, pending)
-        return rows, problems
+        add_alerts(rows, self._alerts_cache, pending)
+        for row in rows:
+            add_fast(be, row, window, now)
+            row.drift = self._drift_cache.get(row.model, "none")
+        yield snapshot(rows), list(problems), "loading drift…"
+        for row in rows:
+            add_drift(be, row, window)
+            yield snapshot(rows), list(problems), "loading drift…"
+        try:
+            alerts = be.report("check_alerts").get("alerts", [])
+        except Exception as exc:
+            alerts = None
+            problems.append(f"alerts: {type(exc).__name__}: {exc}")
+        add_alerts(rows, alerts, pending)
+        yield snapshot(rows), problems, ""
 
     def show(self, data: Any) -> None:
-        rows, problems = data
+        rows, problems, pending_note = data
         self.rows = rows
         for r in rows:
-            problems.extend(f"{r.model}: {p}" for p in r.problems)
+            problems.extend(f"{r.model}: {p}" for p in dict.fromkeys(r.problems))
+            if r.drift != "none":
+                self._drift_cache[r.model] = r.drift
+        if not pending_note:
+            self._alerts_cache = [{"model": r.model, "severity": r.worst_alert}
+                                  for r in rows for _ in range(r.alerts)]
         note = self.query_one("#fleet-note", Static)
-        note.update(f"▲ {len(problems)} problem(s): {problems[0]}" if problems else "")
+        text = f"▲ {len(problems)} problem(s): {problems[0]}" if problems else ""
+        note.update(" · ".join(t for t in (pending_note, text) if t))
         self.repaint()
 
     # -- table -----------------------------------------------------------------------------
