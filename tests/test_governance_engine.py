@@ -290,3 +290,13 @@ def test_report_of_pending_promotion_evaluates_gates_now(ws):
     req = engine.create_request(ws, CAROL, "promote", "credit", "3", "r")  # now: not expired
     data = build_report(ws, req.request_id)
     assert data["gates_source"] == "evaluated now (not yet decided)" and data["gates"]
+
+
+def test_retrain_without_hook_fails_and_promote_without_hook_only_switches_serving(tmp_path):
+    ws = load_dir(build_workspace(tmp_path / "ws", hooks=False))
+    req = engine.create_request(ws, CAROL, "retrain", "credit", None, "drift", now=NOW)
+    engine.decide(ws, ALICE, req.request_id, "approve", "go", now=NOW)
+    req = effects.execute(ws, ALICE, req.request_id, now=NOW)
+    assert req.state == "failed" and "no [hooks] retrain" in req.failure
+    assert _promote(ws).state == "executed"
+    assert json.loads(ws.serving_path.read_text())["models"]["credit"]["production"] == "3"

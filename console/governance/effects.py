@@ -110,6 +110,8 @@ def execute(ws: Workspace, ident: Identity, request_id: str, now: dt.datetime | 
     if argv:
         hook = run_hook(ws, list(argv), hook_env(ws, ident, req, to_version))
         ok = hook.get("returncode") == 0 and not hook.get("timed_out") and "error" not in hook
+    elif req.action == "retrain":  # nothing can retrain without a hook
+        hook, ok = {"argv": [], "returncode": None, "error": "no [hooks] retrain command is configured"}, False
     else:
         hook, ok = None, True
     with journal.locked() as txn:
@@ -150,6 +152,8 @@ def execute(ws: Workspace, ident: Identity, request_id: str, now: dt.datetime | 
             )
             fields["produced_version"] = new[-1] if new else None
             fields["stage_changes"] = []
+            if not new:
+                fields["detail"] = "the retrain hook succeeded but registered no new version"
         txn.append(ident.user, "executed", now=now, **fields)
         return replay(txn.entries())[request_id]
 
