@@ -12,7 +12,7 @@ Attribution rules (docs/analytics.md):
   A version without ``created_at`` is attributed to the day of its first prediction.
 - ``usd_per_1k`` = total_usd / predictions × 1000 (``serving_usd_per_1k`` is serving only).
 - ``usd_per_correct`` = serving cost of labelled predictions / correct labelled predictions
-  (label equals prediction), where labels exist.
+  (label equals prediction), where labels exist; not defined for regression models.
 - budget: per model, ``monthly_budget_usd`` from the registry (the production version's, else
   the newest version's that has one); month-to-date spend is the model's total cost in the
   calendar month (UTC) of the report's end — the latest record, not the wall clock — from the
@@ -129,8 +129,11 @@ def cost_rows(
         g["serving_usd"] += logged + (n - n_logged) * unit
         g["unpriced"] += 0 if rate is not None else n - n_logged
         g["labelled"] += labelled
-        g["correct"] += correct
-        g["serving_usd_labelled"] += logged_lab + (labelled - n_logged_lab) * unit
+        classification = info is None or info.task != "regression"
+        g["correct"] += correct if classification else 0
+        g["regression"] = g.get("regression", False) or not classification
+        if classification:
+            g["serving_usd_labelled"] += logged_lab + (labelled - n_logged_lab) * unit
         seen_versions.add((m, v))
         d = aware(first_ts).date()
         first_day[(m, v)] = min(first_day.get((m, v), d), d)
@@ -167,7 +170,7 @@ def cost_rows(
             "training_usd": g["training_usd"], "total_usd": total,
             "usd_per_1k": total / g["predictions"] * 1000 if g["predictions"] else None,
             "serving_usd_per_1k": g["serving_usd"] / g["predictions"] * 1000 if g["predictions"] else None,
-            "labelled": g["labelled"], "correct": g["correct"],
+            "labelled": g["labelled"], "correct": g["correct"] if not g.get("regression") or g["correct"] else None,
             "usd_per_correct": g["serving_usd_labelled"] / g["correct"] if g["correct"] else None,
             "unpriced": g["unpriced"],
         })

@@ -269,6 +269,7 @@ def drift_report(
         results.append(entry)
 
     tested = [e for e in results if e["method"] is not None]
+    tested_names = {e["feature"] for e in tested}
     drifted = sum(1 for e in tested if e["drifted"])
     share = drifted / len(tested) if tested else 0.0
     out: dict[str, Any] = {
@@ -290,7 +291,7 @@ def drift_report(
 
         out["multivariate"] = domain_classifier(
             cur, reference, current,
-            [(n, c, k) for n, c, k in feats if c in ref_cols and c in cur_cols],
+            [(n, c, k) for n, c, k in feats if n in tested_names],
             config.multivariate,
         )
     return out
