@@ -17,7 +17,7 @@ from typing import Any
 
 from console.analytics.cache import cache_for
 from console.analytics.source import Scope, StoreLike, naive
-from console.analytics.windows import Window, to_epoch_us
+from console.analytics.windows import Window, iso, to_epoch_us
 
 Compute = Callable[[str, list[Any], str], dict[int, Any]]
 
@@ -112,7 +112,7 @@ def windowed(
                 todo.append(w)
             else:
                 results[wkey] = entry["result"]
-                cache.put(ckey, {"batch": batch, "result": entry["result"]})
+                cache.put(ckey, dict(entry, batch=batch))
     if todo:
         todo.sort(key=lambda w: w.start)
         base_cond, base_params = scope.where()
@@ -126,5 +126,6 @@ def windowed(
             res = by_bucket.get(bucket_of(w, size))
             results[w.key] = res
             if isinstance(batch, int):
-                cache.put(keys[w.key], {"batch": batch, "result": res})
+                cache.put(keys[w.key], {"batch": batch, "start": iso(w.start), "end": iso(w.end),
+                                        "result": res})
     return results
