@@ -111,6 +111,8 @@ def test_decided_once(ws):
         engine.decide(ws, BOB, req.request_id, "approve", "yes", now=NOW)
     with pytest.raises(AlreadyDecided):
         engine.cancel(ws, CAROL, req.request_id, now=NOW)
+    late = [e for e in journal(ws.root) if e["action"] == "refused"]
+    assert [(e["actor"], e["attempt"]) for e in late] == [("bob", "approve"), ("carol", "cancel")]
 
 
 def test_cancel_by_requester(ws):
@@ -129,7 +131,7 @@ def test_expiry_is_derived_then_journaled(tmp_path):
     assert "expired" not in [e["action"] for e in journal(ws.root)]
     with pytest.raises(AlreadyDecided, match="expired"):
         engine.decide(ws, ALICE, req.request_id, "approve", "too late", now=later)
-    assert [e["action"] for e in journal(ws.root)][-1] == "expired"  # noticed and journaled
+    assert [e["action"] for e in journal(ws.root)][-2:] == ["expired", "refused"]  # noticed and journaled
     assert engine.get_request(ws, req.request_id, NOW).state == "expired"
 
 

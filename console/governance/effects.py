@@ -36,7 +36,11 @@ HISTORY_LIMIT = 50
 
 
 def hook_timeout(ws: Workspace) -> float:
-    return parse_duration(str(ws.section("governance").get("hook_timeout", DEFAULT_TIMEOUT))).total_seconds()
+    value = ws.section("governance").get("hook_timeout", DEFAULT_TIMEOUT)
+    try:
+        return parse_duration(str(value)).total_seconds()
+    except UsageError:
+        raise UsageError(f"{ws.config_path}: [governance] hook_timeout {value!r} is not like 30s or 10m") from None
 
 
 def _tail(data: bytes, limit: int) -> str:

@@ -50,7 +50,10 @@ def request_ttl(ws: Workspace) -> dt.timedelta | None:
     value = ws.section("governance").get("request_ttl", DEFAULT_TTL)
     if str(value).strip().lower() in ("0", "never", "none", ""):
         return None
-    return parse_duration(str(value))
+    try:
+        return parse_duration(str(value))
+    except UsageError:
+        raise UsageError(f"{ws.config_path}: [governance] request_ttl {value!r} is not like 72h or 3d") from None
 
 
 def list_requests(ws: Workspace, now: dt.datetime | None = None) -> list[Request]:
@@ -88,6 +91,12 @@ def _writable_or_refuse(journal: Journal, reason: str) -> None:
             pass
     except JournalUnwritable:
         raise PermissionDenied(f"{reason} (the attempt could not be journaled: no write access)") from None
+
+
+def _too_late(txn: JournalTxn, ident: Identity, now: dt.datetime, attempt: str, request_id: str, reason: str):
+    """A decision on something already decided: journaled as refused, reported as such."""
+    txn.append(ident.user, "refused", now=now, attempt=attempt, detail=reason, request_id=request_id)
+    return AlreadyDecided(reason)
 
 
 def _refuse(txn: JournalTxn, ident: Identity, now: dt.datetime, attempt: str, reason: str, **fields: Any):
@@ -223,15 +232,16 @@ def decide(
         comment_text = _text(comment, "--comment")
         if req.break_glass:
             if req.review != "pending":
-                raise AlreadyDecided(
-                    f"{request_id} was already reviewed by {req.reviewed_by} ({req.review})"
+                raise _too_late(
+                    txn, ident, now, verdict, request_id,
+                    f"{request_id} was already reviewed by {req.reviewed_by} ({req.review})",
                 )
             txn.append(ident.user, verdict, now=now, request_id=request_id, comment=comment_text, review=True)
             return replay(txn.entries(), now)[request_id]
         if req.state != "pending":
             who = req.decided_by or "nobody"
             what = {"expired": f"expired at {req.expires_at}"}.get(req.state, f"{req.state} by {who}")
-            raise AlreadyDecided(f"{request_id} was already decided: {what}")
+            raise _too_late(txn, ident, now, verdict, request_id, f"{request_id} was already decided: {what}")
         fields: dict[str, Any] = {"request_id": request_id, "comment": comment_text}
         if verdict == "approve" and req.action == "promote":
             from console.governance.gates import evidence_hash, failing
@@ -270,6 +280,9 @@ def cancel(ws: Workspace, ident: Identity, request_id: str, now: dt.datetime | N
                 f"only {req.requested_by}, who raised {request_id}, may cancel it", request_id=request_id,
             )
         if req.state != "pending":
-            raise AlreadyDecided(f"{request_id} is {req.state}" + (f" by {req.decided_by}" if req.decided_by else ""))
+            raise _too_late(
+                txn, ident, now, "cancel", request_id,
+                f"{request_id} is {req.state}" + (f" by {req.decided_by}" if req.decided_by else ""),
+            )
         txn.append(ident.user, "cancel", now=now, request_id=request_id)
         return replay(txn.entries(), now)[request_id]
