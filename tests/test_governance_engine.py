@@ -54,7 +54,7 @@ def test_request_then_approve_promotes_and_writes_serving(ws):
     deployed = [json.loads(x) for x in (ws.root / "deployments.jsonl").read_text().splitlines()]
     assert deployed[-1]["version"] == "3" and deployed[-1]["from_version"] == "2"
     actions = [e["action"] for e in journal(ws.root)]
-    assert actions == ["request", "approve", "hook", "executed"]
+    assert actions == ["request", "override", "approve", "hook", "executed"]
     assert Journal(ws.journal_path).verify()["ok"]
 
 
@@ -66,6 +66,10 @@ def test_approval_binds_evidence_hash(ws):
     assert approve["evidence_hash"] == evidence_hash(gates)
     assert approve["gates"] == gates
     assert approve["override"] is True and approve["overridden_gates"]
+    override = [e for e in journal(ws.root) if e["action"] == "override"][0]
+    assert override["justification"] == "justified: offline is better"
+    assert override["overridden_gates"] == approve["overridden_gates"]
+    assert override["evidence_hash"] == approve["evidence_hash"] and override["seq"] == approve["seq"] - 1
 
 
 def test_failed_gates_need_override(ws):
@@ -268,7 +272,7 @@ def test_report_shows_evidence_and_trail(ws):
     data = build_report(ws, req.request_id)
     assert data["evidence_hash_matches"] is True
     assert data["failing_gates"] and data["request"]["override"] is True
-    assert [e["action"] for e in data["trail"]] == ["request", "approve", "hook", "executed"]
+    assert [e["action"] for e in data["trail"]] == ["request", "override", "approve", "hook", "executed"]
     md = render(data, "md")
     for text in ("## Gates", "## Evidence: offline_metric", "## Champion vs challenger",
                  "| offline roc_auc | 0.8 | 0.84 |", "## Decision trail", "alice", "verifies"):
@@ -277,12 +281,13 @@ def test_report_shows_evidence_and_trail(ws):
     assert "<h2>Decision trail</h2>" in html and "&lt;" not in md
     # tampering with the stored gates is visible in the report
     lines = ws.journal_path.read_text().splitlines(keepends=True)
-    approve = json.loads(lines[1])
+    approve = json.loads(lines[2])
+    assert approve["action"] == "approve"
     approve["gates"][0]["evidence"]["challenger"] = 0.99
-    lines[1] = json.dumps(approve) + "\n"
+    lines[2] = json.dumps(approve) + "\n"
     ws.journal_path.write_text("".join(lines))
     data = build_report(ws, req.request_id)
-    assert data["evidence_hash_matches"] is False and data["journal"]["first_bad_seq"] == 2
+    assert data["evidence_hash_matches"] is False and data["journal"]["first_bad_seq"] == 3
     assert "DOES NOT MATCH" in render(data, "md")
 
 

@@ -262,6 +262,11 @@ def decide(
                 fields["overridden_gates"] = bad
         elif override:
             fields["override"] = False
+        if fields.get("override"):
+            # The override is its own entry (CONTRACT §6), right before the approval it enables.
+            txn.append(ident.user, "override", now=now, request_id=request_id,
+                       overridden_gates=fields["overridden_gates"], justification=comment_text,
+                       evidence_hash=fields["evidence_hash"])
         txn.append(ident.user, verdict, now=now, **fields)
         return replay(txn.entries(), now)[request_id]
 

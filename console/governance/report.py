@@ -19,7 +19,7 @@ from console.governance.journal import Journal
 from console.store.registry import load_registry
 from console.workspace import Workspace
 
-TRAIL_KEYS = ("comment", "reason", "detail", "override", "overridden_gates", "evidence_hash",
+TRAIL_KEYS = ("comment", "justification", "reason", "detail", "override", "overridden_gates", "evidence_hash",
               "produced_version", "returncode", "timed_out", "duration_s", "attempt", "review")
 
 
