@@ -74,7 +74,7 @@ def test_sparkline_and_numbers() -> None:
     assert fmt.sparkline([0, 5, 10]) == "▁▅█"
     assert fmt.sparkline([]) == "—"
     assert fmt.pct(0.0123) == "1.2%"
-    assert fmt.usd(1234.5) == "$1,234" or fmt.usd(1234.5) == "$1,235"
+    assert fmt.usd(1234.5) in ("$1,234", "$1,235") and fmt.usd(0.5) == "$0.50" and fmt.usd(60.0) == "$60"
     assert fmt.num(None) == "—"
 
 

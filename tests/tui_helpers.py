@@ -14,7 +14,7 @@ from console.workspace import load_dir
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "sample_data"
-FROZEN = datetime(2026, 11, 22, 0, 0, tzinfo=UTC)  # the sample's story ends on 2026-11-21
+FROZEN = datetime(2026, 11, 21, 23, 59, 59, tzinfo=UTC)  # the last second of the sample story
 
 CAROL = Identity("carol", operator=True)  # operator of the sample workspace
 ALICE = Identity("alice", reviewer=True)  # reviewer

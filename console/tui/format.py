@@ -72,7 +72,7 @@ def pct(value: float | None, digits: int = 1) -> str:
 def usd(value: float | None) -> str:
     if value is None:
         return "—"
-    return f"${value:,.0f}" if abs(value) >= 100 else f"${value:,.2f}"
+    return f"${value:,.0f}" if abs(value) >= 10 or value == int(value) else f"${value:,.2f}"
 
 
 def ms(value: float | None) -> str:

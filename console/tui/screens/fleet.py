@@ -26,18 +26,18 @@ from console.tui.screens.base import ConsoleScreen
 from console.tui.widgets.filterbar import FilterBar
 
 COLUMNS = (
-    # label, width, sort key
-    ("model", 14, lambda r: r.model),
+    # label, width, sort key — the most urgent first, so 80 columns show what matters
+    ("model", 13, lambda r: r.model),
     ("prod", 4, lambda r: r.production or ""),
-    ("cand", 5, lambda r: ",".join(r.candidates)),
-    ("traffic", 12, lambda r: r.requests or 0),
-    ("err", 6, lambda r: r.error_rate or 0),
-    ("p95", 7, lambda r: r.p95_ms or 0),
-    ("drift", 9, lambda r: {"drift": 0, "warn": 1, "ok": 2}.get(r.drift, 3)),
-    ("metric", 17, lambda r: r.metric_value if r.metric_value is not None else -1e9),
-    ("today", 7, lambda r: r.cost_today or 0),
-    ("month/budget", 14, lambda r: r.cost_mtd or 0),
-    ("alerts", 10, lambda r: (-(r.alerts), severity_rank(r.worst_alert or "info"))),
+    ("cand", 4, lambda r: ",".join(r.candidates)),
+    ("drift", 8, lambda r: {"drift": 0, "warn": 1, "ok": 2}.get(r.drift, 3)),
+    ("alerts", 12, lambda r: (-(r.alerts), severity_rank(r.worst_alert or "info"))),
+    ("err", 5, lambda r: -(r.error_rate or 0)),
+    ("p95", 6, lambda r: -(r.p95_ms or 0)),
+    ("live/offl.", 10, lambda r: r.metric_value if r.metric_value is not None else -1e9),
+    ("traffic", 12, lambda r: -(r.requests or 0)),
+    ("today", 6, lambda r: -(r.cost_today or 0)),
+    ("month/budget", 12, lambda r: -(r.cost_mtd or 0)),
     ("reqs", 4, lambda r: -r.pending),
 )
 
@@ -50,7 +50,7 @@ class FleetScreen(ConsoleScreen):
     def __init__(self) -> None:
         super().__init__()
         self.rows: list[FleetRow] = []
-        self.sort_col = 10  # open alerts first
+        self.sort_col = 4  # open alerts first
         self.sort_reverse = False
         self.filter_text = ""
         self._drift_cache: dict[str, str] = {}  # last known, shown while drift reloads
@@ -156,19 +156,19 @@ class FleetScreen(ConsoleScreen):
     def cells(self, r: FleetRow) -> list[Any]:
         metric = "—"
         if r.metric:
-            metric = f"{fmt.num(r.metric_value, 2)} vs {fmt.num(r.metric_offline, 2)}"
+            metric = f"{fmt.num(r.metric_value, 2)}/{fmt.num(r.metric_offline, 2)}"
         budget = fmt.usd(r.cost_mtd)
         if r.budget is not None:
             budget += f"/{fmt.usd(r.budget)}"
             if r.cost_mtd is not None and r.cost_mtd > r.budget:
-                budget = "✗ " + budget
+                budget = Text("✗ " + budget, style="red")
         alerts = Text("✓ none", style="green") if not r.alerts else fmt.state(r.worst_alert or "warning")
         if r.alerts:
             alerts = Text(f"{r.alerts} ") + alerts
         return [
             Text(r.model, style="bold"), r.production or "—", ",".join(r.candidates) or "—",
-            fmt.sparkline(r.traffic, 12), fmt.pct(r.error_rate), fmt.ms(r.p95_ms),
-            fmt.state(r.drift), metric, fmt.usd(r.cost_today), budget, alerts,
+            fmt.state(r.drift), alerts, fmt.pct(r.error_rate), fmt.ms(r.p95_ms), metric,
+            fmt.sparkline(r.traffic, 12), fmt.usd(r.cost_today), budget,
             f"{r.pending}" if r.pending else "—",
         ]
 

@@ -1,0 +1,59 @@
+"""Fleet (home) on the ingested sample workspace: the story is visible at a glance, rows sort
+and filter, enter opens the model, esc comes back."""
+
+from __future__ import annotations
+
+from tests.tui_helpers import (
+    CAROL,
+    ingested_sample_fixture,  # noqa: F401
+    make_app,
+    screen_text,
+    settle,
+)
+
+
+async def test_fleet_shows_the_story_sorts_filters_and_opens(ingested_sample) -> None:
+    app = make_app(ingested_sample, CAROL)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        screen = app.screen
+        rows = {r.model: r for r in screen.rows}
+        assert set(rows) == {"credit-risk", "delivery-eta", "ticket-router"}
+        cr, tr = rows["credit-risk"], rows["ticket-router"]
+        assert (cr.production, cr.candidates) == ("2", ["3"])
+        assert cr.drift == "drift" and cr.problems == []
+        assert cr.requests and cr.p95_ms and len(cr.traffic) == 28  # four weeks, daily
+        assert cr.metric == "roc_auc" and cr.metric_offline == 0.8114 and cr.metric_value is not None
+        assert cr.pending == 1  # the promotion waiting for sign-off
+        assert tr.budget == 60 and tr.cost_mtd > tr.budget  # over budget
+        assert tr.alerts >= 1 and tr.worst_alert == "critical"
+        text = screen_text(app)
+        assert "✗ drift" in text and "✗ $70/$60" in text and "✗ critical" in text
+        # default order: open alerts first
+        first = [r.model for r in screen.visible_rows()][0]
+        assert rows[first].alerts == max(r.alerts for r in rows.values())
+        await pilot.press(*["s"] * 11)  # from alerts round to drift
+        assert screen.sort_col == 3
+        assert screen.visible_rows()[0].model == "credit-risk"
+        await pilot.press("S")
+        assert screen.visible_rows()[-1].model == "credit-risk"
+        await pilot.press("slash", *"eta")
+        assert [r.model for r in screen.visible_rows()] == ["delivery-eta"]
+        await pilot.press("enter")  # keep the filter, back to the table
+        await pilot.press("enter")  # open the only row
+        await settle(app, pilot)
+        assert type(app.screen).__name__ == "ModelScreen" and app.screen.model == "delivery-eta"
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert app.screen is screen and screen.filter_text == "eta"
+
+
+async def test_fleet_fits_80x24_with_the_states_in_words(ingested_sample) -> None:
+    app = make_app(ingested_sample, CAROL)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        text = screen_text(app)
+        lines = text.splitlines()
+        assert len(lines) == 24 and all(len(line) <= 80 for line in lines)
+        assert "credit-risk" in text and "✗ drift" in text
+        assert "Help" in lines[-1] and "Filter" in lines[-1]
