@@ -58,7 +58,9 @@ def parse_window(text: str | None, default: str = "1d") -> int | None:
 
 
 def to_epoch_us(t: dt.datetime) -> int:
-    """Microseconds since the epoch (exact, unlike float seconds)."""
+    """Microseconds since the epoch (exact, unlike float seconds); naive = UTC."""
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=UTC)
     delta = t.astimezone(UTC) - EPOCH
     return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
 
@@ -153,4 +155,6 @@ def iso(t: dt.datetime | None) -> str | None:
     """RFC 3339 text with ``Z`` (``None`` passes through)."""
     if t is None:
         return None
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=UTC)
     return t.astimezone(UTC).isoformat().replace("+00:00", "Z")
