@@ -92,6 +92,7 @@ def cost_report(
     end: dt.datetime | None = None,
 ) -> dict[str, Any]:
     """Cost rows grouped ``by`` model, version or day, and the month-to-date budget burn."""
+    start, end = aware(start), aware(end)
     rows = cost_rows(db, model, version, by, start, end)
     return {"by": by, "start": W.iso(start), "end": W.iso(end), "rows": rows,
             "budget": budget_status(db, model)}

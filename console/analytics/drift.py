@@ -226,6 +226,8 @@ def drift_report(
     features: list[str] | None = None,
 ) -> dict[str, Any]:
     """CONTRACT §7 drift of one model version: current = its logs in ``[start, end)``."""
+    start, end = aware(start), aware(end)
+    reference_start, reference_end = aware(reference_start), aware(reference_end)
     version = resolve_version(db, model, version)
     if config is None:
         config = load_config(getattr(getattr(db, "ws", None), "config", None), model)

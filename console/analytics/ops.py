@@ -14,7 +14,14 @@ from typing import Any
 from console.analytics import windows as W
 from console.analytics.config import AnalyticsConfig, load_config
 from console.analytics.incremental import windowed
-from console.analytics.source import Scope, StoreLike, check_model, report_range, resolve_version
+from console.analytics.source import (
+    Scope,
+    StoreLike,
+    aware,
+    check_model,
+    report_range,
+    resolve_version,
+)
 
 
 def ops_sql(cond: str, bucket: str) -> str:
@@ -37,6 +44,7 @@ def ops_report(
     config: AnalyticsConfig | None = None,
 ) -> dict[str, Any]:
     """Requests, errors and latency per window of one model (every version unless given)."""
+    start, end = aware(start), aware(end)
     if version is not None:
         version = resolve_version(db, model, version)
     else:

@@ -15,7 +15,7 @@ from console.analytics import windows as W
 from console.analytics.config import AnalyticsConfig, load_config
 from console.analytics.incremental import windowed
 from console.analytics.metrics import METRICS, compute_windows
-from console.analytics.source import Scope, StoreLike, report_range, resolve_version
+from console.analytics.source import Scope, StoreLike, aware, report_range, resolve_version
 
 
 def task_of(db: StoreLike, model: str, version: str) -> str:
@@ -46,6 +46,7 @@ def performance_report(
     config: AnalyticsConfig | None = None,
 ) -> dict[str, Any]:
     """Per-window quality of one model version (default: the production version)."""
+    start, end = aware(start), aware(end)
     version = resolve_version(db, model, version)
     if config is None:
         config = load_config(getattr(getattr(db, "ws", None), "config", None), model)

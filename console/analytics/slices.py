@@ -38,6 +38,7 @@ from console.analytics.performance import task_of
 from console.analytics.source import (
     Scope,
     StoreLike,
+    aware,
     model_features,
     quote,
     report_range,
@@ -138,6 +139,7 @@ def slices_report(
     config: AnalyticsConfig | None = None,
 ) -> dict[str, Any]:
     """Per slice value quality, flags and fairness gaps of one model version."""
+    start, end = aware(start), aware(end)
     version = resolve_version(db, model, version)
     if config is None:
         config = load_config(getattr(getattr(db, "ws", None), "config", None), model)
