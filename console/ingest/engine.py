@@ -22,7 +22,9 @@ import gzip
 import json
 import os
 import zlib
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -248,36 +250,52 @@ class _Run:
                 else:
                     fh.seek(st.offset)
             total = st.offset
-            try:
-                for item in _iter_blocks(fh, st.offset, st.line + 1, self.ing.read_bytes):
-                    if isinstance(item, _Oversized):
-                        self._process_oversized(f, st, item)
-                        continue
-                    block, end = item
-                    if f.fmt == "csv" and st.header is None:
-                        # the first line is the header, not a record
-                        first_end = int(block.ends[0]) + 1
-                        st.header = formats.csv_header(block.data[:first_end])
-                        st.offset, st.line = block.base + first_end, st.line + 1
-                        rest = block.data[first_end:]
-                        if not rest:
-                            continue
-                        block = LineBlock(rest, st.offset, st.line + 1)
-                    self._process_block(f, st, block)
-                    st.offset = block.base + len(block.data)
-                    st.line += block.n
-                    total = max(total, st.offset)
-                    if self.rows >= self.ing.batch_rows:
-                        self.flush()
-            except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
-                st.last_error = f"incomplete or corrupt gzip: {exc}"[:300]
+            queue: deque = deque()
+
+            def handle(entry) -> None:
+                item, fut = entry
+                if fut is None:
+                    self._process_oversized(f, st, item)
+                    return
+                self._ingest_block(f, st, item, fut.result())
+                st.offset = item.base + len(item.data)
+                st.line += item.n
+                if self.rows >= self.ing.batch_rows:
+                    self.flush()
+
+            # Parse the next block in a worker (pyarrow releases the GIL) while this one is
+            # validated and buffered: two blocks in flight at most.
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                try:
+                    for item in _iter_blocks(fh, st.offset, st.line + 1, self.ing.read_bytes):
+                        if isinstance(item, _Oversized):
+                            queue.append((item, None))
+                        else:
+                            block, _end = item
+                            if f.fmt == "csv" and st.header is None:
+                                # the first line is the header, not a record
+                                first_end = int(block.ends[0]) + 1
+                                st.header = formats.csv_header(block.data[:first_end])
+                                st.offset, st.line = block.base + first_end, st.line + 1
+                                rest = block.data[first_end:]
+                                if not rest:
+                                    continue
+                                block = LineBlock(rest, st.offset, st.line + 1)
+                            fut = pool.submit(formats.parse_block, block, f.kind, f.fmt, st.header)
+                            queue.append((block, fut))
+                        while len(queue) > 1:
+                            handle(queue.popleft())
+                except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+                    st.last_error = f"incomplete or corrupt gzip: {exc}"[:300]
+                while queue:
+                    handle(queue.popleft())
+            total = max(total, st.offset)
             if f.gz:
                 st.total = max(st.offset, _pos(fh, total))
             else:
                 st.total = f.size
 
-    def _process_block(self, f: SourceFile, st: SourceState, block: LineBlock) -> None:
-        df = formats.parse_block(block, f.kind, f.fmt, st.header)
+    def _ingest_block(self, f: SourceFile, st: SourceState, block: LineBlock, df: pl.DataFrame) -> None:
 
         def raw_of(lines: pl.Series) -> list[str]:
             return [block.raw(int(ln) - block.first_line) for ln in lines]
@@ -346,7 +364,7 @@ class _Run:
             v = validate_predictions(df)
             good = v.good.with_columns(key_expr().alias(KEY_COLUMN))
             keys = good[KEY_COLUMN].to_numpy()
-            first = good.select(pl.col(KEY_COLUMN).is_first_distinct()).to_series().to_numpy()
+            first = _first_occurrence(keys)
             assert self.ing._keys is not None
             seen = self.ing._keys.contains(keys)
             keep = first & ~seen
@@ -403,30 +421,46 @@ class _Run:
         dirs: set[Path] = set()
         written: list[tuple[Path, Path]] = []
 
+        jobs: list[tuple[pl.DataFrame, Path, Path]] = []
+
         def write(df: pl.DataFrame, final_path: Path) -> None:
             final_path.parent.mkdir(parents=True, exist_ok=True)
             tmp = temp_name(final_path)
-            df.write_parquet(tmp, compression="zstd", compression_level=1, statistics=True)
+            jobs.append((df, tmp, final_path))
             written.append((tmp, final_path))
             dirs.add(final_path.parent)
 
         if self.preds:
-            preds = pl.concat(self.preds, how="diagonal_relaxed") if len(self.preds) > 1 else self.preds[0]
+            by_model: dict[str, list[pl.DataFrame]] = {}
+            for fr in self.preds:
+                by_model.setdefault(str(fr["model"][0]), []).append(fr)
             front = [c for c, _ in PREDICTION_COLUMNS]
             tail = ["source", "line", "batch", KEY_COLUMN]
-            feats = sorted(c for c in preds.columns if c not in front and c not in tail)
-            preds = preds.select(front + feats + tail)
             n = 0
-            for (model, day), part in preds.partition_by(["model", "day"], as_dict=True, maintain_order=True).items():
-                part = part.select([c for c in part.columns if not (c in feats and part[c].null_count() == part.height)])
-                write(part, layout.prediction_dir(str(model), day.isoformat()) / f"b{batch}-{n}.parquet")
-                n += 1
+            for model, frames in by_model.items():
+                preds = pl.concat(frames, how="diagonal_relaxed") if len(frames) > 1 else frames[0]
+                feats = sorted(c for c in preds.columns if c not in front and c not in tail)
+                preds = preds.select(front + feats + tail)
+                days = preds["day"].unique()
+                groups = (
+                    [(days[0], preds)] if len(days) == 1
+                    else [(k[0], v) for k, v in preds.partition_by("day", as_dict=True, maintain_order=True).items()]
+                )
+                for day, part in groups:
+                    empty = [c for c in feats if part[c].null_count() == part.height]
+                    if empty:
+                        part = part.drop(empty)
+                    write(part, layout.prediction_dir(model, day.isoformat()) / f"b{batch}-{n}.parquet")
+                    n += 1
         if self.labels:
             labels = pl.concat(self.labels, how="diagonal_relaxed")
             write(labels, layout.kind_dir("labels") / f"b{batch}-0.parquet")
         if self.quar:
             quar = pl.concat(self.quar, how="diagonal_relaxed").with_columns(pl.lit(batch, pl.Int64).alias("batch"))
             write(quar, layout.kind_dir("quarantine") / f"b{batch}-0.parquet")
+        # polars releases the GIL while encoding: write the parts two at a time
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            list(pool.map(lambda j: j[0].write_parquet(j[1], compression="lz4", statistics=True), jobs))
         for tmp, final_path in written:
             publish(tmp, final_path, sync=sync)
         if sync:
@@ -441,6 +475,17 @@ class _Run:
         if self.ing.on_batch is not None:
             self.ing.on_batch(batch, self.batch_result)
         self._reset_batch()
+
+
+def _first_occurrence(keys: np.ndarray) -> np.ndarray:
+    """Mask of the first occurrence of every key (in order)."""
+    first = np.ones(len(keys), dtype=bool)
+    if len(keys) > 1:
+        order = np.argsort(keys, kind="stable")
+        sk = keys[order]
+        repeat = np.concatenate(([False], sk[1:] == sk[:-1]))
+        first[order[repeat]] = False
+    return first
 
 
 def read_checkpoint_bytes(layout: StoreLayout) -> bytes:

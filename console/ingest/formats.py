@@ -374,7 +374,7 @@ def tag_parquet_batch(batch: pa.RecordBatch | pa.Table, kind: str, first_row: in
             cols.update(_safe_tag(FEATURE_PREFIX + name, col, False))
     n = table.num_rows
     lines = pl.Series(np.arange(first_row + 1, first_row + 1 + n, dtype=np.int64))
-    return frame_from_arrow_columns(cols, lines, pl.Series([None] * n, dtype=pl.Int64))
+    return frame_from_arrow_columns(cols, lines, pl.repeat(None, n, dtype=pl.Int64, eager=True))
 
 
 def _safe_tag(name: str, col, allow_ts: bool) -> dict[str, pa.Array]:

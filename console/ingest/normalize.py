@@ -44,6 +44,19 @@ def parse_ts_strings(values: pl.Series) -> pl.Series:
     """RFC 3339 text (zone optional: UTC) → naive UTC ``Datetime(us)``; null when unreadable."""
     if values.len() == 0 or values.null_count() == values.len():
         return pl.Series(values.name, [None] * values.len(), dtype=pl.Datetime("us"))
+    # The common spellings, vectorised in polars; DuckDB's ISO parser takes the rest.
+    out = values.str.strptime(pl.Datetime("us"), "%Y-%m-%dT%H:%M:%S%.fZ", strict=False)
+    missing = out.is_null() & values.is_not_null()
+    if missing.any():
+        out = out.fill_null(values.str.strptime(pl.Datetime("us"), "%Y-%m-%dT%H:%M:%S%.f", strict=False))
+        missing = out.is_null() & values.is_not_null()
+    if not missing.any():
+        return out.alias(values.name)
+    idx = missing.arg_true()
+    return out.scatter(idx, _duck_parse(values.gather(idx))).alias(values.name)
+
+
+def _duck_parse(values: pl.Series) -> pl.Series:
     tbl = pa.table({"s": values.to_arrow()})
     conn = _duck()
     conn.register("_ts_in", tbl)
@@ -287,7 +300,7 @@ def apply_features(good: pl.DataFrame, features: list[str], catalog: FeatureCata
     if good.height == 0:
         return []
     out = []
-    parts = good.partition_by("model", as_dict=True, maintain_order=True) if features else {(None,): good}
+    parts = good.partition_by("model", as_dict=True, maintain_order=True)
     for key, sub in parts.items():
         model = key[0]
         exprs = []

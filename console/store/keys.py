@@ -28,6 +28,14 @@ def key_expr(model: str = "model", version: str = "version", request_id: str = "
     return pl.concat_str([pl.col(model), pl.col(version), pl.col(request_id)], separator="\x1f").hash(SEED)
 
 
+def _sorted_unique(a: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (a plain sort: numpy's hash-based ``unique`` is slower here)."""
+    a = np.sort(a)
+    if len(a) > 1:
+        a = a[np.concatenate(([True], a[1:] != a[:-1]))]
+    return a
+
+
 class KeySet:
     """A set of uint64 keys as a few sorted runs."""
 
@@ -51,13 +59,13 @@ class KeySet:
     def add(self, keys: np.ndarray) -> None:
         if len(keys) == 0:
             return
-        self._runs.append(np.unique(np.asarray(keys, dtype=np.uint64)))
+        self._runs.append(_sorted_unique(np.asarray(keys, dtype=np.uint64)))
         # Keep runs in geometrically growing sizes: merge while the newest is at least half
         # the size of the one before it.
         while len(self._runs) > 1 and len(self._runs[-1]) * 2 >= len(self._runs[-2]):
             b = self._runs.pop()
             a = self._runs.pop()
-            self._runs.append(np.union1d(a, b))
+            self._runs.append(_sorted_unique(np.concatenate([a, b])))
 
     def load_parts(self, paths: list, rehash: bool = False) -> None:
         """Add the keys stored in prediction parts (recomputed from strings when ``rehash``)."""
