@@ -358,5 +358,6 @@ def _drift(db, model: str, version: str, cfg) -> dict:
         return _gate("drift", "failed",
                      f"dataset drift: {len(drifted)} of {len(ev['features'])} features drifted "
                      f"(share {dd.get('share'):.2f} ≥ {dd.get('threshold')})", **ev)
+    share = f"share {dd.get('share'):.2f} < {dd.get('threshold')}" if dd.get("share") is not None else "share n/a"
     return _gate("drift", "passed",
-                 f"no dataset drift ({len(drifted)} of {len(ev['features'])} features drifted)", **ev)
+                 f"no dataset drift ({len(drifted)} of {len(ev['features'])} features drifted; {share})", **ev)
