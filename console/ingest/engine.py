@@ -327,6 +327,7 @@ class _Run:
             pf = pq.ParquetFile(f.path)
         except Exception as exc:  # noqa: BLE001 - pyarrow raises many types for a bad file
             st.last_error = f"unreadable Parquet (waiting for it to change): {exc}"[:300]
+            self.result.errors.append(f"{f.path}: {st.last_error}")
             return
         st.fp, st.fp_len = fingerprint(f.prefix), len(f.prefix)
         st.total = pf.metadata.num_rows
