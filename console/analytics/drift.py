@@ -65,22 +65,23 @@ def _counts(cur, side: Side, col: str) -> dict[str, int]:
     return {r[0]: int(r[1]) for r in rows}
 
 
-def _null_share(cur, side: Side, col: str, numeric: bool) -> float | None:
-    if side.rows == 0:
-        return None
-    test = f"NOT isfinite({quote(col)}::DOUBLE)" if numeric else "false"
-    sql, params = side.sql(f"count(*) FILTER (WHERE {quote(col)} IS NULL OR {test})")
-    return int(db_one(cur, sql, params)) / side.rows
-
-
-def db_one(cur, sql: str, params: list[Any]) -> Any:
+def missing_shares(cur, side: Side, cols: list[tuple[str, str]]) -> dict[str, float | None]:
+    """Share of null (and, for numeric columns, NaN/±inf) values per column, in one scan."""
+    if side.rows == 0 or not cols:
+        return {c: None for c, _ in cols}
+    parts = []
+    for col, kind in cols:
+        test = f" OR NOT isfinite({quote(col)}::DOUBLE)" if kind == "numeric" else ""
+        parts.append(f"count(*) FILTER (WHERE {quote(col)} IS NULL{test})")
+    sql, params = side.sql(", ".join(parts))
     row = cur.execute(sql, params).fetchall()[0]
-    return row[0] if row else None
+    return {c: int(n) / side.rows for (c, _), n in zip(cols, row, strict=True)}
 
 
 def feature_drift(
     cur, ref: Side, curr: Side, name: str, col: str, kind: str, ref_col: str | None,
     rule_method: str, rule_threshold: float | None,
+    missing: tuple[float | None, float | None] | None = None,
 ) -> dict[str, Any]:
     """One feature's (or the output's) drift entry."""
     numeric = kind == "numeric"
@@ -89,8 +90,11 @@ def feature_drift(
     if ref_col is None:
         entry["note"] = "not in the reference"
         return entry
-    ref_missing = _null_share(cur, Side(ref.relation, ref.where, ref.params, "", ref.rows), ref_col, numeric)
-    cur_missing = _null_share(cur, curr, col, numeric)
+    if missing is None:
+        ref_missing = missing_shares(cur, ref, [(ref_col, kind)])[ref_col]
+        cur_missing = missing_shares(cur, curr, [(col, kind)])[col]
+    else:
+        ref_missing, cur_missing = missing
     st: dict[str, Any] = {"missing_share_reference": ref_missing, "missing_share_current": cur_missing}
     entry["stats"] = st
     if numeric:
@@ -174,7 +178,7 @@ def _side_fingerprint(cur, relation: str, where: str, params: list[Any]) -> tupl
 
 
 def columns_of_cursor(cur, relation: str) -> dict[str, str]:
-    return {r[0]: r[1] for r in cur.execute(f"DESCRIBE {relation}").fetchall()}
+    return {r[0]: r[1] for r in cur.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()}
 
 
 def load_reference(
@@ -197,17 +201,54 @@ def load_reference(
     path = Path(vinfo.reference)
     if not path.is_file():
         raise UsageError(f"reference file of {model} version {version} not found: {path}")
+    fingerprint = "file:" + _file_fingerprint(path)
+    info = {"source": str(vinfo.reference)}
+    cached = _reference_cache_path(db, fingerprint)
+    if cached is not None and cached.is_file():
+        import pyarrow.parquet as pq
+
+        rows = pq.ParquetFile(cached).metadata.num_rows
+        info["rows"] = rows
+        return Side(f"read_parquet('{_sql_text(cached)}')", "true", [], fingerprint, rows), info
     from console.ingest.reader import read_records  # reading §2 files is ingest's job
 
     try:
         table = read_records(path, kinds)
     except Exception as exc:  # noqa: BLE001 - any unreadable reference is one clear line
         raise UsageError(f"cannot read reference {path}: {str(exc).splitlines()[0] if str(exc) else exc}") from None
+    info["rows"] = table.num_rows
+    if cached is not None:
+        # keep a Parquet copy: later reports scan it with DuckDB instead of re-parsing the file
+        try:
+            import os
+            import tempfile
+
+            import pyarrow.parquet as pq
+
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=cached.parent, prefix=".tmp-", suffix=".parquet")
+            os.close(fd)
+            pq.write_table(table, tmp)
+            os.replace(tmp, cached)
+            del table
+            return (Side(f"read_parquet('{_sql_text(cached)}')", "true", [], fingerprint, info["rows"]), info)
+        except OSError:
+            pass
     name = "ref_" + hashlib.sha1(str(path).encode()).hexdigest()[:12]
     cur.register(name, table)
-    rows = table.num_rows
-    info = {"source": str(vinfo.reference), "rows": rows}
-    return Side(name, "true", [], "file:" + _file_fingerprint(path), rows), info
+    return Side(name, "true", [], fingerprint, table.num_rows), info
+
+
+def _sql_text(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def _reference_cache_path(db: StoreLike, fingerprint: str) -> Path | None:
+    ws = getattr(db, "ws", None)
+    if ws is None:
+        return None
+    h = hashlib.sha256(fingerprint.encode()).hexdigest()[:24]
+    return Path(ws.store_dir) / "cache" / "analytics" / "reference" / f"{h}.parquet"
 
 
 # -- the report -----------------------------------------------------------------------------
@@ -253,12 +294,11 @@ def drift_report(
     cur_cols = columns_of_cursor(cur, "predictions")
 
     cache = cache_for(db, config.cache)
-    results: list[dict[str, Any]] = []
+    results: list[dict[str, Any] | None] = []
+    todo: list[tuple[int, str, str, str, str | None, Any, dict[str, Any]]] = []
     for name, col, kind in feats:
         rule = dcfg.rule(name, kind)
-        if not rule.enabled:
-            continue
-        if col not in cur_cols:
+        if not rule.enabled or col not in cur_cols:
             continue
         ref_col = col if col in ref_cols else None
         key = {"k": "drift-feature", "m": model, "v": version, "f": name, "kind": kind,
@@ -266,10 +306,16 @@ def drift_report(
                "rule": [rule.method, rule.threshold], "rows": [reference.rows, current.rows]}
         entry = cache.get(key) if current.rows and reference.rows else None
         if entry is None:
-            entry = feature_drift(cur, reference, current, name, col, kind, ref_col, rule.method, rule.threshold)
-            cache.put(key, entry)
+            todo.append((len(results), name, col, kind, ref_col, rule, key))
         results.append(entry)
-
+    if todo:
+        ref_missing = missing_shares(cur, reference, [(rc, k) for _, _, _, k, rc, _, _ in todo if rc is not None])
+        cur_missing = missing_shares(cur, current, [(c, k) for _, _, c, k, _, _, _ in todo])
+        for i, name, col, kind, ref_col, rule, key in todo:
+            entry = feature_drift(cur, reference, current, name, col, kind, ref_col, rule.method,
+                                  rule.threshold, (ref_missing.get(ref_col) if ref_col else None, cur_missing[col]))
+            cache.put(key, entry)
+            results[i] = entry
     tested = [e for e in results if e["method"] is not None]
     tested_names = {e["feature"] for e in tested}
     drifted = sum(1 for e in tested if e["drifted"])
