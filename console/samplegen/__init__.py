@@ -41,17 +41,22 @@ def generate(
         raise UsageError(f"unknown profile {profile!r} (known: {', '.join(PROFILES)})")
     if rows is not None and rows < 100:
         raise UsageError(f"--rows must be at least 100 (got {rows})")
+    if profile == "story" and options:
+        raise UsageError(f"the story profile takes no {', '.join(sorted(options))} option")
     out = Path(out_dir)
     prepare_out_dir(out)
-    if profile == "story":
-        from console.samplegen.story import DEFAULT_ROWS, DEFAULT_SEED, generate_story
+    from threadpoolctl import threadpool_limits
 
-        if options:
-            raise UsageError(f"the story profile takes no {', '.join(sorted(options))} option")
-        return generate_story(out, rows or DEFAULT_ROWS, DEFAULT_SEED if seed is None else seed)
-    from console.samplegen.bench import generate_bench
+    from console.samplegen.bench import generate_bench  # imported first: loads sklearn's OpenMP
+    from console.samplegen.story import DEFAULT_ROWS, DEFAULT_SEED, generate_story
 
-    return generate_bench(out, rows or 1_000_000, 0 if seed is None else seed, **options)
+    # One native thread (limits apply to libraries already loaded): the models, and so their
+    # artifacts, come out the same on any machine, and OpenMP's spinning threads do not crawl
+    # on a busy small box.
+    with threadpool_limits(limits=1):
+        if profile == "story":
+            return generate_story(out, rows or DEFAULT_ROWS, DEFAULT_SEED if seed is None else seed)
+        return generate_bench(out, rows or 1_000_000, 0 if seed is None else seed, **options)
 
 
 def prepare_out_dir(out: Path) -> None:

@@ -108,6 +108,7 @@ def readme(s: dict[str, Any]) -> str:
     met = s["metrics"]
     sa = s["slice_accuracy"]
     usd = s["ticket_router_serving_usd"]
+    label_plain = traffic.LABEL_PLAIN_DAYS
     lines = [
         "# The sample workspace: acme-risk",
         "",
@@ -134,6 +135,8 @@ def readme(s: dict[str, Any]) -> str:
         "",
         "Artifacts (`joblib`) are in `models/<model>/<version>.joblib`; reference data (a sample of",
         "each version's training set, with its predictions) in `reference/<model>/<version>.parquet`.",
+        "`console.toml` names operators `carol`, `dave` and reviewers `alice`, `bob`; its hooks run",
+        "`hooks/retrain.py` (trains the next version from labelled traffic) and `hooks/deploy.py`.",
         "",
         "## The story (dates in UTC)",
         "",
@@ -153,7 +156,8 @@ def readme(s: dict[str, Any]) -> str:
         f" (serving by month: {', '.join(f'{k} {v} USD' for k, v in usd.items())}).",
         f"- **{tl.DRIFT_DAY}: drift.** A comparison site (`channel=aggregator`, a category never seen in",
         "  training) starts sending applicants: `income` shifts up ~25%, `debt_ratio` and `age` shift,",
-        "  `channel` gains the new category. Performance holds up; the drift report lights up.",
+        "  `channel` gains the new category. The drift report lights up; v2's accuracy dips only a",
+        "  little (the features still carry the risk; the shadow candidate v3 stays ahead).",
         f"- **{tl.ERROR_DAY} {tl.ERROR_HOURS[0]:02d}:00–{tl.ERROR_HOURS[1]:02d}:00: error burst** on delivery-eta",
         "  (`upstream timeout: routing-service ...`, about 35% of requests in those two hours).",
         "",
@@ -161,8 +165,9 @@ def readme(s: dict[str, Any]) -> str:
         "",
         "- credit-risk: 70% of requests get a label 1–7 days later: most in",
         "  `labels/credit-risk/collections-<day>.jsonl` (with `model`), one in five in",
-        "  `labels/credit-risk/manual-review-<day>.csv` (without `model`). Labels not yet arrived",
-        f"  by {tl.NOW:%Y-%m-%d %H:%M} are missing, so the last week is only partly labelled.",
+        "  `labels/credit-risk/manual-review-<day>.csv` (without `model`), one file per day of",
+        f"  arrival (gzipped after {label_plain} days). Labels not yet arrived by {tl.NOW:%Y-%m-%d %H:%M}",
+        "  are missing, so the last week is only partly labelled.",
         "- delivery-eta: the delivered minutes, when the order arrives (`labels/delivery-eta/*.csv`).",
         "- ticket-router: the queue that resolved the ticket, 1–3 days later (`labels/ticket-router/*.jsonl`).",
         "",

@@ -81,17 +81,12 @@ def _label_files(root: Path, events: list[tuple[int, dict[str, Any]]], folder: s
 
 # -- credit-risk -------------------------------------------------------------------------------
 
-CREDIT_INT = {"income", "age", "credit_lines"}
-
-
 def credit_risk(root: Path, v2: Trained, v3: Trained, seed: int, scale: float) -> Facts:
-    facts = Facts()
-    folder = root / "logs" / "credit-risk"
+    facts = Facts(extra={"shadow_predictions": 0})
     collections: list[tuple[int, dict[str, Any]]] = []
     manual: list[tuple[int, dict[str, Any]]] = []
     files: list[tuple[dt.date, list[str]]] = []
-    slice_acc: dict[str, list[int]] = {"before_all": [0, 0], "after_all": [0, 0],
-                                       "before_north": [0, 0], "after_north": [0, 0]}
+    slice_acc = {k: [0, 0] for k in ("before_all", "after_all", "before_north", "after_north")}
     for di, day in enumerate(tl.days()):
         rng = np.random.default_rng([seed, 1, di])
         n = _count(rng, 1500 * scale, 0.7 if _weekend(day) else 1.0)
@@ -101,87 +96,90 @@ def credit_risk(root: Path, v2: Trained, v3: Trained, seed: int, scale: float) -
         truth = (rng.random(n) < pop.credit_default_probability(f, shock)).astype(int)
         score = v2.score(f)
         pred = (score >= v2.threshold).astype(int)
-        latency = rng.lognormal(np.log(38), 0.3, n)
-        hour = tl.hour_of(ts)
-        error = np.full(n, None, dtype=object)
-        error[rng.random(n) < 0.001] = "bureau-api: connection reset by peer"
-        if day == tl.SPIKE_DAY:
-            spike = (hour >= tl.SPIKE_HOURS[0]) & (hour < tl.SPIKE_HOURS[1])
-            latency[spike] *= rng.lognormal(np.log(14), 0.4, int(spike.sum()))
-            timeouts = spike & (rng.random(n) < 0.04)
-            error[timeouts] = "upstream timeout: bureau-api did not answer within 2000 ms"
-            latency[timeouts] = 2000 + rng.random(int(timeouts.sum())) * 60
+        latency, error = _credit_serving(rng, day, ts)
         ok = np.array([e is None for e in error])
-        period = "before" if day < tl.SLICE_DAY else "after"
         if day < tl.DRIFT_DAY:  # the slice story is told on the pre-drift population
-            north = f["region"] == "north"
-            hit = (pred == truth) & ok
-            slice_acc[f"{period}_all"][0] += int(hit.sum())
-            slice_acc[f"{period}_all"][1] += int(ok.sum())
-            slice_acc[f"{period}_north"][0] += int((hit & north).sum())
-            slice_acc[f"{period}_north"][1] += int((ok & north).sum())
+            period = "before" if day < tl.SLICE_DAY else "after"
+            hit, north = (pred == truth) & ok, f["region"] == "north"
+            for key, mask in ((f"{period}_all", ok), (f"{period}_north", ok & north)):
+                slice_acc[key][0] += int((hit & mask).sum())
+                slice_acc[key][1] += int(mask.sum())
 
-        rid = np.array([f"cr-{day:%Y%m%d}-{i:05d}" for i in range(n)], dtype=object)
-        version: str | int = 2 if day < dt.date(2026, 11, 1) else "2"  # old service: a number
-        recs: list[tuple[int, str]] = []
+        rid = [f"cr-{day:%Y%m%d}-{i:05d}" for i in range(n)]
         feats = [_features(f, i) for i in range(n)]
-        for i in range(n):
-            rec: dict[str, Any] = {"ts": tl.rfc3339(int(ts[i])), "model": "credit-risk", "version": version,
-                                   "request_id": rid[i], "features": feats[i]}
-            if ok[i]:
-                rec.update(prediction=int(pred[i]), score=round(float(score[i]), 4))
-            rec["latency_ms"] = round(float(latency[i]), 1)
-            rec["status"] = "ok" if ok[i] else "error"
-            if not ok[i]:
-                rec["error"] = error[i]
-            recs.append((int(ts[i]), json_line(rec)))
+        version: str | int = 2 if day < dt.date(2026, 11, 1) else "2"  # the old service: a number
+        recs = [_credit_record(int(ts[i]), version, rid[i], feats[i], pred[i], score[i], latency[i], error[i])
+                for i in range(n)]
         facts.predictions += n
         facts.errors += int((~ok).sum())
 
         if day >= tl.SHADOW_DAY:  # v3 in shadow on a share of the requests that were served
             sh = np.flatnonzero(ok & (rng.random(n) < tl.SHADOW_SHARE))
-            sub = {k: v[sh] for k, v in f.items()}
-            s3 = v3.score(sub)
+            s3 = v3.score({k: v[sh] for k, v in f.items()})
             lat3 = rng.lognormal(np.log(55), 0.3, len(sh))
             off = rng.integers(2, 40, len(sh))
-            for j, i in enumerate(sh):
-                rec = {"ts": tl.rfc3339(int(ts[i] + off[j])), "model": "credit-risk", "version": "3",
-                       "request_id": rid[i], "features": feats[i],
-                       "prediction": int(s3[j] >= v3.threshold), "score": round(float(s3[j]), 4),
-                       "latency_ms": round(float(lat3[j]), 1), "status": "ok"}
-                recs.append((int(ts[i] + off[j]), json_line(rec)))
-            facts.extra.setdefault("shadow_predictions", 0)
+            recs += [_credit_record(int(ts[i] + off[j]), "3", rid[i], feats[i], int(s3[j] >= v3.threshold),
+                                    s3[j], lat3[j], None) for j, i in enumerate(sh)]
             facts.extra["shadow_predictions"] += len(sh)
             facts.predictions += len(sh)
 
         labelled = ok & (rng.random(n) < 0.7)
-        delay = rng.uniform(1.0, 7.0, n) * DAY_MS
-        arrival = (ts + delay).astype(np.int64)
+        arrival = (ts + rng.uniform(1.0, 7.0, n) * DAY_MS).astype(np.int64)
         from_manual = rng.random(n) < 0.2
         for i in np.flatnonzero(labelled & (arrival < tl.NOW_MS)):
-            when = tl.rfc3339(int(arrival[i]))
+            rec = {"request_id": rid[i], "label": int(truth[i]), "ts": tl.rfc3339(int(arrival[i]))}
             if from_manual[i]:
-                manual.append((int(arrival[i]), {"request_id": rid[i], "label": int(truth[i]), "ts": when}))
+                manual.append((int(arrival[i]), rec))
             else:
-                collections.append((int(arrival[i]), {"request_id": rid[i], "model": "credit-risk",
-                                                       "label": int(truth[i]), "ts": when}))
+                collections.append((int(arrival[i]), {"request_id": rid[i], "model": "credit-risk", **rec}))
         recs.sort(key=lambda r: r[0])
         files.append((day, [line for _, line in recs]))
 
-    bad_day = tl.END - dt.timedelta(days=2)  # a label line without its label: quarantined
-    collections.append((tl.NOW_MS - 5 * 3_600_000, {"request_id": f"cr-{bad_day:%Y%m%d}-00007",
-                                                    "model": "credit-risk", "ts": tl.rfc3339(tl.NOW_MS - 5 * 3_600_000)}))
+    when = tl.NOW_MS - 5 * 3_600_000  # a label line without its label: quarantined
+    bad_day = tl.END - dt.timedelta(days=2)
+    collections.append((when, {"request_id": f"cr-{bad_day:%Y%m%d}-00007", "model": "credit-risk",
+                               "ts": tl.rfc3339(when)}))
     facts.duplicates = _credit_duplicates(files, np.random.default_rng([seed, 11]))
     facts.malformed = _credit_malformed(files)
     for idx, (day, lines) in enumerate(files):
         last = idx == len(files) - 1
         name = f"predictions-{day.isoformat()}.jsonl" + ("" if last else ".gz")
-        write_jsonl(folder / name, lines, gz=not last)
+        write_jsonl(root / "logs" / "credit-risk" / name, lines, gz=not last)
     facts.labels = _label_files(root, collections, "credit-risk", "collections", "jsonl") - 1
     facts.labels += _label_files(root, manual, "credit-risk", "manual-review", "csv",
                                  header=["request_id", "label", "ts"])
     facts.extra["slice_accuracy"] = {k: round(a / max(b, 1), 4) for k, (a, b) in slice_acc.items()}
     return facts
+
+
+def _credit_serving(rng: np.random.Generator, day: dt.date, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Latency and error text (None when served) of credit-risk v2, with the spike on its day."""
+    n = len(ts)
+    latency = rng.lognormal(np.log(38), 0.3, n)
+    error = np.full(n, None, dtype=object)
+    error[rng.random(n) < 0.001] = "bureau-api: connection reset by peer"
+    if day == tl.SPIKE_DAY:
+        hour = tl.hour_of(ts)
+        spike = (hour >= tl.SPIKE_HOURS[0]) & (hour < tl.SPIKE_HOURS[1])
+        latency[spike] *= rng.lognormal(np.log(14), 0.4, int(spike.sum()))
+        timeouts = spike & (rng.random(n) < 0.04)
+        error[timeouts] = "upstream timeout: bureau-api did not answer within 2000 ms"
+        latency[timeouts] = 2000 + rng.random(int(timeouts.sum())) * 60
+    return latency, error
+
+
+def _credit_record(ts: int, version: str | int, rid: str, feats: dict[str, Any], pred: Any, score: float,
+                   latency: float, error: str | None) -> tuple[int, str]:
+    """(ts, JSONL line) of one credit-risk prediction; an error record has no prediction."""
+    rec: dict[str, Any] = {"ts": tl.rfc3339(ts), "model": "credit-risk", "version": version,
+                           "request_id": rid, "features": feats}
+    if error is None:
+        rec.update(prediction=int(pred), score=round(float(score), 4))
+    rec["latency_ms"] = round(float(latency), 1)
+    rec["status"] = "ok" if error is None else "error"
+    if error is not None:
+        rec["error"] = error
+    return ts, json_line(rec)
 
 
 def _features(f: pop.Columns, i: int) -> dict[str, Any]:

@@ -34,16 +34,19 @@ import sys
 import tomllib
 from pathlib import Path
 
-import joblib
-import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
-import sklearn
-from sklearn import metrics as skm
-from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OrdinalEncoder
+# One thread: OpenMP's spinning threads crawl on a busy small machine, and the data is small.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import joblib  # noqa: E402
+import numpy as np  # noqa: E402
+import pyarrow as pa  # noqa: E402
+import pyarrow.parquet as pq  # noqa: E402
+import sklearn  # noqa: E402
+from sklearn import metrics as skm  # noqa: E402
+from sklearn.compose import ColumnTransformer  # noqa: E402
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor  # noqa: E402
+from sklearn.pipeline import Pipeline  # noqa: E402
+from sklearn.preprocessing import OrdinalEncoder  # noqa: E402
 
 RESERVED = {"ts", "model", "version", "request_id", "features", "prediction", "score", "label",
             "latency_ms", "status", "error", "cost_usd"}
