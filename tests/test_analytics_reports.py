@@ -280,3 +280,40 @@ def test_windows_parsing() -> None:
     for bad in ("0h", "1y", "h"):
         with pytest.raises(UsageError):
             analytics.parse_window(bad)
+
+
+def test_drift_constant_all_null_and_one_sided_columns() -> None:
+    n = 3000
+    ts = [T0 + dt.timedelta(seconds=60 * i) for i in range(n)]
+    half = n // 2
+    const = np.full(n, 7.0)
+    empty_now = np.where(np.arange(n) < half, 1.0, np.nan)
+    t = predictions_table(n, ts=ts, features={"const": const, "gone": empty_now,
+                                              "word": np.array(["a"] * n, dtype=object)})
+    reg = Registry()
+    reg.versions[("m", "1")] = version("m", "1", "regression")
+    s = TableStore(reg, {"m": "1"})
+    load(s, [t], [("m", "const", "f_const", "numeric"), ("m", "gone", "f_gone", "numeric"),
+                  ("m", "word", "f_word", "categorical")])
+    rep = analytics.drift_report(s, "m", start=ts[half], reference_start=T0, reference_end=ts[half],
+                                 multivariate=True)
+    by = {f["feature"]: f for f in rep["features"]}
+    assert by["const"]["method"] == "jensenshannon" and by["const"]["score"] == 0.0 and not by["const"]["drifted"]
+    assert by["word"]["score"] == 0.0 and not by["word"]["drifted"]
+    assert by["gone"]["method"] is None and by["gone"]["note"] == "no values in the current data"
+    assert by["gone"]["stats"]["missing_share_current"] == 1.0
+    assert rep["dataset_drift"]["tested_features"] == 2 and rep["dataset_drift"]["drifted"] is False
+    assert rep["output"] is None or rep["output"]["method"] is None  # no predictions logged
+
+
+def test_bad_analytics_config_is_one_line(tmp_path, monkeypatch, capsys) -> None:
+    from console.cli import main
+    from tests.conftest import write_workspace
+
+    with pytest.raises(UsageError, match="alerts.error_rat: unknown key"):
+        analytics.load_config({"alerts": {"error_rat": 0.1}})
+    ws = write_workspace(tmp_path / "ws", extra_toml='\n[models.m.drift.features.x]\nmethod = "magic"\n')
+    monkeypatch.setenv("MLOPS_CONSOLE_WORKSPACE", str(ws))
+    assert main(["check", "--format", "json"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "unknown drift method 'magic'" in err and err.count("\n") == 1
