@@ -365,9 +365,10 @@ class _Run:
             v = validate_predictions(df)
             good = v.good.with_columns(key_expr().alias(KEY_COLUMN))
             keys = good[KEY_COLUMN].to_numpy()
-            first = _first_occurrence(keys)
+            order = np.argsort(keys, kind="stable")
+            first = _first_occurrence(keys, order)
             assert self.ing._keys is not None
-            seen = self.ing._keys.contains(keys)
+            seen = self.ing._keys.contains(keys, order)
             keep = first & ~seen
             dups = int(len(keep) - keep.sum())
             good = good.filter(pl.Series(keep)) if dups else good
@@ -478,11 +479,10 @@ class _Run:
         self._reset_batch()
 
 
-def _first_occurrence(keys: np.ndarray) -> np.ndarray:
-    """Mask of the first occurrence of every key (in order)."""
+def _first_occurrence(keys: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Mask of the first occurrence of every key (in order); ``order`` is a stable argsort."""
     first = np.ones(len(keys), dtype=bool)
     if len(keys) > 1:
-        order = np.argsort(keys, kind="stable")
         sk = keys[order]
         repeat = np.concatenate(([False], sk[1:] == sk[:-1]))
         first[order[repeat]] = False

@@ -22,12 +22,10 @@ import pyarrow.json as pj
 
 from console.ingest.tagging import (
     FEATURE_PREFIX,
-    T_OTHER,
     NeedsSlowPath,
     TaggedBuilder,
     csv_text_tags,
-    frame_from_arrow_columns,
-    tag_arrow_column,
+    tag_table,
 )
 from console.store.schema import LABEL_FIELDS, RESERVED_PREDICTION_FIELDS
 
@@ -125,54 +123,6 @@ def _slow_jsonl(block: LineBlock, idx: list[int], kind: str, builder: TaggedBuil
             builder.add_row(line_no, offset, _label_fields(obj), None)
 
 
-def _tag_json_table(table: pa.Table, kind: str) -> dict[str, pa.Array]:
-    cols: dict[str, pa.Array] = {}
-    if kind == "labels":
-        for name in table.column_names:
-            if name in LABEL_FIELDS:
-                cols.update(tag_arrow_column(name, table.column(name), allow_ts=name == "ts"))
-        return cols
-    nested: dict[str, dict[str, pa.Array]] = {}
-    flat: dict[str, dict[str, pa.Array]] = {}
-    feat_obj = None
-    for name in table.column_names:
-        col = table.column(name)
-        if name == "features":
-            tagged = tag_arrow_column(name, col, allow_ts=False)
-            arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-            if pa.types.is_struct(arr.type):
-                feat_obj = tagged["features|t"]
-                for fld, child in zip(arr.type, arr.flatten(), strict=True):
-                    nested[fld.name] = {k.split("|")[1]: v for k, v in tag_arrow_column(fld.name, child, allow_ts=False).items()}
-            else:
-                # Not an object: rows where it is present are rejected (set in _fast_jsonl).
-                cols["features|t"] = tagged["features|t"]
-        elif name in RESERVED_PREDICTION_FIELDS:
-            cols.update(tag_arrow_column(name, col, allow_ts=name == "ts"))
-        else:
-            flat[name] = {k.split("|")[1]: v for k, v in tag_arrow_column(name, col, allow_ts=False).items()}
-    n = table.num_rows
-    for name in sorted(set(nested) | set(flat)):
-        if feat_obj is None:
-            use = flat[name]
-        elif name not in flat:
-            is_obj = pa.compute.equal(feat_obj, pa.scalar(T_OTHER, pa.int8()))
-            use = {
-                "t": pa.compute.if_else(is_obj, nested[name]["t"], pa.scalar(0, pa.int8())),
-                "n": nested[name]["n"],
-                "s": nested[name]["s"],
-            }
-        else:
-            is_obj = pa.compute.equal(feat_obj, pa.scalar(T_OTHER, pa.int8()))
-            a = nested.get(name) or {"t": pa.repeat(pa.scalar(0, pa.int8()), n), "n": pa.nulls(n, pa.float64()), "s": pa.nulls(n, pa.string())}
-            b = flat[name]
-            use = {k: pa.compute.if_else(is_obj, a[k], b[k]) for k in ("t", "n", "s")}
-            use["t"] = pa.compute.if_else(is_obj, a["t"], b["t"])
-        for k, v in use.items():
-            cols[f"{FEATURE_PREFIX}{name}|{k}"] = v
-    return cols
-
-
 def _fast_parse(buf: memoryview, nlines: int, kind: str, parser: str, header: list[str] | None) -> pa.Table:
     if parser == "jsonl":
         table = pj.read_json(
@@ -251,17 +201,11 @@ def _is_ascii(buf: memoryview) -> bool:
 
 
 def _tag_table(table: pa.Table, kind: str, parser: str, idx: list[int], block: LineBlock) -> pl.DataFrame:
-    lines = block.first_line + np.asarray(idx, dtype=np.int64)
-    offsets = block.base + block.starts[np.asarray(idx, dtype=np.int64)]
+    ix = np.asarray(idx, dtype=np.int64)
+    lines = block.first_line + ix
+    offsets = block.base + block.starts[ix]
     if parser == "jsonl":
-        cols = _tag_json_table(table, kind)
-        df = frame_from_arrow_columns(cols, pl.Series(lines), pl.Series(offsets))
-        if "features|t" in df.columns:
-            bad = ~pl.col("features|t").is_in([0, T_OTHER])
-            df = df.with_columns(pl.when(bad).then(pl.lit("'features' must be an object")).otherwise(pl.col("_reason")).alias("_reason")).drop(
-                [c for c in df.columns if c.startswith("features|")]
-            )
-        return df
+        return tag_table(table, kind, lines, offsets, RESERVED_PREDICTION_FIELDS, LABEL_FIELDS, parquet=False)
     df = pl.from_arrow(table)
     assert isinstance(df, pl.DataFrame)
     df = df.with_columns(pl.Series("_line", lines), pl.Series("_offset", offsets), pl.lit(None, pl.String).alias("_reason"))
@@ -348,38 +292,13 @@ def _slow_csv(block: LineBlock, idx: list[int], kind: str, header: list[str], re
 def tag_parquet_batch(batch: pa.RecordBatch | pa.Table, kind: str, first_row: int) -> pl.DataFrame:
     """Tagged rows of a Parquet record batch; ``_line`` is the 1-based row number, no byte offset."""
     table = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
-    cols: dict[str, pa.Array] = {}
+    keep = []
     for name in table.column_names:
-        col = table.column(name)
-        typ = col.type
-        if pa.types.is_dictionary(typ):
-            col = col.cast(typ.value_type)
-            typ = col.type
-        if name != "ts" and (pa.types.is_temporal(typ)):
-            col = col.cast(pa.string())
-        if pa.types.is_binary(typ) or pa.types.is_large_binary(typ):
-            col = col.cast(pa.string(), safe=False) if False else col
-        if kind == "labels":
-            if name in LABEL_FIELDS:
-                cols.update(_safe_tag(name, col, name == "ts"))
-            continue
-        if name == "features" and pa.types.is_struct(typ):
-            arr = col.combine_chunks()
-            for fld, child in zip(typ, arr.flatten(), strict=True):
-                cols.update(_safe_tag(FEATURE_PREFIX + fld.name, child, False))
-        elif name in RESERVED_PREDICTION_FIELDS:
-            if name != "features":
-                cols.update(_safe_tag(name, col, name == "ts"))
-        else:
-            cols.update(_safe_tag(FEATURE_PREFIX + name, col, False))
-    n = table.num_rows
-    lines = pl.Series(np.arange(first_row + 1, first_row + 1 + n, dtype=np.int64))
-    return frame_from_arrow_columns(cols, lines, pl.repeat(None, n, dtype=pl.Int64, eager=True))
-
-
-def _safe_tag(name: str, col, allow_ts: bool) -> dict[str, pa.Array]:
-    try:
-        return tag_arrow_column(name, col, allow_ts=allow_ts)
-    except NeedsSlowPath:
-        n = len(col)
-        return {f"{name}|t": pa.repeat(pa.scalar(T_OTHER, pa.int8()), n), f"{name}|n": pa.nulls(n, pa.float64()), f"{name}|s": pa.nulls(n, pa.string())}
+        typ = table.schema.field(name).type
+        if pa.types.is_binary(typ) or pa.types.is_large_binary(typ) or pa.types.is_dictionary(typ) and pa.types.is_binary(typ.value_type):
+            continue  # bytes are not a contract type: such a column is ignored
+        keep.append(name)
+    if len(keep) != len(table.column_names):
+        table = table.select(keep)
+    lines = np.arange(first_row + 1, first_row + 1 + table.num_rows, dtype=np.int64)
+    return tag_table(table, kind, lines, None, RESERVED_PREDICTION_FIELDS, LABEL_FIELDS, parquet=True)

@@ -5,16 +5,16 @@ Every field ``F`` of a record becomes three columns: ``F|t`` (Int8 tag: 0 missin
 ``F|s`` (String: the string, ``"true"``/``"false"`` for a bool, the exact text of an integer, the
 cell text of a CSV number). Features are tagged the same way under ``f:<name>``. Parsers
 that produce Arrow tables (pyarrow's JSON reader, Parquet) are tagged column by column,
-vectorised; the careful per-line parser tags Python values one by one. ``ts`` parsed by Arrow
-as a timestamp also fills ``ts|d``. Rows that could not be parsed at all carry ``_reason``.
+vectorised (``tag_table``: polars expressions, one select); the careful per-line parser tags
+Python values one by one. ``ts`` read as a timestamp also fills ``ts|d``. Rows that could not be parsed at all carry ``_reason``.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -25,58 +25,6 @@ FEATURE_PREFIX = "f:"
 
 class NeedsSlowPath(Exception):
     """The fast path met something it cannot represent faithfully (re-parse line by line)."""
-
-
-def tag_arrow_column(name: str, arr: pa.Array | pa.ChunkedArray, *, allow_ts: bool) -> dict[str, pa.Array]:
-    """Tagged columns for one Arrow column (see the module docstring)."""
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
-    n = len(arr)
-    typ = arr.type
-    if pa.types.is_dictionary(typ):
-        arr = arr.cast(typ.value_type)
-        typ = arr.type
-    valid = pc.is_valid(arr) if arr.null_count else None
-    null_f = pa.nulls(n, pa.float64())
-    null_s = pa.nulls(n, pa.string())
-
-    def tag(code: int) -> pa.Array:
-        t = pa.repeat(pa.scalar(code, pa.int8()), n)
-        if valid is not None:
-            t = pc.if_else(valid, t, pa.scalar(0, pa.int8()))
-        return t
-
-    out: dict[str, pa.Array] = {}
-    if pa.types.is_null(typ):
-        out = {"t": pa.repeat(pa.scalar(0, pa.int8()), n), "n": null_f, "s": null_s}
-    elif pa.types.is_integer(typ):
-        out = {"t": tag(T_NUM), "n": pc.cast(arr, pa.float64()), "s": pc.cast(arr, pa.string())}
-    elif pa.types.is_floating(typ) or pa.types.is_decimal(typ):
-        out = {"t": tag(T_NUM), "n": pc.cast(arr, pa.float64()), "s": null_s}
-    elif pa.types.is_string(typ) or pa.types.is_large_string(typ) or pa.types.is_string_view(typ):
-        out = {"t": tag(T_STR), "n": null_f, "s": pc.cast(arr, pa.string())}
-    elif pa.types.is_boolean(typ):
-        out = {
-            "t": tag(T_BOOL),
-            "n": null_f,
-            "s": pc.if_else(arr, pa.scalar("true"), pa.scalar("false")),
-        }
-    elif pa.types.is_timestamp(typ) or pa.types.is_date(typ):
-        if not allow_ts:
-            raise NeedsSlowPath(f"column {name!r} was read as a timestamp")
-        ts = arr
-        if pa.types.is_date(typ):
-            ts = pc.cast(arr, pa.timestamp("us"))
-        elif typ.tz is not None:
-            ts = pc.cast(arr, pa.timestamp(typ.unit, "UTC"))
-            ts = pa.Array.from_buffers(pa.timestamp(typ.unit), len(ts), ts.buffers(), ts.null_count, ts.offset)
-        ts = pc.cast(ts, pa.timestamp("us"))
-        out = {"t": tag(T_STR), "n": null_f, "s": null_s, "d": ts}
-    elif pa.types.is_binary(typ) or pa.types.is_large_binary(typ):
-        raise NeedsSlowPath(f"column {name!r} is binary")
-    else:
-        out = {"t": tag(T_OTHER), "n": null_f, "s": null_s}
-    return {f"{name}|{k}": v for k, v in out.items()}
 
 
 def tag_python_value(value: Any) -> tuple[int, float | None, str | None]:
@@ -155,21 +103,6 @@ class TaggedBuilder:
         return pl.DataFrame(data)
 
 
-def frame_from_arrow_columns(columns: dict[str, pa.Array], lines: Iterable[int], offsets: Iterable[int | None]) -> pl.DataFrame:
-    """A tagged polars frame from tagged Arrow columns plus line numbers and byte offsets."""
-    table = pa.table(columns) if columns else None
-    df = pl.from_arrow(table) if table is not None else pl.DataFrame()
-    assert isinstance(df, pl.DataFrame)
-    meta = pl.DataFrame(
-        {
-            "_line": pl.Series(list(lines) if not isinstance(lines, pl.Series) else lines, dtype=pl.Int64),
-            "_offset": pl.Series(list(offsets) if not isinstance(offsets, pl.Series) else offsets, dtype=pl.Int64),
-        }
-    )
-    meta = meta.with_columns(pl.lit(None, pl.String).alias("_reason"))
-    return pl.concat([meta, df], how="horizontal") if df.width else meta
-
-
 def csv_text_tags(df: pl.DataFrame, names: list[str]) -> pl.DataFrame:
     """Tag CSV text columns: an empty cell is missing, a cell that reads as a finite number is
     a number (its text kept), anything else is a string."""
@@ -185,3 +118,118 @@ def csv_text_tags(df: pl.DataFrame, names: list[str]) -> pl.DataFrame:
         ]
     keep = [c for c in df.columns if c.startswith("_")]
     return df.select([pl.col(c) for c in keep] + exprs)
+
+
+# -- typed Arrow tables, tagged with polars expressions ------------------------------------
+def _tag_exprs(target: str, col: pl.Expr, dtype: pl.DataType, allow_ts: bool, text_temporal: bool) -> list[pl.Expr]:
+    """Tag expressions for a typed column: one type per column, so the tag is the type or 0."""
+    valid = col.is_not_null()
+
+    def tag(code: int) -> pl.Expr:
+        return pl.when(valid).then(pl.lit(code, pl.Int8)).otherwise(pl.lit(T_NULL, pl.Int8))
+
+    none_n = pl.lit(None, pl.Float64)
+    none_s = pl.lit(None, pl.String)
+    out: list[pl.Expr]
+    if dtype == pl.Null:
+        out = [pl.lit(T_NULL, pl.Int8), none_n, none_s]
+    elif dtype.is_integer():
+        out = [tag(T_NUM), col.cast(pl.Float64), col.cast(pl.String)]
+    elif dtype.is_float() or dtype.is_decimal():
+        out = [tag(T_NUM), col.cast(pl.Float64), none_s]
+    elif dtype in (pl.String, pl.Categorical) or isinstance(dtype, (pl.Categorical, pl.Enum)):
+        out = [tag(T_STR), none_n, col.cast(pl.String)]
+    elif dtype == pl.Boolean:
+        out = [tag(T_BOOL), none_n, pl.when(col).then(pl.lit("true")).otherwise(pl.lit("false"))]
+    elif dtype.is_temporal():
+        if allow_ts and isinstance(dtype, (pl.Datetime, pl.Date)):
+            d = col
+            if isinstance(dtype, pl.Datetime) and dtype.time_zone is not None:
+                d = d.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+            d = d.cast(pl.Datetime("us"))
+            return [tag(T_STR).alias(f"{target}|t"), none_n.alias(f"{target}|n"), none_s.alias(f"{target}|s"), d.alias(f"{target}|d")]
+        if not text_temporal:
+            raise NeedsSlowPath(f"column {target!r} was read as a timestamp")
+        out = [tag(T_STR), none_n, col.cast(pl.String)]
+    elif dtype == pl.Binary:
+        raise NeedsSlowPath(f"column {target!r} is binary")
+    else:
+        out = [tag(T_OTHER), none_n, none_s]
+    return [e.alias(f"{target}|{k}") for e, k in zip(out, ("t", "n", "s"), strict=True)]
+
+
+def tag_table(
+    table: pa.Table,
+    kind: str,
+    lines: np.ndarray,
+    offsets: np.ndarray | None,
+    reserved: tuple[str, ...],
+    label_fields: tuple[str, ...],
+    parquet: bool,
+) -> pl.DataFrame:
+    """Tagged rows of a typed Arrow table (pyarrow's JSON reader, Parquet), in one polars select.
+
+    JSON: a timestamp Arrow guessed for anything but ``ts`` sends the block to the careful
+    parser (its text would be lost); Parquet: such columns are features as text.
+    """
+    n = table.num_rows
+    feat_valid: pa.Array | None = None
+    bad_features: pa.Array | None = None
+    if kind == "predictions" and "features" in table.column_names:
+        fcol = table.column("features")
+        if pa.types.is_struct(fcol.type):
+            feat_valid = pc.is_valid(fcol).combine_chunks() if isinstance(fcol, pa.ChunkedArray) else pc.is_valid(fcol)
+            if fcol.type.num_fields == 0:
+                table = table.drop_columns(["features"])
+        elif not pa.types.is_null(fcol.type):
+            bad_features = pc.is_valid(fcol)
+            table = table.drop_columns(["features"])
+        else:
+            table = table.drop_columns(["features"])
+    df = pl.from_arrow(table, rechunk=False)
+    assert isinstance(df, pl.DataFrame)
+    exprs: list[pl.Expr] = []
+    schema = df.schema
+    if kind == "labels":
+        for name, dtype in schema.items():
+            if name in label_fields:
+                exprs += _tag_exprs(name, pl.col(name), dtype, name == "ts", parquet)
+    else:
+        nested: dict[str, tuple[pl.Expr, pl.DataType]] = {}
+        flat: dict[str, tuple[pl.Expr, pl.DataType]] = {}
+        for name, dtype in schema.items():
+            if name == "features":
+                if isinstance(dtype, pl.Struct):
+                    for fld in dtype.fields:
+                        nested[fld.name] = (pl.col("features").struct.field(fld.name), fld.dtype)
+            elif name in reserved:
+                exprs += _tag_exprs(name, pl.col(name), dtype, name == "ts", parquet)
+            else:
+                flat[name] = (pl.col(name), dtype)
+        is_obj = pl.Series("_fobj", feat_valid) if feat_valid is not None else None
+        for name in sorted(set(nested) | set(flat)):
+            target = FEATURE_PREFIX + name
+            if name in flat and (name not in nested or is_obj is None):
+                exprs += _tag_exprs(target, *flat[name], allow_ts=False, text_temporal=parquet)
+                if is_obj is not None:  # rows with a features object take their features from it only
+                    exprs[-3] = pl.when(pl.col("_fobj")).then(pl.lit(T_NULL, pl.Int8)).otherwise(exprs[-3]).alias(f"{target}|t")
+                continue
+            a = _tag_exprs(target, *nested[name], allow_ts=False, text_temporal=parquet)
+            if name not in flat:
+                a[0] = pl.when(pl.col("_fobj")).then(a[0]).otherwise(pl.lit(T_NULL, pl.Int8)).alias(f"{target}|t")
+                exprs += a
+            else:
+                b = _tag_exprs(target, *flat[name], allow_ts=False, text_temporal=parquet)
+                exprs += [pl.when(pl.col("_fobj")).then(x).otherwise(y).alias(x.meta.output_name()) for x, y in zip(a, b, strict=True)]
+        if is_obj is not None:
+            df = df.with_columns(is_obj)
+    meta = [
+        pl.Series("_line", lines, dtype=pl.Int64),
+        pl.Series("_offset", offsets, dtype=pl.Int64) if offsets is not None else pl.repeat(None, n, dtype=pl.Int64, eager=True).alias("_offset"),
+    ]
+    reason = pl.lit(None, pl.String)
+    if bad_features is not None:
+        df = df.with_columns(pl.Series("_fbad", bad_features))
+        reason = pl.when(pl.col("_fbad")).then(pl.lit("'features' must be an object")).otherwise(reason)
+    out = df.select([*meta, reason.alias("_reason"), *exprs]) if df.width else pl.DataFrame(meta).with_columns(reason.alias("_reason"))
+    return out

@@ -45,15 +45,21 @@ class KeySet:
     def __len__(self) -> int:
         return sum(len(r) for r in self._runs)
 
-    def contains(self, keys: np.ndarray) -> np.ndarray:
-        """Boolean mask: which of ``keys`` are already in the set."""
-        found = np.zeros(len(keys), dtype=bool)
+    def contains(self, keys: np.ndarray, order: np.ndarray | None = None) -> np.ndarray:
+        """Boolean mask: which of ``keys`` are already in the set. ``order`` (an argsort of
+        ``keys``, when the caller has one) makes the probes sequential and much faster."""
+        if order is None:
+            order = np.argsort(keys, kind="stable")
+        sk = keys[order]
+        found_sorted = np.zeros(len(keys), dtype=bool)
         for run in self._runs:
             if len(run) == 0:
                 continue
-            idx = np.searchsorted(run, keys)
+            idx = np.searchsorted(run, sk)
             idx[idx == len(run)] = len(run) - 1
-            found |= run[idx] == keys
+            found_sorted |= run[idx] == sk
+        found = np.empty(len(keys), dtype=bool)
+        found[order] = found_sorted
         return found
 
     def add(self, keys: np.ndarray) -> None:
