@@ -23,7 +23,8 @@ async def test_fleet_shows_the_story_sorts_filters_and_opens(ingested_sample) ->
         assert (cr.production, cr.candidates) == ("2", ["3"])
         assert cr.drift == "drift" and cr.problems == []
         assert cr.requests and cr.p95_ms and len(cr.traffic) == 28  # four weeks, daily
-        assert cr.metric == "roc_auc" and cr.metric_offline == 0.8114 and cr.metric_value is not None
+        offline = app.backend.registry.get("credit-risk", "2").metrics["roc_auc"]
+        assert cr.metric == "roc_auc" and cr.metric_offline == offline and cr.metric_value is not None
         assert cr.pending == 1  # the promotion waiting for sign-off
         assert tr.budget == 60 and tr.cost_mtd > tr.budget  # over budget
         assert tr.alerts >= 1 and tr.worst_alert == "critical"

@@ -46,12 +46,32 @@ def ingest(root: Path) -> None:
     Ingester(load_dir(root)).run_once()
 
 
+def warm_cache(root: Path) -> None:
+    """Compute once what every console computes first (alerts, drift per model), so the
+    analytics cache under ``.console/cache`` is warm in every copy — as on a second launch."""
+    from console import analytics
+    from console.governance.state import fleet_state
+    from console.store.db import open_store
+    from console.store.registry import load_registry
+
+    ws = load_dir(root)
+    state = fleet_state(ws, load_registry(ws.registry, ws.root))
+    db = open_store(ws, stages=state.stages, production=state.production)
+    try:
+        analytics.check_alerts(db)
+        for model in db.registry.models():
+            analytics.drift_report(db, model, multivariate=False)
+    finally:
+        db.close()
+
+
 @pytest.fixture(scope="session", name="ingested_sample")
 def ingested_sample_fixture(tmp_path_factory) -> Path:
     """The sample workspace, copied once per session and ingested with the real ingester."""
     root = tmp_path_factory.mktemp("sample") / "ws"
     shutil.copytree(SAMPLE, root, ignore=shutil.ignore_patterns(".console"))
     ingest(root)
+    warm_cache(root)
     return root
 
 

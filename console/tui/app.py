@@ -51,6 +51,7 @@ class ConsoleApp(App):
         self.backend: Backend | None = None
         self._live = live
         self._hung_up = False
+        self._told: set[str] = set()
         ui = workspace.section("ui")
         self._problems: list[str] = []
         themes, problems = load_themes(BUNDLED_DIR, workspace.root / "themes")
@@ -196,6 +197,8 @@ class ConsoleApp(App):
             backend.open()
             backend.refresh()
             status = backend.status()
+            if backend.ingest_problem:
+                status.problems.append(backend.ingest_problem)
         except Exception as exc:
             backend.load_state()
             status = Status(ingest_state="error", problems=[f"{type(exc).__name__}: {exc}"])
@@ -242,7 +245,9 @@ class ConsoleApp(App):
     def _set_status(self, status: Status) -> None:
         self.status = status
         for p in status.problems:
-            self.notify(p, severity="error", timeout=10)
+            if p not in self._told:  # each problem once, not on every refresh
+                self._told.add(p)
+                self.notify(p, severity="error", timeout=10)
         if hasattr(self.screen, "repaint_status"):
             self.screen.repaint_status()
 

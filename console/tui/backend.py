@@ -7,7 +7,7 @@ returned — the TUI formats numbers, it never computes them.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -34,6 +34,7 @@ class Backend:
         self.ingester: Any = None
         self._lock = threading.Lock()
         self._journal_sig: tuple | None = None
+        self._memo: dict[tuple, dict] = {}
 
     # -- life cycle ------------------------------------------------------------------------
     def load_state(self) -> None:
@@ -80,6 +81,9 @@ class Backend:
             changed = True
         if self.db is not None and self.db.refresh():
             changed = True
+        if changed:
+            with self._lock:
+                self._memo.clear()
         return changed
 
     # -- header status ---------------------------------------------------------------------
@@ -101,8 +105,10 @@ class Backend:
             st.ingest_state = "error" if getattr(self, "ingest_problem", None) else "off"
         else:
             stats = ingester_stats(self.ingester)
-            st.ingest_state = stats.get("state", "live")
-            st.rows_per_s = stats.get("rows_per_s")
+            st.ingest_state = stats["state"]
+            st.rows_per_s = stats["rows_per_s"]
+            if stats["state"] == "live":
+                st.lag_bytes = stats["lag_bytes"]
         verdict = self.verify_journal()
         st.chain_ok = verdict.get("ok")
         st.chain_entries = verdict.get("entries", 0)
@@ -124,7 +130,15 @@ class Backend:
             # per-feature drift is what the screens show; the multivariate domain classifier
             # (seconds per call) is left to `drift` on the command line and to alerts
             kwargs.setdefault("multivariate", False)
-        return fn(self.db, **kwargs)
+        key = (name, repr(sorted(kwargs.items())))
+        with self._lock:
+            hit = self._memo.get(key)
+        if hit is not None:
+            return hit
+        result = fn(self.db, **kwargs)
+        with self._lock:
+            self._memo[key] = result  # until the store, registry or journal changes
+        return result
 
     # -- governance ------------------------------------------------------------------------
     def requests(self) -> list:
@@ -180,9 +194,10 @@ class Backend:
 
         return compare_versions(self, model, champion, challenger)
 
-    def drift_trend(self, model: str, version: str | None, window, buckets: int) -> dict:
-        """``drift_report`` for each of the last ``buckets`` buckets of the window (scores by
-        feature per bucket), ending at the window's end or the newest data."""
+    def drift_trend(self, model: str, version: str | None, window, buckets: int) -> Iterator[dict]:
+        """``drift_report`` for each of the last ``buckets`` buckets of the window, oldest first:
+        yields ``{"start": t, <feature>: score, ...}`` per bucket (ending at the window's end or
+        the newest data)."""
         from datetime import timedelta
 
         from console.analytics.windows import parse_window
@@ -196,10 +211,9 @@ class Backend:
             finally:
                 cur.close()
             if latest is None:
-                return {"points": []}
+                return
             end = _aware(latest) + timedelta(microseconds=1)
         step = timedelta(seconds=parse_window(window.step))
-        points = []
         for i in range(buckets, 0, -1):
             start = end - i * step
             if window.start is not None and start < window.start:
@@ -209,8 +223,7 @@ class Backend:
             if (rep.get("current") or {}).get("rows"):
                 for f in rep.get("features", []):
                     point[f["feature"]] = f.get("score")
-            points.append(point)
-        return {"points": points}
+            yield point
 
     def execute(self, request_id: str):
         from console.governance.effects import execute
@@ -228,21 +241,20 @@ class Backend:
 
 
 def start_live_ingester(ws: Workspace) -> Any:
-    """The ingest package's background ``LiveIngester``, started (``None`` if unavailable)."""
-    from console.ingest import LiveIngester
+    """The ingest package's background ``LiveIngester``, started."""
+    from console.ingest.live import LiveIngester
 
-    ing = LiveIngester(ws)
-    ing.start()
-    return ing
+    return LiveIngester(ws).start()
 
 
 def ingester_stats(ing: Any) -> dict:
-    stats = getattr(ing, "stats", None)
-    if callable(stats):
-        stats = stats()
-    if isinstance(stats, dict):
-        return stats
-    return {k: getattr(stats, k) for k in ("state", "rows_per_s") if hasattr(stats, k)}
+    """The live ingester's status in the header's terms."""
+    st = ing.status
+    state = {"ingester": "live", "reader": "follower"}.get(st.role, "live" if st.running else "off")
+    if st.last_error:
+        state = "error"
+    return {"state": state, "rows_per_s": st.rows_per_s, "lag_bytes": st.lag_bytes,
+            "error": st.last_error}
 
 
 def _file_sig(path) -> tuple | None:

@@ -116,7 +116,9 @@ def add_drift(backend, row: FleetRow, window: TimeWindow) -> None:
         return
     drift = _try(row, "drift", backend.report, "drift_report", model=row.model,
                  start=window.start, end=window.end)
-    if drift:
+    if drift and not (drift.get("current") or {}).get("rows"):
+        row.drift = "none"  # no traffic in the window: nothing to call drifted or not
+    elif drift:
         feats = drift.get("features", [])
         row.drifted_features = sum(1 for f in feats if f.get("drifted"))
         ds = drift.get("dataset_drift", {})

@@ -49,10 +49,14 @@ class DriftPanel(Panel):
         self.data: dict | None = None
 
     def fetch(self, backend, model: str, version: str | None, window) -> Any:
+        """Progressive: the ranked table first, then the trend one time bucket at a time."""
         span = backend.span(window)
         report = backend.report("drift_report", model=model, version=version, **span)
-        trend = backend.drift_trend(model, version, window, TREND_BUCKETS)
-        return {"report": report, "trend": trend}
+        points: list[dict] = []
+        yield {"report": report, "trend": {"points": list(points)}}
+        for point in backend.drift_trend(model, version, window, TREND_BUCKETS):
+            points.append(point)
+            yield {"report": report, "trend": {"points": list(points)}}
 
     def show(self, data: Any) -> None:
         self.data = data

@@ -71,8 +71,16 @@ class AlertsScreen(ConsoleScreen):
         self.query_one("#alerts-summary", Static).update(
             ("✓ ok: nothing to report" if ok else f"✗ {len(self.alerts)} alert(s)")
             + " · most severe first, newest first · enter: open model"
-            + ("" if self.app.read_only or not self.app.identity.operator else " · r: request retrain/rollback"))
+            + self.act_hint())
         self.repaint()
+
+    def act_hint(self) -> str:
+        from console.tui.screens.base import role_block
+
+        allowed, reason = role_block(self.app, "operator")
+        if allowed is True:
+            return " · r: request retrain/rollback"
+        return "" if allowed is False else f" · ✗ r: {reason}"
 
     def visible(self) -> list[dict]:
         if not self.filter_text:

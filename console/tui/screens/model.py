@@ -6,6 +6,7 @@ promotion from here (a confirmation dialog asks for the reason).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from textual.app import ComposeResult
@@ -48,7 +49,7 @@ class ModelScreen(ConsoleScreen):
 
     def on_mount(self) -> None:
         self.paint_title()
-        super().on_mount()
+        self.repaint_status()  # the first TabActivated loads the tab (no second load here)
 
     def paint_title(self) -> None:
         be = self.app.backend
@@ -76,7 +77,10 @@ class ModelScreen(ConsoleScreen):
 
     def fetch(self) -> Any:
         panel = self.active_panel()
-        return panel, panel.fetch(self.app.backend, self.model, self.version, self.app.window)
+        payload = panel.fetch(self.app.backend, self.model, self.version, self.app.window)
+        if isinstance(payload, Iterator):  # a progressive panel: paint each step
+            return ((panel, step) for step in payload)
+        return panel, payload
 
     def show(self, data: Any) -> None:
         panel, payload = data
