@@ -21,6 +21,7 @@ import datetime as dt
 import gzip
 import json
 import os
+import uuid
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -127,6 +128,7 @@ class Ingester:
         self.read_bytes = read_bytes
         self._keys: KeySet | None = None
         self._keys_batch = 0
+        self._keys_store = ""
         self._registry: Registry | None = None
         self._reg_sig: tuple | None = None
 
@@ -147,13 +149,14 @@ class Ingester:
         cp = read_checkpoint(self.layout.checkpoint_path)
         self.layout.remove_orphans(cp.batch)
         rehash = bool(cp.hasher) and cp.hasher != HASHER
-        if self._keys is None or self._keys_batch > cp.batch or rehash:
+        if self._keys is None or self._keys_batch > cp.batch or self._keys_store != cp.store_id:
             self._keys = KeySet()
             self._keys.load_parts(self.layout.parts("predictions", cp.batch), rehash=rehash)
         elif self._keys_batch < cp.batch:
             newer = [p for p in self.layout.parts("predictions", cp.batch) if _batch_of(p) > self._keys_batch]
-            self._keys.load_parts(newer)
+            self._keys.load_parts(newer, rehash=rehash)
         self._keys_batch = cp.batch
+        self._keys_store = cp.store_id
         sig = registry_signature(self.ws.registry)
         if self._registry is None or sig != self._reg_sig:
             self._registry = load_registry(self.ws.registry, self.ws.root)
@@ -162,10 +165,12 @@ class Ingester:
 
     def _pass(self) -> IngestResult:
         committed = self._load_state()
-        if committed.hasher and committed.hasher != HASHER:
-            committed.hasher = HASHER  # keys were recomputed; new parts use the current hasher
         pending = copy.deepcopy(committed)
-        pending.hasher = HASHER
+        # ``hasher`` names the hash in the parts' ``_key`` columns. It stays what the first
+        # batch used: when polars changes its hash, keys are recomputed from the stored
+        # strings on every load (slower, never wrong) — delete .console/ to start afresh.
+        pending.hasher = committed.hasher or HASHER
+        pending.store_id = committed.store_id or uuid.uuid4().hex
         assert self._registry is not None
         run = _Run(self, pending, FeatureCatalog(pending, self._registry))
         files = discover(self.ws.predictions, "predictions") + discover(self.ws.labels, "labels")
@@ -472,6 +477,7 @@ class _Run:
         layout.root.mkdir(parents=True, exist_ok=True)
         write_checkpoint(layout.checkpoint_path, self.cp, sync=sync)
         self.ing._keys_batch = batch
+        self.ing._keys_store = self.cp.store_id
         self.batch_result.batches = 1
         self.result.add(self.batch_result)
         if self.ing.on_batch is not None:

@@ -69,6 +69,7 @@ class Checkpoint:
     features: dict[str, dict[str, FeatureState]] = field(default_factory=dict)
     columns: dict[str, list[str]] = field(default_factory=dict)  # lower(column) -> [feature, kind]
     next_source: int = 1
+    store_id: str = ""  # random, set by the first batch: tells a rebuilt store from the old one
 
     def to_json(self) -> bytes:
         doc = {
@@ -76,6 +77,7 @@ class Checkpoint:
             "batch": self.batch,
             "hasher": self.hasher,
             "next_source": self.next_source,
+            "store_id": self.store_id,
             "sources": {k: asdict(v) for k, v in self.sources.items()},
             "features": {m: {f: asdict(s) for f, s in fs.items()} for m, fs in self.features.items()},
             "columns": self.columns,
@@ -89,6 +91,7 @@ class Checkpoint:
             batch=int(doc.get("batch", 0)),
             hasher=str(doc.get("hasher", "")),
             next_source=int(doc.get("next_source", 1)),
+            store_id=str(doc.get("store_id", "")),
             columns={k: list(v) for k, v in doc.get("columns", {}).items()},
         )
         cp.sources = {k: SourceState.from_dict(v) for k, v in doc.get("sources", {}).items()}

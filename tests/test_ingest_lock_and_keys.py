@@ -1,0 +1,50 @@
+"""The ingest lock seen from the CLI, and dedupe that survives a change of hash function."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from console.ingest.lock import IngestLock
+from console.store.layout import StoreLayout
+from tests.test_ingest_formats import ingest, query, rec, write_jsonl
+
+
+def test_second_ingest_reports_the_holder_and_exits_1(workspace_dir: Path) -> None:
+    write_jsonl(workspace_dir / "logs" / "a.jsonl", [rec("a")])
+    lock = IngestLock(StoreLayout(workspace_dir / ".console").lock_path)
+    assert lock.try_acquire()
+    try:
+        out = subprocess.run([sys.executable, "-m", "console", "-w", str(workspace_dir), "ingest", "--wait", "0.2",
+                              "--format", "json"], capture_output=True, text=True, timeout=60)
+    finally:
+        lock.release()
+    assert out.returncode == 1 and out.stdout == ""
+    assert f"another console (pid {__import__('os').getpid()}) is ingesting" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+    assert ingest(workspace_dir)["predictions"] == 1
+
+
+def test_dedupe_holds_when_the_stored_hash_is_from_another_hasher(workspace_dir: Path) -> None:
+    write_jsonl(workspace_dir / "logs" / "a.jsonl", [rec(str(i)) for i in range(20)])
+    assert ingest(workspace_dir)["predictions"] == 20
+    cp_path = workspace_dir / ".console" / "checkpoint.json"
+    doc = json.loads(cp_path.read_text())
+    doc["hasher"] = "some-older-polars"
+    cp_path.write_text(json.dumps(doc))
+    write_jsonl(workspace_dir / "logs" / "b.jsonl", [rec(str(i)) for i in range(15, 25)])
+    assert ingest(workspace_dir) == {"predictions": 5, "labels": 0, "quarantined": 0, "duplicates": 5}
+    write_jsonl(workspace_dir / "logs" / "c.jsonl", [rec(str(i)) for i in range(0, 30)])
+    assert ingest(workspace_dir) == {"predictions": 5, "labels": 0, "quarantined": 0, "duplicates": 25}
+    assert query(workspace_dir, "SELECT count(*), count(DISTINCT request_id) FROM predictions") == [(30, 30)]
+
+
+def test_deleting_the_store_rebuilds_it(workspace_dir: Path) -> None:
+    import shutil
+
+    write_jsonl(workspace_dir / "logs" / "a.jsonl", [rec("a"), "bad", rec("a")])
+    first = ingest(workspace_dir)
+    shutil.rmtree(workspace_dir / ".console")
+    assert ingest(workspace_dir) == first == {"predictions": 1, "labels": 0, "quarantined": 1, "duplicates": 1}
