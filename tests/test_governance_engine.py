@@ -307,3 +307,19 @@ def test_retrain_without_hook_fails_and_promote_without_hook_only_switches_servi
     assert req.state == "failed" and "no [hooks] retrain" in req.failure
     assert _promote(ws).state == "executed"
     assert json.loads(ws.serving_path.read_text())["models"]["credit"]["production"] == "3"
+
+
+def test_resume_an_execution_that_never_reported_back(ws):
+    req = engine.create_request(ws, CAROL, "promote", "credit", "3", "r", now=NOW)
+    engine.decide(ws, ALICE, req.request_id, "approve", "ok", override=True, gates=gates_for(ws), now=NOW)
+    # ... and the approving process died before running the hook
+    with pytest.raises(UsageError, match="may still be executing"):
+        effects.resume(ws, BOB, req.request_id, now=NOW + dt.timedelta(minutes=5))
+    with pytest.raises(PermissionDenied):
+        effects.resume(ws, CAROL, req.request_id, now=NOW + dt.timedelta(hours=1))
+    req = effects.resume(ws, BOB, req.request_id, now=NOW + dt.timedelta(hours=1))
+    assert req.state == "executed"
+    actions = [e["action"] for e in journal(ws.root)]
+    assert actions[-3:] == ["resume", "hook", "executed"]
+    with pytest.raises(UsageError, match="executed"):
+        effects.resume(ws, BOB, req.request_id, now=NOW + dt.timedelta(hours=2))

@@ -39,6 +39,11 @@ def register(sub, parents) -> None:
             p.add_argument("--override", action="store_true", help="approve despite gates that did not pass")
         p.set_defaults(handler=run_decide, verdict=verdict)
 
+    p = sub.add_parser("execute", parents=[common, fmt],
+                       help="carry out an approved request whose execution never finished (reviewers)")
+    p.add_argument("request_id", metavar="ID")
+    p.set_defaults(handler=run_execute)
+
     p = sub.add_parser("cancel", parents=[common, fmt], help="withdraw your own pending request")
     p.add_argument("request_id", metavar="ID")
     p.set_defaults(handler=run_cancel)
@@ -144,6 +149,13 @@ def run_decide(ctx) -> int:
         extra = {"gates": gates, "override": req.override, "failing_gates": failing(gates)}
     result = _result(req, **extra)
     emit(result, ctx.fmt, rows=[{k: v for k, v in result.items() if k != "gates"}])
+    return 1 if req.state == "failed" else 0
+
+
+def run_execute(ctx) -> int:
+    ws = ctx.workspace()
+    req = effects.resume(ws, ws.identity(), ctx.args.request_id)
+    emit(_result(req), ctx.fmt)
     return 1 if req.state == "failed" else 0
 
 

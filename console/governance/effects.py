@@ -187,3 +187,39 @@ def _new_serving(ws: Workspace, req, version: str, old: str | None, now: dt.date
     }
     doc["updated_at"] = format_ts(now)
     return doc
+
+
+RESUME_GRACE = dt.timedelta(seconds=60)
+
+
+def resume(ws: Workspace, ident: Identity, request_id: str, now: dt.datetime | None = None):
+    """Execute an approved request whose execution never reported back (its process died).
+
+    Allowed to a reviewer (or, for break-glass, an operator) once nothing has been journaled
+    about the request for longer than the hook timeout plus a minute, so a hook that may still
+    be running is never started twice. The claim is a ``resume`` entry, written under the lock:
+    a second resume right after it finds the request busy again.
+    """
+    from console.errors import PermissionDenied
+    from console.governance.journal import parse_ts
+
+    now = now or utc_now()
+    with journal_of(ws).locked() as txn:
+        req = replay(txn.entries(), now).get(request_id)
+        if req is None:
+            raise UsageError(f"no request {request_id!r}")
+        if not (ident.reviewer or (req.break_glass and ident.operator)):
+            txn.append(ident.user, "refused", now=now, attempt="execute", request_id=request_id,
+                       detail=f"{ident.user} may not execute requests")
+            raise PermissionDenied(f"{ident.user} is not a reviewer; only reviewers may resume an execution")
+        if req.state != "approved":
+            raise UsageError(f"{request_id} is {req.state}; only an approved request can be executed")
+        last = max(parse_ts(e["ts"]) for e in req.trail if e.get("action") != "refused")
+        ready = last + dt.timedelta(seconds=hook_timeout(ws)) + RESUME_GRACE
+        if now < ready:
+            raise UsageError(
+                f"{request_id} may still be executing (last journaled {format_ts(last)}); "
+                f"resume after {format_ts(ready)}"
+            )
+        txn.append(ident.user, "resume", now=now, request_id=request_id, last_activity=format_ts(last))
+    return execute(ws, ident, request_id, now=now)
