@@ -24,6 +24,7 @@ import numpy as np
 import pyarrow as pa
 
 from console.samplegen import population as pop
+from console.samplegen import timeline as tl
 from console.samplegen.timeline import UTC
 from console.samplegen.training import FRAMEWORK, Trained, evaluate, train
 from console.samplegen.writers import write_json, write_parquet
@@ -57,12 +58,12 @@ SPECS: list[VersionSpec] = [
                 ("2025-12-01", "2026-04-30"), {**CREDIT_COST, "training_usd": 18.0}, {"C": 1.0}),
     VersionSpec("credit-risk", "2", "binary", "hgb_classifier", "production", "2026-08-18T14:05:00Z",
                 "ci-pipeline", [c for c in pop.CREDIT_NUMERIC if c != "utilization"],
-                pop.CREDIT_CATEGORICAL, ["region", "channel", "employment"], 12_000,
+                pop.CREDIT_CATEGORICAL, ["region", "channel"], 12_000,
                 ("2026-02-01", "2026-07-31"), {**CREDIT_COST, "training_usd": 120.0},
                 {"max_iter": 100, "max_depth": 4, "learning_rate": 0.08}),
     VersionSpec("credit-risk", "3", "binary", "hgb_classifier", "candidate", "2026-11-03T09:12:00Z",
                 "ci-pipeline", pop.CREDIT_NUMERIC, pop.CREDIT_CATEGORICAL,
-                ["region", "channel", "employment"], 20_000, ("2026-04-01", "2026-10-15"),
+                ["region", "channel"], 20_000, ("2026-04-01", "2026-10-15"),
                 {**CREDIT_COST, "training_usd": 185.0},
                 {"max_iter": 150, "max_leaf_nodes": 15, "learning_rate": 0.06}),
     VersionSpec("delivery-eta", "1", "regression", "ridge", "archived", "2026-07-10T08:00:00Z", "bob",
@@ -73,7 +74,7 @@ SPECS: list[VersionSpec] = [
                 12_000, ("2026-06-01", "2026-09-20"), {**DELIVERY_COST, "training_usd": 40.0},
                 {"max_iter": 120, "max_leaf_nodes": 15, "learning_rate": 0.08}),
     VersionSpec("ticket-router", "1", "multiclass", "logistic", "production", "2026-09-15T11:20:00Z",
-                "ci-pipeline", pop.TICKET_NUMERIC, pop.TICKET_CATEGORICAL, ["tier", "product", "language"],
+                "ci-pipeline", pop.TICKET_NUMERIC, pop.TICKET_CATEGORICAL, ["language"],
                 8_000, ("2026-06-01", "2026-09-01"), TICKET_COST, {"C": 0.5}),
 ]
 
@@ -81,17 +82,23 @@ REFERENCE_ROWS = 4_000  # per version: above 1000, so drift uses Wasserstein / J
 
 
 def _draw(model: str, rng: np.random.Generator, n: int) -> tuple[pop.Columns, np.ndarray]:
-    """Training-time population and its ground truth (hour of day drawn uniformly)."""
+    """Training-time population and its ground truth."""
     if model == "credit-risk":
         f = pop.credit_features(rng, n)
         y = (rng.random(n) < pop.credit_default_probability(f)).astype(int)
     elif model == "delivery-eta":
-        f = pop.delivery_features(rng, n)
+        f = pop.delivery_features(rng, n, _hours(rng, n, tl.MEAL_HOURS))
         y = pop.delivery_minutes(rng, f)
     else:
-        f = pop.ticket_features(rng, n)
+        f = pop.ticket_features(rng, n, _hours(rng, n, tl.SUPPORT_HOURS))
         y = pop.ticket_queue(rng, f)
     return f, y
+
+
+def _hours(rng: np.random.Generator, n: int, profile: list[float]) -> np.ndarray:
+    """Hours of day following the service's daily profile (as in live traffic)."""
+    w = np.asarray(profile, dtype=float)
+    return rng.choice(24, size=n, p=w / w.sum())
 
 
 def _take(cols: pop.Columns, n: int) -> pop.Columns:

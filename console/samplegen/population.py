@@ -40,7 +40,7 @@ def credit_features(rng: np.random.Generator, n: int, shifted: bool = False) -> 
     employment = _choice(rng, EMPLOYMENT, n)
     age = np.clip(rng.normal(37.0 if shifted else 41.0, 11.5, n), 18, 85).round()
     income = rng.lognormal(np.log(52_000), 0.45, n)
-    income *= np.where(employment == "unemployed", 0.45, 1.0)
+    income *= np.where(employment == "unemployed", 0.7, 1.0)
     if shifted:
         income *= 1.25
     income = np.maximum(income, 4_000).round(-2)
@@ -63,7 +63,7 @@ def credit_features(rng: np.random.Generator, n: int, shifted: bool = False) -> 
     }
 
 
-_EMP_EFFECT = {"salaried": 0.0, "self-employed": 0.35, "contractor": 0.45, "unemployed": 1.2}
+_EMP_EFFECT = {"salaried": 0.0, "self-employed": 0.25, "contractor": 0.3, "unemployed": 0.45}
 _CHANNEL_EFFECT = {"web": 0.0, "mobile": 0.1, "branch": -0.25, "partner": 0.3, "aggregator": 0.45}
 _REGION_EFFECT = {"north": 0.1, "south": 0.0, "east": -0.1, "west": 0.05}
 
@@ -170,6 +170,7 @@ def ticket_queue(rng: np.random.Generator, f: Columns) -> np.ndarray:
         ],
         axis=1,
     )
+    logits = 2.0 * logits  # sharp enough that the queue is mostly predictable from the ticket
     p = np.exp(logits - logits.max(axis=1, keepdims=True))
     p /= p.sum(axis=1, keepdims=True)
     u = rng.random(len(words))[:, None]
