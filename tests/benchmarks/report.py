@@ -1,0 +1,219 @@
+"""The results as markdown: the targets (met / missed), each section's table with median and
+spread, the machine and its load while the run went on, and the commands to reproduce."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.benchmarks.common import fmt_s, fmt_spread
+
+
+def _mib(s: dict[str, Any] | None) -> str:
+    if not s or s.get("median") is None:
+        return "–"
+    return f"{s['median']:.0f} MiB ({s['min']:.0f}–{s['max']:.0f})"
+
+
+def _rps(s: dict[str, Any] | None) -> str:
+    if not s or s.get("median") is None:
+        return "–"
+    k = lambda x: f"{x / 1000:,.0f}k"  # noqa: E731
+    return f"{k(s['median'])}/s ({k(s['min'])}–{k(s['max'])})"
+
+
+def markdown(res: dict[str, Any]) -> str:
+    m = res["machine"]
+    p = res["parameters"]
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Run {res['started']} → {res.get('finished', '(in progress)')}"
+        f"{' — QUICK mode (small data, not the published figures)' if res.get('quick') else ''}; "
+        f"total {fmt_s(res.get('total_seconds'))}. Commit `{m.get('commit', '')}`.",
+        "",
+        f"**Machine:** {m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB RAM, {m['os']}; Python {m['python']}, "
+        f"DuckDB {m['duckdb']}, PyArrow {m['pyarrow']}, Polars {m['polars']}, Textual {m['textual']}.",
+        "",
+        _load_note(res),
+        "",
+        f"Every figure is the **median of {p['reps']} repetitions** with the spread (min–max, n) unless it says "
+        "otherwise; *whole process* = a fresh process from exec to exit, measured by the driver (wall clock and "
+        "peak RSS from `wait4`); *in-process* = `perf_counter` around the call inside that process.",
+        "",
+        "## Targets",
+        "",
+        "| target | measured | status | issue |",
+        "|---|---|---|---|",
+    ]
+    for t in res.get("targets", []):
+        mark = {"met": "✅ met", "missed": "❌ missed"}.get(t["status"], "– " + t["status"])
+        lines.append(f"| {t['target']} | {t['measured']} | {mark} | {t['issue']} |")
+    s = res["sections"]
+    if res.get("errors"):
+        lines += ["", "**Sections that failed in this run:**", ""]
+        lines += [f"- `{k}`: {v}" for k, v in res["errors"].items()]
+    lines += _data(res)
+    if "ingest" in s:
+        lines += _ingest(s["ingest"])
+    if "drift" in s:
+        lines += _drift(s["drift"])
+    if "windows" in s or "reports" in s:
+        lines += _analytics(s.get("windows"), s.get("reports"))
+    if "tui" in s:
+        lines += _tui(s["tui"])
+    lines += [
+        "",
+        "## Reproduce",
+        "",
+        "```sh",
+        "make bench                                   # everything, ~30 min with the data cached",
+        ".venv/bin/python -m tests.benchmarks.run --quick            # small data, a few minutes",
+        ".venv/bin/python -m tests.benchmarks.run --only drift --reps 5",
+        "```",
+        "",
+        f"This run: `{res['command']}`. The first run generates the workspaces "
+        "(`python -m console.samplegen --profile bench --rows N --format both|parquet`) under `bench-out/data/`, "
+        "and creates `.bench-venv/evidently` (`evidently==0.7.23`, `pandas<3`); later runs reuse both. "
+        "See `tests/benchmarks/README.md`.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _load_note(res: dict[str, Any]) -> str:
+    loads = res.get("load", [])
+    if not loads:
+        return ""
+    peak = max((x["loadavg"][0] for x in loads if x.get("loadavg")), default=0.0)
+    busy = sorted({b["cmd"][:60] for x in loads for b in x.get("busy", [])})
+    cores = res["machine"].get("cores") or 1
+    shared = peak > cores * 0.75 or bool(busy)
+    text = (f"**Load:** 1-minute load average between sections peaked at {peak:.1f} on {cores} cores. ")
+    if shared:
+        text += ("**The machine was shared** while this ran (other processes using CPU: "
+                 + "; ".join(f"`{b}`" for b in busy[:6]) + ("…" if len(busy) > 6 else "")
+                 + "), so the timings are pessimistic.")
+    else:
+        text += "No other busy process was seen: a quiet machine."
+    return text
+
+
+def _data(res: dict[str, Any]) -> list[str]:
+    d = res.get("data") or {}
+    out = ["", "## Data", ""]
+    for key, label in (("small", "ingest workspaces (JSONL and Parquet, same records)"),
+                       ("big", "big workspace (Parquet)")):
+        meta = d.get(key)
+        if not meta:
+            continue
+        cached = "cached from an earlier run" if meta.get("cached") else "generated in this run"
+        out.append(f"- {label}: {meta['rows']:,} predictions, 3 models, 20 features (15 numeric, 5 categorical), "
+                   f"30 days, half labelled; generation took {fmt_s(meta.get('generated_seconds'))} ({cached}).")
+    bi = d.get("big_ingest")
+    if bi:
+        out.append(f"- big store: `mlops-console ingest` took {fmt_s(bi['wall_s'])}, peak {bi['max_rss_mb']:.0f} MiB "
+                   f"(one run{', in an earlier run' if bi.get('cached') else ''}).")
+    return out
+
+
+def _ingest(ing: dict[str, Any]) -> list[str]:
+    out = ["", "## Ingest", "",
+           "Whole process, a deleted store each time. Records = predictions + label records. DuckDB raw = one "
+           "statement over the same files in a fresh Python process (`table`: parse every column into memory; "
+           "`copy`: parse and write Parquet, the least an ingester does; `count`: `count(*)`, for Parquet read "
+           "from the footers). Ratio = DuckDB's median time ÷ ours (1.0 = as fast as the practical limit).", "",
+           "| format | records | ours | ours records/s | peak RSS | DuckDB table | DuckDB copy | DuckDB count | "
+           "ratio (table / copy) |", "|---|---|---|---|---|---|---|---|---|"]
+    for fmt, f in ing.get("formats", {}).items():
+        r = f["duckdb_raw"]
+        out.append(f"| {fmt} ({f['source_mib']:.0f} MiB) | {f['records']:,} | {fmt_spread(f['wall_s'])} | "
+                   f"{_rps(f['records_per_s'])} | {_mib(f['max_rss_mb'])} | {fmt_spread(r['table']['wall_s'])} | "
+                   f"{fmt_spread(r['copy']['wall_s'])} | {fmt_spread(r['count']['wall_s'])} | "
+                   f"{f['ratio_to_duckdb_table']:.2f} / {f['ratio_to_duckdb_copy']:.2f} |")
+    b = ing.get("big_parquet_single_run")
+    if b and b.get("wall_s"):
+        rps = b.get("records_per_s")
+        out += ["", f"Big store (Parquet), one run: {fmt_s(b['wall_s'])}"
+                + (f", {rps:,} records/s" if rps else "") + f", peak {b['max_rss_mb']:.0f} MiB — {b['note']}."]
+    return out
+
+
+def _drift(d: dict[str, Any]) -> list[str]:
+    o, e, a = d["ours"], d["evidently"], d["agreement"]
+    out = ["", "## Drift: 20 features, reference vs current (against Evidently)", "",
+           f"{d['model']}: reference {d['reference_rows']:,} rows ({d['reference_window'][0][:10]} … "
+           f"{d['reference_window'][1][:10]}), current {d['current_rows']:,} rows ({d['current_window'][0][:10]} … "
+           f"{d['current_window'][1][:10]}), {d['features']} features. Evidently {e['versions']} "
+           "(evidently, pandas) in its own venv, on the same rows.", "",
+           "| | compute (in-process) | whole process | peak RSS |", "|---|---|---|---|",
+           f"| ours | {fmt_spread(o['compute_s'])} | {fmt_spread(o['process_wall_s'])} | {_mib(o['max_rss_mb'])} |",
+           f"| Evidently DataDriftPreset | {fmt_spread(e['compute_s'])} | {fmt_spread(e['process_wall_s'])} | "
+           f"{_mib(e['max_rss_mb'])} |",
+           f"| ratio | **{d['speedup_compute']:.1f}× faster** | {d['speedup_process']:.1f}× faster | "
+           f"**{d['memory_fraction']:.2f}** of Evidently's |", "",
+           f"Ours: {o['what']}. Evidently: {e['what']} (its compute excludes reading the Parquet, "
+           f"{fmt_spread(e['load_s'])}, and importing, {fmt_spread(e['import_s'])}; ours includes reading the "
+           "store).", "",
+           f"**Agreement: {a['agree']}/{a['features']} features** have the same method, score (tolerance "
+           f"{a['tolerance']}) and verdict.", "",
+           "| feature | method (Evidently) | ours | Evidently | drift ours / Evidently | agree |",
+           "|---|---|---|---|---|---|"]
+    for r in a["rows"]:
+        if "method" not in r:
+            out.append(f"| {r['feature']} | – | – | – | – | ✗ {r.get('why', '')} |")
+            continue
+        out.append(f"| {r['feature']} | {r['method']} ({r['evidently_method']}) | {r['score']:.6g} | "
+                   f"{r['evidently_score']:.6g} | {'yes' if r['drifted'] else 'no'} / "
+                   f"{'yes' if r['evidently_drifted'] else 'no'} | {'✓' if r['agree'] else '✗'} |")
+    return out
+
+
+def _analytics(w: dict[str, Any] | None, r: dict[str, Any] | None) -> list[str]:
+    out = ["", "## Analytics over the big store", "",
+           "| report | rows | first run | cached (same process) | cached (new process) |", "|---|---|---|---|---|"]
+    if w:
+        out.append(f"| 30 daily drift windows × {len(w['models'])} models ({w['reports']} reports) | {w['rows']:,} | "
+                   f"{fmt_spread(w['first_s'])} | {fmt_spread(w['cached_in_process_s'])} | "
+                   f"{fmt_spread(w['cached_new_process_s'])} |")
+    for kind, x in (r or {}).items():
+        out.append(f"| {kind} × {len(x['models'])} models | {x['rows']:,} | {fmt_spread(x['first_s'])} | "
+                   f"{fmt_spread(x['cached_in_process_s'])} | – |")
+    out.append("")
+    if w:
+        out.append(f"- drift windows: {w['what']}; per model ≈ {fmt_s(w['per_model_first_s'])} first.")
+    for kind, x in (r or {}).items():
+        out.append(f"- {kind}: {x['what']}.")
+    return out
+
+
+def _tui(t: dict[str, Any]) -> list[str]:
+    out = ["", "## TUI (Textual Pilot, headless)", "",
+           "| workspace | first paint | fleet populated | drift + alerts in | idle RSS | peak RSS |",
+           "|---|---|---|---|---|---|"]
+    for key, label in (("launch_sample", "sample workspace"), ("launch_big", "big store")):
+        x = t.get(key)
+        if not x:
+            continue
+        complete = fmt_spread(x["complete_s"])
+        if x.get("complete_timed_out"):
+            complete += f"; {x['complete_timed_out']} run(s) not done after {x['timeout_s']:g} s"
+        out.append(f"| {label} | {fmt_spread(x['first_paint_s'])} | {fmt_spread(x['populated_s'])} | {complete} | "
+                   f"{_mib(x['rss_idle_mb'])} | {_mib(x['peak_rss_mb'])} |")
+    lb = t.get("launch_big") or t.get("launch_sample")
+    if lb:
+        out += ["", f"Launch: {lb['what']}."]
+        if lb.get("problems"):
+            out.append(f"Problems the console showed: {'; '.join(lb['problems'][:3])}.")
+    pb = t.get("panels_big")
+    if pb:
+        ms = lambda x: "–" if x is None else f"{x * 1000:.0f} ms"  # noqa: E731
+        out += ["", f"Panel switches on {pb['model']} (big store): {pb['switches']} switches"
+                + (f", {pb['timed_out']} timed out after {pb['timeout_s']:g} s (left out of the percentiles)"
+                   if pb["timed_out"] else "")
+                + f"; opening the model screen took {ms(pb['open_model_s'])}.", "",
+                "| switches | p50 | p95 |", "|---|---|---|",
+                f"| all | {ms(pb['p50_s'])} | {ms(pb['p95_s'])} |",
+                f"| first visit of a tab | {ms(pb['first_visit_p50_s'])} | {ms(pb['first_visit_p95_s'])} |",
+                f"| revisits | {ms(pb['revisit_p50_s'])} | {ms(pb['revisit_p95_s'])} |", "",
+                f"{pb['what']}. Peak RSS of that process {pb['max_rss_mb']:.0f} MiB."]
+    return out

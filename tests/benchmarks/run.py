@@ -1,0 +1,469 @@
+"""The benchmark driver (``make bench``): one run, on the same generated data, of every figure of
+issue 7 — ingest throughput against DuckDB's raw read, exact drift against Evidently 0.7, the
+30 daily drift windows, performance and slice reports, and the TUI — with repetitions, medians
+and spreads, the machine and its load, and each target marked met or missed.
+
+    .venv/bin/python -m tests.benchmarks.run                 # full: 1M and 10M predictions
+    .venv/bin/python -m tests.benchmarks.run --quick         # 100k / 300k, to iterate
+    .venv/bin/python -m tests.benchmarks.run --only ingest,drift --reps 3 --out bench-out
+
+Writes ``<out>/results/<UTC stamp>.json`` and ``.md`` and ``<out>/latest.json|md``; a full run
+also publishes them as ``docs/benchmarks.json`` and ``docs/benchmarks.md`` (``--no-publish``
+to skip). Generated workspaces are cached under ``<out>/data/`` by their parameters.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import shutil
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from tests.benchmarks import report
+from tests.benchmarks.common import (
+    REPO,
+    loadavg,
+    log,
+    machine_info,
+    other_busy_processes,
+    percentile,
+    run_measured,
+    summary,
+)
+from tests.benchmarks.data import (
+    clear_analytics_cache,
+    ensure_ingested,
+    ensure_workspace,
+    fresh_ingest,
+    source_bytes,
+)
+
+SECTIONS = ("ingest", "drift", "windows", "reports", "tui")
+PY = sys.executable
+DRIFT_MODEL = "bench-binary"
+# bench-binary gets a third of the rows, spread evenly over 30 days: nine days are 1M rows at 10M
+REF_WINDOW = ("2026-10-23T00:00:00+00:00", "2026-11-01T00:00:00+00:00")  # days 0–8, before the shift
+CUR_WINDOW = ("2026-11-12T00:00:00+00:00", "2026-11-21T00:00:00+00:00")  # days 20–28, shifted
+
+TARGETS = {
+    "ingest_jsonl_rps": 300_000,
+    "ingest_parquet_rps": 2_000_000,
+    "drift_speedup": 30.0,
+    "drift_memory_fraction": 1 / 3,
+    "windows_first_s": 5.0,
+    "windows_cached_s": 0.5,
+    "tui_first_paint_s": 1.0,
+    "tui_populated_s": 1.5,
+    "tui_switch_p95_s": 0.2,
+}
+
+
+def job(*args: str, timeout: float | None = None):
+    return run_measured([PY, "-m", "tests.benchmarks.jobs", *args], cwd=REPO, timeout=timeout).check()
+
+
+def tui_job(*args: str, timeout: float | None = None):
+    return run_measured([PY, "-m", "tests.benchmarks.tui_jobs", *args], cwd=REPO, timeout=timeout).check()
+
+
+def snapshot_load(tag: str, res: dict[str, Any]) -> None:
+    res.setdefault("load", []).append({"at": tag, "time": dt.datetime.now(dt.UTC).strftime("%H:%M:%S"),
+                                       "loadavg": loadavg(), "busy": other_busy_processes(5)})
+
+
+# -- sections -----------------------------------------------------------------------------------
+
+
+def bench_ingest(small: Path, big: Path, big_ingest: dict[str, Any], reps: int) -> dict[str, Any]:
+    out: dict[str, Any] = {"workspace_rows": None, "formats": {}}
+    for fmt in ("jsonl", "parquet"):
+        ws = small / fmt
+        walls, rss, cpu, result = [], [], [], None
+        for i in range(reps):
+            m = fresh_ingest(ws)
+            result = m.json()
+            walls.append(m.wall_s)
+            rss.append(m.max_rss_mb)
+            cpu.append(m.user_s + m.sys_s)
+            log(f"ingest {fmt} rep {i + 1}/{reps}: {m.wall_s:.2f} s, {m.max_rss_mb:.0f} MiB")
+        records = int(result["predictions"]) + int(result["labels"])
+        raw: dict[str, Any] = {}
+        for mode in ("count", "table", "copy"):
+            rw, rr = [], []
+            for _ in range(reps):
+                m = job("raw", "--ws", str(ws), "--fmt", fmt, "--mode", mode)
+                got = m.json()
+                if got["records"] != records:
+                    raise RuntimeError(f"DuckDB read {got['records']} {fmt} records, the ingester {records}")
+                rw.append(m.wall_s)
+                rr.append(m.max_rss_mb)
+            raw[mode] = {"wall_s": summary(rw), "records_per_s": summary([records / w for w in rw], 0),
+                         "max_rss_mb": summary(rr, 1)}
+            log(f"duckdb raw {fmt} {mode}: median {raw[mode]['wall_s']['median']} s")
+        ours = summary([records / w for w in walls], 0)
+        out["formats"][fmt] = {
+            "records": records, "predictions": int(result["predictions"]), "labels": int(result["labels"]),
+            "source_mib": round(source_bytes(ws) / 2**20, 1),
+            "wall_s": summary(walls), "records_per_s": ours, "cpu_s": summary(cpu),
+            "max_rss_mb": summary(rss, 1), "duckdb_raw": raw,
+            "ratio_to_duckdb_table": round(raw["table"]["wall_s"]["median"] / summary(walls)["median"], 3),
+            "ratio_to_duckdb_copy": round(raw["copy"]["wall_s"]["median"] / summary(walls)["median"], 3),
+            "timing": "whole process: `mlops-console ingest --format json` on a deleted store, and a Python "
+                      "process running one DuckDB statement over the same files",
+        }
+        out["workspace_rows"] = int(result["predictions"])
+    if big_ingest and not big_ingest.get("cached"):
+        res = big_ingest["result"]
+        n = int(res["predictions"]) + int(res["labels"])
+        out["big_parquet_single_run"] = {"records": n, "wall_s": big_ingest["wall_s"],
+                                         "records_per_s": round(n / big_ingest["wall_s"]),
+                                         "max_rss_mb": big_ingest["max_rss_mb"],
+                                         "note": "the one ingest that built the big store (n=1)"}
+    elif big_ingest:
+        out["big_parquet_single_run"] = {**big_ingest, "note": "from the run that built the cached store (n=1)"}
+    return out
+
+
+def bench_drift(big: Path, reps: int, ev_reps: int, work: Path) -> dict[str, Any]:
+    from tests.benchmarks.evidently_env import ensure_env, run_evidently
+
+    env = ensure_env()
+    frames = work / "frames"
+    shutil.rmtree(frames, ignore_errors=True)
+    exp = job("export", "--ws", str(big), "--model", DRIFT_MODEL, "--ref", *REF_WINDOW, "--cur", *CUR_WINDOW,
+              "--out", str(frames)).json()
+    ours_runs = []
+    for i in range(reps):
+        m = job("drift11", "--ws", str(big), "--model", DRIFT_MODEL, "--ref", *REF_WINDOW, "--cur", *CUR_WINDOW)
+        ours_runs.append((m, m.json()))
+        log(f"drift ours rep {i + 1}/{reps}: {m.json()['seconds']:.2f} s in-process, {m.max_rss_mb:.0f} MiB")
+    ev_runs = []
+    for i in range(ev_reps):
+        r = run_evidently(frames / "reference.parquet", frames / "current.parquet", exp["numeric"], exp["categorical"])
+        ev_runs.append(r)
+        log(f"drift Evidently rep {i + 1}/{ev_reps}: {r['seconds']:.2f} s in Report.run, {r['process_max_rss_mb']:.0f} MiB")
+    ours = ours_runs[-1][1]
+    ev = ev_runs[-1]
+    if (ours["reference_rows"], ours["current_rows"]) != (exp["rows"]["reference"], exp["rows"]["current"]):
+        raise RuntimeError(f"frames differ: ours {ours['reference_rows']}/{ours['current_rows']}, "
+                           f"exported {exp['rows']}")
+    agreement = compare_features(ours["features"], ev["features"])
+    ours_in = summary([j["seconds"] for _, j in ours_runs])
+    ours_wall = summary([m.wall_s for m, _ in ours_runs])
+    ours_rss = summary([m.max_rss_mb for m, _ in ours_runs], 1)
+    ev_in = summary([r["seconds"] for r in ev_runs])
+    ev_wall = summary([r["wall_s"] for r in ev_runs])
+    ev_rss = summary([r["process_max_rss_mb"] for r in ev_runs], 1)
+    return {
+        "model": DRIFT_MODEL, "reference_window": REF_WINDOW, "current_window": CUR_WINDOW,
+        "reference_rows": ours["reference_rows"], "current_rows": ours["current_rows"],
+        "features": len(ours["features"]),
+        "ours": {"compute_s": ours_in, "process_wall_s": ours_wall, "max_rss_mb": ours_rss,
+                 "open_store_s": summary([j["open_seconds"] for _, j in ours_runs]),
+                 "what": "drift_report(reference window, current window; the 20 features, no output drift, "
+                         "no domain classifier, cache off) in a fresh process over the ingested store"},
+        "evidently": {"compute_s": ev_in, "process_wall_s": ev_wall, "max_rss_mb": ev_rss,
+                      "load_s": summary([r["load_seconds"] for r in ev_runs]),
+                      "import_s": summary([r["import_seconds"] for r in ev_runs]),
+                      "versions": env["versions"],
+                      "what": "Report([DataDriftPreset()], include_tests=True).run(current, reference) on the "
+                              "same rows exported to Parquet and read with pandas, in .bench-venv/evidently"},
+        "speedup_compute": round(ev_in["median"] / ours_in["median"], 2),
+        "speedup_process": round(ev_wall["median"] / ours_wall["median"], 2),
+        "memory_fraction": round(ours_rss["median"] / ev_rss["median"], 3),
+        "agreement": agreement,
+    }
+
+
+def compare_features(ours: list[dict[str, Any]], ev: list[dict[str, Any]], rel: float = 1e-6,
+                     abs_tol: float = 1e-9) -> dict[str, Any]:
+    """Per feature: same method, same score (to ``rel``), same verdict."""
+    theirs = {f["feature"]: f for f in ev}
+    rows, agree = [], 0
+    for f in ours:
+        e = theirs.get(f["feature"])
+        if e is None:
+            rows.append({"feature": f["feature"], "agree": False, "why": "not in Evidently's report"})
+            continue
+        same_method = f["method"] == e["method"]
+        diff = abs((f["score"] or 0.0) - (e["score"] or 0.0))
+        same_score = f["score"] is not None and e["score"] is not None and diff <= max(abs_tol, rel * abs(e["score"]))
+        same_verdict = bool(f["drifted"]) == bool(e["drifted"])
+        ok = same_method and same_score and same_verdict
+        agree += ok
+        rows.append({"feature": f["feature"], "method": f["method"], "evidently_method": e["method_evidently"],
+                     "score": f["score"], "evidently_score": e["score"], "abs_diff": diff,
+                     "drifted": f["drifted"], "evidently_drifted": e["drifted"], "agree": ok})
+    return {"features": len(ours), "agree": agree, "all_agree": agree == len(ours) == len(ev),
+            "tolerance": f"relative {rel:g} (absolute {abs_tol:g})", "rows": rows}
+
+
+def bench_windows(big: Path, reps: int, timeout: float) -> dict[str, Any]:
+    first, cached_mem, cached_disk, info = [], [], [], {}
+    for i in range(reps):
+        clear_analytics_cache(big)
+        m = job("drift30", "--ws", str(big), "--repeat-cached", "2", timeout=timeout)
+        info = m.json()
+        first.append(info["first_seconds"])
+        cached_mem += info["cached_seconds"]
+        log(f"30 daily windows rep {i + 1}/{reps}: first {info['first_seconds']:.2f} s, cached "
+            f"{min(info['cached_seconds']):.3f} s")
+    for _ in range(reps):  # a new process, the disk cache warm
+        m = job("drift30", "--ws", str(big), "--repeat-cached", "0", timeout=timeout)
+        cached_disk.append(m.json()["first_seconds"])
+    return {"models": info.get("models"), "reports": info.get("reports"), "rows": info.get("rows"),
+            "first_s": summary(first), "cached_in_process_s": summary(cached_mem),
+            "cached_new_process_s": summary(cached_disk),
+            "per_model_first_s": round(summary(first)["median"] / max(1, len(info.get("models") or [1])), 4),
+            "what": "drift_report for each of 30 daily windows of every model (the registered 100k-row "
+                    "reference, output drift on, domain classifier off), in-process; first = analytics cache "
+                    "deleted before the process started"}
+
+
+def bench_reports(big: Path, reps: int, timeout: float) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for kind in ("performance", "slices"):
+        first, cached, info = [], [], {}
+        for i in range(reps):
+            clear_analytics_cache(big)
+            m = job("reports", "--ws", str(big), "--kind", kind, "--repeat-cached", "2", timeout=timeout)
+            info = m.json()
+            first.append(info["first_seconds"])
+            cached += info["cached_seconds"]
+            log(f"{kind} rep {i + 1}/{reps}: first {info['first_seconds']:.2f} s")
+        out[kind] = {"models": info.get("models"), "rows": info.get("rows"), "first_s": summary(first),
+                     "cached_in_process_s": summary(cached),
+                     "what": ("performance_report(model, window='1d')" if kind == "performance"
+                              else "slices_report(model) (the registry's slices cat_0, cat_1)")
+                     + " for every model, in-process; first = analytics cache deleted"}
+    return out
+
+
+def bench_tui(big: Path, sample: Path | None, reps: int, launch_timeout: float, panel_rounds: int,
+              panel_timeout: float) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    targets = [("sample", sample), ("big", big)] if sample is not None else [("big", big)]
+    for name, ws in targets:
+        runs = []
+        for i in range(reps):
+            clear_analytics_cache(ws)
+            m = tui_job("launch", "--ws", str(ws), "--timeout", str(launch_timeout))
+            runs.append(m.json())
+            log(f"tui launch {name} rep {i + 1}/{reps}: {runs[-1]}")
+        vals = lambda k, runs=runs: [r[k] for r in runs if r.get(k) is not None]  # noqa: E731
+        out[f"launch_{name}"] = {
+            "first_paint_s": summary(vals("first_paint_s")), "populated_s": summary(vals("populated_s")),
+            "complete_s": summary(vals("complete_s")),
+            "complete_timed_out": sum(1 for r in runs if r.get("complete_s") is None),
+            "timeout_s": launch_timeout, "rss_idle_mb": summary(vals("rss_idle_mb"), 1),
+            "peak_rss_mb": summary(vals("peak_rss_mb"), 1), "problems": runs[-1].get("problems"),
+            "what": "in-process from the top of a fresh process (before Textual is imported) to the fleet "
+                    "table's first rows, its first data paint (every model's quick reports), and drift + "
+                    "alerts in; analytics cache deleted first; live ingester off; idle RSS 2 s after",
+        }
+    clear_analytics_cache(big)
+    m = tui_job("panels", "--ws", str(big), "--model", DRIFT_MODEL, "--rounds", str(panel_rounds),
+                "--timeout", str(panel_timeout))
+    doc = m.json()
+    sw = doc["switches"]
+    done = [s["seconds"] for s in sw if s["seconds"] is not None]
+    again = [s["seconds"] for s in sw if s["seconds"] is not None and not s["first_visit"]]
+    first = [s["seconds"] for s in sw if s["seconds"] is not None and s["first_visit"]]
+    pct = lambda xs, q: round(percentile(xs, q), 4) if xs else None  # noqa: E731
+    out["panels_big"] = {
+        "model": DRIFT_MODEL, "open_model_s": doc["open_model_s"], "switches": len(sw),
+        "timed_out": sum(1 for s in sw if s["seconds"] is None), "timeout_s": panel_timeout,
+        "p50_s": pct(done, 50), "p95_s": pct(done, 95), "revisit_p50_s": pct(again, 50),
+        "revisit_p95_s": pct(again, 95), "first_visit_p50_s": pct(first, 50), "first_visit_p95_s": pct(first, 95),
+        "all": sw, "max_rss_mb": round(m.max_rss_mb, 1),
+        "what": "Pilot presses 1..6 on the model screen; key press → the panel's data painted (in-process)",
+    }
+    return out
+
+
+def sample_workspace(out: Path) -> Path:
+    """A copy of the bundled sample workspace (issue 6's first-paint target), ingested once."""
+    ws = out / "data" / "sample"
+    if not (ws / "console.toml").is_file():
+        shutil.copytree(REPO / "sample_data", ws, ignore=shutil.ignore_patterns(".console"))
+    ensure_ingested(ws)
+    return ws
+
+
+# -- targets ------------------------------------------------------------------------------------
+
+
+def verdicts(res: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every target of issues 3, 4 and 6 with the measured figure and met / missed."""
+    T = TARGETS
+    rows: list[dict[str, Any]] = []
+
+    def add(target: str, figure: str, met: bool | None, issue: str) -> None:
+        rows.append({"target": target, "measured": figure, "status": "not measured" if met is None
+                     else ("met" if met else "missed"), "issue": issue})
+
+    s = res["sections"]
+    ing = s.get("ingest") or {}
+    for fmt, key in (("jsonl", "ingest_jsonl_rps"), ("parquet", "ingest_parquet_rps")):
+        f = (ing.get("formats") or {}).get(fmt)
+        if f:
+            med = f["records_per_s"]["median"]
+            add(f"{fmt.upper()} ingest ≥ {T[key]:,} records/s", f"{med:,.0f} records/s", med >= T[key], "3.10")
+        else:
+            add(f"{fmt.upper()} ingest ≥ {T[key]:,} records/s", "–", None, "3.10")
+    big = ing.get("big_parquet_single_run")
+    small_pq = (ing.get("formats") or {}).get("parquet")
+    if big and small_pq:
+        ratio = big["max_rss_mb"] / small_pq["max_rss_mb"]["median"]
+        add("ingest memory bounded by batch size, not file size (peak RSS at 10× the data ≤ 1.5×)",
+            f"{small_pq['max_rss_mb']['median']:.0f} MiB → {big['max_rss_mb']:.0f} MiB ({ratio:.2f}×)",
+            ratio <= 1.5, "3.10")
+    d = s.get("drift") or {}
+    if d.get("speedup_compute") is not None:
+        add(f"drift 1M vs 1M ≥ {T['drift_speedup']:.0f}× faster than Evidently",
+            f"{d['speedup_compute']:.1f}× (compute), {d['speedup_process']:.1f}× (whole process)",
+            d["speedup_compute"] >= T["drift_speedup"], "4.10")
+        add("drift peak memory ≤ ⅓ of Evidently's", f"{d['memory_fraction']:.2f} of Evidently's",
+            d["memory_fraction"] <= T["drift_memory_fraction"], "4.10")
+        a = d["agreement"]
+        add("method, score and verdict agree with Evidently per feature", f"{a['agree']}/{a['features']} agree",
+            a["all_agree"], "4.10 / CONTRACT §7")
+    else:
+        add(f"drift 1M vs 1M ≥ {T['drift_speedup']:.0f}× faster than Evidently", "–", None, "4.10")
+    w = s.get("windows") or {}
+    if w.get("first_s"):
+        add(f"30 daily drift windows over {w['rows']:,} rows < {T['windows_first_s']:g} s (first)",
+            f"{w['first_s']['median']:.2f} s", w["first_s"]["median"] < T["windows_first_s"], "4.10")
+        add(f"… cached < {T['windows_cached_s']:g} s", f"{w['cached_in_process_s']['median']:.3f} s in-process, "
+            f"{w['cached_new_process_s']['median']:.3f} s new process",
+            w["cached_in_process_s"]["median"] < T["windows_cached_s"], "4.10")
+    else:
+        add(f"30 daily drift windows < {T['windows_first_s']:g} s first, < {T['windows_cached_s']:g} s cached",
+            "–", None, "4.10")
+    t = s.get("tui") or {}
+    ls = t.get("launch_sample") or {}
+    if ls.get("first_paint_s", {}).get("median") is not None:
+        add(f"first paint < {T['tui_first_paint_s']:g} s on the sample workspace",
+            f"{ls['first_paint_s']['median']:.2f} s", ls["first_paint_s"]["median"] < T["tui_first_paint_s"], "6.12")
+    else:
+        add(f"first paint < {T['tui_first_paint_s']:g} s on the sample workspace", "–", None, "6.12")
+    lb = t.get("launch_big") or {}
+    if lb.get("populated_s", {}).get("median") is not None:
+        add(f"fleet populated < {T['tui_populated_s']:g} s on 10M", f"{lb['populated_s']['median']:.2f} s",
+            lb["populated_s"]["median"] < T["tui_populated_s"], "6.12")
+    else:
+        add(f"fleet populated < {T['tui_populated_s']:g} s on 10M", "–", None, "6.12")
+    pb = t.get("panels_big") or {}
+    if pb.get("p95_s") is not None:
+        timed_out = pb.get("timed_out", 0)
+        add(f"panel switch p95 < {T['tui_switch_p95_s'] * 1000:.0f} ms on 10M",
+            f"{pb['p95_s'] * 1000:.0f} ms" + (f" ({timed_out} switches timed out at {pb['timeout_s']:g} s)"
+                                            if timed_out else ""),
+            pb["p95_s"] < T["tui_switch_p95_s"] and not timed_out, "6.12")
+    else:
+        add(f"panel switch p95 < {T['tui_switch_p95_s'] * 1000:.0f} ms on 10M", "–", None, "6.12")
+    return rows
+
+
+# -- the run ------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m tests.benchmarks.run", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="small data (100k / 300k rows) to iterate on the harness")
+    p.add_argument("--rows", type=int, help="predictions of the big workspace (default 10M; quick 300k)")
+    p.add_argument("--small-rows", type=int, help="predictions of the ingest workspaces (default 1M; quick 100k)")
+    p.add_argument("--reps", type=int, default=3, help="repetitions of each measurement (default 3)")
+    p.add_argument("--ev-reps", type=int, help="repetitions of the Evidently run (default: --reps)")
+    p.add_argument("--only", help=f"comma-separated sections ({','.join(SECTIONS)}); default all")
+    p.add_argument("--out", default=str(REPO / "bench-out"), metavar="DIR", help="output and data cache")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--regen", action="store_true", help="regenerate the workspaces even when cached")
+    p.add_argument("--launch-timeout", type=float, default=60.0, help="TUI: give up waiting for the fleet after S")
+    p.add_argument("--panel-timeout", type=float, default=20.0, help="TUI: give up on one panel switch after S")
+    p.add_argument("--panel-rounds", type=int, default=3)
+    p.add_argument("--no-publish", action="store_true", help="do not write docs/benchmarks.*")
+    a = p.parse_args(argv)
+    rows = a.rows or (300_000 if a.quick else 10_000_000)
+    small_rows = a.small_rows or (100_000 if a.quick else 1_000_000)
+    ev_reps = a.ev_reps or a.reps
+    only = SECTIONS if not a.only else tuple(x.strip() for x in a.only.split(","))
+    unknown = sorted(set(only) - set(SECTIONS))
+    if unknown or a.reps < 2:
+        print(f"bench: {'unknown section ' + unknown[0] if unknown else '--reps must be at least 2'}",
+              file=sys.stderr)
+        return 2
+    out = Path(a.out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    res: dict[str, Any] = {
+        "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "quick": a.quick,
+        "machine": machine_info(), "parameters": {"rows": rows, "small_rows": small_rows, "reps": a.reps,
+                                                  "ev_reps": ev_reps, "seed": a.seed, "sections": list(only)},
+        "command": "make bench  (= .venv/bin/python -m tests.benchmarks.run "
+                   + " ".join(sys.argv[1:] if argv is None else argv) + ")",
+        "sections": {}, "errors": {},
+    }
+    snapshot_load("start", res)
+    log(f"machine: {res['machine']['cpu']}, {res['machine']['cores']} cores; load {loadavg()}")
+
+    def section(name: str, fn, *args) -> None:
+        if name not in only:
+            return
+        t = time.perf_counter()
+        log(f"== {name}")
+        try:
+            res["sections"][name] = fn(*args)
+        except Exception as exc:  # noqa: BLE001 - one broken section must not lose the others
+            res["errors"][name] = f"{type(exc).__name__}: {exc}"
+            log(f"{name} FAILED: {exc}")
+            traceback.print_exc()
+        res.setdefault("section_seconds", {})[name] = round(time.perf_counter() - t, 1)
+        snapshot_load(name, res)
+        write(res, out, stamp, publish=False)
+
+    t = time.perf_counter()
+    small_root, small_meta = (ensure_workspace(out, small_rows, "both", a.seed, regen=a.regen)
+                              if "ingest" in only else (None, None))
+    big, big_meta = ensure_workspace(out, rows, "parquet", a.seed, regen=a.regen)
+    big_ingest = ensure_ingested(big)
+    res["data"] = {"small": small_meta, "big": big_meta, "big_ingest": big_ingest,
+                   "seconds": round(time.perf_counter() - t, 1)}
+    section("ingest", bench_ingest, small_root, big, big_ingest, a.reps)
+    section("drift", bench_drift, big, a.reps, ev_reps, out / "work")
+    section("windows", bench_windows, big, a.reps, 900.0)
+    section("reports", bench_reports, big, a.reps, 900.0)
+    sample = sample_workspace(out) if "tui" in only else None
+    section("tui", bench_tui, big, sample, a.reps, a.launch_timeout, a.panel_rounds, a.panel_timeout)
+    res["targets"] = verdicts(res)
+    res["total_seconds"] = round(time.perf_counter() - started, 1)
+    res["finished"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    snapshot_load("end", res)
+    write(res, out, stamp, publish=not a.quick and not a.no_publish)
+    log(f"done in {res['total_seconds']:.0f} s: {out / 'latest.md'}")
+    return 1 if res["errors"] else 0
+
+
+def write(res: dict[str, Any], out: Path, stamp: str, publish: bool) -> None:
+    text = json.dumps(res, indent=2, default=str)
+    md = report.markdown(res)
+    results = out / "results"
+    results.mkdir(parents=True, exist_ok=True)
+    for target in (results / f"{stamp}.json", out / "latest.json"):
+        target.write_text(text)
+    for target in (results / f"{stamp}.md", out / "latest.md"):
+        target.write_text(md)
+    if publish:
+        (REPO / "docs" / "benchmarks.json").write_text(text)
+        (REPO / "docs" / "benchmarks.md").write_text(md)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
