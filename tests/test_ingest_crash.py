@@ -19,7 +19,8 @@ import sys
 from console.ingest.engine import Ingester
 from console.workspace import load_dir
 from pathlib import Path
-ing = Ingester(load_dir(Path(sys.argv[1])), batch_rows=int(sys.argv[2]), read_bytes=32768)
+ing = Ingester(load_dir(Path(sys.argv[1])), batch_rows=int(sys.argv[2]), read_bytes=32768, compact_at=2,
+               retire_grace_s=0.5)
 print("ready", flush=True)
 r = ing.run_once(wait=60)
 print("done", r.as_dict(), flush=True)

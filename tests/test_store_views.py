@@ -55,3 +55,54 @@ def test_registry_version_appears_on_refresh_with_features(workspace_dir: Path) 
     assert [e.path.name for e in db.registry.errors] == ["2.json"]
     cur.execute("SELECT f_income, f_region FROM predictions")
     assert [d[1] for d in cur.description] == ["DOUBLE", "VARCHAR"]
+
+
+def test_compaction_merges_small_parts_and_readers_never_lose_rows(workspace_dir: Path) -> None:
+    from console.ingest.engine import Ingester
+    from tests.test_ingest_formats import rec, write_jsonl
+
+    ws = load_dir(workspace_dir)
+    ing = Ingester(ws, sync=False, compact_at=4, retire_grace_s=3600)
+    stale = None
+    for i in range(6):  # six passes, six small parts in one model/day folder
+        write_jsonl(workspace_dir / "logs" / f"f{i}.jsonl", [rec(f"r{i}"), "bad"])
+        ing.run_once()
+        if i == 3:
+            stale = open_store(ws)  # sees b1..b4 and will not refresh for a while
+    assert stale is not None
+    folder = workspace_dir / ".console" / "parts" / "predictions" / "model=m" / "day=2026-11-01"
+    # pass 5 merged b1..b5 into b6-0 (b1..b5 retired, kept for the grace period); pass 6 wrote b7-0
+    assert sorted(p.name for p in folder.glob("*.parquet")) == [f"b{i}-0.parquet" for i in range(1, 8)]
+    reader = open_store(ws)
+    assert [p.name for p in reader.layout.parts("predictions", reader.batch, reader.checkpoint.retired)] == [
+        "b6-0.parquet", "b7-0.parquet"]
+    cur = reader.cursor()
+    assert cur.execute("SELECT count(*), count(DISTINCT request_id) FROM predictions").fetchone() == (6, 6)
+    assert cur.execute("SELECT count(*) FROM quarantine").fetchone() == (6,)
+    assert stale.cursor().execute("SELECT count(*) FROM predictions").fetchone() == (4,)
+    Ingester(ws, sync=False, compact_at=4, retire_grace_s=0).run_once()  # deletes retired parts
+    assert sorted(p.name for p in folder.glob("*.parquet")) == ["b6-0.parquet", "b7-0.parquet"]
+    stale.refresh()
+    assert stale.cursor().execute("SELECT count(*) FROM predictions").fetchone() == (6,)
+    # and ingest still dedupes against the merged part
+    write_jsonl(workspace_dir / "logs" / "again.jsonl", [rec("r0"), rec("r5")])
+    assert Ingester(ws, sync=False).run_once().duplicates == 2
+
+
+def test_edited_registry_file_shows_up_on_refresh(workspace_dir: Path) -> None:
+    path = workspace_dir / "registry" / "m" / "1.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps({"model": "m", "version": "1", "task": "binary", "stage": "candidate"}))
+    db = open_store(load_dir(workspace_dir))
+    assert db.cursor().execute("SELECT stage, threshold FROM versions").fetchall() == [("candidate", None)]
+    path.write_text(json.dumps({"model": "m", "version": "1", "task": "binary", "stage": "staging",
+                                "threshold": 0.7, "cost": {"per_1k_predictions_usd": 0.04}}))
+    assert db.refresh() is True
+    assert db.cursor().execute("SELECT stage, threshold, per_1k_predictions_usd FROM versions").fetchall() == [
+        ("staging", 0.7, 0.04)]
+    db.set_fleet({("m", "1"): "production"}, {"m": "1"})
+    assert db.cursor().execute("SELECT stage, registry_stage FROM versions").fetchall() == [("production", "staging")]
+    path.write_text("{broken")
+    assert db.refresh() is True
+    assert db.cursor().execute("SELECT count(*) FROM versions").fetchone() == (0,)
+    assert [(e.path.name, e.reason.split(":")[0]) for e in db.registry.errors] == [("1.json", "not valid JSON")]

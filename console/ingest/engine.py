@@ -50,9 +50,10 @@ from console.ingest.sources import (
     fingerprint,
     read_prefix,
 )
+from console.store import compact
 from console.store.checkpoint import Checkpoint, SourceState, read_checkpoint, write_checkpoint
 from console.store.keys import HASHER, KeySet, key_expr
-from console.store.layout import StoreLayout, fsync_dir, publish, temp_name
+from console.store.layout import PART_RE, StoreLayout, fsync_dir, publish, temp_name
 from console.store.registry import Registry, load_registry, registry_signature
 from console.store.schema import KEY_COLUMN, PREDICTION_COLUMNS
 from console.workspace import Workspace
@@ -118,6 +119,8 @@ class Ingester:
         sync: bool = True,
         on_batch: Callable[[int, IngestResult], None] | None = None,
         read_bytes: int = READ_BYTES,
+        compact_at: int = compact.MAX_SMALL_PARTS,
+        retire_grace_s: float = compact.RETIRE_GRACE_S,
     ):
         self.ws = ws
         self.layout = StoreLayout(ws.store_dir)
@@ -126,6 +129,8 @@ class Ingester:
         self.sync = sync
         self.on_batch = on_batch
         self.read_bytes = read_bytes
+        self.compact_at = compact_at
+        self.retire_grace_s = retire_grace_s
         self._keys: KeySet | None = None
         self._keys_batch = 0
         self._keys_store = ""
@@ -151,9 +156,9 @@ class Ingester:
         rehash = bool(cp.hasher) and cp.hasher != HASHER
         if self._keys is None or self._keys_batch > cp.batch or self._keys_store != cp.store_id:
             self._keys = KeySet()
-            self._keys.load_parts(self.layout.parts("predictions", cp.batch), rehash=rehash)
+            self._keys.load_parts(self.layout.parts("predictions", cp.batch, cp.retired), rehash=rehash)
         elif self._keys_batch < cp.batch:
-            newer = [p for p in self.layout.parts("predictions", cp.batch) if _batch_of(p) > self._keys_batch]
+            newer = [p for p in self.layout.parts("predictions", cp.batch, cp.retired) if _batch_of(p) > self._keys_batch]
             self._keys.load_parts(newer, rehash=rehash)
         self._keys_batch = cp.batch
         self._keys_store = cp.store_id
@@ -183,17 +188,17 @@ class Ingester:
                 run.result.errors.append(f"{f.path}: {st.last_error}")
                 run.keys_suspect = True
         run.flush(final=True)
+        run.compact()
         if run.keys_suspect:
             self._keys = None  # keys of a failed block may be in memory: reload from parts
         return run.result
 
 
 def _batch_of(path: Path) -> int:
-    m = formats_part_re.match(path.name)
+    m = PART_RE.match(path.name)
     return int(m.group(1)) if m else 0
 
 
-from console.store.layout import PART_RE as formats_part_re  # noqa: E402
 
 
 class _Run:
@@ -416,6 +421,26 @@ class _Run:
         self.rows += df.height
         st.last_ingest = _now().isoformat()
 
+    # -- compaction ----------------------------------------------------------------------
+    def compact(self) -> None:
+        """Merge folders of many small parts (a batch of its own); delete long-retired parts."""
+        layout = self.ing.layout
+        now = _utcnow()
+        expired = compact.delete_expired(layout, self.cp, now, self.ing.retire_grace_s)
+        todo = compact.plan(layout, self.cp, self.ing.compact_at)
+        if not todo and not expired:
+            return
+        if todo:
+            batch = self.cp.batch + 1
+            written = [compact.write_merged(folder, parts, batch, i) for i, (folder, parts) in enumerate(sorted(todo.items()))]
+            for tmp, final in written:
+                publish(tmp, final, sync=self.ing.sync)
+            for parts in todo.values():
+                compact.retire(layout, self.cp, parts, batch, now)
+            self.cp.batch = batch
+            self.ing._keys_batch = batch
+        write_checkpoint(layout.checkpoint_path, self.cp, sync=self.ing.sync)
+
     # -- committing ----------------------------------------------------------------------
     def flush(self, final: bool = False) -> None:
         """Write the batch's parts durably, then the checkpoint naming it."""
@@ -483,6 +508,10 @@ class _Run:
         if self.ing.on_batch is not None:
             self.ing.on_batch(batch, self.batch_result)
         self._reset_batch()
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 def _first_occurrence(keys: np.ndarray, order: np.ndarray) -> np.ndarray:

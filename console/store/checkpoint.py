@@ -70,6 +70,7 @@ class Checkpoint:
     columns: dict[str, list[str]] = field(default_factory=dict)  # lower(column) -> [feature, kind]
     next_source: int = 1
     store_id: str = ""  # random, set by the first batch: tells a rebuilt store from the old one
+    retired: dict[str, list] = field(default_factory=dict)  # part (relative path) -> [batch, retired at]
 
     def to_json(self) -> bytes:
         doc = {
@@ -78,6 +79,7 @@ class Checkpoint:
             "hasher": self.hasher,
             "next_source": self.next_source,
             "store_id": self.store_id,
+            "retired": self.retired,
             "sources": {k: asdict(v) for k, v in self.sources.items()},
             "features": {m: {f: asdict(s) for f, s in fs.items()} for m, fs in self.features.items()},
             "columns": self.columns,
@@ -92,6 +94,7 @@ class Checkpoint:
             hasher=str(doc.get("hasher", "")),
             next_source=int(doc.get("next_source", 1)),
             store_id=str(doc.get("store_id", "")),
+            retired={k: list(v) for k, v in doc.get("retired", {}).items()},
             columns={k: list(v) for k, v in doc.get("columns", {}).items()},
         )
         cp.sources = {k: SourceState.from_dict(v) for k, v in doc.get("sources", {}).items()}

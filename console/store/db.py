@@ -178,7 +178,7 @@ class StoreDB:
         fcols = feature_columns(cp, self.registry)
 
         # predictions
-        pred_files = self.layout.parts("predictions", cp.batch)
+        pred_files = self.layout.parts("predictions", cp.batch, cp.retired)
         cols: list[tuple[str, str, bool]] = [(n, t, True) for n, t in PREDICTION_COLUMNS]
         cols += fcols
         cols += [(n, t, True) for n, t in PREDICTION_TAIL]
@@ -191,7 +191,7 @@ class StoreDB:
             c.execute(f"CREATE OR REPLACE VIEW predictions AS SELECT {', '.join(select)} WHERE false")
 
         # labels (every label row) and the effective label per key
-        label_files = self.layout.parts("labels", cp.batch)
+        label_files = self.layout.parts("labels", cp.batch, cp.retired)
         lsel = [f"{_q(n)}::{t} AS {_q(n)}" for n, t in LABEL_COLUMNS]
         if label_files:
             c.execute(
@@ -234,7 +234,7 @@ class StoreDB:
         )
 
         # quarantine
-        q_files = self.layout.parts("quarantine", cp.batch)
+        q_files = self.layout.parts("quarantine", cp.batch, cp.retired)
         qsel = [f"{_q(n)}::{t} AS {_q(n)}" for n, t in QUARANTINE_COLUMNS]
         if q_files:
             c.execute(

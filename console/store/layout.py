@@ -47,8 +47,11 @@ class StoreLayout:
     def prediction_dir(self, model: str, day: str) -> Path:
         return self.kind_dir("predictions") / f"model={quote(model, safe='')}" / f"day={day}"
 
-    def parts(self, kind: str, max_batch: int | None = None) -> list[Path]:
-        """Committed-looking parts of ``kind`` (batch ≤ ``max_batch``), sorted by batch."""
+    def rel(self, path: Path | str) -> str:
+        return os.path.relpath(path, self.root)
+
+    def parts(self, kind: str, max_batch: int | None = None, retired: dict | set | None = None) -> list[Path]:
+        """Committed parts of ``kind`` (batch ≤ ``max_batch``, not retired by compaction), by batch."""
         found: list[tuple[int, int, str]] = []
         for path in _walk(self.kind_dir(kind)):
             m = PART_RE.match(os.path.basename(path))
@@ -56,6 +59,8 @@ class StoreLayout:
                 continue
             batch = int(m.group(1))
             if max_batch is not None and batch > max_batch:
+                continue
+            if retired and self.rel(path) in retired:
                 continue
             found.append((batch, int(m.group(2)), path))
         found.sort()
