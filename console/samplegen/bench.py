@@ -42,6 +42,7 @@ NUMERIC = [f"num_{i:02d}" for i in range(15)]
 CATEGORICAL = [f"cat_{i}" for i in range(5)]
 CARDINALITY = [3, 5, 8, 12, 30]
 MODELS = [("bench-binary", "binary"), ("bench-multiclass", "multiclass"), ("bench-regression", "regression")]
+ID_PREFIX = {"bench-binary": "bin", "bench-multiclass": "mul", "bench-regression": "reg"}
 CLASSES = ["a", "b", "c", "d"]
 FORMATS = ("jsonl", "parquet", "both")
 
@@ -89,20 +90,23 @@ def matrix(cols: dict[str, np.ndarray]) -> np.ndarray:
     return np.column_stack([cols[c] for c in NUMERIC] + [cols[c].astype(float) for c in CATEGORICAL])
 
 
+_W = np.linspace(1.0, -1.0, len(NUMERIC)) / np.array([1 + i % 3 for i in range(len(NUMERIC))])
+CLASS_EDGES = np.array([-1.5, 0.1, 1.7])  # multiclass: quartiles of the latent score
+
+
 def truth(rng: np.random.Generator, cols: dict[str, np.ndarray], task: str) -> np.ndarray:
-    w = np.linspace(1.0, -1.0, len(NUMERIC)) / np.array([1 + i % 3 for i in range(len(NUMERIC))])
-    z = sum(w[i] * (cols[c] - i) for i, c in enumerate(NUMERIC)) + 0.3 * (cols["cat_1"] % 3) - 0.2 * cols["cat_0"]
+    """Ground truth from a latent linear score of the features (plus noise)."""
+    z = sum(_W[i] * (cols[c] - i) for i, c in enumerate(NUMERIC)) + 0.3 * (cols["cat_1"] % 3) - 0.2 * cols["cat_0"]
     if task == "binary":
         return (rng.random(len(z)) < 1 / (1 + np.exp(-(z - 1.0)))).astype(np.int64)
     if task == "multiclass":
-        edges = np.quantile(z, [0.25, 0.5, 0.75]) if len(z) > 100 else np.array([-1.0, 0.0, 1.0])
-        return np.digitize(z + rng.normal(0, 0.8, len(z)), edges)
+        return np.digitize(z + rng.normal(0, 0.8, len(z)), CLASS_EDGES)
     return 50 + 8 * z + rng.normal(0, 4, len(z))
 
 
-def fit(task: str, seed: int) -> tuple[Pipeline, dict[str, float]]:
+def fit(task: str, seed: int, index: int) -> tuple[Pipeline, dict[str, float]]:
     """A small scikit-learn model fitted on a 20 000-row sample, with held-out metrics."""
-    rng = np.random.default_rng([seed, 77, MODELS.index(next(m for m in MODELS if m[1] == task))])
+    rng = np.random.default_rng([seed, 77, index])
     cols = draw(rng, 25_000, False)
     y = truth(rng, cols, task)
     k = len(NUMERIC)
@@ -134,7 +138,7 @@ def chunk_table(model: str, task: str, pipe: Pipeline, rng: np.random.Generator,
     cols = draw(rng, n, day_index >= DRIFT_FROM)
     y = truth(rng, cols, task)
     X = matrix(cols)
-    prefix = f"{model[6:9]}-{day:%Y%m%d}-"
+    prefix = f"{ID_PREFIX[model]}-{day:%Y%m%d}-"
     rid = pc_ids(prefix, start, n)
     data: dict[str, Any] = {
         "ts": pa.array(ts_ms, type=pa.timestamp("ms", tz="UTC")),
@@ -233,7 +237,7 @@ def generate_bench(out: Path, rows: int, seed: int = 0, fmt: str = "jsonl",
                                "days": DAYS, "features": {"numeric": len(NUMERIC), "categorical": len(CATEGORICAL)},
                                "reference_rows": reference_rows, "models": {}}
     for mi, (model, task) in enumerate(MODELS):
-        pipe, metrics = fit(task, seed)
+        pipe, metrics = fit(task, seed, mi)
         _registry_and_reference(roots, model, task, pipe, metrics, seed, reference_rows)
         per_day = [per_model[mi] // DAYS + (1 if d < per_model[mi] % DAYS else 0) for d in range(DAYS)]
         labelled = 0
