@@ -209,3 +209,38 @@ def test_cli_as_current_user(tmp_path):
     g = js(run_as(None, root, "gates", "--model", "credit", "--version", "3", "--format", "json"))
     assert g["passed"] is False and {x["status"] for x in g["gates"]} >= {"passed"}
     assert all(x["detail"] for x in g["gates"])
+
+
+@real_users
+def test_sample_workspace_pending_promotion_signed_off_by_a_real_reviewer(os_accounts):
+    """The bundled sample's pending request (carol → credit-risk 3), decided as a real account."""
+    sample = Path(__file__).resolve().parent.parent / "sample_data"
+    if not (sample / "journal.jsonl").is_file():
+        pytest.skip("the sample workspace has not been generated in this checkout")
+    base = Path(tempfile.mkdtemp(prefix="mlc-sample-"))
+    try:
+        base.chmod(0o755)
+        root = base / "ws"
+        shutil.copytree(sample, root, ignore=shutil.ignore_patterns(".console"))
+        toml = (root / "console.toml").read_text()
+        toml = toml.replace('operators = ["carol", "dave"]', 'operators = ["carol", "mlc-carol"]')
+        toml = toml.replace('reviewers = ["alice", "bob"]', 'reviewers = ["mlc-alice"]')
+        (root / "console.toml").write_text(toml)
+        share_with_team(root)
+        (pending,) = js(run_as("mlc-alice", root, "requests", "--state", "pending", "--format", "json"))
+        assert (pending["model"], pending["version"], pending["requested_by"]) == ("credit-risk", "3", "carol")
+        assert js(run_as("mlc-alice", root, "audit", "verify", "--format", "json"))["ok"]
+        r = js(run_as("mlc-alice", root, "approve", pending["request_id"], "--override", "--format", "json",
+                      "--comment", "flagged slices are the same as v2's; v3 wins overall offline and live"))
+        gates = {g["gate"]: g for g in r["gates"]}
+        assert gates["offline_metric"]["status"] == "passed"
+        assert gates["live_metric"]["status"] == "passed"  # the sample runs v3 in shadow
+        assert r["state"] == "executed" and r["override"] is True
+        assert json.loads((root / "serving.json").read_text())["models"]["credit-risk"]["production"] == "3"
+        p = run_as("mlc-carol", root, "request", "rollback", "--model", "credit-risk", "--break-glass",
+                   "--reason", "3am page", "--format", "json")
+        assert js(p)["version"] == "2"
+        v = js(run_as("mlc-alice", root, "audit", "verify", "--format", "json"))
+        assert v["ok"] and v["entries"] == len(journal(root))
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
