@@ -69,7 +69,7 @@ def key(r: dict) -> tuple:
     return (r["model"], str(v), r["request_id"])
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(st.lists(line, min_size=1, max_size=120), st.integers(1, 3))
 def test_every_line_accounted_for_exactly_once(lines, split) -> None:
     with tempfile.TemporaryDirectory() as tmp:
