@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from console.governance.journal import GENESIS, Journal, JournalBroken, canonical, entry_hash
 
@@ -175,3 +177,36 @@ def test_head_behind_after_crash_is_fine(tmp_path):
 
 def test_empty_journal_verifies(tmp_path):
     assert Journal(tmp_path / "journal.jsonl").verify()["ok"]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_single_change_is_caught_at_or_before_it(tmp_path_factory, data):
+    """Edit a field, delete a range, or swap two entries anywhere: verify never says ok, and
+    names an entry no later than the first one touched."""
+    j = make(tmp_path_factory.mktemp("j"), 8)
+    content = lines(j)
+    kind = data.draw(st.sampled_from(["edit", "delete", "swap", "truncate"]))
+    i = data.draw(st.integers(0, len(content) - 1))
+    if kind == "edit":
+        entry = json.loads(content[i])
+        key = data.draw(st.sampled_from(["ts", "actor", "action", "text", "number", "seq", "prev_hash"]))
+        entry[key] = data.draw(st.one_of(st.integers(-5, 50), st.text(max_size=8))) if key != "seq" else i + 7
+        if entry == json.loads(content[i]):
+            return
+        content[i] = json.dumps(entry) + "\n"
+    elif kind == "delete":
+        n = data.draw(st.integers(1, len(content) - i))
+        del content[i:i + n]
+    elif kind == "swap":
+        k = data.draw(st.integers(0, len(content) - 1))
+        if k == i:
+            return
+        content[i], content[k] = content[k], content[i]
+        i = min(i, k)
+    else:
+        content = content[:i]
+    write(j, content)
+    result = j.verify()
+    assert result["ok"] is False
+    assert result["first_bad_seq"] is not None and result["first_bad_seq"] <= i + 1
