@@ -69,7 +69,7 @@ def key(r: dict) -> tuple:
     return (r["model"], str(v), r["request_id"])
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=30, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(st.lists(line, min_size=1, max_size=120), st.integers(1, 3))
 def test_every_line_accounted_for_exactly_once(lines, split) -> None:
     with tempfile.TemporaryDirectory() as tmp:
@@ -98,7 +98,7 @@ def test_every_line_accounted_for_exactly_once(lines, split) -> None:
         assert ingest(ws) == {"predictions": 0, "labels": 0, "quarantined": 0, "duplicates": 0}
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=15, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.one_of(st.binary(max_size=40).map(no_newline),
                           st.tuples(st.sampled_from(RIDS), st.sampled_from(["1", "0.5", "x", ""])).map(
                               lambda t: f"2026-11-01T00:00:00Z,m,1,{t[0]},{t[1]}".encode())), min_size=1, max_size=60))
