@@ -81,7 +81,16 @@ def cache_for(db: Any, enabled: bool = True) -> Cache:
     ws = getattr(db, "ws", None)
     root = getattr(ws, "store_dir", None) if ws is not None else None
     if root is None:
-        return Cache(None, enabled, namespace=f"mem:{id(db)}")
+        ns = getattr(db, "_analytics_cache_ns", None)
+        if ns is None:  # not id(db): ids are reused once an object is freed
+            import uuid
+
+            ns = f"mem:{uuid.uuid4().hex}"
+            try:
+                db._analytics_cache_ns = ns
+            except AttributeError:
+                return Cache(None, False)
+        return Cache(None, enabled, namespace=ns)
     return Cache(Path(root) / "cache" / "analytics", enabled)
 
 
