@@ -210,3 +210,42 @@ def test_any_single_change_is_caught_at_or_before_it(tmp_path_factory, data):
     result = j.verify()
     assert result["ok"] is False
     assert result["first_bad_seq"] is not None and result["first_bad_seq"] <= i + 1
+
+
+def _appender(path: str, actor: str, n: int) -> None:
+    j = Journal(Path(path))
+    for i in range(n):
+        j.append(actor, "note", i=i)
+
+
+def test_concurrent_appenders_and_a_kill_leave_a_valid_chain(tmp_path):
+    """Processes appending at once never share a seq; SIGKILL mid-stream leaves a chain that
+    verifies (the head may be one behind) and that later appends extend."""
+    import multiprocessing as mp
+    import os
+    import signal
+    import time
+
+    path = tmp_path / "journal.jsonl"
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_appender, args=(str(path), f"p{k}", 60)) for k in range(3)]
+    for p in procs:
+        p.start()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # wait until the victim is surely mid-stream
+        if path.exists() and path.read_bytes().count(b'"actor":"p0"') >= 10:
+            break
+        time.sleep(0.01)
+    os.kill(procs[0].pid, signal.SIGKILL)
+    for p in procs:
+        p.join(timeout=120)
+    assert [p.exitcode for p in procs[1:]] == [0, 0]
+    j = Journal(path)
+    result = j.verify()
+    assert result["ok"], result
+    entries = j.entries()
+    assert [e["seq"] for e in entries] == list(range(1, len(entries) + 1))
+    assert sum(e["actor"] == "p1" for e in entries) == sum(e["actor"] == "p2" for e in entries) == 60
+    assert 10 <= sum(e["actor"] == "p0" for e in entries) <= 60
+    j.append("after", "note")
+    assert j.verify()["ok"]
