@@ -91,7 +91,11 @@ def cache_for(db: Any, enabled: bool = True) -> Cache:
             except AttributeError:
                 return Cache(None, False)
         return Cache(None, enabled, namespace=ns)
-    return Cache(Path(root) / "cache" / "analytics", enabled)
+    try:  # a rebuilt store (.console deleted) is a new namespace: batch numbers restart
+        ino = os.stat(root).st_ino
+    except OSError:
+        ino = 0
+    return Cache(Path(root) / "cache" / "analytics", enabled, namespace=f"{root}:{ino}")
 
 
 def store_generation(db: Any) -> str | None:
