@@ -46,6 +46,7 @@ class VersionSpec:
     train_window: tuple[str, str]
     cost: dict[str, float]
     params: dict[str, Any]
+    threshold: float = 0.5  # binary: the score at or above which the prediction is 1
 
 
 CREDIT_COST = {"training_usd": 0.0, "per_1k_predictions_usd": 0.04, "monthly_budget_usd": 500.0}
@@ -55,7 +56,8 @@ TICKET_COST = {"training_usd": 35.0, "per_1k_predictions_usd": 4.5, "monthly_bud
 SPECS: list[VersionSpec] = [
     VersionSpec("credit-risk", "1", "binary", "logistic", "archived", "2026-06-02T10:30:00Z", "alice",
                 ["income", "age", "credit_lines"], ["employment"], ["employment"], 4_000,
-                ("2025-12-01", "2026-04-30"), {**CREDIT_COST, "training_usd": 18.0}, {"C": 1.0}),
+                ("2025-12-01", "2026-04-30"), {**CREDIT_COST, "training_usd": 18.0}, {"C": 1.0},
+                threshold=0.3),
     VersionSpec("credit-risk", "2", "binary", "hgb_classifier", "production", "2026-08-18T14:05:00Z",
                 "ci-pipeline", [c for c in pop.CREDIT_NUMERIC if c != "utilization"],
                 pop.CREDIT_CATEGORICAL, ["region", "channel"], 12_000,
@@ -129,7 +131,7 @@ def train_fleet(seed: int, scale: float = 1.0) -> dict[tuple[str, str], tuple[Ve
         n = max(1_000, int(spec.train_rows * min(scale, 1.0)))
         cols, y = _take(train_cols, n), y_train[:n]
         t = train(spec.model, spec.version, spec.task, spec.kind, spec.numeric, spec.categorical,
-                  cols, y, seed=seed, **spec.params)
+                  cols, y, seed=seed, threshold=spec.threshold, **spec.params)
         evaluate(t, test_cols, y_test)
         out[(spec.model, spec.version)] = (spec, t, cols, y)
     return out
