@@ -42,7 +42,8 @@ def generate(
     if rows is not None and rows < 100:
         raise UsageError(f"--rows must be at least 100 (got {rows})")
     if profile == "story" and options:
-        raise UsageError(f"the story profile takes no {', '.join(sorted(options))} option")
+        flags = ", ".join("--" + name.replace("_", "-").replace("fmt", "format") for name in sorted(options))
+        raise UsageError(f"{flags}: only for --profile bench")
     out = Path(out_dir)
     prepare_out_dir(out)
     from threadpoolctl import threadpool_limits
