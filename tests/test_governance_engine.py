@@ -323,3 +323,10 @@ def test_resume_an_execution_that_never_reported_back(ws):
     assert actions[-3:] == ["resume", "hook", "executed"]
     with pytest.raises(UsageError, match="executed"):
         effects.resume(ws, BOB, req.request_id, now=NOW + dt.timedelta(hours=2))
+
+
+def test_retrain_from_a_named_version(ws):
+    req = engine.create_request(ws, CAROL, "retrain", "credit", "1", "try the old recipe", now=NOW)
+    assert (req.version, req.from_version) == (None, "1")
+    req = engine.create_request(ws, CAROL, "retrain", "credit", None, "drift", now=NOW)
+    assert (req.version, req.from_version) == (None, "2")

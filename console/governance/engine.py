@@ -166,6 +166,9 @@ def create_request(
                     )
             if version == current:
                 raise UsageError(f"{model} {version} is already in production")
+        else:  # retrain: --version names the version to retrain from (default: production)
+            current = version or current
+            version = None
         for req in replay(txn.entries(), now).values():
             if req.state == "pending" and (req.action, req.model, req.version) == (action, model, version):
                 raise UsageError(f"{req.request_id} already asks for the same ({req.action} {model} {version})")
