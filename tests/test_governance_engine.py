@@ -330,3 +330,5 @@ def test_retrain_from_a_named_version(ws):
     assert (req.version, req.from_version) == (None, "1")
     req = engine.create_request(ws, CAROL, "retrain", "credit", None, "drift", now=NOW)
     assert (req.version, req.from_version) == (None, "2")
+    with pytest.raises(UsageError, match="REQ-0002 already asks for the same"):
+        engine.create_request(ws, DAVE, "retrain", "credit", None, "drift again", now=NOW)

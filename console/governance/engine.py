@@ -170,8 +170,12 @@ def create_request(
             current = version or current
             version = None
         for req in replay(txn.entries(), now).values():
-            if req.state == "pending" and (req.action, req.model, req.version) == (action, model, version):
-                raise UsageError(f"{req.request_id} already asks for the same ({req.action} {model} {version})")
+            same = (req.action, req.model, req.version) == (action, model, version)
+            if action == "retrain":
+                same = same and req.from_version == current
+            if req.state == "pending" and same:
+                what = f"from {current}" if action == "retrain" else version
+                raise UsageError(f"{req.request_id} already asks for the same ({action} {model} {what})")
         rid = next_request_id(txn.entries())
         fields: dict[str, Any] = {
             "request_id": rid,
