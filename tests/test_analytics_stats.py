@@ -243,3 +243,14 @@ def test_two_proportion_less_pvalue_against_normal_cdf() -> None:
 def test_holm_adjust() -> None:
     assert stats.holm_adjust([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
     assert stats.holm_adjust([]) == []
+
+
+def test_kstwo_sf_matches_scipy_including_the_large_sample_series() -> None:
+    from scipy.special import smirnov
+
+    for n in (141, 999, 20_000, 150_000):
+        for d in (0.5 / n, 1.2 / n, 0.0005, 0.002, 0.004, 0.01, 0.03, 0.2):
+            want = float(st.distributions.kstwo.sf(d, n))
+            got = stats.kstwo_sf(d, n)
+            assert abs(got - want) <= 1e-9 * max(want, 1e-300) or abs(got - want) < 1e-300, (n, d, got, want)
+    assert close(stats.smirnov_sf(500_000, 0.003), float(smirnov(500_000, 0.003)))

@@ -83,9 +83,44 @@ def compare_numeric(ref_sorted: np.ndarray, cur_sorted: np.ndarray) -> NumericCo
         d = min_s if min_s > max_s else max_s
         m, n = sorted([float(n1), float(n2)], reverse=True)
         en = m * n / (m + n)
-        p = float(np.clip(_st.distributions.kstwo.sf(d, np.round(en)), 0, 1))
+        p = float(np.clip(kstwo_sf(d, int(np.round(en))), 0, 1))
     norm = max(float(np.std(ref_sorted)), WASSERSTEIN_STD_FLOOR)
     return NumericComparison(ks=d, ks_pvalue=p, wasserstein=wd, wasserstein_normed=wd / norm)
+
+
+def smirnov_sf(n: int, x: float) -> float:
+    """One-sided Smirnov P(D+_n ≥ x), the exact series scipy's ``special.smirnov`` sums:
+    x Σ_j C(n, j) (1 − x − j/n)^(n−j) (x + j/n)^(j−1), j ≤ n(1 − x) — in log space, over the
+    terms that matter (within e^-60 of the largest; the series is unimodal in j)."""
+    from scipy.special import gammaln
+
+    jmax = int(np.floor(n * (1 - x)))
+
+    def logterms(j: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (gammaln(n + 1) - gammaln(j + 1) - gammaln(n - j + 1)
+                    + (n - j) * np.log(1 - x - j / n) + (j - 1) * np.log(x + j / n))
+
+    stride = max(1, jmax // 4000)
+    coarse = np.arange(0, jmax + 1, stride, dtype=np.float64)
+    lc = logterms(coarse)
+    keep = np.flatnonzero(lc > np.nanmax(lc) - 60)
+    lo = int(max(0, coarse[keep[0]] - stride))
+    hi = int(min(jmax, coarse[keep[-1]] + stride))
+    lt = logterms(np.arange(lo, hi + 1, dtype=np.float64))
+    top = np.nanmax(lt)
+    return float(x * np.exp(top) * np.nansum(np.exp(lt - top)))
+
+
+def kstwo_sf(d: float, n: int) -> float:
+    """``scipy.stats.kstwo.sf(d, n)``, following scipy's own case analysis, but with a fast
+    evaluation of the one exact Smirnov series that scipy sums term by term for large n
+    (agrees with scipy within 1e-9 relative up to n = 10^6; tested)."""
+    if n > 140 and d < 0.5:
+        nxsquared = n * d * d
+        if 2.2 <= nxsquared < 370.0 and n * d > 1.0 and n * d < n - 1:
+            return min(1.0, max(0.0, 2 * smirnov_sf(n, d)))
+    return float(_st.distributions.kstwo.sf(d, n))
 
 
 def n_distinct_sorted(sorted_values: np.ndarray) -> int:
