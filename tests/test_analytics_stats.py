@@ -106,6 +106,7 @@ def test_numeric_statistics_match_scipy_and_evidently(case: str) -> None:
     assert close(got.ks_pvalue, float(ks.pvalue))
     assert close(got.wasserstein, st.wasserstein_distance(ref, cur))
     assert close(got.wasserstein_normed, ev_wasserstein_normed(ref, cur))
+    assert got.distinct == len(set(ref.tolist()) | set(cur.tolist())) == stats.n_distinct_union(a, b)
     r_sh, c_sh = stats.binned_shares_numeric(a, b)
     assert close(stats.psi(r_sh, c_sh), ev_psi(ref, cur))
     assert close(stats.jensenshannon(r_sh, c_sh), ev_js(ref, cur))

@@ -104,8 +104,8 @@ def feature_drift(
         if a.size == 0 or b.size == 0:
             entry["note"] = "no values in the " + ("reference" if a.size == 0 else "current data")
             return entry
-        n_distinct = stats.n_distinct_union(a, b)
         comp = stats.compare_numeric(a, b)
+        n_distinct = comp.distinct
         r_sh, c_sh = stats.binned_shares_numeric(a, b)
         st["histogram"] = distribution(a, b, None, None)
         st.update({

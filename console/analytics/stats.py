@@ -45,6 +45,7 @@ class NumericComparison:
     ks_pvalue: float
     wasserstein: float
     wasserstein_normed: float
+    distinct: int = 0  # distinct values of ref ∪ cur
 
 
 def sort_finite(values: np.ndarray) -> np.ndarray:
@@ -85,7 +86,9 @@ def compare_numeric(ref_sorted: np.ndarray, cur_sorted: np.ndarray) -> NumericCo
         en = m * n / (m + n)
         p = float(np.clip(kstwo_sf(d, int(np.round(en))), 0, 1))
     norm = max(float(np.std(ref_sorted)), WASSERSTEIN_STD_FLOOR)
-    return NumericComparison(ks=d, ks_pvalue=p, wasserstein=wd, wasserstein_normed=wd / norm)
+    distinct = int(np.count_nonzero(deltas)) + 1
+    return NumericComparison(ks=d, ks_pvalue=p, wasserstein=wd, wasserstein_normed=wd / norm,
+                             distinct=distinct)
 
 
 def smirnov_sf(n: int, x: float) -> float:
