@@ -86,6 +86,10 @@ class ModelScreen(ConsoleScreen):
         panel, payload = data
         if panel.is_attached:
             panel.show(payload)
+            if self.focused is None or panel not in self.focused.ancestors_with_self:
+                tables = panel.query("DataTable")
+                if tables:  # the keyboard lands in the tab's list, not on the tab bar
+                    tables.first().focus()
 
     # -- actions ---------------------------------------------------------------------------
     def action_next_tab(self) -> None:

@@ -80,10 +80,12 @@ def line(plt, mono: bool, xs: list[str], series: list[tuple[str, list[float | No
 
 def bars(plt, mono: bool, labels: list[str], series: list[tuple[str, list[float]]], title: str = "") -> None:
     """Side-by-side bars (reference vs current shares)."""
+    fills = ["█", "░", "▒", "▓"]  # told apart by texture too, so monochrome still reads
     if len(series) == 1:
-        plt.bar(labels, series[0][1], label=series[0][0], marker="sd" if mono else None)
+        plt.bar(labels, series[0][1], label=series[0][0], marker=fills[0])
     else:
         plt.multiple_bar(labels, [s[1] for s in series], labels=[s[0] for s in series],
+                         marker=fills[: len(series)],
                          **({} if mono else {"color": [series_colour(i, False) for i in range(len(series))]}))
     if title:
         plt.title(title)

@@ -1,0 +1,60 @@
+"""The model screen on the ingested sample: every tab paints what the engine reports — drift
+ranked with the drifted features first, performance against offline, flagged slices first,
+ops, cost with the budget, versions with lineage and journal history."""
+
+from __future__ import annotations
+
+from tests.tui_helpers import CAROL, ingested_sample_fixture, make_app, screen_text, settle  # noqa: F401
+
+
+async def test_every_tab_of_a_model(ingested_sample) -> None:
+    app = make_app(ingested_sample, CAROL)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        app.open_model("credit-risk")
+        await settle(app, pilot)
+        screen = app.screen
+        drift = screen.query_one("#panel-drift")
+        feats = drift.data["report"]["features"]
+        table = screen.query_one("#drift-features")
+        ranked = [table.get_row_at(i)[0].plain for i in range(table.row_count)]
+        drifted = [f["feature"] for f in feats if f["drifted"]]
+        assert drifted and set(ranked[: len(drifted)]) == set(drifted)  # drifted first
+        assert "✗ dataset drift" in screen_text(app)
+        assert len(drift.data["trend"]["points"]) == 8  # one score per day, last 8 days
+        assert "score over time" in screen_text(app)
+        await pilot.press("down")  # another feature: its own plots
+        await pilot.pause()
+        assert f"{ranked[1]}: reference vs current" in screen_text(app)
+
+        await pilot.press("2")
+        await settle(app, pilot)
+        text = screen_text(app)
+        assert "roc_auc: latest" in text and "vs offline" in text and "label coverage" in text
+
+        await pilot.press("3")
+        await settle(app, pilot)
+        text = screen_text(app)
+        assert "flagged first" in text
+        slices = screen.query_one("#slices-table")
+        first = slices.get_row_at(0)
+        assert first[0].plain == "✗ flagged" and "[" in first[4]  # with a confidence interval
+
+        await pilot.press("4")
+        await settle(app, pilot)
+        assert "latency p50" in screen_text(app) and "traffic and errors" in screen_text(app)
+
+        await pilot.press("5")
+        await settle(app, pilot)
+        assert "monthly budget $500" in screen_text(app)
+        assert screen.query_one("#cost-versions").row_count == 3
+
+        await pilot.press("6")
+        await settle(app, pilot)
+        text = screen_text(app)
+        assert "● production" in text and "◐ candidate" in text and "lineage" in text
+        assert screen.query_one("#versions-history").row_count >= 1  # the promotion request
+
+        await pilot.press("v")  # another version: the title says which
+        await settle(app, pilot)
+        assert "showing v1" in screen_text(app)
