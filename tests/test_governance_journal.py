@@ -249,3 +249,11 @@ def test_concurrent_appenders_and_a_kill_leave_a_valid_chain(tmp_path):
     assert 10 <= sum(e["actor"] == "p0" for e in entries) <= 60
     j.append("after", "note")
     assert j.verify()["ok"]
+
+
+def test_head_replaced_by_an_older_copy(tmp_path):
+    j = make(tmp_path, 5)
+    second = j.entries()[1]
+    (tmp_path / "journal.head").write_text(json.dumps({"seq": 2, "hash": second["hash"]}))
+    result = j.verify()
+    assert result["ok"] is False and "older copy" in result["problems"][0]

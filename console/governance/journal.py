@@ -196,6 +196,12 @@ class Journal:
                     problems.append(
                         f"seq {head_seq}: hash differs from {self.head_path.name} (the chain was rewritten)"
                     )
+                elif head_seq < count - 1:
+                    # Every append rewrites the head; a crash leaves it at most one entry behind.
+                    problems.append(
+                        f"{self.head_path.name} records seq {head_seq} but the journal has {count} "
+                        "entries: the head file was replaced by an older copy"
+                    )
         if raw.partial_tail:
             problems.append("the last line is incomplete (an append that never finished); it is ignored")
         ok = not problems or (problems == [problems[-1]] and raw.partial_tail and first_bad is None)
