@@ -244,3 +244,15 @@ def test_sample_workspace_pending_promotion_signed_off_by_a_real_reviewer(os_acc
         assert v["ok"] and v["entries"] == len(journal(root))
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+@real_users
+def test_refusal_without_write_access_is_still_clear(team_ws):
+    root = team_ws
+    js(run_as("mlc-carol", root, "request", "retrain", "--model", "credit", "--reason", "drift", "--format", "json"))
+    (root / "journal.jsonl").chmod(0o644)  # the group may no longer append
+    p = run_as("mlc-eve", root, "approve", "REQ-0001", "--comment", "x")
+    assert p.returncode == 2 and "not a reviewer" in p.stderr and "could not be journaled" in p.stderr
+    p = run_as("mlc-alice", root, "approve", "REQ-0001", "--comment", "x")
+    assert p.returncode == 2 and "cannot write" in p.stderr and "Traceback" not in p.stderr
+    assert js(run_as("mlc-alice", root, "requests", "--format", "json"))[0]["state"] == "pending"
