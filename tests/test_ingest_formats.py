@@ -199,3 +199,20 @@ def test_cli_ingest_json_and_table(workspace_dir: Path) -> None:
     assert json.loads(out.stdout) == {"predictions": 1, "labels": 0, "quarantined": 1, "duplicates": 0}
     out = subprocess.run(cmd[:-2], capture_output=True, text=True, check=True)
     assert "predictions" in out.stdout and "0" in out.stdout
+
+
+def test_small_files_validated_together_keep_their_own_sources_and_raw(workspace_dir: Path) -> None:
+    for i in range(5):
+        write_jsonl(workspace_dir / "logs" / f"f{i}.jsonl", [rec(f"a{i}"), f"bad{i}", rec(f"b{i}", score=2)])
+    write_jsonl(workspace_dir / "labels" / "l.jsonl", [{"request_id": "a1", "label": 1}, {"label": 0}])
+    assert ingest(workspace_dir) == {"predictions": 5, "labels": 1, "quarantined": 11, "duplicates": 0}
+    q = query(workspace_dir, "SELECT source, line, raw, reason FROM quarantine WHERE kind = 'predictions' ORDER BY source, line")
+    for i in range(5):
+        (src1, line1, raw1, _), (src2, line2, raw2, why2) = q[2 * i], q[2 * i + 1]
+        assert Path(src1).name == Path(src2).name == f"f{i}.jsonl"
+        assert (line1, raw1) == (2, f"bad{i}")
+        assert line2 == 3 and json.loads(raw2)["request_id"] == f"b{i}" and why2 == "'score' outside [0, 1]"
+    got = query(workspace_dir, "SELECT request_id, source FROM predictions ORDER BY 1")
+    assert [(r, Path(s).name) for r, s in got] == [(f"a{i}", f"f{i}.jsonl") for i in range(5)]
+    status = query(workspace_dir, "SELECT source, rows, quarantined FROM ingest_status WHERE kind = 'predictions' ORDER BY 1")
+    assert [(Path(s).name, r, qn) for s, r, qn in status] == [(f"f{i}.jsonl", 1, 2) for i in range(5)]

@@ -105,6 +105,21 @@ class _Oversized:
     end: int
 
 
+@dataclass
+class _Pending:
+    """A parsed block waiting to be validated with others; ``start`` = (offset, line) before it."""
+
+    f: SourceFile
+    st: SourceState
+    df: pl.DataFrame
+    raw_of: Callable[[pl.Series], list[str]]
+    start: tuple[int, int]
+
+
+SMALL_FRAME = 4096  # blocks with fewer rows wait to be validated together
+PENDING_ROWS = 50_000
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
@@ -210,6 +225,9 @@ class _Run:
         self.catalog = catalog
         self.result = IngestResult()
         self.keys_suspect = False
+        self.pending: list[_Pending] = []
+        self.pending_rows = 0
+        self.halted: set[int] = set()
         self._reset_batch()
 
     def _reset_batch(self) -> None:
@@ -264,13 +282,17 @@ class _Run:
 
             def handle(entry) -> None:
                 item, fut = entry
+                if id(st) in self.halted:
+                    return  # a pending block of this file failed: stop here for this pass
                 if fut is None:
                     self._process_oversized(f, st, item)
                     return
                 self._ingest_block(f, st, item, fut.result())
+                if id(st) in self.halted:
+                    return
                 st.offset = item.base + len(item.data)
                 st.line += item.n
-                if self.rows >= self.ing.batch_rows:
+                if self.rows + self.pending_rows >= self.ing.batch_rows:
                     self.flush()
 
             # Parse the next block in a worker (pyarrow releases the GIL) while this one is
@@ -310,7 +332,7 @@ class _Run:
         def raw_of(lines: pl.Series) -> list[str]:
             return [block.raw(int(ln) - block.first_line) for ln in lines]
 
-        self._ingest_frame(f, st, df, raw_of)
+        self._ingest_frame(f, st, df, raw_of, (block.base, block.first_line - 1))
 
     def _process_oversized(self, f: SourceFile, st: SourceState, item: _Oversized) -> None:
         q = pl.DataFrame(
@@ -360,18 +382,82 @@ class _Run:
                     out.append(json.dumps(rec, default=str)[:RAW_KEEP])
                 return out
 
-            self._ingest_frame(f, st, df, raw_of)
+            self._ingest_frame(f, st, df, raw_of, (row, row))
+            if id(st) in self.halted:
+                return
             row += batch.num_rows
             st.offset = st.line = row
-            if self.rows >= self.ing.batch_rows:
+            if self.rows + self.pending_rows >= self.ing.batch_rows:
                 self.flush()
 
     # -- validating and buffering --------------------------------------------------------
-    def _ingest_frame(self, f: SourceFile, st: SourceState, df: pl.DataFrame, raw_of) -> None:
+    def _ingest_frame(self, f: SourceFile, st: SourceState, df: pl.DataFrame, raw_of, start: tuple[int, int]) -> None:
+        """Validate and buffer one parsed block. Small blocks (a small file, a few new lines)
+        wait in ``pending`` and are validated together: the per-call cost of validation is
+        larger than its per-row cost."""
         if df.height == 0:
             return
-        src = str(f.path)
-        if f.kind == "predictions":
+        entry = _Pending(f, st, df, raw_of, start)
+        if df.height >= SMALL_FRAME:
+            self.drain()
+            self._process([entry])
+            return
+        self.pending.append(entry)
+        self.pending_rows += df.height
+        if self.pending_rows >= PENDING_ROWS:
+            self.drain()
+
+    def drain(self) -> None:
+        """Process the pending small blocks (together; one by one if that fails)."""
+        if not self.pending:
+            return
+        pending, self.pending, self.pending_rows = self.pending, [], 0
+        for kind in ("predictions", "labels"):
+            group = [e for e in pending if e.f.kind == kind]
+            if not group:
+                continue
+            try:
+                self._process(group)
+                continue
+            except Exception:  # noqa: BLE001 - isolate the block that fails, below
+                pass
+            for e in group:
+                if id(e.st) in self.halted:
+                    continue
+                try:
+                    self._process([e])
+                except Exception as exc:  # noqa: BLE001 - this stream stops here for this pass
+                    e.st.offset, e.st.line = e.start
+                    e.st.last_error = f"{type(exc).__name__}: {exc}"[:500]
+                    self.result.errors.append(f"{e.f.path}: {e.st.last_error}")
+                    self.halted.add(id(e.st))
+                    self.keys_suspect = True
+
+    def _process(self, entries: list[_Pending]) -> None:
+        kind = entries[0].f.kind
+        if len(entries) == 1:
+            df = entries[0].df
+        else:
+            df = pl.concat(
+                [e.df.with_columns(pl.lit(i, pl.Int32).alias("_src")) for i, e in enumerate(entries)],
+                how="diagonal_relaxed",
+            )
+        paths = pl.Series("source", [str(e.f.path) for e in entries], dtype=pl.String)
+
+        def sources(frame: pl.DataFrame) -> pl.Series:
+            if "_src" not in frame.columns:
+                return pl.repeat(paths[0], frame.height, dtype=pl.String, eager=True).alias("source")
+            return paths.gather(frame["_src"]).alias("source")
+
+        def per_entry(frame: pl.DataFrame, mask: np.ndarray | None = None) -> np.ndarray:
+            if "_src" not in frame.columns:
+                return np.array([frame.height if mask is None else int(mask.sum())])
+            idx = frame["_src"].to_numpy()
+            if mask is not None:
+                idx = idx[mask]
+            return np.bincount(idx, minlength=len(entries))
+
+        if kind == "predictions":
             v = validate_predictions(df)
             good = v.good.with_columns(key_expr().alias(KEY_COLUMN))
             keys = good[KEY_COLUMN].to_numpy()
@@ -380,46 +466,69 @@ class _Run:
             assert self.ing._keys is not None
             seen = self.ing._keys.contains(keys, order)
             keep = first & ~seen
-            dups = int(len(keep) - keep.sum())
-            good = good.filter(pl.Series(keep)) if dups else good
+            kept = per_entry(good, keep)
+            dup = per_entry(good, ~keep)
+            good = good.filter(pl.Series(keep)) if not keep.all() else good
+            good = good.with_columns(sources(good), pl.lit(self.batch_no, pl.Int64).alias("batch"))
+            if "_src" in good.columns:
+                good = good.drop("_src")
             frames = apply_features(good, v.features, self.catalog)
-            frames = [fr.with_columns(pl.lit(src).alias("source"), pl.lit(self.batch_no, pl.Int64).alias("batch")) for fr in frames]
             self.ing._keys.add(keys[keep])
             self.preds.extend(frames)
-            n_good = good.height
-            st.rows += n_good
-            st.duplicates += dups
-            self.batch_result.predictions += n_good
-            self.batch_result.duplicates += dups
+            for e, n_ok, n_dup in zip(entries, kept, dup, strict=True):
+                e.st.rows += int(n_ok)
+                e.st.duplicates += int(n_dup)
+            self.batch_result.predictions += int(kept.sum())
+            self.batch_result.duplicates += int(dup.sum())
         else:
             v = validate_labels(df)
             good = v.good
-            n_good = good.height
-            if n_good:
+            kept = per_entry(good)
+            if good.height:
                 good = good.with_columns(
                     pl.lit(_now()).cast(pl.Datetime("us")).alias("arrived_at"),
-                    pl.lit(src).alias("source"),
+                    sources(good),
                     pl.lit(self.batch_no, pl.Int64).alias("batch"),
-                    pl.Series("ord", np.arange(self.label_ord, self.label_ord + n_good, dtype=np.int64)),
+                    pl.Series("ord", np.arange(self.label_ord, self.label_ord + good.height, dtype=np.int64)),
                 )
-                self.label_ord += n_good
+                if "_src" in good.columns:
+                    good = good.drop("_src")
+                self.label_ord += good.height
                 self.labels.append(good)
-            st.rows += n_good
-            self.batch_result.labels += n_good
+            for e, n_ok in zip(entries, kept, strict=True):
+                e.st.rows += int(n_ok)
+            self.batch_result.labels += int(kept.sum())
         bad = v.bad
         if bad.height:
+            raws: list[str] = []
+            src_idx = bad["_src"].to_numpy() if "_src" in bad.columns else np.zeros(bad.height, dtype=np.int64)
+            lines = bad["_line"]
+            for i in range(len(entries)):
+                sel = np.flatnonzero(src_idx == i)
+                if len(sel):
+                    got = entries[i].raw_of(lines.gather(sel))
+                    raws.extend(got)
+            # raws are grouped by entry; put them back in the rows' order
+            order_back = np.argsort(src_idx, kind="stable")
+            raw_col = [""] * bad.height
+            for pos, r in zip(order_back, raws, strict=True):
+                raw_col[int(pos)] = r
             q = bad.select(
-                pl.lit(f.kind).alias("kind"),
-                pl.lit(src).alias("source"),
+                pl.lit(kind).alias("kind"),
+                sources(bad),
                 pl.col("_line").alias("line"),
                 pl.col("_offset").alias("byte_offset"),
                 pl.col("reason"),
-            ).with_columns(pl.Series("raw", raw_of(bad["_line"]), dtype=pl.String))
+            ).with_columns(pl.Series("raw", raw_col, dtype=pl.String))
             self.quar.append(q)
-            st.quarantined += bad.height
+            nbad = per_entry(bad)
+            for e, n in zip(entries, nbad, strict=True):
+                e.st.quarantined += int(n)
             self.batch_result.quarantined += bad.height
         self.rows += df.height
-        st.last_ingest = _now().isoformat()
+        now = _now().isoformat()
+        for e in entries:
+            e.st.last_ingest = now
 
     # -- compaction ----------------------------------------------------------------------
     def compact(self) -> None:
@@ -444,6 +553,7 @@ class _Run:
     # -- committing ----------------------------------------------------------------------
     def flush(self, final: bool = False) -> None:
         """Write the batch's parts durably, then the checkpoint naming it."""
+        self.drain()
         layout = self.ing.layout
         changed_sources = self.cp.to_json() != read_checkpoint_bytes(layout)
         if self.rows == 0 and not changed_sources:

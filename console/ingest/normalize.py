@@ -12,6 +12,7 @@ that contradicts the kind becomes null and counts as a type error of that featur
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass, field
 
@@ -155,12 +156,10 @@ class Validated:
     features: list[str] = field(default_factory=list)
 
 
-def validate_predictions(df: pl.DataFrame) -> Validated:
-    """Split tagged prediction records into valid rows (normalised) and quarantined rows."""
-    df = ensure_fields(df, PRED_FIELDS)
-    ts = _parse_ts(df)
-    df = df.with_columns(ts.alias("_ts"))
-
+@functools.cache
+def _prediction_exprs() -> tuple[pl.Expr, list[pl.Expr]]:
+    """The reason expression and the normalising select (built once: building them costs more
+    than running them on a small block)."""
     def missing(f: str) -> pl.Expr:
         return (_t(f) == T_NULL) | ((_t(f) == T_STR) & (_s(f) == ""))
 
@@ -192,11 +191,7 @@ def validate_predictions(df: pl.DataFrame) -> Validated:
         .when(~_t("error").is_in([T_NULL, T_STR])).then(pl.lit("'error' must be a string"))
         .otherwise(None)
     )
-    df = df.with_columns(reason.alias("_why"))
-    bad = df.filter(pl.col("_why").is_not_null()).select("_line", "_offset", pl.col("_why").alias("reason"))
-    ok = df.filter(pl.col("_why").is_null())
-    feats = sorted({c[len(FEATURE_PREFIX):-2] for c in ok.columns if c.startswith(FEATURE_PREFIX) and c.endswith("|t")})
-    good = ok.select(
+    select = [
         pl.col("_ts").alias("ts"),
         pl.col("_ts").dt.date().alias("day"),
         _s("model").alias("model"),
@@ -212,8 +207,23 @@ def validate_predictions(df: pl.DataFrame) -> Validated:
         _s("error").alias("error"),
         pl.when(_t("cost_usd") == T_NUM).then(_n("cost_usd")).alias("cost_usd"),
         pl.col("_line").alias("line"),
-        *[pl.col(f"{FEATURE_PREFIX}{f}|{k}") for f in feats for k in ("t", "n", "s")],
-    )
+    ]
+    return reason, select
+
+
+def validate_predictions(df: pl.DataFrame) -> Validated:
+    """Split tagged prediction records into valid rows (normalised) and quarantined rows."""
+    df = ensure_fields(df, PRED_FIELDS)
+    ts = _parse_ts(df)
+    reason, select = _prediction_exprs()
+    df = df.with_columns(ts.alias("_ts")).with_columns(reason.alias("_why"))
+    bad = df.filter(pl.col("_why").is_not_null()).select("_line", "_offset", pl.col("_why").alias("reason"))
+    ok = df.filter(pl.col("_why").is_null()) if bad.height else df
+    feats = sorted({c[len(FEATURE_PREFIX):-2] for c in ok.columns if c.startswith(FEATURE_PREFIX) and c.endswith("|t")})
+    src = [pl.col("_src")] if "_src" in df.columns else []
+    if src:
+        bad = df.filter(pl.col("_why").is_not_null()).select("_line", "_offset", pl.col("_why").alias("reason"), *src)
+    good = ok.select(*select, *[pl.col(f"{FEATURE_PREFIX}{f}|{k}") for f in feats for k in ("t", "n", "s")], *src)
     return Validated(good=good, bad=bad, features=feats)
 
 
@@ -236,9 +246,11 @@ def validate_labels(df: pl.DataFrame) -> Validated:
         .otherwise(None)
     )
     df = df.with_columns(reason.alias("_why"))
-    bad = df.filter(pl.col("_why").is_not_null()).select("_line", "_offset", pl.col("_why").alias("reason"))
+    src = [pl.col("_src")] if "_src" in df.columns else []
+    bad = df.filter(pl.col("_why").is_not_null()).select("_line", "_offset", pl.col("_why").alias("reason"), *src)
     ok = df.filter(pl.col("_why").is_null())
     good = ok.select(
+        *src,
         pl.when((_t("model") == T_STR) & (_s("model") != "")).then(_s("model")).alias("model"),
         _text("request_id").alias("request_id"),
         _value_text("label").alias("label"),

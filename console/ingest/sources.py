@@ -132,37 +132,41 @@ def assign_streams(cp: Checkpoint, files: list[SourceFile]) -> list[tuple[Source
     by_path: dict[str, SourceFile] = {str(f.path): f for f in files}
     # Which streams does each known path still hold?
     holds: dict[str, bool] = {}
+    held_at: dict[str, list[str]] = {}
     for sid, st in cp.sources.items():
         f = by_path.get(st.path)
         if f is None or f.kind != st.kind or f.fmt != st.fmt:
             holds[sid] = False
             continue
         if (f.ino, f.size, f.mtime_ns) == (st.ino, st.size, st.mtime_ns):
-            holds[sid] = True
-            continue
-        if not f.prefix:
-            f.prefix = read_prefix(f)
-        same = _matches(st, f.prefix)
-        if same and f.fmt != "parquet" and not f.gz and f.size < st.offset:
-            same = False  # truncated below what we consumed: a new stream at this path
+            same = True
+        else:
+            if not f.prefix:
+                f.prefix = read_prefix(f)
+            same = _matches(st, f.prefix)
+            if same and f.fmt != "parquet" and not f.gz and f.size < st.offset:
+                same = False  # truncated below what we consumed: a new stream at this path
         holds[sid] = same
+        if same:
+            held_at.setdefault(st.path, []).append(sid)
+    # Streams whose path no longer holds them, by (kind, fmt, fp_len) -> fp -> [sid]
+    loose: dict[tuple[str, str, int], dict[str, list[str]]] = {}
+    for sid, st in cp.sources.items():
+        if not holds.get(sid) and st.fp_len:
+            loose.setdefault((st.kind, st.fmt, st.fp_len), {}).setdefault(st.fp, []).append(sid)
     assigned: list[tuple[SourceFile, str]] = []
     claimed: set[str] = set()
     for f in files:
         key = str(f.path)
-        sid = next(
-            (s for s, st in cp.sources.items() if st.path == key and holds.get(s) and st.kind == f.kind),
-            None,
-        )
-        if sid is None and f.size > 0:
+        sid = next((s for s in held_at.get(key, []) if cp.sources[s].kind == f.kind), None)
+        if sid is None and f.size > 0 and loose:
             if not f.prefix:
                 f.prefix = read_prefix(f)
-            cands = [
-                s
-                for s, st in cp.sources.items()
-                if not holds.get(s) and s not in claimed and st.kind == f.kind and st.fmt == f.fmt
-                and _matches(st, f.prefix)
-            ]
+            cands: list[str] = []
+            for (kind, fmt, fp_len), by_fp in loose.items():
+                if kind != f.kind or fmt != f.fmt or fp_len > len(f.prefix):
+                    continue
+                cands += [s for s in by_fp.get(fingerprint(f.prefix[:fp_len]), []) if s not in claimed]
             if cands:
                 sid = max(cands, key=lambda s: (cp.sources[s].fp_len, cp.sources[s].offset))
         if sid is None:
