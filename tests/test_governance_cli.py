@@ -208,6 +208,7 @@ def test_cli_as_current_user(tmp_path):
     assert html.returncode == 0 and html.stdout.startswith("<!DOCTYPE html>") and "<table>" in html.stdout
     g = js(run_as(None, root, "gates", "--model", "credit", "--version", "3", "--format", "json"))
     assert g["passed"] is False and {x["status"] for x in g["gates"]} >= {"passed"}
+    assert g["evidence_hash"].startswith("sha256:")
     assert all(x["detail"] for x in g["gates"])
 
 

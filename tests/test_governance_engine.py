@@ -332,3 +332,24 @@ def test_retrain_from_a_named_version(ws):
     assert (req.version, req.from_version) == (None, "2")
     with pytest.raises(UsageError, match="REQ-0002 already asks for the same"):
         engine.create_request(ws, DAVE, "retrain", "credit", None, "drift again", now=NOW)
+
+
+def test_approval_bound_to_the_evidence_the_reviewer_saw(ws):
+    from console.governance.report import build_report, render
+
+    req = engine.create_request(ws, CAROL, "promote", "credit", "3", "r")
+    shown = build_report(ws, req.request_id)
+    assert f"--evidence {shown['gates_hash']}" in render(shown, "md")
+    # the registry changes under the reviewer's feet: the offline numbers are not what they saw
+    from tests.test_governance_helpers import write_version
+
+    write_version(ws.root, "3", "candidate", {"roc_auc": 0.81, "accuracy": 0.7},
+                  {"data_hash": "sha256:abc", "code_commit": "0123abc"})
+    with pytest.raises(PermissionDenied, match="evidence changed"):
+        engine.decide(ws, ALICE, req.request_id, "approve", "ok", override=True, gates=gates_for(ws),
+                      expected_evidence=shown["gates_hash"])
+    assert journal(ws.root)[-1]["action"] == "refused"
+    fresh = gates_for(ws)
+    req = engine.decide(ws, ALICE, req.request_id, "approve", "ok", override=True, gates=fresh,
+                        expected_evidence=evidence_hash(fresh))
+    assert req.state == "approved" and req.evidence_hash == evidence_hash(fresh)

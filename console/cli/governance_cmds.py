@@ -13,7 +13,7 @@ from pathlib import Path
 from console.cli.output import emit
 from console.errors import UsageError
 from console.governance import effects, engine
-from console.governance.gates import evaluate_gates, failing
+from console.governance.gates import evaluate_gates, evidence_hash, failing
 from console.governance.journal import Journal
 from console.governance.requests import ACTIONS
 
@@ -37,6 +37,8 @@ def register(sub, parents) -> None:
         p.add_argument("--comment", required=True, help="the decision's comment (with --override: the justification)")
         if verdict == "approve":
             p.add_argument("--override", action="store_true", help="approve despite gates that did not pass")
+            p.add_argument("--evidence", metavar="HASH",
+                           help="the evidence_hash you reviewed (from `gates` or `report`); refused if it changed")
         p.set_defaults(handler=run_decide, verdict=verdict)
 
     p = sub.add_parser("execute", parents=[common, fmt],
@@ -141,7 +143,8 @@ def run_decide(ctx) -> int:
         gates = fresh_gates(ws, req.model, req.version)
         _print_gates(gates, ctx.fmt)
     req = engine.decide(ws, ident, a.request_id, a.verdict, a.comment,
-                        override=getattr(a, "override", False), gates=gates)
+                        override=getattr(a, "override", False), gates=gates,
+                        expected_evidence=getattr(a, "evidence", None))
     if req.state == "approved" and not req.break_glass:
         req = effects.execute(ws, ident, req.request_id)
     extra = {}
@@ -188,10 +191,12 @@ def run_gates(ctx) -> int:
         raise UsageError(f"no version {ctx.args.version!r} of {ctx.args.model!r} in the registry")
     gates = fresh_gates(ws, ctx.args.model, ctx.args.version, registry=registry)
     result = {"model": ctx.args.model, "version": ctx.args.version, "passed": not failing(gates),
-              "gates": gates}
+              "evidence_hash": evidence_hash(gates), "gates": gates}
     rows = [{"gate": g["gate"], "status": _mark(g["status"]) if ctx.fmt == "table" else g["status"],
              "detail": g["detail"]} for g in gates]
     emit(result, ctx.fmt, rows=rows)
+    if ctx.fmt == "table":
+        sys.stdout.write(f"evidence_hash {result['evidence_hash']}\n")
     return 0
 
 

@@ -205,6 +205,7 @@ def decide(
     override: bool = False,
     gates: list[dict[str, Any]] | None = None,
     now: dt.datetime | None = None,
+    expected_evidence: str | None = None,
 ) -> Request:
     """Approve or reject, exactly once (compare-and-set under the journal lock).
 
@@ -212,6 +213,8 @@ def decide(
     any of them did not pass needs ``override=True`` and the comment is its justification.
     The decision entry stores the gates and their evidence hash. On a break-glass request the
     verdict is the retrospective review (``signed_off`` / ``disputed``).
+    ``expected_evidence``: the evidence hash the reviewer looked at (``gates``/``report``);
+    when the gates now hash differently the approval is refused — look again.
     """
     if verdict not in ("approve", "reject"):
         raise UsageError(f"unknown verdict {verdict!r}")
@@ -255,6 +258,13 @@ def decide(
 
             if gates is None:
                 raise UsageError("approving a promotion needs its gates evaluated")
+            now_hash = evidence_hash(gates)
+            if expected_evidence is not None and expected_evidence != now_hash:
+                raise _refuse(
+                    txn, ident, now, verdict,
+                    f"the evidence changed since it was shown ({expected_evidence} → {now_hash}); "
+                    "review the gates again", **where,
+                )
             bad = failing(gates)
             if bad and not override:
                 raise _refuse(
@@ -263,7 +273,7 @@ def decide(
                     **where,
                 )
             fields["gates"] = gates
-            fields["evidence_hash"] = evidence_hash(gates)
+            fields["evidence_hash"] = now_hash
             fields["override"] = bool(bad) and override
             if fields["override"]:
                 fields["overridden_gates"] = bad

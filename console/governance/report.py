@@ -64,6 +64,7 @@ def build_report(ws: Workspace, request_id: str) -> dict[str, Any]:
         "gates_source": gates_source if gates else None,
         "failing_gates": failing(gates) if gates else [],
         "evidence_hash": req.evidence_hash,
+        "gates_hash": evidence_hash(gates) if gates else None,
         "evidence_hash_matches": hash_ok,
         "comparison": comparison,
         "hook": req.hook,
@@ -107,7 +108,10 @@ def _sections(d: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]] |
     out.append(("Request", ["field", "value"], req_rows))
     if d["gates"]:
         note = f"Gates {d['gates_source']}."
-        if d["evidence_hash"]:
+        if d["gates_source"] == "evaluated now (not yet decided)":
+            note += (f" Evidence hash `{d['gates_hash']}`: approve with `--evidence {d['gates_hash']}`"
+                     " to bind the decision to exactly this evidence.")
+        elif d["evidence_hash"]:
             match = {True: "matches", False: "DOES NOT MATCH", None: "n/a"}[d["evidence_hash_matches"]]
             note += f" Evidence hash `{d['evidence_hash']}` ({match} the gates below)."
         if d["failing_gates"]:
