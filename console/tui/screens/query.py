@@ -131,7 +131,7 @@ class QueryScreen(ConsoleScreen):
         self.cursor = cur
         try:
             check_read_only(sql)
-            table = cur.execute(f"SELECT * FROM ({sql}) AS q LIMIT {ROW_LIMIT + 1}").fetch_arrow_table()
+            table = cur.sql(f"SELECT * FROM ({sql}) AS q LIMIT {ROW_LIMIT + 1}").to_arrow_table()
         except Exception as exc:
             if not worker.is_cancelled:
                 msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -144,7 +144,7 @@ class QueryScreen(ConsoleScreen):
         if not worker.is_cancelled:
             self.app.call_from_thread(self.show_result, sql, table, elapsed)
 
-    def show_result(self, sql: str, table, elapsed: float) -> None:
+    async def show_result(self, sql: str, table, elapsed: float) -> None:
         from textual_fastdatatable import ArrowBackend, DataTable
 
         cut = table.num_rows > ROW_LIMIT
@@ -153,8 +153,8 @@ class QueryScreen(ConsoleScreen):
         self.last_sql = sql
         self.result_rows = table.num_rows
         box = self.query_one("#query-results", Vertical)
-        box.remove_children()
-        box.mount(DataTable(backend=ArrowBackend(table), id="query-table", cursor_type="cell",
+        await box.remove_children()
+        await box.mount(DataTable(backend=ArrowBackend(table), id="query-table", cursor_type="cell",
                             max_column_content_width=40, null_rep="∅"))
         self.set_status(f"✓ {table.num_rows:,} rows × {table.num_columns} columns in {elapsed:.2f}s"
                         + (f" · ▲ cut at {ROW_LIMIT:,} rows (more exist)" if cut else ""))
