@@ -155,3 +155,24 @@ def test_live_slices_and_drift_gates_over_the_store(tmp_path):
     slices = gates["slices"]
     assert slices["status"] in ("passed", "failed") and slices["evidence"]["slices"] >= 3
     assert slices["detail"] and not slices["detail"].startswith("not evaluated")
+
+
+def test_drift_gate_without_shadow_traffic_uses_what_production_serves(tmp_path):
+    """A challenger that never served is compared with the traffic production serves now:
+    trained on the old population → drift; trained on the new one → no drift."""
+    from console.ingest.engine import Ingester
+    from tests.test_governance_helpers import write_reference
+
+    root = build_workspace(tmp_path / "ws", hooks=False, logs_days=9, extra_toml='[gates]\ndrift_window = "2d"\n')
+    old = write_reference(root, "3", 600, seed=3)
+    new = write_reference(root, "4", 600, seed=4, drifted=True)
+    write_version(root, "3", "candidate", {"roc_auc": 0.84}, LINEAGE, reference=old)
+    write_version(root, "4", "candidate", {"roc_auc": 0.84}, LINEAGE, reference=new)
+    ws = load_dir(root)
+    Ingester(ws).run_once()
+    g3 = by_name(evaluate_gates(ws, "credit", "3"))["drift"]
+    g4 = by_name(evaluate_gates(ws, "credit", "4"))["drift"]
+    assert g3["status"] == "failed" and "production version 2" in g3["evidence"]["current"], g3
+    assert g3["evidence"]["reference"].endswith("3.parquet")
+    assert g4["status"] == "passed", g4
+    assert g4["evidence"]["reference"].endswith("4.parquet") and g4["evidence"]["current_rows"] == 300

@@ -100,13 +100,14 @@ def _draw(rng, drift: bool):
     return income, age, region, y, score
 
 
-def write_reference(root: Path, version: str, rows: int, seed: int) -> str:
-    """The version's drift baseline (Parquet, record format), drawn before any drift."""
+def write_reference(root: Path, version: str, rows: int, seed: int, drifted: bool = False) -> str:
+    """The version's drift baseline (Parquet, record format), drawn before any drift (or from
+    the drifted population)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     rng = np.random.default_rng([seed, 99])
-    draws = [_draw(rng, False) for _ in range(rows)]
+    draws = [_draw(rng, drifted) for _ in range(rows)]
     table = pa.table({
         "ts": pa.array([START - dt.timedelta(days=30) + dt.timedelta(minutes=i) for i in range(rows)],
                        type=pa.timestamp("ms", tz="UTC")),

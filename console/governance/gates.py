@@ -16,8 +16,9 @@ a silent pass, and approving with it needs ``--override`` just like a failed gat
   in the store over the period they overlap, the challenger's live metric is not worse than
   the champion's by more than ``live_tolerance``;
 - ``slices``: no flagged slice for the challenger (``slices`` report over its traffic);
-- ``drift``: no dataset drift between the challenger's reference and its traffic over the last
-  ``drift_window``;
+- ``drift``: no dataset drift between the challenger's reference (its training data) and the
+  traffic it would serve over the last ``drift_window``: its own shadow/canary traffic when it
+  has some, else the production version's traffic;
 - ``lineage``: the challenger's registry ``lineage`` has every field of ``lineage_fields``.
 
 ``evidence_hash(gates)`` is the SHA-256 of their canonical JSON: a decision stores it, so the
@@ -189,7 +190,7 @@ def evaluate_gates(
                 elif name == "slices":
                     out.append(_slices(db_, model, version))
                 elif name == "drift":
-                    out.append(_drift(db_, model, version, cfg))
+                    out.append(_drift(db_, model, version, cfg, champion))
         except Exception as exc:  # noqa: BLE001 - a gate that crashes is not evaluated, not passed
             out.append(_gate(name, "not_evaluated", f"not evaluated: {_one_line(exc)}"))
     return out
@@ -329,24 +330,61 @@ def _slices(db, model: str, version: str) -> dict:
                  labelled=labelled)
 
 
-def _drift(db, model: str, version: str, cfg) -> dict:
+class _ReferenceOf:
+    """A ``StoreDB`` seen through a registry where ``served``'s reference is ``challenger``'s:
+    so ``drift_report`` compares the challenger's training data with what is served now."""
+
+    def __init__(self, db, served: str, challenger: str, model: str):
+        import dataclasses
+
+        from console.store.registry import Registry
+
+        self._db = db
+        versions = dict(db.registry.versions)
+        chal = versions[(model, challenger)]
+        versions[(model, served)] = dataclasses.replace(versions[(model, served)], reference=chal.reference)
+        self.registry = Registry(versions=versions, errors=list(db.registry.errors))
+
+    def __getattr__(self, name: str):
+        return getattr(self._db, name)
+
+
+def _latest(db, model: str, version: str):
+    row = db.cursor().execute(
+        "SELECT max(ts) FROM predictions WHERE model = ? AND version = ?", [model, version]
+    ).fetchone()
+    return None if row is None or row[0] is None else _aware(row[0])
+
+
+def _drift(db, model: str, version: str, cfg, champion: str | None = None) -> dict:
+    """Drift between the challenger's reference and the traffic it would serve: its own
+    (shadow/canary) traffic when it has some, else the production version's traffic."""
     drift_report = _analytics("drift_report")
     from console.governance.engine import parse_duration
 
     window = parse_duration(str(cfg["drift_window"]))
-    row = db.cursor().execute(
-        "SELECT max(ts) FROM predictions WHERE model = ? AND version = ?", [model, version]
-    ).fetchone()
-    if row is None or row[0] is None:
+    served, source = version, f"version {version}'s own traffic"
+    last = _latest(db, model, version)
+    if last is None and champion is not None:
+        served, source = champion, f"the traffic served by production version {champion}"
+        last = _latest(db, model, champion)
+    if last is None:
         return _gate("drift", "not_evaluated",
-                     f"not evaluated: no traffic of version {version} to compare with its reference "
-                     "(run it in shadow or canary)", window=str(cfg["drift_window"]))
-    end = _aware(row[0]) + dt.timedelta(microseconds=1)
+                     f"not evaluated: no traffic of {model} to compare with version {version}'s reference",
+                     window=str(cfg["drift_window"]))
+    if served != version:
+        info = db.registry.get(model, version)
+        if info is None or info.reference is None:
+            return _gate("drift", "not_evaluated",
+                         f"not evaluated: version {version} has no registered reference", current=source)
+        db = _ReferenceOf(db, served, version, model)
+    end = last + dt.timedelta(microseconds=1)
     start = end - window
-    report = _call(drift_report, db, model=model, version=version, start=start, end=end, multivariate=False)
+    report = _call(drift_report, db, model=model, version=served, start=start, end=end, multivariate=False)
     dd = report.get("dataset_drift") or {}
     drifted = [f["feature"] for f in report.get("features") or [] if f.get("drifted")]
-    ev = dict(window=str(cfg["drift_window"]), start=start, end=end,
+    ev = dict(window=str(cfg["drift_window"]), start=start, end=end, current=source,
+              reference=str((report.get("reference") or {}).get("source") or ""),
               reference_rows=(report.get("reference") or {}).get("rows"),
               current_rows=(report.get("current") or {}).get("rows"),
               share=dd.get("share"), threshold=dd.get("threshold"), drifted_features=drifted,
@@ -354,10 +392,13 @@ def _drift(db, model: str, version: str, cfg) -> dict:
                         for f in report.get("features") or []])
     if not ev["current_rows"] or not ev["reference_rows"]:
         return _gate("drift", "not_evaluated", "not evaluated: reference or current data is empty", **ev)
+    against = f"version {version}'s reference vs {source}"
+    tested = sum(1 for f in ev["features"] if f.get("method"))
     if dd.get("drifted"):
         return _gate("drift", "failed",
-                     f"dataset drift: {len(drifted)} of {len(ev['features'])} features drifted "
+                     f"dataset drift, {against}: {len(drifted)} of {tested} tested features drifted "
                      f"(share {dd.get('share'):.2f} ≥ {dd.get('threshold')})", **ev)
     share = f"share {dd.get('share'):.2f} < {dd.get('threshold')}" if dd.get("share") is not None else "share n/a"
     return _gate("drift", "passed",
-                 f"no dataset drift ({len(drifted)} of {len(ev['features'])} features drifted; {share})", **ev)
+                 f"no dataset drift, {against} ({len(drifted)} of {tested} tested features drifted; "
+                 f"{share})", **ev)
