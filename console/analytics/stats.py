@@ -57,12 +57,24 @@ def sort_finite(values: np.ndarray) -> np.ndarray:
 
 
 def _merged_cdfs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """All values of a ∪ b sorted, and the two empirical CDFs evaluated at each (side right)."""
+    """The distinct values of a ∪ b (sorted) and both empirical CDFs at each (side right).
+
+    A stable argsort of the two presorted runs is a linear merge; running counts of "came from
+    a" at the last copy of each distinct value are the right-continuous CDFs — the values
+    scipy's ``searchsorted(..., side="right")`` gives at every point, without its two searches.
+    """
     both = np.concatenate([a, b])
-    both.sort(kind="mergesort")  # two presorted runs: a linear merge
-    cdf_a = np.searchsorted(a, both, side="right") / a.size
-    cdf_b = np.searchsorted(b, both, side="right") / b.size
-    return both, cdf_a, cdf_b
+    order = np.argsort(both, kind="stable")
+    values = both[order]
+    from_a = order < a.size
+    cum_a = np.cumsum(from_a)
+    last = np.empty(values.size, dtype=bool)
+    np.not_equal(values[1:], values[:-1], out=last[:-1])
+    last[-1] = True
+    ends = np.flatnonzero(last)
+    ca = cum_a[ends]
+    cb = (ends + 1) - ca
+    return values[ends], ca / a.size, cb / b.size
 
 
 def compare_numeric(ref_sorted: np.ndarray, cur_sorted: np.ndarray) -> NumericComparison:
@@ -70,10 +82,11 @@ def compare_numeric(ref_sorted: np.ndarray, cur_sorted: np.ndarray) -> NumericCo
     n1, n2 = ref_sorted.size, cur_sorted.size
     if n1 == 0 or n2 == 0:
         raise ValueError("both samples must be non-empty")
-    both, cdf1, cdf2 = _merged_cdfs(ref_sorted, cur_sorted)
+    distinct_values, cdf1, cdf2 = _merged_cdfs(ref_sorted, cur_sorted)
     diffs = cdf1 - cdf2
-    # Wasserstein: integral of |F1 - F2| between successive values (scipy's _cdf_distance, p=1)
-    deltas = np.diff(both)
+    # Wasserstein: integral of |F1 - F2| between successive distinct values (scipy's
+    # _cdf_distance, p=1; the zero-width steps between tied values contribute nothing)
+    deltas = np.diff(distinct_values)
     wd = float(np.sum(np.multiply(np.abs(diffs[:-1]), deltas)))
     if max(n1, n2) <= KS_EXACT_MAX_N:
         res = _st.ks_2samp(ref_sorted, cur_sorted)
@@ -86,9 +99,8 @@ def compare_numeric(ref_sorted: np.ndarray, cur_sorted: np.ndarray) -> NumericCo
         en = m * n / (m + n)
         p = float(np.clip(kstwo_sf(d, int(np.round(en))), 0, 1))
     norm = max(float(np.std(ref_sorted)), WASSERSTEIN_STD_FLOOR)
-    distinct = int(np.count_nonzero(deltas)) + 1
     return NumericComparison(ks=d, ks_pvalue=p, wasserstein=wd, wasserstein_normed=wd / norm,
-                             distinct=distinct)
+                             distinct=int(distinct_values.size))
 
 
 def smirnov_sf(n: int, x: float) -> float:
