@@ -36,8 +36,8 @@ def markdown(res: dict[str, Any]) -> str:
         "",
         _load_note(res),
         "",
-        f"Every figure is the **median of {p['reps']} repetitions** with the spread (min–max, n) unless it says "
-        "otherwise; *whole process* = a fresh process from exec to exit, measured by the driver (wall clock and "
+        f"Every figure is the **median of its repetitions** with the spread (min–max, n = repetitions): "
+        f"{p['reps']} by default, {p.get('ev_reps', p['reps'])} for Evidently; *whole process* = a fresh process from exec to exit, measured by the driver (wall clock and "
         "peak RSS from `wait4`); *in-process* = `perf_counter` around the call inside that process.",
         "",
         "## Targets",
@@ -49,6 +49,8 @@ def markdown(res: dict[str, Any]) -> str:
         mark = {"met": "✅ met", "missed": "❌ missed"}.get(t["status"], "– " + t["status"])
         lines.append(f"| {t['target']} | {t['measured']} | {mark} | {t['issue']} |")
     s = res["sections"]
+    if res.get("budget_cuts"):
+        lines += ["", "**Cut by the time budget:** " + "; ".join(res["budget_cuts"]) + "."]
     if res.get("errors"):
         lines += ["", "**Sections that failed in this run:**", ""]
         lines += [f"- `{k}`: {v}" for k, v in res["errors"].items()]
@@ -143,8 +145,8 @@ def _drift(d: dict[str, Any]) -> list[str]:
     out = ["", "## Drift: 20 features, reference vs current (against Evidently)", "",
            f"{d['model']}: reference {d['reference_rows']:,} rows ({d['reference_window'][0][:10]} … "
            f"{d['reference_window'][1][:10]}), current {d['current_rows']:,} rows ({d['current_window'][0][:10]} … "
-           f"{d['current_window'][1][:10]}), {d['features']} features. Evidently {e['versions']} "
-           "(evidently, pandas) in its own venv, on the same rows.", "",
+           f"{d['current_window'][1][:10]}), {d['features']} features. Evidently "
+           f"{' with pandas '.join(e['versions'].split())} in its own venv, on the same rows.", "",
            "| | compute (in-process) | whole process | peak RSS |", "|---|---|---|---|",
            f"| ours | {fmt_spread(o['compute_s'])} | {fmt_spread(o['process_wall_s'])} | {_mib(o['max_rss_mb'])} |",
            f"| Evidently DataDriftPreset | {fmt_spread(e['compute_s'])} | {fmt_spread(e['process_wall_s'])} | "
@@ -217,3 +219,37 @@ def _tui(t: dict[str, Any]) -> list[str]:
                 f"| revisits | {ms(pb['revisit_p50_s'])} | {ms(pb['revisit_p95_s'])} |", "",
                 f"{pb['what']}. Peak RSS of that process {pb['max_rss_mb']:.0f} MiB."]
     return out
+
+
+def readme_section(res: dict[str, Any]) -> str:
+    """The README's "Performance" section: the targets table, the machine, how to reproduce."""
+    m = res["machine"]
+    lines = [
+        f"Measured by `make bench` ({res['started'][:10]}, commit `{m.get('commit', '')}`) on {m['cpu']}, "
+        f"{m['cores']} cores, {m['ram_gib']} GiB RAM; Python {m['python']}, DuckDB {m['duckdb']}. "
+        "Medians of repeated runs; spreads, the load on the machine and every other figure are in "
+        "[docs/benchmarks.md](docs/benchmarks.md).",
+        "",
+        "| target | measured | status |",
+        "|---|---|---|",
+    ]
+    for t in res.get("targets", []):
+        mark = {"met": "✅ met", "missed": "❌ missed"}.get(t["status"], "– " + t["status"])
+        lines.append(f"| {t['target']} | {t['measured']} | {mark} |")
+    note = _load_note(res)
+    if note:
+        lines += ["", note]
+    lines += ["", "Reproduce: `make bench` (or `.venv/bin/python -m tests.benchmarks.run --quick` for a "
+              "small run); see [tests/benchmarks/README.md](tests/benchmarks/README.md)."]
+    return "\n".join(lines)
+
+
+def replace_readme_section(readme: str, body: str, heading: str = "## Performance") -> str:
+    """``readme`` with the text between ``heading`` and the next ``## `` heading replaced by ``body``."""
+    start = readme.find(heading + "\n")
+    if start < 0:
+        return readme
+    after = start + len(heading) + 1
+    nxt = readme.find("\n## ", after)
+    end = len(readme) if nxt < 0 else nxt + 1
+    return readme[:after] + "\n" + body.rstrip() + "\n\n" + readme[end:]
