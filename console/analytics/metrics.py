@@ -52,7 +52,7 @@ def threshold_of(info: Any) -> float:
 def binary_sql(cond: str, bucket: str, relation: str = "predictions_labelled") -> str:
     """Parameters: [positive, positive, threshold, *cond params]."""
     return f"""
-WITH b AS (
+WITH b AS MATERIALIZED (
   SELECT {bucket} AS w, labelled,
     CASE WHEN labelled AND label IS NOT NULL THEN (label = ?)::INTEGER END AS y,
     CASE WHEN prediction IS NOT NULL THEN (prediction = ?)::INTEGER
@@ -107,7 +107,7 @@ def binary_metrics(a: dict[str, Any]) -> dict[str, float | None]:
 
 def multiclass_sql(cond: str, bucket: str, relation: str = "predictions_labelled") -> str:
     return f"""
-WITH b AS (SELECT {bucket} AS w, labelled, label, prediction FROM {relation}
+WITH b AS MATERIALIZED (SELECT {bucket} AS w, labelled, label, prediction FROM {relation}
            WHERE {cond} AND coalesce(status, 'ok') = 'ok')
 SELECT w, NULL AS label, NULL AS prediction, count(*) AS n, count(*) FILTER (WHERE labelled) AS labelled
 FROM b GROUP BY w
@@ -143,7 +143,7 @@ def multiclass_metrics(pairs: dict[tuple[str, str], int]) -> dict[str, float | N
 
 def regression_sql(cond: str, bucket: str, relation: str = "predictions_labelled") -> str:
     return f"""
-WITH b AS (SELECT {bucket} AS w, labelled, label_num AS y, prediction_num AS yh FROM {relation}
+WITH b AS MATERIALIZED (SELECT {bucket} AS w, labelled, label_num AS y, prediction_num AS yh FROM {relation}
            WHERE {cond} AND coalesce(status, 'ok') = 'ok'),
 m AS (SELECT w, avg(y) FILTER (WHERE y IS NOT NULL AND yh IS NOT NULL) AS ybar FROM b GROUP BY w)
 SELECT b.w, count(*) AS rows, count(*) FILTER (WHERE labelled) AS labelled,
