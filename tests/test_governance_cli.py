@@ -139,7 +139,7 @@ def test_simultaneous_decisions_by_real_users(team_ws):
         procs.append(subprocess.Popen(
             [sys.executable, "-m", "console", verdict, r["request_id"], "--comment", f"{user} #{i}",
              "--workspace", str(root)],
-            user=user, group="mlc-team", umask=0o002, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            user=user, group="mlc-team", extra_groups=[], umask=0o002, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             cwd=root,
         ))
     results = [(p.wait(timeout=120), p.stdout.read(), p.stderr.read()) for p in procs]

@@ -207,7 +207,7 @@ def run_as(user: str | None, root: Path, *args: str, timeout: float = 120, env=N
     """``python -m console -w ROOT ARGS`` as OS account ``user`` (None: this process's user)."""
     kwargs = {}
     if user is not None:
-        kwargs = {"user": user, "group": GROUP, "umask": 0o002}
+        kwargs = {"user": user, "group": GROUP, "extra_groups": [], "umask": 0o002}  # no root groups
     full_env = {k: v for k, v in os.environ.items() if k != "MLOPS_CONSOLE_WORKSPACE"}
     full_env.update(env or {})
     full_env["HOME"] = str(root)
