@@ -356,11 +356,14 @@ def drift_report(
     if use_mv and tested:
         from console.analytics.multivariate import domain_classifier
 
-        out["multivariate"] = domain_classifier(
-            cur, reference, current,
-            [(n, c, k) for n, c, k in feats if n in tested_names],
-            config.multivariate,
-        )
+        cols = [(n, c, k) for n, c, k in feats if n in tested_names]
+        key = {"k": "drift-multivariate", "m": model, "v": version, "ref": reference.fingerprint,
+               "cur": current.fingerprint, "cols": cols, "cfg": repr(config.multivariate)}
+        mv = cache.get(key)
+        if mv is None:
+            mv = domain_classifier(cur, reference, current, cols, config.multivariate)
+            cache.put(key, mv)
+        out["multivariate"] = mv
     return out
 
 
