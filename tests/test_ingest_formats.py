@@ -19,7 +19,9 @@ from console.workspace import load_dir
 
 
 def ingest(ws_dir: Path, **kw) -> dict:
-    return Ingester(load_dir(ws_dir), sync=False, **kw).run_once(wait=5).as_dict()
+    result = Ingester(load_dir(ws_dir), sync=False, **kw).run_once(wait=5)
+    assert result.errors == [], result.errors  # no source may fail to read in these tests
+    return result.as_dict()
 
 
 def query(ws_dir: Path, sql: str) -> list[tuple]:

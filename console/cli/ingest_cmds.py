@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 
 from console.cli.output import emit
-from console.errors import CheckFailed
+from console.errors import CheckFailed, UsageError
 
 
 def register(sub, parents) -> None:
@@ -47,6 +47,8 @@ def run_ingest(ctx) -> int:
         result = ing.run_once(wait=max(ctx.args.wait, 0.0))
     except LockBusy as exc:
         raise CheckFailed(f"{exc}; try again when it is done (or leave the ingesting to it)") from None
+    except OSError as exc:
+        raise UsageError(f"{ws.store_dir}: cannot write the store: {exc.strerror or exc}") from None
     for err in result.errors:
         sys.stderr.write(f"mlops-console: warning: {err}\n")
     emit(result.as_dict(), ctx.fmt)
