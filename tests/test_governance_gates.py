@@ -176,3 +176,13 @@ def test_drift_gate_without_shadow_traffic_uses_what_production_serves(tmp_path)
     assert g3["evidence"]["reference"].endswith("3.parquet")
     assert g4["status"] == "passed", g4
     assert g4["evidence"]["reference"].endswith("4.parquet") and g4["evidence"]["current_rows"] == 300
+
+
+def test_offline_gate_shows_the_champion_on_the_challengers_holdout(tmp_path):
+    root = build_workspace(tmp_path / "ws", hooks=False)
+    write_version(root, "4", "candidate", {"roc_auc": 0.78},
+                  {**LINEAGE, "parent_version": "2", "parent_metrics_on_holdout": {"roc_auc": 0.70}})
+    g = by_name(evaluate_gates(load_dir(root), "credit", "4"))["offline_metric"]
+    assert g["status"] == "failed"  # the gate compares registry numbers: 0.78 vs 0.80
+    assert g["evidence"]["champion_on_challenger_holdout"] == 0.70
+    assert "champion scores 0.7" in g["detail"]

@@ -219,10 +219,19 @@ def _offline(registry: Registry, model: str, champion: str | None, version: str,
                      f"not evaluated: no offline {metric} in the registry for version {', '.join(missing)}", **ev)
     worse = _worse_by(metric, champ_value, chal_value)
     ev["worse_by"] = worse
+    note = ""
+    # A retrained version may record its parent's score on the same holdout: the fairer
+    # comparison, shown beside the registry numbers (the gate itself uses the registry's).
+    same_holdout = (chal.lineage or {}).get("parent_metrics_on_holdout")
+    if isinstance(same_holdout, dict) and str((chal.lineage or {}).get("parent_version")) == champion:
+        value = same_holdout.get(metric)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            ev["champion_on_challenger_holdout"] = value
+            note = f"; on the challenger's holdout the champion scores {value:.4g}"
     status = "passed" if worse <= tol + 1e-12 else "failed"
     return _gate("offline_metric", status,
                  f"offline {metric}: challenger {chal_value:.4g} vs champion {champ_value:.4g} "
-                 f"({'worse' if worse > 0 else 'not worse'} by {abs(worse):.4g}; tolerance {tol:g})", **ev)
+                 f"({'worse' if worse > 0 else 'not worse'} by {abs(worse):.4g}; tolerance {tol:g}){note}", **ev)
 
 
 def _lineage(lineage: dict, cfg) -> dict:

@@ -43,6 +43,10 @@ def build_report(ws: Workspace, request_id: str) -> dict[str, Any]:
                            "challenger": chal.metrics.get(name) if chal else None})
     for g in gates or []:
         ev = g.get("evidence") or {}
+        if g["gate"] == "offline_metric" and ev.get("champion_on_challenger_holdout") is not None:
+            comparison.append({"metric": f"offline {ev.get('metric')} on the challenger's holdout",
+                               "champion": ev.get("champion_on_challenger_holdout"),
+                               "challenger": ev.get("challenger")})
         if g["gate"] == "live_metric" and ev.get("challenger") is not None:
             comparison.append({"metric": f"live {ev.get('metric')}", "champion": ev.get("champion"),
                                "challenger": ev.get("challenger")})
