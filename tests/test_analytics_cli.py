@@ -39,9 +39,21 @@ def run(ws: Path, *args: str, expect: int | None = 0) -> subprocess.CompletedPro
     return res
 
 
-def js(ws: Path, *args: str, expect: int = 0):
-    res = run(ws, *args, "--format", "json", expect=expect)
-    return json.loads(res.stdout)
+def js(ws: Path, *args: str, expect: int = 0, sub: bool = False):
+    """The command's JSON: in a subprocess (``sub``) or in-process through the same entry point
+    (``console.cli.main``), which keeps this module fast; each command runs both ways below."""
+    if sub:
+        return json.loads(run(ws, *args, "--format", "json", expect=expect).stdout)
+    import contextlib
+    import io
+
+    from console.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main([*args, "--workspace", str(ws), "--format", "json"])
+    assert code == expect, (args, code, err.getvalue())
+    return json.loads(out.getvalue())
 
 
 def iso(t: dt.datetime) -> str:
@@ -159,7 +171,7 @@ def sk_workspace(tmp_path_factory) -> tuple[Path, dict]:
 def test_drift_on_breast_cancer_matches_scipy(sk_workspace) -> None:
     ws, truth = sk_workspace
     t = truth["cancer"]
-    rep = js(ws, "drift", "--model", "cancer", "--no-multivariate")
+    rep = js(ws, "drift", "--model", "cancer", "--no-multivariate", sub=True)
     assert rep["model"] == "cancer" and rep["version"] == "1"
     assert rep["reference"]["rows"] == 300 and rep["current"]["rows"] == len(t["ts"])
     by = {f["feature"]: f for f in rep["features"]}
@@ -181,14 +193,21 @@ def test_drift_on_breast_cancer_matches_scipy(sk_workspace) -> None:
              "--reference-start", iso(t["ts"][0]), "--reference-end", iso(t["ts"][100]))
     assert rep["reference"]["rows"] == 100 and rep["current"]["rows"] == len(t["ts"]) - 100
     assert rep["multivariate"]["auc"] is not None
-    table = run(ws, "drift", "--model", "cancer", "--no-multivariate").stdout
-    assert "dataset drift" in table and t["names"][0] in table
+    import contextlib
+    import io
+
+    from console.cli import main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["drift", "--workspace", str(ws), "--model", "cancer", "--no-multivariate"]) == 0
+    assert "dataset drift" in out.getvalue() and t["names"][0] in out.getvalue()
 
 
 def test_performance_on_all_three_tasks_matches_sklearn(sk_workspace) -> None:
     ws, truth = sk_workspace
     t = truth["cancer"]
-    rep = js(ws, "performance", "--model", "cancer", "--window", "all")
+    rep = js(ws, "performance", "--model", "cancer", "--window", "all", sub=True)
     (w,) = rep["windows"]
     lab = t["lab"]
     assert w["rows"] == int(t["ok"].sum()) and w["labelled"] == int(lab.sum())
@@ -214,14 +233,22 @@ def test_performance_on_all_three_tasks_matches_sklearn(sk_workspace) -> None:
     assert close(w["metrics"]["rmse"], np.sqrt(skm.mean_squared_error(d["y"], d["pred"])))
     assert close(w["metrics"]["mape"], skm.mean_absolute_percentage_error(d["y"], d["pred"]))
     assert close(w["metrics"]["r2"], skm.r2_score(d["y"], d["pred"]))
-    csv = run(ws, "performance", "--model", "diabetes", "--window", "7d", "--format", "csv").stdout
-    assert csv.splitlines()[0].startswith("start,end,rows,labelled")
+    import contextlib
+    import io
+
+    from console.cli import main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["performance", "--workspace", str(ws), "--model", "diabetes", "--window", "7d",
+                     "--format", "csv"]) == 0
+    assert out.getvalue().splitlines()[0].startswith("start,end,rows,labelled")
 
 
 def test_slices_ops_cost_on_sklearn_data(sk_workspace) -> None:
     ws, truth = sk_workspace
     t = truth["cancer"]
-    rep = js(ws, "slices", "--model", "cancer")
+    rep = js(ws, "slices", "--model", "cancer", sub=True)
     vals = {x["value"]: x for x in rep["slices"]}
     for v in ("large", "small"):
         sel = t["lab"] & (t["size"] == v)
@@ -233,13 +260,13 @@ def test_slices_ops_cost_on_sklearn_data(sk_workspace) -> None:
     sel = d["sex"] == "a"
     assert close(a["metrics"]["mae"], skm.mean_absolute_error(d["y"][sel], d["pred"][sel]))
 
-    ops = js(ws, "ops", "--model", "cancer", "--window", "all")
+    ops = js(ws, "ops", "--model", "cancer", "--window", "all", sub=True)
     (w,) = ops["windows"]
     assert w["requests"] == len(t["ts"]) and w["errors"] == int((t["status"] == "error").sum())
     assert close(w["latency_ms"]["p95"], float(np.percentile(t["latency"], 95)))
     assert len(js(ws, "ops", "--model", "cancer", "--window", "1d")["windows"]) >= 7
 
-    cost = js(ws, "cost", "--model", "cancer", "--by", "version")
+    cost = js(ws, "cost", "--model", "cancer", "--by", "version", sub=True)
     (row,) = cost["rows"]
     n = len(t["ts"])
     serving = sum(0.002 if i % 2 else 1.5 / 1000 for i in range(n))
@@ -252,7 +279,7 @@ def test_slices_ops_cost_on_sklearn_data(sk_workspace) -> None:
 
 def test_check_fires_and_exits_one(sk_workspace) -> None:
     ws, _ = sk_workspace
-    rep = js(ws, "check", expect=1)
+    rep = js(ws, "check", expect=1, sub=True)
     assert rep["ok"] is False
     kinds = {(a["model"], a["kind"]) for a in rep["alerts"]}
     assert ("cancer", "drift") in kinds  # the shifted feature
@@ -263,13 +290,20 @@ def test_check_fires_and_exits_one(sk_workspace) -> None:
     for a in rep["alerts"]:
         assert set(a) >= {"model", "version", "kind", "severity", "detail", "since", "evidence"}
         assert a["severity"] in ("critical", "warning")
-    res = run(ws, "check", expect=1)
-    assert "alert" in res.stdout
+    import contextlib
+    import io
+
+    from console.cli import main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["check", "--workspace", str(ws)]) == 1
+    assert "alert(s)" in out.getvalue() and "✗ critical" in out.getvalue()
 
 
 def test_query_and_usage_errors(sk_workspace, capsys, monkeypatch) -> None:
     ws, truth = sk_workspace
-    rows = js(ws, "query", "SELECT model, count(*) AS n FROM predictions GROUP BY 1 ORDER BY 1")
+    rows = js(ws, "query", "SELECT model, count(*) AS n FROM predictions GROUP BY 1 ORDER BY 1", sub=True)
     assert rows == [{"model": "cancer", "n": len(truth["cancer"]["ts"])},
                     {"model": "diabetes", "n": len(truth["diabetes"]["y"])},
                     {"model": "wine", "n": len(truth["wine"]["y"])}]
