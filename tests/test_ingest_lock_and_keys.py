@@ -48,3 +48,28 @@ def test_deleting_the_store_rebuilds_it(workspace_dir: Path) -> None:
     first = ingest(workspace_dir)
     shutil.rmtree(workspace_dir / ".console")
     assert ingest(workspace_dir) == first == {"predictions": 1, "labels": 0, "quarantined": 1, "duplicates": 1}
+
+
+def test_saved_key_index_is_used_and_topped_up_from_newer_parts(workspace_dir: Path) -> None:
+    from console.ingest.engine import Ingester
+    from console.workspace import load_dir
+
+    ws = load_dir(workspace_dir)
+    write_jsonl(workspace_dir / "logs" / "a.jsonl", [rec(str(i)) for i in range(50)])
+    assert Ingester(ws, sync=False, index_min_new=10).run_once().predictions == 50
+    saved = list((workspace_dir / ".console" / "keys").glob("keys-*.npy"))
+    assert len(saved) == 1 and saved[0].name.endswith("-b1.npy")
+    # a batch the index does not cover (fewer new keys than the threshold: no new index)
+    write_jsonl(workspace_dir / "logs" / "b.jsonl", [rec(str(i)) for i in range(50, 55)])
+    assert Ingester(ws, sync=False, index_min_new=10).run_once().predictions == 5
+    assert [p.name for p in (workspace_dir / ".console" / "keys").glob("*.npy")] == [saved[0].name]
+    # a fresh process: index (b1) + the newer part (b2) → every old key is a duplicate
+    write_jsonl(workspace_dir / "logs" / "c.jsonl", [rec(str(i)) for i in range(0, 60)])
+    assert Ingester(ws, sync=False).run_once().as_dict() == {
+        "predictions": 5, "labels": 0, "quarantined": 0, "duplicates": 55}
+    # the index is derived data: without it the keys come from the parts
+    for p in (workspace_dir / ".console" / "keys").glob("*.npy"):
+        p.unlink()
+    write_jsonl(workspace_dir / "logs" / "d.jsonl", [rec(str(i)) for i in range(0, 61)])
+    assert Ingester(ws, sync=False).run_once().as_dict() == {
+        "predictions": 1, "labels": 0, "quarantined": 0, "duplicates": 60}

@@ -52,13 +52,14 @@ from console.ingest.sources import (
 )
 from console.store import compact
 from console.store.checkpoint import Checkpoint, SourceState, read_checkpoint, write_checkpoint
-from console.store.keys import HASHER, KeySet, key_expr
+from console.store.keys import HASHER, KeySet, key_expr, load_index, save_index
 from console.store.layout import PART_RE, StoreLayout, fsync_dir, publish, temp_name
 from console.store.registry import Registry, load_registry, registry_signature
 from console.store.schema import KEY_COLUMN, PREDICTION_COLUMNS
 from console.workspace import Workspace
 
 READ_BYTES = 8 << 20
+INDEX_MIN_NEW = 1_000_000  # save the key index once this many keys arrived since the last one
 
 
 @dataclass
@@ -136,6 +137,7 @@ class Ingester:
         read_bytes: int = READ_BYTES,
         compact_at: int = compact.MAX_SMALL_PARTS,
         retire_grace_s: float = compact.RETIRE_GRACE_S,
+        index_min_new: int = INDEX_MIN_NEW,
     ):
         self.ws = ws
         self.layout = StoreLayout(ws.store_dir)
@@ -146,9 +148,12 @@ class Ingester:
         self.read_bytes = read_bytes
         self.compact_at = compact_at
         self.retire_grace_s = retire_grace_s
+        self.index_min_new = index_min_new
         self._keys: KeySet | None = None
         self._keys_batch = 0
         self._keys_store = ""
+        self._index_batch = 0
+        self._index_size = 0
         self._registry: Registry | None = None
         self._reg_sig: tuple | None = None
 
@@ -171,7 +176,14 @@ class Ingester:
         rehash = bool(cp.hasher) and cp.hasher != HASHER
         if self._keys is None or self._keys_batch > cp.batch or self._keys_store != cp.store_id:
             self._keys = KeySet()
-            self._keys.load_parts(self.layout.parts("predictions", cp.batch, cp.retired), rehash=rehash)
+            saved = None if rehash else load_index(self.layout.keys_dir, cp.batch, cp.store_id, cp.hasher)
+            since = 0
+            if saved is not None:
+                self._keys.add_sorted_run(saved[0])
+                since = saved[1]
+            self._index_batch, self._index_size = since, (len(saved[0]) if saved is not None else 0)
+            parts = [p for p in self.layout.parts("predictions", cp.batch, cp.retired) if _batch_of(p) > since]
+            self._keys.load_parts(parts, rehash=rehash)
         elif self._keys_batch < cp.batch:
             newer = [p for p in self.layout.parts("predictions", cp.batch, cp.retired) if _batch_of(p) > self._keys_batch]
             self._keys.load_parts(newer, rehash=rehash)
@@ -182,6 +194,17 @@ class Ingester:
             self._registry = load_registry(self.ws.registry, self.ws.root)
             self._reg_sig = sig
         return cp
+
+    def _maybe_save_index(self, cp: Checkpoint) -> None:
+        """Save the sorted key set when enough keys arrived since the last saved index, so
+        the next process loads one array instead of every part's keys (and a sort)."""
+        if self._keys is None or cp.batch == self._index_batch:
+            return
+        n = len(self._keys)
+        if n - self._index_size < max(self.index_min_new, self._index_size // 4):
+            return
+        if save_index(self.layout.keys_dir, self._keys, cp.batch, cp.store_id, cp.hasher) is not None:
+            self._index_batch, self._index_size = cp.batch, n
 
     def _pass(self) -> IngestResult:
         committed = self._load_state()
@@ -206,6 +229,8 @@ class Ingester:
         run.compact()
         if run.keys_suspect:
             self._keys = None  # keys of a failed block may be in memory: reload from parts
+        else:
+            self._maybe_save_index(run.cp)
         return run.result
 
 

@@ -13,6 +13,9 @@ A 64-bit hash makes a false duplicate among 10M keys about a 1-in-300,000 event.
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
+
 import numpy as np
 import polars as pl
 import pyarrow.parquet as pq
@@ -73,6 +76,17 @@ class KeySet:
             a = self._runs.pop()
             self._runs.append(_sorted_unique(np.concatenate([a, b])))
 
+    def sorted_array(self) -> np.ndarray:
+        """Every key, sorted and distinct, in one array (merges the runs)."""
+        if len(self._runs) > 1:
+            self._runs = [_sorted_unique(np.concatenate(self._runs))]
+        return self._runs[0] if self._runs else np.zeros(0, dtype=np.uint64)
+
+    def add_sorted_run(self, run: np.ndarray) -> None:
+        """Add an already sorted, distinct array (a saved index) as a run of its own."""
+        if len(run):
+            self._runs.insert(0, run)
+
     def load_parts(self, paths: list, rehash: bool = False) -> None:
         """Add the keys stored in prediction parts (recomputed from strings when ``rehash``)."""
         chunks = []
@@ -85,3 +99,48 @@ class KeySet:
                 chunks.append(col.to_numpy())
         if chunks:
             self.add(np.concatenate(chunks).astype(np.uint64, copy=False))
+
+
+def index_path(keys_dir: Path, batch: int, store_id: str) -> Path:
+    return keys_dir / f"keys-{store_id}-b{batch}.npy"
+
+
+def save_index(keys_dir: Path, keys: KeySet, batch: int, store_id: str, hasher: str) -> Path | None:
+    """Persist the sorted key array as of committed ``batch`` (derived data: safe to delete).
+    Only for the current hasher; older index files of the store are removed."""
+    if hasher != HASHER or not store_id:
+        return None
+    from console.store.layout import atomic_write_bytes
+
+    arr = keys.sorted_array()
+    final = index_path(keys_dir, batch, store_id)
+    buf = io.BytesIO()
+    np.save(buf, arr, allow_pickle=False)
+    atomic_write_bytes(final, buf.getvalue(), sync=False)
+    for old in keys_dir.glob("keys-*.npy"):
+        if old != final:
+            old.unlink(missing_ok=True)
+    return final
+
+
+def load_index(keys_dir: Path, max_batch: int, store_id: str, hasher: str) -> tuple[np.ndarray, int] | None:
+    """The newest saved key index of this store with batch ≤ ``max_batch`` (memory-mapped)."""
+    if hasher != HASHER or not store_id:
+        return None
+    best: tuple[int, Path] | None = None
+    for path in keys_dir.glob(f"keys-{store_id}-b*.npy"):
+        try:
+            batch = int(path.stem.rsplit("-b", 1)[1])
+        except (IndexError, ValueError):
+            continue
+        if batch <= max_batch and (best is None or batch > best[0]):
+            best = (batch, path)
+    if best is None:
+        return None
+    try:
+        arr = np.load(best[1], mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError):
+        return None
+    if arr.dtype != np.uint64 or arr.ndim != 1:
+        return None
+    return arr, best[0]

@@ -38,6 +38,11 @@ class StoreLayout:
         return self.root / "parts"
 
     @property
+    def keys_dir(self) -> Path:
+        """Saved sorted dedupe keys (derived from the parts; safe to delete)."""
+        return self.root / "keys"
+
+    @property
     def cache_dir(self) -> Path:
         return self.root / "cache"
 

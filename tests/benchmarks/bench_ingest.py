@@ -173,12 +173,52 @@ def bench_kills(rows: int, kills: int, tmp: Path, seed: int = 5) -> dict:
             "distinct": distinct, "expected": per_file, "quarantined": quarantined, "duplicates": dups, "ok": ok}
 
 
+def bench_keyset(n: int, tmp: Path) -> dict:
+    """Dedupe at scale: load ``n`` stored keys from parts, then check and add a 500k batch."""
+    from console.store.keys import KeySet
+
+    folder = tmp / "keys"
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(3)
+    paths = []
+    per = 500_000
+    for i in range(0, n, per):
+        keys = rng.integers(0, 2**63, min(per, n - i), dtype=np.uint64)
+        p = folder / f"b{i // per + 1}-0.parquet"
+        pq.write_table(pa.table({"_key": keys}), p)
+        paths.append(p)
+    ks = KeySet()
+    t = time.perf_counter()
+    ks.load_parts(paths)
+    load_s = time.perf_counter() - t
+    batch = rng.integers(0, 2**63, 500_000, dtype=np.uint64)
+    t = time.perf_counter()
+    found = ks.contains(batch)
+    ks.add(batch[~found])
+    check_s = time.perf_counter() - t
+    from console.store.keys import HASHER, load_index, save_index
+
+    save_index(folder / "idx", ks, 1, "bench", HASHER)
+    t = time.perf_counter()
+    arr, _ = load_index(folder / "idx", 1, "bench", HASHER)
+    ks2 = KeySet()
+    ks2.add_sorted_run(arr)
+    found2 = ks2.contains(batch)
+    index_s = time.perf_counter() - t
+    assert found2.all()
+    return {"format": "keyset", "stored_keys": n, "load_from_parts_seconds": round(load_s, 2),
+            "load_from_saved_index_and_check_500k_seconds": round(index_s, 2),
+            "check_and_add_500k_seconds": round(check_s, 3), "keys_in_set": len(ks),
+            "approx_mb": round(len(ks) * 8 / 2**20)}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--jsonl-rows", type=int, default=1_000_000)
     ap.add_argument("--parquet-rows", type=int, default=5_000_000)
     ap.add_argument("--kill-rows", type=int, default=800_000)
     ap.add_argument("--kills", type=int, default=6)
+    ap.add_argument("--keys", type=int, default=10_000_000, help="stored keys for the dedupe-at-scale check")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--keep", action="store_true", help="keep the temp workspaces")
     args = ap.parse_args(argv)
@@ -189,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
             results.append(bench_jsonl(args.jsonl_rows, tmp))
         if args.parquet_rows:
             results.append(bench_parquet(args.parquet_rows, tmp))
+        if args.keys:
+            results.append(bench_keyset(args.keys, tmp))
         if args.kills:
             results.append(bench_kills(args.kill_rows, args.kills, tmp))
     finally:
