@@ -112,8 +112,10 @@ def run_drift(ctx) -> int:
     rep = drift_report(db, a.model, a.version, start, end, rstart, rend,
                        multivariate=a.multivariate, features=a.feature)
     dd = rep["dataset_drift"]
+    span = (f"[{rep['current']['start']} – {rep['current']['end']})" if rep["current"]["start"]
+            else "(no traffic)")
     title = (f"{rep['model']} v{rep['version']}: reference {rep['reference']['rows']} rows, current "
-             f"{rep['current']['rows']} rows [{rep['current']['start']} – {rep['current']['end']}); "
+             f"{rep['current']['rows']} rows {span}; "
              f"dataset drift {'YES' if dd['drifted'] else 'no'} (share {dd['share']:.2f}, threshold {dd['threshold']})")
     mv = rep.get("multivariate")
     if mv and mv.get("auc") is not None:
