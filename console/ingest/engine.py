@@ -25,7 +25,7 @@ import uuid
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -152,10 +152,32 @@ class Ingester:
         self._keys: KeySet | None = None
         self._keys_batch = 0
         self._keys_store = ""
+        self._pool: ThreadPoolExecutor | None = None
         self._index_batch = 0
         self._index_size = 0
         self._registry: Registry | None = None
         self._reg_sig: tuple | None = None
+
+    def submit(self, fn, *args) -> Future:
+        """Run ``fn`` on this ingester's two worker threads (parsing ahead, writing parts);
+        inline when no thread can be started (the result is the same, only slower)."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="mlops-console-ingest-io")
+        try:
+            return self._pool.submit(fn, *args)
+        except RuntimeError:  # "can't start new thread", or shut down
+            fut: Future = Future()
+            try:
+                fut.set_result(fn(*args))
+            except Exception as exc:  # noqa: BLE001 - delivered through the future, like a worker
+                fut.set_exception(exc)
+            return fut
+
+    def close(self) -> None:
+        """Stop the worker threads (they also stop with the process)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
     # -- the pass ------------------------------------------------------------------------
     def run_once(self, wait: float = 0.0) -> IngestResult:
@@ -322,30 +344,29 @@ class _Run:
 
             # Parse the next block in a worker (pyarrow releases the GIL) while this one is
             # validated and buffered: two blocks in flight at most.
-            with ThreadPoolExecutor(max_workers=1) as pool:
-                try:
-                    for item in _iter_blocks(fh, st.offset, st.line + 1, self.ing.read_bytes):
-                        if isinstance(item, _Oversized):
-                            queue.append((item, None))
-                        else:
-                            block, _end = item
-                            if f.fmt == "csv" and st.header is None:
-                                # the first line is the header, not a record
-                                first_end = int(block.ends[0]) + 1
-                                st.header = formats.csv_header(block.data[:first_end])
-                                st.offset, st.line = block.base + first_end, st.line + 1
-                                rest = block.data[first_end:]
-                                if not rest:
-                                    continue
-                                block = LineBlock(rest, st.offset, st.line + 1)
-                            fut = pool.submit(formats.parse_block, block, f.kind, f.fmt, st.header)
-                            queue.append((block, fut))
-                        while len(queue) > 1:
-                            handle(queue.popleft())
-                except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
-                    st.last_error = f"incomplete or corrupt gzip: {exc}"[:300]
-                while queue:
-                    handle(queue.popleft())
+            try:
+                for item in _iter_blocks(fh, st.offset, st.line + 1, self.ing.read_bytes):
+                    if isinstance(item, _Oversized):
+                        queue.append((item, None))
+                    else:
+                        block, _end = item
+                        if f.fmt == "csv" and st.header is None:
+                            # the first line is the header, not a record
+                            first_end = int(block.ends[0]) + 1
+                            st.header = formats.csv_header(block.data[:first_end])
+                            st.offset, st.line = block.base + first_end, st.line + 1
+                            rest = block.data[first_end:]
+                            if not rest:
+                                continue
+                            block = LineBlock(rest, st.offset, st.line + 1)
+                        fut = self.ing.submit(formats.parse_block, block, f.kind, f.fmt, st.header)
+                        queue.append((block, fut))
+                    while len(queue) > 1:
+                        handle(queue.popleft())
+            except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+                st.last_error = f"incomplete or corrupt gzip: {exc}"[:300]
+            while queue:
+                handle(queue.popleft())
             total = max(total, st.offset)
             if f.gz:
                 st.total = max(st.offset, _pos(fh, total))
@@ -626,8 +647,9 @@ class _Run:
             quar = pl.concat(self.quar, how="diagonal_relaxed").with_columns(pl.lit(batch, pl.Int64).alias("batch"))
             write(quar, layout.kind_dir("quarantine") / f"b{batch}-0.parquet")
         # polars releases the GIL while encoding: write the parts two at a time
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            list(pool.map(lambda j: j[0].write_parquet(j[1], compression="lz4", statistics=True), jobs))
+        futures = [self.ing.submit(_write_part, df, tmp) for df, tmp, _ in jobs]
+        for fut in futures:
+            fut.result()
         for tmp, final_path in written:
             publish(tmp, final_path, sync=sync)
         if sync:
@@ -643,6 +665,10 @@ class _Run:
         if self.ing.on_batch is not None:
             self.ing.on_batch(batch, self.batch_result)
         self._reset_batch()
+
+
+def _write_part(df: pl.DataFrame, tmp: Path) -> None:
+    df.write_parquet(tmp, compression="lz4", statistics=True)
 
 
 def _utcnow() -> dt.datetime:

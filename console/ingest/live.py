@@ -104,6 +104,7 @@ class LiveIngester:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        self.ingester.close()
         if self._observer is not None:
             try:
                 self._observer.stop()
