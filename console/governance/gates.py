@@ -244,12 +244,18 @@ def _lineage(lineage: dict, cfg) -> dict:
     return _gate("lineage", "passed", f"lineage complete ({', '.join(fields)})", required=fields, present=present)
 
 
+def _one(db, sql: str, params: list[Any]):
+    """One row from a fresh cursor (closed afterwards: the TUI shares ``db`` across threads)."""
+    cur = db.cursor()
+    try:
+        return cur.execute(sql, params).fetchone()
+    finally:
+        cur.close()
+
+
 def _labelled_span(db, model: str, version: str) -> tuple[int, Any, Any]:
-    row = db.cursor().execute(
-        "SELECT count(*), min(ts), max(ts) FROM predictions_labelled "
-        "WHERE model = ? AND version = ? AND labelled",
-        [model, version],
-    ).fetchone()
+    row = _one(db, "SELECT count(*), min(ts), max(ts) FROM predictions_labelled "
+                   "WHERE model = ? AND version = ? AND labelled", [model, version])
     return int(row[0] or 0), row[1], row[2]
 
 
@@ -359,9 +365,7 @@ class _ReferenceOf:
 
 
 def _latest(db, model: str, version: str):
-    row = db.cursor().execute(
-        "SELECT max(ts) FROM predictions WHERE model = ? AND version = ?", [model, version]
-    ).fetchone()
+    row = _one(db, "SELECT max(ts) FROM predictions WHERE model = ? AND version = ?", [model, version])
     return None if row is None or row[0] is None else _aware(row[0])
 
 
