@@ -69,11 +69,11 @@ def fresh_ingest(ws: Path) -> Measured:
     return ingest(ws)
 
 
-def ensure_ingested(ws: Path) -> dict[str, Any]:
+def ensure_ingested(ws: Path, again: bool = False) -> dict[str, Any]:
     """Ingest the workspace once and remember it (``.console/bench-ingest.json``); a later call
-    only re-runs the ingester (which finds nothing new) when the marker is missing."""
+    reuses that store unless ``again`` (then the store is deleted and rebuilt)."""
     marker = ws / ".console" / "bench-ingest.json"
-    if marker.is_file():
+    if marker.is_file() and not again:
         return {**json.loads(marker.read_text()), "cached": True}
     log(f"ingesting {ws}")
     m = fresh_ingest(ws)
