@@ -220,7 +220,8 @@ def load_reference(
     path = Path(vinfo.reference)
     if not path.is_file():
         raise UsageError(f"reference file of {model} version {version} not found: {path}")
-    fingerprint = "file:" + _file_fingerprint(path)
+    kinds_id = hashlib.sha256(repr(sorted(kinds.items())).encode()).hexdigest()[:12]
+    fingerprint = f"file:{_file_fingerprint(path)}:kinds={kinds_id}"  # kinds shape the columns
     info = {"source": str(vinfo.reference)}
     cached = _reference_cache_path(db, fingerprint)
     if cached is not None and cached.is_file():
