@@ -73,8 +73,9 @@ class DriftPanel(Panel):
         t.clear()
         for f in feats:
             scores = [pt.get(f["feature"]) for pt in data["trend"].get("points", [])]
-            t.add_row(Text(f["feature"], style="bold"), f.get("method", "—"), fmt.num(f.get("score")),
-                      fmt.num(f.get("threshold"), 2), fmt.state("drift" if f.get("drifted") else "ok"),
+            t.add_row(Text(f["feature"], style="bold"), f.get("method") or f.get("note") or "—", fmt.num(f.get("score")),
+                      fmt.num(f.get("threshold"), 2),
+                      fmt.state("none" if f.get("method") is None else "drift" if f.get("drifted") else "ok"),
                       fmt.sparkline([s for s in scores], TREND_BUCKETS), key=f["feature"])
         if feats:
             t.move_cursor(row=min(keep, len(feats) - 1))

@@ -56,7 +56,7 @@ class HelpScreen(ModalScreen):
     def render_help(self):
         app = self.app
         table = Table(box=None, expand=True, show_header=False, pad_edge=False)
-        table.add_column("key", style="bold", no_wrap=True, min_width=9)
+        table.add_column("key", style="bold", no_wrap=True, width=12)
         table.add_column("does", ratio=1)
         current = self.from_scope
         order = [current] if current in SCREEN_TITLES and current != "app" else []
