@@ -218,3 +218,16 @@ def test_small_files_validated_together_keep_their_own_sources_and_raw(workspace
     assert [(r, Path(s).name) for r, s in got] == [(f"a{i}", f"f{i}.jsonl") for i in range(5)]
     status = query(workspace_dir, "SELECT source, rows, quarantined FROM ingest_status WHERE kind = 'predictions' ORDER BY 1")
     assert [(Path(s).name, r, qn) for s, r, qn in status] == [(f"f{i}.jsonl", 1, 2) for i in range(5)]
+
+
+def test_blocks_validated_together_do_not_lend_fields_to_each_other(workspace_dir: Path) -> None:
+    # found by the property test: a field present in one small file but absent in the other
+    # must still count as missing there
+    write_jsonl(workspace_dir / "logs" / "f0.jsonl", [rec("r0", prediction=0, score=0.5)])
+    bad = {k: v for k, v in rec("r0", prediction=0).items() if k != "model"}
+    write_jsonl(workspace_dir / "logs" / "f1.jsonl", [bad])
+    write_jsonl(workspace_dir / "labels" / "a.jsonl", [{"request_id": "x", "label": 1, "model": "m"}])
+    write_jsonl(workspace_dir / "labels" / "b.jsonl", [{"request_id": "y"}])
+    assert ingest(workspace_dir) == {"predictions": 1, "labels": 1, "quarantined": 2, "duplicates": 0}
+    assert query(workspace_dir, "SELECT reason FROM quarantine ORDER BY kind") == [
+        ("missing required field 'label'",), ("missing required field 'model'",)]

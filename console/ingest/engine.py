@@ -488,6 +488,8 @@ class _Run:
                 [e.df.with_columns(pl.lit(i, pl.Int32).alias("_src")) for i, e in enumerate(entries)],
                 how="diagonal_relaxed",
             )
+            # a field one block lacks is missing there (tag 0), not unknown (null)
+            df = df.with_columns(pl.col(r"^.*\|t$").fill_null(0))
         paths = pl.Series("source", [str(e.f.path) for e in entries], dtype=pl.String)
 
         def sources(frame: pl.DataFrame) -> pl.Series:
