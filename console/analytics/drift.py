@@ -34,6 +34,7 @@ from console.analytics.windows import iso
 from console.errors import UsageError
 
 OUTPUT = "__output__"
+DRIFT_THREADS = 2
 
 
 @dataclass
@@ -331,10 +332,26 @@ def drift_report(
     if todo:
         ref_missing = missing_shares(cur, reference, [(rc, k) for _, _, _, k, rc, _, _ in todo if rc is not None])
         cur_missing = missing_shares(cur, current, [(c, k) for _, _, c, k, _, _, _ in todo])
-        for i, name, col, kind, ref_col, rule, key in todo:
-            entry = feature_drift(cur, reference, current, name, col, kind, ref_col, rule.method,
+
+        def one(item) -> tuple[int, dict[str, Any]]:
+            i, name, col, kind, ref_col, rule, key = item
+            c = cur if shared_only else db.cursor()  # a cursor per thread
+            entry = feature_drift(c, reference, current, name, col, kind, ref_col, rule.method,
                                   rule.threshold, (ref_missing.get(ref_col) if ref_col else None, cur_missing[col]))
             cache.put(key, entry)
+            return i, entry
+
+        # sorting, merging and DuckDB scans release the GIL: two features at a time use both
+        # cores; a reference registered on this cursor only (no workspace) stays sequential
+        shared_only = reference.relation.startswith("ref_")
+        if shared_only or len(todo) < 2:
+            done = [one(item) for item in todo]
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=DRIFT_THREADS) as pool:
+                done = list(pool.map(one, todo))
+        for i, entry in done:
             results[i] = entry
     tested = [e for e in results if e["method"] is not None]
     tested_names = {e["feature"] for e in tested}
