@@ -312,29 +312,41 @@ def apply_features(good: pl.DataFrame, features: list[str], catalog: FeatureCata
     if good.height == 0:
         return []
     out = []
-    parts = good.partition_by("model", as_dict=True, maintain_order=True)
+    parts = good.partition_by("model", as_dict=True, maintain_order=True) if good["model"].n_unique() > 1 else {(good["model"][0],): good}
+    drop = [f"{FEATURE_PREFIX}{f}|{k}" for f in features for k in ("t", "n", "s")]
     for key, sub in parts.items():
         model = key[0]
+        if not features:
+            out.append(sub)
+            continue
+        # one pass for every feature's statistics: any value, first value's tag, counts by tag
+        stats_exprs = []
+        for i, f in enumerate(features):
+            tc = pl.col(f"{FEATURE_PREFIX}{f}|t")
+            stats_exprs += [
+                (tc != T_NULL).any().alias(f"a{i}"),
+                tc.filter(tc.is_in([T_NUM, T_STR, T_BOOL])).first().alias(f"f{i}"),
+                tc.is_in([T_STR, T_BOOL, T_OTHER]).sum().alias(f"n{i}"),
+                (tc == T_OTHER).sum().alias(f"o{i}"),
+            ]
+        stats = sub.select(stats_exprs).row(0, named=True)
         exprs = []
-        drop = [f"{FEATURE_PREFIX}{f}|{k}" for f in features for k in ("t", "n", "s")]
-        for f in features:
-            t = sub[f"{FEATURE_PREFIX}{f}|t"]
-            present = t.is_in([T_NUM, T_STR, T_BOOL])
-            if not (t != T_NULL).any():
+        for i, f in enumerate(features):
+            if not stats[f"a{i}"]:
                 continue
-            first_tag = int(t.filter(present)[0]) if present.any() else None
-            st = catalog.state(model, f, first_tag)
+            first = stats[f"f{i}"]
+            st = catalog.state(model, f, int(first) if first is not None else None)
             tc, nc, sc = (pl.col(f"{FEATURE_PREFIX}{f}|{k}") for k in ("t", "n", "s"))
             if st.kind == "numeric":
-                errors = int(t.is_in([T_STR, T_BOOL, T_OTHER]).sum())
+                errors = int(stats[f"n{i}"])
                 exprs.append(pl.when((tc == T_NUM) & nc.is_finite()).then(nc).alias(st.column))
             elif st.kind == "categorical":
-                errors = int((t == T_OTHER).sum())
+                errors = int(stats[f"o{i}"])
                 exprs.append(
                     pl.when(tc == T_NUM).then(pl.coalesce(sc, canonical_number_text(nc))).when(tc.is_in([T_STR, T_BOOL])).then(sc).alias(st.column)
                 )
             else:
-                errors = int((t == T_OTHER).sum())
+                errors = int(stats[f"o{i}"])
             st.type_errors += errors
             if st.kind is not None:
                 st.written = True
