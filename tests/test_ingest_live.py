@@ -122,3 +122,24 @@ def test_line_over_size_limit_is_quarantined_in_pieces(workspace_dir: Path) -> N
     [(line, offset, reason, raw_len)] = query(workspace_dir, "SELECT line, byte_offset, reason, length(raw) FROM quarantine")
     assert (line, reason) == (2, f"line longer than {MAX_LINE} bytes")
     assert offset == len(lines([1])) and raw_len == 1024
+
+
+def test_logs_deleted_long_ago_are_forgotten(workspace_dir: Path) -> None:
+    import datetime as dt
+
+    logs = workspace_dir / "logs"
+    (logs / "old.jsonl").write_text(lines(range(3)))
+    (logs / "new.jsonl").write_text(lines(range(3, 5)))
+    assert ingest(workspace_dir)["predictions"] == 5
+    (logs / "old.jsonl").unlink()
+    ingest(workspace_dir)
+    cp_path = workspace_dir / ".console" / "checkpoint.json"
+    doc = json.loads(cp_path.read_text())
+    gone = [s for s in doc["sources"].values() if s["gone"]]
+    assert [Path(s["path"]).name for s in gone] == ["old.jsonl"] and gone[0]["gone_since"]
+    for s in gone:  # pretend it went away eight days ago
+        s["gone_since"] = (dt.datetime.now(dt.UTC) - dt.timedelta(days=8)).isoformat()
+    cp_path.write_text(json.dumps(doc))
+    ingest(workspace_dir)
+    assert [Path(s).name for (s,) in query(workspace_dir, "SELECT source FROM ingest_status")] == ["new.jsonl"]
+    assert stored_ids(workspace_dir) == expect(range(5))

@@ -17,6 +17,7 @@ duplicates). Parquet files are immutable wholes: fingerprint = hash of size, fir
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import os
 import zlib
@@ -26,6 +27,7 @@ from pathlib import Path
 from console.store.checkpoint import Checkpoint, SourceState
 
 FP_BYTES = 4096
+PRUNE_GONE_AFTER_S = 7 * 24 * 3600
 SUFFIXES = {
     ".jsonl": ("jsonl", False),
     ".jsonl.gz": ("jsonl", True),
@@ -179,7 +181,18 @@ def assign_streams(cp: Checkpoint, files: list[SourceFile]) -> list[tuple[Source
         st = cp.sources[sid]
         st.path, st.gz, st.gone = key, f.gz, False
         assigned.append((f, sid))
-    for sid, st in cp.sources.items():
-        if sid not in claimed:
-            st.gone = str(st.path) not in by_path or not holds.get(sid, False)
+    now = dt.datetime.now(dt.UTC)
+    for sid, st in list(cp.sources.items()):
+        if sid in claimed:
+            st.gone_since = None
+            continue
+        st.gone = str(st.path) not in by_path or not holds.get(sid, False)
+        if not st.gone:
+            st.gone_since = None
+        elif st.gone_since is None:
+            st.gone_since = now.isoformat()
+        elif (now - dt.datetime.fromisoformat(st.gone_since)).total_seconds() > PRUNE_GONE_AFTER_S:
+            # a log rotated away and deleted long ago: forget it (should it come back, its
+            # records are recognised as duplicates; none is stored twice)
+            del cp.sources[sid]
     return assigned

@@ -43,6 +43,7 @@ class SourceState:
     last_error: str | None = None
     last_ingest: str | None = None
     gone: bool = False
+    gone_since: str | None = None  # when the console first saw it gone (pruned a week later)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SourceState:
