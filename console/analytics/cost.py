@@ -46,7 +46,7 @@ def _created_day(info: Any) -> dt.date | None:
 
 
 def _base(db: StoreLike, model: str | None, version: str | None,
-          start: dt.datetime | None, end: dt.datetime | None) -> list[tuple]:
+          start: dt.datetime | None, end: dt.datetime | None, labels: bool = True) -> list[tuple]:
     conds, params = ["true"], []
     if model is not None:
         conds.append("model = ?")
@@ -68,7 +68,8 @@ SELECT model, version, ts::DATE AS day, count(*) AS n,
   coalesce(fsum(cost_usd) FILTER (WHERE labelled), 0) AS logged_usd_lab,
   count(cost_usd) FILTER (WHERE labelled) AS n_logged_lab,
   min(ts) AS first_ts, max(ts) AS last_ts
-FROM predictions_labelled WHERE {' AND '.join(conds)} GROUP BY 1, 2, 3"""
+FROM {'predictions_labelled' if labels else '(SELECT *, false AS labelled FROM predictions)'}
+WHERE {' AND '.join(conds)} GROUP BY 1, 2, 3"""
     return db.cursor().execute(sql, params).fetchall()
 
 
@@ -100,7 +101,7 @@ def cost_report(
 
 def cost_rows(
     db: StoreLike, model: str | None, version: str | None, by: str,
-    start: dt.datetime | None, end: dt.datetime | None,
+    start: dt.datetime | None, end: dt.datetime | None, labels: bool = True,
 ) -> list[dict[str, Any]]:
     if by not in BY:
         raise UsageError(f"bad --by {by!r}: use one of {', '.join(BY)}")
@@ -109,7 +110,7 @@ def cost_rows(
         check_model(db, model)
     elif version is not None:
         raise UsageError("--version needs --model")
-    base = _base(db, model, version, start, end)
+    base = _base(db, model, version, start, end, labels)
     all_time = start is None and end is None
 
     groups: dict[tuple, dict[str, Any]] = defaultdict(lambda: {
@@ -195,7 +196,8 @@ def budget_status(db: StoreLike, model: str | None = None) -> list[dict[str, Any
         month_start = dt.datetime(last.year, last.month, 1, tzinfo=dt.UTC)
         days = calendar.monthrange(last.year, last.month)[1]
         mtd = sum(r["total_usd"] for r in
-                  cost_rows(db, m, None, "model", month_start, last + dt.timedelta(microseconds=1)))
+                  cost_rows(db, m, None, "model", month_start, last + dt.timedelta(microseconds=1),
+                            labels=False))  # spend needs no labels: skip their join
         elapsed = (last - month_start).total_seconds()
         frac = max(elapsed / (days * 86400), 1 / (days * 86400))
         out.append({

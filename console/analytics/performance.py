@@ -26,7 +26,7 @@ def task_of(db: StoreLike, model: str, version: str) -> str:
     return versions[-1].task if versions else "binary"
 
 
-def _registry_key(info: Any) -> list[Any]:
+def registry_key(info: Any) -> list[Any]:
     if info is None:
         return [None]
     return [info.task, repr(info.positive_label), info.threshold]
@@ -72,7 +72,7 @@ def performance_report(
         return compute_windows(cur, task, info, cond, params, bucket)
 
     results = windowed(db, scope, wins, size, compute,
-                       {"k": "performance", "reg": _registry_key(info)}, config.cache)
+                       {"k": "performance", "reg": registry_key(info)}, config.cache)
     total = {"rows": 0, "labelled": 0}
     for w in wins:
         r = results.get(w.key)

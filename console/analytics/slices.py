@@ -33,8 +33,9 @@ from scipy import stats as sst
 from console.analytics import stats
 from console.analytics import windows as W
 from console.analytics.config import AnalyticsConfig, SlicesConfig, load_config
+from console.analytics.incremental import windowed
 from console.analytics.metrics import METRICS, compute_windows
-from console.analytics.performance import task_of
+from console.analytics.performance import registry_key, task_of
 from console.analytics.source import (
     Scope,
     StoreLike,
@@ -62,7 +63,7 @@ def _bucket_expr(cur, col: str, kind: str, cond: str, params: list[Any], max_val
     qc = quote(col)
     if kind == "numeric":
         row = cur.execute(
-            f"SELECT quantile_disc({qc}, [0.2, 0.4, 0.6, 0.8]) FROM predictions_labelled "
+            f"SELECT quantile_disc({qc}, [0.2, 0.4, 0.6, 0.8]) FROM predictions "
             f"WHERE {cond} AND isfinite({qc})", params).fetchall()[0]
         edges = sorted(set(row[0] or [])) if row else []
         if not edges:
@@ -74,7 +75,7 @@ def _bucket_expr(cur, col: str, kind: str, cond: str, params: list[Any], max_val
         parts.append(f"ELSE {_lit('≥ ' + _fmt(edges[-1]))}")
         return "CASE " + " ".join(parts) + " END"
     top = cur.execute(
-        f"SELECT {qc}::VARCHAR, count(*) AS n FROM predictions_labelled WHERE {cond} AND {qc} IS NOT NULL "
+        f"SELECT {qc}::VARCHAR, count(*) AS n FROM predictions WHERE {cond} AND {qc} IS NOT NULL "
         f"GROUP BY 1 ORDER BY n DESC, 1 LIMIT {int(max_values) + 1}", params).fetchall()
     values = [r[0] for r in top]
     if len(values) <= max_values:
@@ -166,8 +167,13 @@ def slices_report(
     if rng is None or not names:
         return out
     cur = db.cursor()
-    cond, params = Scope(model, version, rng[0], rng[1]).where()
-    total = compute_windows(cur, task, info, cond, params, "0::BIGINT").get(0)
+    rscope = Scope(model, version, rng[0], rng[1])
+    cond, params = rscope.where()
+    # the whole range is performance's "all" window: shared cache entry with performance_report
+    whole = W.Window(rng[0], rng[1], rng[0])
+    total = windowed(db, rscope, [whole], None,
+                     lambda c, p, b: compute_windows(cur, task, info, c, p, b),
+                     {"k": "performance", "reg": registry_key(info)}, config.cache).get(whole.key)
     if not total:
         return out
     out["overall"] = {"rows": total["rows"], "labelled": total["labelled"], "metrics": total["metrics"]}
