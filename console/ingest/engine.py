@@ -297,6 +297,8 @@ class _Run:
             self._read_parquet(f, st)
         else:
             self._read_lines(f, st)
+        if id(st) in self.halted:
+            return  # not marked as seen: the next pass retries from where it stopped
         st.ino, st.size, st.mtime_ns = f.ino, f.size, f.mtime_ns
         st.last_error = None if st.last_error is None or not st.last_error.startswith("incomplete") else st.last_error
 
@@ -474,6 +476,7 @@ class _Run:
                     self._process([e])
                 except Exception as exc:  # noqa: BLE001 - this stream stops here for this pass
                     e.st.offset, e.st.line = e.start
+                    e.st.ino = e.st.size = e.st.mtime_ns = 0  # not "seen": retried next pass
                     e.st.last_error = f"{type(exc).__name__}: {exc}"[:500]
                     self.result.errors.append(f"{e.f.path}: {e.st.last_error}")
                     self.halted.add(id(e.st))
@@ -481,6 +484,7 @@ class _Run:
 
     def _process(self, entries: list[_Pending]) -> None:
         kind = entries[0].f.kind
+        after: list[Callable[[], None]] = []
         if len(entries) == 1:
             df = entries[0].df
         else:
@@ -521,13 +525,19 @@ class _Run:
             if "_src" in good.columns:
                 good = good.drop("_src")
             frames = apply_features(good, v.features, self.catalog)
-            self.ing._keys.add(keys[keep])
-            self.preds.extend(frames)
-            for e, n_ok, n_dup in zip(entries, kept, dup, strict=True):
-                e.st.rows += int(n_ok)
-                e.st.duplicates += int(n_dup)
-            self.batch_result.predictions += int(kept.sum())
-            self.batch_result.duplicates += int(dup.sum())
+            new_keys = keys[keep]
+
+            def commit_predictions() -> None:
+                assert self.ing._keys is not None
+                self.ing._keys.add(new_keys)
+                self.preds.extend(frames)
+                for e, n_ok, n_dup in zip(entries, kept, dup, strict=True):
+                    e.st.rows += int(n_ok)
+                    e.st.duplicates += int(n_dup)
+                self.batch_result.predictions += int(kept.sum())
+                self.batch_result.duplicates += int(dup.sum())
+
+            after.append(commit_predictions)
         else:
             v = validate_labels(df)
             good = v.good
@@ -541,11 +551,17 @@ class _Run:
                 )
                 if "_src" in good.columns:
                     good = good.drop("_src")
-                self.label_ord += good.height
-                self.labels.append(good)
-            for e, n_ok in zip(entries, kept, strict=True):
-                e.st.rows += int(n_ok)
-            self.batch_result.labels += int(kept.sum())
+            labels = good
+
+            def commit_labels() -> None:
+                if labels.height:
+                    self.label_ord += labels.height
+                    self.labels.append(labels)
+                for e, n_ok in zip(entries, kept, strict=True):
+                    e.st.rows += int(n_ok)
+                self.batch_result.labels += int(kept.sum())
+
+            after.append(commit_labels)
         bad = v.bad
         if bad.height:
             raws: list[str] = []
@@ -568,11 +584,19 @@ class _Run:
                 pl.col("_offset").alias("byte_offset"),
                 pl.col("reason"),
             ).with_columns(pl.Series("raw", raw_col, dtype=pl.String))
-            self.quar.append(q)
             nbad = per_entry(bad)
-            for e, n in zip(entries, nbad, strict=True):
-                e.st.quarantined += int(n)
-            self.batch_result.quarantined += bad.height
+
+            def commit_quarantine() -> None:
+                self.quar.append(q)
+                for e, n in zip(entries, nbad, strict=True):
+                    e.st.quarantined += int(n)
+                self.batch_result.quarantined += bad.height
+
+            after.append(commit_quarantine)
+        # Everything above only computes; the buffers and counters change here, all at once,
+        # so a failure above leaves no trace and the blocks can be retried one by one.
+        for commit in after:
+            commit()
         self.rows += df.height
         now = _now().isoformat()
         for e in entries:
