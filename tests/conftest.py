@@ -7,6 +7,10 @@ from pathlib import Path
 
 import pytest
 
+# The TUI tests' fixtures (a session-wide ingested copy of the sample workspace, frozen clock):
+# registered here once, so the session-scoped ones are built once per session, not per module.
+pytest_plugins = ["tests.tui_helpers"]
+
 
 def write_workspace(root: Path, extra_toml: str = "", operators=("carol",), reviewers=("alice",)) -> Path:
     """A minimal valid workspace in ``root``: console.toml, logs/, labels/, registry/."""

@@ -9,9 +9,7 @@ from tests.tui_helpers import (
     ALICE,
     CAROL,
     flat_text,
-    ingested_sample_fixture,  # noqa: F401
     make_app,
-    sample_ws_fixture,  # noqa: F401
     screen_text,
     settle,
 )

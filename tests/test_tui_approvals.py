@@ -13,7 +13,6 @@ from tests.tui_helpers import (
     BOB,
     CAROL,
     EVE,
-    bare_sample_fixture,  # noqa: F401
     flat_text,
     make_app,
     screen_text,

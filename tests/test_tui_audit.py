@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from tests.tui_helpers import CAROL, bare_sample_fixture, flat_text, make_app, screen_text, settle  # noqa: F401
+from tests.tui_helpers import CAROL, flat_text, make_app, screen_text, settle
 
 BANNER = "✗ AUDIT CHAIN BROKEN"
 

@@ -8,7 +8,6 @@ from console.tui.actions import ACTIONS
 from tests.tui_helpers import (
     ALICE,
     CAROL,
-    bare_sample_fixture,  # noqa: F401
     flat_text,
     make_app,
     screen_text,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from tests.tui_helpers import (
     CAROL,
-    ingested_sample_fixture,  # noqa: F401
     make_app,
     screen_text,
     settle,

@@ -12,8 +12,6 @@ import subprocess
 import sys
 import time
 
-from tests.tui_helpers import bare_sample_fixture  # noqa: F401
-
 
 def _read_until(fd: int, needle: bytes, deadline: float) -> bytes:
     seen = b""

@@ -4,7 +4,7 @@ ops, cost with the budget, versions with lineage and journal history."""
 
 from __future__ import annotations
 
-from tests.tui_helpers import CAROL, ingested_sample_fixture, make_app, screen_text, settle  # noqa: F401
+from tests.tui_helpers import CAROL, make_app, screen_text, settle
 
 
 async def test_every_tab_of_a_model(ingested_sample) -> None:

@@ -8,14 +8,7 @@ import csv
 import pyarrow.parquet as pq
 
 from console.tui.screens import query as query_mod
-from tests.tui_helpers import (  # noqa: F401
-    CAROL,
-    flat_text,
-    ingested_sample_fixture,
-    make_app,
-    sample_ws_fixture,
-    settle,
-)
+from tests.tui_helpers import CAROL, flat_text, make_app, settle
 
 
 async def type_sql(app, pilot, sql: str) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.tui_helpers import ALICE, ingested_sample_fixture, make_app, settle  # noqa: F401
+from tests.tui_helpers import ALICE, make_app, settle
 
 SIZES = [(80, 24), (120, 40)]
 
