@@ -146,3 +146,40 @@ async def test_nobody_sees_requests_disabled_with_reason(bare_sample) -> None:
         await pilot.press("question_mark")
         await pilot.pause()
         assert "needs the operator role (eve is read-only)" in flat_text(app)
+
+
+async def test_break_glass_rollback_executes_at_once_and_stays_open_for_review(bare_sample) -> None:
+    app = make_app(bare_sample, CAROL)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await open_model(app, pilot, "credit-risk")
+        await pilot.press("v")  # v1
+        await settle(app, pilot)
+        await pilot.press("X")
+        await settle(app, pilot)
+        dialog = app.screen
+        assert dialog.title_text == "BREAK-GLASS rollback credit-risk to v1"
+        assert "executes AT ONCE" in dialog.body
+        await pilot.press(*"v2 is timing out everywhere", "enter")
+        await settle(app, pilot)
+        await pilot.press("f3")
+        await settle(app, pilot)
+        assert "⚠ break-glass" in screen_text(app)  # open for review
+    req = next(r for r in list_requests(load_dir(bare_sample)) if r.break_glass)
+    assert (req.state, req.review, req.version) == ("executed", "pending", "1")
+    assert json.loads((bare_sample / "serving.json").read_text())["models"]["credit-risk"]["production"] == "1"
+
+
+async def test_no_color_keeps_every_state_in_words(bare_sample, monkeypatch) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = make_app(bare_sample, ALICE)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        assert app.no_color
+        await pilot.press("f3")
+        await settle(app, pilot)
+        assert "… pending" in screen_text(app)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        text = flat_text(app)
+        assert "✓ passed" in text and ("✗ failed" in text or "? not evaluated" in text)

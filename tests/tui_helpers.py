@@ -101,6 +101,6 @@ async def settle(app, pilot) -> None:
 def flat_text(app) -> str:
     """The screen's words with borders dropped and whitespace (line wraps) collapsed."""
     text = screen_text(app)
-    for ch in "│╭╮╰╯─▏▕▎▊▁▔":
+    for ch in "│╭╮╰╯─▏▕▎▊▁▔█▀▄┌┐└┘":
         text = text.replace(ch, " ")
     return " ".join(text.split())

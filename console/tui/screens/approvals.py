@@ -38,7 +38,7 @@ class ApprovalsScreen(ConsoleScreen):
 
     def on_mount(self) -> None:
         t = self.query_one(DataTable)
-        for label, w in (("id", 8), ("state", 12), ("action", 9), ("model", 14), ("version", 9),
+        for label, w in (("id", 8), ("state", 14), ("action", 9), ("model", 14), ("version", 9),
                          ("by", 8), ("when", 11), ("reason", 50)):
             t.add_column(label, width=w)
         t.focus()
@@ -63,10 +63,9 @@ class ApprovalsScreen(ConsoleScreen):
         t.clear()
         rows = self.visible()
         for r in rows:
-            state = r.state if not (r.break_glass and r.review == "pending") else "pending"
-            label = fmt.state(state)
-            if r.break_glass:
-                label = Text("⚠ break-glass ") + label
+            label = fmt.state(r.state)
+            if r.break_glass:  # executed at once; what is open is its review
+                label = Text(f"⚠ break-glass, review {r.review or '—'}")
             move = (f"{r.from_version}→{r.version}" if r.from_version and r.version else (r.version or "—"))
             t.add_row(r.request_id, label, r.action, Text(r.model, style="bold"), move, r.requested_by,
                       fmt.when(r.requested_at)[5:], r.reason.splitlines()[0] if r.reason else "", key=r.request_id)

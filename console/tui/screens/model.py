@@ -123,7 +123,11 @@ class ModelScreen(ConsoleScreen):
                             evidence=self._evidence())
 
     def action_break_glass(self) -> None:
-        open_request_dialog(self, "rollback", self.model, None, break_glass=True)
+        """Roll back now to the version shown (``v``), or to the previous production one."""
+        be = self.app.backend
+        prod = be.fleet.production.get(self.model) if be else None
+        target = self.version if self.version and self.version != prod else None
+        open_request_dialog(self, "rollback", self.model, target, break_glass=True)
 
     def _evidence(self) -> str:
         return f"from the {self.active_tab()} tab of {self.model} (window: {self.app.window.label})"
