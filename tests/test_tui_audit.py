@@ -52,3 +52,20 @@ async def test_broken_chain_is_a_banner_on_every_screen(bare_sample) -> None:
             assert BANNER in screen_text(app), keys
         assert "✗ CHAIN BROKEN at entry 1" in flat_text(app)
         assert "✗ bad" in screen_text(app)
+
+
+async def test_refresh_pauses_while_a_dialog_is_open(bare_sample) -> None:
+    app = make_app(bare_sample, CAROL)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("question_mark")  # a dialog is open
+        await pilot.pause()
+        tamper(bare_sample)
+        app._tick()  # a scheduled refresh while the dialog is up: skipped
+        await settle(app, pilot)
+        assert app.status.chain_ok is True
+        await pilot.press("escape")
+        await pilot.pause()
+        app._tick()  # the next one after the dialog closed does the work
+        await settle(app, pilot)
+        assert app.status.chain_ok is False and BANNER in screen_text(app)
