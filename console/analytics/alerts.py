@@ -193,6 +193,14 @@ def _performance_alerts(model, version, perf, a, start, end) -> list[dict[str, A
 
 def check_alerts(db: StoreLike, model: str | None = None) -> dict[str, Any]:
     """``{"ok", "alerts", "skipped"}`` over every model (or one)."""
+    from console.analytics.cache import memoised
+
+    ws_config = getattr(getattr(db, "ws", None), "config", None)
+    key = {"k": "check", "m": model, "cfg": repr(ws_config)}
+    return memoised(db, key, lambda: _check(db, model))
+
+
+def _check(db: StoreLike, model: str | None) -> dict[str, Any]:
     if model is not None:
         check_model(db, model)
         models = [model]

@@ -112,3 +112,33 @@ def store_generation(db: Any) -> str | None:
     except OSError:
         return None
     return f"ckpt:{st.st_mtime_ns}:{st.st_size}:{st.st_ino}"
+
+
+def state_key(db: Any) -> dict[str, Any] | None:
+    """What a whole report depends on besides its arguments: the store batch, the registry
+    files and the production versions (``None`` when the store has no batch number)."""
+    batch = getattr(db, "batch", None)
+    if not isinstance(batch, int):
+        return None
+    reg = getattr(db, "registry", None)
+    versions = getattr(reg, "versions", {}) or {}
+    return {
+        "batch": batch,
+        "registry": sorted((m, v, getattr(i, "mtime_ns", 0)) for (m, v), i in versions.items()),
+        "production": sorted((db.production or {}).items(), key=lambda kv: kv[0]),
+    }
+
+
+def memoised(db: Any, key: dict[str, Any], compute, enabled: bool = True) -> Any:
+    """``compute()``, remembered in this process until the store, registry or fleet changes."""
+    state = state_key(db)
+    if state is None or not enabled:
+        return compute()
+    memo = Cache(None, True, namespace=cache_for(db).namespace)
+    full = {"report": key, "state": state}
+    hit = memo.get(full)
+    if hit is not None:
+        return json.loads(hit)
+    value = compute()
+    memo.put(full, json.dumps(value, default=str))
+    return value

@@ -28,6 +28,7 @@ from collections import defaultdict
 from typing import Any
 
 from console.analytics import windows as W
+from console.analytics.cache import memoised
 from console.analytics.source import StoreLike, aware, check_model, naive
 from console.errors import UsageError
 from console.store.registry import version_sort_key
@@ -94,9 +95,14 @@ def cost_report(
 ) -> dict[str, Any]:
     """Cost rows grouped ``by`` model, version or day, and the month-to-date budget burn."""
     start, end = aware(start), aware(end)
-    rows = cost_rows(db, model, version, by, start, end)
-    return {"by": by, "start": W.iso(start), "end": W.iso(end), "rows": rows,
-            "budget": budget_status(db, model)}
+
+    def compute() -> dict[str, Any]:
+        rows = cost_rows(db, model, version, by, start, end)
+        return {"by": by, "start": W.iso(start), "end": W.iso(end), "rows": rows,
+                "budget": budget_status(db, model)}
+
+    key = {"k": "cost", "m": model, "v": version, "by": by, "start": str(start), "end": str(end)}
+    return memoised(db, key, compute)
 
 
 def cost_rows(

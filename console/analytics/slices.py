@@ -32,6 +32,7 @@ from scipy import stats as sst
 
 from console.analytics import stats
 from console.analytics import windows as W
+from console.analytics.cache import memoised
 from console.analytics.config import AnalyticsConfig, SlicesConfig, load_config
 from console.analytics.incremental import windowed
 from console.analytics.metrics import METRICS, compute_windows
@@ -144,6 +145,12 @@ def slices_report(
     version = resolve_version(db, model, version)
     if config is None:
         config = load_config(getattr(getattr(db, "ws", None), "config", None), model)
+    key = {"k": "slices", "m": model, "v": version, "by": by, "start": str(start), "end": str(end),
+           "cfg": config.fingerprint()}
+    return memoised(db, key, lambda: _slices(db, model, version, by, start, end, config), config.cache)
+
+
+def _slices(db: StoreLike, model: str, version: str, by, start, end, config: AnalyticsConfig) -> dict[str, Any]:
     cfg = config.slices
     info = db.registry.get(model, version)
     task = task_of(db, model, version)
