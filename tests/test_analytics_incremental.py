@@ -14,7 +14,7 @@ import numpy as np
 from sklearn import metrics as skm
 
 from console.analytics import cache as cache_mod
-from console.analytics import performance_report
+from console.analytics import cost_report, performance_report
 from console.ingest.engine import Ingester
 from console.store.db import open_store
 from console.workspace import load_dir
@@ -52,6 +52,15 @@ def report(ws_root: Path) -> dict:
     db = open_store(load_dir(ws_root), production={"m": "1"})
     try:
         return {w["start"]: w for w in performance_report(db, "m", window="1d")["windows"]}
+    finally:
+        db.close()
+
+
+def predictions_costed(ws_root: Path) -> int:
+    """``cost_report`` (memoised in-process per store batch) — its prediction count."""
+    db = open_store(load_dir(ws_root), production={"m": "1"})
+    try:
+        return cost_report(db)["rows"][0]["predictions"]
     finally:
         db.close()
 
@@ -95,6 +104,7 @@ def test_late_labels_and_late_predictions_recompute_only_their_window(tmp_path: 
     assert rep[days[1]]["rows"] == int(sel.sum()) and rep[days[1]]["labelled"] == int(sel.sum())
     assert abs(rep[days[1]]["metrics"]["roc_auc"] - skm.roc_auc_score(y[sel], score[sel])) < 1e-12
 
+    assert predictions_costed(ws) == n and predictions_costed(ws) == n
     # a late prediction for day 1 recomputes day 1
     append_jsonl(ws / "logs" / "b.jsonl", [
         {"ts": iso(T0 + dt.timedelta(hours=3)), "model": "m", "version": "1", "request_id": "late-1",
@@ -103,3 +113,4 @@ def test_late_labels_and_late_predictions_recompute_only_their_window(tmp_path: 
     rep = report(ws)
     assert rep[days[0]]["rows"] == int((day == 0).sum()) + 1
     assert rep[days[0]]["labelled"] == int((day == 0).sum()) + 1
+    assert predictions_costed(ws) == n + 1  # the memo follows the store batch
