@@ -8,7 +8,9 @@ and they pause while a dialog is open. SIGHUP (the SSH connection dropped) exits
 
 from __future__ import annotations
 
+import os
 import signal
+import sys
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
@@ -183,7 +185,16 @@ class ConsoleApp(App):
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._hangup)
         except (NotImplementedError, RuntimeError, ValueError):
             pass
+        self._tty_fd = _terminal_fd() if not self.is_headless else None
+        if self._tty_fd is not None:
+            self.set_interval(2.0, self._check_terminal)
         self._open_backend()
+
+    def _check_terminal(self) -> None:
+        """A hung-up terminal (the SSH connection dropped but no SIGHUP reached us, say under
+        ``nohup`` or a shell that ignores it) stops being a tty: leave as on SIGHUP."""
+        if self._tty_fd is not None and not os.isatty(self._tty_fd):
+            self._hangup()
 
     def _hangup(self) -> None:
         """The terminal went away (SSH dropped): stop the ingester and leave, quietly."""
@@ -255,3 +266,14 @@ class ConsoleApp(App):
         if self.backend is not None:
             self.backend.close()
 
+
+
+def _terminal_fd() -> int | None:
+    """The fd of the terminal we draw on, when it is one."""
+    for stream in (sys.__stdin__, sys.__stdout__, sys.__stderr__):
+        try:
+            if stream is not None and os.isatty(stream.fileno()):
+                return stream.fileno()
+        except (OSError, ValueError):
+            continue
+    return None
