@@ -197,7 +197,7 @@ def check_alerts(db: StoreLike, model: str | None = None) -> dict[str, Any]:
 
     ws_config = getattr(getattr(db, "ws", None), "config", None)
     key = {"k": "check", "m": model, "cfg": repr(ws_config)}
-    return memoised(db, key, lambda: _check(db, model))
+    return memoised(db, key, lambda: _check(db, model), load_config(ws_config).cache)
 
 
 def _check(db: StoreLike, model: str | None) -> dict[str, Any]:

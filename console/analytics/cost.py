@@ -102,7 +102,10 @@ def cost_report(
                 "budget": budget_status(db, model)}
 
     key = {"k": "cost", "m": model, "v": version, "by": by, "start": str(start), "end": str(end)}
-    return memoised(db, key, compute)
+    from console.analytics.config import load_config
+
+    enabled = load_config(getattr(getattr(db, "ws", None), "config", None)).cache
+    return memoised(db, key, compute, enabled)
 
 
 def cost_rows(
