@@ -89,7 +89,11 @@ class SignoffScreen(ConsoleScreen):
     def render_gates(self, gates: list[dict] | None):
         if gates is None:
             return Text("gates: only promotions have gates", style="dim")
-        t = Table(title="gates", title_justify="left", expand=True, box=None, pad_edge=False)
+        from console.governance.gates import evidence_hash
+
+        digest = evidence_hash(gates)
+        t = Table(title=f"gates · evidence {digest[:19]}… (bound to your decision)", title_justify="left",
+                  expand=True, box=None, pad_edge=False)
         t.add_column("gate", no_wrap=True)
         t.add_column("status", no_wrap=True)
         t.add_column("evidence", ratio=1)
