@@ -309,6 +309,12 @@ def drift_report(
         if unknown:
             raise UsageError(f"unknown feature {unknown[0]!r} of model {model!r}")
         feats = [f for f in feats if f[0] in features]
+    else:
+        # A version that declares its inputs is tested on those; other logged fields (another
+        # version's inputs, request metadata) are not its features. `--feature` still reaches them.
+        info = db.registry.get(model, version) if version is not None else None
+        if info is not None and info.features:
+            feats = [f for f in feats if f[0] in info.features]
     kinds = {f[0]: f[2] for f in feats}
     reference, ref_info = load_reference(db, cur, model, version, kinds, reference_start, reference_end)
     ref_cols = columns_of_cursor(cur, reference.relation)
