@@ -29,10 +29,13 @@ class ConsoleHeader(Widget):
         line1.append(f" {app.workspace.name} ", style="bold")
         line1.append(f"· {app.identity.user} ({app.identity.role})")
         if app.read_only:
-            line1.append("  🔒 READ-ONLY: no actions", style="bold")
+            line1.append("  🔒 READ-ONLY" + (": no actions" if width >= 100 else ""), style="bold")
         right = f"window: {app.window.label} "
+        if line1.cell_len + len(right) + 1 > width:
+            right = f"{app.window.label} "
         pad = width - line1.cell_len - len(right)
         line1.append(" " * max(1, pad) + right)
+        line1.truncate(width, overflow="ellipsis")
         crumbs = " › ".join(app.breadcrumb())
         line2 = Text(f" {crumbs}", style="bold")
         ingest = {"live": "● live", "follower": "○ follower", "off": "○ off",
@@ -51,7 +54,10 @@ class ConsoleHeader(Widget):
         if line2.cell_len + len(status) + 1 > width:
             line2.truncate(max(8, width - len(status) - 1), overflow="ellipsis")
         line2.append(" " * max(1, width - line2.cell_len - len(status)) + status)
-        return Text("\n").join([line1, line2])
+        line2.truncate(width, overflow="ellipsis")
+        out = Text("\n").join([line1, line2])
+        out.no_wrap = True
+        return out
 
 
 class ChainBanner(Static):
