@@ -179,7 +179,7 @@ def test_empty_journal_verifies(tmp_path):
     assert Journal(tmp_path / "journal.jsonl").verify()["ok"]
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_any_single_change_is_caught_at_or_before_it(tmp_path_factory, data):
     """Edit a field, delete a range, or swap two entries anywhere: verify never says ok, and
