@@ -89,10 +89,7 @@ class SignoffScreen(ConsoleScreen):
     def render_gates(self, gates: list[dict] | None):
         if gates is None:
             return Text("gates: only promotions have gates", style="dim")
-        from console.governance.gates import evidence_hash
-
-        digest = evidence_hash(gates)
-        t = Table(title=f"gates · evidence {digest[:19]}… (bound to your decision)", title_justify="left",
+        t = Table(title="gates (their evidence is bound to your decision)", title_justify="left",
                   expand=True, box=None, pad_edge=False)
         t.add_column("gate", no_wrap=True)
         t.add_column("status", no_wrap=True)
@@ -182,6 +179,10 @@ class SignoffScreen(ConsoleScreen):
             label = "Reject"
         if req.break_glass:
             body += "\n(break-glass: this is the retrospective review)"
+        elif self.gates is not None and verdict != "reject":
+            from console.governance.gates import evidence_hash
+
+            body += f"\nThe journal records the gates you saw: evidence {evidence_hash(self.gates)[:23]}…"
 
         def done(comment: str | None) -> None:
             if comment:
