@@ -464,7 +464,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--panel-timeout", type=float, default=20.0, help="TUI: give up on one panel switch after S")
     p.add_argument("--panel-rounds", type=int, default=3)
     p.add_argument("--no-publish", action="store_true", help="do not write docs/benchmarks.*")
+    p.add_argument("--render", metavar="JSON",
+                   help="only re-render the markdown (and, unless --no-publish, docs/ and the README) from a "
+                        "results file")
     a = p.parse_args(argv)
+    if a.render:
+        res = json.loads(Path(a.render).read_text())
+        write(res, Path(a.out).resolve(), Path(a.render).stem, publish=not res.get("quick") and not a.no_publish)
+        return 0
     rows = a.rows or (300_000 if a.quick else 10_000_000)
     small_rows = a.small_rows or (100_000 if a.quick else 1_000_000)
     ev_reps = a.ev_reps or (min(a.reps, 2) if not a.quick else a.reps)
