@@ -51,6 +51,13 @@ class ConsoleApp(App):
         self.status = Status()
         self.window = make_window("all", self.now())
         self.backend: Backend | None = None
+        self.preview: Backend | None = None  # registry and stages only, for the first paint
+        try:  # files only (milliseconds): the fleet paints its rows before the store opens
+            preview = Backend(workspace, self.identity, self.now, live=False)
+            preview.load_state()
+            self.preview = preview
+        except Exception:  # the store-opening worker reports any problem
+            self.preview = None
         self._live = live
         self._hung_up = False
         self._told: set[str] = set()

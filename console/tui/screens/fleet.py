@@ -71,7 +71,7 @@ class FleetScreen(ConsoleScreen):
 
     def show_registry_rows(self) -> None:
         """First paint: versions and stages (files only) before any query returns."""
-        be = self.app.backend
+        be = self.app.backend or self.app.preview  # the preview: registry + stages, read at start
         if be is None or self.rows:
             return
         self.rows = base_rows(be)
