@@ -461,8 +461,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--reingest", action="store_true",
                    help="rebuild the big store with the current ingester (timed: one run) even when cached")
     p.add_argument("--launch-timeout", type=float, default=60.0, help="TUI: give up waiting for the fleet after S")
-    p.add_argument("--panel-timeout", type=float, default=20.0, help="TUI: give up on one panel switch after S")
-    p.add_argument("--panel-rounds", type=int, default=3)
+    p.add_argument("--panel-timeout", type=float, default=30.0, help="TUI: give up on one panel switch after S")
+    p.add_argument("--panel-rounds", type=int, default=2, help="TUI: rounds of the six tab keys (default 2)")
     p.add_argument("--no-publish", action="store_true", help="do not write docs/benchmarks.*")
     p.add_argument("--render", metavar="JSON",
                    help="only re-render the markdown (and, unless --no-publish, docs/ and the README) from a "
