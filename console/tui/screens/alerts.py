@@ -13,7 +13,7 @@ from textual.widgets import DataTable, Static
 
 from console.tui import format as fmt
 from console.tui.fleetdata import severity_rank
-from console.tui.screens.base import ConsoleScreen
+from console.tui.screens.base import FilteredTableScreen
 from console.tui.screens.requesting import open_request_dialog
 from console.tui.widgets.filterbar import FilterBar
 
@@ -38,7 +38,7 @@ def evidence_text(a: dict) -> str:
             f"{a.get('detail')}")
 
 
-class AlertsScreen(ConsoleScreen):
+class AlertsScreen(FilteredTableScreen):
     SCOPE = "alerts"
     TITLE = "Alerts"
     VIEW = "alerts"
@@ -127,13 +127,3 @@ class AlertsScreen(ConsoleScreen):
         version = None if action == "rollback" else a.get("version")
         open_request_dialog(self, action, a["model"], version if action == "retrain" else None,
                             evidence=evidence_text(a))
-
-    def action_filter(self) -> None:
-        self.query_one(FilterBar).open(self.filter_text)
-
-    def on_filter_bar_updated(self, event: FilterBar.Updated) -> None:
-        self.filter_text = event.value
-        self.repaint()
-
-    def on_filter_bar_done(self, event: FilterBar.Done) -> None:
-        self.query_one(DataTable).focus()

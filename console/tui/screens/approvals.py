@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
 from console.tui import format as fmt
-from console.tui.screens.base import ConsoleScreen
+from console.tui.screens.base import FilteredTableScreen
 from console.tui.screens.requesting import open_request_dialog
 from console.tui.widgets.filterbar import FilterBar
 
@@ -20,7 +20,7 @@ def is_open(req) -> bool:
     return req.state == "pending" or (req.break_glass and req.review == "pending")
 
 
-class ApprovalsScreen(ConsoleScreen):
+class ApprovalsScreen(FilteredTableScreen):
     SCOPE = "approvals"
     TITLE = "Approvals"
     VIEW = "approvals"
@@ -102,13 +102,3 @@ class ApprovalsScreen(ConsoleScreen):
             self.notify("highlight a request of the model to roll back (or use X on a model screen)")
             return
         open_request_dialog(self, "rollback", r.model, None, break_glass=True)
-
-    def action_filter(self) -> None:
-        self.query_one(FilterBar).open(self.filter_text)
-
-    def on_filter_bar_updated(self, event: FilterBar.Updated) -> None:
-        self.filter_text = event.value
-        self.repaint()
-
-    def on_filter_bar_done(self, event: FilterBar.Done) -> None:
-        self.query_one(DataTable).focus()

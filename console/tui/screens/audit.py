@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
 from console.tui import format as fmt
-from console.tui.screens.base import ConsoleScreen
+from console.tui.screens.base import FilteredTableScreen
 from console.tui.widgets.filterbar import FilterBar
 
 SKIP = {"seq", "ts", "actor", "action", "prev_hash", "hash"}
@@ -23,7 +23,7 @@ def detail(e: dict) -> str:
                     for k, v in e.items() if k not in SKIP and v not in (None, "", [], {}))
 
 
-class AuditScreen(ConsoleScreen):
+class AuditScreen(FilteredTableScreen):
     SCOPE = "audit"
     TITLE = "Audit"
     VIEW = "audit"
@@ -81,13 +81,3 @@ class AuditScreen(ConsoleScreen):
 
     def action_verify(self) -> None:
         self.reload()
-
-    def action_filter(self) -> None:
-        self.query_one(FilterBar).open(self.filter_text)
-
-    def on_filter_bar_updated(self, event: FilterBar.Updated) -> None:
-        self.filter_text = event.value
-        self.repaint()
-
-    def on_filter_bar_done(self, event: FilterBar.Done) -> None:
-        self.query_one(DataTable).focus()

@@ -11,10 +11,11 @@ from typing import Any
 from textual import work
 from textual.app import ComposeResult
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import DataTable, Footer, Static
 from textual.worker import get_current_worker
 
 from console.tui.actions import action_for_method, bindings_for
+from console.tui.widgets.filterbar import FilterBar
 from console.tui.widgets.header import ChainBanner, ConsoleHeader
 
 
@@ -119,3 +120,20 @@ class ConsoleScreen(Screen):
             return True
         allowed, _ = role_block(self.app, entry.role)
         return allowed
+
+
+class FilteredTableScreen(ConsoleScreen):
+    """A screen around one DataTable that ``/`` filters through its FilterBar: the subclass
+    keeps ``filter_text`` and repaints from it; enter or esc in the bar returns to the table."""
+
+    filter_text = ""
+
+    def action_filter(self) -> None:
+        self.query_one(FilterBar).open(self.filter_text)
+
+    def on_filter_bar_updated(self, event: FilterBar.Updated) -> None:
+        self.filter_text = event.value
+        self.repaint()
+
+    def on_filter_bar_done(self, event: FilterBar.Done) -> None:
+        self.query_one(DataTable).focus()

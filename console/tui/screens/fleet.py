@@ -22,7 +22,7 @@ from console.tui.fleetdata import (
     severity_rank,
     snapshot,
 )
-from console.tui.screens.base import ConsoleScreen
+from console.tui.screens.base import FilteredTableScreen
 from console.tui.widgets.filterbar import FilterBar
 
 COLUMNS = (
@@ -42,7 +42,7 @@ COLUMNS = (
 )
 
 
-class FleetScreen(ConsoleScreen):
+class FleetScreen(FilteredTableScreen):
     SCOPE = "fleet"
     TITLE = "Fleet"
     VIEW = "fleet"
@@ -200,13 +200,3 @@ class FleetScreen(ConsoleScreen):
     def action_reverse_sort(self) -> None:
         self.sort_reverse = not self.sort_reverse
         self.repaint()
-
-    def action_filter(self) -> None:
-        self.query_one(FilterBar).open(self.filter_text)
-
-    def on_filter_bar_updated(self, event: FilterBar.Updated) -> None:
-        self.filter_text = event.value
-        self.repaint()
-
-    def on_filter_bar_done(self, event: FilterBar.Done) -> None:
-        self.query_one(DataTable).focus()
