@@ -28,7 +28,7 @@ import hashlib
 from typing import Any
 
 from console.analytics import windows as W
-from console.analytics.config import AnalyticsConfig, load_config
+from console.analytics.config import AnalyticsConfig, config_for, load_config
 from console.analytics.cost import budget_status
 from console.analytics.drift import drift_report
 from console.analytics.metrics import LOWER_IS_BETTER
@@ -65,7 +65,7 @@ def _pct(x: float) -> str:
 def model_alerts(db: StoreLike, model: str, config: AnalyticsConfig | None = None) -> tuple[list[dict], list[dict]]:
     """(alerts, skipped) for one model."""
     if config is None:
-        config = load_config(getattr(getattr(db, "ws", None), "config", None), model)
+        config = config_for(db, model)
     a = config.alerts
     alerts: list[dict[str, Any]] = []
     skipped: list[dict[str, Any]] = []

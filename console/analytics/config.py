@@ -167,6 +167,11 @@ def _drift(base: DriftConfig, table: dict[str, Any], where: str) -> DriftConfig:
     return replace(cfg, features=feats)
 
 
+def config_for(db: Any, model: str | None = None) -> AnalyticsConfig:
+    """The analytics settings of the workspace a store belongs to (defaults without one)."""
+    return load_config(getattr(getattr(db, "ws", None), "config", None), model)
+
+
 def load_config(ws_config: dict[str, Any] | None, model: str | None = None) -> AnalyticsConfig:
     """The analytics settings for ``model`` (workspace-wide when ``model`` is None)."""
     conf = ws_config or {}

@@ -102,9 +102,9 @@ def cost_report(
                 "budget": budget_status(db, model)}
 
     key = {"k": "cost", "m": model, "v": version, "by": by, "start": str(start), "end": str(end)}
-    from console.analytics.config import load_config
+    from console.analytics.config import config_for
 
-    enabled = load_config(getattr(getattr(db, "ws", None), "config", None)).cache
+    enabled = config_for(db).cache
     return memoised(db, key, compute, enabled)
 
 

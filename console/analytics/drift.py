@@ -20,7 +20,7 @@ import numpy as np
 
 from console.analytics import stats
 from console.analytics.cache import cache_for
-from console.analytics.config import AnalyticsConfig, DriftConfig, load_config
+from console.analytics.config import AnalyticsConfig, DriftConfig, config_for
 from console.analytics.source import (
     Scope,
     StoreLike,
@@ -292,7 +292,7 @@ def drift_report(
     reference_start, reference_end = aware(reference_start), aware(reference_end)
     version = resolve_version(db, model, version)
     if config is None:
-        config = load_config(getattr(getattr(db, "ws", None), "config", None), model)
+        config = config_for(db, model)
     dcfg: DriftConfig = config.drift
     cur = db.cursor()
     scope = Scope(model, version, start, end)

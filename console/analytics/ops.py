@@ -12,7 +12,7 @@ import datetime as dt
 from typing import Any
 
 from console.analytics import windows as W
-from console.analytics.config import AnalyticsConfig, load_config
+from console.analytics.config import AnalyticsConfig, config_for
 from console.analytics.incremental import windowed
 from console.analytics.source import (
     Scope,
@@ -50,7 +50,7 @@ def ops_report(
     else:
         check_model(db, model)
     if config is None:
-        config = load_config(getattr(getattr(db, "ws", None), "config", None), model)
+        config = config_for(db, model)
     size = W.parse_window(window, "1h") if isinstance(window, str) or window is None else window
     scope = Scope(model, version, start, end)
     rng = report_range(db, scope)

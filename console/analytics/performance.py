@@ -12,7 +12,7 @@ import datetime as dt
 from typing import Any
 
 from console.analytics import windows as W
-from console.analytics.config import AnalyticsConfig, load_config
+from console.analytics.config import AnalyticsConfig, config_for
 from console.analytics.incremental import windowed
 from console.analytics.metrics import METRICS, compute_windows
 from console.analytics.source import Scope, StoreLike, aware, report_range, resolve_version
@@ -49,7 +49,7 @@ def performance_report(
     start, end = aware(start), aware(end)
     version = resolve_version(db, model, version)
     if config is None:
-        config = load_config(getattr(getattr(db, "ws", None), "config", None), model)
+        config = config_for(db, model)
     size = W.parse_window(window) if isinstance(window, str) or window is None else window
     info = db.registry.get(model, version)
     task = task_of(db, model, version)

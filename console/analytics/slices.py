@@ -33,7 +33,7 @@ from scipy import stats as sst
 from console.analytics import stats
 from console.analytics import windows as W
 from console.analytics.cache import memoised
-from console.analytics.config import AnalyticsConfig, SlicesConfig, load_config
+from console.analytics.config import AnalyticsConfig, SlicesConfig, config_for
 from console.analytics.incremental import windowed
 from console.analytics.metrics import METRICS, compute_windows
 from console.analytics.performance import registry_key, task_of
@@ -144,7 +144,7 @@ def slices_report(
     start, end = aware(start), aware(end)
     version = resolve_version(db, model, version)
     if config is None:
-        config = load_config(getattr(getattr(db, "ws", None), "config", None), model)
+        config = config_for(db, model)
     key = {"k": "slices", "m": model, "v": version, "by": by, "start": str(start), "end": str(end),
            "cfg": config.fingerprint()}
     return memoised(db, key, lambda: _slices(db, model, version, by, start, end, config), config.cache)
