@@ -39,6 +39,23 @@ def _lit(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def _parts_view(c, name: str, files: list, columns) -> None:
+    """``name`` as a view over the committed Parquet ``files`` with ``columns`` (name, type)
+    cast to their types; with no files, the same columns and zero rows."""
+    if files:
+        select = ", ".join(f"{_q(n)}::{t} AS {_q(n)}" for n, t in columns)
+        c.execute(
+            f"CREATE OR REPLACE VIEW {name} AS SELECT {select} "
+            f"FROM read_parquet({_files_sql(files)}, union_by_name=true)"
+        )
+    else:
+        c.execute(
+            f"CREATE OR REPLACE VIEW {name} AS SELECT "
+            + ", ".join(f"NULL::{t} AS {_q(n)}" for n, t in columns)
+            + " WHERE false"
+        )
+
+
 def _files_sql(files: list[Path]) -> str:
     return "[" + ", ".join(_lit(str(f)) for f in files) + "]"
 
@@ -192,18 +209,7 @@ class StoreDB:
 
         # labels (every label row) and the effective label per key
         label_files = self.layout.parts("labels", cp.batch, cp.retired)
-        lsel = [f"{_q(n)}::{t} AS {_q(n)}" for n, t in LABEL_COLUMNS]
-        if label_files:
-            c.execute(
-                f"CREATE OR REPLACE VIEW _label_rows AS SELECT {', '.join(lsel)} "
-                f"FROM read_parquet({_files_sql(label_files)}, union_by_name=true)"
-            )
-        else:
-            c.execute(
-                "CREATE OR REPLACE VIEW _label_rows AS SELECT "
-                + ", ".join(f"NULL::{t} AS {_q(n)}" for n, t in LABEL_COLUMNS)
-                + " WHERE false"
-            )
+        _parts_view(c, "_label_rows", label_files, LABEL_COLUMNS)
         c.execute(
             "CREATE OR REPLACE VIEW _labels_effective AS SELECT * EXCLUDE (rn) FROM ("
             "SELECT *, row_number() OVER (PARTITION BY model, request_id ORDER BY batch DESC, ord DESC) AS rn "
@@ -235,18 +241,7 @@ class StoreDB:
 
         # quarantine
         q_files = self.layout.parts("quarantine", cp.batch, cp.retired)
-        qsel = [f"{_q(n)}::{t} AS {_q(n)}" for n, t in QUARANTINE_COLUMNS]
-        if q_files:
-            c.execute(
-                f"CREATE OR REPLACE VIEW quarantine AS SELECT {', '.join(qsel)} "
-                f"FROM read_parquet({_files_sql(q_files)}, union_by_name=true)"
-            )
-        else:
-            c.execute(
-                "CREATE OR REPLACE VIEW quarantine AS SELECT "
-                + ", ".join(f"NULL::{t} AS {_q(n)}" for n, t in QUARANTINE_COLUMNS)
-                + " WHERE false"
-            )
+        _parts_view(c, "quarantine", q_files, QUARANTINE_COLUMNS)
 
         # features (catalogue + data-quality counters)
         frows: dict[str, list[Any]] = {k: [] for k in FEATURE_FIELDS}
