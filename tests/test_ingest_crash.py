@@ -20,7 +20,7 @@ from console.ingest.engine import Ingester
 from console.workspace import load_dir
 from pathlib import Path
 ing = Ingester(load_dir(Path(sys.argv[1])), batch_rows=int(sys.argv[2]), read_bytes=32768, compact_at=2,
-               retire_grace_s=0.5)
+               retire_grace_s=0.5, on_batch=lambda n, _r: print("batch", n, flush=True))
 print("ready", flush=True)
 r = ing.run_once(wait=60)
 print("done", r.as_dict(), flush=True)
@@ -58,7 +58,10 @@ def make_sources(ws: Path, seed: int, files: int = 4, per_file: int = 3000) -> t
     return valid, bad, dups
 
 
-def run_child(ws: Path, batch_rows: int, kill_after: float | None) -> int:
+def run_child(ws: Path, batch_rows: int, kill_after: float | None, after_commit: bool = False) -> int:
+    """Run one ingester; SIGKILL it ``kill_after`` seconds after start, or (``after_commit``)
+    that long after it committed its first batch of this run — surely mid-way while work
+    remains, whatever the machine's speed."""
     proc = subprocess.Popen([sys.executable, "-c", CHILD, str(ws), str(batch_rows)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stdout is not None
@@ -67,8 +70,15 @@ def run_child(ws: Path, batch_rows: int, kill_after: float | None) -> int:
         proc.wait(timeout=60)
         raise AssertionError(proc.stderr.read() if proc.stderr else first)
     if kill_after is not None:
-        time.sleep(kill_after)
-        proc.send_signal(signal.SIGKILL)
+        if after_commit:
+            line = proc.stdout.readline()  # blocks until the first commit (or the end)
+            if line.startswith("batch"):
+                time.sleep(kill_after)
+                proc.send_signal(signal.SIGKILL)
+        else:
+            time.sleep(kill_after)
+            proc.send_signal(signal.SIGKILL)
+    proc.stdout.read()  # drain, so a chatty child never blocks on a full pipe
     proc.wait(timeout=120)
     return proc.returncode
 
@@ -77,11 +87,15 @@ def test_sigkill_at_random_moments_then_finish(workspace_dir: Path) -> None:
     valid, bad, dups = make_sources(workspace_dir, seed=7, files=3, per_file=2000)
     rnd = random.Random(11)
     killed = 0
-    for _ in range(5):
-        code = run_child(workspace_dir, batch_rows=1000, kill_after=rnd.uniform(0.0, 0.4))
+    for round_ in range(5):
+        # even rounds: a random moment after this run's first commit (lands mid-way on any
+        # machine); odd rounds: a random moment from start-up (recovery, first batch)
+        after_commit = round_ % 2 == 0
+        delay = rnd.uniform(0.0, 0.02) if after_commit else rnd.uniform(0.0, 0.4)
+        code = run_child(workspace_dir, batch_rows=500, kill_after=delay, after_commit=after_commit)
         killed += code == -signal.SIGKILL
     assert killed >= 3  # most runs really died mid-way
-    assert run_child(workspace_dir, batch_rows=1000, kill_after=None) == 0
+    assert run_child(workspace_dir, batch_rows=500, kill_after=None) == 0
     ids = query(workspace_dir, "SELECT model, request_id FROM predictions")
     assert len(ids) == len(set(ids)), "a record was stored twice"
     assert set(ids) == valid, "a record was lost"
