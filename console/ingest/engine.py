@@ -39,6 +39,7 @@ from console.ingest.lock import IngestLock
 from console.ingest.normalize import (
     FeatureCatalog,
     apply_features,
+    split_by,
     validate_labels,
     validate_predictions,
 )
@@ -117,8 +118,8 @@ class _Pending:
     start: tuple[int, int]
 
 
-SMALL_FRAME = 4096  # blocks with fewer rows wait to be validated together
-PENDING_ROWS = 50_000
+SMALL_FRAME = 65_536  # blocks with fewer rows wait to be validated together
+PENDING_ROWS = 131_072
 
 
 def _now() -> dt.datetime:
@@ -627,8 +628,7 @@ class _Run:
         """Write the batch's parts durably, then the checkpoint naming it."""
         self.drain()
         layout = self.ing.layout
-        changed_sources = self.cp.to_json() != read_checkpoint_bytes(layout)
-        if self.rows == 0 and not changed_sources:
+        if self.rows == 0 and self.cp.to_json() == read_checkpoint_bytes(layout):
             return
         batch = self.batch_no
         sync = self.ing.sync
@@ -655,12 +655,7 @@ class _Run:
                 preds = pl.concat(frames, how="diagonal_relaxed") if len(frames) > 1 else frames[0]
                 feats = sorted(c for c in preds.columns if c not in front and c not in tail)
                 preds = preds.select(front + feats + tail)
-                days = preds["day"].unique()
-                groups = (
-                    [(days[0], preds)] if len(days) == 1
-                    else [(k[0], v) for k, v in preds.partition_by("day", as_dict=True, maintain_order=True).items()]
-                )
-                for day, part in groups:
+                for day, part in split_by(preds, "day"):
                     empty = [c for c in feats if part[c].null_count() == part.height]
                     if empty:
                         part = part.drop(empty)
@@ -672,12 +667,13 @@ class _Run:
         if self.quar:
             quar = pl.concat(self.quar, how="diagonal_relaxed").with_columns(pl.lit(batch, pl.Int64).alias("batch"))
             write(quar, layout.kind_dir("quarantine") / f"b{batch}-0.parquet")
-        # polars releases the GIL while encoding: write the parts two at a time
-        futures = [self.ing.submit(_write_part, df, tmp) for df, tmp, _ in jobs]
+        # polars releases the GIL while encoding: write (and fsync) the parts two at a time;
+        # then rename them all and fsync each folder once.
+        futures = [self.ing.submit(_write_part, df, tmp, sync) for df, tmp, _ in jobs]
         for fut in futures:
             fut.result()
         for tmp, final_path in written:
-            publish(tmp, final_path, sync=sync)
+            os.replace(tmp, final_path)
         if sync:
             for d in dirs:
                 fsync_dir(d)
@@ -693,8 +689,14 @@ class _Run:
         self._reset_batch()
 
 
-def _write_part(df: pl.DataFrame, tmp: Path) -> None:
+def _write_part(df: pl.DataFrame, tmp: Path, sync: bool) -> None:
     df.write_parquet(tmp, compression="lz4", statistics=True)
+    if sync:
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def _utcnow() -> dt.datetime:

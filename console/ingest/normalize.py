@@ -16,9 +16,9 @@ import functools
 import threading
 from dataclasses import dataclass, field
 
-import duckdb
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from console.ingest.tagging import FEATURE_PREFIX, T_BOOL, T_NULL, T_NUM, T_OTHER, T_STR
 from console.store.checkpoint import Checkpoint, FeatureState
@@ -31,9 +31,11 @@ TS_MAX = pl.datetime(2300, 1, 1)
 _tls = threading.local()
 
 
-def _duck() -> duckdb.DuckDBPyConnection:
+def _duck():  # -> duckdb.DuckDBPyConnection (imported here: rarely needed, slow to import)
     conn = getattr(_tls, "conn", None)
     if conn is None:
+        import duckdb
+
         conn = duckdb.connect(":memory:")
         conn.execute("SET TimeZone='UTC'")
         conn.execute("SET threads=1")
@@ -45,6 +47,9 @@ def parse_ts_strings(values: pl.Series) -> pl.Series:
     """RFC 3339 text (zone optional: UTC) → naive UTC ``Datetime(us)``; null when unreadable."""
     if values.len() == 0 or values.null_count() == values.len():
         return pl.Series(values.name, [None] * values.len(), dtype=pl.Datetime("us"))
+    fast = _parse_iso_utc(values)
+    if fast is not None:
+        return fast
     # The common spellings, vectorised in polars; DuckDB's ISO parser takes the rest.
     out = values.str.strptime(pl.Datetime("us"), "%Y-%m-%dT%H:%M:%S%.fZ", strict=False)
     missing = out.is_null() & values.is_not_null()
@@ -55,6 +60,28 @@ def parse_ts_strings(values: pl.Series) -> pl.Series:
         return out.alias(values.name)
     idx = missing.arg_true()
     return out.scatter(idx, _duck_parse(values.gather(idx))).alias(values.name)
+
+
+_ISO_Z = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z$"
+
+
+def _parse_iso_utc(values: pl.Series) -> pl.Series | None:
+    """The usual case, fast: every value spelled ``YYYY-MM-DDThh:mm:ss[.ffffff]Z``, parsed by
+    Arrow's strict ISO 8601 cast (it rejects what it cannot read exactly: an invalid date, a
+    leap second). ``None`` when any value is spelled otherwise or rejected: the general path
+    below reads them, with the same result for every value this one accepts."""
+    if values.null_count():
+        return None
+    arr = values.to_arrow()
+    if not pc.all(pc.match_substring_regex(arr, _ISO_Z)).as_py():
+        return None
+    try:
+        ts = pc.cast(arr, pa.timestamp("us", "UTC"))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    out = pl.from_arrow(ts)
+    assert isinstance(out, pl.Series)
+    return out.dt.replace_time_zone(None).cast(pl.Datetime("us")).alias(values.name)
 
 
 def _duck_parse(values: pl.Series) -> pl.Series:
@@ -312,7 +339,7 @@ def apply_features(good: pl.DataFrame, features: list[str], catalog: FeatureCata
     if good.height == 0:
         return []
     out = []
-    parts = good.partition_by("model", as_dict=True, maintain_order=True) if good["model"].n_unique() > 1 else {(good["model"][0],): good}
+    parts = {(k,): v for k, v in split_by(good, "model")}
     drop = [f"{FEATURE_PREFIX}{f}|{k}" for f in features for k in ("t", "n", "s")]
     for key, sub in parts.items():
         model = key[0]
@@ -353,3 +380,20 @@ def apply_features(good: pl.DataFrame, features: list[str], catalog: FeatureCata
         sub = sub.with_columns(exprs).drop(drop) if exprs else sub.drop(drop)
         out.append(sub)
     return out
+
+
+def split_by(df: pl.DataFrame, col: str) -> list[tuple[object, pl.DataFrame]]:
+    """``df`` split by the value of ``col`` (in order of first appearance, rows in order), as
+    ``partition_by(maintain_order=True)`` does. Rows arrive file by file, so each value is
+    usually one contiguous run: then the parts are zero-copy slices, not copies."""
+    if df.height == 0:
+        return []
+    s = df[col]
+    starts = (s.ne_missing(s.shift(1))).arg_true() if df.height > 1 else pl.Series([0], dtype=pl.UInt32)
+    if df.height > 1 and (len(starts) == 0 or starts[0] != 0):
+        starts = pl.concat([pl.Series([0], dtype=starts.dtype), starts])
+    firsts = s.gather(starts)
+    if firsts.n_unique() == len(firsts):
+        bounds = [*starts.to_list(), df.height]
+        return [(firsts[i], df.slice(bounds[i], bounds[i + 1] - bounds[i])) for i in range(len(firsts))]
+    return [(k[0], v) for k, v in df.partition_by(col, as_dict=True, maintain_order=True).items()]

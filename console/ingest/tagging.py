@@ -11,6 +11,7 @@ Python values one by one. ``ts`` read as a timestamp also fills ``ts|d``. Rows t
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -158,6 +159,56 @@ def _tag_exprs(target: str, col: pl.Expr, dtype: pl.DataType, allow_ts: bool, te
     return [e.alias(f"{target}|{k}") for e, k in zip(out, ("t", "n", "s"), strict=True)]
 
 
+@functools.lru_cache(maxsize=256)
+def _table_exprs(
+    kind: str,
+    parquet: bool,
+    schema_key: tuple[tuple[str, str], ...],
+    reserved: tuple[str, ...],
+    label_fields: tuple[str, ...],
+    has_obj: bool,
+) -> list[pl.Expr]:
+    """The tag expressions of a table with this schema (column names and dtype reprs).
+    Built once per schema: building polars expressions costs more than running them on a
+    block. ``NeedsSlowPath`` is raised (and not cached) when the schema cannot be tagged."""
+    schema = {name: _DTYPES[rep] for name, rep in schema_key}
+    exprs: list[pl.Expr] = []
+    if kind == "labels":
+        for name, dtype in schema.items():
+            if name in label_fields:
+                exprs += _tag_exprs(name, pl.col(name), dtype, name == "ts", parquet)
+        return exprs
+    nested: dict[str, tuple[pl.Expr, pl.DataType]] = {}
+    flat: dict[str, tuple[pl.Expr, pl.DataType]] = {}
+    for name, dtype in schema.items():
+        if name == "features":
+            if isinstance(dtype, pl.Struct):
+                for fld in dtype.fields:
+                    nested[fld.name] = (pl.col("features").struct.field(fld.name), fld.dtype)
+        elif name in reserved:
+            exprs += _tag_exprs(name, pl.col(name), dtype, name == "ts", parquet)
+        else:
+            flat[name] = (pl.col(name), dtype)
+    for name in sorted(set(nested) | set(flat)):
+        target = FEATURE_PREFIX + name
+        if name in flat and (name not in nested or not has_obj):
+            exprs += _tag_exprs(target, *flat[name], allow_ts=False, text_temporal=parquet)
+            if has_obj:  # rows with a features object take their features from it only
+                exprs[-3] = pl.when(pl.col("_fobj")).then(pl.lit(T_NULL, pl.Int8)).otherwise(exprs[-3]).alias(f"{target}|t")
+            continue
+        a = _tag_exprs(target, *nested[name], allow_ts=False, text_temporal=parquet)
+        if name not in flat:
+            a[0] = pl.when(pl.col("_fobj")).then(a[0]).otherwise(pl.lit(T_NULL, pl.Int8)).alias(f"{target}|t")
+            exprs += a
+        else:
+            b = _tag_exprs(target, *flat[name], allow_ts=False, text_temporal=parquet)
+            exprs += [pl.when(pl.col("_fobj")).then(x).otherwise(y).alias(x.meta.output_name()) for x, y in zip(a, b, strict=True)]
+    return exprs
+
+
+_DTYPES: dict[str, pl.DataType] = {}  # repr(dtype) -> dtype, for the cache key above
+
+
 def tag_table(
     table: pa.Table,
     kind: str,
@@ -188,41 +239,14 @@ def tag_table(
             table = table.drop_columns(["features"])
     df = pl.from_arrow(table, rechunk=False)
     assert isinstance(df, pl.DataFrame)
-    exprs: list[pl.Expr] = []
-    schema = df.schema
-    if kind == "labels":
-        for name, dtype in schema.items():
-            if name in label_fields:
-                exprs += _tag_exprs(name, pl.col(name), dtype, name == "ts", parquet)
-    else:
-        nested: dict[str, tuple[pl.Expr, pl.DataType]] = {}
-        flat: dict[str, tuple[pl.Expr, pl.DataType]] = {}
-        for name, dtype in schema.items():
-            if name == "features":
-                if isinstance(dtype, pl.Struct):
-                    for fld in dtype.fields:
-                        nested[fld.name] = (pl.col("features").struct.field(fld.name), fld.dtype)
-            elif name in reserved:
-                exprs += _tag_exprs(name, pl.col(name), dtype, name == "ts", parquet)
-            else:
-                flat[name] = (pl.col(name), dtype)
-        is_obj = pl.Series("_fobj", feat_valid) if feat_valid is not None else None
-        for name in sorted(set(nested) | set(flat)):
-            target = FEATURE_PREFIX + name
-            if name in flat and (name not in nested or is_obj is None):
-                exprs += _tag_exprs(target, *flat[name], allow_ts=False, text_temporal=parquet)
-                if is_obj is not None:  # rows with a features object take their features from it only
-                    exprs[-3] = pl.when(pl.col("_fobj")).then(pl.lit(T_NULL, pl.Int8)).otherwise(exprs[-3]).alias(f"{target}|t")
-                continue
-            a = _tag_exprs(target, *nested[name], allow_ts=False, text_temporal=parquet)
-            if name not in flat:
-                a[0] = pl.when(pl.col("_fobj")).then(a[0]).otherwise(pl.lit(T_NULL, pl.Int8)).alias(f"{target}|t")
-                exprs += a
-            else:
-                b = _tag_exprs(target, *flat[name], allow_ts=False, text_temporal=parquet)
-                exprs += [pl.when(pl.col("_fobj")).then(x).otherwise(y).alias(x.meta.output_name()) for x, y in zip(a, b, strict=True)]
-        if is_obj is not None:
-            df = df.with_columns(is_obj)
+    schema_key = []
+    for name, dtype in df.schema.items():
+        rep = repr(dtype)
+        _DTYPES.setdefault(rep, dtype)
+        schema_key.append((name, rep))
+    exprs = _table_exprs(kind, parquet, tuple(schema_key), reserved, label_fields, feat_valid is not None)
+    if feat_valid is not None:
+        df = df.with_columns(pl.Series("_fobj", feat_valid))
     meta = [
         pl.Series("_line", lines, dtype=pl.Int64),
         pl.Series("_offset", offsets, dtype=pl.Int64) if offsets is not None else pl.repeat(None, n, dtype=pl.Int64, eager=True).alias("_offset"),
