@@ -96,7 +96,7 @@ def test_multiclass_metrics_match_sklearn() -> None:
     assert close(w["metrics"]["macro_f1"], skm.f1_score(y, yhat, average="macro", zero_division=0))
 
 
-@pytest.mark.parametrize("case", ["random", "zeros-in-target", "constant-target", "perfect"])
+@pytest.mark.parametrize("case", ["random", "zeros-in-target", "constant-target", "perfect", "large-offset"])
 def test_regression_metrics_match_sklearn(case: str) -> None:
     rng = np.random.default_rng(sum(map(ord, case)))
     n = 2000
@@ -105,6 +105,8 @@ def test_regression_metrics_match_sklearn(case: str) -> None:
         y[::10] = 0.0
     if case == "constant-target":
         y[:] = 3.0
+    if case == "large-offset":  # a large mean and a small spread: the total sum of squares is ill-conditioned
+        y = 1e7 + rng.normal(0, 1, n)
     yhat = y + rng.normal(0, 5, n) if case != "perfect" else y.copy()
     t = predictions_table(n, prediction_num=yhat, label_num=y, label=[str(v) for v in y])
     s = store_with("regression", t)

@@ -47,42 +47,77 @@ def threshold_of(info: Any) -> float:
 
 
 # -- SQL per task -----------------------------------------------------------------------------
+#
+# Each query reads the scope's successful rows of the labelled view ONCE (the label join runs
+# once) and groups them straight away by ``(g, w, …)``: ``w`` is the value of bucket expression
+# number ``g``. One bucket (a window id) is the performance report; several (one per slice feature,
+# plus a constant for the whole) are ``GROUPING SETS`` of the same pass, which is how ``slices``
+# gets every value of every feature in one query. Classification metrics then come from small
+# per-(window, class, score) count tables, never from rows pulled into Python.
 
 
-def binary_sql(cond: str, bucket: str, relation: str = "predictions_labelled") -> str:
+def _buckets(bucket: str | list[str]) -> list[str]:
+    return [bucket] if isinstance(bucket, str) else list(bucket)
+
+
+def _rows(bucket: str | list[str], columns: str, relation: str, cond: str) -> str:
+    """The scope's successful rows: ``w0 … wk`` (the bucket expressions) and ``columns``."""
+    ws = ", ".join(f"{e} AS w{i}" for i, e in enumerate(_buckets(bucket)))
+    return (f"SELECT {ws}, {columns} FROM {relation} "
+            f"WHERE {cond} AND coalesce(status, 'ok') = 'ok'")
+
+
+def _grouping(bucket: str | list[str], keys: str) -> tuple[str, str, str]:
+    """(``g`` and ``w`` select expressions, GROUP BY clause) for grouping by each bucket
+    expression in turn, together with ``keys``."""
+    n = len(_buckets(bucket))
+    extra = f", {keys}" if keys else ""
+    if isinstance(bucket, str):
+        return "0 AS g", "w0 AS w", f"GROUP BY w0{extra}"
+    g = "CASE " + " ".join(f"WHEN GROUPING(w{i}) = 0 THEN {i}" for i in range(n)) + " END AS g"
+    w = "CASE " + " ".join(f"WHEN GROUPING(w{i}) = 0 THEN w{i}::VARCHAR" for i in range(n)) + " END AS w"
+    sets = ", ".join(f"(w{i}{extra})" for i in range(n))
+    return g, w, f"GROUP BY GROUPING SETS ({sets})"
+
+
+def binary_sql(cond: str, bucket: str | list[str], relation: str = "predictions_labelled") -> str:
     """Parameters: [positive, positive, threshold, *cond params]."""
+    cols = ("labelled, CASE WHEN labelled AND label IS NOT NULL THEN (label = ?)::INTEGER END AS y, "
+            "CASE WHEN prediction IS NOT NULL THEN (prediction = ?)::INTEGER "
+            "WHEN score IS NOT NULL THEN (score >= ?)::INTEGER END AS yhat, score")
+    g, w, group = _grouping(bucket, "labelled, y, yhat, sc")
+    ok = "y IS NOT NULL AND sc IS NOT NULL"
     return f"""
-WITH b AS MATERIALIZED (
-  SELECT {bucket} AS w, labelled,
-    CASE WHEN labelled AND label IS NOT NULL THEN (label = ?)::INTEGER END AS y,
-    CASE WHEN prediction IS NOT NULL THEN (prediction = ?)::INTEGER
-         WHEN score IS NOT NULL THEN (score >= ?)::INTEGER END AS yhat,
-    score
-  FROM {relation} WHERE {cond} AND coalesce(status, 'ok') = 'ok'
+WITH j AS MATERIALIZED (
+  SELECT {g}, {w}, labelled, y, yhat, sc, count(*) AS c
+  FROM (SELECT *, CASE WHEN y IS NOT NULL THEN score END AS sc
+        FROM ({_rows(bucket, cols, relation, cond)}))
+  {group}
 ), agg AS (
-  SELECT w, count(*) AS rows, count(*) FILTER (WHERE labelled) AS labelled,
-    count(*) FILTER (WHERE y = 1 AND yhat = 1) AS tp,
-    count(*) FILTER (WHERE y = 0 AND yhat = 1) AS fp,
-    count(*) FILTER (WHERE y = 1 AND yhat = 0) AS fn,
-    count(*) FILTER (WHERE y = 0 AND yhat = 0) AS tn,
-    count(*) FILTER (WHERE yhat = 1) AS pred_pos, count(*) FILTER (WHERE yhat IS NOT NULL) AS pred_n,
-    count(*) FILTER (WHERE y IS NOT NULL AND score IS NOT NULL) AS n_s,
-    fsum(CASE WHEN y IS NOT NULL AND score IS NOT NULL THEN -ln(CASE WHEN y = 1
-         THEN greatest(least(score, 1 - {EPS!r}), {EPS!r})
-         ELSE greatest(least(1 - score, 1 - {EPS!r}), {EPS!r}) END) END) AS ll,
-    fsum(CASE WHEN y IS NOT NULL AND score IS NOT NULL THEN (y - score) * (y - score) END) AS sq
-  FROM b GROUP BY w
+  SELECT g, w, sum(c)::BIGINT AS rows, coalesce(sum(c) FILTER (WHERE labelled), 0)::BIGINT AS labelled,
+    sum(c) FILTER (WHERE y = 1 AND yhat = 1)::BIGINT AS tp,
+    sum(c) FILTER (WHERE y = 0 AND yhat = 1)::BIGINT AS fp,
+    sum(c) FILTER (WHERE y = 1 AND yhat = 0)::BIGINT AS fn,
+    sum(c) FILTER (WHERE y = 0 AND yhat = 0)::BIGINT AS tn,
+    sum(c) FILTER (WHERE yhat = 1)::BIGINT AS pred_pos, sum(c) FILTER (WHERE yhat IS NOT NULL)::BIGINT AS pred_n,
+    sum(c) FILTER (WHERE {ok})::BIGINT AS n_s,
+    fsum(c * -ln(CASE WHEN y = 1
+         THEN greatest(least(sc, 1 - {EPS!r}), {EPS!r})
+         ELSE greatest(least(1 - sc, 1 - {EPS!r}), {EPS!r}) END)) FILTER (WHERE {ok}) AS ll,
+    fsum(c * ((y - sc) * (y - sc))) FILTER (WHERE {ok}) AS sq
+  FROM j GROUP BY g, w
 ), s AS (
-  SELECT w, score, count(*) FILTER (WHERE y = 1) AS pos, count(*) FILTER (WHERE y = 0) AS neg
-  FROM b WHERE y IS NOT NULL AND score IS NOT NULL GROUP BY w, score
+  SELECT g, w, sc AS score, coalesce(sum(c) FILTER (WHERE y = 1), 0) AS pos,
+    coalesce(sum(c) FILTER (WHERE y = 0), 0) AS neg
+  FROM j WHERE {ok} GROUP BY g, w, sc
 ), r AS (
-  SELECT w, sum(pos)::BIGINT AS p, sum(neg)::BIGINT AS n,
+  SELECT g, w, sum(pos)::BIGINT AS p, sum(neg)::BIGINT AS n,
     sum(pos::HUGEINT * (2 * coalesce(below, 0) + neg)) AS u2
-  FROM (SELECT w, pos, neg, sum(neg) OVER (PARTITION BY w ORDER BY score
+  FROM (SELECT g, w, pos, neg, sum(neg) OVER (PARTITION BY g, w ORDER BY score
           ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS below FROM s)
-  GROUP BY w
+  GROUP BY g, w
 )
-SELECT agg.*, r.p, r.n, r.u2::DOUBLE AS u2 FROM agg LEFT JOIN r USING (w)
+SELECT agg.*, r.p, r.n, r.u2::DOUBLE AS u2 FROM agg LEFT JOIN r ON agg.g = r.g AND agg.w IS NOT DISTINCT FROM r.w
 """
 
 
@@ -105,15 +140,19 @@ def binary_metrics(a: dict[str, Any]) -> dict[str, float | None]:
     return out
 
 
-def multiclass_sql(cond: str, bucket: str, relation: str = "predictions_labelled") -> str:
+def multiclass_sql(cond: str, bucket: str | list[str], relation: str = "predictions_labelled") -> str:
+    cols = ("labelled, CASE WHEN labelled AND label IS NOT NULL AND prediction IS NOT NULL THEN label END AS y, "
+            "CASE WHEN labelled AND label IS NOT NULL AND prediction IS NOT NULL THEN prediction END AS yh")
+    g, w, group = _grouping(bucket, "labelled, y, yh")
     return f"""
-WITH b AS MATERIALIZED (SELECT {bucket} AS w, labelled, label, prediction FROM {relation}
-           WHERE {cond} AND coalesce(status, 'ok') = 'ok')
-SELECT w, NULL AS label, NULL AS prediction, count(*) AS n, count(*) FILTER (WHERE labelled) AS labelled
-FROM b GROUP BY w
+WITH j AS MATERIALIZED (
+  SELECT {g}, {w}, labelled, y, yh, count(*) AS c FROM ({_rows(bucket, cols, relation, cond)}) {group}
+)
+SELECT g, w, NULL AS label, NULL AS prediction, sum(c)::BIGINT AS n,
+  coalesce(sum(c) FILTER (WHERE labelled), 0)::BIGINT AS labelled
+FROM j GROUP BY g, w
 UNION ALL
-SELECT w, label, prediction, count(*) AS n, NULL AS labelled FROM b
-WHERE labelled AND label IS NOT NULL AND prediction IS NOT NULL GROUP BY w, label, prediction
+SELECT g, w, y, yh, sum(c)::BIGINT AS n, NULL AS labelled FROM j WHERE y IS NOT NULL GROUP BY g, w, y, yh
 """
 
 
@@ -141,18 +180,20 @@ def multiclass_metrics(pairs: dict[tuple[str, str], int]) -> dict[str, float | N
     return out
 
 
-def regression_sql(cond: str, bucket: str, relation: str = "predictions_labelled") -> str:
+def regression_sql(cond: str, bucket: str | list[str], relation: str = "predictions_labelled") -> str:
+    # the total sum of squares is n × the population variance, which DuckDB computes in one
+    # stable streaming pass (Welford; exactly 0 for a constant target), so no second pass over rows
+    cols = "labelled, label_num AS y, prediction_num AS yh"
+    g, w, group = _grouping(bucket, "")
+    ok = "FILTER (WHERE y IS NOT NULL AND yh IS NOT NULL)"
     return f"""
-WITH b AS MATERIALIZED (SELECT {bucket} AS w, labelled, label_num AS y, prediction_num AS yh FROM {relation}
-           WHERE {cond} AND coalesce(status, 'ok') = 'ok'),
-m AS (SELECT w, avg(y) FILTER (WHERE y IS NOT NULL AND yh IS NOT NULL) AS ybar FROM b GROUP BY w)
-SELECT b.w, count(*) AS rows, count(*) FILTER (WHERE labelled) AS labelled,
-  count(*) FILTER (WHERE y IS NOT NULL AND yh IS NOT NULL) AS n,
-  fsum(abs(y - yh)) FILTER (WHERE y IS NOT NULL AND yh IS NOT NULL) AS sae,
-  fsum((y - yh) * (y - yh)) FILTER (WHERE y IS NOT NULL AND yh IS NOT NULL) AS sse,
-  fsum(abs(y - yh) / greatest(abs(y), {EPS!r})) FILTER (WHERE y IS NOT NULL AND yh IS NOT NULL) AS sape,
-  fsum((y - m.ybar) * (y - m.ybar)) FILTER (WHERE y IS NOT NULL AND yh IS NOT NULL) AS sst
-FROM b JOIN m USING (w) GROUP BY b.w
+SELECT {g}, {w}, count(*) AS rows, count(*) FILTER (WHERE labelled) AS labelled,
+  count(*) {ok} AS n,
+  fsum(abs(y - yh)) {ok} AS sae,
+  fsum((y - yh) * (y - yh)) {ok} AS sse,
+  fsum(abs(y - yh) / greatest(abs(y), {EPS!r})) {ok} AS sape,
+  var_pop(y) {ok} * count(*) {ok} AS sst
+FROM ({_rows(bucket, cols, relation, cond)}) {group}
 """
 
 
@@ -174,10 +215,16 @@ def regression_metrics(a: dict[str, Any]) -> dict[str, float | None]:
     return out
 
 
-def compute_windows(cur, task: str, info: Any, cond: str, params: list[Any], bucket: str,
+def compute_windows(cur, task: str, info: Any, cond: str, params: list[Any], bucket: str | list[str],
                     relation: str = "predictions_labelled") -> dict[Any, dict[str, Any]]:
     """``{bucket: {"rows", "labelled", "metrics", "counts"}}`` for one task; ``bucket`` is any
-    SQL expression (a window id, or a slice value)."""
+    SQL expression (a window id, or a slice value). With a list of expressions, all are computed
+    in one query and the keys are ``(index of the expression, value as text)``."""
+    multi = not isinstance(bucket, str)
+
+    def key(g: int, w: Any) -> Any:
+        return (int(g), w) if multi else w
+
     out: dict[Any, dict[str, Any]] = {}
     if task == "binary":
         pos = positive_label(info)
@@ -189,18 +236,18 @@ def compute_windows(cur, task: str, info: Any, cond: str, params: list[Any], buc
             counts = {k: int(a[k] or 0) for k in ("tp", "fp", "fn", "tn", "pred_pos", "pred_n")}
             counts["correct"] = counts["tp"] + counts["tn"]
             counts["scored"] = counts["tp"] + counts["tn"] + counts["fp"] + counts["fn"]
-            out[a["w"]] = {"rows": int(a["rows"]), "labelled": int(a["labelled"]),
-                                "metrics": binary_metrics(a), "counts": counts}
+            out[key(a["g"], a["w"])] = {"rows": int(a["rows"]), "labelled": int(a["labelled"]),
+                                        "metrics": binary_metrics(a), "counts": counts}
     elif task == "multiclass":
         rows = cur.execute(multiclass_sql(cond, bucket, relation), params).fetchall()
-        pairs: dict[int, dict[tuple[str, str], int]] = defaultdict(dict)
-        for w, label, pred, n, labelled in rows:
+        pairs: dict[Any, dict[tuple[str, str], int]] = defaultdict(dict)
+        for g, w, label, pred, n, labelled in rows:
             if label is None and pred is None and labelled is not None:
-                out[w] = {"rows": int(n), "labelled": int(labelled)}
+                out[key(g, w)] = {"rows": int(n), "labelled": int(labelled)}
             else:
-                pairs[w][(label, pred)] = int(n)
-        for w, entry in out.items():
-            p = pairs.get(w, {})
+                pairs[key(g, w)][(label, pred)] = int(n)
+        for k, entry in out.items():
+            p = pairs.get(k, {})
             entry["metrics"] = multiclass_metrics(p)
             entry["counts"] = {"correct": sum(c for (y, yh), c in p.items() if y == yh),
                                "scored": sum(p.values())}
@@ -210,6 +257,6 @@ def compute_windows(cur, task: str, info: Any, cond: str, params: list[Any], buc
         for row in res.fetchall():
             a = dict(zip(cols, row, strict=True))
             counts = {"scored": int(a["n"]), "sae": float(a["sae"] or 0.0), "sse": float(a["sse"] or 0.0)}
-            out[a["w"]] = {"rows": int(a["rows"]), "labelled": int(a["labelled"]),
-                           "metrics": regression_metrics(a), "counts": counts}
+            out[key(a["g"], a["w"])] = {"rows": int(a["rows"]), "labelled": int(a["labelled"]),
+                                        "metrics": regression_metrics(a), "counts": counts}
     return out

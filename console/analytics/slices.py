@@ -176,23 +176,33 @@ def _slices(db: StoreLike, model: str, version: str, by, start, end, config: Ana
     cur = db.cursor()
     rscope = Scope(model, version, rng[0], rng[1])
     cond, params = rscope.where()
-    # the whole range is performance's "all" window: shared cache entry with performance_report
+    # every slice feature's buckets, computed in ONE grouped query over the joined rows (the label
+    # join runs once); the whole range is performance's "all" window, shared with its cache: on a
+    # miss the same query also yields it (one more grouping), on a hit only the slices are computed
+    exprs = [_bucket_expr(cur, feats[name][0], feats[name][1], cond, params, cfg.max_values)
+             for name in names]
     whole = W.Window(rng[0], rng[1], rng[0])
-    total = windowed(db, rscope, [whole], None,
-                     lambda c, p, b: compute_windows(cur, task, info, c, p, b),
+    groups: dict[Any, dict[str, Any]] = {}
+
+    def compute_all(c: str, p: list[Any], b: str) -> dict[int, Any]:
+        groups.update(compute_windows(cur, task, info, c, p, [*exprs, b]))
+        overall = groups.pop((len(exprs), "0"), None)
+        return {0: overall} if overall else {}
+
+    total = windowed(db, rscope, [whole], None, compute_all,
                      {"k": "performance", "reg": registry_key(info)}, config.cache).get(whole.key)
     if not total:
         return out
+    if not groups:
+        groups = compute_windows(cur, task, info, cond, params, exprs)
     out["overall"] = {"rows": total["rows"], "labelled": total["labelled"], "metrics": total["metrics"]}
     entries: list[dict[str, Any]] = []
     tested: list[tuple[int, float]] = []
-    for name in names:
-        col, kind = feats[name]
-        expr = _bucket_expr(cur, col, kind, cond, params, cfg.max_values)
-        groups = compute_windows(cur, task, info, cond, params, expr)
+    for i, name in enumerate(names):
+        mine = {w: g for (gi, w), g in groups.items() if gi == i}
         feature_entries = []
-        for value in sorted(groups, key=lambda v: (-groups[v]["rows"], str(v))):
-            g = groups[value]
+        for value in sorted(mine, key=lambda v: (-mine[v]["rows"], str(v))):
+            g = mine[value]
             c = g.get("counts") or {}
             entry: dict[str, Any] = {
                 "feature": name, "value": value, "rows": g["rows"], "labelled": g["labelled"],
