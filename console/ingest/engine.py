@@ -118,6 +118,20 @@ class _Pending:
     start: tuple[int, int]
 
 
+@dataclass
+class _Job:
+    """One queued unit of reading: a parsed block (its parse running in a worker), an
+    over-long line, a Parquet record batch, or the end of a file (``item``: content size)."""
+
+    f: SourceFile
+    st: SourceState
+    what: str  # block | oversized | parquet | end
+    item: object
+    fut: Future | None = None
+
+
+PREFETCH = 4  # jobs queued ahead of the one being handled (parsing in the workers meanwhile)
+PARQUET_ROWS = 262_144  # rows per Parquet record batch (and the largest file read whole)
 SMALL_FRAME = 65_536  # blocks with fewer rows wait to be validated together
 PENDING_ROWS = 131_072
 
@@ -245,9 +259,8 @@ class Ingester:
             try:
                 run.read_stream(f, st)
             except Exception as exc:  # noqa: BLE001 - no input may stop the pass
-                st.last_error = f"{type(exc).__name__}: {exc}"[:500]
-                run.result.errors.append(f"{f.path}: {st.last_error}")
-                run.keys_suspect = True
+                run.fail(f, st, exc)
+        run.pump()
         run.flush(final=True)
         run.compact()
         if run.keys_suspect:
@@ -275,7 +288,9 @@ class _Run:
         self.keys_suspect = False
         self.pending: list[_Pending] = []
         self.pending_rows = 0
-        self.halted: set[int] = set()
+        self.halted: set[int] = set()  # streams whose pending block failed validation
+        self.failed: set[int] = set()  # streams that raised while being read or handled
+        self.queue: deque[_Job] = deque()
         self._reset_batch()
 
     def _reset_batch(self) -> None:
@@ -291,6 +306,10 @@ class _Run:
         return self.cp.batch + 1
 
     # -- reading -------------------------------------------------------------------------
+    # Reading only queues work: every block (of any file) is parsed by a worker thread while
+    # the main thread reads the next blocks and handles the oldest parsed one. The queue is
+    # handled strictly in order, so streams advance and labels arrive in file order, exactly
+    # as if each block were read, parsed and handled one after the other.
     def read_stream(self, f: SourceFile, st: SourceState) -> None:
         if (f.ino, f.size, f.mtime_ns) == (st.ino, st.size, st.mtime_ns) and st.fp_len:
             return  # unchanged since we last looked
@@ -298,6 +317,70 @@ class _Run:
             self._read_parquet(f, st)
         else:
             self._read_lines(f, st)
+
+    def _enqueue(self, job: _Job) -> None:
+        self.queue.append(job)
+        self.pump(PREFETCH)
+
+    def pump(self, keep: int = 0) -> None:
+        """Handle queued jobs, oldest first, until at most ``keep`` are left."""
+        while len(self.queue) > keep:
+            self._handle(self.queue.popleft())
+
+    def _handle(self, job: _Job) -> None:
+        f, st = job.f, job.st
+        if id(st) in self.failed:
+            return  # an earlier job of this stream failed: it stops here for this pass
+        if job.what == "end":
+            self._end_of_file(job)
+            return
+        if id(st) in self.halted:
+            return  # a pending block of this file failed: stop here for this pass
+        try:
+            if job.what == "oversized":
+                self._process_oversized(f, st, job.item)
+                return
+            if job.what == "block":
+                block = job.item
+                self._ingest_block(f, st, block, job.fut.result())
+                if id(st) in self.halted:
+                    return
+                st.offset = block.base + len(block.data)
+                st.line += block.n
+            else:  # a Parquet record batch
+                row = job.item
+                df, tbl = job.fut.result()
+
+                def raw_of(lines: pl.Series, tbl=tbl, base=row) -> list[str]:
+                    out = []
+                    for ln in lines:
+                        rec = tbl.slice(int(ln) - 1 - base, 1).to_pylist()[0]
+                        out.append(json.dumps(rec, default=str)[:RAW_KEEP])
+                    return out
+
+                self._ingest_frame(f, st, df, raw_of, (row, row))
+                if id(st) in self.halted:
+                    return
+                st.offset = st.line = row + tbl.num_rows
+            if self.rows + self.pending_rows >= self.ing.batch_rows:
+                self.flush()
+        except Exception as exc:  # noqa: BLE001 - no input may stop the pass
+            self.fail(f, st, exc)
+
+    def fail(self, f: SourceFile, st: SourceState, exc: Exception) -> None:
+        """This stream stops for this pass (not marked as seen: the next pass retries it)."""
+        st.last_error = f"{type(exc).__name__}: {exc}"[:500]
+        self.result.errors.append(f"{f.path}: {st.last_error}")
+        self.keys_suspect = True
+        self.failed.add(id(st))
+
+    def _end_of_file(self, job: _Job) -> None:
+        f, st = job.f, job.st
+        if job.item is not None:  # lines: how far the content goes
+            if f.gz:
+                st.total = max(st.offset, job.item)
+            else:
+                st.total = f.size
         if id(st) in self.halted:
             return  # not marked as seen: the next pass retries from where it stopped
         st.ino, st.size, st.mtime_ns = f.ino, f.size, f.mtime_ns
@@ -320,6 +403,7 @@ class _Run:
                 # the file we opened must still be the stream we matched (no rotation since)
                 head = os.pread(fh.fileno(), st.fp_len, 0)
                 if fingerprint(head) != st.fp:
+                    self._enqueue(_Job(f, st, "end", None))
                     return
             self._touch_fp(f, st)
             if st.offset:
@@ -327,54 +411,27 @@ class _Run:
                     _skip(fh, st.offset)
                 else:
                     fh.seek(st.offset)
-            total = st.offset
-            queue: deque = deque()
-
-            def handle(entry) -> None:
-                item, fut = entry
-                if id(st) in self.halted:
-                    return  # a pending block of this file failed: stop here for this pass
-                if fut is None:
-                    self._process_oversized(f, st, item)
-                    return
-                self._ingest_block(f, st, item, fut.result())
-                if id(st) in self.halted:
-                    return
-                st.offset = item.base + len(item.data)
-                st.line += item.n
-                if self.rows + self.pending_rows >= self.ing.batch_rows:
-                    self.flush()
-
-            # Parse the next block in a worker (pyarrow releases the GIL) while this one is
-            # validated and buffered: two blocks in flight at most.
+            offset, line, header = st.offset, st.line, st.header
             try:
-                for item in _iter_blocks(fh, st.offset, st.line + 1, self.ing.read_bytes):
+                for item in _iter_blocks(fh, offset, line + 1, self.ing.read_bytes):
                     if isinstance(item, _Oversized):
-                        queue.append((item, None))
-                    else:
-                        block, _end = item
-                        if f.fmt == "csv" and st.header is None:
-                            # the first line is the header, not a record
-                            first_end = int(block.ends[0]) + 1
-                            st.header = formats.csv_header(block.data[:first_end])
-                            st.offset, st.line = block.base + first_end, st.line + 1
-                            rest = block.data[first_end:]
-                            if not rest:
-                                continue
-                            block = LineBlock(rest, st.offset, st.line + 1)
-                        fut = self.ing.submit(formats.parse_block, block, f.kind, f.fmt, st.header)
-                        queue.append((block, fut))
-                    while len(queue) > 1:
-                        handle(queue.popleft())
+                        self._enqueue(_Job(f, st, "oversized", item))
+                        continue
+                    block, _end = item
+                    if f.fmt == "csv" and header is None:
+                        # the first line is the header, not a record
+                        first_end = int(block.ends[0]) + 1
+                        header = st.header = formats.csv_header(block.data[:first_end])
+                        st.offset, st.line = block.base + first_end, st.line + 1
+                        rest = block.data[first_end:]
+                        if not rest:
+                            continue
+                        block = LineBlock(rest, st.offset, st.line + 1)
+                    fut = self.ing.submit(formats.parse_block, block, f.kind, f.fmt, header)
+                    self._enqueue(_Job(f, st, "block", block, fut))
             except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
                 st.last_error = f"incomplete or corrupt gzip: {exc}"[:300]
-            while queue:
-                handle(queue.popleft())
-            total = max(total, st.offset)
-            if f.gz:
-                st.total = max(st.offset, _pos(fh, total))
-            else:
-                st.total = f.size
+            self._enqueue(_Job(f, st, "end", _pos(fh, offset) if f.gz else -1))
 
     def _ingest_block(self, f: SourceFile, st: SourceState, block: LineBlock, df: pl.DataFrame) -> None:
 
@@ -409,35 +466,29 @@ class _Run:
         except Exception as exc:  # noqa: BLE001 - pyarrow raises many types for a bad file
             st.last_error = f"unreadable Parquet (waiting for it to change): {exc}"[:300]
             self.result.errors.append(f"{f.path}: {st.last_error}")
+            self._enqueue(_Job(f, st, "end", None))
             return
         st.fp, st.fp_len = fingerprint(f.prefix), len(f.prefix)
-        st.total = pf.metadata.num_rows
-        row = 0
-        for batch in pf.iter_batches(batch_size=min(self.ing.batch_rows, 262_144)):
-            n = batch.num_rows
-            if row + n <= st.offset:
-                row += n
-                continue
-            if row < st.offset:
-                batch = batch.slice(st.offset - row)
-                row = st.offset
-            df = formats.tag_parquet_batch(batch, f.kind, row)
-            tbl = batch
-
-            def raw_of(lines: pl.Series, tbl=tbl, base=row) -> list[str]:
-                out = []
-                for ln in lines:
-                    rec = tbl.slice(int(ln) - 1 - base, 1).to_pylist()[0]
-                    out.append(json.dumps(rec, default=str)[:RAW_KEEP])
-                return out
-
-            self._ingest_frame(f, st, df, raw_of, (row, row))
-            if id(st) in self.halted:
-                return
-            row += batch.num_rows
-            st.offset = st.line = row
-            if self.rows + self.pending_rows >= self.ing.batch_rows:
-                self.flush()
+        n_rows = st.total = pf.metadata.num_rows
+        step = min(self.ing.batch_rows, PARQUET_ROWS)
+        if st.offset < n_rows <= step:
+            # a small file: read and tagged whole in a worker
+            fut = self.ing.submit(_parquet_whole, f.path, f.kind, st.offset)
+            self._enqueue(_Job(f, st, "parquet", st.offset, fut))
+        elif st.offset < n_rows:
+            row = 0
+            for batch in pf.iter_batches(batch_size=step):
+                n = batch.num_rows
+                if row + n <= st.offset:
+                    row += n
+                    continue
+                if row < st.offset:
+                    batch = batch.slice(st.offset - row)
+                    row = st.offset
+                fut = self.ing.submit(_tag_parquet, batch, f.kind, row)
+                self._enqueue(_Job(f, st, "parquet", row, fut))
+                row += batch.num_rows
+        self._enqueue(_Job(f, st, "end", None))
 
     # -- validating and buffering --------------------------------------------------------
     def _ingest_frame(self, f: SourceFile, st: SourceState, df: pl.DataFrame, raw_of, start: tuple[int, int]) -> None:
@@ -687,6 +738,18 @@ class _Run:
         if self.ing.on_batch is not None:
             self.ing.on_batch(batch, self.batch_result)
         self._reset_batch()
+
+
+def _tag_parquet(batch, kind: str, row: int) -> tuple[pl.DataFrame, object]:
+    return formats.tag_parquet_batch(batch, kind, row), batch
+
+
+def _parquet_whole(path: Path, kind: str, offset: int) -> tuple[pl.DataFrame, object]:
+    """A small Parquet file from row ``offset`` on, read and tagged (in a worker thread)."""
+    tbl = pq.ParquetFile(path).read()
+    if offset:
+        tbl = tbl.slice(offset)
+    return formats.tag_parquet_batch(tbl, kind, offset), tbl
 
 
 def _write_part(df: pl.DataFrame, tmp: Path, sync: bool) -> None:
