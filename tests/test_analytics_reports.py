@@ -164,6 +164,71 @@ def test_slices_flag_the_worse_slice_only_with_exact_numbers() -> None:
         analytics.slices_report(s, "m", by="colour")
 
 
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_every_slice_of_every_feature_matches_sklearn(task: str) -> None:
+    """Two slice features and the whole come from one grouped query: each value's metrics are
+    scikit-learn's on that value's rows, and ``overall`` is the whole range's."""
+    from sklearn import metrics as skm
+
+    rng = np.random.default_rng(11)
+    n = 5000
+    region = rng.choice(["north", "south", "east"], n, p=[.5, .3, .2]).astype(object)
+    region[::41] = None
+    amount = rng.lognormal(3, 1, n)
+    feats = {"region": region, "amount": amount}
+    if task == "regression":
+        y = rng.normal(40, 10, n)
+        yhat = y + rng.normal(0, 3, n)
+        t = predictions_table(n, features=feats, prediction_num=yhat, label_num=y, label=[str(v) for v in y])
+
+        def sk(sel):
+            return {"mae": skm.mean_absolute_error(y[sel], yhat[sel]), "r2": skm.r2_score(y[sel], yhat[sel]),
+                    "mape": skm.mean_absolute_percentage_error(y[sel], yhat[sel])}
+    elif task == "multiclass":
+        y = rng.choice(["a", "b", "c"], n)
+        yhat = np.where(rng.random(n) < 0.7, y, rng.choice(["a", "b", "c"], n))
+        t = predictions_table(n, features=feats, prediction=list(yhat), label=list(y))
+
+        def sk(sel):
+            return {"accuracy": skm.accuracy_score(y[sel], yhat[sel]),
+                    "macro_f1": skm.f1_score(y[sel], yhat[sel], average="macro", zero_division=0)}
+    else:
+        y = rng.integers(0, 2, n)
+        score = np.round(rng.random(n), 2)  # ties inside every slice
+        yhat = (score >= 0.5).astype(int)
+        t = predictions_table(n, features=feats, prediction=[str(v) for v in yhat], score=score,
+                              label=[str(v) for v in y])
+
+        def sk(sel):
+            return {"accuracy": skm.accuracy_score(y[sel], yhat[sel]), "f1": skm.f1_score(y[sel], yhat[sel]),
+                    "roc_auc": skm.roc_auc_score(y[sel], score[sel]),
+                    "log_loss": skm.log_loss(y[sel], score[sel], labels=[0, 1]),
+                    "brier": skm.brier_score_loss(y[sel], score[sel])}
+    reg = Registry()
+    reg.versions[("m", "1")] = version("m", "1", task, slices=["region", "amount"])
+    s = TableStore(reg, {"m": "1"})
+    load(s, [t], [("m", "region", "f_region", "categorical"), ("m", "amount", "f_amount", "numeric")])
+    rep = analytics.slices_report(s, "m")
+    everything = np.ones(n, dtype=bool)
+    for k, v in sk(everything).items():
+        assert close(rep["overall"]["metrics"][k], v), k
+    edges = sorted(set(np.quantile(amount, [0.2, 0.4, 0.6, 0.8], method="inverted_cdf")))
+    seen = 0
+    for x in rep["slices"]:
+        if x["feature"] == "region":
+            sel = (region == x["value"]) if x["value"] != "(null)" else np.array([r is None for r in region])
+        else:
+            b = np.searchsorted(edges, amount, side="right")
+            labels = [f"< {edges[0]:.6g}"] + [f"[{lo:.6g}, {hi:.6g})" for lo, hi in zip(edges, edges[1:], strict=False)]
+            labels.append(f"≥ {edges[-1]:.6g}")
+            sel = b == labels.index(x["value"])
+        assert x["rows"] == int(sel.sum())
+        seen += x["rows"]
+        for k, v in sk(sel).items():
+            assert close(x["metrics"][k], v), (x["feature"], x["value"], k)
+    assert seen == 2 * n
+
+
 def test_holm_correction_needs_more_than_a_lucky_slice() -> None:
     rng = np.random.default_rng(8)
     n = 3000
