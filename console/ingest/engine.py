@@ -54,7 +54,14 @@ from console.ingest.sources import (
 from console.store import compact
 from console.store.checkpoint import Checkpoint, SourceState, read_checkpoint, write_checkpoint
 from console.store.keys import HASHER, KeySet, key_expr, load_index, save_index
-from console.store.layout import PART_RE, StoreLayout, fsync_dir, publish, temp_name
+from console.store.layout import (
+    PART_RE,
+    StoreLayout,
+    atomic_write_bytes,
+    fsync_dir,
+    publish,
+    temp_name,
+)
 from console.store.registry import Registry, load_registry, registry_signature
 from console.store.schema import KEY_COLUMN, PREDICTION_COLUMNS
 from console.workspace import Workspace
@@ -168,6 +175,8 @@ class Ingester:
         self._keys_batch = 0
         self._keys_store = ""
         self._pool: ThreadPoolExecutor | None = None
+        self._committer: ThreadPoolExecutor | None = None
+        self._run: _Run | None = None
         self._index_batch = 0
         self._index_size = 0
         self._registry: Registry | None = None
@@ -188,11 +197,26 @@ class Ingester:
                 fut.set_exception(exc)
             return fut
 
+    def commit_later(self, fn, *args) -> Future:
+        """Run ``fn`` on this ingester's committer thread (inline when none can be started)."""
+        if self._committer is None:
+            self._committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlops-console-ingest-commit")
+        try:
+            return self._committer.submit(fn, *args)
+        except RuntimeError:
+            fut: Future = Future()
+            try:
+                fut.set_result(fn(*args))
+            except Exception as exc:  # noqa: BLE001 - delivered through the future
+                fut.set_exception(exc)
+            return fut
+
     def close(self) -> None:
         """Stop the worker threads (they also stop with the process)."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
+        for pool in (self._committer, self._pool):
+            if pool is not None:
+                pool.shutdown(wait=True)
+        self._pool = self._committer = None
 
     # -- the pass ------------------------------------------------------------------------
     def run_once(self, wait: float = 0.0) -> IngestResult:
@@ -205,7 +229,17 @@ class Ingester:
             self._keys = None  # in-memory state may be ahead of the store: rebuild next time
             raise
         finally:
+            self._settle()
             self.lock.release()
+
+    def _settle(self) -> None:
+        """No background commit may outlive the pass (and the lock): wait for it."""
+        run, self._run = self._run, None
+        if run is not None and run.commit is not None:
+            try:
+                run.commit.result()
+            except BaseException:  # noqa: BLE001 - the pass already failed; the store is consistent
+                self._keys = None
 
     def _load_state(self) -> Checkpoint:
         cp = read_checkpoint(self.layout.checkpoint_path)
@@ -259,6 +293,8 @@ class Ingester:
             try:
                 run.read_stream(f, st)
             except Exception as exc:  # noqa: BLE001 - no input may stop the pass
+                if exc is run.fatal:
+                    raise
                 run.fail(f, st, exc)
         run.pump()
         run.flush(final=True)
@@ -291,6 +327,10 @@ class _Run:
         self.halted: set[int] = set()  # streams whose pending block failed validation
         self.failed: set[int] = set()  # streams that raised while being read or handled
         self.queue: deque[_Job] = deque()
+        self.commit: Future | None = None  # the batch being committed in the background
+        self.committing: tuple[int, str, IngestResult] | None = None
+        self.fatal: BaseException | None = None  # a failed commit: the pass stops
+        ing._run = self
         self._reset_batch()
 
     def _reset_batch(self) -> None:
@@ -365,6 +405,8 @@ class _Run:
             if self.rows + self.pending_rows >= self.ing.batch_rows:
                 self.flush()
         except Exception as exc:  # noqa: BLE001 - no input may stop the pass
+            if exc is self.fatal:
+                raise
             self.fail(f, st, exc)
 
     def fail(self, f: SourceFile, st: SourceState, exc: Exception) -> None:
@@ -678,6 +720,7 @@ class _Run:
     def flush(self, final: bool = False) -> None:
         """Write the batch's parts durably, then the checkpoint naming it."""
         self.drain()
+        self.wait_commit()
         layout = self.ing.layout
         if self.rows == 0 and self.cp.to_json() == read_checkpoint_bytes(layout):
             return
@@ -718,26 +761,53 @@ class _Run:
         if self.quar:
             quar = pl.concat(self.quar, how="diagonal_relaxed").with_columns(pl.lit(batch, pl.Int64).alias("batch"))
             write(quar, layout.kind_dir("quarantine") / f"b{batch}-0.parquet")
-        # polars releases the GIL while encoding: write (and fsync) the parts two at a time;
-        # then rename them all and fsync each folder once.
+        # polars releases the GIL while encoding: write (and fsync) the parts two at a time.
+        # The batch is then committed in the background (rename the parts, fsync each folder
+        # once, then the checkpoint) while this thread reads on; the next flush, and the end
+        # of the pass, wait for it. The checkpoint is this moment's, serialised now.
         futures = [self.ing.submit(_write_part, df, tmp, sync) for df, tmp, _ in jobs]
-        for fut in futures:
-            fut.result()
-        for tmp, final_path in written:
-            os.replace(tmp, final_path)
-        if sync:
-            for d in dirs:
-                fsync_dir(d)
         self.cp.batch = batch
-        layout.root.mkdir(parents=True, exist_ok=True)
-        write_checkpoint(layout.checkpoint_path, self.cp, sync=sync)
-        self.ing._keys_batch = batch
-        self.ing._keys_store = self.cp.store_id
+        cp_bytes = self.cp.to_json()
         self.batch_result.batches = 1
-        self.result.add(self.batch_result)
-        if self.ing.on_batch is not None:
-            self.ing.on_batch(batch, self.batch_result)
+        done = (batch, self.cp.store_id, self.batch_result)
+        self.commit = self.ing.commit_later(_commit, futures, written, dirs, layout, cp_bytes, sync)
+        self.committing = done
         self._reset_batch()
+        if final:
+            self.wait_commit()
+
+    def wait_commit(self) -> None:
+        """Wait for the batch being committed in the background. Should that fail, the pass
+        stops (the in-memory state is ahead of the store; the next pass re-reads from it)."""
+        fut, self.commit = self.commit, None
+        if fut is None:
+            return
+        try:
+            fut.result()
+        except BaseException as exc:
+            self.fatal = exc
+            raise
+        batch, store_id, result = self.committing
+        self.ing._keys_batch = batch
+        self.ing._keys_store = store_id
+        self.result.add(result)
+        if self.ing.on_batch is not None:
+            self.ing.on_batch(batch, result)
+
+
+def _commit(futures: list[Future], written: list[tuple[Path, Path]], dirs: set[Path], layout: StoreLayout, cp_bytes: bytes, sync: bool) -> None:
+    """Make a batch part of the store: its parts (written by ``futures``) under their names,
+    the folders fsynced, then the checkpoint naming the batch. A crash before the checkpoint
+    is replaced leaves orphan parts that the next ingester deletes."""
+    for fut in futures:
+        fut.result()
+    for tmp, final_path in written:
+        os.replace(tmp, final_path)
+    if sync:
+        for d in dirs:
+            fsync_dir(d)
+    layout.root.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(layout.checkpoint_path, cp_bytes, sync=sync)
 
 
 def _tag_parquet(batch, kind: str, row: int) -> tuple[pl.DataFrame, object]:
