@@ -106,3 +106,46 @@ def test_edited_registry_file_shows_up_on_refresh(workspace_dir: Path) -> None:
     assert db.refresh() is True
     assert db.cursor().execute("SELECT count(*) FROM versions").fetchone() == (0,)
     assert [(e.path.name, e.reason.split(":")[0]) for e in db.registry.errors] == [("1.json", "not valid JSON")]
+
+
+def test_labelled_subset_is_the_view_restricted(workspace_dir: Path) -> None:
+    """``StoreDB.labelled_subset(cond)`` (labels semi-joined to the selected predictions before the
+    dedupe) gives exactly ``predictions_labelled WHERE cond``: relabels across batches, model-less
+    labels later or earlier than the model's own, labels before predictions, inline labels, and a
+    request id shared by two models."""
+    from console.ingest.engine import Ingester
+
+    def jl(path: Path, rows: list[dict]) -> None:
+        with path.open("a") as fh:
+            fh.writelines(json.dumps(r) + "\n" for r in rows)
+
+    def rec(rid: str, model: str, day: int, **kw) -> dict:
+        return {"ts": f"2026-11-0{day}T12:00:00Z", "model": model, "version": "1", "request_id": rid,
+                "prediction": 1, "score": 0.7, **kw}
+
+    ws = workspace_dir
+    jl(ws / "labels" / "l1.jsonl", [{"request_id": "early", "model": "m", "label": 0},
+                                    {"request_id": "a", "label": 1},
+                                    {"request_id": "b", "model": "m", "label": 0}])
+    jl(ws / "logs" / "p1.jsonl", [rec("a", "m", 1), rec("b", "m", 1), rec("c", "m", 2, label=1),
+                                  rec("a", "k", 2), rec("shared", "m", 3), rec("shared", "k", 3)])
+    Ingester(load_dir(ws)).run_once()
+    jl(ws / "logs" / "p2.jsonl", [rec("early", "m", 3), rec("d", "m", 4)])
+    jl(ws / "labels" / "l2.jsonl", [{"request_id": "a", "model": "m", "label": 0},
+                                    {"request_id": "b", "label": 1},
+                                    {"request_id": "shared", "model": "k", "label": 1},
+                                    {"request_id": "d", "model": "m", "label": 1},
+                                    {"request_id": "d", "model": "m", "label": 0}])
+    Ingester(load_dir(ws)).run_once()
+    db = open_store(load_dir(ws))
+    cur = db.cursor()
+    order = "ORDER BY model, request_id"
+    conds = ["true", "model = 'm'", "model = 'k'", "ts >= TIMESTAMP '2026-11-02' AND ts < TIMESTAMP '2026-11-04'",
+             "model = 'm' AND ts < TIMESTAMP '2026-11-02'", "request_id = 'nobody'"]
+    for cond in conds:
+        want = cur.execute(f"SELECT * FROM predictions_labelled WHERE {cond} {order}").fetchall()
+        got = cur.execute(f"SELECT * FROM {db.labelled_subset(cond)} {order}").fetchall()
+        assert got == want, cond
+    labels = dict(cur.execute("SELECT model || '/' || request_id, label FROM predictions_labelled").fetchall())
+    assert labels == {"m/a": "0", "m/b": "1", "m/c": "1", "k/a": "1", "m/shared": None, "k/shared": "1",
+                      "m/early": "0", "m/d": "0"}

@@ -19,6 +19,7 @@ a predicted class, score metrics rows with both a label and a score.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from typing import Any
 
@@ -44,6 +45,49 @@ def positive_label(info: Any) -> str:
 def threshold_of(info: Any) -> float:
     value = getattr(info, "threshold", None)
     return float(value) if value is not None else 0.5
+
+
+# -- which rows -------------------------------------------------------------------------------
+
+
+def sql_literal(value: Any) -> str:
+    """A SQL literal for a query parameter (text, number, bool, date, naive-UTC timestamp)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(int(value))
+    if isinstance(value, float):
+        return f"'{value!r}'::DOUBLE"
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
+        return f"TIMESTAMP '{value.isoformat(sep=' ')}'"
+    if isinstance(value, dt.date):
+        return f"DATE '{value.isoformat()}'"
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def inline(cond: str, params: list[Any]) -> str:
+    """``cond`` with its ``?`` parameters replaced by literals (``cond`` holds no other ``?``)."""
+    parts = cond.split("?")
+    if len(parts) != len(params) + 1:
+        raise ValueError("parameters do not match the condition")
+    out = [parts[0]]
+    for value, rest in zip(params, parts[1:], strict=True):
+        out += [sql_literal(value), rest]
+    return "".join(out)
+
+
+def labelled_relation(db: Any, cond: str, params: list[Any], subset: bool) -> str:
+    """The relation a report reads: ``predictions_labelled``, or — when ``subset`` says the rows
+    are a small part of the store and the store can — the same rows with only their own labels
+    joined (``StoreDB.labelled_subset``: a semi-join on request_id before the label dedupe)."""
+    make = getattr(db, "labelled_subset", None)
+    if subset and make is not None:
+        return make(inline(cond, params))
+    return "predictions_labelled"
 
 
 # -- SQL per task -----------------------------------------------------------------------------

@@ -14,8 +14,15 @@ from typing import Any
 from console.analytics import windows as W
 from console.analytics.config import AnalyticsConfig, config_for
 from console.analytics.incremental import windowed
-from console.analytics.metrics import METRICS, compute_windows
-from console.analytics.source import Scope, StoreLike, aware, report_range, resolve_version
+from console.analytics.metrics import METRICS, compute_windows, labelled_relation
+from console.analytics.source import (
+    Scope,
+    StoreLike,
+    aware,
+    data_range,
+    report_range,
+    resolve_version,
+)
 
 
 def task_of(db: StoreLike, model: str, version: str) -> str:
@@ -30,6 +37,16 @@ def registry_key(info: Any) -> list[Any]:
     if info is None:
         return [None]
     return [info.task, repr(info.positive_label), info.threshold]
+
+
+def small_part(db: StoreLike, model: str, lo: dt.datetime, hi: dt.datetime) -> bool:
+    """Whether ``[lo, hi)`` covers less than half of the time span the model has logged — then
+    joining only those rows' labels beats deduplicating every label of the model."""
+    dlo, dhi = data_range(db, Scope(model, None))
+    if dlo is None or dhi is None or dhi <= dlo:
+        return False
+    covered = (min(hi, dhi) - max(lo, dlo)).total_seconds()
+    return covered < 0.5 * (dhi - dlo).total_seconds()
 
 
 def vs_offline(metrics: dict[str, Any], offline: dict[str, float]) -> dict[str, float]:
@@ -67,9 +84,14 @@ def performance_report(
         return out
     wins = W.split(rng[0], rng[1], size)
     cur = db.cursor()
+    whole_cond = scope.where()[0]
+    narrow = small_part(db, model, rng[0], rng[1])
 
     def compute(cond: str, params: list[Any], bucket: str) -> dict[int, Any]:
-        return compute_windows(cur, task, info, cond, params, bucket)
+        # a few late windows, or a short report range: join only those rows' labels
+        subset = narrow or cond != whole_cond
+        return compute_windows(cur, task, info, cond, params, bucket,
+                               labelled_relation(db, cond, params, subset))
 
     results = windowed(db, scope, wins, size, compute,
                        {"k": "performance", "reg": registry_key(info)}, config.cache)

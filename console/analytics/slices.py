@@ -35,8 +35,8 @@ from console.analytics import windows as W
 from console.analytics.cache import memoised
 from console.analytics.config import AnalyticsConfig, SlicesConfig, config_for
 from console.analytics.incremental import windowed
-from console.analytics.metrics import METRICS, compute_windows
-from console.analytics.performance import registry_key, task_of
+from console.analytics.metrics import METRICS, compute_windows, labelled_relation
+from console.analytics.performance import registry_key, small_part, task_of
 from console.analytics.source import (
     Scope,
     StoreLike,
@@ -183,9 +183,10 @@ def _slices(db: StoreLike, model: str, version: str, by, start, end, config: Ana
              for name in names]
     whole = W.Window(rng[0], rng[1], rng[0])
     groups: dict[Any, dict[str, Any]] = {}
+    relation = labelled_relation(db, cond, params, small_part(db, model, rng[0], rng[1]))
 
     def compute_all(c: str, p: list[Any], b: str) -> dict[int, Any]:
-        groups.update(compute_windows(cur, task, info, c, p, [*exprs, b]))
+        groups.update(compute_windows(cur, task, info, c, p, [*exprs, b], relation))
         overall = groups.pop((len(exprs), "0"), None)
         return {0: overall} if overall else {}
 
@@ -194,7 +195,7 @@ def _slices(db: StoreLike, model: str, version: str, by, start, end, config: Ana
     if not total:
         return out
     if not groups:
-        groups = compute_windows(cur, task, info, cond, params, exprs)
+        groups = compute_windows(cur, task, info, cond, params, exprs, relation)
     out["overall"] = {"rows": total["rows"], "labelled": total["labelled"], "metrics": total["metrics"]}
     entries: list[dict[str, Any]] = []
     tested: list[tuple[int, float]] = []

@@ -56,6 +56,48 @@ def _parts_view(c, name: str, files: list, columns) -> None:
         )
 
 
+# the latest label row per key: later batch wins, then later arrival inside the batch
+_EFFECTIVE = (
+    "SELECT * EXCLUDE (rn) FROM (SELECT *, row_number() OVER (PARTITION BY model, request_id "
+    "ORDER BY batch DESC, ord DESC) AS rn FROM {rows}) WHERE rn = 1"
+)
+
+
+def labelled_sql(predictions: str, effective: str) -> str:
+    """``predictions`` (a relation) with the effective label of ``effective`` (the latest label
+    row per key): the model's own label, or a model-less one when that one arrived later, else
+    the inline label — the body of the ``predictions_labelled`` view."""
+    win = (
+        "ls.request_id IS NOT NULL AND (la.request_id IS NULL OR ls.batch > la.batch "
+        "OR (ls.batch = la.batch AND ls.ord >= la.ord))"
+    )
+    return (
+        "SELECT j.* EXCLUDE (_wl, _wn, _wt) REPLACE ("
+        "  CASE WHEN _wl IS NOT NULL THEN _wl ELSE label END AS label,"
+        "  CASE WHEN _wl IS NOT NULL THEN _wn ELSE label_num END AS label_num),"
+        " _wt AS label_ts, (_wl IS NOT NULL OR label IS NOT NULL) AS labelled "
+        "FROM (SELECT p.*,"
+        f" CASE WHEN {win} THEN ls.label ELSE la.label END AS _wl,"
+        f" CASE WHEN {win} THEN ls.label_num ELSE la.label_num END AS _wn,"
+        f" CASE WHEN {win} THEN ls.ts ELSE la.ts END AS _wt "
+        f"FROM {predictions} p "
+        f"LEFT JOIN {effective} ls ON ls.model = p.model AND ls.request_id = p.request_id "
+        f"LEFT JOIN (SELECT * FROM {effective} WHERE model IS NULL) la "
+        "ON la.request_id = p.request_id) j"
+    )
+
+
+def labelled_subset_sql(cond: str) -> str:
+    """The rows of ``predictions_labelled`` matching ``cond`` (SQL over ``predictions``' columns),
+    as a relation that joins only the label rows of those predictions' request ids (a semi-join
+    before the label dedupe): the same rows and columns, much cheaper when ``cond`` selects a small
+    part of the store (a week of a month, a few late windows). ``cond`` is repeated inside, so it
+    must be literal SQL (no ``?`` parameters)."""
+    preds = f"(SELECT * FROM predictions WHERE {cond})"
+    rows = f"(SELECT * FROM _label_rows WHERE request_id IN (SELECT request_id FROM predictions WHERE {cond}))"
+    return f"({labelled_sql(preds, '(' + _EFFECTIVE.format(rows=rows) + ')')})"
+
+
 def _files_sql(files: list[Path]) -> str:
     return "[" + ", ".join(_lit(str(f)) for f in files) + "]"
 
@@ -151,6 +193,11 @@ class StoreDB:
     def close(self) -> None:
         self.conn.close()
 
+    def labelled_subset(self, cond: str) -> str:
+        """``predictions_labelled`` restricted to ``cond`` (literal SQL), joining only those rows'
+        labels: see ``labelled_subset_sql``."""
+        return labelled_subset_sql(cond)
+
     # -- views ---------------------------------------------------------------------------
     def _load_table(self, name: str, table: pa.Table) -> None:
         tmp = f"_arrow_{name}_{os.getpid()}_{threading.get_ident()}"
@@ -210,33 +257,14 @@ class StoreDB:
         # labels (every label row) and the effective label per key
         label_files = self.layout.parts("labels", cp.batch, cp.retired)
         _parts_view(c, "_label_rows", label_files, LABEL_COLUMNS)
-        c.execute(
-            "CREATE OR REPLACE VIEW _labels_effective AS SELECT * EXCLUDE (rn) FROM ("
-            "SELECT *, row_number() OVER (PARTITION BY model, request_id ORDER BY batch DESC, ord DESC) AS rn "
-            "FROM _label_rows) WHERE rn = 1"
-        )
+        c.execute(f"CREATE OR REPLACE VIEW _labels_effective AS {_EFFECTIVE.format(rows='_label_rows')}")
         c.execute(
             "CREATE OR REPLACE VIEW labels AS SELECT model, request_id, label, label_num, ts, arrived_at, "
             "source, line FROM _labels_effective"
         )
-        win = (
-            "ls.request_id IS NOT NULL AND (la.request_id IS NULL OR ls.batch > la.batch "
-            "OR (ls.batch = la.batch AND ls.ord >= la.ord))"
-        )
         c.execute(
             "CREATE OR REPLACE VIEW predictions_labelled AS "
-            "SELECT j.* EXCLUDE (_wl, _wn, _wt) REPLACE ("
-            "  CASE WHEN _wl IS NOT NULL THEN _wl ELSE label END AS label,"
-            "  CASE WHEN _wl IS NOT NULL THEN _wn ELSE label_num END AS label_num),"
-            " _wt AS label_ts, (_wl IS NOT NULL OR label IS NOT NULL) AS labelled "
-            "FROM (SELECT p.*,"
-            f" CASE WHEN {win} THEN ls.label ELSE la.label END AS _wl,"
-            f" CASE WHEN {win} THEN ls.label_num ELSE la.label_num END AS _wn,"
-            f" CASE WHEN {win} THEN ls.ts ELSE la.ts END AS _wt "
-            "FROM predictions p "
-            "LEFT JOIN _labels_effective ls ON ls.model = p.model AND ls.request_id = p.request_id "
-            "LEFT JOIN (SELECT * FROM _labels_effective WHERE model IS NULL) la "
-            "ON la.request_id = p.request_id) j"
+            + labelled_sql("predictions", "_labels_effective")
         )
 
         # quarantine
