@@ -48,6 +48,20 @@ def _created_day(info: Any) -> dt.date | None:
 
 def _base(db: StoreLike, model: str | None, version: str | None,
           start: dt.datetime | None, end: dt.datetime | None, labels: bool = True) -> list[tuple]:
+    """Per (model, version, day): counts and logged cost — every grouping (model, version, day)
+    is summed from these rows, so they are remembered per store batch (the TUI asks for the same
+    range by day and by version)."""
+    from console.analytics.cache import Cache, cache_for
+    from console.analytics.metrics import labelled_relation
+    from console.analytics.performance import small_part
+
+    batch = getattr(db, "batch", None)
+    memo = Cache(None, isinstance(batch, int), namespace=cache_for(db).namespace)
+    key = {"k": "cost-base", "m": model, "v": version, "start": str(start), "end": str(end),
+           "labels": labels, "batch": batch}
+    hit = memo.get(key)
+    if hit is not None:
+        return hit
     conds, params = ["true"], []
     if model is not None:
         conds.append("model = ?")
@@ -61,6 +75,14 @@ def _base(db: StoreLike, model: str | None, version: str | None,
     if end is not None:
         conds.append("ts < ?")
         params.append(naive(end))
+    cond = " AND ".join(conds)
+    if labels:
+        # a short range of one model: join only those rows' labels
+        subset = (model is not None and start is not None and end is not None
+                  and small_part(db, model, start, end))
+        relation = labelled_relation(db, cond, params, subset)
+    else:
+        relation = "(SELECT *, false AS labelled FROM predictions)"
     sql = f"""
 SELECT model, version, ts::DATE AS day, count(*) AS n,
   coalesce(fsum(cost_usd), 0) AS logged_usd, count(cost_usd) AS n_logged,
@@ -69,9 +91,11 @@ SELECT model, version, ts::DATE AS day, count(*) AS n,
   coalesce(fsum(cost_usd) FILTER (WHERE labelled), 0) AS logged_usd_lab,
   count(cost_usd) FILTER (WHERE labelled) AS n_logged_lab,
   min(ts) AS first_ts, max(ts) AS last_ts
-FROM {'predictions_labelled' if labels else '(SELECT *, false AS labelled FROM predictions)'}
-WHERE {' AND '.join(conds)} GROUP BY 1, 2, 3"""
-    return db.cursor().execute(sql, params).fetchall()
+FROM {relation}
+WHERE {cond} GROUP BY 1, 2, 3"""
+    rows = db.cursor().execute(sql, params).fetchall()
+    memo.put(key, rows)
+    return rows
 
 
 def budget_of(db: StoreLike, model: str) -> float | None:
