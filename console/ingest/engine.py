@@ -135,9 +135,11 @@ class _Job:
     what: str  # block | oversized | parquet | end
     item: object
     fut: Future | None = None
+    rows: int = 0  # records it holds (to bound the read-ahead)
 
 
 PREFETCH = 4  # jobs queued ahead of the one being handled (parsing in the workers meanwhile)
+PREFETCH_ROWS = 200_000  # ... and records in them, beyond the next two jobs
 PARQUET_ROWS = 262_144  # rows per Parquet record batch (and the largest file read whole)
 SMALL_FRAME = 65_536  # blocks with fewer rows wait to be validated together
 PENDING_ROWS = 131_072
@@ -327,6 +329,7 @@ class _Run:
         self.halted: set[int] = set()  # streams whose pending block failed validation
         self.failed: set[int] = set()  # streams that raised while being read or handled
         self.queue: deque[_Job] = deque()
+        self.queued_rows = 0
         self.commit: Future | None = None  # the batch being committed in the background
         self.committing: tuple[int, str, IngestResult] | None = None
         self.fatal: BaseException | None = None  # a failed commit: the pass stops
@@ -360,12 +363,21 @@ class _Run:
 
     def _enqueue(self, job: _Job) -> None:
         self.queue.append(job)
-        self.pump(PREFETCH)
+        self.queued_rows += job.rows
+        # bounded read-ahead: a few jobs, and not too many rows (memory follows the batch
+        # size, not the size of the files), but always the next job parsing while one is handled
+        while len(self.queue) > PREFETCH or (len(self.queue) > 2 and self.queued_rows > PREFETCH_ROWS):
+            self._handle_next()
 
-    def pump(self, keep: int = 0) -> None:
-        """Handle queued jobs, oldest first, until at most ``keep`` are left."""
-        while len(self.queue) > keep:
-            self._handle(self.queue.popleft())
+    def pump(self) -> None:
+        """Handle every queued job, oldest first."""
+        while self.queue:
+            self._handle_next()
+
+    def _handle_next(self) -> None:
+        job = self.queue.popleft()
+        self.queued_rows -= job.rows
+        self._handle(job)
 
     def _handle(self, job: _Job) -> None:
         f, st = job.f, job.st
@@ -470,7 +482,7 @@ class _Run:
                             continue
                         block = LineBlock(rest, st.offset, st.line + 1)
                     fut = self.ing.submit(formats.parse_block, block, f.kind, f.fmt, header)
-                    self._enqueue(_Job(f, st, "block", block, fut))
+                    self._enqueue(_Job(f, st, "block", block, fut, block.n))
             except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
                 st.last_error = f"incomplete or corrupt gzip: {exc}"[:300]
             self._enqueue(_Job(f, st, "end", _pos(fh, offset) if f.gz else -1))
@@ -516,7 +528,7 @@ class _Run:
         if st.offset < n_rows <= step:
             # a small file: read and tagged whole in a worker
             fut = self.ing.submit(_parquet_whole, f.path, f.kind, st.offset)
-            self._enqueue(_Job(f, st, "parquet", st.offset, fut))
+            self._enqueue(_Job(f, st, "parquet", st.offset, fut, n_rows - st.offset))
         elif st.offset < n_rows:
             row = 0
             for batch in pf.iter_batches(batch_size=step):
@@ -528,7 +540,7 @@ class _Run:
                     batch = batch.slice(st.offset - row)
                     row = st.offset
                 fut = self.ing.submit(_tag_parquet, batch, f.kind, row)
-                self._enqueue(_Job(f, st, "parquet", row, fut))
+                self._enqueue(_Job(f, st, "parquet", row, fut, batch.num_rows))
                 row += batch.num_rows
         self._enqueue(_Job(f, st, "end", None))
 

@@ -52,18 +52,18 @@ class LineBlock:
         return self.data[s : min(e, s + RAW_KEEP)].decode("utf-8", errors="replace")
 
 
-def _special_reasons(block: LineBlock) -> list[str | None]:
+def _special_reasons(block: LineBlock) -> dict[int, str]:
+    """Lines that are not parsed at all (empty, over-long), by index in the block."""
+    if block.n == 0:
+        return {}
     lens = block.ends - block.starts
     arr = np.frombuffer(block.data, dtype=np.uint8)
-    reasons: list[str | None] = [None] * block.n
-    if block.n == 0:
-        return reasons
     first = arr[np.minimum(block.starts, max(len(arr) - 1, 0))]
     blank = (lens == 0) | ((lens == 1) & (first == 13))
     over = lens > MAX_LINE
-    for i in np.flatnonzero(blank | over):
-        reasons[int(i)] = "empty line" if blank[i] else f"line longer than {MAX_LINE} bytes"
-    return reasons
+    return {
+        int(i): "empty line" if blank[i] else f"line longer than {MAX_LINE} bytes" for i in np.flatnonzero(blank | over)
+    }
 
 
 # -- JSONL ---------------------------------------------------------------------------------
@@ -104,12 +104,12 @@ def _label_fields(obj: dict) -> dict:
     return {k: obj[k] for k in LABEL_FIELDS if k in obj}
 
 
-def _slow_jsonl(block: LineBlock, idx: list[int], kind: str, builder: TaggedBuilder, reasons: list[str | None]) -> None:
+def _slow_jsonl(block: LineBlock, idx: list[int], kind: str, builder: TaggedBuilder, reasons: dict[int, str]) -> None:
     data = block.data
     for i in idx:
         line_no = block.first_line + i
         offset = block.base + int(block.starts[i])
-        if reasons[i] is not None:
+        if i in reasons:
             builder.add_row(line_no, offset, None, reasons[i])
             continue
         obj, why = _decode_json_line(data[int(block.starts[i]) : int(block.ends[i])])
@@ -153,14 +153,17 @@ def _fast_parse(buf: memoryview, nlines: int, kind: str, parser: str, header: li
 def parse_block(block: LineBlock, kind: str, parser: str = "jsonl", header: list[str] | None = None) -> pl.DataFrame:
     """Tagged rows for every line of ``block``, in line order (one row per line)."""
     reasons = _special_reasons(block)
-    good = [i for i in range(block.n) if reasons[i] is None]
     frames: list[pl.DataFrame] = []
     slow = TaggedBuilder()
-    slow_idx: list[int] = [i for i in range(block.n) if reasons[i] is not None]
-    if len(good) == block.n:
+    slow_idx: list[int] = sorted(reasons)
+    if not reasons:
+        good = np.arange(block.n, dtype=np.int64)
         gbuf = memoryview(block.data)
         gstarts, gends = block.starts, block.ends
     else:
+        keep = np.ones(block.n, dtype=bool)
+        keep[slow_idx] = False
+        good = np.flatnonzero(keep)
         pieces = [block.data[int(block.starts[i]) : int(block.ends[i]) + 1] for i in good]
         joined = b"".join(pieces)
         gbuf = memoryview(joined)
@@ -172,7 +175,7 @@ def parse_block(block: LineBlock, kind: str, parser: str = "jsonl", header: list
         if hi <= lo:
             return
         if hi - lo <= SLOW_BELOW:
-            slow_idx.extend(good[lo:hi])
+            slow_idx.extend(good[lo:hi].tolist())
             return
         a, b = int(gstarts[lo]), int(gends[hi - 1]) + 1
         try:
@@ -206,8 +209,8 @@ def _is_ascii(buf: memoryview) -> bool:
         return False
 
 
-def _tag_table(table: pa.Table, kind: str, parser: str, idx: list[int], block: LineBlock) -> pl.DataFrame:
-    ix = np.asarray(idx, dtype=np.int64)
+def _tag_table(table: pa.Table, kind: str, parser: str, idx: np.ndarray, block: LineBlock) -> pl.DataFrame:
+    ix = idx
     lines = block.first_line + ix
     offsets = block.base + block.starts[ix]
     if parser == "jsonl":
@@ -259,13 +262,13 @@ def _csv_tag(df: pl.DataFrame, kind: str) -> pl.DataFrame:
     return csv_text_tags(df, list(rename.values()))
 
 
-def _slow_csv(block: LineBlock, idx: list[int], kind: str, header: list[str], reasons: list[str | None]) -> pl.DataFrame:
+def _slow_csv(block: LineBlock, idx: list[int], kind: str, header: list[str], reasons: dict[int, str]) -> pl.DataFrame:
     rows: dict[str, list] = {h: [] for h in header}
     lines, offsets, why = [], [], []
     for i in idx:
         lines.append(block.first_line + i)
         offsets.append(block.base + int(block.starts[i]))
-        reason = reasons[i]
+        reason = reasons.get(i)
         values: list[str] | None = None
         if reason is None:
             raw = block.data[int(block.starts[i]) : int(block.ends[i])]
