@@ -1,32 +1,35 @@
 """Data drift (CONTRACT §7): per feature the Evidently-0.7-compatible default test, extra
 statistics, the model's output drift, the dataset-drift share, and (optionally) the multivariate
-domain classifier.
+domain classifier — for one window (``drift_report``) or many (``drift_windows``).
 
-Data movement: numeric columns come out of DuckDB as one NumPy array per feature and side (nulls
-and ±inf dropped in SQL), are sorted once, and every numeric statistic reuses the sorted arrays;
-categorical columns come back as ``GROUP BY`` counts. Per-feature results are cached by the
-data fingerprint of both sides (see ``cache``).
+Data movement (``driftdata``): every tested column of a side comes out at once — from the
+store's Parquet parts of the window's days, else in one SQL query — as sorted arrays of finite
+values (numeric) and value counts (categorical); every statistic reuses them. The reference is
+read once per process. Each window's report is cached whole, keyed by the parts its days hold
+(no query needed to tell that a cached window is still right), the reference's fingerprint and
+the rules; late data in a day recomputes that day's windows only.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from console.analytics import stats
-from console.analytics.cache import cache_for
-from console.analytics.config import AnalyticsConfig, DriftConfig, config_for
+from console.analytics import driftdata, stats
+from console.analytics import windows as W
+from console.analytics.cache import Cache, cache_for
+from console.analytics.config import AnalyticsConfig, DriftConfig, FeatureDriftRule, config_for
+from console.analytics.driftdata import Column, SideData
 from console.analytics.source import (
     Scope,
     StoreLike,
     aware,
     model_features,
-    quote,
     report_range,
     resolve_version,
 )
@@ -39,93 +42,79 @@ DRIFT_THREADS = 2
 
 @dataclass
 class Side:
-    """One side of a comparison: a SQL relation (with a WHERE) and its identity for caching."""
+    """One side of a comparison: a SQL relation (with a WHERE), its identity for caching, and
+    where its rows can be read faster (a Parquet file, an Arrow table, or the store's parts)."""
 
     relation: str
     where: str
     params: list[Any]
     fingerprint: str
-    rows: int
+    rows: int | None
+    parquet: Path | None = None
+    table: Any = None
+    parts: tuple[Any, str, dt.datetime, dt.datetime] | None = None  # (PartsIndex, version, start, end)
 
     def sql(self, select: str, extra: str = "") -> tuple[str, list[Any]]:
         cond = self.where + (f" AND {extra}" if extra else "")
         return f"SELECT {select} FROM {self.relation} WHERE {cond}", self.params
 
 
-def _numeric_values(cur, side: Side, col: str) -> np.ndarray:
-    sql, params = side.sql(f"{quote(col)}::DOUBLE AS v", f"isfinite({quote(col)}::DOUBLE)")
-    arr = cur.execute(sql, params).fetchnumpy()["v"]
-    arr = np.asarray(arr, dtype=np.float64)
-    arr.sort(kind="quicksort")
-    return arr
+# -- one column's entry -----------------------------------------------------------------------
 
 
-def _counts(cur, side: Side, col: str) -> dict[str, int]:
-    sql, params = side.sql(f"{quote(col)}::VARCHAR AS v, count(*) AS n", f"{quote(col)} IS NOT NULL")
-    rows = cur.execute(sql + " GROUP BY 1", params).fetchall()
-    return {r[0]: int(r[1]) for r in rows}
-
-
-def missing_shares(cur, side: Side, cols: list[tuple[str, str]]) -> dict[str, float | None]:
-    """Share of null (and, for numeric columns, NaN/±inf) values per column, in one scan."""
-    if side.rows == 0 or not cols:
-        return {c: None for c, _ in cols}
-    parts = []
-    for col, kind in cols:
-        test = f" OR NOT isfinite({quote(col)}::DOUBLE)" if kind == "numeric" else ""
-        parts.append(f"count(*) FILTER (WHERE {quote(col)} IS NULL{test})")
-    sql, params = side.sql(", ".join(parts))
-    row = cur.execute(sql, params).fetchall()[0]
-    return {c: int(n) / side.rows for (c, _), n in zip(cols, row, strict=True)}
-
-
-def feature_drift(
-    cur, ref: Side, curr: Side, name: str, col: str, kind: str, ref_col: str | None,
-    rule_method: str, rule_threshold: float | None,
-    missing: tuple[float | None, float | None] | None = None,
+def column_entry(
+    name: str, kind: str, ref: Column | None, cur: Column, rule_method: str, rule_threshold: float | None,
 ) -> dict[str, Any]:
-    """One feature's (or the output's) drift entry."""
+    """One feature's (or the output's) drift entry from both sides' values (``ref=None``: the
+    reference has no such column)."""
     numeric = kind == "numeric"
     entry: dict[str, Any] = {"feature": name, "kind": kind, "method": None, "score": None,
                              "threshold": None, "drifted": False, "stats": {}}
-    if ref_col is None:
+    if ref is None:
         entry["note"] = "not in the reference"
         return entry
-    if missing is None:
-        ref_missing = missing_shares(cur, ref, [(ref_col, kind)])[ref_col]
-        cur_missing = missing_shares(cur, curr, [(col, kind)])[col]
-    else:
-        ref_missing, cur_missing = missing
-    st: dict[str, Any] = {"missing_share_reference": ref_missing, "missing_share_current": cur_missing}
+    st: dict[str, Any] = {"missing_share_reference": ref.missing_share, "missing_share_current": cur.missing_share}
     entry["stats"] = st
+    a = b = None
     if numeric:
-        a = _numeric_values(cur, ref, ref_col)
-        b = _numeric_values(cur, curr, col)
+        a, b = ref.values, cur.values
         st.update({"reference_values": int(a.size), "current_values": int(b.size)})
         if a.size == 0 or b.size == 0:
             entry["note"] = "no values in the " + ("reference" if a.size == 0 else "current data")
             return entry
-        comp = stats.compare_numeric(a, b)
+        ref_std = ref.memo("std", lambda: float(np.std(a)))
+        comp = stats.compare_numeric(a, b, ref_std=ref_std)
         n_distinct = comp.distinct
-        r_sh, c_sh = stats.binned_shares_numeric(a, b)
-        st["histogram"] = distribution(a, b, None, None)
+        ref_distinct = ref.memo("distinct", lambda: stats.n_distinct_sorted(a))
+        ref_counts = cur_counts = None
+        if ref_distinct > stats.BINNING_DISTINCT_MIN:
+            edges = stats.sturges_edges(a, b)
+            r_sh = stats.histogram_sorted(a, edges) / a.size
+            c_sh = stats.histogram_sorted(b, edges) / b.size
+            st["histogram"] = {"labels": [float(e) for e in edges[:-1]], "edges": [float(e) for e in edges],
+                               "reference": [float(x) for x in r_sh], "current": [float(x) for x in c_sh]}
+        else:
+            ref_counts = ref.memo("counts", lambda: stats.counts_from_sorted(a))
+            cur_counts = stats.counts_from_sorted(b)
+            _, r_sh, c_sh = stats.category_shares(ref_counts, cur_counts)
+            st["histogram"] = distribution(None, None, ref_counts, cur_counts)
         st.update({
             "ks": comp.ks, "ks_pvalue": comp.ks_pvalue, "wasserstein": comp.wasserstein,
             "wasserstein_normed": comp.wasserstein_normed, "psi": stats.psi(r_sh, c_sh),
             "jensenshannon": stats.jensenshannon(r_sh, c_sh),
-            "reference_mean": float(a.mean()), "current_mean": float(b.mean()),
+            "reference_mean": ref.memo("mean", lambda: float(a.mean())), "current_mean": float(b.mean()),
             "distinct": n_distinct,
         })
-        ref_counts = cur_counts = None
         if n_distinct <= 5:
-            ref_counts, cur_counts = stats.counts_from_sorted(a), stats.counts_from_sorted(b)
+            if ref_counts is None:
+                ref_counts = ref.memo("counts", lambda: stats.counts_from_sorted(a))
+                cur_counts = stats.counts_from_sorted(b)
             st["chisquare_pvalue"] = stats.chisquare_test(ref_counts, cur_counts)
             if n_distinct <= 2:
                 st["z_pvalue"] = stats.z_test(ref_counts, cur_counts)
         n_ref = int(a.size)
     else:
-        ref_counts = _counts(cur, ref, ref_col)
-        cur_counts = _counts(cur, curr, col)
+        ref_counts, cur_counts = ref.counts or {}, cur.counts or {}
         n_ref = sum(ref_counts.values())
         st.update({"reference_values": n_ref, "current_values": sum(cur_counts.values())})
         if not ref_counts or not cur_counts:
@@ -139,8 +128,7 @@ def feature_drift(
     method = rule_method
     if method == "auto":
         method = stats.default_method(kind, n_ref, n_distinct)
-    score = _score(method, st, numeric, a if numeric else None, b if numeric else None,
-                   ref_counts, cur_counts)
+    score = _score(method, st, numeric, a, b, ref_counts, cur_counts)
     threshold = rule_threshold if rule_threshold is not None else stats.DEFAULT_THRESHOLDS[method]
     entry.update({"method": method, "score": score, "threshold": threshold,
                   "drifted": bool(stats.is_drift(method, score, threshold))})
@@ -201,17 +189,41 @@ def columns_of_cursor(cur, relation: str) -> dict[str, str]:
     return {r[0]: r[1] for r in cur.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()}
 
 
+def _predictions_columns(db: StoreLike, cur) -> dict[str, str]:
+    """Columns of the ``predictions`` view, remembered until the views are rebuilt."""
+    key = (getattr(db, "batch", None), id(getattr(db, "registry", None)), id(getattr(db, "checkpoint", None)))
+    memo = getattr(db, "_drift_view_columns", None)
+    if memo is not None and memo[0] == key and isinstance(key[0], int):
+        return memo[1]
+    cols = columns_of_cursor(cur, "predictions")
+    try:
+        db._drift_view_columns = (key, cols)
+    except AttributeError:
+        pass
+    return cols
+
+
+def _logs_side(db: StoreLike, cur, model: str, version: str, start, end, prefix: str) -> Side:
+    """Rows of ``version`` in ``[start, end)``: the store's parts when it has them, else SQL."""
+    cond, params = Scope(model, version, start, end).where()
+    index = driftdata.PartsIndex.of(db, model) if start is not None and end is not None else None
+    if index is not None:
+        fp = f"{prefix}:{version}:{iso(start)}:{iso(end)}:{index.fingerprint(start, end)}"
+        return Side("predictions", cond, params, fp, None, parts=(index, version, start, end))
+    rows, fp = _side_fingerprint(cur, "predictions", cond, params)
+    return Side("predictions", cond, params, f"{prefix}:{fp}", rows)
+
+
 def load_reference(
     db: StoreLike, cur, model: str, version: str, kinds: dict[str, str],
     reference_start: dt.datetime | None, reference_end: dt.datetime | None,
 ) -> tuple[Side, dict[str, Any]]:
-    """The reference side: a window of logs when asked, else the registered reference file."""
+    """The reference side: a window of logs when asked, else the registered reference file.
+    ``info["rows"]`` is filled in when the rows are known (a window of logs: once read)."""
     if reference_start is not None or reference_end is not None:
-        scope = Scope(model, version, reference_start, reference_end)
-        cond, params = scope.where()
-        rows, fp = _side_fingerprint(cur, "predictions", cond, params)
-        info = {"source": "logs", "start": iso(reference_start), "end": iso(reference_end), "rows": rows}
-        return Side("predictions", cond, params, "logs:" + fp, rows), info
+        side = _logs_side(db, cur, model, version, reference_start, reference_end, "logs")
+        info = {"source": "logs", "start": iso(reference_start), "end": iso(reference_end), "rows": side.rows}
+        return side, info
     vinfo = db.registry.get(model, version)
     if vinfo is None or vinfo.reference is None:
         raise UsageError(
@@ -223,14 +235,14 @@ def load_reference(
         raise UsageError(f"reference file of {model} version {version} not found: {path}")
     kinds_id = hashlib.sha256(repr(sorted(kinds.items())).encode()).hexdigest()[:12]
     fingerprint = f"file:{_file_fingerprint(path)}:kinds={kinds_id}"  # kinds shape the columns
-    info = {"source": str(vinfo.reference)}
+    info: dict[str, Any] = {"source": str(vinfo.reference)}
     cached = _reference_cache_path(db, fingerprint)
     if cached is not None and cached.is_file():
         import pyarrow.parquet as pq
 
         rows = pq.ParquetFile(cached).metadata.num_rows
         info["rows"] = rows
-        return Side(f"read_parquet('{_sql_text(cached)}')", "true", [], fingerprint, rows), info
+        return Side(f"read_parquet('{_sql_text(cached)}')", "true", [], fingerprint, rows, parquet=cached), info
     from console.ingest.reader import read_records  # reading §2 files is ingest's job
 
     try:
@@ -239,7 +251,7 @@ def load_reference(
         raise UsageError(f"cannot read reference {path}: {str(exc).splitlines()[0] if str(exc) else exc}") from None
     info["rows"] = table.num_rows
     if cached is not None:
-        # keep a Parquet copy: later reports scan it with DuckDB instead of re-parsing the file
+        # keep a Parquet copy: later reports read it instead of re-parsing the file
         try:
             import os
             import tempfile
@@ -251,13 +263,13 @@ def load_reference(
             os.close(fd)
             pq.write_table(table, tmp)
             os.replace(tmp, cached)
-            del table
-            return (Side(f"read_parquet('{_sql_text(cached)}')", "true", [], fingerprint, info["rows"]), info)
+            return (Side(f"read_parquet('{_sql_text(cached)}')", "true", [], fingerprint, info["rows"],
+                         parquet=cached, table=table), info)
         except OSError:
             pass
     name = "ref_" + hashlib.sha1(str(path).encode()).hexdigest()[:12]
     cur.register(name, table)
-    return Side(name, "true", [], fingerprint, table.num_rows), info
+    return Side(name, "true", [], fingerprint, table.num_rows, table=table), info
 
 
 def _sql_text(path: Path) -> str:
@@ -272,7 +284,290 @@ def _reference_cache_path(db: StoreLike, fingerprint: str) -> Path | None:
     return Path(ws.store_dir) / "cache" / "analytics" / "reference" / f"{h}.parquet"
 
 
-# -- the report -----------------------------------------------------------------------------
+def side_data(db: StoreLike, side: Side, cols: list[tuple[str, str]]) -> SideData:
+    """Every column of ``cols`` on one side, from the fastest source that reads as the views do."""
+    if side.parts is not None:
+        index, version, start, end = side.parts
+        try:
+            return driftdata.read_windows(index, version, [(start, end)], cols)[0]
+        except driftdata.Unsupported:
+            pass
+    elif side.table is not None or side.parquet is not None:
+        try:
+            table = side.table
+            if table is None:
+                import pyarrow.parquet as pq
+
+                names = set(pq.read_schema(side.parquet).names)
+                table = pq.read_table(side.parquet, columns=[c for c, _ in cols if c in names],
+                                      read_dictionary=[c for c, k in cols if k != "numeric" and c in names] or None)
+            return driftdata.from_table(table, cols)
+        except driftdata.Unsupported:
+            pass
+    cur = db.cursor()
+    try:
+        return driftdata.sql_side(cur, side.relation, side.where, side.params, cols)
+    finally:
+        cur.close()
+
+
+# -- planning and computing windows ---------------------------------------------------------
+
+
+@dataclass
+class Plan:
+    """Everything a window's drift depends on besides its rows, resolved once per call."""
+
+    db: Any
+    model: str
+    version: str
+    config: AnalyticsConfig
+    feats: list[tuple[str, str, str, FeatureDriftRule, str | None]]  # name, column, kind, rule, ref column
+    output: tuple[str, str, FeatureDriftRule, bool] | None  # column, kind, rule, in the reference
+    reference: Side
+    ref_info: dict[str, Any]
+    cache: Cache
+    all_feats: list[tuple[str, str, str]] = field(default_factory=list)
+
+    @property
+    def cur_cols(self) -> list[tuple[str, str]]:
+        cols = [(c, k) for _, c, k, _, _ in self.feats]
+        if self.output is not None:
+            cols.append(self.output[:2])
+        return _unique(cols)
+
+    @property
+    def ref_cols(self) -> list[tuple[str, str]]:
+        cols = [(rc, k) for _, _, k, _, rc in self.feats if rc is not None]
+        if self.output is not None and self.output[3]:
+            cols.append(self.output[:2])
+        return _unique(cols)
+
+    def key(self, start, end, fingerprint: str) -> dict[str, Any]:
+        return {"k": "drift-window", "m": self.model, "v": self.version, "ref": self.reference.fingerprint,
+                "cur": fingerprint, "start": iso(aware(start)), "end": iso(aware(end)),
+                "feats": [[n, c, k, r.method, r.threshold, rc] for n, c, k, r, rc in self.feats],
+                "output": [self.output[0], self.output[1], self.output[2].method, self.output[2].threshold,
+                           self.output[3]] if self.output else None,
+                "share": self.config.drift.share}
+
+    def reference_data(self) -> SideData:
+        load = lambda: side_data(self.db, self.reference, self.ref_cols)  # noqa: E731
+        if not self.config.cache:
+            return load()
+        key = (self.cache.namespace, self.reference.fingerprint, tuple(self.ref_cols))
+        return driftdata.remembered(key, load)
+
+
+def _unique(cols: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    seen: dict[str, str] = {}
+    for c, k in cols:
+        seen.setdefault(c, k)
+    return list(seen.items())
+
+
+def plan_drift(
+    db: StoreLike, model: str, version: str | None, config: AnalyticsConfig | None,
+    features: list[str] | None, reference_start: dt.datetime | None, reference_end: dt.datetime | None,
+) -> Plan:
+    """Resolve version, config, features, output and reference once (``UsageError`` for bad input)."""
+    reference_start, reference_end = aware(reference_start), aware(reference_end)
+    version = resolve_version(db, model, version)
+    if config is None:
+        config = config_for(db, model)
+    dcfg: DriftConfig = config.drift
+    cur = db.cursor()
+    feats = model_features(db, model, version)
+    if features:
+        unknown = sorted(set(features) - {f[0] for f in feats})
+        if unknown:
+            raise UsageError(f"unknown feature {unknown[0]!r} of model {model!r}")
+        feats = [f for f in feats if f[0] in features]
+    else:
+        # A version that declares its inputs is tested on those; other logged fields (another
+        # version's inputs, request metadata) are not its features. `--feature` still reaches them.
+        info = db.registry.get(model, version) if version is not None else None
+        if info is not None and info.features:
+            feats = [f for f in feats if f[0] in info.features]
+    kinds = {f[0]: f[2] for f in feats}
+    reference, ref_info = load_reference(db, cur, model, version, kinds, reference_start, reference_end)
+    cur_cols = _predictions_columns(db, cur)
+    if reference.relation == "predictions":
+        ref_cols = cur_cols
+    elif reference.table is not None:
+        ref_cols = dict.fromkeys(reference.table.column_names, "")
+    elif reference.parquet is not None:
+        import pyarrow.parquet as pq
+
+        ref_cols = dict.fromkeys(pq.read_schema(reference.parquet).names, "")
+    else:
+        ref_cols = columns_of_cursor(cur, reference.relation)
+    planned = []
+    for name, col, kind in feats:
+        rule = dcfg.rule(name, kind)
+        if not rule.enabled or col not in cur_cols:
+            continue
+        planned.append((name, col, kind, rule, col if col in ref_cols else None))
+    output = None
+    if dcfg.output:
+        vinfo = db.registry.get(model, version)
+        task = vinfo.task if vinfo is not None else None
+        if task == "binary" or (task is None and "score" in ref_cols):
+            col, kind = "score", "numeric"
+        elif task == "regression":
+            col, kind = "prediction_num", "numeric"
+        else:
+            col, kind = "prediction", "categorical"
+        if col in cur_cols and col in ref_cols:
+            output = (col, kind, dcfg.rule(OUTPUT, kind), True)
+    cache = cache_for(db, config.cache)
+    return Plan(db, model, version, config, planned, output, reference, ref_info, cache, feats)
+
+
+def _window_report(plan: Plan, ref: SideData, cur: SideData, start, end, parallel: bool) -> dict[str, Any]:
+    """The report of one window (without ``multivariate``)."""
+    items: list[tuple[str, str, str, str | None, FeatureDriftRule]] = [
+        (n, c, k, rc, r) for n, c, k, r, rc in plan.feats]
+    if plan.output is not None:
+        col, kind, rule, _ = plan.output
+        items.append((col, col, kind, col, rule))
+
+    def one(item) -> dict[str, Any]:
+        name, col, kind, ref_col, rule = item
+        rc = ref.columns.get(ref_col) if ref_col is not None else None
+        return column_entry(name, kind, rc, cur.columns[col], rule.method, rule.threshold)
+
+    if parallel and len(items) > 1 and DRIFT_THREADS > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        # sorting and merging release the GIL: two columns at a time use both cores
+        with ThreadPoolExecutor(max_workers=DRIFT_THREADS) as pool:
+            entries = list(pool.map(one, items))
+    else:
+        entries = [one(i) for i in items]
+    results = entries[: len(plan.feats)]
+    output = entries[-1] if plan.output is not None else None
+    tested = [e for e in results if e["method"] is not None]
+    drifted = sum(1 for e in tested if e["drifted"])
+    share = drifted / len(tested) if tested else 0.0
+    dcfg = plan.config.drift
+    ref_info = dict(plan.ref_info)
+    if ref_info.get("rows") is None:
+        ref_info["rows"] = ref.rows
+    out: dict[str, Any] = {
+        "model": plan.model,
+        "version": plan.version,
+        "reference": ref_info,
+        "current": {"rows": cur.rows, "start": iso(aware(start)), "end": iso(aware(end))},
+        "features": results,
+        "dataset_drift": {
+            "share": share, "threshold": dcfg.share, "drifted": bool(tested) and share >= dcfg.share,
+            "drifted_features": drifted, "tested_features": len(tested),
+        },
+    }
+    if dcfg.output:
+        out["output"] = output
+    return out
+
+
+def _reports(plan: Plan, wins: list[tuple[Any, Any]]) -> list[dict[str, Any]]:
+    """One report per ``(start, end)`` window (sorted, not overlapping), from the cache where
+    the window's rows, the reference and the rules are unchanged; the rest computed together."""
+    db, model, version = plan.db, plan.model, plan.version
+    bounded = all(s is not None and e is not None for s, e in wins)
+    index = driftdata.PartsIndex.of(db, model) if bounded else None
+    out: list[dict[str, Any] | None] = [None] * len(wins)
+    keys: list[dict[str, Any] | None] = [None] * len(wins)
+    sql_rows: dict[int, int] = {}
+    todo: list[int] = []
+    empty: list[int] = []  # no parts in the window's days: nothing to read (nor to cache)
+    cur = None
+    for i, (s, e) in enumerate(wins):
+        if index is not None:
+            fp = index.fingerprint(s, e)
+            if not index.files(s, e):
+                empty.append(i)
+                continue
+        else:
+            cur = cur or db.cursor()
+            cond, params = Scope(model, version, s, e).where()
+            rows, fp = _side_fingerprint(cur, "predictions", cond, params)
+            sql_rows[i] = rows
+        keys[i] = plan.key(s, e, fp)
+        hit = plan.cache.get(keys[i]) if plan.reference.rows != 0 else None
+        if hit is not None:
+            out[i] = hit
+        else:
+            todo.append(i)
+    if not todo and not empty:
+        return out  # type: ignore[return-value]
+    ref = plan.reference_data()
+    if plan.ref_info.get("rows") is None:
+        plan.ref_info["rows"] = ref.rows
+    for i in empty:
+        nothing = driftdata.SideBuilder(plan.cur_cols).finish()
+        out[i] = _window_report(plan, ref, nothing, wins[i][0], wins[i][1], False)
+    if not todo:
+        return out  # type: ignore[return-value]
+
+    def finish(i: int, data: SideData, parallel: bool) -> None:
+        s, e = wins[i]
+        rep = _window_report(plan, ref, data, s, e, parallel)
+        if data.rows and ref.rows:
+            plan.cache.put(keys[i], rep)
+        out[i] = rep
+
+    def sql_window(i: int) -> SideData:
+        s, e = wins[i]
+        c = db.cursor()
+        try:
+            cond, params = Scope(model, version, s, e).where()
+            return driftdata.sql_side(c, "predictions", cond, params, plan.cur_cols)
+        finally:
+            c.close()
+
+    def group_job(group: list[int], parallel: bool) -> None:
+        datas: list[SideData] | None = None
+        if index is not None:
+            try:
+                datas = driftdata.read_windows(index, version, [wins[i] for i in group], plan.cur_cols)
+            except driftdata.Unsupported:
+                datas = None
+        if datas is None:
+            datas = [sql_window(i) for i in group]
+        for i, data in zip(group, datas, strict=True):
+            finish(i, data, parallel)
+
+    groups = _groups(todo, wins, index)
+    if len(groups) == 1 or DRIFT_THREADS <= 1:
+        for g in groups:
+            group_job(g, len(groups) == 1)
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=DRIFT_THREADS) as pool:
+            list(pool.map(lambda g: group_job(g, False), groups))
+    return out  # type: ignore[return-value]
+
+
+def _groups(todo: list[int], wins, index) -> list[list[int]]:
+    """Windows that share a day's parts go together (each part is read once)."""
+    if index is None:
+        return [[i] for i in todo]
+    groups: list[list[int]] = []
+    last_day = None
+    for i in todo:
+        days = index.days(*wins[i])
+        if groups and days and last_day is not None and days[0] <= last_day:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+        if days:
+            last_day = days[-1] if last_day is None else max(last_day, days[-1])
+    return groups
+
+
+# -- the reports ----------------------------------------------------------------------------
 
 
 def drift_report(
@@ -289,128 +584,63 @@ def drift_report(
 ) -> dict[str, Any]:
     """CONTRACT §7 drift of one model version: current = its logs in ``[start, end)``."""
     start, end = aware(start), aware(end)
-    reference_start, reference_end = aware(reference_start), aware(reference_end)
-    version = resolve_version(db, model, version)
-    if config is None:
-        config = config_for(db, model)
-    dcfg: DriftConfig = config.drift
-    cur = db.cursor()
-    scope = Scope(model, version, start, end)
+    plan = plan_drift(db, model, version, config, features, reference_start, reference_end)
+    scope = Scope(model, plan.version, start, end)
     rng = report_range(db, scope)
     c_start, c_end = rng if rng else (start, end)
-    cscope = Scope(model, version, c_start, c_end)
-    cond, params = cscope.where()
-    c_rows, c_fp = _side_fingerprint(cur, "predictions", cond, params)
-    current = Side("predictions", cond, params, "cur:" + c_fp, c_rows)
-
-    feats = model_features(db, model, version)
-    if features:
-        unknown = sorted(set(features) - {f[0] for f in feats})
-        if unknown:
-            raise UsageError(f"unknown feature {unknown[0]!r} of model {model!r}")
-        feats = [f for f in feats if f[0] in features]
-    else:
-        # A version that declares its inputs is tested on those; other logged fields (another
-        # version's inputs, request metadata) are not its features. `--feature` still reaches them.
-        info = db.registry.get(model, version) if version is not None else None
-        if info is not None and info.features:
-            feats = [f for f in feats if f[0] in info.features]
-    kinds = {f[0]: f[2] for f in feats}
-    reference, ref_info = load_reference(db, cur, model, version, kinds, reference_start, reference_end)
-    ref_cols = columns_of_cursor(cur, reference.relation)
-    cur_cols = columns_of_cursor(cur, "predictions")
-
-    cache = cache_for(db, config.cache)
-    results: list[dict[str, Any] | None] = []
-    todo: list[tuple[int, str, str, str, str | None, Any, dict[str, Any]]] = []
-    for name, col, kind in feats:
-        rule = dcfg.rule(name, kind)
-        if not rule.enabled or col not in cur_cols:
-            continue
-        ref_col = col if col in ref_cols else None
-        key = {"k": "drift-feature", "m": model, "v": version, "f": name, "kind": kind,
-               "ref": reference.fingerprint, "cur": current.fingerprint,
-               "rule": [rule.method, rule.threshold], "rows": [reference.rows, current.rows]}
-        entry = cache.get(key) if current.rows and reference.rows else None
-        if entry is None:
-            todo.append((len(results), name, col, kind, ref_col, rule, key))
-        results.append(entry)
-    if todo:
-        ref_missing = missing_shares(cur, reference, [(rc, k) for _, _, _, k, rc, _, _ in todo if rc is not None])
-        cur_missing = missing_shares(cur, current, [(c, k) for _, _, c, k, _, _, _ in todo])
-
-        def one(item) -> tuple[int, dict[str, Any]]:
-            i, name, col, kind, ref_col, rule, key = item
-            c = cur if shared_only else db.cursor()  # a cursor per thread
-            entry = feature_drift(c, reference, current, name, col, kind, ref_col, rule.method,
-                                  rule.threshold, (ref_missing.get(ref_col) if ref_col else None, cur_missing[col]))
-            cache.put(key, entry)
-            return i, entry
-
-        # sorting, merging and DuckDB scans release the GIL: two features at a time use both
-        # cores; a reference registered on this cursor only (no workspace) stays sequential
-        shared_only = reference.relation.startswith("ref_")
-        if shared_only or len(todo) < 2:
-            done = [one(item) for item in todo]
-        else:
-            from concurrent.futures import ThreadPoolExecutor
-
-            with ThreadPoolExecutor(max_workers=DRIFT_THREADS) as pool:
-                done = list(pool.map(one, todo))
-        for i, entry in done:
-            results[i] = entry
-    tested = [e for e in results if e["method"] is not None]
-    tested_names = {e["feature"] for e in tested}
-    drifted = sum(1 for e in tested if e["drifted"])
-    share = drifted / len(tested) if tested else 0.0
-    out: dict[str, Any] = {
-        "model": model,
-        "version": version,
-        "reference": ref_info,
-        "current": {"rows": current.rows, "start": iso(aware(c_start)), "end": iso(aware(c_end))},
-        "features": results,
-        "dataset_drift": {
-            "share": share, "threshold": dcfg.share, "drifted": bool(tested) and share >= dcfg.share,
-            "drifted_features": drifted, "tested_features": len(tested),
-        },
-    }
-    if dcfg.output:
-        out["output"] = _output_drift(db, cur, model, version, reference, current, ref_cols, cur_cols, dcfg, cache)
+    out = dict(_reports(plan, [(c_start, c_end)])[0])
+    config = plan.config
     use_mv = config.multivariate.enabled if multivariate is None else multivariate
+    tested = [e for e in out["features"] if e["method"] is not None]
     if use_mv and tested:
         from console.analytics.multivariate import domain_classifier
 
-        cols = [(n, c, k) for n, c, k in feats if n in tested_names]
-        key = {"k": "drift-multivariate", "m": model, "v": version, "ref": reference.fingerprint,
+        tested_names = {e["feature"] for e in tested}
+        cols = [(n, c, k) for n, c, k in plan.all_feats if n in tested_names]
+        cond, params = Scope(model, plan.version, c_start, c_end).where()
+        current = _logs_side(db, db.cursor(), model, plan.version, c_start, c_end, "cur")
+        current.rows = out["current"]["rows"]
+        reference = plan.reference
+        if reference.rows is None:
+            reference.rows = out["reference"]["rows"]
+        key = {"k": "drift-multivariate", "m": model, "v": plan.version, "ref": reference.fingerprint,
                "cur": current.fingerprint, "cols": cols, "cfg": repr(config.multivariate)}
-        mv = cache.get(key)
+        mv = plan.cache.get(key)
         if mv is None:
-            mv = domain_classifier(cur, reference, current, cols, config.multivariate)
-            cache.put(key, mv)
+            mv = domain_classifier(db.cursor(), reference, current, cols, config.multivariate)
+            plan.cache.put(key, mv)
         out["multivariate"] = mv
     return out
 
 
-def _output_drift(db, cur, model, version, reference, current, ref_cols, cur_cols, dcfg, cache):
-    """Drift of the model's output: ``score`` for binary models, else the prediction."""
-    info = db.registry.get(model, version)
-    task = info.task if info is not None else None
-    if task == "binary" or (task is None and "score" in ref_cols):
-        col, kind = "score", "numeric"
-    elif task == "regression":
-        col, kind = "prediction_num", "numeric"
-    else:
-        col, kind = "prediction", "categorical"
-    if col not in cur_cols or col not in ref_cols:
-        return None
-    rule = dcfg.rule(OUTPUT, kind)
-    key = {"k": "drift-output", "m": model, "v": version, "col": col,
-           "ref": reference.fingerprint, "cur": current.fingerprint, "rule": [rule.method, rule.threshold]}
-    entry = cache.get(key)
-    if entry is None:
-        entry = feature_drift(cur, reference, current, col, col, kind, col, rule.method, rule.threshold)
-        cache.put(key, entry)
-    return entry
+def drift_windows(
+    db: StoreLike,
+    model: str,
+    version: str | None = None,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+    window: str | None = "1d",
+    reference_start: dt.datetime | None = None,
+    reference_end: dt.datetime | None = None,
+    config: AnalyticsConfig | None = None,
+    features: list[str] | None = None,
+) -> dict[str, Any]:
+    """Drift of every ``window`` of ``[start, end)`` (windows as in ``performance_report``:
+    epoch-aligned, clipped to given bounds): ``{"model", "version", "window", "start", "end",
+    "windows": [report, ...]}``, each report exactly what ``drift_report`` gives for that
+    window with ``multivariate=False``. The reference is read once; each window is cached."""
+    start, end = aware(start), aware(end)
+    size = W.parse_window(window)
+    plan = plan_drift(db, model, version, config, features, reference_start, reference_end)
+    rng = report_range(db, Scope(model, plan.version, start, end))
+    out: dict[str, Any] = {"model": model, "version": plan.version, "window": window or "1d",
+                           "start": None, "end": None, "windows": []}
+    if rng is None:
+        return out
+    lo, hi = W.align_range(rng[0], rng[1], size, start is not None, end is not None)
+    wins = [(w.start, w.end) for w in W.split(lo, hi, size)]
+    out.update(start=iso(lo), end=iso(hi), windows=_reports(plan, wins))
+    return out
 
 
 def drift_features_summary(report: dict[str, Any]) -> list[dict[str, Any]]:
@@ -425,4 +655,3 @@ def drift_features_summary(report: dict[str, Any]) -> list[dict[str, Any]]:
             "missing_ref": s.get("missing_share_reference"), "missing_cur": s.get("missing_share_current"),
         })
     return rows
-
