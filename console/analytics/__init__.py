@@ -10,6 +10,7 @@ The Python API (documented with notebook examples in docs/analytics.md)::
     ws = load("sample_data")
     db = open_store(ws, production={"credit-risk": "3"})
     analytics.drift_report(db, "credit-risk")                 # CONTRACT §7
+    analytics.drift_windows(db, "credit-risk", window="1d")   # one drift report per day
     analytics.performance_report(db, "credit-risk", window="1d")
     analytics.slices_report(db, "credit-risk", by=["region"])
     analytics.ops_report(db, "credit-risk", window="1h")
@@ -29,6 +30,7 @@ _EXPORTS = {
     "check_alerts": "alerts",
     "cost_report": "cost",
     "drift_report": "drift",
+    "drift_windows": "drift",
     "ensure_read_only": "query",
     "load_config": "config",
     "ops_report": "ops",
@@ -44,6 +46,7 @@ __all__ = [
     "check_alerts",
     "cost_report",
     "drift_report",
+    "drift_windows",
     "ensure_read_only",
     "load_config",
     "ops_report",
@@ -58,7 +61,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from console.analytics.alerts import check_alerts
     from console.analytics.config import AnalyticsConfig, load_config
     from console.analytics.cost import budget_status, cost_report
-    from console.analytics.drift import drift_report
+    from console.analytics.drift import drift_report, drift_windows
     from console.analytics.ops import ops_report
     from console.analytics.performance import performance_report
     from console.analytics.query import ensure_read_only, run_query
