@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
@@ -59,6 +60,7 @@ class ConsoleApp(App):
         except Exception:  # the store-opening worker reports any problem
             self.preview = None
         self._live = live
+        self.first_data = threading.Event()  # set by the first screen that paints its data
         self._hung_up = False
         self._told: set[str] = set()
         ui = workspace.section("ui")
@@ -214,21 +216,33 @@ class ConsoleApp(App):
         try:
             backend.open()
             backend.refresh()
-            status = backend.status()
-            if backend.ingest_problem:
-                status.problems.append(backend.ingest_problem)
+            opened = True
         except Exception as exc:
             backend.load_state()
             status = Status(ingest_state="error", problems=[f"{type(exc).__name__}: {exc}"])
-        self.call_from_thread(self._backend_ready, backend, status)
+            opened = False
+        if opened:  # the screens start loading now; the header's status follows their first
+            self.call_from_thread(self._backend_ready, backend, None)  # data paint (≤ 1 s later)
+            self.first_data.wait(timeout=1.0)
+            try:
+                status = backend.status()
+            except Exception as exc:
+                status = Status(ingest_state="error", problems=[str(exc)])
+            if backend.ingest_problem:
+                status.problems.append(backend.ingest_problem)
+            self.call_from_thread(self._set_status, status)
+            self.call_from_thread(self._schedule)
+        else:
+            self.call_from_thread(self._backend_ready, backend, status)
+            self.call_from_thread(self._schedule)
 
-    def _backend_ready(self, backend: Backend, status: Status) -> None:
+    def _backend_ready(self, backend: Backend, status: Status | None) -> None:
         self.backend = backend
-        self._set_status(status)
+        if status is not None:
+            self._set_status(status)
         for s in self.screen_stack:
             if hasattr(s, "reload"):
                 s.reload()
-        self._schedule()
 
     def _schedule(self) -> None:
         if self.refresh_interval > 0 and not self._exit_renderables and self.is_running:
@@ -253,7 +267,7 @@ class ConsoleApp(App):
     def _after_tick(self, changed: bool, status: Status, force: bool) -> None:
         self._set_status(status)
         if changed and hasattr(self.screen, "reload") and not isinstance(self.screen, ModalScreen):
-            self.screen.reload()
+            getattr(self.screen, "data_changed", self.screen.reload)()
         for s in self.screen_stack[:-1]:
             if changed:
                 s.stale = True

@@ -34,7 +34,9 @@ class Backend:
         self.ingester: Any = None
         self._lock = threading.Lock()
         self._journal_sig: tuple | None = None
-        self._memo: dict[tuple, dict] = {}
+        self._memo: dict[tuple, Any] = {}
+        self._running: dict[tuple, threading.Event] = {}
+        self._generation = 0
 
     # -- life cycle ------------------------------------------------------------------------
     def load_state(self) -> None:
@@ -84,6 +86,7 @@ class Backend:
         if changed:
             with self._lock:
                 self._memo.clear()
+                self._generation += 1
         return changed
 
     # -- header status ---------------------------------------------------------------------
@@ -121,24 +124,45 @@ class Backend:
         return journal.Journal(self.ws.journal_path).verify()
 
     # -- analytics -------------------------------------------------------------------------
-    def report(self, name: str, **kwargs: Any) -> dict:
-        """``console.analytics.<name>(db, **kwargs)``: the contract-shaped dict, untouched."""
+    def report(self, name: str, **kwargs: Any) -> Any:
+        """``console.analytics.<name>(db, **kwargs)`` (``"cost.cost_rows"``: a function of one of
+        its modules): what the engine returned, untouched. Remembered until the store, registry
+        or journal changes; a report another worker is computing right now is waited for, not
+        computed twice (the model screen prefetches its tabs while the user may ask for one)."""
+        import importlib
+
         import console.analytics as analytics
 
-        fn = getattr(analytics, name)
+        if "." in name:
+            module, func = name.rsplit(".", 1)
+            fn = getattr(importlib.import_module(f"console.analytics.{module}"), func)
+        else:
+            fn = getattr(analytics, name)
         if name == "drift_report":
             # per-feature drift is what the screens show; the multivariate domain classifier
             # (seconds per call) is left to `drift` on the command line and to alerts
             kwargs.setdefault("multivariate", False)
-        key = (name, repr(sorted(kwargs.items())))
-        with self._lock:
-            hit = self._memo.get(key)
-        if hit is not None:
-            return hit
-        result = fn(self.db, **kwargs)
-        with self._lock:
-            self._memo[key] = result  # until the store, registry or journal changes
-        return result
+        key = _call_key(name, fn, kwargs)
+        while True:
+            with self._lock:
+                if key in self._memo:
+                    return self._memo[key]
+                running = self._running.get(key)
+                if running is None:
+                    running = self._running[key] = threading.Event()
+                    generation = self._generation
+                    break
+            running.wait()  # then the memo has it (or that worker failed: compute it here)
+        try:
+            result = fn(self.db, **kwargs)
+            with self._lock:
+                if generation == self._generation:  # not if the data changed meanwhile
+                    self._memo[key] = result
+            return result
+        finally:
+            with self._lock:
+                self._running.pop(key, None)
+            running.set()
 
     # -- governance ------------------------------------------------------------------------
     def requests(self) -> list:
@@ -255,6 +279,19 @@ def ingester_stats(ing: Any) -> dict:
         state = "error"
     return {"state": state, "rows_per_s": st.rows_per_s, "lag_bytes": st.lag_bytes,
             "error": st.last_error}
+
+
+def _call_key(name: str, fn: Callable, kwargs: dict[str, Any]) -> tuple:
+    """The same call spelled differently (a default given or not) is one memo entry."""
+    import inspect
+
+    try:
+        bound = inspect.signature(fn).bind(None, **kwargs)
+        bound.apply_defaults()
+        args = dict(list(bound.arguments.items())[1:])
+    except (TypeError, ValueError):
+        args = kwargs
+    return name, repr(sorted(args.items()))
 
 
 def _file_sig(path) -> tuple | None:

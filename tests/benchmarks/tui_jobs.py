@@ -53,21 +53,32 @@ def _app(ws_dir: Path, live: bool):
     return ConsoleApp(load_dir(ws_dir), read_only=True, live=live, refresh_interval=0)
 
 
-def _record_fleet(events: list[tuple[float, Any]]) -> None:
+def _record_fleet(events: list[tuple[float, dict[str, Any]]]) -> None:
+    """After every fleet paint: its time, what the rows show and what is still loading."""
     from console.tui.screens.fleet import FleetScreen
 
     original = FleetScreen.show
 
     def show(self, data):
         original(self, data)
-        events.append((time.perf_counter(), data))
+        events.append((time.perf_counter(), {
+            "waiting_for": set(self.waiting_for), "models": len(self.rows),
+            "with_traffic": sum(1 for r in self.rows if r.requests),
+            "populated": _populated(self.rows) and "summary" not in self.waiting_for,
+            "complete": not self.waiting_for, "problems": [p for v in self.problems.values() for p in v],
+        }))
 
     FleetScreen.show = show
 
 
-def _populated(data) -> bool:
-    """The fleet's first progressive paint: quick reports of every model are in."""
-    return bool(data[0])
+def _populated(rows) -> bool:
+    """Every row shows real numbers: requests, and for a model with traffic its error rate,
+    p95 latency and cost (today and month-to-date)."""
+    return bool(rows) and all(
+        r.requests is not None and (not r.requests or (
+            r.error_rate is not None and r.p95_ms is not None and r.cost_today is not None
+            and r.cost_mtd is not None))
+        for r in rows)
 
 
 async def job_launch(a) -> dict[str, Any]:
@@ -89,15 +100,20 @@ async def job_launch(a) -> dict[str, Any]:
                 return 0
 
         first = await _until(pilot, lambda: table_rows() > 0, deadline)
-        await _until(pilot, lambda: any(_populated(d) for _, d in events), deadline)
-        populated = next((t for t, d in events if _populated(d)), None)
-        await _until(pilot, lambda: any(_populated(d) and not d[2] for _, d in events), deadline)
-        complete = next((t for t, d in events if _populated(d) and not d[2]), None)
-        last = events[-1][1] if events else ([], [], "")
+        await _until(pilot, lambda: any(e["populated"] for _, e in events), deadline)
+        populated = next((t for t, e in events if e["populated"]), None)
+        await _until(pilot, lambda: any(e["complete"] for _, e in events), deadline)
+        complete = next((t for t, e in events if e["complete"]), None)
+        parts: dict[str, float] = {}  # when each slow column was in (its worker finished)
+        for t, e in events:
+            for part in ("metric", "drift", "alerts"):
+                if part not in e["waiting_for"] and e["populated"]:
+                    parts.setdefault(part, t - T0)
+        last = events[-1][1] if events else {"problems": [], "with_traffic": 0}
         since = lambda t: None if t is None else t - T0  # noqa: E731
         out.update({"first_paint_s": since(first), "populated_s": since(populated), "complete_s": since(complete),
-                    "timeout_s": a.timeout, "models": table_rows(), "problems": list(last[1]),
-                    "models_with_traffic": sum(1 for r in last[0] if r.requests)})
+                    "parts_in_s": parts, "timeout_s": a.timeout, "models": table_rows(),
+                    "problems": list(last["problems"]), "models_with_traffic": last["with_traffic"]})
         await asyncio.sleep(a.idle)
         await pilot.pause()
         out.update({"idle_s": a.idle, "rss_idle_mb": _rss_now_mb(),
@@ -107,16 +123,8 @@ async def job_launch(a) -> dict[str, Any]:
 
 
 async def job_panels(a) -> dict[str, Any]:
-    from console.tui.screens.model import TABS, ModelScreen
+    from console.tui.screens.model import TABS
 
-    shown: list[tuple[float, str]] = []
-    original = ModelScreen.show
-
-    def show(self, data):
-        original(self, data)
-        shown.append((time.perf_counter(), data[0].TAB))
-
-    ModelScreen.show = show
     events: list[tuple[float, Any]] = []
     _record_fleet(events)
     app = _app(Path(a.ws), a.live)
@@ -126,29 +134,90 @@ async def job_panels(a) -> dict[str, Any]:
         if await _until(pilot, lambda: app.backend is not None, deadline) is None:
             raise TimeoutError("the console's backend did not open")
         # a user opens a model once the fleet has loaded: wait for it (or the deadline)
-        fleet_done = await _until(pilot, lambda: any(not d[2] for _, d in events), deadline)
+        fleet_done = await _until(pilot, lambda: any(e["complete"] for _, e in events), deadline)
         t = time.perf_counter()
         app.open_model(a.model)
-        if await _until(pilot, lambda: any(tab == "drift" for _, tab in shown), deadline) is None:
+        await _until(pilot, lambda: type(app.screen).__name__ == "ModelScreen", deadline)
+        screen = app.screen
+
+        def painted(tab: str) -> bool:
+            """The tab is the visible one and its panel painted data of the screen's latest load."""
+            try:
+                panel = screen.query_one(f"#panel-{tab}")
+            except Exception:  # not mounted yet
+                return False
+            return screen.active_tab() == tab and screen.generation > 0 and panel.shown == screen.generation
+
+        def all_complete() -> bool:
+            try:
+                return screen.generation > 0 and all(p.complete == screen.generation for p in screen.panels())
+            except Exception:
+                return False
+
+        first = await _until(pilot, lambda: painted(TABS[0]), deadline)
+        if first is None:
             raise TimeoutError("the drift panel did not load")
-        open_s = next(ts for ts, tab in shown if tab == "drift") - t
-        seen = {"drift"}
+        open_s = first - t
+        seen = {TABS[0]}
+        # the user starts switching as soon as the first panel shows (--think s between keys);
+        # the model screen's own load (every tab complete) is timed alongside
+        loaded_at: list[float] = []
         order = list(range(2, len(TABS) + 1)) + [1]
         for rnd in range(a.rounds):
             for number in order:
                 tab = TABS[number - 1]
-                n_before = len(shown)
+                if not loaded_at and all_complete():
+                    loaded_at.append(time.perf_counter())
+                if a.think:
+                    await asyncio.sleep(a.think)
                 t = time.perf_counter()
-                await pilot.press(str(number))
+                _send_key(app, str(number))
                 deadline = time.perf_counter() + a.timeout
-                await _until(pilot, lambda tab=tab, n=n_before: any(s == tab for _, s in shown[n:]), deadline)
-                done = next((ts for ts, s in shown[n_before:] if s == tab), None)
+                done = await _until(pilot, lambda tab=tab: painted(tab), deadline)
+                if done is not None:
+                    await pilot.pause(0)  # and the screen has refreshed with it
+                    done = time.perf_counter()
+                await pilot.wait_for_scheduled_animations()  # the tab underline, before the next key
                 switches.append({"round": rnd, "tab": tab, "seconds": None if done is None else done - t,
                                  "timed_out": done is None, "first_visit": tab not in seen})
                 seen.add(tab)
+        if not loaded_at:
+            got = await _until(pilot, all_complete, time.perf_counter() + a.open_timeout)
+            loaded_at.append(got) if got is not None else None
+        t_open = first - open_s
         app.exit()
-    return {"live_ingester": a.live, "open_model_s": open_s, "switches": switches,
+    return {"live_ingester": a.live, "open_model_s": open_s, "think_s": a.think,
+            "model_loaded_s": (loaded_at[0] - t_open) if loaded_at else None,
+            "switches": switches, "summary": _switch_summary(switches),
             "fleet_loaded_first": fleet_done is not None}
+
+
+def _send_key(app, key: str) -> None:
+    """The key as the terminal driver delivers it (``pilot.press`` would also wait for the tab
+    bar's underline animation to end — not something a user waits for)."""
+    from textual import events
+
+    event = events.Key(key, key)
+    event.set_sender(app)
+    app._driver.send_message(event)
+
+
+def _pct(xs: list[float], q: float) -> float | None:
+    """Nearest-rank percentile (a timed-out switch counts as infinitely slow)."""
+    if not xs:
+        return None
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, max(0, int(-(-q * len(xs) // 1)) - 1))]
+
+
+def _switch_summary(switches: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, pick in (("first_visits", lambda s: s["first_visit"]),
+                       ("revisits", lambda s: not s["first_visit"]), ("all", lambda s: True)):
+        xs = [float("inf") if s["timed_out"] else s["seconds"] for s in switches if pick(s)]
+        out[name] = {"n": len(xs), "p50_s": _pct(xs, 0.5), "p95_s": _pct(xs, 0.95),
+                     "max_s": max(xs) if xs else None}
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -165,6 +234,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             s.add_argument("--model", required=True)
             s.add_argument("--rounds", type=int, default=3)
+            s.add_argument("--think", type=float, default=0.0,
+                           help="seconds between a panel painting and the next key (default 0: at once)")
             s.add_argument("--open-timeout", type=float, default=120.0,
                            help="for the fleet to load and the model screen's first panel")
     a = p.parse_args(argv)

@@ -13,6 +13,9 @@ class Panel(Vertical):
 
     TAB = ""
     LABEL = ""
+    shown = 0  # the model screen's load generation this panel has painted (a first step of it)
+    step = 0  # the last step of that load painted (progressive panels paint several)
+    complete = 0  # the generation painted in full
 
     def fetch(self, backend, model: str, version: str | None, window) -> Any:
         raise NotImplementedError

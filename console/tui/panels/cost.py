@@ -1,5 +1,5 @@
 """Cost tab: serving cost per day with the monthly budget's daily pace as a line, and the cost
-by version. Numbers from ``cost_report`` (the budget from the registry)."""
+by version. Numbers from ``cost_report``'s rows (the budget from the registry)."""
 
 from __future__ import annotations
 
@@ -25,8 +25,11 @@ class CostPanel(Panel):
 
     def fetch(self, backend, model: str, version: str | None, window) -> Any:
         span = backend.span(window)
-        daily = backend.report("cost_report", model=model, version=version, by="day", **span)
-        by_version = backend.report("cost_report", model=model, version=version, by="version", **span)
+        # cost_report's rows (engine's cost_rows) without its labels join: this tab shows no
+        # per-correct figures, and the join costs seconds on a large store
+        rows = {by: backend.report("cost.cost_rows", model=model, version=version, by=by, labels=False, **span)
+                for by in ("day", "version")}
+        daily, by_version = {"rows": rows["day"]}, {"rows": rows["version"]}
         prod = backend.fleet.production.get(model)
         info = backend.registry.get(model, prod) if prod else None
         budget = (info.cost or {}).get("monthly_budget_usd") if info else None

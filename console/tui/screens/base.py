@@ -103,6 +103,7 @@ class ConsoleScreen(Screen):
     def _apply(self, data: Any) -> None:
         if self.is_attached:
             self.show(data)
+            self.app.first_data.set()
 
     def fetch(self) -> Any:  # runs in a thread
         return None

@@ -2,6 +2,12 @@
 error rate, p95 latency, drift state, latest labelled metric against offline, cost today and
 month-to-date against budget, open alerts and pending requests. Sortable (``s``), filterable
 (``/``); enter opens the model.
+
+Loading (``fleetdata`` has the stages): the registry rows paint first; then one worker (the
+screen's ``load``) fills traffic, errors, latency, cost and pending requests of every model;
+when it has painted, three workers start side by side — the latest labelled metric, drift and
+alerts — and each fills its column as it finishes (until then the last known value stays, and
+the note says what is still loading). A reload cancels all of them (exclusive groups).
 """
 
 from __future__ import annotations
@@ -9,16 +15,18 @@ from __future__ import annotations
 from typing import Any
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
+from textual.worker import get_current_worker
 
 from console.tui import format as fmt
 from console.tui.fleetdata import (
     FleetRow,
-    add_alerts,
-    add_drift,
-    add_fast,
+    add_summary,
     base_rows,
+    drift_of,
+    metric_of,
     severity_rank,
     snapshot,
 )
@@ -47,14 +55,18 @@ class FleetScreen(FilteredTableScreen):
     TITLE = "Fleet"
     VIEW = "fleet"
 
+    SLOW = ("metric", "drift", "alerts")  # the columns filled after the first data paint
+    CARRIED = ("metric_value", "drift", "drifted_features", "alerts", "worst_alert")
+
     def __init__(self) -> None:
         super().__init__()
         self.rows: list[FleetRow] = []
         self.sort_col = 4  # open alerts first
         self.sort_reverse = False
         self.filter_text = ""
-        self._drift_cache: dict[str, str] = {}  # last known, shown while drift reloads
-        self._alerts_cache: list[dict] | None = None
+        self.generation = 0
+        self.waiting_for: set[str] = set()  # "summary" and the SLOW parts not painted yet
+        self.problems: dict[str, list[str]] = {}
 
     def compose_body(self) -> ComposeResult:
         yield DataTable(id="fleet", cursor_type="row", zebra_stripes=True)
@@ -79,10 +91,17 @@ class FleetScreen(FilteredTableScreen):
 
     def reload(self) -> None:
         self.show_registry_rows()
+        if self.app.backend is None:
+            return
+        for kind in self.SLOW:  # stale: a newer load restarts them
+            self.workers.cancel_group(self, f"fleet-{kind}")
+        self.generation += 1
+        self.waiting_for = {"summary", *self.SLOW}
         super().reload()
 
     def fetch(self) -> Any:
-        """Progressive: quick reports for every model, then pending requests, drift, alerts."""
+        """The cheap columns of every model (one grouped query, cost and budget, requests)."""
+        generation = self.generation
         be = self.app.backend
         window, now = self.app.window, self.app.now()
         problems: list[str] = []
@@ -92,36 +111,92 @@ class FleetScreen(FilteredTableScreen):
         except Exception as exc:
             pending = {}
             problems.append(f"requests: {type(exc).__name__}: {exc}")
-        add_alerts(rows, self._alerts_cache, pending)
         for row in rows:
-            add_fast(be, row, window, now)
-            row.drift = self._drift_cache.get(row.model, "none")
-        yield snapshot(rows), list(problems), "loading drift…"
-        for row in rows:
-            add_drift(be, row, window)
-            yield snapshot(rows), list(problems), "loading drift…"
-        try:
-            alerts = be.report("check_alerts").get("alerts", [])
-        except Exception as exc:
-            alerts = None
-            problems.append(f"alerts: {type(exc).__name__}: {exc}")
-        add_alerts(rows, alerts, pending)
-        yield snapshot(rows), problems, ""
+            row.pending = pending.get(row.model, 0)
+        add_summary(be, rows, window, now, problems)
+        return "rows", generation, rows, problems
 
     def show(self, data: Any) -> None:
-        rows, problems, pending_note = data
-        self.rows = rows
-        for r in rows:
-            problems.extend(f"{r.model}: {p}" for p in dict.fromkeys(r.problems))
-            if r.drift != "none":
-                self._drift_cache[r.model] = r.drift
-        if not pending_note:
-            self._alerts_cache = [{"model": r.model, "severity": r.worst_alert}
-                                  for r in rows for _ in range(r.alerts)]
-        note = self.query_one("#fleet-note", Static)
-        text = f"▲ {len(problems)} problem(s): {problems[0]}" if problems else ""
-        note.update(" · ".join(t for t in (pending_note, text) if t))
+        kind, generation = data[0], data[1]
+        if generation != self.generation:
+            return  # a stale load's last word
+        if kind == "rows":
+            _, _, rows, problems = data
+            old = {r.model: r for r in self.rows}
+            for r in rows:  # the slow columns keep their last known values until reported
+                if r.model in old:
+                    for name in self.CARRIED:
+                        setattr(r, name, getattr(old[r.model], name))
+            self.rows = rows
+            self.problems = {"summary": problems}
+            self.waiting_for.discard("summary")
+            window = self.app.window
+            self._metric(generation, snapshot(rows), window)
+            self._drift(generation, snapshot(rows), window)
+            self._alerts(generation, [r.model for r in rows])
+        else:  # ("fields", generation, part, {model: {field: value}}, problems, done)
+            _, _, part, fields, problems, done = data
+            for r in self.rows:
+                for name, value in fields.get(r.model, {}).items():
+                    setattr(r, name, value)
+            self.problems[part] = problems
+            if done:
+                self.waiting_for.discard(part)
+        self.paint_note()
         self.repaint()
+
+    def paint_note(self) -> None:
+        problems = [p for part in self.problems.values() for p in part]
+        waiting = [k for k in self.SLOW if k in self.waiting_for]
+        pending = f"loading {', '.join(waiting)}…" if waiting and "summary" not in self.waiting_for else ""
+        text = f"▲ {len(problems)} problem(s): {problems[0]}" if problems else ""
+        self.query_one("#fleet-note", Static).update(" · ".join(t for t in (pending, text) if t))
+
+    # -- the slow columns, one worker each ------------------------------------------------
+    def _post(self, data: Any) -> bool:
+        if get_current_worker().is_cancelled:
+            return False
+        self.app.call_from_thread(self._apply, data)
+        return True
+
+    def _per_model(self, part: str, generation: int, rows: list[FleetRow], fn, window) -> None:
+        """``fn`` for each row, each result painted as it comes; the part is done at the end."""
+        problems: list[str] = []
+        try:
+            for row in rows:
+                try:
+                    got = fn(self.app.backend, row, window)
+                except Exception as exc:  # keep the other rows coming
+                    got = {}
+                    row.problems.append(f"{part}: {type(exc).__name__}: {exc}")
+                problems += [f"{row.model}: {p}" for p in dict.fromkeys(row.problems)]
+                row.problems.clear()
+                if not self._post(("fields", generation, part, {row.model: got}, list(problems), False)):
+                    return
+        finally:
+            self._post(("fields", generation, part, {}, problems, True))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="fleet-metric")
+    def _metric(self, generation: int, rows: list[FleetRow], window) -> None:
+        self._per_model("metric", generation, rows, metric_of, window)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="fleet-drift")
+    def _drift(self, generation: int, rows: list[FleetRow], window) -> None:
+        self._per_model("drift", generation, rows, drift_of, window)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="fleet-alerts")
+    def _alerts(self, generation: int, models: list[str]) -> None:
+        try:
+            alerts = self.app.backend.report("check_alerts").get("alerts", [])
+            problems: list[str] = []
+        except Exception as exc:
+            alerts, problems = None, [f"alerts: {type(exc).__name__}: {exc}"]
+        fields: dict[str, dict[str, Any]] = {}
+        for model in models if alerts is not None else []:
+            mine = [a for a in alerts if a.get("model") == model]
+            worst = min((a.get("severity") or "info" for a in mine), key=severity_rank) if mine else None
+            fields[model] = {"alerts": len(mine), "worst_alert": worst}
+        self._post(("fields", generation, "alerts", fields, problems, True))
 
     # -- table -----------------------------------------------------------------------------
     def visible_rows(self) -> list[FleetRow]:

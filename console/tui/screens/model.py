@@ -1,7 +1,13 @@
 """The model screen: tabs for drift, performance, slices, ops, cost and versions (one panel
-module each). Only the visible tab loads, in a worker; switching tabs cancels a stale load.
-``v`` picks the version (production by default); operators can request retrain, rollback or
-promotion from here (a confirmation dialog asks for the reason).
+module each). ``v`` picks the version (production by default); operators can request retrain,
+rollback or promotion from here (a confirmation dialog asks for the reason).
+
+Loading: as the screen opens (and on every reload: new data, window or version) the visible
+tab loads in the screen's ``load`` worker while a ``prefetch`` worker loads the other tabs one
+after another, each painting its panel as soon as its data is in — so a tab switch usually
+finds its panel painted already. Switching to a tab whose panel is not complete yet loads it in
+the ``load`` worker (a stale one is cancelled); the backend computes a report once even when
+both workers ask for it. Both groups are exclusive: a reload cancels the previous ones.
 """
 
 from __future__ import annotations
@@ -9,8 +15,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from textual import work
 from textual.app import ComposeResult
+from textual.css.query import NoMatches
 from textual.widgets import Static, TabbedContent, TabPane
+from textual.worker import get_current_worker
 
 from console.tui.panels.cost import CostPanel
 from console.tui.panels.drift import DriftPanel
@@ -21,8 +30,10 @@ from console.tui.panels.versions import VersionsPanel
 from console.tui.screens.base import ConsoleScreen
 from console.tui.screens.requesting import open_request_dialog
 
+DONE = object()  # a load's last step: its panel is complete
 PANELS = (DriftPanel, PerformancePanel, SlicesPanel, OpsPanel, CostPanel, VersionsPanel)
 TABS = tuple(p.TAB for p in PANELS)
+PREFETCH_ORDER = ("versions", "ops", "cost", "performance", "slices", "drift")  # quickest first
 
 
 class ModelScreen(ConsoleScreen):
@@ -71,25 +82,104 @@ class ModelScreen(ConsoleScreen):
     def active_panel(self):
         return self.query_one(f"#panel-{self.active_tab()}")
 
+    generation = 0
+
+    def panels(self) -> list:
+        return [self.query_one(f"#panel-{tab}") for tab in TABS]
+
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         self.repaint_status()
-        self.reload()
+        panel = self.active_panel()
+        if self.generation and panel.complete == self.generation:
+            self.focus_panel(panel)  # painted by the prefetch already: nothing to wait for
+        else:
+            self.reload_tab()
+
+    def reload(self) -> None:
+        """Every tab again: the visible one now, the others in the prefetch worker."""
+        if self.app.backend is None:
+            return
+        try:
+            panels = self.panels()
+        except NoMatches:  # not mounted yet: the first TabActivated loads
+            return
+        self.generation += 1
+        for panel in panels:
+            panel.complete = 0
+        self.reload_tab()
+        active = self.active_tab()
+        # the other tabs quickest first (most of them are ready soonest), then the visible one
+        # again: its own load is cancelled when the user switches away before it completes
+        order = sorted((t for t in TABS if t != active), key=PREFETCH_ORDER.index) + [active]
+        self._prefetch(self.generation, order)
+
+    def reload_tab(self) -> None:
+        if self.app.backend is None:
+            return
+        if not self.generation:
+            self.reload()
+            return
+        super().reload()
 
     def fetch(self) -> Any:
-        panel = self.active_panel()
+        return self._steps(self.active_panel(), self.generation)
+
+    def _steps(self, panel, generation: int) -> Iterator[tuple]:
+        """``(panel, payload, generation, index)`` for each paint of ``panel``'s load, then
+        ``(panel, DONE, generation, index)``: the panel is complete. Two workers may load the
+        same panel (the prefetch and the tab's own load): their steps are the same sequence, so
+        a step no later than one already painted is dropped and the panel only moves forward."""
         payload = panel.fetch(self.app.backend, self.model, self.version, self.app.window)
-        if isinstance(payload, Iterator):  # a progressive panel: paint each step
-            return ((panel, step) for step in payload)
-        return panel, payload
+        steps = payload if isinstance(payload, Iterator) else iter([payload])
+        index = 0
+        for index, step in enumerate(steps, start=1):  # a progressive panel: paint each step
+            yield panel, step, generation, index
+        yield panel, DONE, generation, index + 1
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="prefetch")
+    def _prefetch(self, generation: int, order: list[str]) -> None:
+        worker = get_current_worker()
+        for tab in order:
+            panel = self.query_one(f"#panel-{tab}")
+            if panel.complete == generation:
+                continue
+            try:
+                for step in self._steps(panel, generation):
+                    if worker.is_cancelled:
+                        return
+                    self.app.call_from_thread(self._apply, step)
+            except Exception:  # the tab's own load reports it when the tab is visited
+                pass
+            if worker.is_cancelled:
+                return
 
     def show(self, data: Any) -> None:
-        panel, payload = data
-        if panel.is_attached:
-            panel.show(payload)
-            if self.focused is None or panel not in self.focused.ancestors_with_self:
-                tables = panel.query("DataTable")
-                if tables:  # the keyboard lands in the tab's list, not on the tab bar
-                    tables.first().focus()
+        panel, payload, generation, index = data
+        if generation != self.generation or not panel.is_attached:
+            return  # a stale load's last word
+        if panel.shown == generation and index <= panel.step:
+            return  # the other worker painted this step (or a later one) already
+        panel.shown, panel.step = generation, index
+        if payload is DONE:
+            panel.complete = generation
+            return
+        panel.show(payload)
+        if panel.TAB == self.active_tab():
+            self.focus_panel(panel)
+
+    def data_changed(self) -> None:
+        """New data while the screen is open: the visible tab reloads; the others keep what they
+        show until they are visited (then they reload)."""
+        if self.app.backend is None or not self.generation:
+            return self.reload()
+        self.generation += 1
+        self.reload_tab()
+
+    def focus_panel(self, panel) -> None:
+        if self.focused is None or panel not in self.focused.ancestors_with_self:
+            tables = panel.query("DataTable")
+            if tables:  # the keyboard lands in the tab's list, not on the tab bar
+                tables.first().focus()
 
     # -- actions ---------------------------------------------------------------------------
     def action_next_tab(self) -> None:
