@@ -1,11 +1,22 @@
-"""Drift is about the inputs a version declares; other logged fields only on request."""
+"""Drift is about the inputs a version declares; other logged fields only on request. Many windows
+at once (``drift_windows``, reading the store's parts) give exactly the single reports (and the SQL
+path's numbers)."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import json
 from pathlib import Path
 
 import numpy as np
+from scipy.stats import ks_2samp, wasserstein_distance
+
+from console.analytics import drift_report, drift_windows, parse_time
+from console.analytics.config import config_for
+from console.ingest.engine import Ingester
+from console.store.db import open_store
+from console.workspace import load_dir
 
 from .conftest import write_workspace
 from .test_analytics_cli import iso, js, registry, run, write_jsonl
@@ -37,3 +48,104 @@ def test_drift_tests_declared_features_and_reaches_others_by_name(tmp_path: Path
     asked = js(ws, "drift", "--model", "m", "--feature", "extra", "--no-multivariate")
     assert [f["feature"] for f in asked["features"]] == ["extra"]
     assert asked["features"][0]["method"] == "ks"
+
+
+# -- many windows at once ----------------------------------------------------------------------
+
+DAY0 = dt.datetime(2026, 11, 10, tzinfo=dt.UTC)
+
+
+class ViewsOnly:
+    """The same store seen through its SQL views only (no parts layout): drift reads it with
+    one query per side instead of reading the Parquet parts."""
+
+    def __init__(self, db) -> None:
+        self._db = db
+        self.ws, self.registry, self.production, self.batch = db.ws, db.registry, db.production, db.batch
+
+    def cursor(self):
+        return self._db.cursor()
+
+
+def windows_workspace(tmp_path: Path) -> Path:
+    """Three days of two versions' logs (mixed in each day's parts, two ingest batches so one day
+    has two parts) with NaN, ±inf and nulls, a categorical with a new value on day 3, a
+    low-cardinality numeric, a feature some parts lack, and a 1500-row reference file."""
+    ws = write_workspace(tmp_path / "ws")
+    rng = np.random.default_rng(2026)
+
+    def record(i: int, when: dt.datetime, version: str, shift: float) -> dict:
+        x = float(rng.normal(shift, 1.0))
+        if i % 41 == 0:
+            x = float("nan") if i % 2 else None
+        if i % 97 == 0:
+            x = float("inf")
+        c = str(rng.choice(["a", "b", "c"] + (["new"] if shift > 1 else [])))
+        feats = {"x": x, "c": None if i % 53 == 0 else c, "k": float(rng.integers(0, 3))}
+        if when.day != DAY0.day + 1:
+            feats["sparse"] = float(rng.normal())
+        return {"ts": iso(when), "model": "m", "version": version, "request_id": f"{version}-{i}-{when:%d%H%M%S}",
+                "prediction": int(rng.integers(0, 2)), "score": float(rng.random()), "features": feats}
+
+    ref = [record(i, DAY0 - dt.timedelta(days=5, seconds=-i), "1", 0.0) for i in range(1500)]
+    write_jsonl(ws / "reference" / "m-1.jsonl", ref)
+    first = [record(i, DAY0 + dt.timedelta(seconds=97 * i), "1" if i % 3 else "2", 0.8 * (i * 97 // 86400))
+             for i in range(2600)]  # ~2.9 days
+    write_jsonl(ws / "logs" / "a.jsonl", first)
+    registry(ws, {"model": "m", "version": "1", "task": "binary", "stage": "production",
+                  "features": {"x": "numeric", "c": "categorical", "k": "numeric", "sparse": "numeric"},
+                  "reference": "reference/m-1.jsonl"})
+    registry(ws, {"model": "m", "version": "2", "task": "binary", "stage": "staging",
+                  "features": {"x": "numeric", "c": "categorical", "k": "numeric", "sparse": "numeric"}})
+    Ingester(load_dir(ws)).run_once()
+    late = [record(i, DAY0 + dt.timedelta(days=1, seconds=31 * i), "1", 0.3) for i in range(400)]
+    write_jsonl(ws / "logs" / "b.jsonl", late)
+    Ingester(load_dir(ws)).run_once()
+    return ws
+
+
+def test_drift_windows_equal_single_reports_and_the_sql_path(tmp_path: Path) -> None:
+    ws = windows_workspace(tmp_path)
+    parts = list((ws / ".console" / "parts" / "predictions").rglob("*.parquet"))
+    assert len(parts) == 4  # three days, the second one in two parts
+    db = open_store(load_dir(ws), production={"m": "1"})
+    try:
+        off = dataclasses.replace(config_for(db, "m"), cache=False)
+        for window, start in (("1d", None), ("6h", DAY0 + dt.timedelta(hours=3, minutes=7))):
+            batched = drift_windows(db, "m", window=window, start=start)
+            assert len(batched["windows"]) == (3 if window == "1d" else 12)
+            for rep in batched["windows"]:
+                s, e = parse_time(rep["current"]["start"]), parse_time(rep["current"]["end"])
+                single = drift_report(db, "m", start=s, end=e, multivariate=False, config=off)
+                assert rep == single
+                assert drift_report(ViewsOnly(db), "m", start=s, end=e, multivariate=False, config=off) == single
+        # version 2 (a log-window reference): same through both paths
+        two = drift_windows(db, "m", version="2", window="1d", reference_start=DAY0,
+                            reference_end=DAY0 + dt.timedelta(days=1), config=off)
+        for rep in two["windows"]:
+            s, e = parse_time(rep["current"]["start"]), parse_time(rep["current"]["end"])
+            assert rep == drift_report(ViewsOnly(db), "m", version="2", start=s, end=e, reference_start=DAY0,
+                                       reference_end=DAY0 + dt.timedelta(days=1), multivariate=False, config=off)
+        day = {f["feature"]: f for f in drift_windows(db, "m", window="1d")["windows"][1]["features"]}
+    finally:
+        db.close()
+
+    # the numbers themselves: scipy on the raw records of day 2, version 1
+    records = [json.loads(line) for name in ("a.jsonl", "b.jsonl") for line in (ws / "logs" / name).open()]
+    reference = [json.loads(line) for line in (ws / "reference" / "m-1.jsonl").open()]
+
+    def finite(rows: list[dict], name: str) -> np.ndarray:
+        v = np.array([r["features"].get(name) if r["features"].get(name) is not None else np.nan for r in rows],
+                     dtype=float)
+        return v[np.isfinite(v)]
+
+    d2 = [r for r in records if r["version"] == "1" and r["ts"].startswith("2026-11-11")]
+    x_ref, x_cur = finite(reference, "x"), finite(d2, "x")
+    x = day["x"]
+    assert x["method"] == "wasserstein"
+    assert abs(x["score"] - wasserstein_distance(x_ref, x_cur) / np.std(x_ref)) <= 1e-9 * x["score"]
+    assert abs(x["stats"]["ks_pvalue"] - ks_2samp(x_ref, x_cur).pvalue) <= 1e-9 * x["stats"]["ks_pvalue"]
+    assert x["stats"]["missing_share_current"] == (len(d2) - x_cur.size) / len(d2) > 0
+    assert day["sparse"]["note"] == "no values in the current data"
+    assert day["sparse"]["stats"]["missing_share_current"] == 1.0
+    assert day["c"]["stats"]["current_values"] == sum(1 for r in d2 if r["features"]["c"] is not None)

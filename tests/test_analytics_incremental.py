@@ -14,7 +14,8 @@ import numpy as np
 from sklearn import metrics as skm
 
 from console.analytics import cache as cache_mod
-from console.analytics import cost_report, performance_report
+from console.analytics import cost_report, drift_report, drift_windows, performance_report
+from console.analytics.config import AnalyticsConfig
 from console.ingest.engine import Ingester
 from console.store.db import open_store
 from console.workspace import load_dir
@@ -114,3 +115,65 @@ def test_late_labels_and_late_predictions_recompute_only_their_window(tmp_path: 
     assert rep[days[0]]["rows"] == int((day == 0).sum()) + 1
     assert rep[days[0]]["labelled"] == int((day == 0).sum()) + 1
     assert predictions_costed(ws) == n + 1  # the memo follows the store batch
+
+
+def plant_drift(ws_root: Path, start: str, share: float) -> int:
+    """Overwrite the cached drift report of the window starting at ``start``."""
+    planted = 0
+    for path in (ws_root / ".console" / "cache" / "analytics").rglob("*.json"):
+        doc = json.loads(path.read_text())
+        if isinstance(doc, dict) and "dataset_drift" in doc and doc["current"]["start"] == start:
+            doc["dataset_drift"]["share"] = share
+            path.write_text(json.dumps(doc))
+            planted += 1
+    cache_mod._MEMORY.clear()
+    return planted
+
+
+def drift_days(ws_root: Path) -> dict[str, dict]:
+    db = open_store(load_dir(ws_root), production={"m": "1"})
+    try:
+        return {w["current"]["start"]: w for w in drift_windows(db, "m", window="1d")["windows"]}
+    finally:
+        db.close()
+
+
+def test_late_predictions_recompute_only_their_drift_window(tmp_path: Path) -> None:
+    ws = write_workspace(tmp_path / "ws")
+    rng = np.random.default_rng(5)
+
+    def rows(prefix: str, start: dt.datetime, n: int, step: int) -> list[dict]:
+        return [{"ts": iso(start + dt.timedelta(seconds=step * i)), "model": "m", "version": "1",
+                 "request_id": f"{prefix}{i}", "prediction": 1.0, "features": {"x": float(rng.normal())}}
+                for i in range(n)]
+
+    append_jsonl(ws / "reference" / "m.jsonl", rows("r", T0 - dt.timedelta(days=2), 400, 60))
+    (ws / "registry" / "m").mkdir(parents=True)
+    (ws / "registry" / "m" / "1.json").write_text(json.dumps(
+        {"model": "m", "version": "1", "task": "regression", "stage": "production",
+         "features": {"x": "numeric"}, "reference": "reference/m.jsonl"}))
+    append_jsonl(ws / "logs" / "a.jsonl", rows("p", T0, 900, 288))  # 300 per day over 3 days
+    Ingester(load_dir(ws)).run_once()
+    days = ["2026-11-01T00:00:00Z", "2026-11-02T00:00:00Z", "2026-11-03T00:00:00Z"]
+    before = drift_days(ws)
+    assert list(before) == days and [before[d]["current"]["rows"] for d in days] == [300, 300, 300]
+
+    # served from the cache: the planted values show
+    assert plant_drift(ws, days[0], 7.0) == 1 and plant_drift(ws, days[1], 8.0) == 1
+    got = drift_days(ws)
+    assert [got[d]["dataset_drift"]["share"] for d in days[:2]] == [7.0, 8.0]
+
+    # late predictions for day 2 only: day 2 is recomputed (true numbers), days 1 and 3 still cached
+    append_jsonl(ws / "logs" / "b.jsonl", rows("late", T0 + dt.timedelta(days=1, hours=5), 50, 60))
+    Ingester(load_dir(ws)).run_once()
+    got = drift_days(ws)
+    assert got[days[0]]["dataset_drift"]["share"] == 7.0
+    assert got[days[1]]["current"]["rows"] == 350 and got[days[1]]["dataset_drift"]["share"] != 8.0
+    assert got[days[2]] == before[days[2]]
+    db = open_store(load_dir(ws), production={"m": "1"})
+    try:
+        fresh = drift_report(db, "m", start=T0 + dt.timedelta(days=1), end=T0 + dt.timedelta(days=2),
+                             multivariate=False, config=AnalyticsConfig(cache=False))
+    finally:
+        db.close()
+    assert got[days[1]] == fresh
