@@ -928,7 +928,7 @@ def _iter_blocks(
                     pos += cut2 + 1
                     carry = carry[cut2 + 1 :]
             continue
-        block = LineBlock(data[: cut + 1], pos, line)
+        block = LineBlock(data if cut + 1 == len(data) else data[: cut + 1], pos, line)
         yield block, pos + cut + 1
         line += block.n
         pos += cut + 1

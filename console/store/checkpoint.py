@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -81,8 +81,10 @@ class Checkpoint:
             "next_source": self.next_source,
             "store_id": self.store_id,
             "retired": self.retired,
-            "sources": {k: asdict(v) for k, v in self.sources.items()},
-            "features": {m: {f: asdict(s) for f, s in fs.items()} for m, fs in self.features.items()},
+            # the same as dataclasses.asdict (every field is a plain value or a list of
+            # strings), several times faster: the ingester serialises this every batch
+            "sources": {k: dict(vars(v)) for k, v in self.sources.items()},
+            "features": {m: {f: dict(vars(s)) for f, s in fs.items()} for m, fs in self.features.items()},
             "columns": self.columns,
         }
         return json.dumps(doc, separators=(",", ":"), sort_keys=True).encode()
