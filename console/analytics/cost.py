@@ -29,7 +29,7 @@ from typing import Any
 
 from console.analytics import windows as W
 from console.analytics.cache import memoised
-from console.analytics.source import StoreLike, aware, check_model, naive
+from console.analytics.source import Scope, StoreLike, aware, check_model, data_range, naive
 from console.errors import UsageError
 from console.store.registry import version_sort_key
 
@@ -219,8 +219,7 @@ def budget_status(db: StoreLike, model: str | None = None) -> list[dict[str, Any
     out = []
     for m in models:
         budget = budget_of(db, m)
-        row = db.cursor().execute("SELECT max(ts) FROM predictions WHERE model = ?", [m]).fetchall()[0]
-        last = aware(row[0]) if row and row[0] is not None else None
+        last = data_range(db, Scope(m, None))[1]  # remembered per store batch
         if budget is None or last is None:
             if budget is not None:
                 out.append({"model": m, "budget_usd": budget, "month": None, "mtd_usd": 0.0,
