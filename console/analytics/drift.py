@@ -424,15 +424,22 @@ def plan_drift(
     return Plan(db, model, version, config, planned, output, reference, ref_info, cache, feats)
 
 
-def _window_report(plan: Plan, ref: SideData, cur: SideData, start, end, parallel: bool) -> dict[str, Any]:
-    """The report of one window (without ``multivariate``)."""
-    items: list[tuple[str, str, str, str | None, FeatureDriftRule]] = [
-        (n, c, k, rc, r) for n, c, k, r, rc in plan.feats]
+Item = tuple[str, str, str, str | None, FeatureDriftRule]  # name, column, kind, ref column, rule
+
+# a window whose two sides hold more values than this is done a few columns at a time (memory)
+BIG_VALUES = 8_000_000
+
+
+def _items(plan: Plan) -> list[Item]:
+    items: list[Item] = [(n, c, k, rc, r) for n, c, k, r, rc in plan.feats]
     if plan.output is not None:
         col, kind, rule, _ = plan.output
         items.append((col, col, kind, col, rule))
+    return items
 
-    def one(item) -> dict[str, Any]:
+
+def _entries(items: list[Item], ref: SideData, cur: SideData, parallel: bool) -> list[dict[str, Any]]:
+    def one(item: Item) -> dict[str, Any]:
         name, col, kind, ref_col, rule = item
         rc = ref.columns.get(ref_col) if ref_col is not None else None
         return column_entry(name, kind, rc, cur.columns[col], rule.method, rule.threshold)
@@ -442,9 +449,13 @@ def _window_report(plan: Plan, ref: SideData, cur: SideData, start, end, paralle
 
         # sorting and merging release the GIL: two columns at a time use both cores
         with ThreadPoolExecutor(max_workers=DRIFT_THREADS) as pool:
-            entries = list(pool.map(one, items))
-    else:
-        entries = [one(i) for i in items]
+            return list(pool.map(one, items))
+    return [one(i) for i in items]
+
+
+def _window_report(plan: Plan, ref_rows: int, cur_rows: int, entries: list[dict[str, Any]],
+                   start, end) -> dict[str, Any]:
+    """The report of one window (without ``multivariate``) from its entries (features, output)."""
     results = entries[: len(plan.feats)]
     output = entries[-1] if plan.output is not None else None
     tested = [e for e in results if e["method"] is not None]
@@ -453,12 +464,12 @@ def _window_report(plan: Plan, ref: SideData, cur: SideData, start, end, paralle
     dcfg = plan.config.drift
     ref_info = dict(plan.ref_info)
     if ref_info.get("rows") is None:
-        ref_info["rows"] = ref.rows
+        ref_info["rows"] = ref_rows
     out: dict[str, Any] = {
         "model": plan.model,
         "version": plan.version,
         "reference": ref_info,
-        "current": {"rows": cur.rows, "start": iso(aware(start)), "end": iso(aware(end))},
+        "current": {"rows": cur_rows, "start": iso(aware(start)), "end": iso(aware(end))},
         "features": results,
         "dataset_drift": {
             "share": share, "threshold": dcfg.share, "drifted": bool(tested) and share >= dcfg.share,
@@ -470,6 +481,14 @@ def _window_report(plan: Plan, ref: SideData, cur: SideData, start, end, paralle
     return out
 
 
+def _side_rows(side: Side) -> int:
+    """Rows a side will have (an upper bound for store parts: the parts' row counts)."""
+    if side.parts is not None:
+        index, _, start, end = side.parts
+        return index.rows(start, end)
+    return side.rows or 0
+
+
 def _reports(plan: Plan, wins: list[tuple[Any, Any]]) -> list[dict[str, Any]]:
     """One report per ``(start, end)`` window (sorted, not overlapping), from the cache where
     the window's rows, the reference and the rules are unchanged; the rest computed together."""
@@ -478,7 +497,7 @@ def _reports(plan: Plan, wins: list[tuple[Any, Any]]) -> list[dict[str, Any]]:
     index = driftdata.PartsIndex.of(db, model) if bounded else None
     out: list[dict[str, Any] | None] = [None] * len(wins)
     keys: list[dict[str, Any] | None] = [None] * len(wins)
-    sql_rows: dict[int, int] = {}
+    cur_rows: dict[int, int] = {}
     todo: list[int] = []
     empty: list[int] = []  # no parts in the window's days: nothing to read (nor to cache)
     cur = None
@@ -491,8 +510,7 @@ def _reports(plan: Plan, wins: list[tuple[Any, Any]]) -> list[dict[str, Any]]:
         else:
             cur = cur or db.cursor()
             cond, params = Scope(model, version, s, e).where()
-            rows, fp = _side_fingerprint(cur, "predictions", cond, params)
-            sql_rows[i] = rows
+            cur_rows[i], fp = _side_fingerprint(cur, "predictions", cond, params)
         keys[i] = plan.key(s, e, fp)
         hit = plan.cache.get(keys[i]) if plan.reference.rows != 0 else None
         if hit is not None:
@@ -501,44 +519,71 @@ def _reports(plan: Plan, wins: list[tuple[Any, Any]]) -> list[dict[str, Any]]:
             todo.append(i)
     if not todo and not empty:
         return out  # type: ignore[return-value]
+    if index is not None:
+        cur_rows.update((i, index.rows(*wins[i])) for i in todo)
+    items = _items(plan)
+    ncols = max(1, len(plan.cur_cols))
+    ref_rows = _side_rows(plan.reference)
+    big = [i for i in todo if (ref_rows + cur_rows[i]) * ncols > BIG_VALUES]
+    small = [i for i in todo if i not in big]
+
+    def put(i: int, rep: dict[str, Any]) -> None:
+        if rep["current"]["rows"] and rep["reference"]["rows"]:
+            plan.cache.put(keys[i], rep)
+        out[i] = rep
+
+    def current(i: int, cols: list[tuple[str, str]], group: list[int] | None = None) -> list[SideData]:
+        wanted = group or [i]
+        if index is not None:
+            try:
+                return driftdata.read_windows(index, version, [wins[j] for j in wanted], cols)
+            except driftdata.Unsupported:
+                pass
+        out_: list[SideData] = []
+        for j in wanted:
+            c = db.cursor()
+            try:
+                cond, params = Scope(model, version, *wins[j]).where()
+                out_.append(driftdata.sql_side(c, "predictions", cond, params, cols))
+            finally:
+                c.close()
+        return out_
+
+    for i in big:  # a few columns at a time; the two sides read side by side
+        from concurrent.futures import ThreadPoolExecutor
+
+        per = max(1, BIG_VALUES // max(1, ref_rows + cur_rows[i]))
+        entries: list[dict[str, Any]] = []
+        rows = (0, 0)
+        for k in range(0, len(items), per):
+            batch = items[k:k + per]
+            rcols = _unique([(rc, kind) for _, _, kind, rc, _ in batch if rc is not None])
+            ccols = _unique([(c, kind) for _, c, kind, _, _ in batch])
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                fut = pool.submit(side_data, db, plan.reference, rcols)
+                cur_part = current(i, ccols)[0]
+                ref_part = fut.result()
+            entries += _entries(batch, ref_part, cur_part, True)
+            rows = (ref_part.rows, cur_part.rows)
+            del ref_part, cur_part
+        if plan.ref_info.get("rows") is None:
+            plan.ref_info["rows"] = rows[0]
+        put(i, _window_report(plan, rows[0], rows[1], entries, *wins[i]))
+    if not small and not empty:
+        return out  # type: ignore[return-value]
+
     ref = plan.reference_data()
     if plan.ref_info.get("rows") is None:
         plan.ref_info["rows"] = ref.rows
     for i in empty:
         nothing = driftdata.SideBuilder(plan.cur_cols).finish()
-        out[i] = _window_report(plan, ref, nothing, wins[i][0], wins[i][1], False)
-    if not todo:
-        return out  # type: ignore[return-value]
-
-    def finish(i: int, data: SideData, parallel: bool) -> None:
-        s, e = wins[i]
-        rep = _window_report(plan, ref, data, s, e, parallel)
-        if data.rows and ref.rows:
-            plan.cache.put(keys[i], rep)
-        out[i] = rep
-
-    def sql_window(i: int) -> SideData:
-        s, e = wins[i]
-        c = db.cursor()
-        try:
-            cond, params = Scope(model, version, s, e).where()
-            return driftdata.sql_side(c, "predictions", cond, params, plan.cur_cols)
-        finally:
-            c.close()
+        out[i] = _window_report(plan, ref.rows, 0, _entries(items, ref, nothing, False), *wins[i])
 
     def group_job(group: list[int], parallel: bool) -> None:
-        datas: list[SideData] | None = None
-        if index is not None:
-            try:
-                datas = driftdata.read_windows(index, version, [wins[i] for i in group], plan.cur_cols)
-            except driftdata.Unsupported:
-                datas = None
-        if datas is None:
-            datas = [sql_window(i) for i in group]
-        for i, data in zip(group, datas, strict=True):
-            finish(i, data, parallel)
+        for i, data in zip(group, current(group[0], plan.cur_cols, group), strict=True):
+            put(i, _window_report(plan, ref.rows, data.rows, _entries(items, ref, data, parallel), *wins[i]))
 
-    groups = _groups(todo, wins, index)
+    groups = _groups(small, wins, index)
     if len(groups) == 1 or DRIFT_THREADS <= 1:
         for g in groups:
             group_job(g, len(groups) == 1)

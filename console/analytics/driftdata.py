@@ -317,6 +317,10 @@ class PartsIndex:
     def files(self, start: dt.datetime, end: dt.datetime) -> list[Part]:
         return [p for d in self.days(start, end) for p in self.by_day[d]]
 
+    def rows(self, start: dt.datetime, end: dt.datetime) -> int:
+        """Rows of the parts of the days of ``[start, end)`` (every version: an upper bound)."""
+        return sum(_part_meta(p).rows for p in self.files(start, end))
+
     def fingerprint(self, start: dt.datetime, end: dt.datetime) -> str:
         """Identity of the rows a window can see: the parts of its days (names and sizes)."""
         raw = ";".join(f"{p.rel}:{p.size}" for p in self.files(start, end))
