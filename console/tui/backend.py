@@ -7,7 +7,7 @@ returned — the TUI formats numbers, it never computes them.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -218,16 +218,17 @@ class Backend:
 
         return compare_versions(self, model, champion, challenger)
 
-    def drift_trend(self, model: str, version: str | None, window, buckets: int) -> Iterator[dict]:
-        """``drift_report`` for each of the last ``buckets`` buckets of the window, oldest first:
-        yields ``{"start": t, <feature>: score, ...}`` per bucket (ending at the window's end or
-        the newest data)."""
+    def drift_trend(self, model: str, version: str | None, window, buckets: int) -> list[dict]:
+        """The drift score of every feature in each of the last ``buckets`` buckets of the
+        window (epoch-aligned ``window.step`` buckets ending with the newest data, as the
+        performance tab's), oldest first: ``[{"start": t, <feature>: score, ...}, ...]`` from
+        one ``drift_windows`` call (the reference read once, each bucket cached)."""
         from datetime import timedelta
 
-        from console.analytics.windows import parse_window
+        from console.analytics.windows import floor_to, parse_window
 
-        end = window.end
-        if end is None:
+        last = window.end - timedelta(microseconds=1) if window.end is not None else None
+        if last is None:
             cur = self.db.cursor()
             try:
                 (latest,) = cur.execute(
@@ -235,19 +236,22 @@ class Backend:
             finally:
                 cur.close()
             if latest is None:
-                return
-            end = _aware(latest) + timedelta(microseconds=1)
-        step = timedelta(seconds=parse_window(window.step))
-        for i in range(buckets, 0, -1):
-            start = end - i * step
-            if window.start is not None and start < window.start:
-                continue
-            rep = self.report("drift_report", model=model, version=version, start=start, end=start + step)
-            point: dict = {"start": start}
-            if (rep.get("current") or {}).get("rows"):
-                for f in rep.get("features", []):
+                return []
+            last = _aware(latest)
+        size = int(parse_window(window.step))
+        start = floor_to(last, size) - (buckets - 1) * timedelta(seconds=size)
+        if window.start is not None and start < window.start:
+            start = window.start
+        rep = self.report("drift_windows", model=model, version=version, start=start,
+                          end=window.end, window=window.step)
+        points = []
+        for w in rep.get("windows", []):
+            point: dict = {"start": _aware_iso((w.get("current") or {}).get("start"))}
+            if (w.get("current") or {}).get("rows"):
+                for f in w.get("features", []):
                     point[f["feature"]] = f.get("score")
-            yield point
+            points.append(point)
+        return points[-buckets:]
 
     def execute(self, request_id: str):
         from console.governance.effects import execute
@@ -307,6 +311,12 @@ def _dir_sig(path) -> tuple:
         return tuple(sorted((p.name, p.stat().st_mtime_ns) for p in path.glob("*/*.json")))
     except OSError:
         return ()
+
+
+def _aware_iso(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def _aware(value: Any) -> datetime | None:

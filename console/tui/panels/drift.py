@@ -1,7 +1,7 @@
 """Drift tab: features ranked by drift (drifted first, then by how far past the threshold), each
-with method, score, threshold, state and a trend over the window's buckets; the highlighted
+with method, score, threshold, state and a trend over the window's last buckets; the highlighted
 feature's reference-vs-current distribution and its score over time. Every number comes from
-``drift_report``.
+``drift_report`` and, for the trend, ``drift_windows``.
 """
 
 from __future__ import annotations
@@ -49,14 +49,11 @@ class DriftPanel(Panel):
         self.data: dict | None = None
 
     def fetch(self, backend, model: str, version: str | None, window) -> Any:
-        """Progressive: the ranked table first, then the trend one time bucket at a time."""
+        """Progressive: the ranked table first, then the trend (``drift_windows``)."""
         span = backend.span(window)
         report = backend.report("drift_report", model=model, version=version, **span)
-        points: list[dict] = []
-        yield {"report": report, "trend": {"points": list(points)}}
-        for point in backend.drift_trend(model, version, window, TREND_BUCKETS):
-            points.append(point)
-            yield {"report": report, "trend": {"points": list(points)}}
+        yield {"report": report, "trend": {"points": []}}
+        yield {"report": report, "trend": {"points": backend.drift_trend(model, version, window, TREND_BUCKETS)}}
 
     def show(self, data: Any) -> None:
         self.data = data

@@ -1,0 +1,133 @@
+"""How the console loads on a large store, checked on the ingested sample: the fleet's cheap
+columns are the engine's numbers (one grouped query + cost and budget calls), the slow columns
+come from their own workers and a stale worker's result is dropped, a report two workers ask
+for is computed once, and the model screen has every tab painted before it is visited."""
+
+from __future__ import annotations
+
+import functools
+import threading
+from datetime import timedelta
+
+from console import analytics
+from console.tui.backend import Backend
+from console.tui.fleetdata import add_summary, base_rows
+from console.tui.window import make_window
+from console.workspace import load_dir
+from tests.tui_helpers import CAROL, FROZEN, frozen_clock, make_app, screen_text, settle
+
+
+def _backend(root) -> Backend:
+    be = Backend(load_dir(root), CAROL, frozen_clock, live=False)
+    be.open()
+    return be
+
+
+def test_fleet_cheap_columns_are_the_engines_numbers(ingested_sample) -> None:
+    be = _backend(ingested_sample)
+    try:
+        for key in ("all", "7d"):
+            window = make_window(key, FROZEN)
+            rows, problems = base_rows(be), []
+            add_summary(be, rows, window, FROZEN, problems)
+            assert problems == []
+            budgets = {b["model"]: b for b in analytics.budget_status(be.db)}
+            today = FROZEN.replace(hour=0, minute=0, second=0, microsecond=0)
+            for row in rows:
+                span = {"start": window.start, "end": window.end}
+                total = analytics.ops_report(be.db, row.model, window="all", **span)["windows"][-1]
+                series = analytics.ops_report(be.db, row.model, window=window.step, **span)["windows"]
+                assert row.requests == total["requests"] > 0
+                assert abs(row.error_rate - total["error_rate"]) < 1e-12
+                assert abs(row.p95_ms - total["latency_ms"]["p95"]) < 1e-9
+                assert row.traffic == [w["requests"] for w in series]
+                cost = analytics.cost_report(be.db, row.model, start=today, end=today + timedelta(days=1))
+                # (the engine sums in DuckDB's row order: equal to the last bits only)
+                assert abs(row.cost_today - (cost["rows"][0]["total_usd"] if cost["rows"] else 0.0)) < 1e-9
+                assert abs(row.cost_mtd - budgets[row.model]["mtd_usd"]) < 1e-9
+                assert row.budget == budgets[row.model]["budget_usd"]
+    finally:
+        be.close()
+
+
+def test_a_report_two_workers_ask_for_is_computed_once(ingested_sample, monkeypatch) -> None:
+    be = _backend(ingested_sample)
+    real = analytics.ops_report
+    calls: list[str] = []
+    gate, entered = threading.Event(), threading.Event()
+
+    @functools.wraps(real)  # the real signature: the backend's memo key is built from it
+    def ops_report(db, model, *args, **kwargs):
+        calls.append(model)
+        entered.set()
+        gate.wait(30)
+        return real(db, model, *args, **kwargs)
+
+    monkeypatch.setattr(analytics, "ops_report", ops_report)
+    got: list[dict] = []
+    try:
+        a = threading.Thread(target=lambda: got.append(be.report("ops_report", model="credit-risk")))
+        a.start()
+        assert entered.wait(30)
+        # the same call spelled with its defaults: one memo entry, so B waits for A's result
+        b = threading.Thread(target=lambda: got.append(
+            be.report("ops_report", model="credit-risk", version=None, window="1h", start=None)))
+        b.start()
+        key = next(iter(be._running))
+        for _ in range(3000):  # until B waits on A's computation (never a fixed sleep)
+            if be._running[key]._cond._waiters:
+                break
+            threading.Event().wait(0.01)
+        assert be._running[key]._cond._waiters, "the second worker did not wait for the first"
+        gate.set()
+        a.join(30)
+        b.join(30)
+        assert calls == ["credit-risk"] and len(got) == 2 and got[0] is got[1]
+        be.report("ops_report", model="credit-risk", window="1h")  # a memo hit
+        assert calls == ["credit-risk"]
+        with be._lock:  # new data (as refresh() finds it): computed again
+            be._memo.clear()
+            be._generation += 1
+        be.report("ops_report", model="credit-risk")
+        assert calls == ["credit-risk", "credit-risk"]
+    finally:
+        gate.set()
+        be.close()
+
+
+async def test_fleet_fills_slow_columns_and_drops_a_stale_workers_word(ingested_sample) -> None:
+    app = make_app(ingested_sample, CAROL)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        screen = app.screen
+        assert screen.waiting_for == set() and "loading" not in screen_text(app)
+        before = {r.model: (r.drift, r.alerts, r.metric_value) for r in screen.rows}
+        assert before["credit-risk"][0] == "drift" and before["credit-risk"][2] is not None
+        old = screen.generation
+        screen.reload()
+        assert screen.generation == old + 1 and screen.waiting_for == {"summary", "metric", "drift", "alerts"}
+        # a worker of the previous load reporting late changes nothing
+        screen.show(("fields", old, "drift", {"credit-risk": {"drift": "ok"}}, [], True))
+        assert "drift" in screen.waiting_for
+        assert next(r for r in screen.rows if r.model == "credit-risk").drift == "drift"
+        await settle(app, pilot)
+        assert screen.waiting_for == set()
+        assert {r.model: (r.drift, r.alerts, r.metric_value) for r in screen.rows} == before
+
+
+async def test_model_screen_paints_every_tab_before_it_is_visited(ingested_sample) -> None:
+    app = make_app(ingested_sample, CAROL)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        app.open_model("credit-risk")
+        await settle(app, pilot)
+        screen = app.screen
+        gen = screen.generation
+        assert gen >= 1 and all(p.complete == gen for p in screen.panels())
+        assert len(screen.query_one("#panel-drift").data["trend"]["points"]) == 8
+        await pilot.press("4")  # painted already: on screen without another load
+        assert screen.generation == gen and "latency p50" in screen_text(app)
+        await pilot.press("v")  # another version: every tab loads again, for it
+        await settle(app, pilot)
+        assert screen.generation > gen and all(p.complete == screen.generation for p in screen.panels())
+        assert "showing v1" in screen_text(app)
