@@ -306,6 +306,37 @@ def test_cost_attribution_and_budget() -> None:
     assert close(b["mtd_usd"], mtd) and close(b["burn"], mtd / 50.0)
 
 
+
+def test_budget_of_every_model_in_one_pass_equals_each_alone() -> None:
+    """Two models whose latest records fall in different months: the all-models budget (one
+    query) equals each model's own, and the month-to-date sums are the hand-computed ones."""
+    n = 400
+    ts_a = [T0 + dt.timedelta(hours=3 * i) for i in range(n)]        # Nov 1 .. Dec 20
+    ts_b = [T0 - dt.timedelta(days=20) + dt.timedelta(hours=i) for i in range(n)]  # Oct 12 .. Oct 28
+    cost_a = [0.002 if i % 2 else None for i in range(n)]
+    reg = Registry()
+    for m, rate in (("a", 1.0), ("b", 2.0)):
+        reg.versions[(m, "1")] = version(m, "1", "binary", created_at="2026-10-01T00:00:00Z",
+                                         cost={"per_1k_predictions_usd": rate, "monthly_budget_usd": 10.0})
+    reg.versions[("c", "1")] = version("c", "1", "binary", cost={"monthly_budget_usd": 5.0})  # no traffic
+    s = TableStore(reg, {"a": "1", "b": "1", "c": "1"})
+    load(s, [predictions_table(n, "a", ts=ts_a, cost_usd=cost_a, prediction=["1"] * n, label=["1"] * n),
+             predictions_table(n, "b", ts=ts_b, prediction=["1"] * n, label=["0"] * n)])
+    both = analytics.budget_status(s)
+    assert [b["model"] for b in both] == ["a", "b", "c"]
+    assert both == [analytics.budget_status(s, m)[0] for m in ("a", "b", "c")]
+    a, b, c = both
+    dec = [i for i, t in enumerate(ts_a) if t.month == 12]
+    assert a["month"] == "2026-12" and close(a["mtd_usd"], sum(cost_a[i] or 0.001 for i in dec))
+    assert b["month"] == "2026-10" and close(b["mtd_usd"], n * 0.002)
+    assert c["month"] is None and c["mtd_usd"] == 0.0
+    # labels=False: the same cost, no label join (nothing per correct prediction)
+    with_labels = analytics.cost_report(s, "a")["rows"][0]
+    without = analytics.cost_report(s, "a", labels=False)["rows"][0]
+    assert close(without["total_usd"], with_labels["total_usd"]) and with_labels["correct"] == n
+    assert without["labelled"] == 0 and without["usd_per_correct"] is None
+
+
 @pytest.mark.parametrize("sql", [
     "INSERT INTO predictions VALUES (1)", "DELETE FROM predictions", "UPDATE predictions SET model='x'",
     "COPY predictions TO '/tmp/x.csv'", "ATTACH '/tmp/x.db'", "INSTALL httpfs", "LOAD httpfs",

@@ -83,7 +83,12 @@ def _base(db: StoreLike, model: str | None, version: str | None,
         relation = labelled_relation(db, cond, params, subset)
     else:
         relation = "(SELECT *, false AS labelled FROM predictions)"
-    sql = f"""
+    rows = db.cursor().execute(_BASE_SQL.format(relation=relation, cond=cond), params).fetchall()
+    memo.put(key, rows)
+    return rows
+
+
+_BASE_SQL = """
 SELECT model, version, ts::DATE AS day, count(*) AS n,
   coalesce(fsum(cost_usd), 0) AS logged_usd, count(cost_usd) AS n_logged,
   count(*) FILTER (WHERE labelled) AS labelled,
@@ -93,9 +98,6 @@ SELECT model, version, ts::DATE AS day, count(*) AS n,
   min(ts) AS first_ts, max(ts) AS last_ts
 FROM {relation}
 WHERE {cond} GROUP BY 1, 2, 3"""
-    rows = db.cursor().execute(sql, params).fetchall()
-    memo.put(key, rows)
-    return rows
 
 
 def budget_of(db: StoreLike, model: str) -> float | None:
@@ -116,16 +118,20 @@ def cost_report(
     by: str = "model",
     start: dt.datetime | None = None,
     end: dt.datetime | None = None,
+    labels: bool = True,
 ) -> dict[str, Any]:
-    """Cost rows grouped ``by`` model, version or day, and the month-to-date budget burn."""
+    """Cost rows grouped ``by`` model, version or day, and the month-to-date budget burn.
+    ``labels=False`` skips the label join: ``labelled``/``correct`` are then 0 and
+    ``usd_per_correct`` None (for views that do not show cost per correct prediction)."""
     start, end = aware(start), aware(end)
 
     def compute() -> dict[str, Any]:
-        rows = cost_rows(db, model, version, by, start, end)
+        rows = cost_rows(db, model, version, by, start, end, labels=labels)
         return {"by": by, "start": W.iso(start), "end": W.iso(end), "rows": rows,
                 "budget": budget_status(db, model)}
 
-    key = {"k": "cost", "m": model, "v": version, "by": by, "start": str(start), "end": str(end)}
+    key = {"k": "cost", "m": model, "v": version, "by": by, "start": str(start), "end": str(end),
+           "labels": labels}
     from console.analytics.config import config_for
 
     enabled = config_for(db).cache
@@ -143,7 +149,12 @@ def cost_rows(
         check_model(db, model)
     elif version is not None:
         raise UsageError("--version needs --model")
-    base = _base(db, model, version, start, end, labels)
+    return _group(db, _base(db, model, version, start, end, labels), model, version, by, start, end)
+
+
+def _group(db: StoreLike, base: list[tuple], model: str | None, version: str | None, by: str,
+           start: dt.datetime | None, end: dt.datetime | None) -> list[dict[str, Any]]:
+    """Report rows from the base rows (see ``_base``), training cost attributed."""
     all_time = start is None and end is None
 
     groups: dict[tuple, dict[str, Any]] = defaultdict(lambda: {
@@ -214,22 +225,34 @@ def cost_rows(
 
 
 def budget_status(db: StoreLike, model: str | None = None) -> list[dict[str, Any]]:
-    """Month-to-date spend against ``monthly_budget_usd`` per model (month of its latest record)."""
+    """Month-to-date spend against ``monthly_budget_usd`` per model (month of its latest record);
+    every model's month comes from one query."""
     models = [model] if model else sorted(set(db.registry.models()))
-    out = []
+    plans = []
     for m in models:
         budget = budget_of(db, m)
-        last = data_range(db, Scope(m, None))[1]  # remembered per store batch
-        if budget is None or last is None:
-            if budget is not None:
-                out.append({"model": m, "budget_usd": budget, "month": None, "mtd_usd": 0.0,
-                            "burn": 0.0, "projected_usd": None, "as_of": None})
+        if budget is None:
             continue
-        month_start = dt.datetime(last.year, last.month, 1, tzinfo=dt.UTC)
+        last = data_range(db, Scope(m, None))[1]  # remembered per store batch
+        month_start = (dt.datetime(last.year, last.month, 1, tzinfo=dt.UTC) if last is not None else None)
+        plans.append((m, budget, last, month_start))
+    ranges = [(m, ms, last + dt.timedelta(microseconds=1)) for m, _, last, ms in plans if last is not None]
+    base: dict[str, list[tuple]] = defaultdict(list)
+    if ranges:  # spend needs no labels: no label join
+        cond = " OR ".join("(model = ? AND ts >= ? AND ts < ?)" for _ in ranges)
+        params = [x for m, lo, hi in ranges for x in (m, naive(lo), naive(hi))]
+        sql = _BASE_SQL.format(relation="(SELECT *, false AS labelled FROM predictions)", cond=cond)
+        for row in db.cursor().execute(sql, params).fetchall():
+            base[row[0]].append(row)
+    out = []
+    for m, budget, last, month_start in plans:
+        if last is None:
+            out.append({"model": m, "budget_usd": budget, "month": None, "mtd_usd": 0.0,
+                        "burn": 0.0, "projected_usd": None, "as_of": None})
+            continue
         days = calendar.monthrange(last.year, last.month)[1]
         mtd = sum(r["total_usd"] for r in
-                  cost_rows(db, m, None, "model", month_start, last + dt.timedelta(microseconds=1),
-                            labels=False))  # spend needs no labels: skip their join
+                  _group(db, base[m], m, None, "model", month_start, last + dt.timedelta(microseconds=1)))
         elapsed = (last - month_start).total_seconds()
         frac = max(elapsed / (days * 86400), 1 / (days * 86400))
         out.append({
