@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 from console.store.schema import KEY_COLUMN
 
 SEED = 0x6D6C6F7073
+MERGE_MAX = 2_000_000  # keys in a run made by merging smaller ones
 HASHER = f"polars-{pl.__version__}-concat1f-{SEED}"
 
 
@@ -74,8 +75,13 @@ class KeySet:
             return
         self._runs.append(_sorted_unique(np.array(keys, dtype=np.uint64)))
         # Keep runs in geometrically growing sizes: merge while the newest is at least half
-        # the size of the one before it.
-        while len(self._runs) > 1 and len(self._runs[-1]) * 2 >= len(self._runs[-2]):
+        # the size of the one before it — up to MERGE_MAX keys, so a merge never needs more
+        # than a few tens of MB on top of the set (10M keys: a handful of runs to probe).
+        while (
+            len(self._runs) > 1
+            and len(self._runs[-1]) * 2 >= len(self._runs[-2])
+            and len(self._runs[-1]) + len(self._runs[-2]) <= MERGE_MAX
+        ):
             b = self._runs.pop()
             a = self._runs.pop()
             self._runs.append(_sorted_unique(np.concatenate([a, b]), runs=True))
