@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import gzip
 import json
 import subprocess
@@ -231,3 +232,50 @@ def test_blocks_validated_together_do_not_lend_fields_to_each_other(workspace_di
     assert ingest(workspace_dir) == {"predictions": 1, "labels": 1, "quarantined": 2, "duplicates": 0}
     assert query(workspace_dir, "SELECT reason FROM quarantine ORDER BY kind") == [
         ("missing required field 'label'",), ("missing required field 'model'",)]
+
+
+def test_usual_timestamps_read_fast_exactly_as_the_general_parser_reads_them() -> None:
+    import polars as pl
+
+    from console.ingest.normalize import parse_ts_strings
+
+    usual = ["2026-11-01T12:00:00Z", "2026-11-01T12:00:00.5Z", "2026-11-01T12:00:00.123Z",
+             "2024-02-29T23:59:59.999999Z", "1900-01-01T00:00:00Z", "2299-12-31T23:59:59.000001Z"]
+    # the same values with one odd spelling among them: no fast path, the general parser reads all
+    general = parse_ts_strings(pl.Series("ts", [*usual, "2026-11-01 12:00:00+01:00"]))
+    assert parse_ts_strings(pl.Series("ts", usual)).to_list() == general.to_list()[:-1]
+    assert general.to_list()[-1] == dt.datetime(2026, 11, 1, 11, 0)
+    # spelled the usual way but not a valid instant (or a precision the fast path refuses):
+    # whatever they read as, it is what the general parser makes of them alone
+    for odd in ["2026-02-29T00:00:00Z", "2026-01-01T24:00:00Z", "2026-12-31T23:59:60Z",
+                "2026-01-01T00:00:00.1234567Z", "2026-13-01T00:00:00Z", "0000-01-01T00:00:00Z"]:
+        alone = parse_ts_strings(pl.Series("ts", [odd]))
+        mixed = parse_ts_strings(pl.Series("ts", [odd, "2026-11-01 12:00:00+01:00"]))
+        assert alone.cast(pl.Int64).to_list()[0] == mixed.cast(pl.Int64).to_list()[0], odd
+
+
+def test_many_small_files_in_tiny_batches_store_what_one_big_batch_stores(tmp_path: Path) -> None:
+    # blocks of many files are parsed ahead, validated together and committed in the
+    # background: none of that may change what is stored, whatever the batch size
+    import shutil
+
+    from tests.conftest import write_workspace
+
+    a = write_workspace(tmp_path / "a")
+    for i in range(12):
+        rows = [rec(f"r{i}-{j}", features={"x": j, "c": "abc"[j % 3]}) for j in range(6)]
+        rows += [f"bad{i}", rec(f"r{(i + 1) % 12}-0"), rec(f"r{i}-s", score=3)]  # junk, a repeat, out of range
+        write_jsonl(a / "logs" / f"f{i:02d}.jsonl", rows)
+        write_jsonl(a / "labels" / f"l{i:02d}.jsonl", [{"request_id": "r0-0", "label": i}, {"request_id": f"r{i}-1", "label": 1}])
+    b = tmp_path / "b"
+    shutil.copytree(a, b)
+    one = ingest(a)
+    assert one == {"predictions": 72, "labels": 24, "quarantined": 24, "duplicates": 12}
+    assert ingest(b, batch_rows=5, read_bytes=300) == one
+    assert ingest(b, batch_rows=5, read_bytes=300) == {"predictions": 0, "labels": 0, "quarantined": 0, "duplicates": 0}
+    for sql in ["SELECT model, request_id, f_x, f_c, replace(source, '{ws}', '') FROM predictions ORDER BY 2",
+                "SELECT request_id, label FROM predictions_labelled WHERE labelled ORDER BY 1",
+                "SELECT kind, replace(source, '{ws}', ''), line, byte_offset, reason, raw FROM quarantine ORDER BY 2, 3",
+                "SELECT replace(source, '{ws}', ''), rows, quarantined, duplicates FROM ingest_status ORDER BY 1"]:
+        assert query(a, sql.format(ws=a)) == query(b, sql.format(ws=b)), sql
+    assert query(b, "SELECT label FROM predictions_labelled WHERE request_id = 'r0-0'") == [("11",)]
