@@ -10,11 +10,13 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 from scipy.stats import ks_2samp, wasserstein_distance
 
 from console.analytics import drift as drift_mod
 from console.analytics import drift_report, drift_windows, parse_time
 from console.analytics.config import config_for
+from console.errors import UsageError
 from console.ingest.engine import Ingester
 from console.store.db import open_store
 from console.workspace import load_dir
@@ -120,6 +122,15 @@ def test_drift_windows_equal_single_reports_and_the_sql_path(tmp_path: Path, mon
                 single = drift_report(db, "m", start=s, end=e, multivariate=False, config=off)
                 assert rep == single
                 assert drift_report(ViewsOnly(db), "m", start=s, end=e, multivariate=False, config=off) == single
+        # explicit, unaligned bounds (a trend ending at the newest record)
+        last = DAY0 + dt.timedelta(days=2, hours=21, minutes=13)
+        edges = [(last - dt.timedelta(hours=10 * (i + 1)), last - dt.timedelta(hours=10 * i)) for i in range(4)][::-1]
+        trend = drift_windows(db, "m", bounds=edges)["windows"]
+        assert [(parse_time(r["current"]["start"]), parse_time(r["current"]["end"])) for r in trend] == edges
+        for rep, (s, e) in zip(trend, edges, strict=True):
+            assert rep == drift_report(db, "m", start=s, end=e, multivariate=False, config=off)
+        with pytest.raises(UsageError, match="not overlapping"):
+            drift_windows(db, "m", bounds=[edges[1], edges[0]])
         # version 2 (a log-window reference): same through both paths
         two = drift_windows(db, "m", version="2", window="1d", reference_start=DAY0,
                             reference_end=DAY0 + dt.timedelta(days=1), config=off)

@@ -669,14 +669,25 @@ def drift_windows(
     reference_end: dt.datetime | None = None,
     config: AnalyticsConfig | None = None,
     features: list[str] | None = None,
+    bounds: list[tuple[dt.datetime, dt.datetime]] | None = None,
 ) -> dict[str, Any]:
     """Drift of every ``window`` of ``[start, end)`` (windows as in ``performance_report``:
-    epoch-aligned, clipped to given bounds): ``{"model", "version", "window", "start", "end",
-    "windows": [report, ...]}``, each report exactly what ``drift_report`` gives for that
-    window with ``multivariate=False``. The reference is read once; each window is cached."""
+    epoch-aligned, clipped to given bounds) — or of the explicit ``bounds`` ``[(start, end), ...]``
+    (sorted, not overlapping; ``start``/``end``/``window`` are then ignored):
+    ``{"model", "version", "window", "start", "end", "windows": [report, ...]}``, each report
+    exactly what ``drift_report`` gives for that window with ``multivariate=False``. The
+    reference is read once, every store part once, and each window is cached."""
     start, end = aware(start), aware(end)
-    size = W.parse_window(window)
     plan = plan_drift(db, model, version, config, features, reference_start, reference_end)
+    if bounds is not None:
+        wins = [(aware(s), aware(e)) for s, e in bounds]
+        for (s, e), nxt in zip(wins, wins[1:] + [None], strict=True):
+            if s is None or e is None or e <= s or (nxt is not None and nxt[0] < e):
+                raise UsageError("drift windows must be non-empty, sorted and not overlapping")
+        return {"model": model, "version": plan.version, "window": None,
+                "start": iso(wins[0][0]) if wins else None, "end": iso(wins[-1][1]) if wins else None,
+                "windows": _reports(plan, wins) if wins else []}
+    size = W.parse_window(window)
     rng = report_range(db, Scope(model, plan.version, start, end))
     out: dict[str, Any] = {"model": model, "version": plan.version, "window": window or "1d",
                            "start": None, "end": None, "windows": []}
