@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -83,15 +84,36 @@ def run_child(ws: Path, batch_rows: int, kill_after: float | None, after_commit:
     return proc.returncode
 
 
-def test_sigkill_at_random_moments_then_finish(workspace_dir: Path) -> None:
+def ingest_seconds(ws: Path, batch_rows: int) -> float:
+    """How long one uninterrupted ingest of ``ws`` takes, from the child's start-up to done."""
+    proc = subprocess.Popen([sys.executable, "-c", CHILD, str(ws), str(batch_rows)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    start = end = None
+    for line in proc.stdout:  # the child prints as it goes: time its lines as they come
+        if line.startswith("ready"):
+            start = time.perf_counter()
+        elif line.startswith("done"):
+            end = time.perf_counter()
+    proc.wait(timeout=120)
+    assert proc.returncode == 0 and start is not None and end is not None, proc.stderr.read() if proc.stderr else ""
+    return end - start
+
+
+def test_sigkill_at_random_moments_then_finish(workspace_dir: Path, tmp_path: Path) -> None:
     valid, bad, dups = make_sources(workspace_dir, seed=7, files=3, per_file=2000)
+    # how long a whole ingest takes on this machine (on a copy), so that the kills from
+    # start-up land within the run however fast the ingester and the machine are
+    calib = tmp_path / "calib"
+    shutil.copytree(workspace_dir, calib)
+    run_s = ingest_seconds(calib, batch_rows=500)
     rnd = random.Random(11)
     killed = 0
     for round_ in range(5):
         # even rounds: a random moment after this run's first commit (lands mid-way on any
         # machine); odd rounds: a random moment from start-up (recovery, first batch)
         after_commit = round_ % 2 == 0
-        delay = rnd.uniform(0.0, 0.02) if after_commit else rnd.uniform(0.0, 0.4)
+        delay = rnd.uniform(0.0, 0.02) if after_commit else rnd.uniform(0.0, 0.5 * run_s)
         code = run_child(workspace_dir, batch_rows=500, kill_after=delay, after_commit=after_commit)
         killed += code == -signal.SIGKILL
     assert killed >= 3  # most runs really died mid-way
