@@ -7,6 +7,8 @@ and the big crash test (SIGKILL at random moments, then finish: exactly the vali
 
 Targets (issue 3): JSONL ≥ 300k records/s, Parquet ≥ 2M records/s on a 2-core machine, memory
 bounded by batch size, not file size. Data is seeded; every run is in a fresh temp workspace.
+The Parquet row also gives the floor: the same file read and written back as Parquet with
+nothing else (``floor_*``), the least any ingester does with it on this machine.
 """
 
 from __future__ import annotations
@@ -125,10 +127,33 @@ def bench_parquet(rows: int, tmp: Path) -> dict:
             w.write_table(arrow_records(min(chunk, rows - start), start, start))
     result, secs, rss, cpu = timed_ingest(ws)
     assert result["predictions"] == rows, result
+    floor = parquet_floor(ws / "logs" / "app.parquet", ws.parent / "floor")
     return {"format": "parquet", "rows": rows, "mb": round((ws / "logs" / "app.parquet").stat().st_size / 2**20, 1),
             "seconds": round(secs, 2), "records_per_s": round(rows / secs), "cpu_seconds": round(cpu, 2),
             "records_per_cpu_s": round(rows / cpu), "peak_rss_mb": round(rss), "target_records_per_s": 2_000_000,
+            "floor_read_write_seconds": round(floor, 2), "floor_records_per_s": round(rows / floor),
             "loadavg_1m": round(os.getloadavg()[0], 1)}
+
+
+def parquet_floor(src: Path, out: Path) -> float:
+    """The least any ingester does with a Parquet source: read every record and write it again
+    as Parquet (pyarrow read by row group, polars lz4 write, two at a time; no validation, no
+    dedupe, no fsync). Seconds in-process, in a child, like ``timed_ingest``."""
+    out.mkdir(parents=True, exist_ok=True)
+    code = textwrap.dedent(f"""
+        import time
+        from concurrent.futures import ThreadPoolExecutor
+        import polars as pl, pyarrow.parquet as pq
+        def one(i):
+            tbl = pq.ParquetFile({str(src)!r}).read_row_group(i)
+            pl.from_arrow(tbl).write_parquet({str(out)!r} + f"/{{i}}.parquet", compression="lz4", statistics=True)
+        t = time.perf_counter()
+        with ThreadPoolExecutor(2) as ex:
+            list(ex.map(one, range(pq.ParquetFile({str(src)!r}).num_row_groups)))
+        print(time.perf_counter() - t)
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(done.stdout.strip().splitlines()[-1])
 
 
 KILL_CHILD = """
