@@ -70,7 +70,7 @@ class Cache:
             folder.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
             with os.fdopen(fd, "w") as fh:
-                json.dump(value, fh, default=str)
+                fh.write(json.dumps(value, default=str))  # dumps uses the C encoder, dump does not
             os.replace(tmp, folder / f"{h}.json")
         except OSError:
             pass  # a cache that cannot write is just a slower report

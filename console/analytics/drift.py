@@ -519,6 +519,7 @@ def _reports(plan: Plan, wins: list[tuple[Any, Any]]) -> list[dict[str, Any]]:
             todo.append(i)
     if not todo and not empty:
         return out  # type: ignore[return-value]
+    driftdata.tune_malloc()
     if index is not None:
         cur_rows.update((i, index.rows(*wins[i])) for i in todo)
     items = _items(plan)

@@ -40,6 +40,31 @@ _DAY_RE = re.compile(r"^day=(\d{4}-\d{2}-\d{2})$")
 _US = dt.timedelta(microseconds=1)
 
 
+def tune_malloc() -> None:
+    """Let glibc serve NumPy's large temporaries (the 0.1–16 MB arrays of a merge) from its heap
+    instead of a fresh ``mmap`` each: the page faults of a new mapping cost as much as the
+    arithmetic (measured: a 100k-vs-111k comparison 7 ms → 3.5 ms). Arrays up to 4 MiB come from
+    the heap (bigger ones are mapped as before, so peak memory does not grow); up to 64 MiB freed
+    stays there for reuse. Once per process; a no-op outside glibc."""
+    global _MALLOC_TUNED
+    if _MALLOC_TUNED:
+        return
+    _MALLOC_TUNED = True
+    if os.environ.get("MALLOC_MMAP_THRESHOLD_") or os.environ.get("MALLOC_TRIM_THRESHOLD_"):
+        return  # the user chose
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 4 << 20)  # M_MMAP_THRESHOLD
+        libc.mallopt(-1, 64 << 20)  # M_TRIM_THRESHOLD
+    except (OSError, AttributeError):
+        pass
+
+
+_MALLOC_TUNED = False
+
+
 class Unsupported(Exception):
     """The parts cannot be read as the view would read them: use SQL instead."""
 
@@ -110,10 +135,7 @@ class SideBuilder:
                 values = arr.to_numpy()
                 if mask is not None:
                     values = values[mask]
-                finite = values[np.isfinite(values)]
-                self._missing[col] += n - finite.size
-                if finite.size:
-                    self._num[col].append(finite)
+                self._num[col].append(values)  # nulls are NaN; non-finite values go at sort time
             else:
                 t = arr.type
                 if pa.types.is_dictionary(t):
@@ -135,14 +157,17 @@ class SideBuilder:
             if kind == "numeric":
                 pieces = self._num.pop(col)
                 if len(pieces) == 1:
-                    values = pieces[0]
-                    if not values.flags.writeable or not values.flags.owndata:
-                        values = values.copy()
+                    values = np.sort(pieces[0], kind="quicksort")  # a sorted copy (Arrow's is read-only)
                 else:
                     values = np.concatenate(pieces) if pieces else np.empty(0, dtype=np.float64)
+                    values.sort(kind="quicksort")
                 del pieces
-                values.sort(kind="quicksort")
-                out[col] = Column(kind, self.rows, self._missing[col], values=values)
+                # sorted: -inf first, +inf then NaN (nulls) last; the finite values are one slice
+                lo = int(np.searchsorted(values, -np.inf, side="right"))
+                hi = int(np.searchsorted(values, np.inf, side="left"))
+                if lo or hi < values.size:
+                    values = values[lo:hi]
+                out[col] = Column(kind, self.rows, self.rows - int(values.size), values=values)
             else:
                 out[col] = Column(kind, self.rows, self._missing[col], counts=self._counts[col])
         return SideData(self.rows, out)
