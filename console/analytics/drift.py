@@ -53,6 +53,14 @@ class Side:
     parquet: Path | None = None
     table: Any = None
     parts: tuple[Any, str, dt.datetime, dt.datetime] | None = None  # (PartsIndex, version, start, end)
+    writer: Any = None  # the thread still writing ``parquet`` (the relation's file)
+
+    def ready(self) -> Side:
+        """Wait until the relation's file is written (a reference's Parquet copy)."""
+        if self.writer is not None:
+            self.writer.join()
+            self.writer = None
+        return self
 
     def sql(self, select: str, extra: str = "") -> tuple[str, list[Any]]:
         cond = self.where + (f" AND {extra}" if extra else "")
@@ -251,22 +259,36 @@ def load_reference(
         raise UsageError(f"cannot read reference {path}: {str(exc).splitlines()[0] if str(exc) else exc}") from None
     info["rows"] = table.num_rows
     if cached is not None:
-        # keep a Parquet copy: later reports read it instead of re-parsing the file
+        # keep a Parquet copy: later reports read it instead of re-parsing the file. It is written
+        # in the background (this report reads the table in memory); ``Side.ready()`` waits for it
+        # before any SQL reads the file, and every report waits for it before returning.
         try:
             import os
             import tempfile
+            import threading
 
             import pyarrow.parquet as pq
 
             cached.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=cached.parent, prefix=".tmp-", suffix=".parquet")
             os.close(fd)
-            pq.write_table(table, tmp)
-            os.replace(tmp, cached)
-            return (Side(f"read_parquet('{_sql_text(cached)}')", "true", [], fingerprint, info["rows"],
-                         parquet=cached, table=table), info)
         except OSError:
             pass
+        else:
+            def write() -> None:
+                try:
+                    pq.write_table(table, tmp)
+                    os.replace(tmp, cached)
+                except OSError:
+                    try:
+                        os.unlink(tmp)
+                    except OSError:
+                        pass
+
+            writer = threading.Thread(target=write, name="drift-reference-copy")
+            writer.start()
+            return (Side(f"read_parquet('{_sql_text(cached)}')", "true", [], fingerprint, info["rows"],
+                         parquet=cached, table=table, writer=writer), info)
     name = "ref_" + hashlib.sha1(str(path).encode()).hexdigest()[:12]
     cur.register(name, table)
     return Side(name, "true", [], fingerprint, table.num_rows, table=table), info
@@ -304,6 +326,7 @@ def side_data(db: StoreLike, side: Side, cols: list[tuple[str, str]]) -> SideDat
             return driftdata.from_table(table, cols)
         except driftdata.Unsupported:
             pass
+    side.ready()
     cur = db.cursor()
     try:
         return driftdata.sql_side(cur, side.relation, side.where, side.params, cols)
@@ -634,7 +657,10 @@ def drift_report(
     scope = Scope(model, plan.version, start, end)
     rng = report_range(db, scope)
     c_start, c_end = rng if rng else (start, end)
-    out = dict(_reports(plan, [(c_start, c_end)])[0])
+    try:
+        out = dict(_reports(plan, [(c_start, c_end)])[0])
+    finally:
+        plan.reference.ready()
     config = plan.config
     use_mv = config.multivariate.enabled if multivariate is None else multivariate
     tested = [e for e in out["features"] if e["method"] is not None]
@@ -685,18 +711,23 @@ def drift_windows(
         for (s, e), nxt in zip(wins, wins[1:] + [None], strict=True):
             if s is None or e is None or e <= s or (nxt is not None and nxt[0] < e):
                 raise UsageError("drift windows must be non-empty, sorted and not overlapping")
-        return {"model": model, "version": plan.version, "window": None,
-                "start": iso(wins[0][0]) if wins else None, "end": iso(wins[-1][1]) if wins else None,
-                "windows": _reports(plan, wins) if wins else []}
-    size = W.parse_window(window)
-    rng = report_range(db, Scope(model, plan.version, start, end))
-    out: dict[str, Any] = {"model": model, "version": plan.version, "window": window or "1d",
-                           "start": None, "end": None, "windows": []}
-    if rng is None:
-        return out
-    lo, hi = W.align_range(rng[0], rng[1], size, start is not None, end is not None)
-    wins = [(w.start, w.end) for w in W.split(lo, hi, size)]
-    out.update(start=iso(lo), end=iso(hi), windows=_reports(plan, wins))
+        out: dict[str, Any] = {"model": model, "version": plan.version, "window": None,
+                               "start": iso(wins[0][0]) if wins else None,
+                               "end": iso(wins[-1][1]) if wins else None, "windows": []}
+    else:
+        size = W.parse_window(window)
+        rng = report_range(db, Scope(model, plan.version, start, end))
+        out = {"model": model, "version": plan.version, "window": window or "1d",
+               "start": None, "end": None, "windows": []}
+        wins = []
+        if rng is not None:
+            lo, hi = W.align_range(rng[0], rng[1], size, start is not None, end is not None)
+            wins = [(w.start, w.end) for w in W.split(lo, hi, size)]
+            out.update(start=iso(lo), end=iso(hi))
+    try:
+        out["windows"] = _reports(plan, wins) if wins else []
+    finally:
+        plan.reference.ready()
     return out
 
 
