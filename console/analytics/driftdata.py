@@ -437,7 +437,14 @@ def read_windows(
                                       use_threads=False)
                 ts = vmask = None
                 if "ts" in table.column_names:
-                    ts = table.column("ts").cast("int64").to_numpy(zero_copy_only=False)
+                    import pyarrow as pa
+
+                    tcol = table.column("ts")
+                    if not pa.types.is_timestamp(tcol.type):
+                        raise Unsupported(f"ts is {tcol.type}")
+                    if tcol.type.unit != "us":
+                        tcol = tcol.cast(pa.timestamp("us", tz=tcol.type.tz))
+                    ts = tcol.cast(pa.int64()).to_numpy(zero_copy_only=False)
                     table = table.drop_columns(["ts"])
                 if "version" in table.column_names:
                     vcol = table.column("version")
