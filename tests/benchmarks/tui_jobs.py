@@ -2,17 +2,27 @@
 Pilot (the real app, the real store, real worker threads):
 
     python -m tests.benchmarks.tui_jobs launch --ws W [--idle 2] [--live]
-    python -m tests.benchmarks.tui_jobs panels --ws W --model M [--rounds 3] [--timeout S] [--open-timeout S]
+    python -m tests.benchmarks.tui_jobs panels --ws W --model M [--rounds 3] [--think S] [--timeout S] [--open-timeout S]
 
 ``launch`` times, from the top of this process's work (before Textual or the console is
 imported), the app ready (its first frame), the fleet's first paint (registry rows in the
-table — what the fleet screen calls its first paint), the fleet populated (the first
-paint with traffic, errors, latency, metrics and cost of every model) and complete (drift and
-alerts in too), then sits idle and reports the process's peak RSS and current RSS.
-``panels`` waits for the fleet to load, opens a model and presses ``1``…``6`` (the tab keys) ``--rounds`` times; a switch is
-timed from the key press to the moment the new panel has painted its data. The timestamps come
-from wrapping the screens' ``show`` (the main-thread paint of a finished load) to record when it
-ran; nothing of the app's behaviour is replaced.
+table), the fleet **populated** (the first paint after which every row shows real numbers:
+requests, and for a model with traffic its error rate, p95 latency, cost today and
+month-to-date), when each slow column was in (``parts_in_s``: latest labelled metric, drift,
+alerts — each from its own worker) and **complete** (all of them in), then sits idle and
+reports the process's peak RSS and current RSS. The times are taken after the fleet screen's
+``show`` ran (wrapped to record it; nothing of the app's behaviour is replaced).
+
+``panels`` waits for the fleet to be complete, opens a model (``open_model_s``: until the
+visible drift panel has painted data), and then — at once, or ``--think`` seconds after each
+panel — sends the tab keys ``2``…``6``, ``1`` for ``--rounds`` rounds, as the terminal driver
+delivers keys (``pilot.press`` would also wait for the tab bar's underline animation). A switch
+is timed from the key to the moment the new tab is the visible one, its panel has painted data
+of the screen's current load, and the screen has refreshed. The model screen prefetches every
+tab in the background, so a first visit may still wait for its data (counted, never skipped);
+``model_loaded_s`` is the screen's own load (open → every tab complete, drift trend included).
+``summary`` gives p50/p95/max (nearest rank; a timed-out switch counts as infinitely slow) for
+first visits, revisits and all switches together.
 """
 
 from __future__ import annotations
@@ -135,13 +145,18 @@ async def job_panels(a) -> dict[str, Any]:
             raise TimeoutError("the console's backend did not open")
         # a user opens a model once the fleet has loaded: wait for it (or the deadline)
         fleet_done = await _until(pilot, lambda: any(e["complete"] for _, e in events), deadline)
-        t = time.perf_counter()
+        t_open = time.perf_counter()
         app.open_model(a.model)
         await _until(pilot, lambda: type(app.screen).__name__ == "ModelScreen", deadline)
         screen = app.screen
 
+        loaded_at: list[float] = []
+
         def painted(tab: str) -> bool:
-            """The tab is the visible one and its panel painted data of the screen's latest load."""
+            """The tab is the visible one and its panel painted data of the screen's latest load
+            (and, on the side: the first moment every tab was complete)."""
+            if not loaded_at and all_complete():
+                loaded_at.append(time.perf_counter())
             try:
                 panel = screen.query_one(f"#panel-{tab}")
             except Exception:  # not mounted yet
@@ -157,17 +172,14 @@ async def job_panels(a) -> dict[str, Any]:
         first = await _until(pilot, lambda: painted(TABS[0]), deadline)
         if first is None:
             raise TimeoutError("the drift panel did not load")
-        open_s = first - t
+        open_s = first - t_open
         seen = {TABS[0]}
         # the user starts switching as soon as the first panel shows (--think s between keys);
         # the model screen's own load (every tab complete) is timed alongside
-        loaded_at: list[float] = []
         order = list(range(2, len(TABS) + 1)) + [1]
         for rnd in range(a.rounds):
             for number in order:
                 tab = TABS[number - 1]
-                if not loaded_at and all_complete():
-                    loaded_at.append(time.perf_counter())
                 if a.think:
                     await asyncio.sleep(a.think)
                 t = time.perf_counter()
@@ -177,14 +189,12 @@ async def job_panels(a) -> dict[str, Any]:
                 if done is not None:
                     await pilot.pause(0)  # and the screen has refreshed with it
                     done = time.perf_counter()
-                await pilot.wait_for_scheduled_animations()  # the tab underline, before the next key
                 switches.append({"round": rnd, "tab": tab, "seconds": None if done is None else done - t,
                                  "timed_out": done is None, "first_visit": tab not in seen})
                 seen.add(tab)
         if not loaded_at:
             got = await _until(pilot, all_complete, time.perf_counter() + a.open_timeout)
             loaded_at.append(got) if got is not None else None
-        t_open = first - open_s
         app.exit()
     return {"live_ingester": a.live, "open_model_s": open_s, "think_s": a.think,
             "model_loaded_s": (loaded_at[0] - t_open) if loaded_at else None,

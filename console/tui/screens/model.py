@@ -2,12 +2,13 @@
 module each). ``v`` picks the version (production by default); operators can request retrain,
 rollback or promotion from here (a confirmation dialog asks for the reason).
 
-Loading: as the screen opens (and on every reload: new data, window or version) the visible
-tab loads in the screen's ``load`` worker while a ``prefetch`` worker loads the other tabs one
-after another, each painting its panel as soon as its data is in — so a tab switch usually
-finds its panel painted already. Switching to a tab whose panel is not complete yet loads it in
-the ``load`` worker (a stale one is cancelled); the backend computes a report once even when
-both workers ask for it. Both groups are exclusive: a reload cancels the previous ones.
+Loading: as the screen opens (and when the window or version changes) a ``prefetch`` worker
+loads every tab — the visible one first, then the others in tab order, each painting its
+panel as soon as its data is in, and last the long tail of progressive panels (the drift
+trend) — so a tab switch usually finds its panel painted already. New data reloads only the
+visible tab; the others reload when visited. Switching to a tab whose panel is not complete
+yet loads it in the ``load`` worker (a stale one is cancelled); the backend computes a report
+once even when both workers ask for it. Both groups are exclusive: a reload cancels both.
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ from console.tui.screens.requesting import open_request_dialog
 DONE = object()  # a load's last step: its panel is complete
 PANELS = (DriftPanel, PerformancePanel, SlicesPanel, OpsPanel, CostPanel, VersionsPanel)
 TABS = tuple(p.TAB for p in PANELS)
-PREFETCH_ORDER = ("versions", "ops", "cost", "performance", "slices", "drift")  # quickest first
 
 
 class ModelScreen(ConsoleScreen):
@@ -96,7 +96,7 @@ class ModelScreen(ConsoleScreen):
             self.reload_tab()
 
     def reload(self) -> None:
-        """Every tab again: the visible one now, the others in the prefetch worker."""
+        """Every tab again, in the prefetch worker: the visible one first."""
         if self.app.backend is None:
             return
         try:
@@ -106,11 +106,10 @@ class ModelScreen(ConsoleScreen):
         self.generation += 1
         for panel in panels:
             panel.complete = 0
-        self.reload_tab()
+        self.workers.cancel_group(self, "load")
         active = self.active_tab()
-        # the other tabs quickest first (most of them are ready soonest), then the visible one
-        # again: its own load is cancelled when the user switches away before it completes
-        order = sorted((t for t in TABS if t != active), key=PREFETCH_ORDER.index) + [active]
+        start = TABS.index(active)  # then the tabs in the order ] walks them
+        order = [TABS[(start + i) % len(TABS)] for i in range(len(TABS))]
         self._prefetch(self.generation, order)
 
     def reload_tab(self) -> None:
@@ -138,20 +137,35 @@ class ModelScreen(ConsoleScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="prefetch")
     def _prefetch(self, generation: int, order: list[str]) -> None:
+        """Each tab's first paint in ``order``, then the rest of the progressive ones (the drift
+        trend): every tab shows its data soonest, the long tail comes last."""
         worker = get_current_worker()
+        later = []
         for tab in order:
             panel = self.query_one(f"#panel-{tab}")
             if panel.complete == generation:
                 continue
-            try:
-                for step in self._steps(panel, generation):
-                    if worker.is_cancelled:
-                        return
-                    self.app.call_from_thread(self._apply, step)
-            except Exception:  # the tab's own load reports it when the tab is visited
-                pass
-            if worker.is_cancelled:
+            steps = self._steps(panel, generation)
+            if not self._prefetch_steps(worker, panel, steps, 1):
                 return
+            later.append((panel, steps))
+        for panel, steps in later:
+            if not self._prefetch_steps(worker, panel, steps, None):
+                return
+
+    def _prefetch_steps(self, worker, panel, steps: Iterator, count: int | None) -> bool:
+        """Paint up to ``count`` steps (all: ``None``); False once the worker is cancelled."""
+        try:
+            for i, step in enumerate(steps, start=1):
+                if worker.is_cancelled:
+                    return False
+                self.app.call_from_thread(self._apply, step)
+                if count is not None and i >= count:
+                    break
+        except Exception as exc:  # said on screen when it is the visible tab; else when visited
+            if panel.TAB == self.active_tab() and not worker.is_cancelled:
+                self.app.call_from_thread(self.show_error, exc)
+        return not worker.is_cancelled
 
     def show(self, data: Any) -> None:
         panel, payload, generation, index = data
