@@ -149,8 +149,9 @@ def _bucket_of(t: datetime | None, size: int, end: bool = False) -> int | None:
 def add_summary(backend, rows: list[FleetRow], window: TimeWindow, now: datetime,
                 problems: list[str]) -> None:
     """The cheap columns of every row — traffic, requests, error rate, p95, cost today and
-    month-to-date against budget — from four calls run side by side (DuckDB runs each query
-    outside the GIL, so the slowest one sets the time, not their sum)."""
+    month-to-date against budget — from calls run side by side (DuckDB runs each query outside
+    the GIL, so the slowest one sets the time, not their sum): traffic, p95, cost today, and
+    ``budget_status`` per model."""
     from concurrent.futures import ThreadPoolExecutor
 
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -160,9 +161,9 @@ def add_summary(backend, rows: list[FleetRow], window: TimeWindow, now: datetime
         # cost_report's rows without its labels join (labels change no total_usd)
         "cost": lambda: backend.report("cost.cost_rows", model=None, version=None, by="model", start=today,
                                        end=today + timedelta(days=1), labels=False),
-        # month-to-date as the engine reckons it (the month of each model's newest data)
-        "budget": lambda: backend.report("budget_status"),
     }
+    for row in rows:  # month-to-date as the engine reckons it (the month of the model's newest data)
+        calls[f"budget {row.model}"] = lambda m=row.model: backend.report("budget_status", model=m)
     with ThreadPoolExecutor(len(calls), thread_name_prefix="fleet") as pool:
         futures = {k: pool.submit(fn) for k, fn in calls.items()}
     got: dict[str, Any] = {}
@@ -174,7 +175,7 @@ def add_summary(backend, rows: list[FleetRow], window: TimeWindow, now: datetime
             problems.append(f"{what}: {type(exc).__name__}: {exc}")
     ops, lat = got["traffic"] or {}, got["p95"] or {}
     per_model = {r.get("model"): r.get("total_usd") for r in got["cost"] or []}
-    budgets = {b.get("model"): b for b in got["budget"] or []}
+    budgets = {b.get("model"): b for k, v in got.items() if k.startswith("budget ") for b in v or []}
     for row in rows:
         s = ops.get(row.model)
         if got["traffic"] is not None:
