@@ -256,7 +256,8 @@ def bench_windows(big: Path, reps: int, timeout: float, models: list[str]) -> di
             "first_s": summary(first), "cached_in_process_s": summary(cached_mem),
             "cached_new_process_s": summary(cached_disk),
             "per_model_first_s": round(summary(first)["median"] / max(1, len(info.get("models") or [1])), 4),
-            "what": f"drift_report for each of 30 daily windows of {', '.join(info.get('models') or [])} (the "
+            "what": f"drift_windows(window='1d') — 30 daily windows, each equal to its drift_report — for "
+                    f"{', '.join(info.get('models') or [])} (the "
                     "registered 100k-row "
                     "reference, output drift on, domain classifier off), in-process; first = analytics cache "
                     "deleted before the process started"}
