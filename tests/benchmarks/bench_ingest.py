@@ -177,11 +177,22 @@ def bench_kills(rows: int, kills: int, tmp: Path, seed: int = 5) -> dict:
         with open(ws / "logs" / f"f{f}.jsonl", "ab") as fh:
             fh.write(b"{broken\n" * 10)
     # the same ids in every file: files 1..3 are all duplicates of file 0
+    # How long one whole ingest takes here (on a copy): every kill lands at a random moment
+    # within the first 1/(kills+1) of it, so together they stop the work about half-way and
+    # each one kills a running ingester, however fast it and the machine are.
+    calib = tmp / "kill-calibration"
+    shutil.copytree(ws, calib)
+    p = subprocess.Popen([sys.executable, "-c", KILL_CHILD, str(calib), "50000"], stdout=subprocess.PIPE, text=True)
+    assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+    t0 = time.perf_counter()
+    assert p.wait() == 0
+    whole = time.perf_counter() - t0
+    shutil.rmtree(calib, ignore_errors=True)
     killed = 0
     for _ in range(kills):
         p = subprocess.Popen([sys.executable, "-c", KILL_CHILD, str(ws), "50000"], stdout=subprocess.PIPE, text=True)
         assert p.stdout is not None and p.stdout.readline().strip() == "ready"
-        time.sleep(rnd.uniform(0.0, 3.0))
+        time.sleep(rnd.uniform(0.0, whole / (kills + 1)))
         p.send_signal(signal.SIGKILL)
         killed += p.wait() == -signal.SIGKILL
     subprocess.run([sys.executable, "-c", KILL_CHILD, str(ws), "50000"], check=True, capture_output=True)
@@ -194,7 +205,8 @@ def bench_kills(rows: int, kills: int, tmp: Path, seed: int = 5) -> dict:
     quarantined = db.cursor().execute("SELECT count(*) FROM quarantine").fetchone()[0]
     dups = db.cursor().execute("SELECT sum(duplicates) FROM ingest_status").fetchone()[0]
     ok = total == distinct == per_file and quarantined == 40 and dups == 3 * per_file
-    return {"format": "kill-test", "rows": rows, "kills": kills, "killed_mid_run": killed, "stored": total,
+    return {"format": "kill-test", "rows": rows, "kills": kills, "killed_mid_run": killed,
+            "whole_run_s": round(whole, 2), "stored": total,
             "distinct": distinct, "expected": per_file, "quarantined": quarantined, "duplicates": dups, "ok": ok}
 
 
