@@ -1,5 +1,5 @@
 """How the console loads on a large store, checked on the ingested sample: the fleet's cheap
-columns are the engine's numbers (one grouped query + cost and budget calls), the slow columns
+columns are the engine's numbers (reports asked side by side), the slow columns
 come from their own workers and a stale worker's result is dropped, a report two workers ask
 for is computed once, and the model screen has every tab painted before it is visited."""
 

@@ -1,13 +1,12 @@
 """The fleet table's rows, gathered in stages so the cheap columns paint first:
 
 1. ``base_rows``: versions and stages (files only) — the first paint, before any query.
-2. ``add_summary``: traffic per bucket, requests, error rate and p95 latency of every model from
-   ONE grouped query over the store (``summary``, the definitions of ``ops_report``:
-   ``status = 'error'``, ``quantile_cont`` over finite latencies), cost today from
-   ``cost_report``'s rows and month-to-date against budget from ``budget_status`` (all models at once),
+2. ``add_summary``: traffic per bucket, requests, error rate and p95 latency (``ops_report``,
+   whose closed windows come from the analytics cache), cost today (``cost_report``'s rows) and
+   month-to-date against budget (``budget_status``) of every model, all asked side by side;
    pending requests from governance — "populated".
-3. ``metric_of`` (``performance_report``), ``drift_of`` (``drift_report``) and ``add_alerts``
-   (``check_alerts``): the slow reports, each in its own worker, filled in as they finish.
+3. ``metric_of`` (``performance_report``), ``drift_of`` (``drift_report``) and the alerts
+   (``check_alerts``, in the fleet screen): the slow reports, each in its own worker.
 
 Runs in worker threads. A report that fails leaves its cells at "—" and names the problem.
 """
@@ -77,93 +76,26 @@ def base_rows(backend) -> list[FleetRow]:
     return rows
 
 
-TRAFFIC_SQL = """
-SELECT model, floor(epoch(ts) / {size})::BIGINT AS bucket, count(*) AS requests,
-  count(*) FILTER (WHERE status = 'error') AS errors
-FROM predictions WHERE {cond} GROUP BY ALL
-"""
-P95_SQL = """
-SELECT model, quantile_cont(latency_ms, 0.95) FILTER (WHERE isfinite(latency_ms)) AS p95
-FROM predictions WHERE {cond} GROUP BY ALL
-"""
-
-
-def _query(backend, sql: str, params: list[Any]) -> list[tuple]:
-    cur = backend.db.cursor()
-    try:
-        return cur.execute(sql, params).fetchall()
-    finally:
-        cur.close()
-
-
-def _condition(window: TimeWindow) -> tuple[str, list[Any]]:
-    from console.analytics.source import naive
-
-    conds, params = ["true"], []
-    if window.start is not None:
-        conds.append("ts >= ?")
-        params.append(naive(window.start))
-    if window.end is not None:
-        conds.append("ts < ?")
-        params.append(naive(window.end))
-    return " AND ".join(conds), params
-
-
-def traffic(backend, window: TimeWindow) -> dict[str, dict[str, Any]]:
-    """Every model's requests per ``window.step`` bucket (zeros included, oldest first) and its
-    requests and errors over the window (every version, as ``ops_report`` without one)."""
-    from console.analytics.windows import parse_window
-
-    size = int(parse_window(window.step))
-    cond, params = _condition(window)
-    buckets: dict[str, dict[int, int]] = {}
-    out: dict[str, dict[str, Any]] = {}
-    for model, bucket, requests, errors in _query(backend, TRAFFIC_SQL.format(size=size, cond=cond), params):
-        buckets.setdefault(model, {})[int(bucket)] = int(requests)
-        tot = out.setdefault(model, {"requests": 0, "errors": 0})
-        tot["requests"] += int(requests)
-        tot["errors"] += int(errors)
-    lo_all = _bucket_of(window.start, size)
-    hi_all = _bucket_of(window.end, size, end=True)
-    for model, got in buckets.items():
-        lo = lo_all if lo_all is not None else min(got)
-        hi = hi_all if hi_all is not None else max(got)
-        out[model]["traffic"] = [got.get(b, 0) for b in range(lo, hi + 1)]
-    return out
-
-
-def p95(backend, window: TimeWindow) -> dict[str, float | None]:
-    """Every model's p95 latency over the window (``ops_report``'s ``quantile_cont``)."""
-    cond, params = _condition(window)
-    return {model: q for model, q in _query(backend, P95_SQL.format(cond=cond), params)}
-
-
-def _bucket_of(t: datetime | None, size: int, end: bool = False) -> int | None:
-    """The bucket holding ``t`` (for an exclusive end: holding the last instant before it)."""
-    if t is None:
-        return None
-    us = int(t.timestamp() * 1_000_000) - (1 if end else 0)
-    return us // (size * 1_000_000)
-
-
 def add_summary(backend, rows: list[FleetRow], window: TimeWindow, now: datetime,
                 problems: list[str]) -> None:
     """The cheap columns of every row — traffic, requests, error rate, p95, cost today and
-    month-to-date against budget — from calls run side by side (DuckDB runs each query outside
-    the GIL, so the slowest one sets the time, not their sum): traffic, p95, cost today, and
-    ``budget_status`` per model."""
+    month-to-date against budget — from the engine's reports, asked side by side (DuckDB runs
+    each query outside the GIL, so the slowest call sets the time, not their sum)."""
     from concurrent.futures import ThreadPoolExecutor
 
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    calls = {
-        "traffic": lambda: traffic(backend, window),
-        "p95": lambda: p95(backend, window),
+    span = {"start": window.start, "end": window.end}
+    calls: dict[str, Any] = {
         # cost_report's rows without its labels join (labels change no total_usd)
         "cost": lambda: backend.report("cost.cost_rows", model=None, version=None, by="model", start=today,
                                        end=today + timedelta(days=1), labels=False),
     }
-    for row in rows:  # month-to-date as the engine reckons it (the month of the model's newest data)
-        calls[f"budget {row.model}"] = lambda m=row.model: backend.report("budget_status", model=m)
+    for row in rows:
+        m = row.model
+        calls[f"series {m}"] = lambda m=m: backend.report("ops_report", model=m, window=window.step, **span)
+        calls[f"total {m}"] = lambda m=m: backend.report("ops_report", model=m, window="all", **span)
+        # month-to-date as the engine reckons it (the month of the model's newest data)
+        calls[f"budget {m}"] = lambda m=m: backend.report("budget_status", model=m)
     with ThreadPoolExecutor(len(calls), thread_name_prefix="fleet") as pool:
         futures = {k: pool.submit(fn) for k, fn in calls.items()}
     got: dict[str, Any] = {}
@@ -173,18 +105,17 @@ def add_summary(backend, rows: list[FleetRow], window: TimeWindow, now: datetime
         except Exception as exc:
             got[what] = None
             problems.append(f"{what}: {type(exc).__name__}: {exc}")
-    ops, lat = got["traffic"] or {}, got["p95"] or {}
     per_model = {r.get("model"): r.get("total_usd") for r in got["cost"] or []}
     budgets = {b.get("model"): b for k, v in got.items() if k.startswith("budget ") for b in v or []}
     for row in rows:
-        s = ops.get(row.model)
-        if got["traffic"] is not None:
-            row.requests = 0
-        if s:
-            row.traffic = s.get("traffic", [])
-            row.requests = s["requests"]
-            row.error_rate = s["errors"] / s["requests"] if s["requests"] else None
-        row.p95_ms = lat.get(row.model)
+        series, total = got.get(f"series {row.model}"), got.get(f"total {row.model}")
+        if series:
+            row.traffic = [w.get("requests") or 0 for w in series.get("windows", [])]
+        if total:
+            w = (total.get("windows") or [{}])[-1]
+            row.requests = w.get("requests", 0)
+            row.error_rate = w.get("error_rate")
+            row.p95_ms = (w.get("latency_ms") or {}).get("p95")
         if row.production is not None:
             info = backend.registry.get(row.model, row.production)
             offline = dict(info.metrics) if info else {}

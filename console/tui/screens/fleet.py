@@ -100,7 +100,7 @@ class FleetScreen(FilteredTableScreen):
         super().reload()
 
     def fetch(self) -> Any:
-        """The cheap columns of every model (one grouped query, cost and budget, requests)."""
+        """The cheap columns of every model (ops, cost and budget reports side by side; requests)."""
         generation = self.generation
         be = self.app.backend
         window, now = self.app.window, self.app.now()
