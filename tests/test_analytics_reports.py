@@ -272,6 +272,46 @@ def test_ops_windows_match_numpy_percentiles() -> None:
         analytics.ops_report(s, "m", window="5x")
 
 
+def test_ops_summary_equals_each_models_ops_report() -> None:
+    """The fleet's one-query summary gives exactly ``ops_report``'s numbers, model by model."""
+    rng = np.random.default_rng(9)
+    reg = Registry()
+    tables = []
+    for i, (model, ver) in enumerate((("a", "1"), ("a", "2"), ("b", "1"))):
+        n = 3000 + 500 * i
+        ts = [T0 + dt.timedelta(seconds=int(x)) for x in np.sort(rng.integers(i * 1800, 8 * 3600, n))]
+        lat = rng.lognormal(4, 0.6, n)
+        lat[::97] = np.nan
+        status = np.where(rng.random(n) < 0.05, "error", "ok").tolist()
+        tables.append(predictions_table(n, model, ver, ts=ts, latency_ms=lat, status=status))
+        reg.versions[(model, ver)] = version(model, ver, "binary")
+    reg.versions[("idle", "1")] = version("idle", "1", "binary")  # registered, never logged
+    s = TableStore(reg, {"a": "2", "b": "1", "idle": "1"})
+    load(s, tables)
+    spans = [(None, None), (T0 + dt.timedelta(minutes=50), T0 + dt.timedelta(hours=5, minutes=10))]
+    for window in ("1h", "15m", "all"):
+        for start, end in spans:
+            summary = {e["model"]: e for e in analytics.ops_summary(s, window=window, start=start, end=end)}
+            assert sorted(summary) == ["a", "b", "idle"]
+            for model in ("a", "b", "idle"):
+                series = analytics.ops_report(s, model, window=window, start=start, end=end)
+                whole = analytics.ops_report(s, model, window="all", start=start, end=end)
+                got = summary[model]
+                assert [(w["start"], w["end"], w["requests"], w["errors"]) for w in got["windows"]] == [
+                    (w["start"], w["end"], w["requests"], w["errors"]) for w in series["windows"]]
+                assert (got["start"], got["end"]) == (series["start"], series["end"])
+                if not whole["windows"]:
+                    assert got["requests"] == 0 and got["latency_ms"]["p95"] is None
+                    continue
+                w = whole["windows"][0]
+                assert (got["requests"], got["errors"], got["error_rate"]) == (
+                    w["requests"], w["errors"], w["error_rate"])
+                for key in ("p50", "p95", "p99", "mean", "max"):
+                    a, b = got["latency_ms"][key], w["latency_ms"][key]
+                    assert (a is None and b is None and not w["requests"]) or close(a, b)
+    assert summary["a"]["requests"] > 0 and summary["b"]["latency_ms"]["p95"] is not None
+
+
 def test_cost_attribution_and_budget() -> None:
     n = 3000
     ts = [T0 + dt.timedelta(days=20) + dt.timedelta(minutes=10 * i) for i in range(n)]  # Nov 21 .. Dec 11

@@ -34,6 +34,7 @@ _EXPORTS = {
     "ensure_read_only": "query",
     "load_config": "config",
     "ops_report": "ops",
+    "ops_summary": "ops",
     "parse_time": "windows",
     "parse_window": "windows",
     "performance_report": "performance",
@@ -50,6 +51,7 @@ __all__ = [
     "ensure_read_only",
     "load_config",
     "ops_report",
+    "ops_summary",
     "parse_time",
     "parse_window",
     "performance_report",
@@ -62,7 +64,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from console.analytics.config import AnalyticsConfig, load_config
     from console.analytics.cost import budget_status, cost_report
     from console.analytics.drift import drift_report, drift_windows
-    from console.analytics.ops import ops_report
+    from console.analytics.ops import ops_report, ops_summary
     from console.analytics.performance import performance_report
     from console.analytics.query import ensure_read_only, run_query
     from console.analytics.slices import slices_report

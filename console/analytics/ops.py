@@ -13,12 +13,13 @@ from typing import Any
 
 from console.analytics import windows as W
 from console.analytics.config import AnalyticsConfig, config_for
-from console.analytics.incremental import windowed
+from console.analytics.incremental import bucket_of, windowed
 from console.analytics.source import (
     Scope,
     StoreLike,
     aware,
     check_model,
+    naive,
     report_range,
     resolve_version,
 )
@@ -80,4 +81,67 @@ def ops_report(
             "error_rate": r["errors"] / r["requests"] if r["requests"] else None,
             "latency_ms": r["latency_ms"],
         })
+    return out
+
+
+def ops_summary(
+    db: StoreLike,
+    models: list[str] | None = None,
+    window: str | int | None = "1d",
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+) -> list[dict[str, Any]]:
+    """Every model's ops at a glance, from two grouped queries over all of them (the fleet's
+    cheap columns): per model the whole range's ``requests``, ``errors``, ``error_rate`` and
+    ``latency_ms`` — equal to ``ops_report(model, window="all", start, end)``'s window — and
+    ``windows`` of ``window`` with ``requests`` and ``errors`` — equal to the same fields of
+    ``ops_report(model, window=window, start, end)``. Every version of each model; no cache (both
+    queries are cheap: they read three columns)."""
+    from console.analytics.incremental import bucket_sql
+
+    start, end = aware(start), aware(end)
+    if models is None:
+        models = sorted(set(db.registry.models()))
+    for m in models:
+        check_model(db, m)
+    size = W.parse_window(window, "1d") if isinstance(window, str) or window is None else window
+    out: list[dict[str, Any]] = []
+    if not models:
+        return out
+    conds, params = ["model IN (SELECT unnest(?))"], [list(models)]
+    if start is not None:
+        conds.append("ts >= ?")
+        params.append(naive(start))
+    if end is not None:
+        conds.append("ts < ?")
+        params.append(naive(end))
+    cond = " AND ".join(conds)
+    cur = db.cursor()
+    totals = {m: (int(req), int(err), q or [None, None, None], mean, mx) for m, req, err, q, mean, mx in
+              cur.execute(ops_sql(cond, "model"), params).fetchall()}
+    counts: dict[tuple[str, int], tuple[int, int]] = {}
+    bucket = bucket_sql(size)
+    for m, b, req, err in cur.execute(
+            f"SELECT model, {bucket} AS b, count(*), count(*) FILTER (WHERE status = 'error') "
+            f"FROM predictions WHERE {cond} GROUP BY ALL", params).fetchall():
+        counts[(m, int(b))] = (int(req), int(err))
+    for m in models:
+        entry: dict[str, Any] = {"model": m, "requests": 0, "errors": 0, "error_rate": None,
+                                 "latency_ms": {"p50": None, "p95": None, "p99": None, "mean": None,
+                                                "max": None},
+                                 "start": None, "end": None, "windows": []}
+        out.append(entry)
+        rng = report_range(db, Scope(m, None, start, end))
+        if rng is None:
+            continue
+        if m in totals:
+            req, err, q, mean, mx = totals[m]
+            entry.update(requests=req, errors=err, error_rate=err / req if req else None,
+                         latency_ms={"p50": q[0], "p95": q[1], "p99": q[2], "mean": mean, "max": mx})
+        rng = W.align_range(rng[0], rng[1], size, start is not None, end is not None)
+        entry["start"], entry["end"] = W.iso(rng[0]), W.iso(rng[1])
+        for w in W.split(rng[0], rng[1], size):
+            req, err = counts.get((m, bucket_of(w, size)), (0, 0))
+            entry["windows"].append({"start": W.iso(w.start), "end": W.iso(w.end), "requests": req,
+                                     "errors": err})
     return out

@@ -1,9 +1,10 @@
 """The fleet table's rows, gathered in stages so the cheap columns paint first:
 
 1. ``base_rows``: versions and stages (files only) — the first paint, before any query.
-2. ``add_summary``: traffic per bucket, requests, error rate and p95 latency (``ops_report``,
-   whose closed windows come from the analytics cache), cost today (``cost_report``'s rows) and
-   month-to-date against budget (``budget_status``) of every model, all asked side by side;
+2. ``add_summary``: traffic per bucket, requests, error rate and p95 latency (``ops_summary``:
+   every model from two grouped queries, equal to each model's ``ops_report``), cost today
+   (``cost_report``'s rows) and month-to-date against budget (``budget_status``) of every model,
+   asked side by side;
    pending requests from governance — "populated".
 3. ``metric_of`` (``performance_report``), ``drift_of`` (``drift_report``) and the alerts
    (``check_alerts``, in the fleet screen): the slow reports, each in its own worker.
@@ -90,12 +91,11 @@ def add_summary(backend, rows: list[FleetRow], window: TimeWindow, now: datetime
         "cost": lambda: backend.report("cost.cost_rows", model=None, version=None, by="model", start=today,
                                        end=today + timedelta(days=1), labels=False),
     }
-    for row in rows:
-        m = row.model
-        calls[f"series {m}"] = lambda m=m: backend.report("ops_report", model=m, window=window.step, **span)
-        calls[f"total {m}"] = lambda m=m: backend.report("ops_report", model=m, window="all", **span)
-        # month-to-date as the engine reckons it (the month of the model's newest data)
-        calls[f"budget {m}"] = lambda m=m: backend.report("budget_status", model=m)
+    models = [row.model for row in rows]
+    # every model's traffic per bucket, requests, errors and latency from two grouped queries
+    calls["ops"] = lambda: backend.report("ops_summary", models=models, window=window.step, **span)
+    # month-to-date as the engine reckons it (the month of each model's newest data), one query
+    calls["budget"] = lambda: backend.report("budget_status", model=None)
     with ThreadPoolExecutor(len(calls), thread_name_prefix="fleet") as pool:
         futures = {k: pool.submit(fn) for k, fn in calls.items()}
     got: dict[str, Any] = {}
@@ -106,16 +106,15 @@ def add_summary(backend, rows: list[FleetRow], window: TimeWindow, now: datetime
             got[what] = None
             problems.append(f"{what}: {type(exc).__name__}: {exc}")
     per_model = {r.get("model"): r.get("total_usd") for r in got["cost"] or []}
-    budgets = {b.get("model"): b for k, v in got.items() if k.startswith("budget ") for b in v or []}
+    budgets = {b.get("model"): b for b in got.get("budget") or []}
+    ops = {o.get("model"): o for o in got.get("ops") or []}
     for row in rows:
-        series, total = got.get(f"series {row.model}"), got.get(f"total {row.model}")
-        if series:
-            row.traffic = [w.get("requests") or 0 for w in series.get("windows", [])]
-        if total:
-            w = (total.get("windows") or [{}])[-1]
-            row.requests = w.get("requests", 0)
-            row.error_rate = w.get("error_rate")
-            row.p95_ms = (w.get("latency_ms") or {}).get("p95")
+        o = ops.get(row.model)
+        if o:
+            row.traffic = [w.get("requests") or 0 for w in o.get("windows", [])]
+            row.requests = o.get("requests", 0)
+            row.error_rate = o.get("error_rate")
+            row.p95_ms = (o.get("latency_ms") or {}).get("p95")
         if row.production is not None:
             info = backend.registry.get(row.model, row.production)
             offline = dict(info.metrics) if info else {}
