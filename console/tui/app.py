@@ -44,6 +44,10 @@ class ConsoleApp(App):
                  identity: Identity | None = None, *, clock: Callable[[], datetime] | None = None,
                  live: bool = True, refresh_interval: float = 5.0, theme: str | None = None):
         super().__init__()
+        if "TEXTUAL_ANIMATIONS" not in os.environ:
+            # no animations unless asked: over SSH each frame of a sliding tab underline is
+            # bytes on the wire and a repaint of the screen, while the user waits for the tab
+            self.animation_level = "none"
         self.workspace = workspace
         self.read_only = read_only
         self.identity = identity or workspace.identity()

@@ -11,11 +11,12 @@ from typing import Any
 from textual import work
 from textual.app import ComposeResult
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 from textual.worker import get_current_worker
 
 from console.tui.actions import action_for_method, bindings_for
 from console.tui.widgets.filterbar import FilterBar
+from console.tui.widgets.footer import ConsoleFooter
 from console.tui.widgets.header import ChainBanner, ConsoleHeader
 
 
@@ -47,7 +48,7 @@ class ConsoleScreen(Screen):
         yield ConsoleHeader()
         yield ChainBanner()
         yield from self.compose_body()
-        yield Footer()
+        yield ConsoleFooter()
 
     def compose_body(self) -> ComposeResult:
         yield Static("")

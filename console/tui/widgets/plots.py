@@ -1,11 +1,15 @@
 """Plots with plotext, one ``Plot`` object per widget (plotext's global ``plt`` is shared, so it
 is never used), drawn on the main thread in ``render``. Series are told apart by marker and
 label as well as colour, so they read in monochrome (``NO_COLOR``) and at 80×24.
+
+A drawn plot is kept until its data, size or theme changes: showing a tab again (a repaint of
+the same plot) costs nothing, where plotext would build the whole chart anew.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from textual_plotext import PlotextPlot
 
@@ -23,16 +27,26 @@ class ConsolePlot(PlotextPlot):
         super().__init__(**kwargs)
         self._draw: Callable | None = None
         self._empty = "no data yet"
+        self._drawn: tuple[tuple, Any] | None = None  # (what it was drawn for, the drawing)
 
     def draw_with(self, draw: Callable | None, empty: str = "no data yet") -> None:
         self._draw = draw
         self._empty = empty
+        self._drawn = None
         self.refresh()
 
     def render(self):
+        mono = bool(getattr(self.app, "no_color", False))
+        key = (self.size.width, self.size.height, self.app.theme, self.theme, mono)
+        if self._drawn is not None and self._drawn[0] == key:
+            return self._drawn[1]
+        drawing = self._build(mono)
+        self._drawn = (key, drawing)
+        return drawing
+
+    def _build(self, mono: bool):
         plt = self.plt
         plt.clear_figure()
-        mono = bool(getattr(self.app, "no_color", False))
         if mono:
             plt.theme("clear")
         if self._draw is None:

@@ -1,0 +1,98 @@
+"""What a repaint costs: the footer rebuilds its keys only when they change, a plot is drawn
+once per data, size and theme (a tab shown again reuses it), and the console runs without
+animations unless ``TEXTUAL_ANIMATIONS`` asks for them."""
+
+from __future__ import annotations
+
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Input
+from textual.widgets._footer import FooterKey
+
+from console.tui.widgets.footer import ConsoleFooter
+from console.tui.widgets.plots import ConsolePlot, line
+from tests.tui_helpers import make_app
+
+
+class _Table(DataTable):
+    BINDINGS = [Binding("x", "noop", "Explain")]
+
+    def action_noop(self) -> None:
+        pass
+
+
+class _FooterApp(App):
+    def compose(self) -> ComposeResult:
+        yield _Table(id="a")
+        yield _Table(id="b")
+        yield Input(id="c")
+        yield ConsoleFooter()
+
+
+async def test_footer_rebuilds_only_when_its_keys_change() -> None:
+    app = _FooterApp()
+    async with app.run_test(size=(80, 12)) as pilot:
+        footer = app.query_one(ConsoleFooter)
+        rebuilds = []
+        recompose = footer.recompose
+
+        async def counted():
+            rebuilds.append(1)
+            await recompose()
+
+        footer.recompose = counted
+        app.query_one("#a").focus()
+        await pilot.pause()
+        rebuilds.clear()
+        shown = [k.description for k in footer.query(FooterKey)]
+        assert "Explain" in shown
+        app.query_one("#b").focus()  # another table: the same keys, nothing rebuilt
+        await pilot.pause()
+        assert rebuilds == [] and [k.description for k in footer.query(FooterKey)] == shown
+        app.query_one("#c").focus()  # an input: the table's key goes, the footer follows
+        await pilot.pause()
+        assert rebuilds == [1] and "Explain" not in [k.description for k in footer.query(FooterKey)]
+        app.query_one("#a").focus()
+        await pilot.pause()
+        assert rebuilds == [1, 1] and [k.description for k in footer.query(FooterKey)] == shown
+
+
+class _PlotApp(App):
+    def compose(self) -> ComposeResult:
+        yield ConsolePlot(id="p")
+
+
+async def test_a_plot_is_drawn_once_per_data_size_and_theme() -> None:
+    app = _PlotApp()
+    async with app.run_test(size=(60, 16)) as pilot:
+        plot = app.query_one(ConsolePlot)
+        draws = []
+
+        def draw(plt, mono):
+            draws.append(1)
+            line(plt, mono, ["a", "b", "c"], [("auc", [0.9, 0.8, 0.85])], title="auc")
+
+        plot.draw_with(draw)
+        await pilot.pause()
+        first = plot.render()
+        assert len(draws) == 1 and "auc" in first.plain
+        assert plot.render() is first and len(draws) == 1  # shown again: the same drawing
+        plot.draw_with(draw)  # new data: drawn again
+        assert plot.render() is not first and len(draws) == 2
+        await pilot.resize_terminal(80, 20)  # new size: drawn again, at that size
+        await pilot.pause()
+        assert len(draws) == 3 and len(plot.render().plain.rstrip("\n").split("\n")) == plot.size.height
+        app.theme = "textual-light" if app.theme != "textual-light" else "textual-dark"
+        await pilot.pause()
+        plot.render()
+        assert len(draws) == 4
+
+
+def test_no_animations_unless_asked(sample_ws, monkeypatch) -> None:
+    monkeypatch.delenv("TEXTUAL_ANIMATIONS", raising=False)
+    assert make_app(sample_ws).animation_level == "none"
+    monkeypatch.setenv("TEXTUAL_ANIMATIONS", "full")
+    import textual.constants
+
+    monkeypatch.setattr(textual.constants, "TEXTUAL_ANIMATIONS", "full")
+    assert make_app(sample_ws).animation_level == "full"
