@@ -1,7 +1,8 @@
 """How the console loads on a large store, checked on the ingested sample: the fleet's cheap
 columns are the engine's numbers (reports asked side by side), the slow columns
 come from their own workers and a stale worker's result is dropped, a report two workers ask
-for is computed once, and the model screen has every tab painted before it is visited."""
+for is computed once, the fleet computes the highlighted model's tabs ahead, and the model screen
+has every tab painted before it is visited (a visit then starts no load)."""
 
 from __future__ import annotations
 
@@ -125,9 +126,88 @@ async def test_model_screen_paints_every_tab_before_it_is_visited(ingested_sampl
         gen = screen.generation
         assert gen >= 1 and all(p.complete == gen for p in screen.panels())
         assert len(screen.query_one("#panel-drift").data["trend"]["points"]) == 8
+        loads = []
+        reload_tab = screen.reload_tab
+        screen.reload_tab = lambda: (loads.append(screen.active_tab()), reload_tab())
         await pilot.press("4")  # painted already: on screen without another load
         assert screen.generation == gen and "latency p50" in screen_text(app)
+        await pilot.press("2", "3", "5", "6", "1")
+        assert loads == [] and screen.generation == gen  # no worker started for a painted tab
         await pilot.press("v")  # another version: every tab loads again, for it
         await settle(app, pilot)
         assert screen.generation > gen and all(p.complete == screen.generation for p in screen.panels())
         assert "showing v1" in screen_text(app)
+
+
+def _reports_of(backend, model: str) -> set[str]:
+    """The reports of ``model`` in the backend's memo (computed, not just asked for)."""
+    return {name for (name, args) in backend._memo if f"('model', {model!r})" in args}
+
+
+async def test_fleet_computes_the_highlighted_models_tabs_ahead(ingested_sample) -> None:
+    app = make_app(ingested_sample, CAROL)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        screen = app.screen
+        first = screen.selected_model()
+        tabs = {"drift_report", "performance_report", "slices_report", "ops_report", "cost.cost_rows",
+                "drift_windows"}  # every tab's reports, the drift trend included
+        assert tabs <= _reports_of(app.backend, first)
+        other = next(r.model for r in screen.visible_rows() if r.model != first)
+        assert not {"slices_report", "drift_windows"} & _reports_of(app.backend, other)
+        await pilot.press("down")  # the cursor moves: its new row is computed ahead
+        await settle(app, pilot)
+        assert screen.selected_model() == other and screen.warmed == other
+        assert tabs <= _reports_of(app.backend, other)
+        computed = []
+        report = app.backend.report
+        app.backend.report = lambda name, **kw: (computed.append(name) if _call_key_missing(
+            app.backend, name, kw) else None, report(name, **kw))[1]
+        app.open_model(other)  # opens onto data: every report was in the memo already
+        await settle(app, pilot)
+        assert all(p.complete == app.screen.generation for p in app.screen.panels())
+        assert computed == []
+
+
+def _call_key_missing(backend, name: str, kwargs) -> bool:
+    import importlib
+
+    from console.tui.backend import _call_key
+
+    if "." in name:
+        module, func = name.rsplit(".", 1)
+        fn = getattr(importlib.import_module(f"console.analytics.{module}"), func)
+    else:
+        fn = getattr(analytics, name)
+    if name == "drift_report":
+        kwargs = {"multivariate": False, **kwargs}
+    return _call_key(name, fn, kwargs) not in backend._memo
+
+
+async def test_a_tab_the_prefetch_is_finishing_starts_no_second_load(ingested_sample) -> None:
+    app = make_app(ingested_sample, CAROL)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        gate = threading.Event()  # holds the drift trend (the prefetch's long tail) until set
+        trend = app.backend.drift_trend
+        app.backend.drift_trend = lambda *a, **kw: (gate.wait(30), trend(*a, **kw))[1]
+        try:
+            app.open_model("credit-risk")
+            for _ in range(1000):  # until every tab's first paint is in (the trend still held)
+                screen = app.screen
+                if type(screen).__name__ == "ModelScreen" and screen.generation and all(
+                        p.shown == screen.generation for p in screen.panels()):
+                    break
+                await pilot.pause(0.01)
+            drift = screen.query_one("#panel-drift")
+            assert drift.complete != screen.generation and screen._prefetching()
+            loads = []
+            reload_tab = screen.reload_tab
+            screen.reload_tab = lambda: (loads.append(screen.active_tab()), reload_tab())
+            await pilot.press("2", "1")  # back to drift while the prefetch finishes its trend
+            assert loads == []  # no second worker for what the prefetch is finishing
+        finally:
+            gate.set()
+        await settle(app, pilot)
+        assert all(p.complete == screen.generation for p in screen.panels())
+        assert len(drift.data["trend"]["points"]) == 8

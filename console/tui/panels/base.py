@@ -13,11 +13,13 @@ class Panel(Vertical):
 
     TAB = ""
     LABEL = ""
+    PROGRESSIVE = False  # True: ``fetch`` yields several paints (the first one soonest)
     shown = 0  # the model screen's load generation this panel has painted (a first step of it)
     step = 0  # the last step of that load painted (progressive panels paint several)
     complete = 0  # the generation painted in full
 
-    def fetch(self, backend, model: str, version: str | None, window) -> Any:
+    @classmethod
+    def fetch(cls, backend, model: str, version: str | None, window) -> Any:
         raise NotImplementedError
 
     def show(self, data: Any) -> None:

@@ -23,7 +23,8 @@ class CostPanel(Panel):
         yield ConsolePlot(id="cost-daily")
         yield DataTable(id="cost-versions", cursor_type="row")
 
-    def fetch(self, backend, model: str, version: str | None, window) -> Any:
+    @classmethod
+    def fetch(cls, backend, model: str, version: str | None, window) -> Any:
         span = backend.span(window)
         # cost_report's rows (engine's cost_rows) without its labels join: this tab shows no
         # per-correct figures, and the join costs seconds on a large store

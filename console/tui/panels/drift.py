@@ -33,6 +33,7 @@ def severity(f: dict) -> tuple:
 class DriftPanel(Panel):
     TAB = "drift"
     LABEL = "Drift"
+    PROGRESSIVE = True  # the ranked table first, the trend later
 
     def compose(self) -> ComposeResult:
         yield Static("", classes="panel-note", id="drift-summary")
@@ -48,7 +49,8 @@ class DriftPanel(Panel):
             t.add_column(label, width=width, key=label)
         self.data: dict | None = None
 
-    def fetch(self, backend, model: str, version: str | None, window) -> Any:
+    @classmethod
+    def fetch(cls, backend, model: str, version: str | None, window) -> Any:
         """Progressive: the ranked table first, then the trend (``drift_windows``)."""
         span = backend.span(window)
         report = backend.report("drift_report", model=model, version=version, **span)

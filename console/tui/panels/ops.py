@@ -24,7 +24,8 @@ class OpsPanel(Panel):
             yield ConsolePlot(id="ops-traffic", classes="half")
             yield ConsolePlot(id="ops-latency", classes="half")
 
-    def fetch(self, backend, model: str, version: str | None, window) -> Any:
+    @classmethod
+    def fetch(cls, backend, model: str, version: str | None, window) -> Any:
         span = backend.span(window)
         series = backend.report("ops_report", model=model, version=version, window=window.step, **span)
         total = backend.report("ops_report", model=model, version=version, window="all", **span)

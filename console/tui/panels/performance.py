@@ -27,7 +27,8 @@ class PerformancePanel(Panel):
             yield ConsolePlot(id="perf-coverage", classes="half")
         yield Static("", id="perf-table", classes="note")
 
-    def fetch(self, backend, model: str, version: str | None, window) -> Any:
+    @classmethod
+    def fetch(cls, backend, model: str, version: str | None, window) -> Any:
         report = backend.report("performance_report", model=model, version=version,
                                 window=window.step, **backend.span(window))
         v = version or backend.fleet.production.get(model)

@@ -31,7 +31,8 @@ class SlicesPanel(Panel):
         yield DataTable(id="slices-table", cursor_type="row", zebra_stripes=True)
         yield Static("", id="slices-fairness", classes="note")
 
-    def fetch(self, backend, model: str, version: str | None, window) -> Any:
+    @classmethod
+    def fetch(cls, backend, model: str, version: str | None, window) -> Any:
         return backend.report("slices_report", model=model, version=version, **backend.span(window))
 
     def show(self, data: Any) -> None:

@@ -28,7 +28,8 @@ class VersionsPanel(Panel):
             yield Static("", id="versions-lineage", classes="half")
             yield DataTable(id="versions-history", cursor_type="row", classes="half")
 
-    def fetch(self, backend, model: str, version: str | None, window) -> Any:
+    @classmethod
+    def fetch(cls, backend, model: str, version: str | None, window) -> Any:
         versions = backend.registry.versions_of(model)
         stages = {v.version: backend.fleet.stage(model, v.version) for v in versions}
         history = [e for e in backend.journal_entries() if e.get("model") == model

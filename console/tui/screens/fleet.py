@@ -8,6 +8,10 @@ screen's ``load``) fills traffic, errors, latency, cost and pending requests of 
 when it has painted, three workers start side by side — the latest labelled metric, drift and
 alerts — and each fills its column as it finishes (until then the last known value stays, and
 the note says what is still loading). A reload cancels all of them (exclusive groups).
+
+The highlighted model is the one enter opens: once the cheap columns are in, a fourth worker
+computes that model's tab reports ahead (``model.warm_tabs``), so the model screen opens onto
+data; moving the cursor moves it to the new row, leaving the screen cancels it.
 """
 
 from __future__ import annotations
@@ -93,8 +97,9 @@ class FleetScreen(FilteredTableScreen):
         self.show_registry_rows()
         if self.app.backend is None:
             return
-        for kind in self.SLOW:  # stale: a newer load restarts them
+        for kind in (*self.SLOW, "warm"):  # stale: a newer load restarts them
             self.workers.cancel_group(self, f"fleet-{kind}")
+        self.warmed = None
         self.generation += 1
         self.waiting_for = {"summary", *self.SLOW}
         super().reload()
@@ -134,6 +139,7 @@ class FleetScreen(FilteredTableScreen):
             self._metric(generation, snapshot(rows), window)
             self._drift(generation, snapshot(rows), window)
             self._alerts(generation, [r.model for r in rows])
+            self.warm(self.selected_model())
         else:  # ("fields", generation, part, {model: {field: value}}, problems, done)
             _, _, part, fields, problems, done = data
             for r in self.rows:
@@ -197,6 +203,31 @@ class FleetScreen(FilteredTableScreen):
             worst = min((a.get("severity") or "info" for a in mine), key=severity_rank) if mine else None
             fields[model] = {"alerts": len(mine), "worst_alert": worst}
         self._post(("fields", generation, "alerts", fields, problems, True))
+
+    # -- the highlighted model's tabs, ahead ----------------------------------------------
+    warmed: str | None = None
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key is not None and event.row_key.value:
+            self.warm(event.row_key.value)
+
+    def warm(self, model: str | None) -> None:
+        """Start computing ``model``'s tab reports (once per load; not before the cheap columns
+        are in, so they never wait for it)."""
+        if model is None or self.app.backend is None or "summary" in self.waiting_for or model == self.warmed:
+            return
+        self.warmed = model
+        self._warm(model, self.app.window)
+
+    def on_screen_suspend(self) -> None:
+        self.workers.cancel_group(self, "fleet-warm")
+        self.warmed = None
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="fleet-warm")
+    def _warm(self, model: str, window) -> None:
+        from console.tui.screens.model import warm_tabs
+
+        warm_tabs(self.app.backend, model, window, get_current_worker())
 
     # -- table -----------------------------------------------------------------------------
     def visible_rows(self) -> list[FleetRow]:

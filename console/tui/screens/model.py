@@ -36,6 +36,37 @@ PANELS = (DriftPanel, PerformancePanel, SlicesPanel, OpsPanel, CostPanel, Versio
 TABS = tuple(p.TAB for p in PANELS)
 
 
+def warm_tabs(backend, model: str, window, worker=None) -> None:
+    """Compute ahead, into the backend's memo, the reports of ``model``'s tabs (production
+    version, ``window``) in the order the screen's prefetch asks for them — each tab's first
+    paint, then the long tail (the drift trend) — so the screen opens onto data and nothing
+    heavy runs while the user switches tabs. Runs in a worker thread; stops between reports
+    once ``worker`` is cancelled. The versions tab reads files only and is left to the screen;
+    a failing report is left for the screen to say."""
+    later = []
+    for panel in PANELS:
+        if worker is not None and worker.is_cancelled:
+            return
+        if panel is VersionsPanel:
+            continue
+        try:
+            got = panel.fetch(backend, model, None, window)
+            if isinstance(got, Iterator):  # a progressive panel: its first paint now, the rest later
+                next(got, None)
+                later.append(got)
+        except Exception:  # noqa: BLE001 - the model screen reports it when it asks
+            continue
+    for steps in later:
+        try:
+            for _ in steps:
+                if worker is not None and worker.is_cancelled:
+                    break
+        except Exception:  # noqa: BLE001
+            pass
+        finally:
+            steps.close()
+
+
 class ModelScreen(ConsoleScreen):
     SCOPE = "model"
     TITLE = "Model"
@@ -90,10 +121,16 @@ class ModelScreen(ConsoleScreen):
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         self.repaint_status()
         panel = self.active_panel()
-        if self.generation and panel.complete == self.generation:
-            self.focus_panel(panel)  # painted by the prefetch already: nothing to wait for
+        if self.generation and (panel.complete == self.generation or (
+                panel.shown == self.generation and self._prefetching())):
+            # painted by the prefetch already (which finishes a progressive panel's later
+            # paints): nothing to wait for, and no second worker competing with it
+            self.focus_panel(panel)
         else:
             self.reload_tab()
+
+    def _prefetching(self) -> bool:
+        return any(w.node is self and w.group == "prefetch" and not w.is_finished for w in self.workers)
 
     def reload(self) -> None:
         """Every tab again, in the prefetch worker: the visible one first."""
@@ -146,9 +183,11 @@ class ModelScreen(ConsoleScreen):
             if panel.complete == generation:
                 continue
             steps = self._steps(panel, generation)
-            if not self._prefetch_steps(worker, panel, steps, 1):
+            # a panel of one paint is complete with it (its DONE step costs nothing)
+            if not self._prefetch_steps(worker, panel, steps, 1 if panel.PROGRESSIVE else None):
                 return
-            later.append((panel, steps))
+            if panel.PROGRESSIVE:
+                later.append((panel, steps))
         for panel, steps in later:
             if not self._prefetch_steps(worker, panel, steps, None):
                 return
