@@ -13,8 +13,10 @@ alerts — each from its own worker) and **complete** (all of them in), then sit
 reports the process's peak RSS and current RSS. The times are taken after the fleet screen's
 ``show`` ran (wrapped to record it; nothing of the app's behaviour is replaced).
 
-``panels`` waits for the fleet to be complete, opens a model (``open_model_s``: until the
-visible drift panel has painted data), and then — at once, or ``--think`` seconds after each
+``panels`` waits for the fleet to be complete, opens a model as a user does — the cursor on its
+row (``model_highlighted_before_open``: it was there already, so the fleet computed its tabs
+ahead as it does for the highlighted row), then enter (``open_model_s``: until the visible
+drift panel has painted data) — and then — at once, or ``--think`` seconds after each
 panel — sends the tab keys ``2``…``6``, ``1`` for ``--rounds`` rounds, as the terminal driver
 delivers keys (``pilot.press`` would also wait for the tab bar's underline animation). A switch
 is timed from the key to the moment the new tab is the visible one, its panel has painted data
@@ -48,11 +50,13 @@ def _rss_now_mb() -> float:
 
 
 async def _until(pilot, cond, deadline: float) -> float | None:
-    """Poll ``cond`` every 5 ms until it holds (its time) or the deadline passes (None)."""
+    """Poll ``cond`` every 5 ms until it holds (its time) or the deadline passes (None). A plain
+    sleep: ``pilot.pause`` would also send a message to every widget of the screen on each poll
+    and wait for all of them, loading the event loop it measures."""
     while not cond():
         if time.perf_counter() > deadline:
             return None
-        await pilot.pause(0.005)
+        await asyncio.sleep(0.005)
     return time.perf_counter()
 
 
@@ -145,8 +149,18 @@ async def job_panels(a) -> dict[str, Any]:
             raise TimeoutError("the console's backend did not open")
         # a user opens a model once the fleet has loaded: wait for it (or the deadline)
         fleet_done = await _until(pilot, lambda: any(e["complete"] for _, e in events), deadline)
+        # ... the way a user does: the cursor on the model's row (where it is already when the
+        # model is the one highlighted), then enter
+        from textual.widgets import DataTable
+
+        table = app.screen.query_one("#fleet", DataTable)
+        row = table.get_row_index(a.model)
+        highlighted = table.cursor_row == row
+        if not highlighted:
+            table.move_cursor(row=row)
+            await pilot.pause(0)
         t_open = time.perf_counter()
-        app.open_model(a.model)
+        _send_key(app, "enter")
         await _until(pilot, lambda: type(app.screen).__name__ == "ModelScreen", deadline)
         screen = app.screen
 
@@ -199,7 +213,7 @@ async def job_panels(a) -> dict[str, Any]:
     return {"live_ingester": a.live, "open_model_s": open_s, "think_s": a.think,
             "model_loaded_s": (loaded_at[0] - t_open) if loaded_at else None,
             "switches": switches, "summary": _switch_summary(switches),
-            "fleet_loaded_first": fleet_done is not None}
+            "fleet_loaded_first": fleet_done is not None, "model_highlighted_before_open": highlighted}
 
 
 def _send_key(app, key: str) -> None:
@@ -207,7 +221,7 @@ def _send_key(app, key: str) -> None:
     bar's underline animation to end — not something a user waits for)."""
     from textual import events
 
-    event = events.Key(key, key)
+    event = events.Key(key, {"enter": "\r"}.get(key, key))
     event.set_sender(app)
     app._driver.send_message(event)
 
