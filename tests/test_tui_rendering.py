@@ -96,3 +96,53 @@ def test_no_animations_unless_asked(sample_ws, monkeypatch) -> None:
 
     monkeypatch.setattr(textual.constants, "TEXTUAL_ANIMATIONS", "full")
     assert make_app(sample_ws).animation_level == "full"
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_full_collections_wait_for_an_idle_user() -> None:
+    import gc
+
+    from console.tui import gcpolicy
+
+    before = gc.get_threshold()
+    clock = _Clock()
+    quiet = gcpolicy.QuietGC(clock)
+    quiet.start()
+    try:
+        assert gc.get_threshold()[2] >= gcpolicy.OLDEST_THRESHOLD and gc.get_freeze_count() > 0
+        clock.t += gcpolicy.EVERY_S + 1
+        quiet.touched()  # a key just now: not while the user is at the keys
+        assert not quiet.tick()
+        clock.t += gcpolicy.IDLE_S
+        assert quiet.tick() and quiet.collections == 1  # idle: collected (and frozen again)
+        assert gc.get_freeze_count() > 0
+        clock.t += gcpolicy.IDLE_S + 1
+        assert not quiet.tick()  # idle, but one ran a moment ago
+        for _ in range(int(gcpolicy.FORCE_S // 10) + 1):  # busy for good: forced at FORCE_S
+            clock.t += 10
+            quiet.touched()
+            quiet.tick()
+        assert quiet.collections == 2
+    finally:
+        quiet.stop()
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+
+
+async def test_the_console_runs_the_gc_policy_and_ends_it(sample_ws) -> None:
+    import gc
+
+    app = make_app(sample_ws)
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert app.quiet_gc.active and gc.get_freeze_count() > 0
+        seen = app.quiet_gc._last_input
+        app.quiet_gc.clock = lambda: seen + 5.0
+        await pilot.press("question_mark")
+        assert app.quiet_gc._last_input == seen + 5.0  # a key counts as the user being there
+    assert not app.quiet_gc.active and gc.get_freeze_count() == 0

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
-from textual import work
+from textual import events, work
 from textual.app import App, SystemCommand
 from textual.screen import ModalScreen, Screen
 from textual.worker import get_current_worker
@@ -23,6 +23,7 @@ from textual.worker import get_current_worker
 from console.identity import Identity
 from console.tui.actions import bindings_for
 from console.tui.backend import Backend
+from console.tui.gcpolicy import QuietGC
 from console.tui.keymap import load_keymap
 from console.tui.status import Status
 from console.tui.themes import BUNDLED_DIR, load_themes, resolve_name
@@ -66,6 +67,7 @@ class ConsoleApp(App):
         self._live = live
         self.first_data = threading.Event()  # set by the first screen that paints its data
         self._hung_up = False
+        self.quiet_gc = QuietGC()
         self._told: set[str] = set()
         ui = workspace.section("ui")
         self._problems: list[str] = []
@@ -198,6 +200,8 @@ class ConsoleApp(App):
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._hangup)
         except (NotImplementedError, RuntimeError, ValueError):
             pass
+        self.quiet_gc.start()  # full collections when the user is idle (console.tui.gcpolicy)
+        self.set_interval(1.0, self.quiet_gc.tick)
         self._tty_fd = _terminal_fd() if not self.is_headless else None
         if self._tty_fd is not None:
             self.set_interval(2.0, self._check_terminal)
@@ -242,6 +246,7 @@ class ConsoleApp(App):
 
     def _backend_ready(self, backend: Backend, status: Status | None) -> None:
         self.backend = backend
+        self.quiet_gc.freeze()  # the store, registry and state are in: long-lived
         if status is not None:
             self._set_status(status)
         for s in self.screen_stack:
@@ -290,6 +295,12 @@ class ConsoleApp(App):
     def on_unmount(self) -> None:
         if self.backend is not None:
             self.backend.close()
+        self.quiet_gc.stop()
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key | events.MouseDown):
+            self.quiet_gc.touched()
+        await super().on_event(event)
 
 
 
