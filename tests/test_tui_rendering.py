@@ -1,6 +1,7 @@
-"""What a repaint costs: the footer rebuilds its keys only when they change, a plot is drawn
-once per data, size and theme (a tab shown again reuses it), and the console runs without
-animations unless ``TEXTUAL_ANIMATIONS`` asks for them."""
+"""What keeps the console responsive: the footer rebuilds its keys only when they change, a plot
+is drawn once per data, size and theme (a tab shown again reuses it), no animations unless
+``TEXTUAL_ANIMATIONS`` asks, full garbage collections wait for an idle user, and the engine's
+threads (DuckDB's pool included) run at a lower CPU priority than the event loop."""
 
 from __future__ import annotations
 
@@ -146,3 +147,51 @@ async def test_the_console_runs_the_gc_policy_and_ends_it(sample_ws) -> None:
         await pilot.press("question_mark")
         assert app.quiet_gc._last_input == seen + 5.0  # a key counts as the user being there
     assert not app.quiet_gc.active and gc.get_freeze_count() == 0
+
+
+def _thread_nices() -> dict[int, int]:
+    """nice of every thread of this process (Linux: field 19 of /proc/self/task/<tid>/stat)."""
+    from pathlib import Path
+
+    out = {}
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            stat = (task / "stat").read_text()
+        except OSError:
+            continue
+        out[int(task.name)] = int(stat.rsplit(")", 1)[1].split()[16])
+    return out
+
+
+def test_the_engines_threads_yield_to_the_event_loop(sample_ws) -> None:
+    import threading
+
+    from console.tui import priority
+    from console.tui.backend import Backend
+    from console.workspace import load_dir
+    from tests.tui_helpers import CAROL, frozen_clock
+
+    main_nice = priority.nice_of_current_thread()
+    priority.background()  # the main thread (the event loop) is never lowered
+    assert priority.nice_of_current_thread() == main_nice
+    before = set(_thread_nices())
+    got: dict[str, object] = {}
+
+    def work() -> None:  # a worker opens the store and asks for a report, as the console's do
+        be = Backend(load_dir(sample_ws), CAROL, frozen_clock, live=False)
+        be.open()
+        got["backend"] = be
+        got["nice"] = priority.nice_of_current_thread()
+        got["report"] = be.report("ops_report", model="credit-risk", window="all")
+        got["threads"] = _thread_nices()
+
+    t = threading.Thread(target=work)
+    t.start()
+    t.join()
+    try:
+        assert got["nice"] == priority.BACKGROUND_NICE and got["report"]["windows"]
+        new = {tid: nice for tid, nice in got["threads"].items() if tid not in before}
+        assert len(new) >= 2 and all(n == priority.BACKGROUND_NICE for n in new.values())  # DuckDB's pool too
+        assert got["threads"][threading.get_native_id()] == main_nice
+    finally:
+        got["backend"].close()

@@ -14,6 +14,7 @@ from typing import Any
 from console.governance.state import FleetState, fleet_state
 from console.identity import Identity
 from console.store.registry import Registry, load_registry
+from console.tui.priority import background
 from console.tui.status import Status
 from console.tui.window import TimeWindow
 from console.workspace import Workspace
@@ -45,7 +46,9 @@ class Backend:
         self.fleet = fleet_state(self.ws, self.registry)
 
     def open(self) -> None:
-        """Open the store (and start the live ingester when asked)."""
+        """Open the store (and start the live ingester when asked). DuckDB's thread pool starts
+        here and inherits this thread's lowered priority (``console.tui.priority``)."""
+        background()
         self.load_state()
         from console.store.db import open_store
 
@@ -133,6 +136,7 @@ class Backend:
 
         import console.analytics as analytics
 
+        background()  # the engine's work never delays the event loop
         if "." in name:
             module, func = name.rsplit(".", 1)
             fn = getattr(importlib.import_module(f"console.analytics.{module}"), func)
