@@ -213,13 +213,20 @@ def _tui(t: dict[str, Any]) -> list[str]:
         out += ["", f"Launch: {lb['what']}."]
         if lb.get("problems"):
             out.append(f"Problems the console showed: {'; '.join(lb['problems'][:3])}.")
-    pb = t.get("panels_big")
-    if pb:
-        ms = lambda x: "–" if x is None else f"{x * 1000:.0f} ms"  # noqa: E731
-        out += ["", f"Panel switches on {pb['model']} (big store): {pb['switches']} switches"
+    ms = lambda x: "–" if x is None else f"{x * 1000:.0f} ms"  # noqa: E731
+    for key, how in (("panels_big", "highlighted in the fleet while it loaded (its tabs computed ahead)"),
+                     ("panels_big_not_highlighted", "not highlighted: the cursor moved to it just before enter, "
+                                                    "nothing computed ahead")):
+        pb = t.get(key)
+        if not pb or pb.get("p50_s") is None:
+            continue
+        worst = max((s["seconds"] for s in pb.get("all", []) if s.get("seconds") is not None), default=None)
+        out += ["", f"Panel switches on {pb['model']} (big store), {how}: {pb['switches']} switches"
                 + (f", {pb['timed_out']} timed out after {pb['timeout_s']:g} s (left out of the percentiles)"
                    if pb["timed_out"] else "")
-                + f"; opening the model screen took {ms(pb['open_model_s'])}.", "",
+                + f"; opening the model screen took {ms(pb['open_model_s'])}"
+                + (f", every tab complete after {ms(pb['model_loaded_s'])}" if pb.get("model_loaded_s") else "")
+                + f"; slowest switch {ms(worst)}.", "",
                 "| switches | p50 | p95 |", "|---|---|---|",
                 f"| all | {ms(pb['p50_s'])} | {ms(pb['p95_s'])} |",
                 f"| first visit of a tab | {ms(pb['first_visit_p50_s'])} | {ms(pb['first_visit_p95_s'])} |",
