@@ -211,3 +211,30 @@ async def test_a_tab_the_prefetch_is_finishing_starts_no_second_load(ingested_sa
         await settle(app, pilot)
         assert all(p.complete == screen.generation for p in screen.panels())
         assert len(drift.data["trend"]["points"]) == 8
+
+
+async def test_new_data_recomputes_the_highlighted_model_at_most_once_a_minute(ingested_sample, monkeypatch) -> None:
+    import console.tui.screens.fleet as fleet_mod
+    from console.tui.window import make_window
+
+    app = make_app(ingested_sample, CAROL)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        screen = app.screen
+        model = screen.selected_model()
+        started = []
+        screen._warm = lambda m, window: started.append((m, window.choice.key))
+        clock = [1000.0]
+        monkeypatch.setattr(fleet_mod, "monotonic", lambda: clock[0])
+        screen._warmed_for = (model, app.window.choice.key, screen.generation, clock[0])
+        screen.reload()  # new data (what a refresh that found some does)
+        await settle(app, pilot)
+        assert started == []  # the same model and window a moment later: not again
+        clock[0] += fleet_mod.FleetScreen.WARM_AGAIN_S
+        screen.reload()
+        await settle(app, pilot)
+        assert started == [(model, "all")]  # a minute on: computed again
+        app.window = make_window("7d", app.now())  # another window: at once
+        screen.reload()
+        await settle(app, pilot)
+        assert started == [(model, "all"), (model, "7d")]

@@ -16,6 +16,7 @@ data; moving the cursor moves it to the new row, leaving the screen cancels it.
 
 from __future__ import annotations
 
+from time import monotonic
 from typing import Any
 
 from rich.text import Text
@@ -99,7 +100,6 @@ class FleetScreen(FilteredTableScreen):
             return
         for kind in (*self.SLOW, "warm"):  # stale: a newer load restarts them
             self.workers.cancel_group(self, f"fleet-{kind}")
-        self.warmed = None
         self.generation += 1
         self.waiting_for = {"summary", *self.SLOW}
         super().reload()
@@ -205,23 +205,33 @@ class FleetScreen(FilteredTableScreen):
         self._post(("fields", generation, "alerts", fields, problems, True))
 
     # -- the highlighted model's tabs, ahead ----------------------------------------------
-    warmed: str | None = None
+    WARM_AGAIN_S = 60.0  # the same model and window after new data: at most this often
+    warmed: str | None = None  # the model last computed ahead
+    _warmed_for: tuple | None = None  # (model, window choice, load generation, monotonic time)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.row_key is not None and event.row_key.value:
             self.warm(event.row_key.value)
 
     def warm(self, model: str | None) -> None:
-        """Start computing ``model``'s tab reports (once per load; not before the cheap columns
-        are in, so they never wait for it)."""
-        if model is None or self.app.backend is None or "summary" in self.waiting_for or model == self.warmed:
+        """Start computing ``model``'s tab reports — not before the cheap columns are in (so
+        they never wait for it), once per load, and for the same model and window again after
+        new data at most every ``WARM_AGAIN_S`` (live data reloads the fleet every few seconds;
+        an idle console must not recompute a model's every tab each time)."""
+        if model is None or self.app.backend is None or "summary" in self.waiting_for:
             return
-        self.warmed = model
+        now = monotonic()
+        window = self.app.window.choice.key
+        last = self._warmed_for
+        if last is not None and last[:2] == (model, window) and (
+                last[2] == self.generation or now - last[3] < self.WARM_AGAIN_S):
+            return
+        self.warmed, self._warmed_for = model, (model, window, self.generation, now)
         self._warm(model, self.app.window)
 
     def on_screen_suspend(self) -> None:
         self.workers.cancel_group(self, "fleet-warm")
-        self.warmed = None
+        self._warmed_for = None  # maybe cut short: the next highlight computes it again
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="fleet-warm")
     def _warm(self, model: str, window) -> None:
