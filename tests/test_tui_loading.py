@@ -238,3 +238,7 @@ async def test_new_data_recomputes_the_highlighted_model_at_most_once_a_minute(i
         screen.reload()
         await settle(app, pilot)
         assert started == [(model, "all"), (model, "7d")]
+        screen._warming = lambda: True  # new data while it still runs: cut short, so again at once
+        screen.reload()
+        await settle(app, pilot)
+        assert started == [(model, "all"), (model, "7d"), (model, "7d")]
