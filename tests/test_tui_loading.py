@@ -161,27 +161,12 @@ async def test_fleet_computes_the_highlighted_models_tabs_ahead(ingested_sample)
         assert tabs <= _reports_of(app.backend, other)
         computed = []
         report = app.backend.report
-        app.backend.report = lambda name, **kw: (computed.append(name) if _call_key_missing(
-            app.backend, name, kw) else None, report(name, **kw))[1]
+        app.backend.report = lambda name, **kw: (computed.append(name) if not app.backend.remembered(
+            name, **kw) else None, report(name, **kw))[1]
         app.open_model(other)  # opens onto data: every report was in the memo already
         await settle(app, pilot)
         assert all(p.complete == app.screen.generation for p in app.screen.panels())
         assert computed == []
-
-
-def _call_key_missing(backend, name: str, kwargs) -> bool:
-    import importlib
-
-    from console.tui.backend import _call_key
-
-    if "." in name:
-        module, func = name.rsplit(".", 1)
-        fn = getattr(importlib.import_module(f"console.analytics.{module}"), func)
-    else:
-        fn = getattr(analytics, name)
-    if name == "drift_report":
-        kwargs = {"multivariate": False, **kwargs}
-    return _call_key(name, fn, kwargs) not in backend._memo
 
 
 async def test_a_tab_the_prefetch_is_finishing_starts_no_second_load(ingested_sample) -> None:

@@ -132,21 +132,8 @@ class Backend:
         its modules): what the engine returned, untouched. Remembered until the store, registry
         or journal changes; a report another worker is computing right now is waited for, not
         computed twice (the model screen prefetches its tabs while the user may ask for one)."""
-        import importlib
-
-        import console.analytics as analytics
-
         background()  # the engine's work never delays the event loop
-        if "." in name:
-            module, func = name.rsplit(".", 1)
-            fn = getattr(importlib.import_module(f"console.analytics.{module}"), func)
-        else:
-            fn = getattr(analytics, name)
-        if name == "drift_report":
-            # per-feature drift is what the screens show; the multivariate domain classifier
-            # (seconds per call) is left to `drift` on the command line and to alerts
-            kwargs.setdefault("multivariate", False)
-        key = _call_key(name, fn, kwargs)
+        fn, kwargs, key = _resolve(name, kwargs)
         while True:
             with self._lock:
                 if key in self._memo:
@@ -167,6 +154,11 @@ class Backend:
             with self._lock:
                 self._running.pop(key, None)
             running.set()
+
+    def remembered(self, name: str, **kwargs: Any) -> bool:
+        """Whether ``report(name, **kwargs)`` would answer from the memo (nothing computed)."""
+        with self._lock:
+            return _resolve(name, kwargs)[2] in self._memo
 
     # -- governance ------------------------------------------------------------------------
     def requests(self) -> list:
@@ -287,6 +279,24 @@ def ingester_stats(ing: Any) -> dict:
         state = "error"
     return {"state": state, "rows_per_s": st.rows_per_s, "lag_bytes": st.lag_bytes,
             "error": st.last_error}
+
+
+def _resolve(name: str, kwargs: dict[str, Any]) -> tuple[Callable, dict[str, Any], tuple]:
+    """``(the analytics function, its keyword arguments, the memo key)`` of a report call."""
+    import importlib
+
+    import console.analytics as analytics
+
+    if "." in name:
+        module, func = name.rsplit(".", 1)
+        fn = getattr(importlib.import_module(f"console.analytics.{module}"), func)
+    else:
+        fn = getattr(analytics, name)
+    if name == "drift_report":
+        # per-feature drift is what the screens show; the multivariate domain classifier
+        # (seconds per call) is left to `drift` on the command line and to alerts
+        kwargs = {"multivariate": False, **kwargs}
+    return fn, kwargs, _call_key(name, fn, kwargs)
 
 
 def _call_key(name: str, fn: Callable, kwargs: dict[str, Any]) -> tuple:
