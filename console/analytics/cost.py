@@ -29,7 +29,15 @@ from typing import Any
 
 from console.analytics import windows as W
 from console.analytics.cache import memoised
-from console.analytics.source import Scope, StoreLike, aware, check_model, data_range, naive
+from console.analytics.source import (
+    Scope,
+    StoreLike,
+    aware,
+    check_model,
+    data_range,
+    naive,
+    range_where,
+)
 from console.errors import UsageError
 from console.store.registry import version_sort_key
 
@@ -69,13 +77,9 @@ def _base(db: StoreLike, model: str | None, version: str | None,
     if version is not None:
         conds.append("version = ?")
         params.append(version)
-    if start is not None:
-        conds.append("ts >= ?")
-        params.append(naive(start))
-    if end is not None:
-        conds.append("ts < ?")
-        params.append(naive(end))
-    cond = " AND ".join(conds)
+    rconds, rparams = range_where(start, end)
+    cond = " AND ".join(conds + rconds)
+    params += rparams
     if labels:
         # a short range of one model: join only those rows' labels
         subset = (model is not None and start is not None and end is not None

@@ -19,7 +19,7 @@ from console.analytics.source import (
     StoreLike,
     aware,
     check_model,
-    naive,
+    range_where,
     report_range,
     resolve_version,
 )
@@ -108,14 +108,9 @@ def ops_summary(
     out: list[dict[str, Any]] = []
     if not models:
         return out
-    conds, params = ["model IN (SELECT unnest(?))"], [list(models)]
-    if start is not None:
-        conds.append("ts >= ?")
-        params.append(naive(start))
-    if end is not None:
-        conds.append("ts < ?")
-        params.append(naive(end))
-    cond = " AND ".join(conds)
+    rconds, rparams = range_where(start, end)
+    cond = " AND ".join(["model IN (SELECT unnest(?))", *rconds])
+    params = [list(models), *rparams]
     cur = db.cursor()
     totals = {m: (int(req), int(err), q or [None, None, None], mean, mx) for m, req, err, q, mean, mx in
               cur.execute(ops_sql(cond, "model"), params).fetchall()}

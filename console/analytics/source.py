@@ -81,6 +81,19 @@ def resolve_version(db: StoreLike, model: str, version: str | None) -> str:
     return prod
 
 
+def range_where(start: dt.datetime | None, end: dt.datetime | None, prefix: str = "") -> tuple[list[str], list[Any]]:
+    """The conditions on ``ts`` for ``[start, end)`` and their parameters (none for an open end)."""
+    conds: list[str] = []
+    params: list[Any] = []
+    if start is not None:
+        conds.append(f"{prefix}ts >= ?")
+        params.append(naive(start))
+    if end is not None:
+        conds.append(f"{prefix}ts < ?")
+        params.append(naive(end))
+    return conds, params
+
+
 @dataclass(frozen=True)
 class Scope:
     """Rows of one model (one version, or all when ``version`` is None) in ``[start, end)``."""
@@ -97,13 +110,8 @@ class Scope:
         if self.version is not None:
             conds.append(f"{prefix}version = ?")
             params.append(self.version)
-        if self.start is not None:
-            conds.append(f"{prefix}ts >= ?")
-            params.append(naive(self.start))
-        if self.end is not None:
-            conds.append(f"{prefix}ts < ?")
-            params.append(naive(self.end))
-        return " AND ".join(conds), params
+        rconds, rparams = range_where(self.start, self.end, prefix)
+        return " AND ".join(conds + rconds), params + rparams
 
     def with_range(self, start: dt.datetime | None, end: dt.datetime | None) -> Scope:
         return Scope(self.model, self.version, start, end)
