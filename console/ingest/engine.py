@@ -59,6 +59,7 @@ from console.store.layout import (
     StoreLayout,
     atomic_write_bytes,
     fsync_dir,
+    fsync_file,
     publish,
     temp_name,
 )
@@ -837,11 +838,7 @@ def _parquet_whole(path: Path, kind: str, offset: int) -> tuple[pl.DataFrame, ob
 def _write_part(df: pl.DataFrame, tmp: Path, sync: bool) -> None:
     df.write_parquet(tmp, compression="lz4", statistics=True)
     if sync:
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_file(tmp)
 
 
 def _utcnow() -> dt.datetime:

@@ -113,14 +113,19 @@ def temp_name(final: Path) -> Path:
     return final.with_name(f".{final.name}.{os.getpid()}.tmp")
 
 
+def fsync_file(path: Path) -> None:
+    """fsync a written file's data to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def publish(tmp: Path, final: Path, sync: bool = True) -> None:
     """fsync ``tmp``, rename it to ``final`` and fsync the folder."""
     if sync:
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_file(tmp)
     os.replace(tmp, final)
     if sync:
         fsync_dir(final.parent)
