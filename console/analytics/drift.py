@@ -669,7 +669,6 @@ def drift_report(
 
         tested_names = {e["feature"] for e in tested}
         cols = [(n, c, k) for n, c, k in plan.all_feats if n in tested_names]
-        cond, params = Scope(model, plan.version, c_start, c_end).where()
         current = _logs_side(db, db.cursor(), model, plan.version, c_start, c_end, "cur")
         current.rows = out["current"]["rows"]
         reference = plan.reference
