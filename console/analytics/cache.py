@@ -16,6 +16,7 @@ import json
 import os
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +97,20 @@ def cache_for(db: Any, enabled: bool = True) -> Cache:
     except OSError:
         ino = 0
     return Cache(Path(root) / "cache" / "analytics", enabled, namespace=f"{root}:{ino}")
+
+
+def per_batch(db: Any, key: dict[str, Any], compute: Callable[[], Any]) -> Any:
+    """``compute()``, remembered in this process's memory (the value as it is) until the store
+    commits its next batch; computed every time when the store has no batch number."""
+    batch = getattr(db, "batch", None)
+    memo = Cache(None, isinstance(batch, int), namespace=cache_for(db).namespace)
+    full = {**key, "batch": batch}
+    hit = memo.get(full)
+    if hit is not None:
+        return hit
+    value = compute()
+    memo.put(full, value)
+    return value
 
 
 def store_generation(db: Any) -> str | None:

@@ -59,37 +59,32 @@ def _base(db: StoreLike, model: str | None, version: str | None,
     """Per (model, version, day): counts and logged cost — every grouping (model, version, day)
     is summed from these rows, so they are remembered per store batch (the TUI asks for the same
     range by day and by version)."""
-    from console.analytics.cache import Cache, cache_for
+    from console.analytics.cache import per_batch
     from console.analytics.metrics import labelled_relation
     from console.analytics.performance import small_part
 
-    batch = getattr(db, "batch", None)
-    memo = Cache(None, isinstance(batch, int), namespace=cache_for(db).namespace)
-    key = {"k": "cost-base", "m": model, "v": version, "start": str(start), "end": str(end),
-           "labels": labels, "batch": batch}
-    hit = memo.get(key)
-    if hit is not None:
-        return hit
-    conds, params = ["true"], []
-    if model is not None:
-        conds.append("model = ?")
-        params.append(model)
-    if version is not None:
-        conds.append("version = ?")
-        params.append(version)
-    rconds, rparams = range_where(start, end)
-    cond = " AND ".join(conds + rconds)
-    params += rparams
-    if labels:
-        # a short range of one model: join only those rows' labels
-        subset = (model is not None and start is not None and end is not None
-                  and small_part(db, model, start, end))
-        relation = labelled_relation(db, cond, params, subset)
-    else:
-        relation = "(SELECT *, false AS labelled FROM predictions)"
-    rows = db.cursor().execute(_BASE_SQL.format(relation=relation, cond=cond), params).fetchall()
-    memo.put(key, rows)
-    return rows
+    def compute() -> list[tuple]:
+        conds, params = ["true"], []
+        if model is not None:
+            conds.append("model = ?")
+            params.append(model)
+        if version is not None:
+            conds.append("version = ?")
+            params.append(version)
+        rconds, rparams = range_where(start, end)
+        cond = " AND ".join(conds + rconds)
+        params += rparams
+        if labels:
+            # a short range of one model: join only those rows' labels
+            subset = (model is not None and start is not None and end is not None
+                      and small_part(db, model, start, end))
+            relation = labelled_relation(db, cond, params, subset)
+        else:
+            relation = "(SELECT *, false AS labelled FROM predictions)"
+        return db.cursor().execute(_BASE_SQL.format(relation=relation, cond=cond), params).fetchall()
+
+    key = {"k": "cost-base", "m": model, "v": version, "start": str(start), "end": str(end), "labels": labels}
+    return per_batch(db, key, compute)
 
 
 _BASE_SQL = """

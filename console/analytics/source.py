@@ -119,20 +119,15 @@ class Scope:
 
 def data_range(db: StoreLike, scope: Scope, view: str = "predictions") -> tuple[dt.datetime | None, dt.datetime | None]:
     """First and last ``ts`` of the scope's rows (aware UTC); memoised per store batch."""
-    from console.analytics.cache import Cache, cache_for
+    from console.analytics.cache import per_batch
 
-    batch = getattr(db, "batch", None)
-    memo = Cache(None, isinstance(batch, int), namespace=cache_for(db).namespace)
-    key = {"k": "range", "view": view, "scope": [scope.model, scope.version, str(scope.start), str(scope.end)],
-           "batch": batch}
-    hit = memo.get(key)
-    if hit is not None:
-        return tuple(windows.parse_time(v) if v else None for v in hit)  # type: ignore[return-value]
-    cond, params = scope.where()
-    row = db.cursor().execute(f"SELECT min(ts), max(ts) FROM {view} WHERE {cond}", params).fetchall()[0]
-    lo, hi = aware(row[0]), aware(row[1])
-    memo.put(key, [windows.iso(lo), windows.iso(hi)])
-    return lo, hi
+    def compute() -> tuple[dt.datetime | None, dt.datetime | None]:
+        cond, params = scope.where()
+        row = db.cursor().execute(f"SELECT min(ts), max(ts) FROM {view} WHERE {cond}", params).fetchall()[0]
+        return aware(row[0]), aware(row[1])
+
+    key = {"k": "range", "view": view, "scope": [scope.model, scope.version, str(scope.start), str(scope.end)]}
+    return per_batch(db, key, compute)
 
 
 def report_range(
