@@ -35,7 +35,7 @@ from console.analytics import windows as W
 from console.analytics.cache import memoised
 from console.analytics.config import AnalyticsConfig, SlicesConfig, config_for
 from console.analytics.incremental import windowed
-from console.analytics.metrics import METRICS, compute_windows, labelled_relation
+from console.analytics.metrics import METRICS, compute_windows, labelled_relation, sql_literal
 from console.analytics.performance import registry_key, small_part, task_of
 from console.analytics.source import (
     Scope,
@@ -52,10 +52,6 @@ NULL_VALUE = "(null)"
 OTHER_VALUE = "(other)"
 
 
-def _lit(v: str) -> str:
-    return "'" + str(v).replace("'", "''") + "'"
-
-
 def _fmt(x: float) -> str:
     return f"{x:.6g}"
 
@@ -68,22 +64,22 @@ def _bucket_expr(cur, col: str, kind: str, cond: str, params: list[Any], max_val
             f"WHERE {cond} AND isfinite({qc})", params).fetchall()[0]
         edges = sorted(set(row[0] or [])) if row else []
         if not edges:
-            return f"CASE WHEN {qc} IS NULL THEN {_lit(NULL_VALUE)} ELSE {_lit('all')} END"
-        parts = [f"WHEN {qc} IS NULL OR NOT isfinite({qc}) THEN {_lit(NULL_VALUE)}",
-                 f"WHEN {qc} < {edges[0]!r} THEN {_lit('< ' + _fmt(edges[0]))}"]
+            return f"CASE WHEN {qc} IS NULL THEN {sql_literal(NULL_VALUE)} ELSE {sql_literal('all')} END"
+        parts = [f"WHEN {qc} IS NULL OR NOT isfinite({qc}) THEN {sql_literal(NULL_VALUE)}",
+                 f"WHEN {qc} < {edges[0]!r} THEN {sql_literal('< ' + _fmt(edges[0]))}"]
         for lo, hi in zip(edges, edges[1:], strict=False):
-            parts.append(f"WHEN {qc} < {hi!r} THEN {_lit(f'[{_fmt(lo)}, {_fmt(hi)})')}")
-        parts.append(f"ELSE {_lit('≥ ' + _fmt(edges[-1]))}")
+            parts.append(f"WHEN {qc} < {hi!r} THEN {sql_literal(f'[{_fmt(lo)}, {_fmt(hi)})')}")
+        parts.append(f"ELSE {sql_literal('≥ ' + _fmt(edges[-1]))}")
         return "CASE " + " ".join(parts) + " END"
     top = cur.execute(
         f"SELECT {qc}::VARCHAR, count(*) AS n FROM predictions WHERE {cond} AND {qc} IS NOT NULL "
         f"GROUP BY 1 ORDER BY n DESC, 1 LIMIT {int(max_values) + 1}", params).fetchall()
     values = [r[0] for r in top]
     if len(values) <= max_values:
-        return f"coalesce({qc}::VARCHAR, {_lit(NULL_VALUE)})"
-    keep = ", ".join(_lit(v) for v in values[:max_values])
-    return (f"CASE WHEN {qc} IS NULL THEN {_lit(NULL_VALUE)} WHEN {qc}::VARCHAR IN ({keep}) "
-            f"THEN {qc}::VARCHAR ELSE {_lit(OTHER_VALUE)} END")
+        return f"coalesce({qc}::VARCHAR, {sql_literal(NULL_VALUE)})"
+    keep = ", ".join(sql_literal(v) for v in values[:max_values])
+    return (f"CASE WHEN {qc} IS NULL THEN {sql_literal(NULL_VALUE)} WHEN {qc}::VARCHAR IN ({keep}) "
+            f"THEN {qc}::VARCHAR ELSE {sql_literal(OTHER_VALUE)} END")
 
 
 def _test_value(task: str, s: dict[str, Any], total: dict[str, Any], cfg: SlicesConfig) -> tuple[float | None, float | None]:
