@@ -142,27 +142,21 @@ def metric_of(backend, row: FleetRow, window: TimeWindow) -> dict[str, Any]:
 
 
 def drift_of(backend, row: FleetRow, window: TimeWindow) -> dict[str, Any]:
-    """Dataset drift of the production version (``drift_report``): the row's drift fields."""
-    before = (row.drift, row.drifted_features)
-    add_drift(backend, row, window)
+    """Dataset drift of the production version (``drift_report``): the row's drift fields (the
+    row's own values where there is nothing to report)."""
     out = {"drift": row.drift, "drifted_features": row.drifted_features}
-    row.drift, row.drifted_features = before
-    return out
-
-
-def add_drift(backend, row: FleetRow, window: TimeWindow) -> None:
-    """Dataset drift of the production version (the slow report)."""
     if row.production is None:
-        return
+        return out
     drift = _try(row, "drift", backend.report, "drift_report", model=row.model,
                  start=window.start, end=window.end)
     if drift and not (drift.get("current") or {}).get("rows"):
-        row.drift = "none"  # no traffic in the window: nothing to call drifted or not
+        out["drift"] = "none"  # no traffic in the window: nothing to call drifted or not
     elif drift:
-        feats = drift.get("features", [])
-        row.drifted_features = sum(1 for f in feats if f.get("drifted"))
+        drifted = sum(1 for f in drift.get("features", []) if f.get("drifted"))
         ds = drift.get("dataset_drift", {})
-        row.drift = "drift" if ds.get("drifted") else ("warn" if row.drifted_features else "ok")
+        out = {"drift": "drift" if ds.get("drifted") else ("warn" if drifted else "ok"),
+               "drifted_features": drifted}
+    return out
 
 
 def snapshot(rows: list[FleetRow]) -> list[FleetRow]:
