@@ -221,7 +221,7 @@ class Backend:
         one ``drift_windows`` call (the reference read once, each bucket cached)."""
         from datetime import timedelta
 
-        from console.analytics.windows import floor_to, parse_window
+        from console.analytics.windows import floor_to, parse_time, parse_window
 
         last = window.end - timedelta(microseconds=1) if window.end is not None else None
         if last is None:
@@ -242,7 +242,8 @@ class Backend:
                           end=window.end, window=window.step)
         points = []
         for w in rep.get("windows", []):
-            point: dict = {"start": _aware_iso((w.get("current") or {}).get("start"))}
+            start_text = (w.get("current") or {}).get("start")
+            point: dict = {"start": parse_time(start_text) if start_text else None}
             if (w.get("current") or {}).get("rows"):
                 for f in w.get("features", []):
                     point[f["feature"]] = f.get("score")
@@ -325,12 +326,6 @@ def _dir_sig(path) -> tuple:
         return tuple(sorted((p.name, p.stat().st_mtime_ns) for p in path.glob("*/*.json")))
     except OSError:
         return ()
-
-
-def _aware_iso(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def _aware(value: Any) -> datetime | None:
