@@ -185,7 +185,7 @@ async def test_a_tab_the_prefetch_is_finishing_starts_no_second_load(ingested_sa
                     break
                 await pilot.pause(0.01)
             drift = screen.query_one("#panel-drift")
-            assert drift.complete != screen.generation and screen._prefetching()
+            assert drift.complete != screen.generation and screen.running("prefetch")
             loads = []
             reload_tab = screen.reload_tab
             screen.reload_tab = lambda: (loads.append(screen.active_tab()), reload_tab())
@@ -223,7 +223,7 @@ async def test_new_data_recomputes_the_highlighted_model_at_most_once_a_minute(i
         screen.reload()
         await settle(app, pilot)
         assert started == [(model, "all"), (model, "7d")]
-        screen._warming = lambda: True  # new data while it still runs: cut short, so again at once
+        screen.running = lambda group: group == "fleet-warm"  # new data while it still runs: cut short, so again at once
         screen.reload()
         await settle(app, pilot)
         assert started == [(model, "all"), (model, "7d"), (model, "7d")]

@@ -101,6 +101,10 @@ class ConsoleScreen(Screen):
         if not worker.is_cancelled:
             self.app.call_from_thread(self._apply, data)
 
+    def running(self, group: str) -> bool:
+        """Whether a worker of this screen in ``group`` is still under way."""
+        return any(w.node is self and w.group == group and not w.is_finished for w in self.workers)
+
     def _apply(self, data: Any) -> None:
         if self.is_attached:
             self.show(data)

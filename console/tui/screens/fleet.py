@@ -98,7 +98,7 @@ class FleetScreen(FilteredTableScreen):
         self.show_registry_rows()
         if self.app.backend is None:
             return
-        if self._warming():  # cut short: the new load computes it again, whatever the minute says
+        if self.running("fleet-warm"):  # cut short: the new load computes it again, whatever the minute says
             self._warmed_for = None
         for kind in (*self.SLOW, "warm"):  # stale: a newer load restarts them
             self.workers.cancel_group(self, f"fleet-{kind}")
@@ -231,11 +231,8 @@ class FleetScreen(FilteredTableScreen):
         self.warmed, self._warmed_for = model, (model, window, self.generation, now)
         self._warm(model, self.app.window)
 
-    def _warming(self) -> bool:
-        return any(w.node is self and w.group == "fleet-warm" and not w.is_finished for w in self.workers)
-
     def on_screen_suspend(self) -> None:
-        if self._warming():  # cut short: the next highlight computes it again
+        if self.running("fleet-warm"):  # cut short: the next highlight computes it again
             self._warmed_for = None
         self.workers.cancel_group(self, "fleet-warm")
 

@@ -122,15 +122,12 @@ class ModelScreen(ConsoleScreen):
         self.repaint_status()
         panel = self.active_panel()
         if self.generation and (panel.complete == self.generation or (
-                panel.shown == self.generation and self._prefetching())):
+                panel.shown == self.generation and self.running("prefetch"))):
             # painted by the prefetch already (which finishes a progressive panel's later
             # paints): nothing to wait for, and no second worker competing with it
             self.focus_panel(panel)
         else:
             self.reload_tab()
-
-    def _prefetching(self) -> bool:
-        return any(w.node is self and w.group == "prefetch" and not w.is_finished for w in self.workers)
 
     def reload(self) -> None:
         """Every tab again, in the prefetch worker: the visible one first."""
