@@ -19,12 +19,12 @@ a predicted class, score metrics rows with both a label and a score.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import defaultdict
 from typing import Any
 
 import numpy as np
 
+from console.store.db import sql_literal
 from console.store.registry import canonical_text
 
 EPS = float(np.finfo(np.float64).eps)
@@ -48,25 +48,6 @@ def threshold_of(info: Any) -> float:
 
 
 # -- which rows -------------------------------------------------------------------------------
-
-
-def sql_literal(value: Any) -> str:
-    """A SQL literal for a query parameter (text, number, bool, date, naive-UTC timestamp)."""
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, int):
-        return str(int(value))
-    if isinstance(value, float):
-        return f"'{value!r}'::DOUBLE"
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(dt.UTC).replace(tzinfo=None)
-        return f"TIMESTAMP '{value.isoformat(sep=' ')}'"
-    if isinstance(value, dt.date):
-        return f"DATE '{value.isoformat()}'"
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 def inline(cond: str, params: list[Any]) -> str:

@@ -35,7 +35,7 @@ from console.analytics import windows as W
 from console.analytics.cache import memoised
 from console.analytics.config import AnalyticsConfig, SlicesConfig, config_for
 from console.analytics.incremental import windowed
-from console.analytics.metrics import METRICS, compute_windows, labelled_relation, sql_literal
+from console.analytics.metrics import METRICS, compute_windows, labelled_relation
 from console.analytics.performance import registry_key, small_part, task_of
 from console.analytics.source import (
     Scope,
@@ -47,6 +47,7 @@ from console.analytics.source import (
     resolve_version,
 )
 from console.errors import UsageError
+from console.store.db import sql_literal
 
 NULL_VALUE = "(null)"
 OTHER_VALUE = "(other)"

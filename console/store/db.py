@@ -35,8 +35,23 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _lit(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
+def sql_literal(value: Any) -> str:
+    """A SQL literal for a query parameter (text, number, bool, date, naive-UTC timestamp)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(int(value))
+    if isinstance(value, float):
+        return f"'{value!r}'::DOUBLE"
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
+        return f"TIMESTAMP '{value.isoformat(sep=' ')}'"
+    if isinstance(value, dt.date):
+        return f"DATE '{value.isoformat()}'"
+    return "'" + str(value).replace("'", "''") + "'"
 
 
 def _parts_view(c, name: str, files: list, columns) -> None:
@@ -99,7 +114,7 @@ def labelled_subset_sql(cond: str) -> str:
 
 
 def _files_sql(files: list[Path]) -> str:
-    return "[" + ", ".join(_lit(str(f)) for f in files) + "]"
+    return "[" + ", ".join(sql_literal(str(f)) for f in files) + "]"
 
 
 def feature_columns(cp: Checkpoint, registry: Registry | None = None) -> list[tuple[str, str, bool]]:
