@@ -16,10 +16,12 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/mlops-console demo
 
-## test: run the whole test suite (what CI runs)
+## test: run the whole test suite (what CI runs), then again with the OS clock a year ahead
+## (the console reads only console.clock, frozen in tests: both runs must pass the same)
 test: $(STAMP)
 	$(BIN)/ruff check console tests
 	$(BIN)/python -m pytest -n 2
+	$(BIN)/python -m pytest -n 2 --os-clock-ahead=365
 
 ## lint: ruff over the code
 lint: $(STAMP)

@@ -2,14 +2,53 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import textwrap
 from pathlib import Path
 
 import pytest
 
+from console import clock
+
+# Every test runs on the console's clock frozen at the last second of the sample story
+# (tests.tui_helpers.FROZEN), so a test that passes today passes next year: no code may read
+# the operating system's clock.
+from tests.frozen_time import FROZEN
+
 # The TUI tests' fixtures (a session-wide ingested copy of the sample workspace, frozen clock):
 # registered here once, so the session-scoped ones are built once per session, not per module.
 pytest_plugins = ["tests.tui_helpers"]
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--os-clock-ahead", type=int, default=0, metavar="DAYS",
+        help="move the operating system's clock (as Python sees it) this many days ahead for the "
+             "whole run: the suite must pass the same, since the console reads only console.clock")
+
+
+def pytest_configure(config):
+    days = config.getoption("--os-clock-ahead")
+    if days:
+        import time_machine
+
+        real = dt.datetime.now(dt.UTC)
+        traveller = time_machine.travel(real + dt.timedelta(days=days), tick=True)
+        traveller.start()
+        config._os_clock_traveller = traveller
+        assert dt.datetime.now(dt.UTC) - real > dt.timedelta(days=days - 1)
+
+
+def pytest_report_header(config):
+    days = config.getoption("--os-clock-ahead")
+    return f"operating-system clock moved {days} days ahead" if days else None
+
+
+@pytest.fixture(autouse=True)
+def _frozen_console_clock():
+    """The console's one clock, frozen for every test (tests may freeze it elsewhere inside)."""
+    with clock.frozen(FROZEN):
+        yield
 
 
 def write_workspace(root: Path, extra_toml: str = "", operators=("carol",), reviewers=("alice",)) -> Path:

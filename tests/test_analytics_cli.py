@@ -10,7 +10,6 @@ import datetime as dt
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +20,7 @@ from sklearn import metrics as skm
 from sklearn.linear_model import LinearRegression, LogisticRegression
 
 from tests.conftest import write_workspace
+from tests.frozen_time import CONSOLE
 
 T0 = dt.datetime(2026, 10, 5, tzinfo=dt.UTC)
 REL = 1e-9
@@ -32,7 +32,7 @@ def close(a, b) -> bool:
 
 def run(ws: Path, *args: str, expect: int | None = 0) -> subprocess.CompletedProcess:
     env = dict(os.environ, MLOPS_CONSOLE_WORKSPACE=str(ws))
-    res = subprocess.run([sys.executable, "-m", "console", *args], capture_output=True, text=True,
+    res = subprocess.run([*CONSOLE, *args], capture_output=True, text=True,
                          env=env, cwd=ws, timeout=120)
     if expect is not None:
         assert res.returncode == expect, (args, res.returncode, res.stdout[-2000:], res.stderr[-2000:])

@@ -14,6 +14,7 @@ from console.errors import UsageError
 from console.governance import engine
 from console.governance.engine import AlreadyDecided
 from console.workspace import load_dir
+from tests.frozen_time import CONSOLE
 from tests.test_governance_helpers import (
     ALICE,
     BOB,
@@ -131,13 +132,12 @@ def test_simultaneous_decisions_by_real_users(team_ws):
     r = js(run_as("mlc-carol", root, "request", "rollback", "--model", "credit", "--version", "1",
                   "--reason", "v2 regression", "--format", "json"))
     import subprocess
-    import sys
 
     procs = []
     for i, user in enumerate(("mlc-alice", "mlc-bob") * 3):
         verdict = "approve" if i % 2 == 0 else "reject"
         procs.append(subprocess.Popen(
-            [sys.executable, "-m", "console", verdict, r["request_id"], "--comment", f"{user} #{i}",
+            [*CONSOLE, verdict, r["request_id"], "--comment", f"{user} #{i}",
              "--workspace", str(root)],
             user=user, group="mlc-team", extra_groups=[], umask=0o002, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             cwd=root,
@@ -153,6 +153,10 @@ def test_simultaneous_decisions_by_real_users(team_ws):
 
 
 def _decide_worker(root: str, ident, rid: str, barrier, queue) -> None:
+    from console import clock
+    from tests.frozen_time import FROZEN
+
+    clock.freeze(FROZEN)  # a spawned process: the same frozen clock as the test
     ws = load_dir(Path(root))
     barrier.wait()
     try:

@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 from console.identity import Identity
+from tests.frozen_time import CONSOLE
 
 HOOKS_SRC = Path(__file__).resolve().parent.parent / "console" / "samplegen" / "hooks"
 USERS = ("mlc-alice", "mlc-bob", "mlc-carol", "mlc-dave", "mlc-eve")
@@ -212,7 +213,7 @@ def run_as(user: str | None, root: Path, *args: str, timeout: float = 120, env=N
     full_env.update(env or {})
     full_env["HOME"] = str(root)
     return subprocess.run(
-        [sys.executable, "-m", "console", *args, "--workspace", str(root)],
+        [*CONSOLE, *args, "--workspace", str(root)],
         capture_output=True, text=True, timeout=timeout, env=full_env, cwd=root, **kwargs,
     )
 

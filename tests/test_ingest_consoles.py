@@ -15,6 +15,7 @@ from console.ingest.live import LiveIngester
 from console.ingest.lock import IngestLock
 from console.store.layout import StoreLayout
 from console.workspace import load_dir
+from tests.frozen_time import CONSOLE
 from tests.test_ingest_formats import query, rec, write_jsonl
 
 READER = """
@@ -52,7 +53,7 @@ def wait_for(predicate, timeout: float = 20.0, step: float = 0.05):
 
 def test_one_follower_many_readers_real_processes(workspace_dir: Path) -> None:
     follower = subprocess.Popen(
-        [sys.executable, "-m", "console", "-w", str(workspace_dir), "ingest", "--follow", "--format", "json",
+        [*CONSOLE, "-w", str(workspace_dir), "ingest", "--follow", "--format", "json",
          "--interval", "0.3"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     readers = [subprocess.Popen([sys.executable, "-c", READER, str(workspace_dir), "30"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
@@ -62,7 +63,7 @@ def test_one_follower_many_readers_real_processes(workspace_dir: Path) -> None:
         write_jsonl(workspace_dir / "logs" / "a.jsonl", [rec(str(i)) for i in range(10)])
         wait_for(lambda: query(workspace_dir, "SELECT count(*) FROM predictions") == [(10,)])
         # a one-shot ingest meanwhile gets its turn (the follower holds the lock only per pass)
-        one = subprocess.run([sys.executable, "-m", "console", "-w", str(workspace_dir), "ingest", "--format",
+        one = subprocess.run([*CONSOLE, "-w", str(workspace_dir), "ingest", "--format",
                               "json"], capture_output=True, text=True, timeout=60)
         assert one.returncode == 0, one.stderr
         assert json.loads(one.stdout)["duplicates"] == 0

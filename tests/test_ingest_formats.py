@@ -7,7 +7,6 @@ import datetime as dt
 import gzip
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -17,6 +16,7 @@ from console.ingest.engine import Ingester
 from console.ingest.reader import read_records
 from console.store.db import open_store
 from console.workspace import load_dir
+from tests.frozen_time import CONSOLE
 
 
 def ingest(ws_dir: Path, **kw) -> dict:
@@ -197,7 +197,7 @@ def test_read_records_reference_file(tmp_path: Path) -> None:
 
 def test_cli_ingest_json_and_table(workspace_dir: Path) -> None:
     write_jsonl(workspace_dir / "logs" / "a.jsonl", [rec("a"), "bad"])
-    cmd = [sys.executable, "-m", "console", "-w", str(workspace_dir), "ingest", "--format", "json"]
+    cmd = [*CONSOLE, "-w", str(workspace_dir), "ingest", "--format", "json"]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True)
     assert json.loads(out.stdout) == {"predictions": 1, "labels": 0, "quarantined": 1, "duplicates": 0}
     out = subprocess.run(cmd[:-2], capture_output=True, text=True, check=True)

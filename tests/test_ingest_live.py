@@ -127,6 +127,8 @@ def test_line_over_size_limit_is_quarantined_in_pieces(workspace_dir: Path) -> N
 def test_logs_deleted_long_ago_are_forgotten(workspace_dir: Path) -> None:
     import datetime as dt
 
+    from console import clock
+
     logs = workspace_dir / "logs"
     (logs / "old.jsonl").write_text(lines(range(3)))
     (logs / "new.jsonl").write_text(lines(range(3, 5)))
@@ -138,7 +140,7 @@ def test_logs_deleted_long_ago_are_forgotten(workspace_dir: Path) -> None:
     gone = [s for s in doc["sources"].values() if s["gone"]]
     assert [Path(s["path"]).name for s in gone] == ["old.jsonl"] and gone[0]["gone_since"]
     for s in gone:  # pretend it went away eight days ago
-        s["gone_since"] = (dt.datetime.now(dt.UTC) - dt.timedelta(days=8)).isoformat()
+        s["gone_since"] = (clock.now() - dt.timedelta(days=8)).isoformat()
     cp_path.write_text(json.dumps(doc))
     ingest(workspace_dir)
     assert [Path(s).name for (s,) in query(workspace_dir, "SELECT source FROM ingest_status")] == ["new.jsonl"]

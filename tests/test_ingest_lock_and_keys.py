@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 from console.ingest.lock import IngestLock
 from console.store.layout import StoreLayout
+from tests.frozen_time import CONSOLE
 from tests.test_ingest_formats import ingest, query, rec, write_jsonl
 
 
@@ -17,7 +17,7 @@ def test_second_ingest_reports_the_holder_and_exits_1(workspace_dir: Path) -> No
     lock = IngestLock(StoreLayout(workspace_dir / ".console").lock_path)
     assert lock.try_acquire()
     try:
-        out = subprocess.run([sys.executable, "-m", "console", "-w", str(workspace_dir), "ingest", "--wait", "0.2",
+        out = subprocess.run([*CONSOLE, "-w", str(workspace_dir), "ingest", "--wait", "0.2",
                               "--format", "json"], capture_output=True, text=True, timeout=60)
     finally:
         lock.release()

@@ -9,8 +9,9 @@ import pty
 import select
 import signal
 import subprocess
-import sys
 import time
+
+from tests.frozen_time import CONSOLE
 
 
 def _read_until(fd: int, needle: bytes, deadline: float) -> bytes:
@@ -28,7 +29,7 @@ def _read_until(fd: int, needle: bytes, deadline: float) -> bytes:
 def test_sighup_exits_cleanly(bare_sample) -> None:
     master, slave = pty.openpty()
     env = dict(os.environ, TERM="xterm-256color", COLUMNS="80", LINES="24")
-    proc = subprocess.Popen([sys.executable, "-m", "console", "--workspace", str(bare_sample)],
+    proc = subprocess.Popen([*CONSOLE, "--workspace", str(bare_sample)],
                             stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True)
     os.close(slave)
     try:

@@ -15,11 +15,11 @@ from console.tui.backend import Backend
 from console.tui.fleetdata import add_summary, base_rows
 from console.tui.window import make_window
 from console.workspace import load_dir
-from tests.tui_helpers import CAROL, FROZEN, frozen_clock, make_app, screen_text, settle
+from tests.tui_helpers import CAROL, FROZEN, make_app, screen_text, settle
 
 
 def _backend(root) -> Backend:
-    be = Backend(load_dir(root), CAROL, frozen_clock, live=False)
+    be = Backend(load_dir(root), CAROL, live=False)
     be.open()
     return be
 

@@ -169,7 +169,7 @@ def test_the_engines_threads_yield_to_the_event_loop(sample_ws) -> None:
     from console.tui import priority
     from console.tui.backend import Backend
     from console.workspace import load_dir
-    from tests.tui_helpers import CAROL, frozen_clock
+    from tests.tui_helpers import CAROL
 
     main_nice = priority.nice_of_current_thread()
     priority.background()  # the main thread (the event loop) is never lowered
@@ -178,7 +178,7 @@ def test_the_engines_threads_yield_to_the_event_loop(sample_ws) -> None:
     got: dict[str, object] = {}
 
     def work() -> None:  # a worker opens the store and asks for a report, as the console's do
-        be = Backend(load_dir(sample_ws), CAROL, frozen_clock, live=False)
+        be = Backend(load_dir(sample_ws), CAROL, live=False)
         be.open()
         got["backend"] = be
         got["nice"] = priority.nice_of_current_thread()

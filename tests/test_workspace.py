@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from console.errors import WorkspaceError
 from console.workspace import load
+from tests.frozen_time import CONSOLE
 
 from .conftest import write_workspace
 
@@ -20,7 +20,7 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None) -> sub
     full_env = {k: v for k, v in os.environ.items() if k != "MLOPS_CONSOLE_WORKSPACE"}
     full_env.update(env or {})
     return subprocess.run(
-        [sys.executable, "-m", "console", *args], capture_output=True, text=True, cwd=cwd, env=full_env
+        [*CONSOLE, *args], capture_output=True, text=True, cwd=cwd, env=full_env
     )
 
 

@@ -4,26 +4,21 @@ session with the real ingester), identities, app construction, and the screen as
 from __future__ import annotations
 
 import shutil
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from console.identity import Identity
 from console.workspace import load_dir
+from tests.frozen_time import FROZEN  # noqa: F401 - the tests import it from here too
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "sample_data"
-FROZEN = datetime(2026, 11, 21, 23, 59, 59, tzinfo=UTC)  # the last second of the sample story
 
 CAROL = Identity("carol", operator=True)  # operator of the sample workspace
 ALICE = Identity("alice", reviewer=True)  # reviewer
 BOB = Identity("bob", reviewer=True)
 EVE = Identity("eve")  # nobody: read-only by role
-
-
-def frozen_clock() -> datetime:
-    return FROZEN
 
 
 def screen_text(app) -> str:
@@ -35,7 +30,7 @@ def screen_text(app) -> str:
 def make_app(root: Path, identity: Identity = CAROL, read_only: bool = False, **kwargs):
     from console.tui.app import ConsoleApp
 
-    return ConsoleApp(load_dir(root), read_only=read_only, identity=identity, clock=frozen_clock,
+    return ConsoleApp(load_dir(root), read_only=read_only, identity=identity,
                       live=False, refresh_interval=0, **kwargs)
 
 

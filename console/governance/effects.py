@@ -21,9 +21,10 @@ import sys
 import time
 from typing import Any
 
+from console import clock
 from console.errors import UsageError
 from console.governance.engine import journal_of, parse_duration
-from console.governance.journal import format_ts, utc_now, write_atomic
+from console.governance.journal import format_ts, write_atomic
 from console.governance.requests import replay
 from console.governance.state import fleet_state, read_serving
 from console.identity import Identity
@@ -67,6 +68,7 @@ def hook_env(ws: Workspace, ident: Identity, req, to_version: str | None) -> dic
             "MLOPS_WORKSPACE": str(ws.root),
             "MLOPS_REGISTRY": str(ws.registry),
             "MLOPS_JOURNAL": str(ws.journal_path),
+            "MLOPS_NOW": format_ts(clock.now()),  # the console's clock: hooks need no other
         }
     )
     return env
@@ -119,7 +121,7 @@ def execute(ws: Workspace, ident: Identity, request_id: str, now: dt.datetime | 
     else:
         hook, ok = None, True
     with journal.locked() as txn:
-        now = now or utc_now()
+        now = now or clock.now()
         current = replay(txn.entries()).get(request_id)
         if current is None or current.state != "approved":
             raise UsageError(f"{request_id} changed while its hook ran ({current.state if current else 'gone'})")
@@ -203,7 +205,7 @@ def resume(ws: Workspace, ident: Identity, request_id: str, now: dt.datetime | N
     from console.errors import PermissionDenied
     from console.governance.journal import parse_ts
 
-    now = now or utc_now()
+    now = now or clock.now()
     with journal_of(ws).locked() as txn:
         req = replay(txn.entries(), now).get(request_id)
         if req is None:

@@ -15,8 +15,9 @@ import datetime as dt
 import re
 from typing import Any
 
+from console import clock
 from console.errors import PermissionDenied, UsageError
-from console.governance.journal import Journal, JournalTxn, JournalUnwritable, format_ts, utc_now
+from console.governance.journal import Journal, JournalTxn, JournalUnwritable, format_ts
 from console.governance.requests import ACTIONS, Request, is_expired, next_request_id, replay
 from console.governance.state import fleet_state
 from console.identity import Identity
@@ -58,11 +59,11 @@ def request_ttl(ws: Workspace) -> dt.timedelta | None:
 
 def list_requests(ws: Workspace, now: dt.datetime | None = None) -> list[Request]:
     """Every request, oldest first, with states as of ``now`` (expiry derived)."""
-    return list(replay(journal_of(ws).entries(), now or utc_now()).values())
+    return list(replay(journal_of(ws).entries(), now or clock.now()).values())
 
 
 def get_request(ws: Workspace, request_id: str, now: dt.datetime | None = None) -> Request:
-    reqs = replay(journal_of(ws).entries(), now or utc_now())
+    reqs = replay(journal_of(ws).entries(), now or clock.now())
     if request_id not in reqs:
         raise UsageError(f"no request {request_id!r} in {ws.journal_path.name}")
     return reqs[request_id]
@@ -121,7 +122,7 @@ def create_request(
 
     ``gates``: the gate results shown to the requester (promotions), kept as evidence.
     """
-    now = now or utc_now()
+    now = now or clock.now()
     if action not in ACTIONS:
         raise UsageError(f"unknown request {action!r} (known: {', '.join(ACTIONS)})")
     registry = registry or load_registry(ws.registry, ws.root)
@@ -218,7 +219,7 @@ def decide(
     """
     if verdict not in ("approve", "reject"):
         raise UsageError(f"unknown verdict {verdict!r}")
-    now = now or utc_now()
+    now = now or clock.now()
     journal = journal_of(ws)
     if not ident.reviewer:
         _writable_or_refuse(journal, f"{ident.user} is not a reviewer of this workspace; only reviewers may {verdict}")
@@ -290,7 +291,7 @@ def decide(
 
 def cancel(ws: Workspace, ident: Identity, request_id: str, now: dt.datetime | None = None) -> Request:
     """The requester withdraws a pending request."""
-    now = now or utc_now()
+    now = now or clock.now()
     with journal_of(ws).locked() as txn:
         _journal_expiries(txn, ident.user, now)
         req = replay(txn.entries(), now).get(request_id)

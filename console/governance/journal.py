@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from console import clock
 from console.errors import ConsoleError
 
 GENESIS = "0" * 64
@@ -44,10 +45,6 @@ def entry_hash(entry: dict[str, Any]) -> str:
     """SHA-256 (hex) of the canonical JSON of ``entry`` without its ``hash`` key."""
     body = {k: v for k, v in entry.items() if k != "hash"}
     return hashlib.sha256(canonical(body).encode("utf-8")).hexdigest()
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def format_ts(when: dt.datetime) -> str:
@@ -271,7 +268,7 @@ class JournalTxn:
         seq = (last.get("seq", len(entries)) if last else 0) + 1
         entry: dict[str, Any] = {
             "seq": seq,
-            "ts": format_ts(now or utc_now()),
+            "ts": format_ts(now or clock.now()),
             "actor": actor,
             "action": action,
             **fields,

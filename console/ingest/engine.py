@@ -17,7 +17,6 @@ the next pass re-reads the same bytes) or the new one: nothing lost, nothing twi
 from __future__ import annotations
 
 import copy
-import datetime as dt
 import gzip
 import json
 import os
@@ -33,6 +32,7 @@ import numpy as np
 import polars as pl
 import pyarrow.parquet as pq
 
+from console import clock
 from console.ingest import formats
 from console.ingest.formats import MAX_LINE, RAW_KEEP, LineBlock
 from console.ingest.lock import IngestLock
@@ -144,10 +144,6 @@ PREFETCH_ROWS = 200_000  # ... and records in them, beyond the next two jobs
 PARQUET_ROWS = 262_144  # rows per Parquet record batch (and the largest file read whole)
 SMALL_FRAME = 65_536  # blocks with fewer rows wait to be validated together
 PENDING_ROWS = 131_072
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 class Ingester:
@@ -512,7 +508,7 @@ class _Run:
         self.batch_result.quarantined += 1
         st.line = item.line
         st.offset = item.end
-        st.last_ingest = _now().isoformat()
+        st.last_ingest = clock.now_naive().isoformat()
 
     def _read_parquet(self, f: SourceFile, st: SourceState) -> None:
         f.prefix = read_prefix(f)
@@ -651,7 +647,7 @@ class _Run:
             kept = per_entry(good)
             if good.height:
                 good = good.with_columns(
-                    pl.lit(_now()).cast(pl.Datetime("us")).alias("arrived_at"),
+                    pl.lit(clock.now_naive()).cast(pl.Datetime("us")).alias("arrived_at"),
                     sources(good),
                     pl.lit(self.batch_no, pl.Int64).alias("batch"),
                     pl.Series("ord", np.arange(self.label_ord, self.label_ord + good.height, dtype=np.int64)),
@@ -705,7 +701,7 @@ class _Run:
         for commit in after:
             commit()
         self.rows += df.height
-        now = _now().isoformat()
+        now = clock.now_naive().isoformat()
         for e in entries:
             e.st.last_ingest = now
 
@@ -713,7 +709,7 @@ class _Run:
     def compact(self) -> None:
         """Merge folders of many small parts (a batch of its own); delete long-retired parts."""
         layout = self.ing.layout
-        now = _utcnow()
+        now = clock.now()
         expired = compact.delete_expired(layout, self.cp, now, self.ing.retire_grace_s)
         todo = compact.plan(layout, self.cp, self.ing.compact_at)
         if not todo and not expired:
@@ -839,10 +835,6 @@ def _write_part(df: pl.DataFrame, tmp: Path, sync: bool) -> None:
     df.write_parquet(tmp, compression="lz4", statistics=True)
     if sync:
         fsync_file(tmp)
-
-
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def _first_occurrence(keys: np.ndarray, order: np.ndarray) -> np.ndarray:

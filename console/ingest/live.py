@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TextIO
 
+from console import clock
 from console.ingest.engine import Ingester, IngestResult, LockBusy
 from console.store.checkpoint import read_checkpoint
 from console.workspace import Workspace
@@ -164,7 +165,7 @@ class LiveIngester:
             result = self.ingester.run_once(wait=0)
         except LockBusy as exc:
             self._set(role="reader", holder_pid=exc.pid, passes=self._status.passes + 1,
-                      last_pass=dt.datetime.now(dt.UTC), lag_bytes=self._lag())
+                      last_pass=clock.now(), lag_bytes=self._lag())
             return
         except Exception as exc:  # noqa: BLE001 - keep the console alive; show the error
             self._set(last_error=f"{type(exc).__name__}: {exc}", passes=self._status.passes + 1)
@@ -185,7 +186,7 @@ class LiveIngester:
             batches=s.batches + result.batches,
             last_error=result.errors[-1] if result.errors else None,
             errors=(s.errors + result.errors)[-20:],
-            last_pass=dt.datetime.now(dt.UTC),
+            last_pass=clock.now(),
         )
         if self.on_pass is not None:
             self.on_pass(result, self._status)
@@ -208,7 +209,7 @@ def follow(ws: Workspace, fmt: str, interval: float = 2.0, out: TextIO | None = 
             return
         line = " ".join(f"{k}={v}" for k, v in result.as_dict().items())
         target = err if fmt == "json" else out
-        target.write(f"{dt.datetime.now(dt.UTC).strftime('%H:%M:%SZ')} {line}\n")
+        target.write(f"{clock.now().strftime('%H:%M:%SZ')} {line}\n")
         target.flush()
 
     live = LiveIngester(ws, interval=interval, on_pass=on_pass)

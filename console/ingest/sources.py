@@ -24,6 +24,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from console import clock
 from console.store.checkpoint import Checkpoint, SourceState
 
 FP_BYTES = 4096
@@ -181,7 +182,7 @@ def assign_streams(cp: Checkpoint, files: list[SourceFile]) -> list[tuple[Source
         st = cp.sources[sid]
         st.path, st.gz, st.gone = key, f.gz, False
         assigned.append((f, sid))
-    now = dt.datetime.now(dt.UTC)
+    now = clock.now()
     for sid, st in list(cp.sources.items()):
         if sid in claimed:
             st.gone_since = None

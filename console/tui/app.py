@@ -12,14 +12,15 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from collections.abc import Iterable
+from datetime import datetime
 
 from textual import events, work
 from textual.app import App, SystemCommand
 from textual.screen import ModalScreen, Screen
 from textual.worker import get_current_worker
 
+from console import clock
 from console.identity import Identity
 from console.tui.actions import bindings_for
 from console.tui.backend import Backend
@@ -42,7 +43,7 @@ class ConsoleApp(App):
     ENABLE_COMMAND_PALETTE = True
 
     def __init__(self, workspace: Workspace, read_only: bool = False,
-                 identity: Identity | None = None, *, clock: Callable[[], datetime] | None = None,
+                 identity: Identity | None = None, *,
                  live: bool = True, refresh_interval: float = 5.0, theme: str | None = None):
         super().__init__()
         if "TEXTUAL_ANIMATIONS" not in os.environ:
@@ -52,14 +53,13 @@ class ConsoleApp(App):
         self.workspace = workspace
         self.read_only = read_only
         self.identity = identity or workspace.identity()
-        self._clock = clock or (lambda: datetime.now(UTC))
         self.refresh_interval = refresh_interval
         self.status = Status()
         self.window = make_window("all", self.now())
         self.backend: Backend | None = None
         self.preview: Backend | None = None  # registry and stages only, for the first paint
         try:  # files only (milliseconds): the fleet paints its rows before the store opens
-            preview = Backend(workspace, self.identity, self.now, live=False)
+            preview = Backend(workspace, self.identity, live=False)
             preview.load_state()
             self.preview = preview
         except Exception:  # the store-opening worker reports any problem
@@ -90,7 +90,7 @@ class ConsoleApp(App):
 
     # -- time ------------------------------------------------------------------------------
     def now(self) -> datetime:
-        return self._clock()
+        return clock.now()
 
     # -- screens ---------------------------------------------------------------------------
     def get_default_screen(self) -> Screen:
@@ -220,7 +220,7 @@ class ConsoleApp(App):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="open")
     def _open_backend(self) -> None:
-        backend = Backend(self.workspace, self.identity, self.now, live=self._live)
+        backend = Backend(self.workspace, self.identity, live=self._live)
         try:
             backend.open()
             backend.refresh()

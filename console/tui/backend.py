@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from console import clock
 from console.governance.state import FleetState, fleet_state
 from console.identity import Identity
 from console.store.registry import Registry, load_registry
@@ -23,11 +24,10 @@ from console.workspace import Workspace
 class Backend:
     """Store, registry, governance state and live ingest for one console process."""
 
-    def __init__(self, ws: Workspace, identity: Identity, clock: Callable[[], datetime],
-                 live: bool = True):
+    def __init__(self, ws: Workspace, identity: Identity, live: bool = True):
         self.ws = ws
         self.identity = identity
-        self.clock = clock
+        self.clock = clock.now  # the console's one clock (frozen in tests)
         self.live = live
         self.registry: Registry = Registry()
         self.fleet: FleetState = FleetState()

@@ -16,14 +16,16 @@ from pathlib import Path
 
 
 async def _shoot(ws_dir: Path, out: Path, size: tuple[int, int], keys: list[str], at: datetime | None) -> None:
+    from console import clock
     from console.identity import Identity
     from console.tui.app import ConsoleApp
     from console.workspace import load_dir
 
     ws = load_dir(ws_dir)
     reviewer = ws.reviewers[0] if ws.reviewers else "reviewer"
-    app = ConsoleApp(ws, identity=Identity(reviewer, reviewer=True), live=False, refresh_interval=0,
-                     clock=(lambda: at) if at else None)
+    if at is not None:
+        clock.freeze(at)
+    app = ConsoleApp(ws, identity=Identity(reviewer, reviewer=True), live=False, refresh_interval=0)
     async with app.run_test(size=size) as pilot:
         for key in ["", *keys]:
             if key:

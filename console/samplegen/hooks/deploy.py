@@ -46,7 +46,7 @@ def main() -> int:
         sys.stderr.write(f"deploy: artifact {artifact} of {model} {version} is missing\n")
         return 1
     record = {
-        "ts": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "ts": os.environ.get("MLOPS_NOW") or dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "request_id": os.environ.get("MLOPS_REQUEST_ID"),
         "action": os.environ.get("MLOPS_ACTION"),
         "model": model,
