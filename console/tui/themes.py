@@ -1,5 +1,6 @@
-"""Themes as data: every ``*.toml`` in the repository's ``themes/`` folder (and in the workspace's
-``themes/``, if it has one) becomes a Textual ``Theme`` at start. ``[ui] theme = "dark"`` in
+"""Themes as data: every ``*.toml`` in the repository's ``themes/`` folder (shipped in the wheel as
+``console/tui/bundled_themes``, a link to it in the repository) and in the workspace's
+``themes/``, if it has one, becomes a Textual ``Theme`` at start. ``[ui] theme = "dark"`` in
 console.toml picks the first one (short names work: ``dark`` → ``console-dark``). ``NO_COLOR``
 is honoured by Textual itself (the whole screen goes monochrome); our screens never rely on colour.
 """
@@ -11,7 +12,7 @@ from pathlib import Path
 
 from textual.theme import Theme
 
-BUNDLED_DIR = Path(__file__).resolve().parents[2] / "themes"
+BUNDLED_DIR = Path(__file__).resolve().parent / "bundled_themes"  # -> ../../themes in a checkout
 FIELDS = ("primary", "secondary", "warning", "error", "success", "accent", "foreground",
           "background", "surface", "panel", "boost")
 
