@@ -20,12 +20,14 @@ demo: $(STAMP)
 ## (the console reads only console.clock, frozen in tests: both runs must pass the same)
 test: $(STAMP)
 	$(BIN)/ruff check console tests
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -n 2
 	$(BIN)/python -m pytest -n 2 --os-clock-ahead=365
 
-## lint: ruff over the code
+## lint: ruff over the code, and the direction of imports (import-linter contracts in pyproject.toml)
 lint: $(STAMP)
 	$(BIN)/ruff check console tests
+	$(BIN)/lint-imports
 
 ## sample: regenerate the bundled sample workspace (deterministic)
 sample: $(STAMP)
