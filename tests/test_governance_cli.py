@@ -210,10 +210,17 @@ def test_cli_as_current_user(tmp_path):
     assert md.returncode == 0 and "## Decision trail" in md.stdout and "drift" in md.stdout
     html = run_as(None, root, "report", r["request_id"], "--format", "html")
     assert html.returncode == 0 and html.stdout.startswith("<!DOCTYPE html>") and "<table>" in html.stdout
-    g = js(run_as(None, root, "gates", "--model", "credit", "--version", "3", "--format", "json"))
+    out = run_as(None, root, "gates", "--model", "credit", "--version", "3", "--format", "json")
+    assert out.returncode == 1, out.stderr  # a gate failed: usable in CI
+    g = json.loads(out.stdout)
     assert g["passed"] is False and {x["status"] for x in g["gates"]} >= {"passed"}
     assert g["evidence_hash"].startswith("sha256:")
     assert all(x["detail"] for x in g["gates"])
+    with (root / "console.toml").open("a") as fh:  # keep only the gate v3 passes
+        fh.write('\n[models."credit".gates]\nenabled = ["lineage"]\n')
+    out = run_as(None, root, "gates", "--model", "credit", "--version", "3", "--format", "json")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert [(x["gate"], x["status"]) for x in json.loads(out.stdout)["gates"]] == [("lineage", "passed")]
 
 
 @real_users

@@ -197,7 +197,7 @@ def run_gates(ctx) -> int:
     emit(result, ctx.fmt, rows=rows)
     if ctx.fmt == "table":
         sys.stdout.write(f"evidence_hash {result['evidence_hash']}\n")
-    return 0
+    return 0 if result["passed"] else 1  # usable as a CI step: a failed gate fails it
 
 
 def run_verify(ctx) -> int:
