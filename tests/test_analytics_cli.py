@@ -328,3 +328,28 @@ def test_query_and_usage_errors(sk_workspace, capsys, monkeypatch) -> None:
         out, err = capsys.readouterr()
         assert out == "" and len(err.strip().splitlines()) == 1, (args, err)
     assert not (ws / "x.csv").exists()
+
+
+def test_default_window_widens_on_data_spanning_years(tmp_path) -> None:
+    """``ops`` (default 1h) and ``performance`` (default 1d) on three years of data: the
+    default window widens to a sensible size instead of failing; an explicit size is kept."""
+    ws = write_workspace(tmp_path / "ws")
+    start = dt.datetime(2023, 11, 1, tzinfo=dt.UTC)
+    recs = [{"ts": iso(start + dt.timedelta(days=3 * i)), "model": "m", "version": "1",
+             "request_id": f"q{i}", "prediction": i % 2, "score": (i % 10) / 10,
+             "latency_ms": 10.0 + i % 7, "features": {"x": float(i)}} for i in range(365)]
+    write_jsonl(ws / "logs" / "m.jsonl", recs)
+    write_jsonl(ws / "labels" / "m.jsonl", [{"request_id": f"q{i}", "label": i % 3 % 2} for i in range(365)])
+    registry(ws, {"model": "m", "version": "1", "task": "binary", "stage": "production"})
+    run(ws, "ingest")
+    ops = js(ws, "ops", "--model", "m")
+    assert ops["window"] == "1d"  # 1h would be ~26k windows over three years
+    assert sum(w["requests"] for w in ops["windows"]) == 365
+    assert 1000 < len(ops["windows"]) <= 2000
+    assert js(ws, "ops", "--model", "m", "--window", "7d")["window"] == "7d"
+    err = run(ws, "ops", "--model", "m", "--window", "1h", expect=2).stderr
+    assert "too many" in err and len(err.strip().splitlines()) == 1
+    perf = js(ws, "performance", "--model", "m")
+    assert perf["window"] == "1d" and sum(w["rows"] for w in perf["windows"]) == 365
+    table = run(ws, "ops", "--model", "m").stdout
+    assert "window 1d" in table

@@ -44,7 +44,10 @@ def ops_report(
     end: dt.datetime | None = None,
     config: AnalyticsConfig | None = None,
 ) -> dict[str, Any]:
-    """Requests, errors and latency per window of one model (every version unless given)."""
+    """Requests, errors and latency per window of one model (every version unless given).
+
+    ``window=None`` is the default ``1h``, widened (``windows.auto_size``) when the range would
+    need more than ``windows.AUTO_MAX`` windows; ``"window"`` in the result names the size used."""
     start, end = aware(start), aware(end)
     if version is not None:
         version = resolve_version(db, model, version)
@@ -55,10 +58,13 @@ def ops_report(
     size = W.parse_window(window, "1h") if isinstance(window, str) or window is None else window
     scope = Scope(model, version, start, end)
     rng = report_range(db, scope)
-    out: dict[str, Any] = {"model": model, "version": version, "windows": [],
-                           "start": None, "end": None}
+    out: dict[str, Any] = {"model": model, "version": version, "window": W.size_label(size),
+                           "windows": [], "start": None, "end": None}
     if rng is None:
         return out
+    if window is None and size is not None:
+        size = W.auto_size(size, rng[0], rng[1])
+        out["window"] = W.size_label(size)
     rng = W.align_range(rng[0], rng[1], size, start is not None, end is not None)
     out["start"], out["end"] = W.iso(rng[0]), W.iso(rng[1])
     wins = W.split(rng[0], rng[1], size)

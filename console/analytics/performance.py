@@ -62,7 +62,10 @@ def performance_report(
     end: dt.datetime | None = None,
     config: AnalyticsConfig | None = None,
 ) -> dict[str, Any]:
-    """Per-window quality of one model version (default: the production version)."""
+    """Per-window quality of one model version (default: the production version).
+
+    ``window=None`` is the default ``1d``, widened (``windows.auto_size``) when the range would
+    need more than ``windows.AUTO_MAX`` windows; ``"window"`` in the result names the size used."""
     start, end = aware(start), aware(end)
     version = resolve_version(db, model, version)
     if config is None:
@@ -74,10 +77,12 @@ def performance_report(
     scope = Scope(model, version, start, end)
     rng = report_range(db, scope)
     if rng is not None:
+        if window is None and size is not None:
+            size = W.auto_size(size, rng[0], rng[1])
         rng = W.align_range(rng[0], rng[1], size, start is not None, end is not None)
     out: dict[str, Any] = {
         "model": model, "version": version, "task": task, "metric_names": list(METRICS[task]),
-        "offline": offline, "start": W.iso(rng[0]) if rng else None,
+        "window": W.size_label(size), "offline": offline, "start": W.iso(rng[0]) if rng else None,
         "end": W.iso(rng[1]) if rng else None, "windows": [],
     }
     if rng is None:

@@ -57,6 +57,31 @@ def parse_window(text: str | None, default: str = "1d") -> int | None:
     return int(m.group(1)) * _UNITS[m.group(2)]
 
 
+AUTO_MAX = 2_000  # windows a report makes at most when its window size was not asked for
+AUTO_SIZES = (15 * 60, 3600, 86400, 7 * 86400, 30 * 86400)
+
+
+def auto_size(default: int, lo: dt.datetime, hi: dt.datetime) -> int:
+    """The window size of a report whose size was not given: ``default``, or else the first of
+    1d, 7d, 30d that covers ``[lo, hi)`` in at most ``AUTO_MAX`` windows (the largest one when
+    none does), so an hourly default on data spanning years is daily instead of an error."""
+    span = (hi - lo).total_seconds()
+    for size in [default, *(s for s in AUTO_SIZES if s > default)]:
+        if span / size <= AUTO_MAX:
+            return size
+    return max(default, AUTO_SIZES[-1])
+
+
+def size_label(size: int | None) -> str:
+    """``3600`` → ``1h``, ``604800`` → ``7d``, ``None`` → ``all`` (the largest whole unit)."""
+    if size is None:
+        return "all"
+    for unit, secs in (("d", 86400), ("h", 3600), ("m", 60)):
+        if size % secs == 0:
+            return f"{size // secs}{unit}"
+    return f"{size}s"
+
+
 def to_epoch_us(t: dt.datetime) -> int:
     """Microseconds since the epoch (exact, unlike float seconds); naive = UTC."""
     if t.tzinfo is None:

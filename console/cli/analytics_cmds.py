@@ -66,7 +66,8 @@ def register(sub, parents) -> None:
     p = sub.add_parser("performance", parents=common, help="model quality per window, with late labels")
     p.add_argument("--model", required=True)
     p.add_argument("--version", help="default: the production version")
-    p.add_argument("--window", default="1d", help="15m, 1h, 1d, 7d, ... or all (default 1d)")
+    p.add_argument("--window", default=None,
+                   help="15m, 1h, 1d, 7d, ... or all (default 1d, wider when the data spans years)")
     _add_range(p)
     p.set_defaults(handler=run_performance)
 
@@ -81,7 +82,8 @@ def register(sub, parents) -> None:
     p = sub.add_parser("ops", parents=common, help="requests, errors and latency per window")
     p.add_argument("--model", required=True)
     p.add_argument("--version", help="default: every version")
-    p.add_argument("--window", default="1h", help="15m, 1h, 1d, 7d, ... or all (default 1h)")
+    p.add_argument("--window", default=None,
+                   help="15m, 1h, 1d, 7d, ... or all (default 1h, wider when the data spans months)")
     _add_range(p)
     p.set_defaults(handler=run_ops)
 
@@ -134,7 +136,7 @@ def run_performance(ctx) -> int:
     rows = [{"start": w["start"], "end": w["end"], "rows": w["rows"], "labelled": w["labelled"],
              "coverage": w["label_coverage"], **w["metrics"]} for w in rep["windows"]]
     offline = ", ".join(f"{k} {v:.4g}" for k, v in rep["offline"].items()) or "none"
-    emit(rep, ctx.fmt, rows=rows, title=f"{rep['model']} v{rep['version']} ({rep['task']}); offline: {offline}")
+    emit(rep, ctx.fmt, rows=rows, title=f"{rep['model']} v{rep['version']} ({rep['task']}) · window {rep['window']}; offline: {offline}")
     return 0
 
 
@@ -166,7 +168,7 @@ def run_ops(ctx) -> int:
     start, end = _range(ctx)
     db = _open(ctx)
     rep = ops_report(db, a.model, a.version, a.window, start, end)
-    emit(rep, ctx.fmt, rows=rep["windows"], title=f"{rep['model']} ops")
+    emit(rep, ctx.fmt, rows=rep["windows"], title=f"{rep['model']} ops · window {rep['window']}")
     return 0
 
 
