@@ -32,19 +32,6 @@ from tests.test_governance_helpers import (
 )
 
 
-def _has_commands(*names: str) -> bool:
-    from console.cli import build_parser
-
-    parser = build_parser()
-    sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
-    return all(n in sub.choices for n in names)
-
-
-needs_monitoring = pytest.mark.skipif(
-    not _has_commands("ingest", "check"), reason="the ingest and check commands are not in this build yet"
-)
-
-
 def drift_alert(root: Path, user: str | None) -> dict:
     """``ingest`` then ``check``: the drift alert that starts the loop."""
     p = run_as(user, root, "ingest", "--format", "json")
@@ -68,7 +55,6 @@ def tamper_is_caught(root: Path, user: str | None) -> None:
     assert p.returncode == 1 and json.loads(p.stdout)["first_bad_seq"] == 3
 
 
-@needs_monitoring
 @pytest.mark.skipif(can_make_users() is not None, reason=str(can_make_users()))
 def test_loop_from_the_cli_as_real_os_users():
     ensure_os_users()
@@ -124,7 +110,6 @@ def test_loop_from_the_cli_as_real_os_users():
         shutil.rmtree(base, ignore_errors=True)
 
 
-@needs_monitoring
 def test_loop_in_process(tmp_path):
     root = build_workspace(tmp_path / "ws", logs_days=9)
     alert = drift_alert(root, None)

@@ -29,8 +29,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import inspect
-from collections.abc import Callable
 from typing import Any
 
 from console.errors import UsageError
@@ -123,26 +121,6 @@ def _clean(value: Any) -> Any:
 def _worse_by(metric: str, champion: float, challenger: float) -> float:
     """How much worse the challenger is (positive = worse), whatever the metric's direction."""
     return (challenger - champion) if metric in LOWER_IS_BETTER else (champion - challenger)
-
-
-def _analytics(name: str) -> Callable:
-    """``console.analytics.<name>``, from the package or its module of the same stem."""
-    import importlib
-
-    pkg = importlib.import_module("console.analytics")
-    fn = getattr(pkg, name, None)
-    if fn is None:
-        module = importlib.import_module(f"console.analytics.{name.removesuffix('_report')}")
-        fn = getattr(module, name)
-    return fn
-
-
-def _call(fn: Callable, db, **kwargs):
-    """Call an analytics function with the keyword arguments it accepts."""
-    params = inspect.signature(fn).parameters
-    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        kwargs = {k: v for k, v in kwargs.items() if k in params}
-    return fn(db, **kwargs)
 
 
 def evaluate_gates(
@@ -270,7 +248,7 @@ def _window_metric(report: dict, metric: str) -> tuple[float | None, int, int]:
 
 
 def _live(db, model: str, champion: str | None, version: str, metric: str, cfg) -> dict:
-    performance_report = _analytics("performance_report")
+    from console.analytics.performance import performance_report
 
     tol = float(cfg["live_tolerance"])
     need = int(cfg["live_min_labelled"])
@@ -295,7 +273,7 @@ def _live(db, model: str, champion: str | None, version: str, metric: str, cfg) 
     ev.update(start=start, end=end)
     results = {}
     for role, v in (("challenger", version), ("champion", champion)):
-        report = _call(performance_report, db, model=model, version=v, window="all", start=start, end=end)
+        report = performance_report(db, model=model, version=v, window="all", start=start, end=end)
         results[role] = _window_metric(report, metric)
     (c_val, c_rows, c_lab), (p_val, p_rows, p_lab) = results["challenger"], results["champion"]
     ev.update(challenger=c_val, champion=p_val, challenger_labelled=c_lab, champion_labelled=p_lab,
@@ -320,9 +298,9 @@ def _aware(value) -> dt.datetime:
 
 
 def _slices(db, model: str, version: str) -> dict:
-    slices_report = _analytics("slices_report")
+    from console.analytics.slices import slices_report
 
-    report = _call(slices_report, db, model=model, version=version)
+    report = slices_report(db, model=model, version=version)
     slices = report.get("slices") or []
     rows = sum(int(s.get("rows") or 0) for s in slices)
     if not slices or rows == 0:
@@ -372,7 +350,7 @@ def _latest(db, model: str, version: str):
 def _drift(db, model: str, version: str, cfg, champion: str | None = None) -> dict:
     """Drift between the challenger's reference and the traffic it would serve: its own
     (shadow/canary) traffic when it has some, else the production version's traffic."""
-    drift_report = _analytics("drift_report")
+    from console.analytics.drift import drift_report
     from console.governance.engine import parse_duration
 
     window = parse_duration(str(cfg["drift_window"]))
@@ -393,7 +371,7 @@ def _drift(db, model: str, version: str, cfg, champion: str | None = None) -> di
         db = _ReferenceOf(db, served, version, model)
     end = last + dt.timedelta(microseconds=1)
     start = end - window
-    report = _call(drift_report, db, model=model, version=served, start=start, end=end, multivariate=False)
+    report = drift_report(db, model=model, version=served, start=start, end=end, multivariate=False)
     dd = report.get("dataset_drift") or {}
     drifted = [f["feature"] for f in report.get("features") or [] if f.get("drifted")]
     ev = dict(window=str(cfg["drift_window"]), start=start, end=end, current=source,
