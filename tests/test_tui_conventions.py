@@ -145,3 +145,16 @@ async def test_bad_keymap_entry_is_a_notification_not_a_crash(bare_sample) -> No
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         assert any("no.such" in n.message for n in app._notifications)
+
+
+def test_fleet_and_gates_name_the_same_primary_metric():
+    """One meaning per task: the fleet's live column, the performance plot and the gates compare
+    the same metric (multiclass: macro_f1), whatever the registry's offline metrics list first."""
+    from console.analytics.metrics import PRIMARY_METRIC
+    from console.governance import gates
+    from console.tui.fleetdata import primary_metric
+
+    assert PRIMARY_METRIC == {"binary": "roc_auc", "multiclass": "macro_f1", "regression": "rmse"}
+    for task, metric in PRIMARY_METRIC.items():
+        assert primary_metric(task) == metric
+    assert gates.DEFAULTS["metric"] is None  # None: PRIMARY_METRIC of the task

@@ -34,6 +34,10 @@ METRICS = {
     "regression": ("mae", "rmse", "mape", "r2"),
 }
 LOWER_IS_BETTER = {"log_loss", "brier", "mae", "rmse", "mape"}
+# The one metric that stands for a task wherever one number is shown or compared: the fleet's
+# live column, the performance tab's plot, the promotion gates (unless [gates] metric says
+# otherwise). docs/analytics.md documents it.
+PRIMARY_METRIC = {"binary": "roc_auc", "multiclass": "macro_f1", "regression": "rmse"}
 
 
 def positive_label(info: Any) -> str:

@@ -31,6 +31,7 @@ import datetime as dt
 import hashlib
 from typing import Any
 
+from console.analytics.metrics import LOWER_IS_BETTER, PRIMARY_METRIC
 from console.errors import UsageError
 from console.governance.journal import canonical
 from console.governance.state import fleet_state
@@ -38,8 +39,6 @@ from console.store.registry import Registry, load_registry
 from console.workspace import Workspace
 
 GATES = ("offline_metric", "live_metric", "slices", "drift", "lineage")
-PRIMARY_METRIC = {"binary": "roc_auc", "multiclass": "macro_f1", "regression": "rmse"}
-LOWER_IS_BETTER = {"rmse", "mae", "mape", "log_loss", "brier"}
 DEFAULTS: dict[str, Any] = {
     "enabled": list(GATES),
     "metric": None,  # None: the primary metric of the task
@@ -139,7 +138,7 @@ def evaluate_gates(
     enabled = [g for g in GATES if g in (cfg.get("enabled") or [])]
     if challenger is None:
         return [_gate(g, "not_evaluated", f"{model} {version} is not in the registry") for g in enabled]
-    metric = cfg.get("metric") or PRIMARY_METRIC.get(challenger.task, "accuracy")
+    metric = cfg.get("metric") or PRIMARY_METRIC[challenger.task]
     store: dict[str, Any] = {"db": db, "error": None}
 
     def get_db():

@@ -19,10 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from console.analytics.metrics import PRIMARY_METRIC
 from console.tui.window import TimeWindow
-
-PRIMARY = {"binary": ("roc_auc", "accuracy"), "multiclass": ("accuracy", "macro_f1"),
-           "regression": ("rmse", "mae")}
 
 
 @dataclass
@@ -50,11 +48,10 @@ class FleetRow:
     problems: list[str] = field(default_factory=list)
 
 
-def primary_metric(task: str, offline: dict[str, float]) -> str | None:
-    for name in PRIMARY.get(task, ()):
-        if name in offline:
-            return name
-    return PRIMARY.get(task, (None,))[0]
+def primary_metric(task: str) -> str | None:
+    """The task's one primary metric (``analytics.metrics.PRIMARY_METRIC``), the same the gates
+    compare; a registry entry without it offline shows no offline value."""
+    return PRIMARY_METRIC.get(task)
 
 
 def _try(row: FleetRow, what: str, fn, *args, **kwargs) -> Any:
@@ -118,7 +115,7 @@ def add_summary(backend, rows: list[FleetRow], window: TimeWindow, now: datetime
         if row.production is not None:
             info = backend.registry.get(row.model, row.production)
             offline = dict(info.metrics) if info else {}
-            row.metric = primary_metric(row.task, offline)
+            row.metric = primary_metric(row.task)
             row.metric_offline = offline.get(row.metric) if row.metric else None
         if got["cost"] is not None:
             row.cost_today = per_model.get(row.model, 0.0)

@@ -38,7 +38,7 @@ class PerformancePanel(Panel):
 
     def show(self, data: Any) -> None:
         wins = data["report"].get("windows", [])
-        metric = primary_metric(data["task"], data["offline"])
+        metric = primary_metric(data["task"])
         offline = data["offline"].get(metric)
         xs = [fmt.short_day(w.get("start")) for w in wins]
         ys = [(w.get("metrics") or {}).get(metric) for w in wins]
