@@ -101,17 +101,28 @@ def test_a_failed_write_leaves_the_old_file_and_no_temp(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.json"]
 
 
-def test_target_writes_this_file_even_when_the_name_is_swapped_for_a_link(tmp_path: Path) -> None:
+@pytest.mark.parametrize("writer", ["polars", "pyarrow"])
+def test_target_writes_this_file_even_when_the_name_is_swapped_for_a_link(tmp_path: Path, writer: str) -> None:
+    """Parts and the reference copy are written by polars/pyarrow, which open a path: the
+    path they get names the file fsio created, not whatever its name points at later."""
     import polars as pl
+    import pyarrow.parquet as pq
 
     victim = _victim(tmp_path)
-    final = tmp_path / "b1-0.parquet"
-    tmp = fsio.TempFile(final)
+    tmp = fsio.TempFile(tmp_path / "b1-0.parquet")
     os.unlink(tmp.path)  # another member swaps the temp name for a link before the writer runs
     tmp.path.symlink_to(victim)
-    pl.DataFrame({"a": [1, 2, 3]}).write_parquet(tmp.target)
+    df = pl.DataFrame({"a": [1, 2, 3]})
+    if writer == "polars":
+        df.write_parquet(tmp.target)
+    else:
+        pq.write_table(df.to_arrow(), tmp.target)
+    assert os.fstat(tmp.fd).st_size > 0  # the data is in the file fsio created
+    with open(f"/proc/self/fd/{tmp.fd}", "rb") as fh:
+        assert pl.read_parquet(fh)["a"].to_list() == [1, 2, 3]
     tmp.close()
     assert victim.read_text() == "precious\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([tmp.path.name, "elsewhere"])
 
 
 # -- the console's own files -----------------------------------------------------------------

@@ -818,7 +818,7 @@ def _commit(futures: list[Future], finals: list[Path], dirs: set[Path], layout: 
     checkpoint is replaced leaves orphan parts (and temps) that the next ingester deletes."""
     temps = [fut.result() for fut in futures]
     for tmp, final_path in zip(temps, finals, strict=True):
-        os.replace(tmp, final_path)
+        publish(tmp, final_path, sync=False)  # each folder is fsynced once, below
     if sync:
         for d in dirs:
             fsync_dir(d)
