@@ -192,6 +192,18 @@ def ensure_os_users() -> list[str]:
     return list(USERS)
 
 
+def ensure_home(user: str) -> Path:
+    """The account's home directory from the password database, created if missing (owned by
+    the account, mode 0700), for programs that keep per-user state there."""
+    pw = pwd.getpwnam(user)
+    home = Path(pw.pw_dir)
+    if not home.is_dir():
+        home.mkdir(parents=True, exist_ok=True)
+        os.chown(home, pw.pw_uid, pw.pw_gid)
+        home.chmod(0o700)
+    return home
+
+
 def share_with_team(path: Path) -> None:
     """Make ``path`` and everything in it usable by the mlc-team (group-owned, setgid, g+w)."""
     gid = grp.getgrnam(GROUP).gr_gid
@@ -210,8 +222,8 @@ def run_as(user: str | None, root: Path, *args: str, timeout: float = 120, env=N
     if user is not None:
         kwargs = {"user": user, "group": GROUP, "extra_groups": [], "umask": 0o002}  # no root groups
     full_env = {k: v for k, v in os.environ.items() if k != "MLOPS_CONSOLE_WORKSPACE"}
+    full_env["HOME"] = str(root)  # unless ``env`` gives the account's real home
     full_env.update(env or {})
-    full_env["HOME"] = str(root)
     return subprocess.run(
         [*CONSOLE, *args, "--workspace", str(root)],
         capture_output=True, text=True, timeout=timeout, env=full_env, cwd=root, **kwargs,

@@ -14,11 +14,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from console.fsio import write_atomic
 
 _MEMORY: dict[str, Any] = {}
 _LOCK = threading.Lock()
@@ -66,13 +67,8 @@ class Cache:
             _MEMORY[h] = value
         if self.root is None:
             return
-        folder = self.root / h[:2]
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
-            with os.fdopen(fd, "w") as fh:
-                fh.write(json.dumps(value, default=str))  # dumps uses the C encoder, dump does not
-            os.replace(tmp, folder / f"{h}.json")
+        try:  # dumps uses the C encoder, dump does not; a lost entry is only recomputed: no fsync
+            write_atomic(self.root / h[:2] / f"{h}.json", json.dumps(value, default=str).encode(), sync=False)
         except OSError:
             pass  # a cache that cannot write is just a slower report
 

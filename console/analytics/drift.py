@@ -263,27 +263,22 @@ def load_reference(
         # in the background (this report reads the table in memory); ``Side.ready()`` waits for it
         # before any SQL reads the file, and every report waits for it before returning.
         try:
-            import os
-            import tempfile
             import threading
 
             import pyarrow.parquet as pq
 
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=cached.parent, prefix=".tmp-", suffix=".parquet")
-            os.close(fd)
+            from console.fsio import TempFile
+
+            tmp = TempFile(cached)
         except OSError:
             pass
         else:
             def write() -> None:
                 try:
-                    pq.write_table(table, tmp)
-                    os.replace(tmp, cached)
-                except OSError:
-                    try:
-                        os.unlink(tmp)
-                    except OSError:
-                        pass
+                    pq.write_table(table, tmp.target)
+                    tmp.publish(sync=False)  # a cache: lost on a power cut, it is rebuilt
+                except Exception:  # noqa: BLE001 - a copy that cannot be written is only slower
+                    tmp.discard()
 
             writer = threading.Thread(target=write, name="drift-reference-copy")
             writer.start()

@@ -23,8 +23,9 @@ from typing import Any
 
 from console import clock
 from console.errors import UsageError
+from console.fsio import write_atomic
 from console.governance.engine import journal_of, parse_duration
-from console.governance.journal import format_ts, write_atomic
+from console.governance.journal import format_ts
 from console.governance.requests import replay
 from console.governance.state import fleet_state, read_serving
 from console.identity import Identity

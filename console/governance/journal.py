@@ -30,6 +30,7 @@ from typing import Any
 
 from console import clock
 from console.errors import ConsoleError
+from console.fsio import write_atomic
 
 GENESIS = "0" * 64
 HEAD_NAME = "journal.head"
@@ -125,7 +126,7 @@ class Journal:
         """Hold the exclusive lock; the transaction reads current entries and appends."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o666)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o666)
         except OSError as exc:
             raise JournalUnwritable(
                 f"cannot write {self.path}: {exc.strerror or exc} (a shared workspace needs a "
@@ -302,22 +303,3 @@ def _read_fd(fd: int) -> bytes:
 def _write_atomic(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` atomically: temp file, fsync, rename, fsync the folder."""
     write_atomic(path, text.encode("utf-8"))
-
-
-def write_atomic(path: Path, data: bytes, mode: int = 0o666) -> None:
-    """Replace ``path`` with ``data`` atomically (temp + fsync + os.replace + fsync dir)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)

@@ -33,6 +33,7 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from console import clock
+from console.fsio import TempFile, fsync_dir, publish, write_atomic
 from console.ingest import formats
 from console.ingest.formats import MAX_LINE, RAW_KEEP, LineBlock
 from console.ingest.lock import IngestLock
@@ -49,20 +50,13 @@ from console.ingest.sources import (
     assign_streams,
     discover,
     fingerprint,
+    follow_links_setting,
     read_prefix,
 )
 from console.store import compact
 from console.store.checkpoint import Checkpoint, SourceState, read_checkpoint, write_checkpoint
 from console.store.keys import HASHER, KeySet, key_expr, load_index, save_index
-from console.store.layout import (
-    PART_RE,
-    StoreLayout,
-    atomic_write_bytes,
-    fsync_dir,
-    fsync_file,
-    publish,
-    temp_name,
-)
+from console.store.layout import PART_RE, StoreLayout
 from console.store.registry import Registry, load_registry, registry_signature
 from console.store.schema import KEY_COLUMN, PREDICTION_COLUMNS
 from console.workspace import Workspace
@@ -180,6 +174,8 @@ class Ingester:
         self._index_size = 0
         self._registry: Registry | None = None
         self._reg_sig: tuple | None = None
+        self.follow_links = follow_links_setting(ws)
+        self._links_reported: set[str] = set()
 
     def submit(self, fn, *args) -> Future:
         """Run ``fn`` on this ingester's two worker threads (parsing ahead, writing parts);
@@ -276,6 +272,21 @@ class Ingester:
         if save_index(self.layout.keys_dir, self._keys, cp.batch, cp.store_id, cp.hasher) is not None:
             self._index_batch, self._index_size = cp.batch, n
 
+    def _discover(self, cp: Checkpoint, result: IngestResult) -> list:
+        """The source files of this pass; links not followed go into ``cp.skipped`` (the
+        ``ingest_status`` rows saying why) and, the first time this ingester sees them, into
+        ``result.errors`` (the warnings ``ingest`` prints)."""
+        roots = [*self.ws.predictions, *self.ws.labels]
+        skipped: dict[str, dict[str, str]] = {"predictions": {}, "labels": {}}
+        files = [f for kind, kroots in (("predictions", self.ws.predictions), ("labels", self.ws.labels))
+                 for f in discover(kroots, kind, self.follow_links, roots, skipped[kind])]
+        cp.skipped = {p: [kind, why] for kind, links in skipped.items() for p, why in links.items()}
+        for path, (_kind, why) in sorted(cp.skipped.items()):
+            if path not in self._links_reported:
+                result.errors.append(f"{path}: {why}")
+        self._links_reported = set(cp.skipped)
+        return files
+
     def _pass(self) -> IngestResult:
         committed = self._load_state()
         pending = copy.deepcopy(committed)
@@ -286,7 +297,7 @@ class Ingester:
         pending.store_id = committed.store_id or uuid.uuid4().hex
         assert self._registry is not None
         run = _Run(self, pending, FeatureCatalog(pending, self._registry))
-        files = discover(self.ws.predictions, "predictions") + discover(self.ws.labels, "labels")
+        files = self._discover(pending, run.result)
         for f, sid in assign_streams(pending, files):
             st = pending.sources[sid]
             try:
@@ -716,7 +727,8 @@ class _Run:
             return
         if todo:
             batch = self.cp.batch + 1
-            written = [compact.write_merged(folder, parts, batch, i) for i, (folder, parts) in enumerate(sorted(todo.items()))]
+            written = [compact.write_merged(folder, parts, batch, i, sync=self.ing.sync)
+                       for i, (folder, parts) in enumerate(sorted(todo.items()))]
             for tmp, final in written:
                 publish(tmp, final, sync=self.ing.sync)
             for parts in todo.values():
@@ -736,15 +748,10 @@ class _Run:
         batch = self.batch_no
         sync = self.ing.sync
         dirs: set[Path] = set()
-        written: list[tuple[Path, Path]] = []
-
-        jobs: list[tuple[pl.DataFrame, Path, Path]] = []
+        jobs: list[tuple[pl.DataFrame, Path]] = []
 
         def write(df: pl.DataFrame, final_path: Path) -> None:
-            final_path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = temp_name(final_path)
-            jobs.append((df, tmp, final_path))
-            written.append((tmp, final_path))
+            jobs.append((df, final_path))
             dirs.add(final_path.parent)
 
         if self.preds:
@@ -774,12 +781,13 @@ class _Run:
         # The batch is then committed in the background (rename the parts, fsync each folder
         # once, then the checkpoint) while this thread reads on; the next flush, and the end
         # of the pass, wait for it. The checkpoint is this moment's, serialised now.
-        futures = [self.ing.submit(_write_part, df, tmp, sync) for df, tmp, _ in jobs]
+        futures = [self.ing.submit(_write_part, df, final_path, sync) for df, final_path in jobs]
+        finals = [final_path for _, final_path in jobs]
         self.cp.batch = batch
         cp_bytes = self.cp.to_json()
         self.batch_result.batches = 1
         done = (batch, self.cp.store_id, self.batch_result)
-        self.commit = self.ing.commit_later(_commit, futures, written, dirs, layout, cp_bytes, sync)
+        self.commit = self.ing.commit_later(_commit, futures, finals, dirs, layout, cp_bytes, sync)
         self.committing = done
         self._reset_batch()
         if final:
@@ -804,19 +812,18 @@ class _Run:
             self.ing.on_batch(batch, result)
 
 
-def _commit(futures: list[Future], written: list[tuple[Path, Path]], dirs: set[Path], layout: StoreLayout, cp_bytes: bytes, sync: bool) -> None:
-    """Make a batch part of the store: its parts (written by ``futures``) under their names,
-    the folders fsynced, then the checkpoint naming the batch. A crash before the checkpoint
-    is replaced leaves orphan parts that the next ingester deletes."""
-    for fut in futures:
-        fut.result()
-    for tmp, final_path in written:
-        os.replace(tmp, final_path)
+def _commit(futures: list[Future], finals: list[Path], dirs: set[Path], layout: StoreLayout, cp_bytes: bytes, sync: bool) -> None:
+    """Make a batch part of the store: its parts (written to temp files by ``futures``) under
+    their names, the folders fsynced, then the checkpoint naming the batch. A crash before the
+    checkpoint is replaced leaves orphan parts (and temps) that the next ingester deletes."""
+    temps = [fut.result() for fut in futures]
+    for tmp, final_path in zip(temps, finals, strict=True):
+        publish(tmp, final_path, sync=False)  # each folder is fsynced once, below
     if sync:
         for d in dirs:
             fsync_dir(d)
     layout.root.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(layout.checkpoint_path, cp_bytes, sync=sync)
+    write_atomic(layout.checkpoint_path, cp_bytes, sync=sync)
 
 
 def _tag_parquet(batch, kind: str, row: int) -> tuple[pl.DataFrame, object]:
@@ -831,10 +838,16 @@ def _parquet_whole(path: Path, kind: str, offset: int) -> tuple[pl.DataFrame, ob
     return formats.tag_parquet_batch(tbl, kind, offset), tbl
 
 
-def _write_part(df: pl.DataFrame, tmp: Path, sync: bool) -> None:
-    df.write_parquet(tmp, compression="lz4", statistics=True)
-    if sync:
-        fsync_file(tmp)
+def _write_part(df: pl.DataFrame, final_path: Path, sync: bool) -> Path:
+    """Write a part to a new temp file next to ``final_path`` (created exclusively, never
+    through a link), fsync and close it; returns the temp file's path."""
+    tmp = TempFile(final_path)
+    try:
+        df.write_parquet(tmp.target, compression="lz4", statistics=True)
+        return tmp.close(sync)
+    except BaseException:
+        tmp.discard()
+        raise
 
 
 def _first_occurrence(keys: np.ndarray, order: np.ndarray) -> np.ndarray:

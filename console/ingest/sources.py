@@ -58,13 +58,52 @@ def classify(path: Path) -> tuple[str, bool] | None:
     return None
 
 
-def discover(roots: list[Path], kind: str) -> list[SourceFile]:
-    """Every source file below ``roots`` (recursively), sorted by path; hidden files skipped."""
-    found: dict[str, SourceFile] = {}
+def follow_links_setting(ws) -> bool:
+    """``[sources] follow_links`` of a workspace (default false); anything but a boolean is a
+    configuration error."""
+    value = ws.section("sources").get("follow_links", False)
+    if not isinstance(value, bool):
+        from console.errors import WorkspaceError
 
-    def consider(path: Path) -> None:
+        raise WorkspaceError(f"{ws.config_path}: [sources] follow_links must be true or false, not {value!r}")
+    return value
+
+
+def discover(
+    roots: list[Path],
+    kind: str,
+    follow_links: bool = False,
+    inside: list[Path] | None = None,
+    skipped: dict[str, str] | None = None,
+) -> list[SourceFile]:
+    """Every source file below ``roots`` (recursively), sorted by path; hidden files skipped.
+
+    Symbolic links are never followed out of the source folders: a link to a file is read
+    only when its target lies inside one of ``inside`` (default ``roots``; the configured
+    folders themselves may be links), a link to a folder is not descended (its files, if
+    inside, are read at their real path). With ``follow_links`` (``[sources] follow_links =
+    true``) every link is followed. Each link skipped is recorded in ``skipped`` (path →
+    why)."""
+    found: dict[str, SourceFile] = {}
+    allowed = [os.path.realpath(r) for r in (inside if inside is not None else roots)]
+
+    def within(target: str) -> bool:
+        return any(target == a or target.startswith(a.rstrip(os.sep) + os.sep) for a in allowed)
+
+    def skip(path: Path, what: str) -> None:
+        if skipped is not None:
+            target = os.path.realpath(path)
+            skipped[str(path)] = (
+                f"symbolic link to {what} {target} outside the source folders: not read "
+                "(set [sources] follow_links = true to read it)"
+            )
+
+    def consider(path: Path, is_link: bool) -> None:
         fmt = classify(path)
         if fmt is None or path.name.startswith("."):
+            return
+        if is_link and not follow_links and not within(os.path.realpath(path)):
+            skip(path, "a file")
             return
         try:
             st = os.stat(path)
@@ -74,12 +113,29 @@ def discover(roots: list[Path], kind: str) -> list[SourceFile]:
 
     for root in roots:
         if root.is_file():
-            consider(root)
+            consider(root, False)  # named in console.toml: read wherever it points
             continue
-        for dirpath, dirnames, filenames in os.walk(root):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        seen: set[str] = set()
+        for dirpath, dirnames, filenames in os.walk(root, followlinks=follow_links):
+            real = os.path.realpath(dirpath)
+            if real in seen:  # a link loop (only when following links)
+                dirnames[:] = []
+                continue
+            seen.add(real)
+            keep = []
+            for d in sorted(dirnames):
+                if d.startswith("."):
+                    continue
+                sub = Path(dirpath) / d
+                if not follow_links and os.path.islink(sub):
+                    if not within(os.path.realpath(sub)):
+                        skip(sub, "a folder")
+                    continue
+                keep.append(d)
+            dirnames[:] = keep
             for name in filenames:
-                consider(Path(dirpath) / name)
+                path = Path(dirpath) / name
+                consider(path, os.path.islink(path))
     return [found[k] for k in sorted(found)]
 
 

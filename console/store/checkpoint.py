@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from console.store.layout import atomic_write_bytes
+from console.fsio import write_atomic
 
 FORMAT = 1
 
@@ -72,6 +72,7 @@ class Checkpoint:
     next_source: int = 1
     store_id: str = ""  # random, set by the first batch: tells a rebuilt store from the old one
     retired: dict[str, list] = field(default_factory=dict)  # part (relative path) -> [batch, retired at]
+    skipped: dict[str, list] = field(default_factory=dict)  # link not followed (path) -> [kind, why]
 
     def to_json(self) -> bytes:
         doc = {
@@ -81,6 +82,7 @@ class Checkpoint:
             "next_source": self.next_source,
             "store_id": self.store_id,
             "retired": self.retired,
+            "skipped": self.skipped,
             # the same as dataclasses.asdict (every field is a plain value or a list of
             # strings), several times faster: the ingester serialises this every batch
             "sources": {k: dict(vars(v)) for k, v in self.sources.items()},
@@ -98,6 +100,7 @@ class Checkpoint:
             next_source=int(doc.get("next_source", 1)),
             store_id=str(doc.get("store_id", "")),
             retired={k: list(v) for k, v in doc.get("retired", {}).items()},
+            skipped={k: list(v) for k, v in doc.get("skipped", {}).items()},
             columns={k: list(v) for k, v in doc.get("columns", {}).items()},
         )
         cp.sources = {k: SourceState.from_dict(v) for k, v in doc.get("sources", {}).items()}
@@ -122,7 +125,7 @@ def read_checkpoint(path: Path) -> Checkpoint:
 
 
 def write_checkpoint(path: Path, cp: Checkpoint, sync: bool = True) -> None:
-    atomic_write_bytes(path, cp.to_json(), sync=sync)
+    write_atomic(path, cp.to_json(), sync=sync)
 
 
 def stat_key(path: Path) -> tuple[int, int, int] | None:

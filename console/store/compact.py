@@ -19,8 +19,9 @@ from pathlib import Path
 
 import polars as pl
 
+from console.fsio import TempFile
 from console.store.checkpoint import Checkpoint
-from console.store.layout import KINDS, StoreLayout, temp_name
+from console.store.layout import KINDS, StoreLayout
 
 MAX_SMALL_PARTS = 16
 SMALL_BYTES = 16 << 20
@@ -44,14 +45,19 @@ def plan(layout: StoreLayout, cp: Checkpoint, max_small: int = MAX_SMALL_PARTS) 
     return out
 
 
-def write_merged(folder: Path, parts: list[Path], batch: int, n: int) -> tuple[Path, Path]:
-    """Merge ``parts`` into a temp file for part ``b<batch>-<n>``; returns (temp, final)."""
+def write_merged(folder: Path, parts: list[Path], batch: int, n: int, sync: bool = True) -> tuple[Path, Path]:
+    """Merge ``parts`` into a (fsynced, closed) temp file for part ``b<batch>-<n>``; returns
+    (temp, final)."""
     frames = [pl.read_parquet(p) for p in parts]
     merged = pl.concat(frames, how="diagonal_relaxed")
     final = folder / f"b{batch}-{n}.parquet"
-    tmp = temp_name(final)
-    merged.write_parquet(tmp, compression="lz4", statistics=True)
-    return tmp, final
+    tmp = TempFile(final)
+    try:
+        merged.write_parquet(tmp.target, compression="lz4", statistics=True)
+        return tmp.close(sync), final
+    except BaseException:
+        tmp.discard()
+        raise
 
 
 def retire(layout: StoreLayout, cp: Checkpoint, parts: list[Path], batch: int, now: dt.datetime) -> None:

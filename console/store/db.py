@@ -314,6 +314,11 @@ class StoreDB:
             srows["last_error"].append(st.last_error)
             srows["last_ingest"].append(_parse_ts(st.last_ingest))
             srows["lag_bytes"].append(max(st.total - st.offset, 0) if not st.gone else 0)
+        for path, (kind, why) in sorted(cp.skipped.items()):  # links not followed: a row saying why
+            for key, value in (("source", path), ("kind", kind), ("offset", 0), ("size", 0), ("rows", 0),
+                               ("quarantined", 0), ("duplicates", 0), ("last_error", why),
+                               ("last_ingest", None), ("lag_bytes", 0)):
+                srows[key].append(value)
         self._load_table(
             "_ingest_status", pa.table({k: pa.array(srows[k], type=t) for k, t in STATUS_FIELDS.items()})
         )

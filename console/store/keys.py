@@ -13,13 +13,13 @@ A 64-bit hash makes a false duplicate among 10M keys about a 1-in-300,000 event.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pyarrow.parquet as pq
 
+from console.fsio import replacing
 from console.store.schema import KEY_COLUMN
 
 SEED = 0x6D6C6F7073
@@ -120,15 +120,10 @@ def save_index(keys_dir: Path, keys: KeySet, batch: int, store_id: str, hasher: 
     Only for the current hasher; older index files of the store are removed."""
     if hasher != HASHER or not store_id:
         return None
-    from console.store.layout import temp_name
-
     arr = keys.sorted_array()
     final = index_path(keys_dir, batch, store_id)
-    keys_dir.mkdir(parents=True, exist_ok=True)
-    tmp = temp_name(final)
-    with open(tmp, "wb") as fh:  # streamed: no second in-memory copy of the keys
-        np.save(fh, arr, allow_pickle=False)
-    os.replace(tmp, final)
+    with replacing(final, sync=False) as tmp:  # derived data: a lost file is only slower
+        np.save(tmp.file, arr, allow_pickle=False)  # streamed: no second in-memory copy
     for old in keys_dir.glob("keys-*.npy"):
         if old != final:
             old.unlink(missing_ok=True)

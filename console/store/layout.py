@@ -1,10 +1,10 @@
-"""The on-disk layout of ``<workspace>/.console/`` and the durable-write helpers it relies on.
+"""The on-disk layout of ``<workspace>/.console/``.
 
 Parts are immutable Parquet files named ``b<batch>-<n>.parquet``: written to a hidden temp
-name in the same folder, fsynced, ``os.replace``d into place, then the folder is fsynced. A
-part belongs to the store only once ``checkpoint.json`` names a committed batch at least as
-large as its batch number; parts of a later (uncommitted) batch are orphans of a crashed
-ingester and are deleted by the next one (``remove_orphans``).
+name in the same folder, fsynced, ``os.replace``d into place, then the folder is fsynced (the
+one way the console replaces a file: ``console.fsio``). A part belongs to the store only once ``checkpoint.json`` names a committed batch at least as large as
+its batch number; parts of a later (uncommitted) batch are orphans of a crashed ingester and
+are deleted by the next one (``remove_orphans``).
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
+
+from console.fsio import is_temp_name
 
 KINDS = ("predictions", "labels", "quarantine")
 PART_RE = re.compile(r"^b(\d+)-(\d+)\.parquet$")
@@ -78,7 +80,7 @@ class StoreLayout:
             for path in _walk(self.kind_dir(kind)):
                 name = os.path.basename(path)
                 m = PART_RE.match(name)
-                if name.startswith(".") and name.endswith(".tmp") or (m and int(m.group(1)) > committed_batch):
+                if is_temp_name(name) or (m and int(m.group(1)) > committed_batch):
                     try:
                         os.unlink(path)
                         removed += 1
@@ -97,49 +99,3 @@ def _walk(top: Path) -> Iterator[str]:
             yield from _walk(Path(entry.path))
         else:
             yield entry.path
-
-
-def fsync_dir(path: Path) -> None:
-    """fsync a directory so a rename inside it survives a power cut."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def temp_name(final: Path) -> Path:
-    """The hidden temp name a file is written under before ``os.replace``."""
-    return final.with_name(f".{final.name}.{os.getpid()}.tmp")
-
-
-def fsync_file(path: Path) -> None:
-    """fsync a written file's data to disk."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def publish(tmp: Path, final: Path, sync: bool = True) -> None:
-    """fsync ``tmp``, rename it to ``final`` and fsync the folder."""
-    if sync:
-        fsync_file(tmp)
-    os.replace(tmp, final)
-    if sync:
-        fsync_dir(final.parent)
-
-
-def atomic_write_bytes(final: Path, data: bytes, sync: bool = True) -> None:
-    """Replace ``final`` with ``data`` atomically (temp file, fsync, rename, fsync folder)."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_name(final)
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        if sync:
-            os.fsync(fh.fileno())
-    os.replace(tmp, final)
-    if sync:
-        fsync_dir(final.parent)

@@ -46,7 +46,7 @@ def main() -> int:
         sys.stderr.write(f"deploy: artifact {artifact} of {model} {version} is missing\n")
         return 1
     record = {
-        "ts": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "ts": os.environ.get("MLOPS_NOW") or dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "request_id": os.environ.get("MLOPS_REQUEST_ID"),
         "action": os.environ.get("MLOPS_ACTION"),
         "model": model,
@@ -57,7 +57,9 @@ def main() -> int:
         "artifact": artifact,
     }
     line = json.dumps(record, sort_keys=True) + "\n"
-    with open(root / "deployments.jsonl", "a", encoding="utf-8") as fh:
+    # appended by every member of a shared workspace: 0666 minus the umask, never through a link
+    fd = os.open(root / "deployments.jsonl", os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o666)
+    with os.fdopen(fd, "a", encoding="utf-8") as fh:
         fh.write(line)
         fh.flush()
         os.fsync(fh.fileno())

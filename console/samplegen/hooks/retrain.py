@@ -30,6 +30,7 @@ import hashlib
 import io
 import json
 import os
+import secrets
 import sys
 import tomllib
 from pathlib import Path
@@ -239,13 +240,34 @@ def data_hash(X: np.ndarray, y: np.ndarray) -> str:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data``: a new temp file in the same folder (a unique name,
+    created exclusively and never through a symlink, mode 0666 minus the umask so the group
+    of a shared workspace can replace it next), fsynced, renamed, the folder fsynced."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    for _ in range(64):
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        try:
+            fd = os.open(tmp, flags, 0o666)
+        except FileExistsError:
+            continue  # a planted link or a dead run's temp: never written through, try another
+        break
+    else:
+        raise OSError(f"no free temp name next to {path}")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
 
 
 def iso(ts: float) -> str:

@@ -38,10 +38,13 @@ def load_history(ws) -> list[str]:
 
 
 def append_history(ws, sql: str) -> None:
-    p = history_path(ws)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    with p.open("a") as f:
-        f.write(json.dumps({"sql": sql}) + "\n")
+    from console.fsio import open_append  # shared workspace: umask decides, never through a link
+
+    try:
+        with open_append(history_path(ws)) as f:
+            f.write(json.dumps({"sql": sql}) + "\n")
+    except OSError:
+        pass  # history is a convenience: a read-only or odd store never stops a query
 
 
 def check_read_only(sql: str) -> None:
