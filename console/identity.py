@@ -9,16 +9,22 @@ from __future__ import annotations
 
 import os
 import pwd
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
 class Identity:
-    """An OS user name with the roles the workspace grants it."""
+    """An OS user name with the roles the workspace grants it.
+
+    ``key``: the raw private signing key (32 bytes) of an identity built in-process (tests,
+    the sample's fictional people); None means the account's own key
+    (``console.governance.signing``).
+    """
 
     user: str
     operator: bool = False
     reviewer: bool = False
+    key: bytes | None = field(default=None, compare=False, repr=False)
 
     @property
     def role(self) -> str:

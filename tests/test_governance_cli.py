@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -19,10 +20,13 @@ from tests.test_governance_helpers import (
     ALICE,
     BOB,
     CAROL,
+    USERS,
     build_workspace,
     ensure_os_users,
+    home_of,
     journal,
     real_users,
+    register_keys,
     run_as,
     share_with_team,
 )
@@ -47,6 +51,7 @@ def team_ws(os_accounts):
     base = Path(tempfile.mkdtemp(prefix="mlc-gov-"))
     base.chmod(0o755)
     root = build_workspace(base / "ws", operators=OPS, reviewers=REVS)
+    register_keys(root, USERS)
     share_with_team(root)
     yield root
     shutil.rmtree(base, ignore_errors=True)
@@ -99,7 +104,8 @@ def test_four_eyes_as_real_os_users(team_ws):
 
     v = run_as("mlc-dave", root, "audit", "verify", "--format", "json")
     assert v.returncode == 0 and json.loads(v.stdout) == {
-        "ok": True, "entries": len(entries), "first_bad_seq": None, "problems": [], "partial_tail": False}
+        "ok": True, "entries": len(entries), "first_bad_seq": None, "problems": [], "partial_tail": False,
+        "signed": len(entries), "signers": str(root / "signers")}
 
     # cancelling: only the requester
     r = js(run_as("mlc-carol", root, "request", "retrain", "--model", "credit", "--reason", "drift",
@@ -140,7 +146,7 @@ def test_simultaneous_decisions_by_real_users(team_ws):
             [*CONSOLE, verdict, r["request_id"], "--comment", f"{user} #{i}",
              "--workspace", str(root)],
             user=user, group="mlc-team", extra_groups=[], umask=0o002, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            cwd=root,
+            cwd=root, env={**os.environ, "HOME": str(home_of(user))},
         ))
     results = [(p.wait(timeout=120), p.stdout.read(), p.stderr.read()) for p in procs]
     winners = [res for res in results if res[0] == 0]
@@ -196,6 +202,7 @@ def test_cli_as_current_user(tmp_path):
 
     me = getpass.getuser()
     root = build_workspace(tmp_path / "ws", operators=(me,), reviewers=("alice",))
+    register_keys(root, [None])
     r = js(run_as(None, root, "request", "retrain", "--model", "credit", "--reason", "drift", "--format", "json"))
     assert r["requested_by"] == me
     p = run_as(None, root, "approve", r["request_id"], "--comment", "x", env={"USER": "alice", "LOGNAME": "alice"})
@@ -238,6 +245,7 @@ def test_sample_workspace_pending_promotion_signed_off_by_a_real_reviewer(os_acc
         toml = toml.replace('operators = ["carol", "dave"]', 'operators = ["carol", "mlc-carol"]')
         toml = toml.replace('reviewers = ["alice", "bob"]', 'reviewers = ["mlc-alice"]')
         (root / "console.toml").write_text(toml)
+        register_keys(root, ["mlc-alice", "mlc-carol"])
         share_with_team(root)
         (pending,) = js(run_as("mlc-alice", root, "requests", "--state", "pending", "--format", "json"))
         assert (pending["model"], pending["version"], pending["requested_by"]) == ("credit-risk", "3", "carol")

@@ -99,9 +99,9 @@ def test_roles_are_enforced_and_refusals_journaled(ws):
 
 def test_requester_never_approves_own_request(tmp_path):
     ws = load_dir(build_workspace(tmp_path / "ws", operators=("carol",), reviewers=("carol", "alice")))
-    from console.identity import Identity
+    from tests.test_governance_helpers import person
 
-    both = Identity("carol", operator=True, reviewer=True)
+    both = person("carol", operator=True, reviewer=True)
     req = engine.create_request(ws, both, "retrain", "credit", None, "drift", now=NOW)
     with pytest.raises(PermissionDenied, match="never decides their own"):
         engine.decide(ws, both, req.request_id, "approve", "self", now=NOW)

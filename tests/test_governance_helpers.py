@@ -3,6 +3,9 @@
 ``build_workspace`` writes a console.toml, a registry of ``credit`` versions, and (optionally)
 a few days of seeded, labelled prediction logs with a drift episode plus the sample hooks.
 ``os_users`` creates real OS accounts (only as root with ``useradd``) so the CLI can run as them.
+The in-process people (CAROL, ALICE, …) sign with their well-known demo keys, which
+``build_workspace`` registers in the workspace's ``signers`` file; real accounts get their own
+keys in their own home (``home_of``), registered with ``register_keys`` — as an admin would.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from console.governance.signing import demo_key, demo_seed, signers_line
 from console.identity import Identity
 from tests.frozen_time import CONSOLE
 
@@ -28,11 +32,36 @@ USERS = ("mlc-alice", "mlc-bob", "mlc-carol", "mlc-dave", "mlc-eve")
 GROUP = "mlc-team"
 START = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
 
-CAROL = Identity("carol", operator=True)
-DAVE = Identity("dave", operator=True)
-ALICE = Identity("alice", reviewer=True)
-BOB = Identity("bob", reviewer=True)
-EVE = Identity("eve")
+PEOPLE = ("carol", "dave", "alice", "bob", "eve")
+
+
+def person(name: str, **roles) -> Identity:
+    """An in-process identity that signs with ``name``'s demo key."""
+    return Identity(name, key=demo_seed(name), **roles)
+
+
+CAROL = person("carol", operator=True)
+DAVE = person("dave", operator=True)
+ALICE = person("alice", reviewer=True)
+BOB = person("bob", reviewer=True)
+EVE = person("eve")
+
+
+def write_signers(root: Path, names=PEOPLE) -> None:
+    """The allowed-signers file with the demo keys of ``names`` (admin-owned, 0644)."""
+    path = root / "signers"
+    path.write_text("".join(signers_line(n, demo_key(n)) + "\n" for n in names))
+    path.chmod(0o644)
+
+
+def admin_only(root: Path) -> None:
+    """console.toml, signers, hooks/ and its files: writable by their owner only."""
+    for path in (root / "console.toml", root / "signers", root / "hooks"):
+        if path.exists():
+            path.chmod(path.stat().st_mode & 0o7755)
+    if (root / "hooks").is_dir():
+        for f in (root / "hooks").iterdir():
+            f.chmod(f.stat().st_mode & 0o7755)
 
 
 def toml_list(names) -> str:
@@ -74,6 +103,8 @@ def build_workspace(
         ref = write_reference(root, "2", 600, seed)
         write_version(root, "2", "production", {"roc_auc": 0.80, "accuracy": 0.7}, lineage, model=model,
                       reference=ref)
+    write_signers(root)
+    admin_only(root)
     return root
 
 
@@ -205,15 +236,55 @@ def ensure_home(user: str) -> Path:
 
 
 def share_with_team(path: Path) -> None:
-    """Make ``path`` and everything in it usable by the mlc-team (group-owned, setgid, g+w)."""
+    """Make ``path`` and everything in it usable by the mlc-team (group-owned, setgid, g+w) —
+    except what only the administrator (root, here) may change: console.toml, signers, hooks/."""
     gid = grp.getgrnam(GROUP).gr_gid
+    admin = {path / "console.toml", path / "signers", path / "hooks"}
     for dirpath, _dirnames, filenames in os.walk(path):
         os.chown(dirpath, -1, gid)
-        os.chmod(dirpath, 0o2775)
+        protected = Path(dirpath) in admin or Path(dirpath).parent in admin
+        os.chmod(dirpath, 0o2755 if protected else 0o2775)
         for f in filenames:
             p = os.path.join(dirpath, f)
             os.chown(p, -1, gid)
-            os.chmod(p, 0o664 | (os.stat(p).st_mode & 0o111))
+            write = 0o644 if protected or Path(p) in admin else 0o664
+            os.chmod(p, write | (os.stat(p).st_mode & 0o111))
+
+
+def home_of(user: str | None) -> Path:
+    """A private home for ``user`` (None: this process's account) where its signing key lives."""
+    import getpass
+    import tempfile
+
+    name = user or getpass.getuser()
+    base = Path(tempfile.gettempdir()) / "mlc-homes"
+    base.mkdir(mode=0o755, exist_ok=True)
+    home = base / name
+    if not home.is_dir():
+        home.mkdir(mode=0o700, exist_ok=True)
+        if user is not None:
+            shutil.chown(home, user, GROUP)
+    return home
+
+
+_KEY_LINES: dict[str | None, str] = {}
+
+
+def register_keys(root: Path, users) -> list[str]:
+    """As the administrator: add each account's own public key (``keys show`` run as that
+    account, creating its key on first use) to the workspace's signers file."""
+    lines = []
+    for user in users:
+        if user not in _KEY_LINES:  # the key lives in the account's home: ask once a session
+            p = run_as(user, root, "keys", "show")
+            assert p.returncode == 0, p.stderr
+            _KEY_LINES[user] = p.stdout.strip()
+        lines.append(_KEY_LINES[user])
+    path = root / "signers"
+    old = path.read_text() if path.exists() else ""
+    path.write_text(old + "".join(line + "\n" for line in lines))
+    path.chmod(0o644)
+    return lines
 
 
 def run_as(user: str | None, root: Path, *args: str, timeout: float = 120, env=None) -> subprocess.CompletedProcess:
@@ -222,7 +293,7 @@ def run_as(user: str | None, root: Path, *args: str, timeout: float = 120, env=N
     if user is not None:
         kwargs = {"user": user, "group": GROUP, "extra_groups": [], "umask": 0o002}  # no root groups
     full_env = {k: v for k, v in os.environ.items() if k != "MLOPS_CONSOLE_WORKSPACE"}
-    full_env["HOME"] = str(root)  # unless ``env`` gives the account's real home
+    full_env["HOME"] = str(home_of(user))  # unless ``env`` gives another
     full_env.update(env or {})
     return subprocess.run(
         [*CONSOLE, *args, "--workspace", str(root)],

@@ -27,6 +27,7 @@ from tests.test_governance_helpers import (
     can_make_users,
     ensure_os_users,
     journal,
+    register_keys,
     run_as,
     share_with_team,
 )
@@ -63,6 +64,7 @@ def test_loop_from_the_cli_as_real_os_users():
         base.chmod(0o755)
         root = build_workspace(base / "ws", operators=("mlc-carol", "mlc-dave"),
                                reviewers=("mlc-alice", "mlc-bob"), logs_days=9)
+        register_keys(root, ["mlc-carol", "mlc-dave", "mlc-alice", "mlc-bob"])
         share_with_team(root)
 
         def cli(user, *args, code=0):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from console.governance.signing import demo_seed
 from console.identity import Identity
 from console.workspace import load_dir
 from tests.frozen_time import FROZEN  # noqa: F401 - the tests import it from here too
@@ -15,10 +16,11 @@ from tests.frozen_time import FROZEN  # noqa: F401 - the tests import it from he
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "sample_data"
 
-CAROL = Identity("carol", operator=True)  # operator of the sample workspace
-ALICE = Identity("alice", reviewer=True)  # reviewer
-BOB = Identity("bob", reviewer=True)
-EVE = Identity("eve")  # nobody: read-only by role
+# The sample's fictional people sign with their demo keys (registered in sample_data/signers).
+CAROL = Identity("carol", operator=True, key=demo_seed("carol"))  # operator of the sample workspace
+ALICE = Identity("alice", reviewer=True, key=demo_seed("alice"))  # reviewer
+BOB = Identity("bob", reviewer=True, key=demo_seed("bob"))
+EVE = Identity("eve")  # nobody: read-only by role, no registered key
 
 
 def screen_text(app) -> str:

@@ -9,6 +9,7 @@ exits 1 when any alert fires.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from console.cli.output import emit
@@ -199,6 +200,10 @@ def run_check(ctx) -> int:
             r["severity"] = x["severity"]
     emit(rep, ctx.fmt, rows=rows,
          title="✓ ok: no alerts" if rep["ok"] else f"✗ {len(rep['alerts'])} alert(s)")
+    from console.governance.trust import trust_problems
+
+    for problem in trust_problems(ctx.workspace()):  # governance would refuse to act: say so
+        sys.stderr.write(f"warning: untrusted governance file: {problem}\n")
     return 0 if rep["ok"] else EXIT_CHECK
 
 

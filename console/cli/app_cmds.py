@@ -76,7 +76,8 @@ def bundled_sample() -> Path | None:
 
 
 def fresh_demo_copy(target: Path | None = None) -> Path:
-    """Copy the bundled sample workspace somewhere writable (never touching the repository)."""
+    """Copy the bundled sample workspace somewhere writable (never touching the repository),
+    with this OS account as the copy's administrator, operator and reviewer."""
     src = bundled_sample()
     dest = Path(target) if target else Path(tempfile.mkdtemp(prefix="mlops-console-demo-"))
     if dest.exists() and any(dest.iterdir()):
@@ -87,6 +88,9 @@ def fresh_demo_copy(target: Path | None = None) -> Path:
         generate(dest)
     else:
         shutil.copytree(src, dest, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".console"))
+    from console.governance.seed import adopt_copy
+
+    adopt_copy(dest)  # you administer your copy: your key is registered, you may act in it
     return dest
 
 

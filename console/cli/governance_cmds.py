@@ -1,5 +1,5 @@
 """Sub-commands of the governance area (CONTRACT §5, §6): ``request``, ``approve``, ``reject``,
-``cancel``, ``requests``, ``gates``, ``audit verify`` and ``report``.
+``cancel``, ``requests``, ``gates``, ``audit verify``, ``report`` and ``keys show``.
 
 The acting identity is always the OS account running this process (``Workspace.identity()``);
 no option or environment variable changes it. A refused attempt exits 2 with one line.
@@ -14,7 +14,6 @@ from console.cli.output import emit
 from console.errors import UsageError
 from console.governance import effects, engine
 from console.governance.gates import evaluate_gates, evidence_hash, failing
-from console.governance.journal import Journal
 from console.governance.requests import ACTIONS
 
 
@@ -65,6 +64,13 @@ def register(sub, parents) -> None:
     audit_sub = p.add_subparsers(dest="audit_command", metavar="COMMAND", required=True)
     v = audit_sub.add_parser("verify", parents=[common, fmt], help="verify the journal's hash chain")
     v.set_defaults(handler=run_verify)
+
+    p = sub.add_parser("keys", parents=[common], help="your journal signing key")
+    keys_sub = p.add_subparsers(dest="keys_command", metavar="COMMAND", required=True)
+    k = keys_sub.add_parser("show", parents=[common, fmt],
+                            help="print your public key line for the workspace's signers file "
+                                 "(creates your key on first use)")
+    k.set_defaults(handler=run_keys_show)
 
     p = sub.add_parser("report", parents=[common], help="an auditor's report of one request")
     p.add_argument("request_id", metavar="ID")
@@ -201,12 +207,38 @@ def run_gates(ctx) -> int:
 
 
 def run_verify(ctx) -> int:
+    from console.governance.audit import verify_workspace
+
     ws = ctx.workspace()
-    result = Journal(ws.journal_path).verify()
+    result = verify_workspace(ws)
     emit(result, ctx.fmt, rows=[{"ok": result["ok"], "entries": result["entries"],
-                                 "first_bad_seq": result["first_bad_seq"],
+                                 "signed": result["signed"], "first_bad_seq": result["first_bad_seq"],
                                  "problem": "; ".join(result["problems"])}])
     return 0 if result["ok"] else 1
+
+
+def run_keys_show(ctx) -> int:
+    """This account's ``user ed25519 <key>`` line; whether the workspace (if any) has it."""
+    from console.governance.signing import key_path, load_signers, own_key, signers_line
+    from console.identity import os_user
+
+    user = os_user()
+    key = own_key(create=True)
+    result = {"user": user, "line": signers_line(user, key), "key_file": str(key_path())}
+    try:
+        ws = ctx.workspace()
+    except UsageError:
+        ws = None
+    if ws is not None:
+        signers = load_signers(ws)
+        result.update(signers=str(signers.path), registered=signers.has(user, key))
+    if ctx.fmt == "table":
+        sys.stdout.write(result["line"] + "\n")
+        if ws is not None and not result["registered"]:
+            sys.stderr.write(f"not registered yet: ask the administrator to add this line to {result['signers']}\n")
+    else:
+        emit(result, ctx.fmt)
+    return 0
 
 
 def run_report(ctx) -> int:

@@ -4,30 +4,37 @@
 action as an argv list (never a shell), with ``cwd`` = the workspace root, the decision in
 ``MLOPS_*`` environment variables, a timeout (``[governance] hook_timeout``, default ``10m``),
 and stdout/stderr captured (the last ``hook_output_bytes``, default 16384, of each) into a
-``hook`` journal entry. Only when the hook succeeds (exit 0 within the timeout; no hook
+``hook`` journal entry. The hook runs in its own session (its own process group): when it
+times out, when it exits, or when the console is interrupted (Ctrl-C, SIGTERM) while it
+runs, the whole group is killed, so nothing it started can act after its outcome is
+journaled. Only when the hook succeeds (exit 0 within the timeout; no hook
 configured counts as success) is ``serving.json`` replaced atomically for promote and
 rollback, and the request journaled ``executed`` with its ``stage_changes``; otherwise it is
-journaled ``failed`` and serving is untouched. A retrain's new version is found by comparing
+journaled ``failed`` and serving is untouched. A ``serving.json`` that exists but cannot
+be read is never replaced (that would drop the other models' entries): the action is refused. A retrain's new version is found by comparing
 the registry before and after the hook and recorded as ``produced_version``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from typing import Any
 
 from console import clock
 from console.errors import UsageError
 from console.fsio import write_atomic
-from console.governance.engine import journal_of, parse_duration
+from console.governance.engine import parse_duration, writer_for
 from console.governance.journal import format_ts
 from console.governance.requests import replay
-from console.governance.state import fleet_state, read_serving
+from console.governance.state import fleet_state, read_serving_strict
 from console.identity import Identity
 from console.store.registry import load_registry, version_sort_key
 from console.workspace import Workspace
@@ -75,8 +82,31 @@ def hook_env(ws: Workspace, ident: Identity, req, to_version: str | None) -> dic
     return env
 
 
+def _kill_group(proc: subprocess.Popen) -> None:
+    """SIGKILL every process of the hook's process group (the hook and whatever it started)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def _sigterm_raises():
+    """While a hook runs in the main thread, SIGTERM unwinds (so the hook's group is killed)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run_hook(ws: Workspace, argv: list[str], env: dict[str, str]) -> dict[str, Any]:
-    """Run one hook; never raises for the hook's own failure."""
+    """Run one hook in its own process group; never raises for the hook's own failure."""
     limit = int(ws.section("governance").get("hook_output_bytes", DEFAULT_OUTPUT_BYTES))
     timeout = hook_timeout(ws)
     if argv and argv[0] in ("python", "python3"):
@@ -84,32 +114,45 @@ def run_hook(ws: Workspace, argv: list[str], env: dict[str, str]) -> dict[str, A
     started = time.monotonic()
     out: dict[str, Any] = {"argv": argv, "returncode": None, "timed_out": False, "stdout": "", "stderr": ""}
     try:
-        proc = subprocess.run(
-            argv, cwd=ws.root, env=env, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL
-        )
-        out.update(returncode=proc.returncode, stdout=_tail(proc.stdout, limit), stderr=_tail(proc.stderr, limit))
-    except subprocess.TimeoutExpired as exc:
-        out.update(
-            timed_out=True,
-            stdout=_tail(exc.stdout or b"", limit),
-            stderr=_tail(exc.stderr or b"", limit),
-            error=f"timed out after {timeout:g}s",
+        proc = subprocess.Popen(
+            argv, cwd=ws.root, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, start_new_session=True,
         )
     except OSError as exc:
         out["error"] = f"cannot run {argv[0]!r}: {exc.strerror or exc}"
+        out["duration_s"] = round(time.monotonic() - started, 3)
+        return out
+    with _sigterm_raises():
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            stdout, stderr = proc.communicate()
+            out.update(timed_out=True, error=f"timed out after {timeout:g}s")
+        except BaseException:  # interrupted: nothing the hook started may outlive the console
+            _kill_group(proc)
+            proc.wait()
+            raise
+        finally:
+            _kill_group(proc)  # whatever the hook left running in its group
+    out.update(stdout=_tail(stdout or b"", limit), stderr=_tail(stderr or b"", limit))
+    if not out["timed_out"]:
+        out["returncode"] = proc.returncode
     out["duration_s"] = round(time.monotonic() - started, 3)
     return out
 
 
 def execute(ws: Workspace, ident: Identity, request_id: str, now: dt.datetime | None = None):
     """Carry out an approved request; returns the request as journaled afterwards."""
-    journal = journal_of(ws)
+    journal = writer_for(ws, ident)
     entries = journal.entries()
     req = replay(entries).get(request_id)
     if req is None:
         raise UsageError(f"no request {request_id!r}")
     if req.state != "approved":
         raise UsageError(f"{request_id} is {req.state}, not approved; nothing to execute")
+    if req.action in ("promote", "rollback"):
+        read_serving_strict(ws)  # unreadable: refused before the hook deploys anything
     registry = load_registry(ws.registry, ws.root)
     before = set(registry.versions)
     argv = ws.hooks.get(req.action)
@@ -143,7 +186,11 @@ def execute(ws: Workspace, ident: Identity, request_id: str, now: dt.datetime | 
             changes.append(
                 {"model": req.model, "version": to_version, "from": state.stage(req.model, to_version), "to": "production"}
             )
-            serving = _new_serving(ws, req, to_version, old, now)
+            try:
+                serving = _new_serving(ws, req, to_version, old, now)
+            except UsageError as exc:  # serving.json was damaged while the hook ran
+                txn.append(ident.user, "failed", now=now, request_id=request_id, detail=str(exc))
+                return replay(txn.entries())[request_id]
             try:
                 write_atomic(ws.serving_path, (json.dumps(serving, indent=2, sort_keys=True) + "\n").encode())
             except OSError as exc:
@@ -166,7 +213,7 @@ def execute(ws: Workspace, ident: Identity, request_id: str, now: dt.datetime | 
 
 
 def _new_serving(ws: Workspace, req, version: str, old: str | None, now: dt.datetime) -> dict:
-    doc = read_serving(ws)
+    doc = read_serving_strict(ws)
     models = doc.setdefault("models", {})
     prior = models.get(req.model) if isinstance(models.get(req.model), dict) else {}
     history = list(prior.get("history") or [])
@@ -207,7 +254,7 @@ def resume(ws: Workspace, ident: Identity, request_id: str, now: dt.datetime | N
     from console.governance.journal import parse_ts
 
     now = now or clock.now()
-    with journal_of(ws).locked() as txn:
+    with writer_for(ws, ident).locked() as txn:
         req = replay(txn.entries(), now).get(request_id)
         if req is None:
             raise UsageError(f"no request {request_id!r}")

@@ -5,6 +5,9 @@ runs the process (``Workspace.identity()``), tests and the TUI pass theirs. Ever
 one transaction under the journal's exclusive lock: read the entries, replay the state,
 check that the request is still open and the actor may act, append, fsync, release. A
 refused attempt is journaled (``action = "refused"``) and raised as ``PermissionDenied``.
+Before anything is written, ``writer_for`` checks that the workspace's configuration, hooks
+and signers file can be trusted (``trust``) and that the actor's signing key is registered
+(``signing``); every entry the actor appends is signed with it.
 Effects of an approval (hooks, ``serving.json``) run after the decision is committed, in
 ``console.governance.effects``.
 """
@@ -19,7 +22,7 @@ from console import clock
 from console.errors import PermissionDenied, UsageError
 from console.governance.journal import Journal, JournalTxn, JournalUnwritable, format_ts
 from console.governance.requests import ACTIONS, Request, is_expired, next_request_id, replay
-from console.governance.state import fleet_state
+from console.governance.state import fleet_state, read_serving_strict
 from console.identity import Identity
 from console.store.registry import Registry, load_registry
 from console.workspace import Workspace
@@ -33,7 +36,41 @@ class AlreadyDecided(UsageError):
 
 
 def journal_of(ws: Workspace) -> Journal:
+    """The workspace's journal, for reading."""
     return Journal(ws.journal_path)
+
+
+def writer_for(ws: Workspace, ident: Identity) -> Journal:
+    """The journal, signing as ``ident``: refused (exit 2) when the workspace's configuration
+    is not trustworthy or ``ident`` has no registered key."""
+    from console.governance.signing import signer_for
+    from console.governance.trust import require_trusted
+
+    require_trusted(ws)
+    return Journal(ws.journal_path, signer=signer_for(ws, ident))
+
+
+def _serving_writable(ws: Workspace, request_id: str, now: dt.datetime) -> None:
+    """Approving a promotion or rollback rewrites serving.json: refuse before deciding when it
+    exists but is damaged (nothing journaled, nothing run)."""
+    req = replay(journal_of(ws).entries(), now).get(request_id)
+    if req is not None and req.action in ("promote", "rollback") and not req.break_glass:
+        read_serving_strict(ws)
+
+
+def _refusal_writer(ws: Workspace, ident: Identity, reason: str) -> Journal:
+    """The journal to record a refused attempt by ``ident`` in; when that cannot be signed or
+    written, the refusal is raised at once (unjournaled)."""
+    from console.governance.signing import KeyProblem
+
+    try:
+        journal = writer_for(ws, ident)
+    except KeyProblem:
+        raise PermissionDenied(
+            f"{reason} (the attempt could not be journaled: {ident.user} has no registered signing key)"
+        ) from None
+    _writable_or_refuse(journal, reason)
+    return journal
 
 
 def parse_duration(text: str) -> dt.timedelta:
@@ -128,9 +165,14 @@ def create_request(
     registry = registry or load_registry(ws.registry, ws.root)
     reason_text = (reason or "").strip()
     life = request_ttl(ws) if ttl == "config" else ttl
-    journal = journal_of(ws)
     if not ident.operator:
-        _writable_or_refuse(journal, f"{ident.user} is not an operator of this workspace; only operators may request")
+        journal = _refusal_writer(
+            ws, ident, f"{ident.user} is not an operator of this workspace; only operators may request"
+        )
+    else:
+        journal = writer_for(ws, ident)
+        if break_glass and action == "rollback":
+            read_serving_strict(ws)  # it executes at once: a damaged serving.json is refused first
     with journal.locked() as txn:
         _journal_expiries(txn, ident.user, now)
         attempt = f"request {action}" + (" --break-glass" if break_glass else "")
@@ -220,9 +262,14 @@ def decide(
     if verdict not in ("approve", "reject"):
         raise UsageError(f"unknown verdict {verdict!r}")
     now = now or clock.now()
-    journal = journal_of(ws)
     if not ident.reviewer:
-        _writable_or_refuse(journal, f"{ident.user} is not a reviewer of this workspace; only reviewers may {verdict}")
+        journal = _refusal_writer(
+            ws, ident, f"{ident.user} is not a reviewer of this workspace; only reviewers may {verdict}"
+        )
+    else:
+        journal = writer_for(ws, ident)
+        if verdict == "approve":
+            _serving_writable(ws, request_id, now)
     with journal.locked() as txn:
         _journal_expiries(txn, ident.user, now)
         reqs = replay(txn.entries(), now)
@@ -292,7 +339,7 @@ def decide(
 def cancel(ws: Workspace, ident: Identity, request_id: str, now: dt.datetime | None = None) -> Request:
     """The requester withdraws a pending request."""
     now = now or clock.now()
-    with journal_of(ws).locked() as txn:
+    with writer_for(ws, ident).locked() as txn:
         _journal_expiries(txn, ident.user, now)
         req = replay(txn.entries(), now).get(request_id)
         if req is None:

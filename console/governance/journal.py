@@ -11,7 +11,9 @@ The entry without ``hash`` still contains ``prev_hash`` (the previous entry's ``
 zeros for the first entry), so the hash covers the entry and its predecessor. The hash of the
 last entry is also written to ``<workspace>/journal.head`` (``{"seq": n, "hash": h}``) after
 every append, so cutting entries off the end is noticed even though the remaining chain is
-valid. A crashed append leaves at most a partial last line without its ``\\n``: readers ignore
+valid. A journal opened with a ``signer`` signs every entry it appends (``sig``, see
+``console.governance.signing``; the hash covers the signature); ``verify`` checks signatures
+when given a ``signature_problem`` function. A crashed append leaves at most a partial last line without its ``\\n``: readers ignore
 it, ``verify`` reports it, and the next append (under the lock) cuts it away before writing.
 """
 
@@ -23,7 +25,7 @@ import fcntl
 import hashlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +36,7 @@ from console.fsio import write_atomic
 
 GENESIS = "0" * 64
 HEAD_NAME = "journal.head"
-RESERVED = ("seq", "ts", "actor", "action", "prev_hash", "hash")
+RESERVED = ("seq", "ts", "actor", "action", "prev_hash", "hash", "sig")
 
 
 def canonical(entry: dict[str, Any]) -> str:
@@ -95,9 +97,12 @@ class JournalUnwritable(ConsoleError):
 class Journal:
     """Append-only, hash-chained journal of one workspace."""
 
-    def __init__(self, path: Path, head_path: Path | None = None):
+    def __init__(self, path: Path, head_path: Path | None = None, signer: Any = None):
+        """``signer``: an object with ``user`` and ``sign(entry) -> str``; every entry appended
+        through this journal is then signed, and only ``signer.user`` may be its actor."""
         self.path = Path(path)
         self.head_path = Path(head_path) if head_path else self.path.with_name(HEAD_NAME)
+        self.signer = signer
 
     # -- reading ---------------------------------------------------------------------------
     def read_raw(self) -> ReadResult:
@@ -146,13 +151,29 @@ class Journal:
             return txn.append(actor, action, now=now, **fields)
 
     # -- verification ----------------------------------------------------------------------
-    def verify(self) -> dict[str, Any]:
-        """``{"ok", "entries", "first_bad_seq", ...}``: the first entry that breaks the chain."""
+    def verify(
+        self,
+        signature_problem: Callable[[dict[str, Any]], str | None] | None = None,
+        unsigned_before: int = 1,
+    ) -> dict[str, Any]:
+        """``{"ok", "entries", "first_bad_seq", ...}``: the first entry that breaks the chain.
+
+        With ``signature_problem`` (entry → why its signature fails, or None) every entry from
+        seq ``unsigned_before`` on must be signed by its actor (earlier ones: when they carry a
+        signature), and the result has ``signed`` (how many signatures verified).
+        """
         raw = self.read_raw()
         problems: list[str] = []
         first_bad: int | None = None
         prev = GENESIS
         count = 0
+        signed = 0
+
+        def sig_problem(entry: dict[str, Any], position: int) -> str | None:
+            if signature_problem is None or (position < unsigned_before and "sig" not in entry):
+                return None
+            return signature_problem(entry)
+
         for position, entry in enumerate(raw.entries, start=1):
             count = position
             if "_unparseable_line" in entry:
@@ -164,9 +185,19 @@ class Journal:
                 )
             elif entry.get("prev_hash") != prev:
                 problem = f"seq {position}: prev_hash does not match the hash of seq {position - 1}"
+                if signature_problem is not None and position > 1 and "sig" in entry \
+                        and sig_problem(entry, position) is None:
+                    # This entry's own signature binds the prev_hash it was written after: the
+                    # entry before it is the one that changed (edited and re-hashed).
+                    position -= 1
+                    problem = (f"seq {position} was changed after seq {position + 1} was signed "
+                               "over it (edited and re-hashed)")
             elif entry.get("hash") != entry_hash(entry):
                 problem = f"seq {position}: hash does not match its content (edited)"
+            elif (why := sig_problem(entry, position)) is not None:
+                problem = f"seq {position} ({entry.get('action')} by {entry.get('actor')}): {why}"
             else:
+                signed += "sig" in entry and signature_problem is not None
                 prev = entry["hash"]
                 continue
             first_bad = position
@@ -203,13 +234,16 @@ class Journal:
         if raw.partial_tail:
             problems.append("the last line is incomplete (an append that never finished); it is ignored")
         ok = not problems or (problems == [problems[-1]] and raw.partial_tail and first_bad is None)
-        return {
+        result = {
             "ok": ok,
             "entries": count,
             "first_bad_seq": first_bad,
             "problems": problems,
             "partial_tail": raw.partial_tail,
         }
+        if signature_problem is not None:
+            result["signed"] = int(signed)
+        return result
 
 
 class JournalTxn:
@@ -275,6 +309,11 @@ class JournalTxn:
             **fields,
             "prev_hash": last.get("hash", GENESIS) if last else GENESIS,
         }
+        signer = self.journal.signer
+        if signer is not None:
+            if actor != signer.user:
+                raise ValueError(f"{signer.user} cannot write an entry as {actor}")
+            entry["sig"] = signer.sign(entry)
         entry["hash"] = entry_hash(entry)
         line = (canonical(entry) + "\n").encode("utf-8")
         view = memoryview(line)

@@ -13,9 +13,9 @@ import html
 import json
 from typing import Any
 
+from console.governance.audit import verdict
 from console.governance.engine import get_request
 from console.governance.gates import evaluate_gates, evidence_hash, failing
-from console.governance.journal import Journal
 from console.store.registry import load_registry
 from console.workspace import Workspace
 
@@ -73,7 +73,7 @@ def build_report(ws: Workspace, request_id: str) -> dict[str, Any]:
         "comparison": comparison,
         "hook": req.hook,
         "trail": req.trail,
-        "journal": Journal(ws.journal_path).verify(),
+        "journal": verdict(ws),
         "workspace": ws.name,
     }
 

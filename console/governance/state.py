@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from console.errors import UsageError
 from console.governance.journal import Journal
 from console.store.registry import Registry, version_sort_key
 from console.workspace import Workspace
@@ -47,6 +48,28 @@ def read_serving(ws: Workspace) -> dict:
         return {"models": {}}
     if not isinstance(doc, dict) or not isinstance(doc.get("models"), dict):
         return {"models": {}}
+    return doc
+
+
+def read_serving_strict(ws: Workspace) -> dict:
+    """``serving.json`` to be rewritten: ``{"models": {}}`` only when it does not exist; a file
+    that exists but is not a serving document raises ``UsageError`` (replacing it would drop
+    every other model's entry)."""
+    path = ws.serving_path
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {"models": {}}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    fix = (f"; nothing was changed — restore {path.name} (the journal's executed entries hold each "
+           "model's serving entry) or move it away, then try again")
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{path} is not valid JSON (line {exc.lineno}){fix}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("models"), dict):
+        raise UsageError(f'{path} is not a serving file ({{"models": {{...}}}}){fix}')
     return doc
 
 

@@ -119,12 +119,15 @@ class Backend:
         st.chain_ok = verdict.get("ok")
         st.chain_entries = verdict.get("entries", 0)
         st.chain_first_bad = verdict.get("first_bad_seq")
+        from console.governance.trust import trust_problems
+
+        st.untrusted = trust_problems(self.ws)
         return st
 
     def verify_journal(self) -> dict:
-        from console.governance import journal
+        from console.governance.audit import verdict
 
-        return journal.Journal(self.ws.journal_path).verify()
+        return verdict(self.ws)
 
     # -- analytics -------------------------------------------------------------------------
     def report(self, name: str, **kwargs: Any) -> Any:

@@ -1,5 +1,5 @@
 """What the header shows, as plain data: the live ingest state, data freshness and the audit
-chain's verification state. Filled by the app's refresh loop from the store and governance;
+chain's verification state, and whether the governance files can be trusted. Filled by the app's refresh loop from the store and governance;
 the header only formats it.
 """
 
@@ -21,6 +21,7 @@ class Status:
     chain_ok: bool | None = None  # None: not verified yet
     chain_entries: int = 0
     chain_first_bad: int | None = None
+    untrusted: list[str] = field(default_factory=list)  # governance.trust problems (actions refused)
     problems: list[str] = field(default_factory=list)
 
 

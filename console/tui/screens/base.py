@@ -74,7 +74,7 @@ class ConsoleScreen(Screen):
             header.refresh()
         st = self.app.status
         for banner in self.query(ChainBanner):
-            banner.update_state(st.chain_ok, st.chain_first_bad)
+            banner.update_state(st.chain_ok, st.chain_first_bad, st.untrusted)
 
     # -- loading ---------------------------------------------------------------------------
     def reload(self) -> None:

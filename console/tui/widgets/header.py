@@ -1,7 +1,8 @@
 """The console's header (two lines, every screen): workspace, user and role, read-only lock,
 time window; then the breadcrumb, live ingest state (lag, rows/s, quarantined) and data
 freshness. When the audit chain fails verification a red banner with a word and a symbol
-sits under it, on every screen.
+sits under it, on every screen; the same line warns when ``console.toml``, a hook or the
+signers file can be changed by someone other than the administrator (actions are refused).
 """
 
 from __future__ import annotations
@@ -61,7 +62,8 @@ class ConsoleHeader(Widget):
 
 
 class ChainBanner(Static):
-    """A red line naming the broken audit chain; hidden while the chain verifies."""
+    """A red line naming the broken audit chain or untrusted governance files; hidden while
+    the chain verifies and the files are safe."""
 
     DEFAULT_CSS = """
     ChainBanner { dock: top; height: 1; background: $error; color: $text; text-style: bold;
@@ -69,9 +71,11 @@ class ChainBanner(Static):
     ChainBanner.-broken { display: block; }
     """
 
-    def update_state(self, ok: bool | None, first_bad: int | None) -> None:
+    def update_state(self, ok: bool | None, first_bad: int | None, untrusted: list[str] | None = None) -> None:
         broken = ok is False
-        self.set_class(broken, "-broken")
+        self.set_class(broken or bool(untrusted), "-broken")
         if broken:
             where = f"at entry {first_bad}" if first_bad is not None else ""
             self.update(f" ✗ AUDIT CHAIN BROKEN {where} — the journal was edited; see Audit (F4)")
+        elif untrusted:
+            self.update(f" ▲ UNTRUSTED CONFIG — {untrusted[0]}; governance actions are refused")
