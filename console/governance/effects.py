@@ -105,8 +105,18 @@ def _sigterm_raises():
         signal.signal(signal.SIGTERM, previous)
 
 
+def _drain(pipe, sink: bytearray) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        while chunk := os.read(pipe.fileno(), 65536):
+            sink.extend(chunk)
+
+
 def run_hook(ws: Workspace, argv: list[str], env: dict[str, str]) -> dict[str, Any]:
-    """Run one hook in its own process group; never raises for the hook's own failure."""
+    """Run one hook in its own process group; never raises for the hook's own failure.
+
+    The outcome is the hook process's own exit (or its timeout); at that moment every process
+    left in its group is killed, whether or not it still holds the hook's output open.
+    """
     limit = int(ws.section("governance").get("hook_output_bytes", DEFAULT_OUTPUT_BYTES))
     timeout = hook_timeout(ws)
     if argv and argv[0] in ("python", "python3"):
@@ -122,20 +132,25 @@ def run_hook(ws: Workspace, argv: list[str], env: dict[str, str]) -> dict[str, A
         out["error"] = f"cannot run {argv[0]!r}: {exc.strerror or exc}"
         out["duration_s"] = round(time.monotonic() - started, 3)
         return out
+    captured = (bytearray(), bytearray())
+    readers = [threading.Thread(target=_drain, args=(pipe, sink), daemon=True)
+               for pipe, sink in zip((proc.stdout, proc.stderr), captured, strict=True)]
+    for reader in readers:
+        reader.start()
     with _sigterm_raises():
         try:
-            stdout, stderr = proc.communicate(timeout=timeout)
+            proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            _kill_group(proc)
-            stdout, stderr = proc.communicate()
             out.update(timed_out=True, error=f"timed out after {timeout:g}s")
-        except BaseException:  # interrupted: nothing the hook started may outlive the console
+        finally:  # timed out, exited, or the console interrupted: the whole group goes
             _kill_group(proc)
             proc.wait()
-            raise
-        finally:
-            _kill_group(proc)  # whatever the hook left running in its group
-    out.update(stdout=_tail(stdout or b"", limit), stderr=_tail(stderr or b"", limit))
+    for reader in readers:
+        reader.join(timeout=5)  # a process that left the group (setsid) may hold a pipe open
+    for pipe in (proc.stdout, proc.stderr):
+        with contextlib.suppress(OSError):
+            pipe.close()
+    out.update(stdout=_tail(bytes(captured[0]), limit), stderr=_tail(bytes(captured[1]), limit))
     if not out["timed_out"]:
         out["returncode"] = proc.returncode
     out["duration_s"] = round(time.monotonic() - started, 3)
