@@ -65,7 +65,8 @@ def test_edited_entry(tmp_path):
 
 
 def test_edited_and_rehashed_entry(tmp_path):
-    """Recomputing the edited entry's hash breaks the link to the next one."""
+    """Without signatures, recomputing the edited entry's hash breaks the link to the next one
+    (test_governance_signing: with them, the edited entry itself is named)."""
     j = make(tmp_path)
     content = lines(j)
     entry = json.loads(content[1])
