@@ -223,18 +223,6 @@ def ensure_os_users() -> list[str]:
     return list(USERS)
 
 
-def ensure_home(user: str) -> Path:
-    """The account's home directory from the password database, created if missing (owned by
-    the account, mode 0700), for programs that keep per-user state there."""
-    pw = pwd.getpwnam(user)
-    home = Path(pw.pw_dir)
-    if not home.is_dir():
-        home.mkdir(parents=True, exist_ok=True)
-        os.chown(home, pw.pw_uid, pw.pw_gid)
-        home.chmod(0o700)
-    return home
-
-
 def share_with_team(path: Path) -> None:
     """Make ``path`` and everything in it usable by the mlc-team (group-owned, setgid, g+w) —
     except what only the administrator (root, here) may change: console.toml, signers, hooks/."""

@@ -30,9 +30,10 @@ from tests.frozen_time import CONSOLE
 from tests.test_governance_helpers import (
     GROUP,
     can_make_users,
-    ensure_home,
     ensure_os_users,
+    home_of,
     real_users,
+    register_keys,
     run_as,
     share_with_team,
 )
@@ -40,7 +41,7 @@ from tests.test_governance_helpers import (
 SAMPLE = Path(__file__).resolve().parent.parent / "sample_data"
 OPERATOR, REVIEWER, ANALYST = "mlc-carol", "mlc-alice", "mlc-eve"
 ACCOUNTS = (OPERATOR, REVIEWER, ANALYST)
-ADMIN_OWNED = ("console.toml", "hooks")  # what decides who may approve and what runs
+ADMIN_OWNED = ("console.toml", "hooks", "signers")  # who may approve, what runs, whose signature counts
 
 
 @dataclass
@@ -71,8 +72,9 @@ def make_shared_workspace(
     - the mlc-* accounts exist (group mlc-team) and have real home directories;
     - everything is group mlc-team, group-writable, folders setgid (``share_with_team``: the
       ``chgrp -R`` / ``chmod -R g+w`` / ``chmod g+s`` of docs/governance.md);
-    - ``[access]`` names the accounts; ``console.toml`` and ``hooks/`` belong to the admin
-      (root:root, 0644 / 0755): members run the hooks but cannot change them.
+    - ``[access]`` names the accounts; ``console.toml``, ``signers`` and ``hooks/`` belong to the
+      admin (root:root, 0644 / 0755): members run the hooks but cannot change them;
+    - each account has a private home (its signing key), and the admin registered its key.
     """
     ensure_os_users()
     base.chmod(0o755)
@@ -93,7 +95,8 @@ def make_shared_workspace(
             os.chown(os.path.join(dirpath, name), 0, 0)
             os.chmod(os.path.join(dirpath, name), 0o755)
     ws = SharedWorkspace(root, GROUP, accounts)
-    ws.homes = {user: ensure_home(user) for user in accounts}
+    ws.homes = {user: home_of(user) for user in accounts}  # private: each one's signing key
+    register_keys(root, accounts)  # the admin adds each account's public key to signers
     return ws
 
 
