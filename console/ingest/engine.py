@@ -17,6 +17,7 @@ the next pass re-reads the same bytes) or the new one: nothing lost, nothing twi
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import gzip
 import json
 import os
@@ -36,6 +37,7 @@ from console import clock
 from console.fsio import TempFile, fsync_dir, publish, write_atomic
 from console.ingest import formats
 from console.ingest.formats import MAX_LINE, RAW_KEEP, LineBlock
+from console.ingest.limits import limits_from
 from console.ingest.lock import IngestLock
 from console.ingest.normalize import (
     FeatureCatalog,
@@ -176,6 +178,7 @@ class Ingester:
         self._reg_sig: tuple | None = None
         self.follow_links = follow_links_setting(ws)
         self._links_reported: set[str] = set()
+        self.limits = limits_from(ws.section("ingest"), str(ws.config_path))
 
     def submit(self, fn, *args) -> Future:
         """Run ``fn`` on this ingester's two worker threads (parsing ahead, writing parts);
@@ -489,7 +492,7 @@ class _Run:
                         if not rest:
                             continue
                         block = LineBlock(rest, st.offset, st.line + 1)
-                    fut = self.ing.submit(formats.parse_block, block, f.kind, f.fmt, header)
+                    fut = self.ing.submit(formats.parse_block, block, f.kind, f.fmt, header, self.ing.limits.max_features_per_model)
                     self._enqueue(_Job(f, st, "block", block, fut, block.n))
             except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
                 st.last_error = f"incomplete or corrupt gzip: {exc}"[:300]
@@ -623,8 +626,13 @@ class _Run:
                 idx = idx[mask]
             return np.bincount(idx, minlength=len(entries))
 
+        limits = self.ing.limits
+        ts_max = None
+        if limits.max_future_skew_s is not None:
+            ts_max = clock.now_naive() + dt.timedelta(seconds=limits.max_future_skew_s)
         if kind == "predictions":
-            v = validate_predictions(df)
+            known = self.cp.features
+            v = validate_predictions(df, ts_max, limits.max_features_per_model, lambda m: known.get(m, {}))
             good = v.good.with_columns(key_expr().alias(KEY_COLUMN))
             keys = good[KEY_COLUMN].to_numpy()
             order = np.argsort(keys, kind="stable")
@@ -653,7 +661,7 @@ class _Run:
 
             after.append(commit_predictions)
         else:
-            v = validate_labels(df)
+            v = validate_labels(df, ts_max)
             good = v.good
             kept = per_entry(good)
             if good.height:

@@ -13,13 +13,16 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 import pyarrow.json as pj
 
+from console.ingest.normalize import too_many_features
 from console.ingest.tagging import (
     FEATURE_PREFIX,
     NeedsSlowPath,
@@ -32,6 +35,7 @@ from console.store.schema import LABEL_FIELDS, RESERVED_PREDICTION_FIELDS
 MAX_LINE = 1 << 20  # a line longer than this is quarantined without being parsed
 SLOW_BELOW = 32  # blocks this small (in lines) go straight to the per-line parser
 RAW_KEEP = 1024
+BAD_FEATURE_NAME = "a feature name holds a control character"
 
 
 class LineBlock:
@@ -83,7 +87,23 @@ def _decode_json_line(raw: bytes) -> tuple[dict | None, str | None]:
         return None, f"not valid JSON: {msg}"
     if not isinstance(value, dict):
         return None, "not a JSON object"
+    if _SURROGATE_ESCAPE.search(text) and not _is_unicode(value):
+        return None, "a string holds a lone UTF-16 surrogate (not Unicode text)"
     return value, None
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _is_unicode(value: object) -> bool:
+    """No lone surrogate in any key or string of ``value`` (a ``\\ud800`` escape parses into one,
+    and such a string cannot be stored as UTF-8). A valid escaped pair is one character."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _prediction_fields(obj: dict) -> tuple[dict | None, str | None]:
@@ -96,7 +116,9 @@ def _prediction_fields(obj: dict) -> tuple[dict | None, str | None]:
     else:
         return None, "'features' must be an object"
     for k, v in source:
-        fields[FEATURE_PREFIX + str(k)] = v
+        if _CONTROL.search(k):
+            return None, BAD_FEATURE_NAME
+        fields[FEATURE_PREFIX + k] = v
     return fields, None
 
 
@@ -104,8 +126,11 @@ def _label_fields(obj: dict) -> dict:
     return {k: obj[k] for k in LABEL_FIELDS if k in obj}
 
 
-def _slow_jsonl(block: LineBlock, idx: list[int], kind: str, builder: TaggedBuilder, reasons: dict[int, str]) -> None:
+def _slow_jsonl(
+    block: LineBlock, idx: list[int], kind: str, builder: TaggedBuilder, reasons: dict[int, str], max_features: int | None
+) -> None:
     data = block.data
+    seen: dict[object, set[str]] = {}  # feature names per model in this block (bounds its width)
     for i in idx:
         line_no = block.first_line + i
         offset = block.base + int(block.starts[i])
@@ -118,6 +143,14 @@ def _slow_jsonl(block: LineBlock, idx: list[int], kind: str, builder: TaggedBuil
             continue
         if kind == "predictions":
             fields, why = _prediction_fields(obj)
+            if fields is not None and max_features is not None:
+                model = fields.get("model")
+                names = seen.setdefault(model if isinstance(model, str) else None, set())
+                new = [k for k in fields if k.startswith(FEATURE_PREFIX) and fields[k] is not None and k not in names]
+                if len(names) + len(new) > max_features:
+                    fields, why = None, too_many_features(max_features)
+                else:
+                    names.update(new)
             builder.add_row(line_no, offset, fields, why)
         else:
             builder.add_row(line_no, offset, _label_fields(obj), None)
@@ -140,10 +173,10 @@ def _fast_parse(buf: memoryview, nlines: int, kind: str, parser: str, header: li
         assert header is not None
         table = pcsv.read_csv(
             pa.BufferReader(pa.py_buffer(buf)),
-            read_options=pcsv.ReadOptions(column_names=header, block_size=_block_size(buf)),
+            read_options=pcsv.ReadOptions(column_names=_positional(header), block_size=_block_size(buf)),
             parse_options=pcsv.ParseOptions(newlines_in_values=False, ignore_empty_lines=False),
             convert_options=pcsv.ConvertOptions(
-                column_types={h: pa.string() for h in header}, strings_can_be_null=False, quoted_strings_can_be_null=False
+                column_types={h: pa.string() for h in _positional(header)}, strings_can_be_null=False, quoted_strings_can_be_null=False
             ),
         )
     if table.num_rows != nlines:
@@ -151,8 +184,25 @@ def _fast_parse(buf: memoryview, nlines: int, kind: str, parser: str, header: li
     return table
 
 
-def parse_block(block: LineBlock, kind: str, parser: str = "jsonl", header: list[str] | None = None) -> pl.DataFrame:
-    """Tagged rows for every line of ``block``, in line order (one row per line)."""
+class _TooWide(Exception):
+    """More feature columns than one model may have: the careful parser bounds them per model."""
+
+
+def _feature_columns(table: pa.Table) -> int:
+    n = sum(1 for c in table.column_names if c not in RESERVED_PREDICTION_FIELDS)
+    if "features" in table.column_names and pa.types.is_struct(table.column("features").type):
+        n += table.column("features").type.num_fields
+    return n
+
+
+def parse_block(
+    block: LineBlock, kind: str, parser: str = "jsonl", header: list[str] | None = None, max_features: int | None = None
+) -> pl.DataFrame:
+    """Tagged rows for every line of ``block``, in line order (one row per line).
+
+    ``max_features``: a JSONL record that would give its model more distinct features than
+    this within the block is quarantined here, unparsed (a bound on the block's width; the
+    store-wide bound is applied in validation)."""
     reasons = _special_reasons(block)
     frames: list[pl.DataFrame] = []
     slow = TaggedBuilder()
@@ -183,8 +233,12 @@ def parse_block(block: LineBlock, kind: str, parser: str = "jsonl", header: list
             if not _is_ascii(gbuf[a:b]):
                 str(gbuf[a:b], "utf-8")  # not UTF-8: UnicodeDecodeError, split below
             table = _fast_parse(gbuf[a:b], hi - lo, kind, parser, header)
-            frames.append(_tag_table(table, kind, parser, good[lo:hi], block))
-        except (pa.ArrowInvalid, pa.ArrowException, NeedsSlowPath, UnicodeDecodeError, ValueError, TypeError):
+            if parser == "jsonl" and kind == "predictions" and max_features is not None and _feature_columns(table) > max_features:
+                raise _TooWide
+            frames.append(_tag_table(table, kind, parser, good[lo:hi], block, header))
+        except _TooWide:
+            slow_idx.extend(good[lo:hi].tolist())
+        except (pa.ArrowInvalid, pa.ArrowException, NeedsSlowPath, UnicodeDecodeError, ValueError, TypeError, pl.exceptions.PolarsError):
             mid = (lo + hi) // 2
             run(lo, mid)
             run(mid, hi)
@@ -193,15 +247,18 @@ def parse_block(block: LineBlock, kind: str, parser: str = "jsonl", header: list
     if slow_idx:
         slow_idx.sort()
         if parser == "jsonl":
-            _slow_jsonl(block, slow_idx, kind, slow, reasons)
+            _slow_jsonl(block, slow_idx, kind, slow, reasons, max_features)
             frames.append(slow.frame())
         else:
             assert header is not None
             frames.append(_slow_csv(block, slow_idx, kind, header, reasons))
     if not frames:
         return pl.DataFrame({"_line": pl.Series([], dtype=pl.Int64), "_offset": pl.Series([], dtype=pl.Int64), "_reason": pl.Series([], dtype=pl.String)})
-    df = pl.concat(frames, how="diagonal_relaxed") if len(frames) > 1 else frames[0]
-    return df.sort("_line") if len(frames) > 1 else df
+    if len(frames) == 1:
+        return frames[0]
+    df = pl.concat(frames, how="diagonal_relaxed")
+    # a field one frame lacks is missing on its rows (tag 0), never unknown (null)
+    return df.with_columns(pl.col(r"^.*\|t$").fill_null(0)).sort("_line")
 
 
 def _is_ascii(buf: memoryview) -> bool:
@@ -209,16 +266,17 @@ def _is_ascii(buf: memoryview) -> bool:
     return len(buf) == 0 or int(np.frombuffer(buf, dtype=np.uint8).max()) < 0x80
 
 
-def _tag_table(table: pa.Table, kind: str, parser: str, idx: np.ndarray, block: LineBlock) -> pl.DataFrame:
+def _tag_table(table: pa.Table, kind: str, parser: str, idx: np.ndarray, block: LineBlock, header: list[str] | None) -> pl.DataFrame:
     ix = idx
     lines = block.first_line + ix
     offsets = block.base + block.starts[ix]
     if parser == "jsonl":
         return tag_table(table, kind, lines, offsets, RESERVED_PREDICTION_FIELDS, LABEL_FIELDS, parquet=False)
+    assert header is not None
     df = pl.from_arrow(table)
     assert isinstance(df, pl.DataFrame)
     df = df.with_columns(pl.Series("_line", lines), pl.Series("_offset", offsets), pl.lit(None, pl.String).alias("_reason"))
-    return _csv_tag(df, kind)
+    return _csv_tag(df, kind, header)
 
 
 # -- CSV -----------------------------------------------------------------------------------
@@ -249,21 +307,33 @@ def _csv_field_name(name: str, kind: str) -> str | None:
     return name if name in RESERVED_PREDICTION_FIELDS else FEATURE_PREFIX + name
 
 
-def _csv_tag(df: pl.DataFrame, kind: str) -> pl.DataFrame:
+def _positional(header: list[str]) -> list[str]:
+    """The names CSV columns are read under (``_c0``, ``_c1``, ...): a header name is text from
+    the file, and may hold anything (a NUL, which Arrow cuts a name at; ``_line``)."""
+    return [f"_c{i}" for i in range(len(header))]
+
+
+def _csv_tag(df: pl.DataFrame, kind: str, header: list[str]) -> pl.DataFrame:
     rename = {}
-    keep = ["_line", "_offset", "_reason"]
-    for c in df.columns:
-        if c.startswith("_") and c in keep:
+    bad_names = []
+    for pos, name in zip(_positional(header), header, strict=True):
+        target = _csv_field_name(name, kind)
+        if target is None:
             continue
-        target = _csv_field_name(c, kind)
-        if target is not None:
-            rename[c] = target
-    df = df.select(keep + list(rename)).rename(rename)
+        if target.startswith(FEATURE_PREFIX) and _CONTROL.search(name):
+            bad_names.append(pos)
+            continue
+        rename[pos] = target
+    if bad_names:  # a value under such a column quarantines its record (as in JSONL)
+        has = pl.any_horizontal([pl.col(c).is_not_null() & (pl.col(c) != "") for c in bad_names])
+        df = df.with_columns(pl.when(pl.col("_reason").is_null() & has).then(pl.lit(BAD_FEATURE_NAME)).otherwise(pl.col("_reason")).alias("_reason"))
+    df = df.select(["_line", "_offset", "_reason", *rename]).rename(rename)
     return csv_text_tags(df, list(rename.values()))
 
 
 def _slow_csv(block: LineBlock, idx: list[int], kind: str, header: list[str], reasons: dict[int, str]) -> pl.DataFrame:
-    rows: dict[str, list] = {h: [] for h in header}
+    cols = _positional(header)
+    rows: dict[str, list] = {h: [] for h in cols}
     lines, offsets, why = [], [], []
     for i in idx:
         lines.append(block.first_line + i)
@@ -288,13 +358,13 @@ def _slow_csv(block: LineBlock, idx: list[int], kind: str, header: list[str], re
                         reason = f"expected {len(header)} fields, got {len(values)}"
                         values = None
         why.append(reason)
-        for j, h in enumerate(header):
+        for j, h in enumerate(cols):
             rows[h].append(values[j] if values is not None else None)
     df = pl.DataFrame({h: pl.Series(v, dtype=pl.String) for h, v in rows.items()})
     df = df.with_columns(
         pl.Series("_line", lines, dtype=pl.Int64), pl.Series("_offset", offsets, dtype=pl.Int64), pl.Series("_reason", why, dtype=pl.String)
     )
-    return _csv_tag(df, kind)
+    return _csv_tag(df, kind, header)
 
 
 # -- Parquet -------------------------------------------------------------------------------
@@ -309,5 +379,39 @@ def tag_parquet_batch(batch: pa.RecordBatch | pa.Table, kind: str, first_row: in
         keep.append(name)
     if len(keep) != len(table.column_names):
         table = table.select(keep)
+    bad = None
+    if kind == "predictions":
+        table, bad = _drop_control_named(table)
     lines = np.arange(first_row + 1, first_row + 1 + table.num_rows, dtype=np.int64)
-    return tag_table(table, kind, lines, None, RESERVED_PREDICTION_FIELDS, LABEL_FIELDS, parquet=True)
+    df = tag_table(table, kind, lines, None, RESERVED_PREDICTION_FIELDS, LABEL_FIELDS, parquet=True)
+    if bad is not None:
+        df = df.with_columns(
+            pl.when(pl.col("_reason").is_null() & pl.Series(bad)).then(pl.lit(BAD_FEATURE_NAME)).otherwise(pl.col("_reason")).alias("_reason")
+        )
+    return df
+
+
+def _drop_control_named(table: pa.Table) -> tuple[pa.Table, np.ndarray | None]:
+    """Feature columns (or ``features`` struct fields) whose name holds a control character,
+    dropped; with the mask of rows that had a value in one (they are quarantined, as in JSONL)."""
+    bad = np.zeros(table.num_rows, dtype=bool)
+    found = False
+    for name in list(table.column_names):
+        col = table.column(name)
+        if _CONTROL.search(name):
+            bad |= pc.is_valid(col).to_numpy(zero_copy_only=False)
+            table = table.drop_columns([name])
+            found = True
+        elif name == "features" and pa.types.is_struct(col.type) and any(_CONTROL.search(f.name) for f in col.type):
+            arr = col.combine_chunks()
+            keep = []
+            for i, fld in enumerate(col.type):
+                child = pc.struct_field(arr, [i])
+                if _CONTROL.search(fld.name):
+                    bad |= (pc.is_valid(arr).to_numpy(zero_copy_only=False) & pc.is_valid(child).to_numpy(zero_copy_only=False))
+                    found = True
+                else:
+                    keep.append((fld, child))
+            new = pa.StructArray.from_arrays([c for _, c in keep], fields=[f for f, _ in keep], mask=pc.is_null(arr)) if keep else pa.nulls(len(arr))
+            table = table.set_column(table.column_names.index(name), "features", new)
+    return table, (bad if found else None)

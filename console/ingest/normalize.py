@@ -12,8 +12,9 @@ that contradicts the kind becomes null and counts as a type error of that featur
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
-import threading
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -28,48 +29,69 @@ PRED_FIELDS = ("ts", "model", "version", "request_id", "prediction", "score", "l
 LABEL_FIELDS = ("request_id", "label", "model", "ts")
 TS_MIN = pl.datetime(1900, 1, 1)
 TS_MAX = pl.datetime(2300, 1, 1)
-_tls = threading.local()
-
-
-def _duck():  # -> duckdb.DuckDBPyConnection (imported here: rarely needed, slow to import)
-    conn = getattr(_tls, "conn", None)
-    if conn is None:
-        import duckdb
-
-        conn = duckdb.connect(":memory:")
-        conn.execute("SET TimeZone='UTC'")
-        conn.execute("SET threads=1")
-        _tls.conn = conn
-    return conn
+MAX_MODEL_BYTES = 80  # a model name is a folder name in the store (model=<percent-encoded>)
+IN_THE_FUTURE = "'ts' in the future"
+_CONTROL = r"[\x00-\x1f\x7f]"
 
 
 def parse_ts_strings(values: pl.Series) -> pl.Series:
-    """RFC 3339 text (zone optional: UTC) → naive UTC ``Datetime(us)``; null when unreadable."""
+    """RFC 3339 date-times → naive UTC ``Datetime(us)``; null when not RFC 3339.
+
+    Exactly RFC 3339 §5.6 ``date-time`` (``T``/``t``, ``Z``/``z``, a ``±hh:mm`` offset,
+    ``-00:00`` = UTC, any number of fraction digits: cut to microseconds), plus two documented
+    forms: a space for the ``T`` (RFC 3339's own note allows it) and no offset (UTC). A leap
+    second, ``23:59:60`` UTC, reads as ``23:59:59`` (with its fraction). Nothing else: no
+    date alone, no ``24:00``, no zone names, no ``+25:00``.
+    """
     if values.len() == 0 or values.null_count() == values.len():
         return pl.Series(values.name, [None] * values.len(), dtype=pl.Datetime("us"))
     fast = _parse_iso_utc(values)
     if fast is not None:
         return fast
-    # The common spellings, vectorised in polars; DuckDB's ISO parser takes the rest.
-    out = values.str.strptime(pl.Datetime("us"), "%Y-%m-%dT%H:%M:%S%.fZ", strict=False)
-    missing = out.is_null() & values.is_not_null()
-    if missing.any():
-        out = out.fill_null(values.str.strptime(pl.Datetime("us"), "%Y-%m-%dT%H:%M:%S%.f", strict=False))
-        missing = out.is_null() & values.is_not_null()
-    if not missing.any():
-        return out.alias(values.name)
-    idx = missing.arg_true()
-    return out.scatter(idx, _duck_parse(values.gather(idx))).alias(values.name)
+    return pl.DataFrame({"s": values}).select(_rfc3339(pl.col("s"))).to_series().alias(values.name)
 
 
-_ISO_Z = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z$"
+_RFC3339 = (
+    r"^([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]+))?"
+    r"(?:([Zz])|([+-])([0-9]{2}):([0-9]{2}))?$"
+)
+
+
+def _rfc3339(s: pl.Expr) -> pl.Expr:
+    g = s.str.extract_groups(_RFC3339)
+
+    def num(i: int) -> pl.Expr:
+        return g.struct.field(str(i)).cast(pl.Int32)
+
+    y, mo, d, h, mi, sec = (num(i) for i in range(1, 7))
+    frac = g.struct.field("7").fill_null("").str.slice(0, 6).str.pad_end(6, "0").cast(pl.Int32)
+    sign = pl.when(g.struct.field("9") == "-").then(-1).otherwise(1)
+    oh, om = num(10).fill_null(0), num(11).fill_null(0)
+    leap = (y % 4 == 0) & ((y % 100 != 0) | (y % 400 == 0))
+    month_days = (
+        pl.when(mo == 2).then(pl.when(leap).then(29).otherwise(28))
+        .when(mo.is_in([4, 6, 9, 11])).then(30)
+        .otherwise(31)
+    )
+    ok = (mo >= 1) & (mo <= 12) & (d >= 1) & (d <= month_days) & (h <= 23) & (mi <= 59) & (sec <= 60) & (oh <= 23) & (om <= 59)
+
+    def when_ok(e: pl.Expr) -> pl.Expr:
+        return pl.when(ok).then(e)
+
+    local = pl.datetime(when_ok(y), when_ok(mo), when_ok(d), when_ok(h), when_ok(mi), when_ok(pl.min_horizontal(sec, 59)), when_ok(frac), time_unit="us")
+    utc = local - pl.duration(minutes=sign * (oh * 60 + om))
+    leap_ok = (sec < 60) | ((utc.dt.hour() == 23) & (utc.dt.minute() == 59))
+    return pl.when(ok & leap_ok).then(utc).cast(pl.Datetime("us"))
+
+
+_ISO_Z = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?Z$"
 
 
 def _parse_iso_utc(values: pl.Series) -> pl.Series | None:
     """The usual case, fast: every value spelled ``YYYY-MM-DDThh:mm:ss[.ffffff]Z``, parsed by
-    Arrow's strict ISO 8601 cast (it rejects what it cannot read exactly: an invalid date, a
-    leap second). ``None`` when any value is spelled otherwise or rejected: the general path
-    below reads them, with the same result for every value this one accepts."""
+    Arrow's strict ISO 8601 cast (it rejects an invalid date). ``None`` when any value is
+    spelled otherwise or rejected: the general path reads them, with the same result for
+    every value this one accepts."""
     if values.null_count():
         return None
     arr = values.to_arrow()
@@ -82,22 +104,6 @@ def _parse_iso_utc(values: pl.Series) -> pl.Series | None:
     out = pl.from_arrow(ts)
     assert isinstance(out, pl.Series)
     return out.dt.replace_time_zone(None).cast(pl.Datetime("us")).alias(values.name)
-
-
-def _duck_parse(values: pl.Series) -> pl.Series:
-    tbl = pa.table({"s": values.to_arrow()})
-    conn = _duck()
-    conn.register("_ts_in", tbl)
-    try:
-        res = conn.sql(
-            "SELECT CASE WHEN isfinite(x) THEN x::TIMESTAMP END AS d FROM "
-            "(SELECT TRY_CAST(s AS TIMESTAMPTZ) AS x FROM _ts_in)"
-        ).to_arrow_table()
-    finally:
-        conn.unregister("_ts_in")
-    out = pl.from_arrow(res.column(0))
-    assert isinstance(out, pl.Series)
-    return out.cast(pl.Datetime("us")).alias(values.name)
 
 
 def canonical_number_text(n: pl.Expr) -> pl.Expr:
@@ -123,7 +129,11 @@ def ensure_fields(df: pl.DataFrame, fields: tuple[str, ...]) -> pl.DataFrame:
             ]
     if "_reason" not in df.columns:
         add.append(pl.lit(None, pl.String).alias("_reason"))
-    return df.with_columns(add) if add else df
+    df = df.with_columns(add) if add else df
+    # A null tag (a frame that lacked the field, concatenated with one that had it) means the
+    # field is missing on that row: tag 0, so the rules below see it as missing.
+    tags = [c for c in df.columns if c.endswith("|t") and df[c].null_count()]
+    return df.with_columns(pl.col(tags).fill_null(T_NULL)) if tags else df
 
 
 def _t(f: str) -> pl.Expr:
@@ -191,22 +201,28 @@ def _prediction_exprs() -> tuple[pl.Expr, list[pl.Expr]]:
         return (_t(f) == T_NULL) | ((_t(f) == T_STR) & (_s(f) == ""))
 
     status = pl.when(_t("status") == T_NULL).then(pl.lit("ok")).otherwise(_s("status"))
+    not_finite = lambda f: (_t(f) == T_NUM) & _s(f).is_null() & ~_n(f).is_finite()  # noqa: E731 - NaN, 1e400
     num_ok = lambda f: _n(f).is_finite()  # noqa: E731
     reason = (
         pl.when(pl.col("_reason").is_not_null()).then(pl.col("_reason"))
         .when(missing("ts")).then(pl.lit("missing required field 'ts'"))
         .when(missing("model")).then(pl.lit("missing required field 'model'"))
         .when(_t("model") != T_STR).then(pl.lit("'model' must be a string"))
+        .when(_s("model").str.len_bytes() > MAX_MODEL_BYTES).then(pl.lit(f"'model' longer than {MAX_MODEL_BYTES} bytes"))
+        .when(_s("model").str.contains(_CONTROL)).then(pl.lit("'model' holds a control character"))
         .when(missing("version")).then(pl.lit("missing required field 'version'"))
         .when(~_t("version").is_in([T_STR, T_NUM])).then(pl.lit("'version' must be a string or a number"))
+        .when(not_finite("version")).then(pl.lit("'version' is not a finite number"))
         .when(missing("request_id")).then(pl.lit("missing required field 'request_id'"))
         .when(~_t("request_id").is_in([T_STR, T_NUM])).then(pl.lit("'request_id' must be a string"))
+        .when(not_finite("request_id")).then(pl.lit("'request_id' is not a finite number"))
         .when((_t("status") != T_NULL) & ~((_t("status") == T_STR) & _s("status").is_in(["ok", "error"])))
         .then(pl.lit("'status' must be \"ok\" or \"error\""))
         .when(missing("prediction") & (status != "error")).then(pl.lit("missing required field 'prediction'"))
         .when(_t("prediction").is_in([T_BOOL, T_OTHER]) | ((_t("prediction") == T_NUM) & ~num_ok("prediction")))
         .then(pl.lit("'prediction' must be a number or a string"))
         .when(pl.col("_ts").is_null() | (pl.col("_ts") < TS_MIN) | (pl.col("_ts") >= TS_MAX)).then(pl.lit("unreadable 'ts'"))
+        .when(pl.col("_ts") > pl.col("_ts_max")).then(pl.lit(IN_THE_FUTURE))
         .when((_t("score") != T_NULL) & (_t("score") != T_NUM)).then(pl.lit("'score' must be a number"))
         .when((_t("score") == T_NUM) & ~((_n("score") >= 0) & (_n("score") <= 1))).then(pl.lit("'score' outside [0, 1]"))
         .when((_t("latency_ms") != T_NULL) & ((_t("latency_ms") != T_NUM) | ~num_ok("latency_ms"))).then(pl.lit("'latency_ms' must be a number"))
@@ -238,12 +254,23 @@ def _prediction_exprs() -> tuple[pl.Expr, list[pl.Expr]]:
     return reason, select
 
 
-def validate_predictions(df: pl.DataFrame) -> Validated:
-    """Split tagged prediction records into valid rows (normalised) and quarantined rows."""
+def validate_predictions(
+    df: pl.DataFrame,
+    ts_max: dt.datetime | None = None,
+    max_features: int | None = None,
+    known_features: Callable[[str], Collection[str]] | None = None,
+) -> Validated:
+    """Split tagged prediction records into valid rows (normalised) and quarantined rows.
+
+    ``ts_max`` (naive UTC): a later ``ts`` is quarantined as in the future. ``max_features``:
+    a record that would give its model more distinct features than this (those it already
+    has: ``known_features(model)``) is quarantined."""
     df = ensure_fields(df, PRED_FIELDS)
     ts = _parse_ts(df)
     reason, select = _prediction_exprs()
-    df = df.with_columns(ts.alias("_ts")).with_columns(reason.alias("_why"))
+    df = df.with_columns(ts.alias("_ts"), pl.lit(ts_max, pl.Datetime("us")).alias("_ts_max")).with_columns(reason.alias("_why"))
+    if max_features is not None:
+        df = _cap_features(df, max_features, known_features or (lambda m: ()))
     bad = df.filter(pl.col("_why").is_not_null()).select("_line", "_offset", pl.col("_why").alias("reason"))
     ok = df.filter(pl.col("_why").is_null()) if bad.height else df
     feats = sorted({c[len(FEATURE_PREFIX):-2] for c in ok.columns if c.startswith(FEATURE_PREFIX) and c.endswith("|t")})
@@ -254,22 +281,25 @@ def validate_predictions(df: pl.DataFrame) -> Validated:
     return Validated(good=good, bad=bad, features=feats)
 
 
-def validate_labels(df: pl.DataFrame) -> Validated:
+def validate_labels(df: pl.DataFrame, ts_max: dt.datetime | None = None) -> Validated:
     """Split tagged label records into valid rows and quarantined rows (CONTRACT §3)."""
     df = ensure_fields(df, LABEL_FIELDS)
     ts = _parse_ts(df)
-    df = df.with_columns(ts.alias("_ts"))
+    df = df.with_columns(ts.alias("_ts"), pl.lit(ts_max, pl.Datetime("us")).alias("_ts_max"))
     missing = lambda f: (_t(f) == T_NULL) | ((_t(f) == T_STR) & (_s(f) == ""))  # noqa: E731
     reason = (
         pl.when(pl.col("_reason").is_not_null()).then(pl.col("_reason"))
         .when(missing("request_id")).then(pl.lit("missing required field 'request_id'"))
         .when(~_t("request_id").is_in([T_STR, T_NUM])).then(pl.lit("'request_id' must be a string"))
+        .when((_t("request_id") == T_NUM) & _s("request_id").is_null() & ~_n("request_id").is_finite())
+        .then(pl.lit("'request_id' is not a finite number"))
         .when(_t("label") == T_NULL).then(pl.lit("missing required field 'label'"))
         .when((_t("label") == T_OTHER) | ((_t("label") == T_NUM) & ~_n("label").is_finite()))
         .then(pl.lit("'label' must be a number or a string"))
         .when(~_t("model").is_in([T_NULL, T_STR])).then(pl.lit("'model' must be a string"))
         .when((_t("ts") != T_NULL) & (pl.col("_ts").is_null() | (pl.col("_ts") < TS_MIN) | (pl.col("_ts") >= TS_MAX)))
         .then(pl.lit("unreadable 'ts'"))
+        .when(pl.col("_ts") > pl.col("_ts_max")).then(pl.lit(IN_THE_FUTURE))
         .otherwise(None)
     )
     df = df.with_columns(reason.alias("_why"))
@@ -286,6 +316,41 @@ def validate_labels(df: pl.DataFrame) -> Validated:
         pl.col("_line").alias("line"),
     )
     return Validated(good=good, bad=bad)
+
+
+def too_many_features(cap: int) -> str:
+    """The quarantine reason of a record that would exceed ``max_features_per_model``."""
+    return f"too many distinct features for this model (max_features_per_model = {cap})"
+
+
+def _cap_features(df: pl.DataFrame, cap: int, known_of: Callable[[str], Collection[str]]) -> pl.DataFrame:
+    """Quarantine (``_why``) the records that would give their model more than ``cap``
+    distinct features. New features are admitted in order of their first record (then name)."""
+    feats = [c[len(FEATURE_PREFIX):-2] for c in df.columns if c.startswith(FEATURE_PREFIX) and c.endswith("|t")]
+    if not feats:
+        return df
+    ok = df["_why"].is_null() & (df["model|t"] == T_STR)
+    models = df["model|s"]
+    extra: list[int] = []
+    why = too_many_features(cap)
+    for model in models.filter(ok).unique(maintain_order=True).to_list():
+        rows = ok & (models == model)
+        sub = df.filter(rows)
+        firsts = sub.select(
+            [(pl.col(f"{FEATURE_PREFIX}{f}|t") != T_NULL).arg_true().first().alias(str(i)) for i, f in enumerate(feats)]
+        ).row(0)
+        known = set(known_of(model))
+        new = sorted((first, f) for f, first in zip(feats, firsts, strict=True) if first is not None and f not in known)
+        room = max(cap - len(known), 0)
+        if len(new) <= room:
+            continue
+        rejected = [f for _, f in new[room:]]
+        hit = sub.select(pl.any_horizontal([pl.col(f"{FEATURE_PREFIX}{f}|t") != T_NULL for f in rejected])).to_series()
+        extra += rows.arg_true().filter(hit).to_list()
+    if not extra:
+        return df
+    mark = pl.Series([False] * df.height).scatter(extra, True)
+    return df.with_columns(pl.when(mark).then(pl.lit(why)).otherwise(pl.col("_why")).alias("_why"))
 
 
 class FeatureCatalog:

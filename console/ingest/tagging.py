@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,7 @@ import pyarrow.compute as pc
 
 T_NULL, T_NUM, T_STR, T_BOOL, T_OTHER = 0, 1, 2, 3, 4
 FEATURE_PREFIX = "f:"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class NeedsSlowPath(Exception):
@@ -237,6 +239,13 @@ def tag_table(
             table = table.drop_columns(["features"])
         else:
             table = table.drop_columns(["features"])
+    names = list(table.column_names)
+    if "features" in names and pa.types.is_struct(table.column("features").type):
+        names += [f.name for f in table.column("features").type]
+    if any(_CONTROL.search(name) for name in names):
+        # polars cuts names at a NUL, and such a feature name quarantines its record: the
+        # careful parser decides record by record
+        raise NeedsSlowPath("a column name holds a control character")
     df = pl.from_arrow(table, rechunk=False)
     assert isinstance(df, pl.DataFrame)
     schema_key = []
