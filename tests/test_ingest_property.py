@@ -18,7 +18,7 @@ RIDS = [f"r{i}" for i in range(12)]
 
 valid_record = st.fixed_dictionaries(
     {
-        "ts": st.one_of(st.just("2026-11-01T12:00:00Z"), st.integers(0, 4_000_000_000), st.just("2026-11-01 08:00:00.123456")),
+        "ts": st.one_of(st.just("2026-11-01T12:00:00Z"), st.integers(0, 1_795_000_000), st.just("2026-11-01 08:00:00.123456")),
         "model": st.sampled_from(["m", "n"]),
         "version": st.one_of(st.sampled_from(["1", "2"]), st.integers(1, 3)),
         "request_id": st.sampled_from(RIDS),
@@ -109,3 +109,72 @@ def test_csv_every_line_accounted_for(lines) -> None:
         result = ingest(ws)
         assert sum(result.values()) == len(lines)
         assert ingest(ws) == {"predictions": 0, "labels": 0, "quarantined": 0, "duplicates": 0}
+
+
+# -- records that differ in which fields they carry, in runs long enough to cross blocks ------
+# The fast parser takes runs of more than SLOW_BELOW lines, the careful one the rest; a field
+# that one run lacks and another has must read as missing, whichever parser read which run.
+REQUIRED = ("ts", "model", "version", "request_id", "prediction")
+VARIANTS: dict[str, tuple[dict, str | None]] = {
+    "full": ({"score": 0.5, "features": {"a": 1}}, None),
+    "bare": ({}, None),
+    "flat": ({"z": "x", "y": 2}, None),
+    "error": ({"status": "error", "_drop": "prediction"}, None),
+    **{f"no-{f}": ({"_drop": f}, f"missing required field '{f}'") for f in REQUIRED},
+    "nan-id": ({"request_id": float("nan")}, "'request_id' is not a finite number"),
+    "inf-version": ({"version": float("inf")}, "'version' is not a finite number"),
+    "future": ({"ts": "2030-01-01T00:00:00Z"}, "'ts' in the future"),
+    "lower-tz": ({"ts": "2026-11-01t10:00:00z"}, None),
+    "bad-ts": ({"ts": "2026-11-01T24:00:00Z"}, "unreadable 'ts'"),
+    "long-model": ({"model": "m" * 81}, "'model' longer than 80 bytes"),
+    "surrogate": ({"error": "\ud800"}, "a string holds a lone UTF-16 surrogate (not Unicode text)"),
+    "nul-feature": ({"features": {"a\u0000": 1}}, "a feature name holds a control character"),
+    "garbage": ({}, "not valid JSON"),
+}
+
+
+def _variant_line(variant: str, n: int) -> tuple[str, str | None]:
+    extra, why = VARIANTS[variant]
+    if variant == "garbage":
+        return "{garbage", why
+    r = {"ts": "2026-11-01T12:00:00Z", "model": "m", "version": "1", "request_id": f"id{n}", "prediction": 1}
+    drop = extra.get("_drop")
+    r.update({k: v for k, v in extra.items() if k != "_drop"})
+    if drop:
+        del r[drop]
+    return json.dumps(r), why
+
+
+# run lengths around the careful parser's 32 lines and the fast parser's halves
+runs = st.lists(st.tuples(st.sampled_from(sorted(VARIANTS)), st.sampled_from([1, 2, 17, 31, 32, 33, 34, 49, 50, 51, 66])),
+                min_size=1, max_size=5)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(runs, st.sampled_from([1, 2, 3]), st.booleans())
+def test_mixed_runs_across_block_boundaries_store_or_quarantine_each_record_exactly(plan, split, garbage_last) -> None:
+    lines: list[tuple[str, str | None]] = []
+    for variant, count in plan:
+        lines += [_variant_line(variant, len(lines) + i) for i in range(count)]
+    if garbage_last:  # the fast parser fails on the whole: halves, then careful pieces
+        lines.append(_variant_line("garbage", len(lines)))
+    with tempfile.TemporaryDirectory() as tmp:
+        ws = write_workspace(Path(tmp) / "ws")
+        # runs of lines into `split` files (small files are validated together)
+        size = -(-len(lines) // split)
+        files = [lines[i : i + size] for i in range(0, len(lines), size)]
+        for n, chunk in enumerate(files):
+            (ws / "logs" / f"f{n}.jsonl").write_text("".join(line + "\n" for line, _ in chunk))
+        result = ingest(ws)
+        bad = [why for _, why in lines if why is not None]
+        assert result == {"predictions": len(lines) - len(bad), "labels": 0, "quarantined": len(bad), "duplicates": 0}
+        got = query(ws, "SELECT source, line, reason FROM quarantine")
+        want = {(str(ws / "logs" / f"f{n}.jsonl"), i + 1, why) for n, chunk in enumerate(files)
+                for i, (_, why) in enumerate(chunk) if why is not None}
+        assert {(s, ln, "not valid JSON" if r.startswith("not valid JSON") else r) for s, ln, r in got} == want
+        assert query(ws, "SELECT count(*) FROM predictions WHERE model IS NULL OR request_id IS NULL OR status IS NULL "
+                         "OR (prediction IS NULL AND status <> 'error')") == [(0,)]
+        # the next file is still read
+        (ws / "logs" / "zz.jsonl").write_text(json.dumps({"ts": "2026-11-01T12:00:00Z", "model": "m", "version": "1",
+                                                          "request_id": "next", "prediction": 1}) + "\n")
+        assert ingest(ws) == {"predictions": 1, "labels": 0, "quarantined": 0, "duplicates": 0}
