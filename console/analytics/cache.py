@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from console.documents import read_json
 from console.fsio import write_atomic
 
 _MEMORY: dict[str, Any] = {}
@@ -50,8 +51,8 @@ class Cache:
             return None
         path = self.root / h[:2] / f"{h}.json"
         try:
-            value = json.loads(path.read_text())
-        except (OSError, ValueError):
+            value = read_json(path, max_bytes=None, allow_nan=True)
+        except (OSError, ValueError):  # DocumentError is a ValueError: a bad entry is a miss
             return None
         with _LOCK:
             _MEMORY[h] = value

@@ -34,6 +34,7 @@ class Context:
     def __init__(self, args: argparse.Namespace):
         self.args = args
         self._workspace: Workspace | None = None
+        self._registry = None
 
     @property
     def fmt(self) -> str:
@@ -43,6 +44,20 @@ class Context:
         if self._workspace is None:
             self._workspace = load_workspace(getattr(self.args, "workspace", None))
         return self._workspace
+
+
+    def registry(self, warn: bool = True):
+        """The workspace's registry, read once; with ``warn``, each file that was skipped
+        (invalid, too big, nested too deeply) is a ``warning:`` line on stderr."""
+        if self._registry is None:
+            from console.store.registry import load_registry
+
+            ws = self.workspace()
+            self._registry = load_registry(ws.registry, ws.root)
+            if warn:
+                for err in self._registry.errors:
+                    sys.stderr.write(f"{PROG}: warning: registry file skipped: {err}\n")
+        return self._registry
 
 
 Handler = Callable[[Context], int | None]

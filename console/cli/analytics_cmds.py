@@ -20,13 +20,12 @@ def _open(ctx):
     from console.analytics.config import load_config
     from console.governance.state import fleet_state
     from console.store.db import open_store
-    from console.store.registry import load_registry
 
     ws = ctx.workspace()
     load_config(ws.config)  # a bad [drift]/[alerts]/... key is one line before any work
     for model in (ws.section("models") or {}):
         load_config(ws.config, model)
-    registry = load_registry(ws.registry, ws.root)
+    registry = ctx.registry()  # an invalid registry file is a warning on stderr
     state = fleet_state(ws, registry)
     return open_store(ws, stages=dict(state.stages), production=dict(state.production))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -32,31 +33,39 @@ def register(sub, parents) -> None:
     p.set_defaults(handler=run_models)
 
 
-def models_report(ws: Workspace) -> list[dict]:
-    """CONTRACT §5 ``models``: one entry per model with its versions and stages."""
-    registry = load_registry(ws.registry, ws.root)
+def models_report(ws: Workspace, registry=None) -> list[dict]:
+    """CONTRACT §5 ``models``: one entry per model with its versions and stages, and the
+    model's registry files that were skipped (``invalid``: path and reason)."""
+    registry = registry if registry is not None else load_registry(ws.registry, ws.root)
     state = fleet_state(ws, registry)
+    invalid: dict[str, list[dict]] = {}
+    for err in registry.errors:
+        invalid.setdefault(err.path.parent.name, []).append({"path": str(err.path), "reason": err.reason})
     out = []
-    for model in registry.models():
+    for model in sorted(set(registry.models()) | set(invalid)):
         versions = registry.versions_of(model)
         out.append(
             {
                 "model": model,
-                "task": versions[-1].task,
+                "task": versions[-1].task if versions else None,
                 "production": state.production.get(model),
                 "versions": [
                     {"version": v.version, "stage": state.stage(model, v.version)} for v in versions
                 ],
+                "invalid": invalid.get(model, []),
             }
         )
     return out
 
 
 def run_models(ctx) -> int:
-    report = models_report(ctx.workspace())
+    # table and json list invalid registry files themselves; csv keeps one table and warns
+    registry = ctx.registry(warn=ctx.fmt == "csv")
+    report = models_report(ctx.workspace(), registry)
     rows = [
         {"model": m["model"], "task": m["task"], "production": m["production"],
-         "versions": ", ".join(f"{v['version']} ({v['stage']})" for v in m["versions"])}
+         "versions": ", ".join(f"{v['version']} ({v['stage']})" for v in m["versions"]),
+         "invalid": len(m["invalid"]) or None}
         for m in report
     ]
     if ctx.fmt == "csv":
@@ -66,6 +75,10 @@ def run_models(ctx) -> int:
             for m in report for v in m["versions"]
         ]
     emit(report, ctx.fmt, rows=rows)
+    bad = [f for m in report for f in m["invalid"]]
+    if ctx.fmt == "table" and bad:
+        sys.stdout.write("\n")
+        emit(bad, "table", title=f"invalid registry files ({len(bad)}, skipped)")
     return 0
 
 

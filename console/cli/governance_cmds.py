@@ -123,6 +123,7 @@ def _mark(status: str) -> str:
 
 def run_request(ctx) -> int:
     ws = ctx.workspace()
+    ctx.registry()  # warns about invalid registry files
     a = ctx.args
     ident = ws.identity()
     gates = None
@@ -140,6 +141,7 @@ def run_request(ctx) -> int:
 
 def run_decide(ctx) -> int:
     ws = ctx.workspace()
+    ctx.registry()  # warns about invalid registry files
     a = ctx.args
     ident = ws.identity()
     req = engine.get_request(ws, a.request_id)
@@ -190,9 +192,7 @@ def run_requests(ctx) -> int:
 
 def run_gates(ctx) -> int:
     ws = ctx.workspace()
-    from console.store.registry import load_registry
-
-    registry = load_registry(ws.registry, ws.root)
+    registry = ctx.registry()  # an invalid registry file is a warning on stderr
     if registry.get(ctx.args.model, ctx.args.version) is None:
         raise UsageError(f"no version {ctx.args.version!r} of {ctx.args.model!r} in the registry")
     gates = fresh_gates(ws, ctx.args.model, ctx.args.version, registry=registry)
@@ -245,6 +245,7 @@ def run_report(ctx) -> int:
     from console.governance.report import build_report, render
 
     ws = ctx.workspace()
+    ctx.registry()  # warns about invalid registry files
     req = engine.get_request(ws, ctx.args.request_id)
     if req.action == "promote" and req.state == "pending":
         ingest_pass(ws)  # its gates are evaluated now

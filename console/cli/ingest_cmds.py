@@ -38,6 +38,7 @@ def run_ingest(ctx) -> int:
     from console.ingest.engine import Ingester, LockBusy
 
     ws = ctx.workspace()
+    ctx.registry()  # an invalid registry file is a warning on stderr (the rest still ingests)
     if ctx.args.follow:
         from console.ingest.live import follow
 

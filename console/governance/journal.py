@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from console import clock
+from console.documents import DocumentError, loads_json, read_json
 from console.errors import ConsoleError
 from console.fsio import write_atomic
 
@@ -75,8 +76,8 @@ def _parse(data: bytes) -> ReadResult:
         result.partial_tail = True  # the last line has no newline: a write that never finished
     for number, raw in enumerate(lines[:-1], start=1):
         try:
-            obj = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
+            obj = loads_json(raw, allow_nan=True)  # a line nested 100k deep is a bad line, not a crash
+        except DocumentError:
             obj = None
         if not isinstance(obj, dict):
             result.bad_lines.append(number)
@@ -118,7 +119,7 @@ class Journal:
 
     def read_head(self) -> dict[str, Any] | None:
         try:
-            doc = json.loads(self.head_path.read_text())
+            doc = read_json(self.head_path, allow_nan=True)
         except FileNotFoundError:
             return None
         except (OSError, ValueError):

@@ -9,10 +9,10 @@ is its effect, and ``FleetState.serving_mismatch`` names models where the two di
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from console.documents import DocumentError, loads_json, read_json
 from console.errors import UsageError
 from console.governance.journal import Journal
 from console.store.registry import Registry, version_sort_key
@@ -43,8 +43,8 @@ class FleetState:
 def read_serving(ws: Workspace) -> dict:
     """``serving.json`` as a dict (``{"models": {}}`` when it does not exist or is unreadable)."""
     try:
-        doc = json.loads(ws.serving_path.read_text())
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        doc = read_json(ws.serving_path)  # size/depth limits: docs/formats.md §1
+    except (OSError, DocumentError):
         return {"models": {}}
     if not isinstance(doc, dict) or not isinstance(doc.get("models"), dict):
         return {"models": {}}
@@ -65,9 +65,9 @@ def read_serving_strict(ws: Workspace) -> dict:
     fix = (f"; nothing was changed — restore {path.name} (the journal's executed entries hold each "
            "model's serving entry) or move it away, then try again")
     try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"{path} is not valid JSON (line {exc.lineno}){fix}") from None
+        doc = loads_json(text, path, allow_nan=True)  # 100k-deep nesting is this error, not a crash
+    except DocumentError as exc:
+        raise UsageError(f"{path} is not valid JSON ({exc.reason.removeprefix('not valid JSON: ')}){fix}") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("models"), dict):
         raise UsageError(f'{path} is not a serving file ({{"models": {{...}}}}){fix}')
     return doc

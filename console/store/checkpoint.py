@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from console.documents import loads_json
 from console.fsio import write_atomic
 
 FORMAT = 1
@@ -93,7 +94,7 @@ class Checkpoint:
 
     @classmethod
     def from_json(cls, raw: bytes) -> Checkpoint:
-        doc = json.loads(raw)
+        doc = loads_json(raw, allow_nan=True)  # DocumentError (a ValueError) when unusable
         cp = cls(
             batch=int(doc.get("batch", 0)),
             hasher=str(doc.get("hasher", "")),

@@ -8,11 +8,12 @@ starting point of governance: the current stage of a version comes from the jour
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from console.documents import DocumentError, read_json
 
 TASKS = ("binary", "multiclass", "regression")
 STAGES = ("production", "staging", "candidate", "archived")
@@ -123,11 +124,11 @@ def parse_version_file(path: Path, workspace_root: Path) -> VersionInfo:
     """One registry file → ``VersionInfo``; ``ValueError`` with a one-line reason when invalid."""
     try:
         stat = path.stat()
-        doc = json.loads(path.read_bytes())
+        doc = read_json(path)  # size and depth limits: docs/formats.md §6
     except OSError as exc:
         raise ValueError(f"cannot read: {exc.strerror or exc}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"not valid JSON: {exc}") from None
+    except DocumentError as exc:
+        raise ValueError(exc.reason) from None
     if not isinstance(doc, dict):
         raise ValueError("not a JSON object")
     for key in ("model", "version", "task"):
@@ -171,6 +172,9 @@ def parse_version_file(path: Path, workspace_root: Path) -> VersionInfo:
     threshold = doc.get("threshold")
     if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float))):
         raise ValueError("'threshold' must be a number")
+    for key in ("created_at", "created_by"):
+        if doc.get(key) is not None and not isinstance(doc[key], str):
+            raise ValueError(f"{key!r} must be a string")
     lineage = doc.get("lineage") or {}
     cost = doc.get("cost") or {}
     if not isinstance(lineage, dict):

@@ -9,10 +9,10 @@ values are reported as one-line problems (shown as a notification), never a cras
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any
 
+from console.documents import DocumentError, read_toml
 from console.tui.actions import ACTIONS
 
 _SYMBOLS = {"?": "question_mark", ":": "colon", "/": "slash", "[": "left_square_bracket",
@@ -53,11 +53,11 @@ def load_keymap(ui_section: dict[str, Any], root: Path) -> tuple[dict[str, str],
             path = Path(path_value).expanduser()
             path = path if path.is_absolute() else root / path
             try:
-                doc = tomllib.loads(path.read_text())
+                doc = read_toml(path)  # size/depth limits: docs/formats.md §1
             except OSError as exc:
                 problems.append(f"{path}: cannot read keymap: {exc.strerror or exc}")
-            except tomllib.TOMLDecodeError as exc:
-                problems.append(f"{path}: malformed TOML: {exc}")
+            except DocumentError as exc:
+                problems.append(f"{path}: cannot read keymap: {exc.reason}")
             else:
                 merge(doc.get("keys", doc), str(path))
     return keymap, problems

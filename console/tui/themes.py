@@ -7,10 +7,11 @@ is honoured by Textual itself (the whole screen goes monochrome); our screens ne
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
 from textual.theme import Theme
+
+from console.documents import DocumentError, read_toml
 
 BUNDLED_DIR = Path(__file__).resolve().parent / "bundled_themes"  # -> ../../themes in a checkout
 FIELDS = ("primary", "secondary", "warning", "error", "success", "accent", "foreground",
@@ -20,17 +21,27 @@ FIELDS = ("primary", "secondary", "warning", "error", "success", "accent", "fore
 def theme_from_toml(path: Path) -> Theme:
     """One theme file → ``Theme``; ``ValueError`` with a one-line reason when it is unusable."""
     try:
-        doc = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ValueError(f"{path}: cannot read theme: {exc}") from None
+        doc = read_toml(path)  # size/depth limits: docs/formats.md §1
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read theme: {exc.strerror or exc}") from None
+    except DocumentError as exc:
+        raise ValueError(f"{path}: cannot read theme: {exc.reason}") from None
     name = doc.get("name") or f"console-{path.stem}"
     if not isinstance(doc.get("primary"), str):
         raise ValueError(f"{path}: a theme needs a 'primary' colour")
     kwargs = {k: doc[k] for k in FIELDS if isinstance(doc.get(k), str)}
     variables = doc.get("variables", {})
-    return Theme(name=str(name), dark=bool(doc.get("dark", True)),
-                 luminosity_spread=float(doc.get("luminosity_spread", 0.15)),
-                 variables=variables if isinstance(variables, dict) else {}, **kwargs)
+    spread = doc.get("luminosity_spread", 0.15)
+    if isinstance(spread, bool) or not isinstance(spread, (int, float)):
+        raise ValueError(f"{path}: luminosity_spread must be a number")
+    variables = variables if isinstance(variables, dict) else {}
+    if not all(isinstance(v, str) for v in variables.values()):
+        raise ValueError(f"{path}: [variables] values must be strings")
+    try:
+        return Theme(name=str(name), dark=bool(doc.get("dark", True)), luminosity_spread=float(spread),
+                     variables=variables, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - Textual's own check of a colour: one line, not a crash
+        raise ValueError(f"{path}: not a usable theme: {str(exc).splitlines()[0] if str(exc) else exc!r}") from None
 
 
 def load_themes(*dirs: Path) -> tuple[list[Theme], list[str]]:

@@ -111,7 +111,7 @@ class FleetScreen(FilteredTableScreen):
         generation = self.generation
         be = self.app.backend
         window, now = self.app.window, self.app.now()
-        problems: list[str] = []
+        problems: list[str] = [f"registry file skipped: {e}" for e in be.registry.errors]
         rows = base_rows(be)
         try:
             pending = be.pending_by_model()

@@ -17,6 +17,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Static, TextArea, Tree
 from textual.worker import get_current_worker
 
+from console.documents import loads_json
 from console.tui.screens.base import ConsoleScreen
 
 ROW_LIMIT = 100_000
@@ -32,9 +33,18 @@ def history_path(ws) -> Path:
 
 def load_history(ws) -> list[str]:
     try:
-        return [json.loads(line)["sql"] for line in history_path(ws).read_text().splitlines() if line.strip()]
-    except (OSError, ValueError, KeyError, TypeError):
+        lines = history_path(ws).read_text(errors="replace").splitlines()
+    except OSError:
         return []
+    out = []
+    for line in lines:
+        try:  # a bad line (garbage, nested 100k deep) is skipped, the rest of the history kept
+            entry = loads_json(line, allow_nan=True) if line.strip() else None
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and isinstance(entry.get("sql"), str):
+            out.append(entry["sql"])
+    return out
 
 
 def append_history(ws, sql: str) -> None:
