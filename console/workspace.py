@@ -1,4 +1,5 @@
-"""The workspace: finding ``console.toml`` (CONTRACT §1), reading it, and the paths it implies.
+"""The workspace: finding ``console.toml`` (CONTRACT §1), reading and validating it (against
+``console.config_schema``), and the paths it implies.
 
 A workspace is found from ``--workspace DIR``, else ``$MLOPS_CONSOLE_WORKSPACE``, else the
 nearest directory upward from the current one holding ``console.toml``. Every problem with it
@@ -11,18 +12,17 @@ from __future__ import annotations
 
 import os
 import shlex
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from console.config_schema import validate
+from console.documents import read_toml
 from console.errors import WorkspaceError
 from console.identity import Identity, identity_for, os_user
 
 CONFIG_NAME = "console.toml"
 ENV_VAR = "MLOPS_CONSOLE_WORKSPACE"
-KNOWN_ROLES = ("operators", "reviewers")
-HOOK_ACTIONS = ("retrain", "promote", "rollback")
 
 
 @dataclass
@@ -108,15 +108,10 @@ def load_dir(root: Path) -> Workspace:
     """Load the workspace whose ``console.toml`` is in ``root``."""
     path = root / CONFIG_NAME
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise WorkspaceError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    try:
-        config = tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise WorkspaceError(f"{path}: not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise WorkspaceError(f"{path}: malformed TOML: {exc}") from None
+        config = read_toml(path)  # size and nesting limits: docs/formats.md §1
+    except FileNotFoundError:
+        raise WorkspaceError(f"{path}: no such file") from None
+    validate(config, path)  # every section and key known, every value of its type
 
     def fail(problem: str) -> WorkspaceError:
         return WorkspaceError(f"{path}: {problem}")
@@ -135,17 +130,12 @@ def load_dir(root: Path) -> Workspace:
     registry = _existing(root, registry_value, "registry", fail)
 
     access = _table(config, "access", fail)
-    for role in access:
-        if role not in KNOWN_ROLES:
-            raise fail(f"[access] unknown role {role!r} (known roles: {', '.join(KNOWN_ROLES)})")
     operators = _names(access, "operators", fail)
     reviewers = _names(access, "reviewers", fail)
 
     hooks_table = _table(config, "hooks", fail)
     hooks: dict[str, list[str]] = {}
     for action, value in hooks_table.items():
-        if action not in HOOK_ACTIONS:
-            raise fail(f"[hooks] unknown action {action!r} (known: {', '.join(HOOK_ACTIONS)})")
         if not isinstance(value, str) or not value.strip():
             raise fail(f"[hooks] {action} must be a non-empty command string")
         try:
