@@ -16,8 +16,11 @@ docs/analytics.md lists them):
 - ``budget``: month-to-date spend ≥ ``budget_critical`` × budget (100%) → critical; ≥
   ``budget_warn`` × budget (80%) or projected to exceed the budget by month end → warning.
 
-"Latest" is relative to the model's latest record, not the wall clock, so a replayed or
-sample workspace gives the same answer any day. Every alert carries ``since``/``until`` (the
+"Latest" is relative to the model's newest record, not the wall clock, so a replayed or
+sample workspace gives the same answer any day — but never to a record stamped after
+``console.clock.now()``: one record dated 2031 must not move every window into an empty
+future and silence the alerts. Such records stay stored; ``check`` lists each model that has
+them under ``future_data`` (rows, newest, now). Every alert carries ``since``/``until`` (the
 window it is about), ``evidence`` (the numbers behind it) and a stable ``id``.
 """
 
@@ -35,7 +38,14 @@ from console.analytics.metrics import LOWER_IS_BETTER
 from console.analytics.ops import ops_report
 from console.analytics.performance import performance_report
 from console.analytics.slices import slices_report
-from console.analytics.source import Scope, StoreLike, check_model, data_range, logged_models
+from console.analytics.source import (
+    Scope,
+    StoreLike,
+    check_model,
+    future_rows,
+    latest_ts,
+    logged_models,
+)
 from console.errors import UsageError
 
 SEVERITY_ORDER = {"critical": 0, "warning": 1}
@@ -51,7 +61,7 @@ def _alert(model, version, kind, severity, detail, since=None, until=None, subje
 
 
 def _latest(db: StoreLike, model: str, version: str | None, size: int) -> tuple[dt.datetime, dt.datetime] | None:
-    _, hi = data_range(db, Scope(model, version))
+    hi = latest_ts(db, Scope(model, version))  # the newest record not after the clock
     if hi is None:
         return None
     end = hi + dt.timedelta(microseconds=1)
@@ -216,4 +226,5 @@ def _check(db: StoreLike, model: str | None) -> dict[str, Any]:
         alerts += got
         skipped += skip
     alerts.sort(key=lambda x: (SEVERITY_ORDER.get(x["severity"], 9), x["model"], x["kind"], x["subject"] or ""))
-    return {"ok": not alerts, "alerts": alerts, "skipped": skipped, "models": models}
+    future = [f for f in (future_rows(db, m) for m in models) if f is not None]
+    return {"ok": not alerts, "alerts": alerts, "skipped": skipped, "models": models, "future_data": future}

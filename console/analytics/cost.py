@@ -34,7 +34,7 @@ from console.analytics.source import (
     StoreLike,
     aware,
     check_model,
-    data_range,
+    latest_ts,
     naive,
     range_where,
 )
@@ -232,7 +232,7 @@ def budget_status(db: StoreLike, model: str | None = None) -> list[dict[str, Any
         budget = budget_of(db, m)
         if budget is None:
             continue
-        last = data_range(db, Scope(m, None))[1]  # remembered per store batch
+        last = latest_ts(db, Scope(m, None))  # newest record not after the clock
         month_start = (dt.datetime(last.year, last.month, 1, tzinfo=dt.UTC) if last is not None else None)
         plans.append((m, budget, last, month_start))
     ranges = [(m, ms, last + dt.timedelta(microseconds=1)) for m, _, last, ms in plans if last is not None]

@@ -130,6 +130,37 @@ def data_range(db: StoreLike, scope: Scope, view: str = "predictions") -> tuple[
     return per_batch(db, key, compute)
 
 
+def latest_ts(db: StoreLike, scope: Scope, view: str = "predictions") -> dt.datetime | None:
+    """The newest ``ts`` of the scope's stored rows that is not after ``console.clock.now()``:
+    what "the latest data" means for alert windows, the budget month and the TUI's freshness.
+    A record stamped in the future (a skewed clock, a typo'd year) is stored but never moves
+    "latest" ahead of the clock, so it cannot push the alert windows past the real traffic."""
+    from console import clock
+
+    hi = data_range(db, scope, view)[1]
+    now = clock.now()
+    if hi is None or hi <= now:
+        return hi  # the common case: the memoised range, no extra query
+    cond, params = scope.where()
+    row = db.cursor().execute(f"SELECT max(ts) FROM {view} WHERE {cond} AND ts <= ?",
+                              [*params, naive(now)]).fetchall()[0]
+    return aware(row[0])
+
+
+def future_rows(db: StoreLike, model: str) -> dict[str, Any] | None:
+    """``{"model", "rows", "newest"}`` when ``model`` has stored rows stamped after
+    ``console.clock.now()`` (else ``None``)."""
+    from console import clock
+
+    hi = data_range(db, Scope(model, None))[1]
+    now = clock.now()
+    if hi is None or hi <= now:
+        return None
+    (n,) = db.cursor().execute("SELECT count(*) FROM predictions WHERE model = ? AND ts > ?",
+                               [model, naive(now)]).fetchall()[0]
+    return {"model": model, "rows": int(n), "newest": windows.iso(hi), "now": windows.iso(now)}
+
+
 def report_range(
     db: StoreLike, scope: Scope
 ) -> tuple[dt.datetime, dt.datetime] | None:

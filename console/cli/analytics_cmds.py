@@ -199,6 +199,9 @@ def run_check(ctx) -> int:
             r["severity"] = x["severity"]
     emit(rep, ctx.fmt, rows=rows,
          title="✓ ok: no alerts" if rep["ok"] else f"✗ {len(rep['alerts'])} alert(s)")
+    for f in rep.get("future_data", []):
+        sys.stderr.write(f"mlops-console: warning: {f['model']}: {f['rows']} record(s) stamped after now "
+                         f"({f['now']}), newest {f['newest']}; alerts read the window ending now\n")
     from console.governance.trust import trust_problems
 
     for problem in trust_problems(ctx.workspace()):  # governance would refuse to act: say so

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from console import clock
@@ -103,8 +103,14 @@ class Backend:
                 "SELECT sum(lag_bytes), sum(quarantined) FROM ingest_status").fetchone()
             st.lag_bytes = int(lag) if lag is not None else 0
             st.quarantined = int(quarantined) if quarantined is not None else 0
-            (latest,) = cur.execute("SELECT max(ts) FROM predictions").fetchone()
+            # freshness from the newest record not after the console's clock: one record
+            # stamped in 2031 must not make the header say "data just now"
+            now = clock.now().astimezone(UTC).replace(tzinfo=None)
+            latest, future = cur.execute(
+                "SELECT max(ts) FILTER (WHERE ts <= ?), count(*) FILTER (WHERE ts > ?) FROM predictions",
+                [now, now]).fetchone()
             st.latest_ts = _aware(latest)
+            st.future_rows = int(future or 0)
         finally:
             cur.close()
         if self.ingester is None:

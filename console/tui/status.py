@@ -17,7 +17,8 @@ class Status:
     lag_bytes: int | None = None
     rows_per_s: float | None = None
     quarantined: int | None = None
-    latest_ts: datetime | None = None  # newest prediction in the store
+    latest_ts: datetime | None = None  # newest prediction in the store not after the clock
+    future_rows: int = 0  # predictions stamped after the clock (stored, flagged)
     chain_ok: bool | None = None  # None: not verified yet
     chain_entries: int = 0
     chain_first_bad: int | None = None
@@ -41,7 +42,7 @@ def human_age(then: datetime | None, now: datetime) -> str:
         return "no data"
     secs = (now - then).total_seconds()
     if secs < 0:
-        return "just now"
+        return "in the future"
     for size, unit in ((86400, "d"), (3600, "h"), (60, "m")):
         if secs >= size:
             return f"{int(secs // size)}{unit} ago"

@@ -49,6 +49,8 @@ class ConsoleHeader(Widget):
         if st.quarantined is not None:
             parts.append(f"{st.quarantined:,} quarantined")
         parts.append(f"data {human_age(st.latest_ts, app.now())}")
+        if st.future_rows:
+            parts.append(f"▲ {st.future_rows:,} in the future")
         status = " · ".join(parts) + " "
         if line2.cell_len + len(status) + 1 > width:  # narrow: keep the most urgent bits
             status = " · ".join([parts[0], *parts[2:]]) + " "
