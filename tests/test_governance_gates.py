@@ -83,11 +83,13 @@ def test_config_and_per_model_overrides(tmp_path):
     ("metric_tolerance = \"a\"", "metric_tolerance"),
     ("enabled = [\"offline_metric\", \"vibes\"]", "unknown gate 'vibes'"),
     ("drift_window = \"soon\"", "drift_window"),
-    ("colour = 1", "unknown key 'colour'"),
+    ("colour = 1", r"unknown key \[gates\] colour"),
 ])
 def test_bad_gate_config_is_one_clear_error(tmp_path, toml, message):
-    ws = load_dir(build_workspace(tmp_path / "ws", hooks=False, extra_toml=f"[gates]\n{toml}\n"))
+    # a wrong type or an unknown key is refused when console.toml is loaded (console.config_schema),
+    # a bad value of the right type when the gates read it
     with pytest.raises(UsageError, match=message):
+        ws = load_dir(build_workspace(tmp_path / "ws", hooks=False, extra_toml=f"[gates]\n{toml}\n"))
         evaluate_gates(ws, "credit", "3")
 
 
