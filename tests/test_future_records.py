@@ -27,7 +27,11 @@ def _record(ts: dt.datetime, i: int, status: str = "ok") -> str:
 def _workspace(root: Path, future: bool) -> Path:
     """Half an hour of traffic with half the requests failing and spend far over budget; with
     ``future``, one record 20 hours ahead (under a one-day skew limit) and one in 2031."""
-    ws = write_workspace(root)
+    # the records stay stored: ingest's future-skew limit (when the schema has it) raised past 2031
+    from console.config_schema import SECTIONS
+
+    raised = '[ingest]\nmax_future_skew = "3650d"\n' if "max_future_skew" in SECTIONS.get("ingest", {}) else ""
+    ws = write_workspace(root, extra_toml=raised)
     (ws / "registry" / "m").mkdir(parents=True)
     (ws / "registry" / "m" / "1.json").write_text(json.dumps({
         "model": "m", "version": "1", "task": "binary", "stage": "production",
