@@ -26,7 +26,7 @@ from console.errors import WorkspaceError
 class Kind:
     """What a value must be: ``name`` as the docs and the errors say it, and its test."""
 
-    name: str
+    name: str  # with its article: "a string", "true or false"
     ok: Callable[[Any], bool]
 
 
@@ -40,18 +40,18 @@ def _texts(v: Any) -> bool:
 
 _DURATION = re.compile(r"\s*\d+(?:\.\d+)?\s*[smhdw]\s*")
 
-TEXT = Kind("string", lambda v: isinstance(v, str))
-BOOL = Kind("boolean (true or false)", lambda v: isinstance(v, bool))
-NUMBER = Kind("number", _number)
-INTEGER = Kind("whole number", lambda v: isinstance(v, int) and not isinstance(v, bool))
-TEXTS = Kind("list of strings", _texts)
-PATHS = Kind("path or list of paths", lambda v: isinstance(v, str) or _texts(v))
-DURATION = Kind("duration string (30s, 10m, 72h, 3d, 1w)",
+TEXT = Kind("a string", lambda v: isinstance(v, str))
+BOOL = Kind("true or false", lambda v: isinstance(v, bool))
+NUMBER = Kind("a number", _number)
+INTEGER = Kind("a whole number", lambda v: isinstance(v, int) and not isinstance(v, bool))
+TEXTS = Kind("a list of strings", _texts)
+PATHS = Kind("a path or a list of paths", lambda v: isinstance(v, str) or _texts(v))
+DURATION = Kind("a duration string (30s, 10m, 72h, 3d, 1w)",
                 lambda v: isinstance(v, str) and _DURATION.fullmatch(v) is not None)
-TTL = Kind("duration string (72h, 3d) or \"never\"",
+TTL = Kind("a duration string (72h, 3d) or \"never\"",
            lambda v: isinstance(v, str) and (_DURATION.fullmatch(v) is not None
                                              or v.strip().lower() in ("0", "never", "none", "")))
-TABLE = Kind("table", lambda v: isinstance(v, dict))  # free-form: its owner checks its entries
+TABLE = Kind("a table", lambda v: isinstance(v, dict))  # free-form: its owner checks its entries
 
 # -- the schema: one line per key ----------------------------------------------------------------
 SECTIONS: dict[str, dict[str, Kind]] = {
@@ -186,7 +186,7 @@ def validate(config: dict[str, Any], path: Any) -> None:
             if kind is None:
                 raise fail(f"unknown key {where} {key}{_suggest(key, list(keys))}")
             if not kind.ok(value):
-                raise fail(f"{where} {key} must be a {kind.name}, not {_show(value)}")
+                raise fail(f"{where} {key} must be {kind.name}, not {_show(value)}")
 
     def check_drift(table: Any, where: str) -> None:
         check_table(table, SECTIONS["drift"], where)

@@ -54,7 +54,7 @@ def test_typo_in_sources_is_an_error_not_a_fallback(tmp_path: Path) -> None:
         ("[governance]\nhook_output_bytes = 'lots'\n", "[governance] hook_output_bytes must be a whole number, not 'lots'"),
         ("[governance]\nhook_timeout = '5 minutes'\n", "[governance] hook_timeout must be a duration string"),
         ("[governance]\nrequest_ttl = 'never'\n", None),
-        ("[cache]\nenabled = 'no'\n", "[cache] enabled must be a boolean (true or false), not 'no'"),
+        ("[cache]\nenabled = 'no'\n", "[cache] enabled must be true or false, not 'no'"),
         ("[ui]\ntheme = 3\n", "[ui] theme must be a string, not 3"),
         ("[ui.keys]\n'fleet.filter' = 'f'\n", None),
         ('[models."m".alerts]\nerror_rate = "high"\n', '[models."m".alerts] error_rate must be a number'),
@@ -63,6 +63,7 @@ def test_typo_in_sources_is_an_error_not_a_fallback(tmp_path: Path) -> None:
         ('[drift.features]\nx = "psi"\n', "[drift.features.x] must be a table"),
         ('[models."m".gates]\nmetric_tolerance = 0.01\n', None),
         ("workspace = 'x'\n", "[workspace] must be a table"),
+        ("[sources]\nfollow_links = 'yes'\n", "[sources] follow_links must be true or false, not 'yes'"),
     ],
 )
 def test_unknown_keys_and_wrong_types(tmp_path: Path, toml: str, message: str | None) -> None:
