@@ -77,6 +77,12 @@ SECTIONS: dict[str, dict[str, Kind]] = {
         "request_ttl": TTL,
         "hook_timeout": DURATION,
         "hook_output_bytes": INTEGER,
+        "unsigned_before": INTEGER,
+        "signers": TEXT,
+    },
+    "ingest": {
+        "max_future_skew": DURATION,
+        "max_features_per_model": INTEGER,
     },
     "gates": {
         "enabled": TEXTS,
