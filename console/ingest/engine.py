@@ -18,11 +18,9 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import gzip
 import json
 import os
 import uuid
-import zlib
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -31,12 +29,14 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from console import clock
 from console.fsio import TempFile, fsync_dir, publish, write_atomic
 from console.ingest import formats
 from console.ingest.formats import MAX_LINE, RAW_KEEP, LineBlock
+from console.ingest.gzstream import GzipReader
 from console.ingest.limits import limits_from
 from console.ingest.lock import IngestLock
 from console.ingest.normalize import (
@@ -60,10 +60,12 @@ from console.store.checkpoint import Checkpoint, SourceState, read_checkpoint, w
 from console.store.keys import HASHER, KeySet, key_expr, load_index, save_index
 from console.store.layout import PART_RE, StoreLayout
 from console.store.registry import Registry, load_registry, registry_signature
-from console.store.schema import KEY_COLUMN, PREDICTION_COLUMNS
+from console.store.schema import KEY_COLUMN, LABEL_FIELDS, PREDICTION_COLUMNS
 from console.workspace import Workspace
 
 READ_BYTES = 8 << 20
+BLOCK_LINES = 65_536  # lines per parsed block, at most
+QUARANTINE_BYTES = 64 << 20  # the batch is committed once its quarantined records hold this much raw text
 INDEX_MIN_NEW = 1_000_000  # save the key index once this many keys arrived since the last one
 
 
@@ -133,6 +135,7 @@ class _Job:
     item: object
     fut: Future | None = None
     rows: int = 0  # records it holds (to bound the read-ahead)
+    error: str | None = None  # end: why reading stopped before the end of the file (its last_error)
 
 
 PREFETCH = 4  # jobs queued ahead of the one being handled (parsing in the workers meanwhile)
@@ -140,6 +143,7 @@ PREFETCH_ROWS = 200_000  # ... and records in them, beyond the next two jobs
 PARQUET_ROWS = 262_144  # rows per Parquet record batch (and the largest file read whole)
 SMALL_FRAME = 65_536  # blocks with fewer rows wait to be validated together
 PENDING_ROWS = 131_072
+PENDING_BYTES = 32 << 20  # ... or blocks holding this many source bytes
 
 
 class Ingester:
@@ -276,9 +280,10 @@ class Ingester:
             self._index_batch, self._index_size = cp.batch, n
 
     def _discover(self, cp: Checkpoint, result: IngestResult) -> list:
-        """The source files of this pass; links not followed go into ``cp.skipped`` (the
-        ``ingest_status`` rows saying why) and, the first time this ingester sees them, into
-        ``result.errors`` (the warnings ``ingest`` prints)."""
+        """The source files of this pass; links not followed, and folders or files that cannot
+        be read (``permission denied``), go into ``cp.skipped`` (the ``ingest_status`` rows
+        saying why) and, the first time this ingester sees them, into ``result.errors`` (the
+        warnings ``ingest`` prints)."""
         roots = [*self.ws.predictions, *self.ws.labels]
         skipped: dict[str, dict[str, str]] = {"predictions": {}, "labels": {}}
         files = [f for kind, kroots in (("predictions", self.ws.predictions), ("labels", self.ws.labels))
@@ -337,8 +342,10 @@ class _Run:
         self.keys_suspect = False
         self.pending: list[_Pending] = []
         self.pending_rows = 0
+        self.pending_bytes = 0
         self.halted: set[int] = set()  # streams whose pending block failed validation
         self.failed: set[int] = set()  # streams that raised while being read or handled
+        self.stopped: dict[int, str] = {}  # streams whose file is damaged from a point on: why
         self.queue: deque[_Job] = deque()
         self.queued_rows = 0
         self.commit: Future | None = None  # the batch being committed in the background
@@ -351,6 +358,7 @@ class _Run:
         self.preds: list[pl.DataFrame] = []
         self.labels: list[pl.DataFrame] = []
         self.quar: list[pl.DataFrame] = []
+        self.quar_bytes = 0  # about what ``quar`` holds: its raw text, and a little per row
         self.rows = 0
         self.batch_result = IngestResult()
         self.label_ord = 0
@@ -397,8 +405,8 @@ class _Run:
         if job.what == "end":
             self._end_of_file(job)
             return
-        if id(st) in self.halted:
-            return  # a pending block of this file failed: stop here for this pass
+        if id(st) in self.halted or id(st) in self.stopped:
+            return  # a pending block of this file failed, or the file is damaged here: stop
         try:
             if job.what == "oversized":
                 self._process_oversized(f, st, job.item)
@@ -412,20 +420,27 @@ class _Run:
                 st.line += block.n
             else:  # a Parquet record batch
                 row = job.item
-                df, tbl = job.fut.result()
+                try:
+                    df, tbl = job.fut.result()
+                except (pa.ArrowException, OSError) as exc:  # the file is damaged here (others: fail below)
+                    self.stopped[id(st)] = _parquet_problem(exc, row)
+                    return
 
                 def raw_of(lines: pl.Series, tbl=tbl, base=row) -> list[str]:
-                    out = []
-                    for ln in lines:
-                        rec = tbl.slice(int(ln) - 1 - base, 1).to_pylist()[0]
-                        out.append(json.dumps(rec, default=str)[:RAW_KEEP])
-                    return out
+                    names = tbl.column_names
+                    unique = len(set(names)) == len(names)
+                    cols = tbl.take(pa.array(lines.to_numpy() - 1 - base)).columns
+                    return [
+                        json.dumps(dict(zip(names, r, strict=True)) if unique else list(zip(names, r, strict=True)),
+                                   default=str)[:RAW_KEEP]
+                        for r in zip(*(c.to_pylist() for c in cols), strict=True)
+                    ]
 
-                self._ingest_frame(f, st, df, raw_of, (row, row))
+                self._ingest_frame(f, st, df, raw_of, (row, row), tbl.nbytes)
                 if id(st) in self.halted:
                     return
                 st.offset = st.line = row + tbl.num_rows
-            if self.rows + self.pending_rows >= self.ing.batch_rows:
+            if self.rows + self.pending_rows >= self.ing.batch_rows or self.quar_bytes >= QUARANTINE_BYTES:
                 self.flush()
         except Exception as exc:  # noqa: BLE001 - no input may stop the pass
             if exc is self.fatal:
@@ -434,12 +449,14 @@ class _Run:
 
     def fail(self, f: SourceFile, st: SourceState, exc: Exception) -> None:
         """This stream stops for this pass (not marked as seen: the next pass retries it)."""
-        st.last_error = f"{type(exc).__name__}: {exc}"[:500]
+        st.last_error = _describe(exc)
         self.result.errors.append(f"{f.path}: {st.last_error}")
         self.keys_suspect = True
         self.failed.add(id(st))
 
     def _end_of_file(self, job: _Job) -> None:
+        """The file has been read as far as it goes: it is "seen" (read again once it changes),
+        and its ``last_error`` says why reading stopped short of its end (None: it did not)."""
         f, st = job.f, job.st
         if job.item is not None:  # lines: how far the content goes
             if f.gz:
@@ -449,7 +466,10 @@ class _Run:
         if id(st) in self.halted:
             return  # not marked as seen: the next pass retries from where it stopped
         st.ino, st.size, st.mtime_ns = f.ino, f.size, f.mtime_ns
-        st.last_error = None if st.last_error is None or not st.last_error.startswith("incomplete") else st.last_error
+        error = self.stopped.get(id(st)) or job.error
+        if error is not None and error != st.last_error:
+            self.result.errors.append(f"{f.path}: {error}")
+        st.last_error = error
 
     def _touch_fp(self, f: SourceFile, st: SourceState) -> None:
         if st.fp_len < FP_BYTES:
@@ -459,10 +479,7 @@ class _Run:
 
     def _read_lines(self, f: SourceFile, st: SourceState) -> None:
         f.prefix = read_prefix(f)
-        if f.gz:
-            fh = gzip.open(f.path, "rb")
-        else:
-            fh = open(f.path, "rb")
+        fh = GzipReader(f.path) if f.gz else open(f.path, "rb")  # noqa: SIM115 - closed below
         with fh:
             if st.fp_len and not f.gz:
                 # the file we opened must still be the stream we matched (no rotation since)
@@ -473,37 +490,47 @@ class _Run:
             self._touch_fp(f, st)
             if st.offset:
                 if f.gz:
-                    _skip(fh, st.offset)
+                    if not _skip(fh, st.offset):
+                        why = fh.problem or "incomplete gzip: its content is shorter than what was read before"
+                        self._enqueue(_Job(f, st, "end", _pos(fh, 0), error=why))
+                        return
                 else:
                     fh.seek(st.offset)
             offset, line, header = st.offset, st.line, st.header
-            try:
-                for item in _iter_blocks(fh, offset, line + 1, self.ing.read_bytes):
-                    if isinstance(item, _Oversized):
-                        self._enqueue(_Job(f, st, "oversized", item))
+            # (a .gz reader stops by itself where the file is cut short or damaged: see gzstream)
+            for item in _iter_blocks(fh, offset, line + 1, self.ing.read_bytes):
+                if isinstance(item, _Oversized):
+                    self._enqueue(_Job(f, st, "oversized", item))
+                    continue
+                block, _end = item
+                if f.fmt == "csv" and header is None:
+                    # the first line is the header, not a record
+                    first_end = int(block.ends[0]) + 1
+                    header = st.header = formats.csv_header(block.data[:first_end])
+                    st.offset, st.line = block.base + first_end, st.line + 1
+                    rest = block.data[first_end:]
+                    if not rest:
                         continue
-                    block, _end = item
-                    if f.fmt == "csv" and header is None:
-                        # the first line is the header, not a record
-                        first_end = int(block.ends[0]) + 1
-                        header = st.header = formats.csv_header(block.data[:first_end])
-                        st.offset, st.line = block.base + first_end, st.line + 1
-                        rest = block.data[first_end:]
-                        if not rest:
-                            continue
-                        block = LineBlock(rest, st.offset, st.line + 1)
-                    fut = self.ing.submit(formats.parse_block, block, f.kind, f.fmt, header, self.ing.limits.max_features_per_model)
-                    self._enqueue(_Job(f, st, "block", block, fut, block.n))
-            except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
-                st.last_error = f"incomplete or corrupt gzip: {exc}"[:300]
-            self._enqueue(_Job(f, st, "end", _pos(fh, offset) if f.gz else -1))
+                    block = LineBlock(rest, st.offset, st.line + 1)
+                fut = self.ing.submit(formats.parse_block, block, f.kind, f.fmt, header, self.ing.limits.max_features_per_model)
+                self._enqueue(_Job(f, st, "block", block, fut, block.n))
+            problem = fh.problem if isinstance(fh, GzipReader) else None
+            why = None if problem is None else f"{problem}; every complete line before it is ingested"
+            self._enqueue(_Job(f, st, "end", _pos(fh, offset) if f.gz else -1, error=why))
 
     def _ingest_block(self, f: SourceFile, st: SourceState, block: LineBlock, df: pl.DataFrame) -> None:
 
         def raw_of(lines: pl.Series) -> list[str]:
-            return [block.raw(int(ln) - block.first_line) for ln in lines]
+            idx = lines.to_numpy() - block.first_line
+            starts = block.starts[idx]
+            ends = np.minimum(block.ends[idx], starts + RAW_KEEP)
+            data = block.data
+            return [
+                data[a:b].decode("utf-8", errors="replace") if b > a else ""
+                for a, b in zip(starts.tolist(), ends.tolist(), strict=True)
+            ]
 
-        self._ingest_frame(f, st, df, raw_of, (block.base, block.first_line - 1))
+        self._ingest_frame(f, st, df, raw_of, (block.base, block.first_line - 1), len(block.data))
 
     def _process_oversized(self, f: SourceFile, st: SourceState, item: _Oversized) -> None:
         q = pl.DataFrame(
@@ -517,6 +544,7 @@ class _Run:
             }
         )
         self.quar.append(q)
+        self.quar_bytes += len(item.raw) + 64
         self.rows += 1
         st.quarantined += 1
         self.batch_result.quarantined += 1
@@ -529,9 +557,7 @@ class _Run:
         try:
             pf = pq.ParquetFile(f.path)
         except Exception as exc:  # noqa: BLE001 - pyarrow raises many types for a bad file
-            st.last_error = f"unreadable Parquet (waiting for it to change): {exc}"[:300]
-            self.result.errors.append(f"{f.path}: {st.last_error}")
-            self._enqueue(_Job(f, st, "end", None))
+            self._enqueue(_Job(f, st, "end", None, error=_parquet_problem(exc, None)))
             return
         st.fp, st.fp_len = fingerprint(f.prefix), len(f.prefix)
         n_rows = st.total = pf.metadata.num_rows
@@ -542,24 +568,31 @@ class _Run:
             self._enqueue(_Job(f, st, "parquet", st.offset, fut, n_rows - st.offset))
         elif st.offset < n_rows:
             row = 0
-            for batch in pf.iter_batches(batch_size=step):
-                n = batch.num_rows
-                if row + n <= st.offset:
-                    row += n
-                    continue
-                if row < st.offset:
-                    batch = batch.slice(st.offset - row)
-                    row = st.offset
-                fut = self.ing.submit(_tag_parquet, batch, f.kind, row)
-                self._enqueue(_Job(f, st, "parquet", row, fut, batch.num_rows))
-                row += batch.num_rows
+            try:
+                for batch in pf.iter_batches(batch_size=step):
+                    n = batch.num_rows
+                    if row + n <= st.offset:
+                        row += n
+                        continue
+                    if row < st.offset:
+                        batch = batch.slice(st.offset - row)
+                        row = st.offset
+                    fut = self.ing.submit(_tag_parquet, batch, f.kind, row)
+                    self._enqueue(_Job(f, st, "parquet", row, fut, batch.num_rows))
+                    row += batch.num_rows
+            except Exception as exc:  # noqa: BLE001 - damaged from here: the batches before it are still read
+                self._enqueue(_Job(f, st, "end", None, error=_parquet_problem(exc, row)))
+                return
         self._enqueue(_Job(f, st, "end", None))
 
     # -- validating and buffering --------------------------------------------------------
-    def _ingest_frame(self, f: SourceFile, st: SourceState, df: pl.DataFrame, raw_of, start: tuple[int, int]) -> None:
+    def _ingest_frame(
+        self, f: SourceFile, st: SourceState, df: pl.DataFrame, raw_of, start: tuple[int, int], nbytes: int
+    ) -> None:
         """Validate and buffer one parsed block. Small blocks (a small file, a few new lines)
         wait in ``pending`` and are validated together: the per-call cost of validation is
-        larger than its per-row cost."""
+        larger than its per-row cost. ``nbytes``: the source bytes the block keeps in memory
+        while it waits (its raw text is quarantined from them)."""
         if df.height == 0:
             return
         entry = _Pending(f, st, df, raw_of, start)
@@ -569,14 +602,15 @@ class _Run:
             return
         self.pending.append(entry)
         self.pending_rows += df.height
-        if self.pending_rows >= PENDING_ROWS:
+        self.pending_bytes += nbytes
+        if self.pending_rows >= PENDING_ROWS or self.pending_bytes >= PENDING_BYTES:
             self.drain()
 
     def drain(self) -> None:
         """Process the pending small blocks (together; one by one if that fails)."""
         if not self.pending:
             return
-        pending, self.pending, self.pending_rows = self.pending, [], 0
+        pending, self.pending, self.pending_rows, self.pending_bytes = self.pending, [], 0, 0
         for kind in ("predictions", "labels"):
             group = [e for e in pending if e.f.kind == kind]
             if not group:
@@ -695,10 +729,12 @@ class _Run:
                     got = entries[i].raw_of(lines.gather(sel))
                     raws.extend(got)
             # raws are grouped by entry; put them back in the rows' order
-            order_back = np.argsort(src_idx, kind="stable")
-            raw_col = [""] * bad.height
-            for pos, r in zip(order_back, raws, strict=True):
-                raw_col[int(pos)] = r
+            if len(entries) == 1:
+                raw_col = raws
+            else:
+                back = np.empty(bad.height, dtype=object)
+                back[np.argsort(src_idx, kind="stable")] = raws
+                raw_col = back.tolist()
             q = bad.select(
                 pl.lit(kind).alias("kind"),
                 sources(bad),
@@ -706,10 +742,12 @@ class _Run:
                 pl.col("_offset").alias("byte_offset"),
                 pl.col("reason"),
             ).with_columns(pl.Series("raw", raw_col, dtype=pl.String))
+            raw_bytes = int(q["raw"].str.len_bytes().sum() or 0) + 64 * q.height
             nbad = per_entry(bad)
 
             def commit_quarantine() -> None:
                 self.quar.append(q)
+                self.quar_bytes += raw_bytes
                 for e, n in zip(entries, nbad, strict=True):
                     e.st.quarantined += int(n)
                 self.batch_result.quarantined += bad.height
@@ -835,7 +873,7 @@ def _commit(futures: list[Future], finals: list[Path], dirs: set[Path], layout: 
 
 
 def _tag_parquet(batch, kind: str, row: int) -> tuple[pl.DataFrame, object]:
-    return formats.tag_parquet_batch(batch, kind, row), batch
+    return _tag_checked(batch, kind, row), batch
 
 
 def _parquet_whole(path: Path, kind: str, offset: int) -> tuple[pl.DataFrame, object]:
@@ -843,7 +881,30 @@ def _parquet_whole(path: Path, kind: str, offset: int) -> tuple[pl.DataFrame, ob
     tbl = pq.ParquetFile(path).read()
     if offset:
         tbl = tbl.slice(offset)
-    return formats.tag_parquet_batch(tbl, kind, offset), tbl
+    return _tag_checked(tbl, kind, offset), tbl
+
+
+def _tag_checked(batch, kind: str, row: int) -> pl.DataFrame:
+    """Tagged rows of a Parquet batch; every row quarantined when a column it would be read
+    from appears twice (which one holds the record's value cannot be known)."""
+    names = [
+        fld.name for fld in batch.schema
+        if not (pa.types.is_binary(fld.type) or pa.types.is_large_binary(fld.type))
+        and (kind == "predictions" or fld.name in LABEL_FIELDS)
+    ]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if not twice:
+        every = batch.schema.names
+        ignored = {n for n in every if every.count(n) > 1}  # repeated, but not read (bytes; not a label field)
+        if ignored:
+            batch = batch.select([i for i, n in enumerate(every) if n not in ignored])
+        return formats.tag_parquet_batch(batch, kind, row)
+    n = batch.num_rows
+    return pl.DataFrame({
+        "_line": pl.Series(np.arange(row + 1, row + 1 + n, dtype=np.int64)),
+        "_offset": pl.Series([None] * n, dtype=pl.Int64),
+        "_reason": pl.Series([f"column '{twice[0]}' appears more than once"] * n, dtype=pl.String),
+    })
 
 
 def _write_part(df: pl.DataFrame, final_path: Path, sync: bool) -> Path:
@@ -875,13 +936,32 @@ def read_checkpoint_bytes(layout: StoreLayout) -> bytes:
         return b""
 
 
-def _skip(fh, n: int) -> None:
+def _skip(fh, n: int) -> bool:
+    """Read past the first ``n`` bytes of ``fh``; False when its content is shorter."""
     left = n
     while left > 0:
         chunk = fh.read(min(left, READ_BYTES))
         if not chunk:
-            raise EOFError("gzip content shorter than the recorded offset")
+            return False
         left -= len(chunk)
+    return True
+
+
+def _describe(exc: BaseException) -> str:
+    """A source's ``last_error`` for an exception: one line, without the path (the row has it)."""
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror[:500]
+    return f"{type(exc).__name__}: {exc}"[:500]
+
+
+def _parquet_problem(exc: BaseException, row: int | None) -> str:
+    """``last_error`` of a Parquet file that cannot be read (from ``row`` on: None = at all)."""
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    where = "" if not row else f" from row {row + 1}"
+    return f"unreadable Parquet{where} (waiting for it to change): {exc}"[:500]
 
 
 def _pos(fh, default: int) -> int:
@@ -932,15 +1012,32 @@ def _iter_blocks(
             if carry:
                 cut2 = carry.rfind(b"\n")
                 if cut2 >= 0:
-                    block = LineBlock(carry[: cut2 + 1], pos, line)
-                    yield block, pos + cut2 + 1
-                    line += block.n
+                    for block in _line_blocks(carry[: cut2 + 1], pos, line):
+                        yield block, block.base + len(block.data)
+                        line += block.n
                     pos += cut2 + 1
                     carry = carry[cut2 + 1 :]
             continue
-        block = LineBlock(data if cut + 1 == len(data) else data[: cut + 1], pos, line)
-        yield block, pos + cut + 1
-        line += block.n
+        for block in _line_blocks(data if cut + 1 == len(data) else data[: cut + 1], pos, line):
+            yield block, block.base + len(block.data)
+            line += block.n
         pos += cut + 1
         carry = data[cut + 1 :]
+
+
+def _line_blocks(data: bytes, pos: int, line: int) -> Iterator[LineBlock]:
+    """``data`` (complete lines) as blocks of at most ``BLOCK_LINES`` lines: the records of
+    a block are in memory at once (parsed, tagged, quarantined), so however short its lines
+    (a gzip bomb of empty lines), a block holds at most that many."""
+    if data.count(b"\n") <= BLOCK_LINES:
+        yield LineBlock(data, pos, line)
+        return
+    nl = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+    start = 0
+    for i in range(BLOCK_LINES - 1, len(nl) + BLOCK_LINES - 1, BLOCK_LINES):
+        end = int(nl[min(i, len(nl) - 1)]) + 1
+        block = LineBlock(data[start:end], pos + start, line)
+        yield block
+        line += block.n
+        start = end
 

@@ -56,18 +56,24 @@ class LineBlock:
         return self.data[s : min(e, s + RAW_KEEP)].decode("utf-8", errors="replace")
 
 
-def _special_reasons(block: LineBlock) -> dict[int, str]:
-    """Lines that are not parsed at all (empty, over-long), by index in the block."""
+def _special_lines(block: LineBlock) -> tuple[np.ndarray, pl.DataFrame | None]:
+    """Lines that are not parsed at all (empty, over-long): their indexes in the block, and
+    their rows (built in one go: a block of nothing but empty lines costs no Python per line)."""
     if block.n == 0:
-        return {}
+        return np.zeros(0, np.int64), None
     lens = block.ends - block.starts
     arr = np.frombuffer(block.data, dtype=np.uint8)
     first = arr[np.minimum(block.starts, max(len(arr) - 1, 0))]
     blank = (lens == 0) | ((lens == 1) & (first == 13))
-    over = lens > MAX_LINE
-    return {
-        int(i): "empty line" if blank[i] else f"line longer than {MAX_LINE} bytes" for i in np.flatnonzero(blank | over)
-    }
+    idx = np.flatnonzero(blank | (lens > MAX_LINE))
+    if not len(idx):
+        return idx, None
+    rows = pl.DataFrame({
+        "_line": pl.Series(block.first_line + idx, dtype=pl.Int64),
+        "_offset": pl.Series(block.base + block.starts[idx], dtype=pl.Int64),
+        "_reason": pl.Series(np.where(blank[idx], "empty line", f"line longer than {MAX_LINE} bytes"), dtype=pl.String),
+    })
+    return idx, rows
 
 
 # -- JSONL ---------------------------------------------------------------------------------
@@ -203,17 +209,18 @@ def parse_block(
     ``max_features``: a JSONL record that would give its model more distinct features than
     this within the block is quarantined here, unparsed (a bound on the block's width; the
     store-wide bound is applied in validation)."""
-    reasons = _special_reasons(block)
-    frames: list[pl.DataFrame] = []
+    special, special_rows = _special_lines(block)
+    frames: list[pl.DataFrame] = [] if special_rows is None else [special_rows]
+    reasons: dict[int, str] = {}  # (the special lines are rows already)
     slow = TaggedBuilder()
-    slow_idx: list[int] = sorted(reasons)
-    if not reasons:
+    slow_idx: list[int] = []
+    if special_rows is None:
         good = np.arange(block.n, dtype=np.int64)
         gbuf = memoryview(block.data)
         gstarts, gends = block.starts, block.ends
     else:
         keep = np.ones(block.n, dtype=bool)
-        keep[slow_idx] = False
+        keep[special] = False
         good = np.flatnonzero(keep)
         pieces = [block.data[int(block.starts[i]) : int(block.ends[i]) + 1] for i in good]
         joined = b"".join(pieces)

@@ -83,7 +83,8 @@ def discover(
     folders themselves may be links), a link to a folder is not descended (its files, if
     inside, are read at their real path). With ``follow_links`` (``[sources] follow_links =
     true``) every link is followed. Each link skipped is recorded in ``skipped`` (path →
-    why)."""
+    why), and so is a folder that cannot be listed or a source file that cannot be looked at
+    (``permission denied``; one that vanished meanwhile is not a problem)."""
     found: dict[str, SourceFile] = {}
     allowed = [os.path.realpath(r) for r in (inside if inside is not None else roots)]
 
@@ -98,6 +99,10 @@ def discover(
                 "(set [sources] follow_links = true to read it)"
             )
 
+    def report(exc: OSError) -> None:
+        if skipped is not None and not isinstance(exc, FileNotFoundError) and exc.filename is not None:
+            skipped[os.fsdecode(exc.filename)] = os_problem(exc)
+
     def consider(path: Path, is_link: bool) -> None:
         fmt = classify(path)
         if fmt is None or path.name.startswith("."):
@@ -107,7 +112,8 @@ def discover(
             return
         try:
             st = os.stat(path)
-        except OSError:
+        except OSError as exc:
+            report(exc)
             return
         found[str(path)] = SourceFile(path, kind, fmt[0], fmt[1], st.st_ino, st.st_size, st.st_mtime_ns)
 
@@ -116,7 +122,7 @@ def discover(
             consider(root, False)  # named in console.toml: read wherever it points
             continue
         seen: set[str] = set()
-        for dirpath, dirnames, filenames in os.walk(root, followlinks=follow_links):
+        for dirpath, dirnames, filenames in os.walk(root, followlinks=follow_links, onerror=report):
             real = os.path.realpath(dirpath)
             if real in seen:  # a link loop (only when following links)
                 dirnames[:] = []
@@ -137,6 +143,13 @@ def discover(
                 path = Path(dirpath) / name
                 consider(path, os.path.islink(path))
     return [found[k] for k in sorted(found)]
+
+
+def os_problem(exc: OSError) -> str:
+    """One short line for a source that cannot be read (its ``ingest_status.last_error``)."""
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    return (exc.strerror or type(exc).__name__).lower()
 
 
 def gz_prefix(path: Path, n: int) -> bytes:

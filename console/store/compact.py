@@ -17,7 +17,8 @@ import os
 from collections import defaultdict
 from pathlib import Path
 
-import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from console.fsio import TempFile
 from console.store.checkpoint import Checkpoint
@@ -26,6 +27,7 @@ from console.store.layout import KINDS, StoreLayout
 MAX_SMALL_PARTS = 16
 SMALL_BYTES = 16 << 20
 RETIRE_GRACE_S = 600
+MERGE_ROWS = 65_536  # rows in memory at once while merging (and per row group of the merged part)
 
 
 def plan(layout: StoreLayout, cp: Checkpoint, max_small: int = MAX_SMALL_PARTS) -> dict[Path, list[Path]]:
@@ -47,17 +49,35 @@ def plan(layout: StoreLayout, cp: Checkpoint, max_small: int = MAX_SMALL_PARTS) 
 
 def write_merged(folder: Path, parts: list[Path], batch: int, n: int, sync: bool = True) -> tuple[Path, Path]:
     """Merge ``parts`` into a (fsynced, closed) temp file for part ``b<batch>-<n>``; returns
-    (temp, final)."""
-    frames = [pl.read_parquet(p) for p in parts]
-    merged = pl.concat(frames, how="diagonal_relaxed")
+    (temp, final).
+
+    Streamed, ``MERGE_ROWS`` rows at a time: memory does not grow with the rows merged. Parts
+    are small on disk but not in memory (a quarantine part of 300k bad lines is a few MiB on
+    disk and ~100 MiB read), so reading every part at once grew with the files ingested.
+    Columns a part lacks are null; column types are unified (an integer column meeting a float
+    one becomes float), as a diagonal concat does."""
+    schema = pa.unify_schemas([pq.read_schema(p) for p in parts], promote_options="permissive").remove_metadata()
     final = folder / f"b{batch}-{n}.parquet"
     tmp = TempFile(final)
     try:
-        merged.write_parquet(tmp.target, compression="lz4", statistics=True)
+        with pq.ParquetWriter(tmp.target, schema, compression="lz4", write_statistics=True) as out:
+            for part in parts:
+                for rb in pq.ParquetFile(part).iter_batches(batch_size=MERGE_ROWS):
+                    out.write_batch(_conform(rb, schema))
         return tmp.close(sync), final
     except BaseException:
         tmp.discard()
         raise
+
+
+def _conform(rb: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    """``rb`` with ``schema``'s columns, in its order: missing ones null, others cast."""
+    cols = []
+    for fld in schema:
+        i = rb.schema.get_field_index(fld.name)
+        col = rb.column(i) if i >= 0 else pa.nulls(rb.num_rows, fld.type)
+        cols.append(col if col.type == fld.type else col.cast(fld.type))
+    return pa.RecordBatch.from_arrays(cols, schema=schema)
 
 
 def retire(layout: StoreLayout, cp: Checkpoint, parts: list[Path], batch: int, now: dt.datetime) -> None:
