@@ -86,6 +86,41 @@ def write_jsonl(path: Path, n: int, seed: int, chunk: int = 200_000) -> int:
     return size
 
 
+def write_bad_jsonl(path: Path, n: int, seed: int, chunk: int = 200_000) -> int:
+    """``n`` bad lines: the lines of ``write_jsonl`` each cut in half (not valid JSON), so every
+    one is quarantined with up to 1 KiB of its text — the same line count as the good file."""
+    import polars as pl
+
+    tmp = path.with_name(path.name + ".good")
+    size = 0
+    with open(path, "wb") as fh:
+        for start in range(0, n, chunk):
+            m = min(chunk, n - start)
+            write_jsonl(tmp, m, seed + start)
+            lines = pl.Series(tmp.read_bytes().decode().splitlines())
+            # ids stay distinct across chunks: the generator numbers records from 0 in each call
+            half = lines.str.slice(0, lines.str.len_chars() // 2).str.replace('"req-', f'"c{start}-req-', literal=True)
+            data = ("\n".join(half.to_list()) + "\n").encode()
+            fh.write(data)
+            size += len(data)
+    tmp.unlink()
+    return size
+
+
+def bench_bad_lines(rows: int, tmp: Path) -> dict:
+    """Peak RSS of ingesting ``rows`` bad lines against ``rows`` good ones (target: ≤ 1.5×)."""
+    good = make_workspace(tmp / "good-lines")
+    bad = make_workspace(tmp / "bad-lines")
+    write_jsonl(good / "logs" / "app.jsonl", rows, seed=1)
+    write_bad_jsonl(bad / "logs" / "app.jsonl", rows, seed=1)
+    g, gs, grss, _ = timed_ingest(good)
+    b, bs, brss, _ = timed_ingest(bad)
+    assert g["predictions"] == rows and b["quarantined"] == rows, (g, b)
+    return {"format": "bad-lines", "rows": rows, "good_peak_rss_mb": round(grss), "bad_peak_rss_mb": round(brss),
+            "ratio": round(brss / grss, 2), "good_seconds": round(gs, 1), "bad_seconds": round(bs, 1),
+            "ok": brss <= 1.5 * grss}
+
+
 def timed_ingest(ws: Path) -> tuple[dict, float, float, float]:
     """One ingest pass in a child process: (result, wall seconds, peak RSS MB, CPU seconds)."""
     code = textwrap.dedent(f"""
@@ -256,6 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--kill-rows", type=int, default=800_000)
     ap.add_argument("--kills", type=int, default=6)
     ap.add_argument("--keys", type=int, default=10_000_000, help="stored keys for the dedupe-at-scale check")
+    ap.add_argument("--bad-rows", type=int, default=0, help="peak RSS of this many bad lines against as many good")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--keep", action="store_true", help="keep the temp workspaces")
     args = ap.parse_args(argv)
@@ -270,6 +306,8 @@ def main(argv: list[str] | None = None) -> int:
             results.append(bench_keyset(args.keys, tmp))
         if args.kills:
             results.append(bench_kills(args.kill_rows, args.kills, tmp))
+        if args.bad_rows:
+            results.append(bench_bad_lines(args.bad_rows, tmp))
     finally:
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)

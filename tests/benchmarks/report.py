@@ -57,6 +57,8 @@ def markdown(res: dict[str, Any]) -> str:
     lines += _data(res)
     if "ingest" in s:
         lines += _ingest(s["ingest"])
+    if "badlines" in s:
+        lines += _bad_lines(s["badlines"])
     if "drift" in s:
         lines += _drift(s["drift"])
     if "windows" in s or "reports" in s:
@@ -140,6 +142,18 @@ def _ingest(ing: dict[str, Any]) -> list[str]:
         rps = b.get("records_per_s")
         out += ["", f"Big store (Parquet), one run: {fmt_s(b['wall_s'])}"
                 + (f", {rps:,} records/s" if rps else "") + f", peak {b['max_rss_mb']:.0f} MiB — {b['note']}."]
+    return out
+
+
+def _bad_lines(b: dict[str, Any]) -> list[str]:
+    out = ["", "## Bad input: memory of bad lines against good ones", "",
+           f"{b['rows']:,} lines each. {b['what']}.", "",
+           "| lines | source | whole process | lines/s | peak RSS |", "|---|---|---|---|---|"]
+    for which in ("good", "bad"):
+        f = b[which]
+        out.append(f"| {which} | {f['source_mib']:.0f} MiB | {fmt_spread(f['wall_s'])} | {_rps(f['records_per_s'])} | "
+                   f"{_mib(f['max_rss_mb'])} |")
+    out += ["", f"Peak RSS, bad ÷ good: **{b['ratio']:.2f}×**."]
     return out
 
 

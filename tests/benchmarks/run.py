@@ -43,7 +43,7 @@ from tests.benchmarks.data import (
     source_bytes,
 )
 
-SECTIONS = ("ingest", "drift", "windows", "reports", "tui")
+SECTIONS = ("ingest", "badlines", "drift", "windows", "reports", "tui")
 PY = sys.executable
 DRIFT_MODEL = "bench-binary"
 OTHER_MODEL = "bench-regression"  # not highlighted in the fleet while it loads
@@ -54,6 +54,7 @@ CUR_WINDOW = ("2026-11-12T00:00:00+00:00", "2026-11-21T00:00:00+00:00")  # days 
 TARGETS = {
     "ingest_jsonl_rps": 300_000,
     "ingest_parquet_rps": 2_000_000,
+    "bad_lines_rss_ratio": 1.5,
     "drift_speedup": 30.0,
     "drift_memory_fraction": 1 / 3,
     "windows_first_s": 5.0,
@@ -163,6 +164,39 @@ def bench_ingest(small: Path, big: Path, big_ingest: dict[str, Any], reps: int) 
                 ", in an EARLIER run (pass --reingest to time the current ingester)" if big_ingest.get("cached")
                 else ", in this run")}
     return out
+
+
+def bench_bad_lines(out: Path, rows: int, reps: int) -> dict[str, Any]:
+    """Peak RSS of ``mlops-console ingest`` over ``rows`` bad lines (each good line cut in half:
+    not JSON, quarantined with its text) against the same number of good lines."""
+    from tests.benchmarks.bench_ingest import make_workspace, write_bad_jsonl, write_jsonl
+
+    root = out / "data" / f"lines-{rows}"
+    if not (root / "meta.json").is_file():
+        shutil.rmtree(root, ignore_errors=True)
+        sizes = {"good": write_jsonl(make_workspace(root / "good") / "logs" / "app.jsonl", rows, seed=1),
+                 "bad": write_bad_jsonl(make_workspace(root / "bad") / "logs" / "app.jsonl", rows, seed=1)}
+        (root / "meta.json").write_text(json.dumps(sizes))
+    sizes = json.loads((root / "meta.json").read_text())
+    res: dict[str, Any] = {"rows": rows}
+    for which, expect in (("good", "predictions"), ("bad", "quarantined")):
+        walls, rss = [], []
+        for i in reps_of(f"{which} lines", reps):
+            m = fresh_ingest(root / which)
+            got = m.json()
+            if got[expect] != rows:
+                raise RuntimeError(f"{which} lines: {got}, expected {rows} {expect}")
+            walls.append(m.wall_s)
+            rss.append(m.max_rss_mb)
+            log(f"{which} lines rep {i + 1}/{reps}: {m.wall_s:.1f} s, {m.max_rss_mb:.0f} MiB")
+        shutil.rmtree(root / which / ".console", ignore_errors=True)
+        res[which] = {"source_mib": round(sizes[which] / 2**20, 1), "wall_s": summary(walls),
+                      "max_rss_mb": summary(rss, 1), "records_per_s": summary([rows / w for w in walls], 0)}
+    res["ratio"] = round(res["bad"]["max_rss_mb"]["median"] / res["good"]["max_rss_mb"]["median"], 3)
+    res["what"] = ("whole process: `mlops-console ingest --format json` on a deleted store; good = JSONL records "
+                   "with nested features, bad = the same lines each cut in half (not JSON: every one quarantined "
+                   "with its text)")
+    return res
 
 
 def bench_drift(big: Path, reps: int, ev_reps: int, work: Path) -> dict[str, Any]:
@@ -386,6 +420,13 @@ def verdicts(res: dict[str, Any]) -> list[dict[str, Any]]:
         add(f"ingest memory bounded by batch size, not file size (peak RSS at {times:.0f}× the data ≤ 1.5×)",
             f"{small_pq['max_rss_mb']['median']:.0f} MiB → {big['max_rss_mb']:.0f} MiB ({ratio:.2f}×)",
             ratio <= 1.5, "3.10")
+    bl = s.get("badlines") or {}
+    bl_target = f"peak RSS ingesting {_size(bl.get('rows') or 8_000_000)} bad lines ≤ {T['bad_lines_rss_ratio']:g}× that of as many good ones"
+    if bl.get("ratio") is not None:
+        add(bl_target, f"{bl['good']['max_rss_mb']['median']:.0f} MiB good → {bl['bad']['max_rss_mb']['median']:.0f} "
+            f"MiB bad ({bl['ratio']:.2f}×)", bl["ratio"] <= T["bad_lines_rss_ratio"], "bad input")
+    else:
+        add(bl_target, "–", None, "bad input")
     d = s.get("drift") or {}
     if d.get("speedup_compute") is not None:
         add(f"drift {_size(d['reference_rows'])} vs {_size(d['current_rows'])} rows ≥ {T['drift_speedup']:.0f}× "
@@ -468,6 +509,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="small data (100k / 300k rows) to iterate on the harness")
     p.add_argument("--rows", type=int, help="predictions of the big workspace (default 10M; quick 300k)")
     p.add_argument("--small-rows", type=int, help="predictions of the ingest workspaces (default 1M; quick 100k)")
+    p.add_argument("--bad-rows", type=int, help="lines of the bad-lines memory check, good and bad (default 8M; quick 200k)")
     p.add_argument("--reps", type=int, default=3, help="repetitions of each measurement (default 3)")
     p.add_argument("--ev-reps", type=int, help="repetitions of the Evidently run (default: 2 in a full run, else --reps)")
     p.add_argument("--window-models", default="all",
@@ -496,6 +538,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     rows = a.rows or (300_000 if a.quick else 10_000_000)
     small_rows = a.small_rows or (100_000 if a.quick else 1_000_000)
+    bad_rows = a.bad_rows or (200_000 if a.quick else 8_000_000)
     ev_reps = a.ev_reps or (min(a.reps, 2) if not a.quick else a.reps)
     BUDGET.seconds = a.budget_min * 60
     window_models = [] if a.window_models == "all" else [m for m in a.window_models.split(",") if m]
@@ -511,7 +554,8 @@ def main(argv: list[str] | None = None) -> int:
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     res: dict[str, Any] = {
         "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "quick": a.quick,
-        "machine": machine_info(), "parameters": {"rows": rows, "small_rows": small_rows, "reps": a.reps,
+        "machine": machine_info(), "parameters": {"rows": rows, "small_rows": small_rows, "bad_rows": bad_rows,
+                                                  "reps": a.reps,
                                                   "ev_reps": ev_reps, "seed": a.seed, "sections": list(only),
                                                   "budget_min": a.budget_min, "window_models": a.window_models},
         "command": "make bench  (= .venv/bin/python -m tests.benchmarks.run "
@@ -539,11 +583,14 @@ def main(argv: list[str] | None = None) -> int:
     t = time.perf_counter()
     small_root, small_meta = (ensure_workspace(out, small_rows, "both", a.seed, regen=a.regen)
                               if "ingest" in only else (None, None))
-    big, big_meta = ensure_workspace(out, rows, "parquet", a.seed, regen=a.regen)
-    big_ingest = ensure_ingested(big, again=a.reingest)
+    big, big_meta, big_ingest = None, None, {}
+    if set(only) - {"badlines"}:  # every other section reads the big store
+        big, big_meta = ensure_workspace(out, rows, "parquet", a.seed, regen=a.regen)
+        big_ingest = ensure_ingested(big, again=a.reingest)
     res["data"] = {"small": small_meta, "big": big_meta, "big_ingest": big_ingest,
                    "seconds": round(time.perf_counter() - t, 1)}
     section("ingest", bench_ingest, small_root, big, big_ingest, a.reps)
+    section("badlines", bench_bad_lines, out, bad_rows, a.reps)
     section("drift", bench_drift, big, a.reps, ev_reps, out / "work")
     section("windows", bench_windows, big, a.reps, 900.0, window_models)
     section("reports", bench_reports, big, a.reps, 900.0)
