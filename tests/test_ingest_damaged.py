@@ -9,7 +9,6 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -252,7 +251,8 @@ def test_gzip_bomb_of_empty_lines_stays_in_bounded_memory(workspace_dir: Path) -
             fh.write(b"\n" * (1 << 20))
     (workspace_dir / "logs" / "z.jsonl").write_bytes(line("after"))
     assert (workspace_dir / "logs" / "bomb.jsonl.gz").stat().st_size < 16 << 10
-    # a parent of its own: RUSAGE_CHILDREN is then the peak of exactly this ingest process
+    # a parent of its own: RUSAGE_CHILDREN is then the peak of exactly this ingest process (a
+    # child's own maxrss would include pytest's: Linux carries the RSS at the fork over the exec)
     done = subprocess.run([sys.executable, "-c", PEAK, *CONSOLE, "ingest", "--format", "json",
                            "--workspace", str(workspace_dir)], capture_output=True, text=True, check=True)
     doc = json.loads(done.stdout)
@@ -261,7 +261,6 @@ def test_gzip_bomb_of_empty_lines_stays_in_bounded_memory(workspace_dir: Path) -
     assert doc["peak_mb"] < 600, doc["peak_mb"]
     assert query(workspace_dir, "SELECT reason, count(*), max(line) FROM quarantine GROUP BY reason") == [
         ("empty line", n, n)]
-    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss > 0
 
 
 MERGE = """
@@ -270,7 +269,7 @@ from pathlib import Path
 from console.store import compact
 parts = sorted(Path(sys.argv[1]).glob("b*.parquet"), key=lambda p: int(p.name[1:].split("-")[0]))
 tmp, final = compact.write_merged(Path(sys.argv[1]), parts, 99, 0, sync=False)
-print(tmp, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+print(tmp)
 """
 
 
@@ -287,9 +286,12 @@ def test_compaction_streams_instead_of_reading_every_part(tmp_path: Path) -> Non
             pl.col("line").alias("byte_offset"), pl.lit("empty line").alias("reason"), pl.lit("").alias("raw"),
             pl.lit(b, pl.Int64).alias("batch"),
         ).write_parquet(tmp_path / f"b{b}-0.parquet", compression="lz4")
-    done = subprocess.run([sys.executable, "-c", MERGE, str(tmp_path)], capture_output=True, text=True, check=True)
-    merged, peak = done.stdout.split()
-    peak_mb = float(peak)
+    # through PEAK's small parent: a child's own maxrss counts its parent's at the fork (pytest's)
+    done = subprocess.run([sys.executable, "-c", PEAK, sys.executable, "-c", MERGE, str(tmp_path)],
+                          capture_output=True, text=True, check=True)
+    doc = json.loads(done.stdout)
+    assert doc["rc"] == 0, doc["err"]
+    merged, peak_mb = doc["out"].strip(), doc["peak_mb"]
     line = pl.col("line")
     got = pl.scan_parquet(merged).select(pl.len(), line.min().alias("lo"), line.max().alias("hi"),
                                             (line.diff() == 1).all().alias("in_order")).collect().row(0)

@@ -62,7 +62,7 @@ def write_merged(folder: Path, parts: list[Path], batch: int, n: int, sync: bool
     try:
         with pq.ParquetWriter(tmp.target, schema, compression="lz4", write_statistics=True) as out:
             for part in parts:
-                for rb in pq.ParquetFile(part).iter_batches(batch_size=MERGE_ROWS):
+                for rb in pq.ParquetFile(part, pre_buffer=False).iter_batches(batch_size=MERGE_ROWS, use_threads=False):
                     out.write_batch(_conform(rb, schema))
         return tmp.close(sync), final
     except BaseException:
