@@ -41,7 +41,7 @@ async def test_run_limit_history_export_and_refuse_writes(sample_ws, monkeypatch
         await pilot.press("ctrl+j")
         await settle(app, pilot)
         assert screen.query_one("#query-table").row_count == 1000
-        assert "cut at 1,000 rows (more exist)" in flat_text(app)
+        assert "first 1,000 rows × 2 columns" in flat_text(app) and "more not fetched" in flat_text(app)
 
         await pilot.press("ctrl+e")  # CSV of the whole result, not only the shown rows
         await settle(app, pilot)
@@ -82,7 +82,7 @@ async def test_cancel_interrupts_a_running_query(sample_ws) -> None:
         await pilot.pause()
         assert "running" in flat_text(app)
         for _ in range(100):  # wait until the worker holds its cursor
-            if app.screen.cursor is not None:
+            if app.screen.stream is not None:
                 break
             await pilot.pause(0.02)
         await pilot.press("ctrl+k")
@@ -90,3 +90,54 @@ async def test_cancel_interrupts_a_running_query(sample_ws) -> None:
         await pilot.pause()
         assert "cancelled" in flat_text(app)
         assert not app.screen.query("#query-table")
+
+
+async def test_query_screen_is_as_sandboxed_as_the_cli(sample_ws, tmp_path) -> None:
+    """The screen runs SQL only through the CLI's read-only function: file reads outside the
+    store, COPY, ATTACH and INSTALL are refused (also in --read-only), nothing is exported, and
+    the reports' own connection is not the one that ran them."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("the-secret-line\n")
+    app = make_app(sample_ws, CAROL, read_only=True)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("f5")
+        await settle(app, pilot)
+        screen = app.screen
+        for sql in (f"SELECT * FROM read_text('{secret}')", "SELECT * FROM read_text('/etc/shadow')",
+                    f"SELECT * FROM read_csv('{secret}')",
+                    f"COPY (SELECT 1) TO '{tmp_path / 'x.csv'}'", f"ATTACH '{tmp_path / 'x.db'}'",
+                    "INSTALL httpfs", "LOAD httpfs", "SET enable_external_access = true"):
+            await type_sql(app, pilot, sql)
+            await pilot.press("ctrl+j")
+            await settle(app, pilot)
+            text = flat_text(app)
+            assert "✗" in text and "the-secret-line" not in text, sql
+            assert ("refused" in text or "Permission Error" in text), (sql, text)
+            assert not screen.query("#query-table")
+            await pilot.press("ctrl+e")  # nothing ran: nothing to export
+            await settle(app, pilot)
+        assert not (sample_ws / "exports").exists()
+        assert not (tmp_path / "x.csv").exists() and not (tmp_path / "x.db").exists()
+        # the reports' connection can still read its files (it was not the one sandboxed)
+        cur = app.backend.db.cursor()
+        assert cur.execute("SELECT current_setting('enable_external_access')").fetchall() == [(True,)]
+
+
+async def test_rows_kept_are_capped_and_the_total_said_when_known(sample_ws, monkeypatch) -> None:
+    monkeypatch.setattr(query_mod, "ROW_LIMIT", 1000)
+    app = make_app(sample_ws, CAROL)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("f5")
+        await settle(app, pilot)
+        await type_sql(app, pilot, "SELECT range AS i FROM range(2500)")  # one batch: M is known
+        await pilot.press("ctrl+j")
+        await settle(app, pilot)
+        assert app.screen.query_one("#query-table").row_count == 1000
+        assert "first 1,000 rows × 1 columns" in flat_text(app) and "of 2,500 rows" in flat_text(app)
+        await type_sql(app, pilot, "SELECT range AS i FROM range(10000000000)")  # never read to its end
+        await pilot.press("ctrl+j")
+        await settle(app, pilot)
+        assert app.screen.query_one("#query-table").row_count == 1000
+        assert "more not fetched" in flat_text(app)

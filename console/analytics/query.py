@@ -1,6 +1,7 @@
-"""Read-only SQL over the store's views (CONTRACT §5 ``query``).
+"""Read-only SQL over the store's views (``mlops-console query`` and the TUI's query screen).
 
-Read-only by construction, in two layers:
+There is one way to run an analyst's SQL — ``stream_query`` (``run_query`` is it, collected) —
+and both the command line and the TUI call it. It is read-only by construction, in two layers:
 
 1. ``ensure_read_only`` parses the text with DuckDB's own parser (``duckdb.extract_statements``)
    and accepts exactly one statement of type SELECT — which covers ``SELECT``, ``WITH``,
@@ -8,14 +9,26 @@ Read-only by construction, in two layers:
    of one. Everything else (INSERT, UPDATE, DELETE, COPY, ATTACH, DETACH, INSTALL, LOAD, CREATE,
    DROP, ALTER, SET/RESET/USE, PRAGMA, CALL, EXPORT, VACUUM, transactions, ...) is refused with
    one line.
-2. ``sandbox(db)`` (used by the CLI, which owns its process) then restricts DuckDB itself:
-   file access only below the store's ``.console/`` folder (``allowed_directories``), no other
-   external access, and ``lock_configuration`` so no statement can undo it.
+2. ``sandbox(db)`` then restricts DuckDB itself: file access only below the store's
+   ``.console/`` folder (``allowed_directories``), no other external access (so no
+   ``read_text('/etc/shadow')``), and ``lock_configuration`` so no statement can undo it.
+   ``stream_query`` sandboxes the connection it is given before running anything, so a
+   connection that ran an analyst's query is sandboxed for good: the TUI gives it a store
+   connection of its own (``open_query_store``), never the one its reports use.
+
+Results stream: ``stream_query`` hands out Arrow record batches as DuckDB produces them
+(``to_arrow_reader``), so a 10M-row result is printed or exported in bounded memory; a caller
+that keeps rows (the TUI) decides how many. ``timeout`` (seconds; ``[query] timeout`` in
+console.toml, ``--timeout`` on the command line) interrupts the query from a timer with
+DuckDB's ``interrupt()``: a timed-out query is one ``UsageError`` line.
 """
 
 from __future__ import annotations
 
+import queue
 import re
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 import duckdb
@@ -23,6 +36,9 @@ import duckdb
 from console.errors import UsageError
 
 _EXPLAIN = re.compile(r"^\s*EXPLAIN(\s+ANALY[SZ]E)?\b", re.IGNORECASE)
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$", re.IGNORECASE)
+_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+BATCH_ROWS = 10_000  # rows per streamed batch
 
 
 def _kind(stmt: Any) -> str:
@@ -56,10 +72,39 @@ def ensure_read_only(sql: str) -> str:
     return stmt.query
 
 
+def parse_timeout(value: Any, what: str = "timeout") -> float | None:
+    """Seconds from ``"30s"``, ``"2m"``, ``"500ms"``, ``"1h"`` or a number; ``None`` for no
+    limit (``0``, ``"0"``, ``"none"``, ``"off"``, or nothing given)."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none", "off")):
+        return None
+    if isinstance(value, bool):
+        raise UsageError(f"bad {what} {value!r}: use a duration such as 30s, 2m or 500ms (0 for none)")
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    else:
+        m = _DURATION.match(str(value))
+        if not m:
+            raise UsageError(f"bad {what} {value!r}: use a duration such as 30s, 2m or 500ms (0 for none)")
+        seconds = float(m.group(1)) * _SECONDS[(m.group(2) or "s").lower()]
+    if seconds < 0:
+        raise UsageError(f"bad {what} {value!r}: must not be negative")
+    return seconds or None
+
+
+def configured_timeout(config: dict[str, Any] | None) -> float | None:
+    """``[query] timeout`` of a console.toml (``None``: no limit)."""
+    section = (config or {}).get("query", {})
+    if not isinstance(section, dict):
+        raise UsageError("console.toml: [query] must be a table")
+    return parse_timeout(section.get("timeout"), "[query] timeout in console.toml")
+
+
 def sandbox(db: Any) -> None:
     """Restrict the store's DuckDB to reading its own files, irreversibly for this process."""
     ws = getattr(db, "ws", None)
     conn = db.conn
+    if getattr(db, "_query_sandboxed", False):
+        return
     dirs = []
     if ws is not None:
         dirs.append(str(ws.store_dir).rstrip("/") + "/")
@@ -71,18 +116,26 @@ def sandbox(db: Any) -> None:
         conn.execute("SET lock_configuration = true")
     except duckdb.Error:
         pass  # already locked
-
-
-def run_query(db: Any, sql: str, max_rows: int | None = None) -> list[dict[str, Any]]:
-    """Rows of a read-only query as a list of dicts (``UsageError`` on refusal or SQL error)."""
-    stmt = ensure_read_only(sql)
-    cur = db.cursor()
+    ((locked,),) = conn.execute("SELECT current_setting('lock_configuration')").fetchall()
+    ((external,),) = conn.execute("SELECT current_setting('enable_external_access')").fetchall()
+    if not locked or external:  # never run an analyst's SQL on a connection that is not sandboxed
+        raise UsageError("the query connection could not be sandboxed; refusing to run SQL")
     try:
-        res = cur.execute(stmt)
-        cols = [d[0] for d in res.description] if res.description else []
-        rows = res.fetchmany(max_rows) if max_rows is not None else res.fetchall()
-    except duckdb.Error as exc:
-        raise UsageError(f"query failed: {str(exc).splitlines()[0]}") from None
+        db._query_sandboxed = True
+    except AttributeError:
+        pass
+
+
+def open_query_store(ws: Any, stages=None, production=None) -> Any:
+    """A store connection of its own for analysts' SQL, sandboxed (see ``sandbox``)."""
+    from console.store.db import open_store
+
+    db = open_store(ws, stages=stages, production=production)
+    sandbox(db)
+    return db
+
+
+def _unique(cols: list[str]) -> list[str]:
     names: list[str] = []
     for c in cols:  # SELECT 1 AS a, 2 AS a: keep both columns
         name, k = c, 1
@@ -90,4 +143,147 @@ def run_query(db: Any, sql: str, max_rows: int | None = None) -> list[dict[str, 
             k += 1
             name = f"{c}_{k}"
         names.append(name)
-    return [dict(zip(names, r, strict=True)) for r in rows]
+    return names
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+class QueryStream:
+    """A running read-only query: ``columns`` (unique names), ``types`` (DuckDB type names),
+    and ``batches()`` — pyarrow ``RecordBatch``es as DuckDB produces them. ``cancel()`` (any
+    thread) interrupts it; ``close()`` releases it. Use it as a context manager."""
+
+    def __init__(self, db: Any, sql: str, timeout: float | None = None, batch_rows: int = BATCH_ROWS):
+        stmt = ensure_read_only(sql)
+        sandbox(db)
+        self.timeout = timeout
+        self.timed_out = False
+        self.cancelled = False
+        self._cur = db.cursor()
+        self._timer: threading.Timer | None = None
+        if timeout:
+            self._timer = threading.Timer(timeout, self._expire)
+            self._timer.daemon = True
+            self._timer.start()
+        self._batch_rows = batch_rows
+        try:
+            self._rel = self._cur.sql(stmt)  # binds the query (names, types); runs nothing yet
+            self.columns = _unique(list(self._rel.columns)) if self._rel is not None else []
+            self.types = [str(t) for t in self._rel.types] if self._rel is not None else []
+        except Exception as exc:
+            self.close()
+            raise self._error(exc) from None
+
+    def _expire(self) -> None:
+        self.timed_out = True
+        self._interrupt()
+
+    def _interrupt(self) -> None:
+        try:
+            self._cur.interrupt()
+        except Exception:  # noqa: BLE001 - already finished or closed
+            pass
+
+    def cancel(self) -> None:
+        self.cancelled = True
+        self._interrupt()
+
+    def _error(self, exc: BaseException) -> UsageError:
+        if self.timed_out:
+            return UsageError(f"query timed out after {self.timeout:g}s (raise [query] timeout in "
+                              "console.toml or --timeout)")
+        if self.cancelled:
+            return UsageError("query cancelled")
+        if isinstance(exc, UsageError):
+            return exc
+        return UsageError(f"query failed: {_first_line(exc)}")
+
+    def batches(self) -> Iterator[Any]:
+        """The result's record batches, renamed to ``columns`` (``UsageError`` on failure).
+
+        DuckDB runs the query in a producer thread that hands at most two batches ahead to
+        this generator (bounded memory); the caller's thread only waits on a queue, so a
+        ctrl-C (``KeyboardInterrupt``) reaches it at once — and stopping early, failing or
+        being interrupted cancels the query (``interrupt()``) before the generator ends."""
+        if self._rel is None:
+            return
+        import pyarrow as pa
+
+        handoff: queue.Queue = queue.Queue(maxsize=2)
+        stop = threading.Event()
+
+        def put(item) -> bool:
+            while not stop.is_set():
+                try:
+                    handoff.put(item, timeout=0.1)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
+        def produce() -> None:
+            try:
+                for batch in self._rel.to_arrow_reader(self._batch_rows):
+                    if batch.num_rows and not put(("batch", batch)):
+                        return
+            except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+                put(("error", exc))
+            else:
+                put(("done", None))
+
+        producer = threading.Thread(target=produce, name="query-stream", daemon=True)
+        producer.start()
+        finished = False
+        try:
+            while True:
+                kind, item = handoff.get()
+                if kind == "done":
+                    finished = True
+                    break
+                if kind == "error":
+                    finished = True
+                    raise self._error(item) from None
+                yield pa.RecordBatch.from_arrays(item.columns, names=self.columns)
+        finally:
+            stop.set()
+            if not finished:
+                self.cancel()
+            producer.join()
+        if self.timed_out or self.cancelled:  # interrupted between two batches
+            raise self._error(RuntimeError("interrupted"))
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        try:
+            self._cur.close()
+        except Exception:  # noqa: BLE001
+            pass
+
+    def __enter__(self) -> QueryStream:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def stream_query(db: Any, sql: str, timeout: float | None = None, batch_rows: int = BATCH_ROWS) -> QueryStream:
+    """Start the read-only ``sql`` on ``db`` (sandboxing it first): a ``QueryStream``.
+    ``UsageError`` (one line) on refusal, SQL error, timeout or cancel."""
+    return QueryStream(db, sql, timeout=timeout, batch_rows=batch_rows)
+
+
+def run_query(db: Any, sql: str, max_rows: int | None = None, timeout: float | None = None) -> list[dict[str, Any]]:
+    """Rows of a read-only query as a list of dicts (``stream_query``, collected; at most
+    ``max_rows``)."""
+    rows: list[dict[str, Any]] = []
+    with stream_query(db, sql, timeout=timeout) as q:
+        for batch in q.batches():
+            rows += batch.to_pylist()
+            if max_rows is not None and len(rows) >= max_rows:
+                del rows[max_rows:]
+                break
+    return rows

@@ -4,13 +4,21 @@ With no command it opens the console (the TUI). Each area registers its own sub-
 a module of this package (``app_cmds``, ``ingest_cmds``, ``analytics_cmds``,
 ``governance_cmds``); this module owns the parser, the shared options and the exit codes:
 0 success, 1 a check that found a problem, 2 bad usage or bad input (one line on stderr).
+
+No traceback reaches a user: ``main`` prints a ``ConsoleError`` as its one line, anything else
+that escapes a command as ``mlops-console: error: <what> (<ExceptionType>); ...`` (exit 2;
+``MLOPS_CONSOLE_DEBUG=1`` adds the traceback), and ctrl-C as ``mlops-console: interrupted``
+(exit 130) — also when it arrives inside a DuckDB query, which DuckDB turns into an error of
+its own.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 
 from console.errors import EXIT_USAGE, ConsoleError
@@ -18,6 +26,23 @@ from console.workspace import Workspace
 from console.workspace import load as load_workspace
 
 PROG = "mlops-console"
+EXIT_INTERRUPTED = 130
+DEBUG_ENV = "MLOPS_CONSOLE_DEBUG"
+_interrupted = threading.Event()
+
+
+def _on_sigint(signum, frame) -> None:
+    """Python's default ctrl-C, remembered: DuckDB turns it into an error of its own."""
+    _interrupted.set()
+    raise KeyboardInterrupt
+
+
+def last_resort_message(exc: BaseException) -> str:
+    """The one line for an unexpected exception (no traceback)."""
+    text = str(exc).strip()
+    what = text.splitlines()[0] if text else "unexpected failure"
+    return (f"{PROG}: error: {what} ({type(exc).__name__}); "
+            f"rerun with {DEBUG_ENV}=1 for the traceback")
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -104,20 +129,43 @@ def build_parser() -> ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    ctx = Context(args)
+    _interrupted.clear()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, _on_sigint)
     try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        ctx = Context(args)
         code = args.handler(ctx)
-    except ConsoleError as exc:
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        sys.stderr.write(f"{PROG}: {msg}\n")
-        return exc.exit_code
     except KeyboardInterrupt:
-        return 130
+        return _interrupt()
     except BrokenPipeError:
         # The reader went away (``| head``): stop quietly, like any Unix tool.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    except ConsoleError as exc:
+        if _interrupted.is_set():
+            return _interrupt()
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        sys.stderr.write(f"{PROG}: {msg}\n")
+        return exc.exit_code
+    except Exception as exc:  # the last resort: one line, never a traceback
+        if _interrupted.is_set():
+            return _interrupt()
+        if os.environ.get(DEBUG_ENV, "") not in ("", "0"):
+            import traceback
+
+            traceback.print_exc()
+        sys.stderr.write(last_resort_message(exc) + "\n")
+        return EXIT_USAGE
     return int(code or 0)
+
+
+def _interrupt() -> int:
+    try:
+        sys.stderr.write(f"{PROG}: interrupted\n")
+        sys.stderr.flush()
+    except OSError:
+        pass
+    return EXIT_INTERRUPTED

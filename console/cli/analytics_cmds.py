@@ -16,8 +16,11 @@ from console.cli.output import emit
 from console.errors import EXIT_CHECK, UsageError
 
 
-def _open(ctx):
+def _open(ctx, query: bool = False):
+    """The store with the production versions from governance state; ``query=True``: a
+    sandboxed one for analysts' SQL (``analytics.query.open_query_store``)."""
     from console.analytics.config import load_config
+    from console.analytics.query import open_query_store
     from console.governance.state import fleet_state
     from console.store.db import open_store
 
@@ -27,7 +30,8 @@ def _open(ctx):
         load_config(ws.config, model)
     registry = ctx.registry()  # an invalid registry file is a warning on stderr
     state = fleet_state(ws, registry)
-    return open_store(ws, stages=dict(state.stages), production=dict(state.production))
+    opener = open_query_store if query else open_store
+    return opener(ws, stages=dict(state.stages), production=dict(state.production))
 
 
 def _time(value: str | None, what: str):
@@ -100,6 +104,9 @@ def register(sub, parents) -> None:
 
     p = sub.add_parser("query", parents=common, help="read-only SQL over the store's views")
     p.add_argument("sql", metavar="SQL")
+    p.add_argument("--timeout", metavar="DURATION",
+                   help="stop the query after this long: 30s, 2m, 500ms; 0 for none "
+                        "(default: [query] timeout in console.toml, else none)")
     p.set_defaults(handler=run_query_cmd)
 
 
@@ -210,13 +217,23 @@ def run_check(ctx) -> int:
 
 
 def run_query_cmd(ctx) -> int:
-    from console.analytics.query import ensure_read_only, run_query, sandbox
+    """Rows stream to stdout as DuckDB produces them (bounded memory, any result size)."""
+    from console.analytics.query import (
+        configured_timeout,
+        ensure_read_only,
+        parse_timeout,
+        stream_query,
+    )
+    from console.cli.output import emit_stream
 
     ensure_read_only(ctx.args.sql)  # refuse before touching the store
-    db = _open(ctx)
-    sandbox(db)
-    rows = run_query(db, ctx.args.sql)
-    emit(rows, ctx.fmt, rows=rows)
+    if ctx.args.timeout is not None:
+        timeout = parse_timeout(ctx.args.timeout, "--timeout")
+    else:
+        timeout = configured_timeout(ctx.workspace().config)
+    db = _open(ctx, query=True)
+    with stream_query(db, ctx.args.sql, timeout=timeout) as q:
+        emit_stream(q.columns, q.batches(), ctx.fmt)
     return 0
 
 

@@ -32,6 +32,7 @@ class Backend:
         self.registry: Registry = Registry()
         self.fleet: FleetState = FleetState()
         self.db: Any = None
+        self._query_db: Any = None  # the query screen's own sandboxed connection
         self.ingester: Any = None
         self._lock = threading.Lock()
         self._journal_sig: tuple | None = None
@@ -66,13 +67,14 @@ class Backend:
             stop = getattr(ing, "stop", None) or getattr(ing, "close", None)
             if stop:
                 stop()
-        db, self.db = self.db, None
-        if db is not None:
-            close = getattr(db, "close", None) or getattr(db.conn, "close", None)
-            try:
-                close()
-            except Exception:
-                pass
+        for db in (self.db, self._query_db):
+            if db is not None:
+                close = getattr(db, "close", None) or getattr(db.conn, "close", None)
+                try:
+                    close()
+                except Exception:
+                    pass
+        self.db = self._query_db = None
 
     def refresh(self) -> bool:
         """New parts, registry files or journal entries since last time? Reloads what changed."""
@@ -168,6 +170,32 @@ class Backend:
         """Whether ``report(name, **kwargs)`` would answer from the memo (nothing computed)."""
         with self._lock:
             return _resolve(name, kwargs)[2] in self._memo
+
+    # -- analysts' SQL -----------------------------------------------------------------------
+    def query(self, sql: str, batch_rows: int | None = None):
+        """Start an analyst's read-only ``sql`` (``console.analytics.query.stream_query``, as
+        the CLI's ``query``): a ``QueryStream``. It runs on a store connection of its own,
+        sandboxed for good (no file outside ``.console/``), never on the reports' ``db``; with
+        ``[query] timeout`` from console.toml."""
+        from console.analytics.query import (
+            BATCH_ROWS,
+            configured_timeout,
+            ensure_read_only,
+            stream_query,
+        )
+
+        ensure_read_only(sql)  # refused before anything is opened
+        timeout = configured_timeout(self.ws.config)
+        with self._lock:
+            if self._query_db is None:
+                from console.analytics.query import open_query_store
+
+                self._query_db = open_query_store(self.ws, stages=dict(self.fleet.stages),
+                                                  production=dict(self.fleet.production))
+            qdb = self._query_db
+        qdb.refresh()
+        qdb.set_fleet(dict(self.fleet.stages), dict(self.fleet.production))
+        return stream_query(qdb, sql, timeout=timeout, batch_rows=batch_rows or BATCH_ROWS)
 
     # -- governance ------------------------------------------------------------------------
     def requests(self) -> list:

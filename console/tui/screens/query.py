@@ -1,12 +1,20 @@
 """Query (analysts): a SQL editor with highlighting and history, the schema of the store's
-views, results in ``textual-fastdatatable`` (Arrow-backed: fast at 100k rows) cut at a row limit
-with one probe row to say so, run with a key and cancelled with another (``interrupt()`` on the
-worker's own cursor), and export of the full result to CSV or Parquet (DuckDB ``COPY``).
+views, results in ``textual-fastdatatable`` (Arrow-backed: fast at 100k rows), run with a key and
+cancelled with another, and export of the full result to CSV or Parquet.
+
+The screen runs no SQL of its own: every statement — the schema, a query, an export — goes
+through ``Backend.query``, i.e. ``console.analytics.query.stream_query``, the same read-only,
+sandboxed function as ``mlops-console query`` (``read_text('/etc/shadow')``, ``COPY``,
+``ATTACH``, ``INSTALL`` are refused the same way, also in ``--read-only``). Results stream in
+Arrow batches: the screen keeps the first ``ROW_LIMIT`` rows and stops the query there ("first N
+rows (more not fetched)", or "first N rows of M" when the last batch told M); an export writes
+the stream batch by batch (pyarrow's CSV and Parquet writers) in bounded memory.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -57,21 +65,6 @@ def append_history(ws, sql: str) -> None:
         pass  # history is a convenience: a read-only or odd store never stops a query
 
 
-def check_read_only(sql: str) -> None:
-    """The query screen reads; ``analytics.run_query``'s guard when it has one, else ours."""
-    try:
-        from console.analytics.query import ensure_read_only  # type: ignore[attr-defined]
-    except ImportError:
-        ensure_read_only = None
-    if ensure_read_only is not None:
-        ensure_read_only(sql)
-        return
-    head = sql.lstrip().split(None, 1)[0].lower() if sql.strip() else ""
-    if head not in ("select", "with", "from", "describe", "show", "summarize", "values", "pivot",
-                    "unpivot", "explain", "table", "(", "--"):
-        raise ValueError(f"only read-only queries run here (not {head.upper()})")
-
-
 class QueryScreen(ConsoleScreen):
     SCOPE = "query"
     TITLE = "Query"
@@ -81,7 +74,7 @@ class QueryScreen(ConsoleScreen):
         super().__init__()
         self.history: list[str] = []
         self.history_pos = 0
-        self.cursor = None
+        self.stream = None  # the running query (``cancel()`` from the main thread)
         self.last_sql: str | None = None
         self.result_rows = 0
 
@@ -99,16 +92,12 @@ class QueryScreen(ConsoleScreen):
         self.query_one(TextArea).focus()
         super().on_mount()
 
-    def fetch(self) -> Any:  # the schema of the views
-        cur = self.app.backend.db.cursor()
-        try:
-            rows = cur.execute(
+    def fetch(self) -> Any:  # the schema of the views, through the one query function
+        names = ", ".join("'" + v + "'" for v in VIEWS)
+        with self.app.backend.query(
                 "SELECT table_name, column_name, data_type FROM information_schema.columns "
-                "WHERE table_name IN (" + ",".join("?" for _ in VIEWS) + ") ORDER BY table_name, ordinal_position",
-                list(VIEWS)).fetchall()
-        finally:
-            cur.close()
-        return rows
+                f"WHERE table_name IN ({names}) ORDER BY table_name, ordinal_position") as q:
+            return [tuple(r.values()) for b in q.batches() for r in b.to_pylist()]
 
     def show(self, data: Any) -> None:
         tree = self.query_one(Tree)
@@ -138,47 +127,68 @@ class QueryScreen(ConsoleScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="query")
     def run_sql(self, sql: str) -> None:
+        import pyarrow as pa
+
         worker = get_current_worker()
         started = time.perf_counter()
-        cur = self.app.backend.db.cursor()
-        self.cursor = cur
+        limit = ROW_LIMIT
+        batches: list = []
+        kept = seen = 0
+        total: int | None = None  # every row of the result, when the stream was read to its end
         try:
-            check_read_only(sql)
-            table = cur.sql(f"SELECT * FROM ({sql}) AS q LIMIT {ROW_LIMIT + 1}").to_arrow_table()
+            with self.app.backend.query(sql) as q:
+                self.stream = q
+                columns = q.columns
+                gen = q.batches()
+                try:
+                    for batch in gen:
+                        take = min(batch.num_rows, limit - kept)
+                        if take:
+                            batches.append(batch.slice(0, take))
+                            kept += take
+                        seen += batch.num_rows
+                        if seen > limit:  # more than we keep: does the stream end here?
+                            total = seen if next(gen, None) is None else None
+                            break
+                    else:
+                        total = seen
+                finally:
+                    gen.close()  # stops the query when rows were left
         except Exception as exc:
             if not worker.is_cancelled:
                 msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                 self.app.call_from_thread(self.set_status, f"✗ {msg}")
             return
         finally:
-            self.cursor = None
-            cur.close()
+            self.stream = None
+        if worker.is_cancelled:
+            return
+        table = (pa.Table.from_batches(batches) if batches
+                 else pa.table({c: pa.array([], pa.null()) for c in columns}))
         elapsed = time.perf_counter() - started
-        if not worker.is_cancelled:
-            self.app.call_from_thread(self.show_result, sql, table, elapsed)
+        self.app.call_from_thread(self.show_result, sql, table, total, elapsed)
 
-    async def show_result(self, sql: str, table, elapsed: float) -> None:
+    async def show_result(self, sql: str, table, total: int | None, elapsed: float) -> None:
         from textual_fastdatatable import ArrowBackend, DataTable
 
-        cut = table.num_rows > ROW_LIMIT
-        if cut:
-            table = table.slice(0, ROW_LIMIT)
         self.last_sql = sql
         self.result_rows = table.num_rows
         box = self.query_one("#query-results", Vertical)
         await box.remove_children()
         await box.mount(DataTable(backend=ArrowBackend(table), id="query-table", cursor_type="cell",
                             max_column_content_width=40, null_rep="∅"))
-        self.set_status(f"✓ {table.num_rows:,} rows × {table.num_columns} columns in {elapsed:.2f}s"
-                        + (f" · ▲ cut at {ROW_LIMIT:,} rows (more exist)" if cut else ""))
+        shown = f"{table.num_rows:,} rows × {table.num_columns} columns in {elapsed:.2f}s"
+        if total is None:
+            self.set_status(f"▲ first {shown} (more not fetched; ctrl+e/ctrl+o export them all)")
+        elif total > table.num_rows:
+            self.set_status(f"▲ first {shown}, of {total:,} rows (ctrl+e/ctrl+o export them all)")
+        else:
+            self.set_status(f"✓ {shown}")
 
     def action_cancel_query(self) -> None:
-        cur = self.cursor
-        if cur is not None:
-            try:
-                cur.interrupt()
-            except Exception:
-                pass
+        stream = self.stream
+        if stream is not None:
+            stream.cancel()
         self.workers.cancel_group(self, "query")
         self.set_status("✗ cancelled")
 
@@ -209,17 +219,50 @@ class QueryScreen(ConsoleScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="export")
     def export_to(self, sql: str, path: Path, kind: str) -> None:
-        cur = self.app.backend.db.cursor()
         try:
-            check_read_only(sql)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fmt = "FORMAT PARQUET" if kind == "parquet" else "FORMAT CSV, HEADER"
-            target = str(path).replace("'", "''")
-            cur.execute(f"COPY ({sql}) TO '{target}' ({fmt})")
+            rows = export_query(self.app.backend, sql, path, kind)
         except Exception as exc:
-            self.app.call_from_thread(self.notify, f"export failed: {str(exc).splitlines()[0]}", severity="error")
+            msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            self.app.call_from_thread(self.notify, f"export failed: {msg}", severity="error")
+            self.app.call_from_thread(self.set_status, f"✗ export failed: {msg}")
             return
-        finally:
-            cur.close()
-        self.app.call_from_thread(self.notify, f"exported to {path}")
-        self.app.call_from_thread(self.set_status, f"✓ exported to {path}")
+        self.app.call_from_thread(self.notify, f"exported {rows:,} rows to {path}")
+        self.app.call_from_thread(self.set_status, f"✓ exported {rows:,} rows to {path}")
+
+
+def export_query(backend, sql: str, path: Path, kind: str) -> int:
+    """The whole result of ``sql`` (``Backend.query``) written to ``path`` as CSV or Parquet,
+    batch by batch; a hidden temporary file (``O_EXCL|O_NOFOLLOW``, the umask's mode) replaced
+    into place only when complete. Returns the number of rows."""
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.{os.getpid()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)
+    rows = 0
+    try:
+        with os.fdopen(fd, "wb") as fh, backend.query(sql) as q:
+            writer = None
+            for batch in q.batches():
+                if writer is None:
+                    writer = (pq.ParquetWriter(fh, batch.schema) if kind == "parquet"
+                              else pcsv.CSVWriter(fh, batch.schema))
+                writer.write_batch(batch)
+                rows += batch.num_rows
+            if writer is None:  # no rows: the header (or an empty table) all the same
+                import pyarrow as pa
+
+                schema = pa.schema([(c, pa.string()) for c in q.columns])
+                writer = pq.ParquetWriter(fh, schema) if kind == "parquet" else pcsv.CSVWriter(fh, schema)
+            writer.close()
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return rows
