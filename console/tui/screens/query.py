@@ -14,7 +14,6 @@ the stream batch by batch (pyarrow's CSV and Parquet writers) in bounded memory.
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -232,37 +231,26 @@ class QueryScreen(ConsoleScreen):
 
 def export_query(backend, sql: str, path: Path, kind: str) -> int:
     """The whole result of ``sql`` (``Backend.query``) written to ``path`` as CSV or Parquet,
-    batch by batch; a hidden temporary file (``O_EXCL|O_NOFOLLOW``, the umask's mode) replaced
-    into place only when complete. Returns the number of rows."""
+    batch by batch, through ``console.fsio.replacing`` (a hidden temp file, the umask's mode,
+    replaced into place only when complete). Returns the number of rows."""
+    import pyarrow as pa
     import pyarrow.csv as pcsv
     import pyarrow.parquet as pq
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{os.getpid()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)
-    rows = 0
-    try:
-        with os.fdopen(fd, "wb") as fh, backend.query(sql) as q:
-            writer = None
-            for batch in q.batches():
-                if writer is None:
-                    writer = (pq.ParquetWriter(fh, batch.schema) if kind == "parquet"
-                              else pcsv.CSVWriter(fh, batch.schema))
-                writer.write_batch(batch)
-                rows += batch.num_rows
-            if writer is None:  # no rows: the header (or an empty table) all the same
-                import pyarrow as pa
+    from console.fsio import replacing
 
-                schema = pa.schema([(c, pa.string()) for c in q.columns])
-                writer = pq.ParquetWriter(fh, schema) if kind == "parquet" else pcsv.CSVWriter(fh, schema)
-            writer.close()
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    def writer_for(fh, schema):
+        return pq.ParquetWriter(fh, schema) if kind == "parquet" else pcsv.CSVWriter(fh, schema)
+
+    rows = 0
+    with replacing(path) as tmp, backend.query(sql) as q:
+        writer = None
+        for batch in q.batches():
+            if writer is None:
+                writer = writer_for(tmp.file, batch.schema)
+            writer.write_batch(batch)
+            rows += batch.num_rows
+        if writer is None:  # no rows: the header (or an empty table) all the same
+            writer = writer_for(tmp.file, pa.schema([(c, pa.string()) for c in q.columns]))
+        writer.close()
     return rows
