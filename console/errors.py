@@ -27,6 +27,11 @@ class WorkspaceError(UsageError):
     """The workspace (console.toml, its sources) cannot be used as configured."""
 
 
+class InputUnreadable(UsageError):
+    """An input a report needs (a reference file, say) is missing or cannot be read: exit 2 on
+    the command line, and an error — never "nothing to report" — where a report is summarised."""
+
+
 class PermissionDenied(UsageError):
     """The current OS user's role does not allow the action."""
 

@@ -22,6 +22,12 @@ sample workspace gives the same answer any day — but never to a record stamped
 future and silence the alerts. Such records stay stored; ``check`` lists each model that has
 them under ``future_data`` (rows, newest, now). Every alert carries ``since``/``until`` (the
 window it is about), ``evidence`` (the numbers behind it) and a stable ``id``.
+
+A rule that cannot be computed (an unreadable cache or store file, a failing query) is never
+taken for "no alert": it becomes an entry of ``errors`` (``{"model", "kinds", "error"}``), the
+other rules and models are still evaluated, and ``ok`` is false. Such a result is not memoised,
+so the next call tries again. A rule that does not apply (no production version, no traffic, no
+registered reference) is ``skipped`` with its reason, as before.
 """
 
 from __future__ import annotations
@@ -46,7 +52,7 @@ from console.analytics.source import (
     latest_ts,
     logged_models,
 )
-from console.errors import UsageError
+from console.errors import InputUnreadable, UsageError
 
 SEVERITY_ORDER = {"critical": 0, "warning": 1}
 
@@ -72,56 +78,90 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
-def model_alerts(db: StoreLike, model: str, config: AnalyticsConfig | None = None) -> tuple[list[dict], list[dict]]:
-    """(alerts, skipped) for one model."""
-    if config is None:
-        config = config_for(db, model)
-    a = config.alerts
+def failure(model: str | None, kinds: list[str], exc: BaseException) -> dict[str, Any]:
+    """An ``errors`` entry: which rules of which model could not be computed, and why."""
+    text = str(exc).strip()
+    return {"model": model, "kinds": list(kinds),
+            "error": f"{type(exc).__name__}: {text.splitlines()[0] if text else 'failed'}"}
+
+
+ALL_KINDS = ["drift", "performance", "slice", "errors", "latency", "budget"]
+
+
+def model_alerts(db: StoreLike, model: str, config: AnalyticsConfig | None = None,
+                 errors: list[dict] | None = None) -> tuple[list[dict], list[dict]]:
+    """(alerts, skipped) for one model; a rule that fails is appended to ``errors`` (when
+    given — else its exception propagates) and the other rules still run."""
     alerts: list[dict[str, Any]] = []
     skipped: list[dict[str, Any]] = []
+
+    def attempt(kinds: list[str], fn) -> None:
+        if errors is None:
+            fn()
+            return
+        try:
+            fn()
+        except InputUnreadable as exc:  # the input exists (or should) and cannot be read
+            errors.append(failure(model, kinds, exc))
+        except UsageError as exc:  # not applicable (no registered reference, say): skipped, said why
+            skipped.append({"model": model, "kinds": kinds, "reason": str(exc)})
+        except Exception as exc:  # noqa: BLE001 - unknown is never "no alert": an error entry
+            errors.append(failure(model, kinds, exc))
+
+    if config is None:
+        try:
+            config = config_for(db, model)
+        except UsageError:
+            raise
+        except Exception as exc:
+            if errors is None:
+                raise
+            errors.append(failure(model, ALL_KINDS, exc))
+            return alerts, skipped
+    a = config.alerts
     version = (db.production or {}).get(model)
     size = W.parse_window(a.window) or 7 * 86400
-    rng = _latest(db, model, version, size) if version else None
+    found: dict[str, Any] = {}  # the latest window of the production version, once found
+    attempt(["drift", "performance", "slice"],
+            lambda: found.update(rng=_latest(db, model, version, size) if version else None))
+    _model_rules(db, model, config, version, found.get("rng"), "rng" in found, alerts, skipped, attempt)
+    return alerts, skipped
+
+
+def _model_rules(db, model, config, version, rng, ranged, alerts, skipped, attempt) -> None:
+    a = config.alerts
     if version is None:
         skipped.append({"model": model, "kinds": ["drift", "performance", "slice"], "reason": "no production version"})
+    elif not ranged:
+        pass  # finding the window failed: already an error entry
     elif rng is None:
         skipped.append({"model": model, "kinds": ["drift", "performance", "slice"],
                         "reason": f"no traffic for production version {version}"})
     else:
         start, end = rng
         if a.drift:
-            try:
+            def drift() -> None:
                 rep = drift_report(db, model, version, start, end, config=config, multivariate=a.multivariate)
-            except UsageError as exc:
-                skipped.append({"model": model, "kinds": ["drift"], "reason": str(exc)})
-            else:
-                alerts += _drift_alerts(rep, a, start, end)
-        info = db.registry.get(model, version)
-        # slices first: its one query also yields the whole window, which performance_report
-        # then reads from the cache (one label join per model instead of two)
-        srep = (slices_report(db, model, version, None, start, end, config)
-                if a.slices and info is not None and info.slices else None)
-        perf = performance_report(db, model, version, "all", start, end, config)
-        alerts += _performance_alerts(model, version, perf, a, start, end)
-        if srep is not None:
-            rep = srep
-            for s in rep["slices"]:
-                if not s["flagged"]:
-                    continue
-                metric = rep["rule"]["metric"]
-                live = s["metrics"].get(metric)
-                whole = (rep["overall"] or {}).get("metrics", {}).get(metric)
-                alerts.append(_alert(
-                    model, version, "slice", "warning",
-                    f"slice {s['feature']}={s['value']} is worse: {metric} {live:.3f} vs {whole:.3f} overall "
-                    f"(p={s['p_adjusted']:.2g} after {rep['rule']['correction']}, n={s['labelled']})",
-                    start, end, subject=f"{s['feature']}={s['value']}",
-                    feature=s["feature"], value=s["value"], metric=metric, slice_value=live,
-                    overall_value=whole, p_adjusted=s["p_adjusted"], labelled=s["labelled"]))
-    # ops: every version of the model
-    osize = W.parse_window(a.ops_window) or 3600
-    orng = _latest(db, model, None, osize)
-    if orng is not None:
+                alerts.extend(_drift_alerts(rep, a, start, end))
+            attempt(["drift"], drift)
+
+        def quality() -> None:
+            info = db.registry.get(model, version)
+            # slices first: its one query also yields the whole window, which performance_report
+            # then reads from the cache (one label join per model instead of two)
+            srep = (slices_report(db, model, version, None, start, end, config)
+                    if a.slices and info is not None and info.slices else None)
+            perf = performance_report(db, model, version, "all", start, end, config)
+            alerts.extend(_performance_alerts(model, version, perf, a, start, end))
+            if srep is not None:
+                alerts.extend(_slice_alerts(model, version, srep, start, end))
+        attempt(["performance", "slice"], quality)
+
+    def ops() -> None:  # every version of the model
+        osize = W.parse_window(a.ops_window) or 3600
+        orng = _latest(db, model, None, osize)
+        if orng is None:
+            return
         rep = ops_report(db, model, None, "all", orng[0], orng[1], config)
         w = rep["windows"][0] if rep["windows"] else None
         if w and w["requests"] >= a.min_requests:
@@ -138,23 +178,44 @@ def model_alerts(db: StoreLike, model: str, config: AnalyticsConfig | None = Non
                     model, None, "latency", "warning",
                     f"p95 latency {p95:.0f} ms ≥ {a.latency_p95_ms:.0f} ms over the last {a.ops_window}",
                     orng[0], orng[1], p95_ms=p95, threshold_ms=a.latency_p95_ms, requests=w["requests"]))
-    for b in budget_status(db, model):
-        if not b.get("budget_usd") or b.get("burn") is None or b.get("as_of") is None:
+    attempt(["errors", "latency"], ops)
+
+    def budget() -> None:
+        for b in budget_status(db, model):
+            if not b.get("budget_usd") or b.get("burn") is None or b.get("as_of") is None:
+                continue
+            ev = dict(budget_usd=b["budget_usd"], mtd_usd=b["mtd_usd"], burn=b["burn"],
+                      projected_usd=b["projected_usd"], month=b["month"])
+            since = W.parse_time(b["month"] + "-01")
+            until = W.parse_time(b["as_of"])
+            if b["burn"] >= a.budget_critical:
+                alerts.append(_alert(model, None, "budget", "critical",
+                                     f"month-to-date spend ${b['mtd_usd']:.2f} is {_pct(b['burn'])} of the "
+                                     f"${b['budget_usd']:.2f} budget ({b['month']})", since, until, **ev))
+            elif b["burn"] >= a.budget_warn or (b["projected_usd"] or 0) > b["budget_usd"]:
+                alerts.append(_alert(model, None, "budget", "warning",
+                                     f"month-to-date spend ${b['mtd_usd']:.2f} ({_pct(b['burn'])} of "
+                                     f"${b['budget_usd']:.2f}), projected ${b['projected_usd']:.2f} by month end",
+                                     since, until, **ev))
+    attempt(["budget"], budget)
+
+
+def _slice_alerts(model, version, rep, start, end) -> list[dict[str, Any]]:
+    out = []
+    for s in rep["slices"]:
+        if not s["flagged"]:
             continue
-        ev = dict(budget_usd=b["budget_usd"], mtd_usd=b["mtd_usd"], burn=b["burn"],
-                  projected_usd=b["projected_usd"], month=b["month"])
-        since = W.parse_time(b["month"] + "-01")
-        until = W.parse_time(b["as_of"])
-        if b["burn"] >= a.budget_critical:
-            alerts.append(_alert(model, None, "budget", "critical",
-                                 f"month-to-date spend ${b['mtd_usd']:.2f} is {_pct(b['burn'])} of the "
-                                 f"${b['budget_usd']:.2f} budget ({b['month']})", since, until, **ev))
-        elif b["burn"] >= a.budget_warn or (b["projected_usd"] or 0) > b["budget_usd"]:
-            alerts.append(_alert(model, None, "budget", "warning",
-                                 f"month-to-date spend ${b['mtd_usd']:.2f} ({_pct(b['burn'])} of "
-                                 f"${b['budget_usd']:.2f}), projected ${b['projected_usd']:.2f} by month end",
-                                 since, until, **ev))
-    return alerts, skipped
+        metric = rep["rule"]["metric"]
+        live = s["metrics"].get(metric)
+        whole = (rep["overall"] or {}).get("metrics", {}).get(metric)
+        out.append(_alert(
+            model, version, "slice", "warning",
+            f"slice {s['feature']}={s['value']} is worse: {metric} {live:.3f} vs {whole:.3f} overall "
+            f"(p={s['p_adjusted']:.2g} after {rep['rule']['correction']}, n={s['labelled']})",
+            start, end, subject=f"{s['feature']}={s['value']}",
+            feature=s["feature"], value=s["value"], metric=metric, slice_value=live,
+            overall_value=whole, p_adjusted=s["p_adjusted"], labelled=s["labelled"]))
+    return out
 
 
 def _drift_alerts(rep: dict[str, Any], a, start, end) -> list[dict[str, Any]]:
@@ -204,13 +265,32 @@ def _performance_alerts(model, version, perf, a, start, end) -> list[dict[str, A
     return out
 
 
+class _Incomplete(Exception):
+    """Carries a result with ``errors`` past the memo (never remembered: the next call retries)."""
+
+    def __init__(self, value: dict[str, Any]):
+        super().__init__("incomplete")
+        self.value = value
+
+
 def check_alerts(db: StoreLike, model: str | None = None) -> dict[str, Any]:
-    """``{"ok", "alerts", "skipped"}`` over every model (or one)."""
+    """``{"ok", "alerts", "skipped", "errors", "models"}`` over every model (or one). ``ok`` is
+    true only when every rule was computed and none fired."""
     from console.analytics.cache import memoised
 
     ws_config = getattr(getattr(db, "ws", None), "config", None)
     key = {"k": "check", "m": model, "cfg": repr(ws_config)}
-    return memoised(db, key, lambda: _check(db, model), load_config(ws_config).cache)
+
+    def compute() -> dict[str, Any]:
+        value = _check(db, model)
+        if value["errors"]:
+            raise _Incomplete(value)
+        return value
+
+    try:
+        return memoised(db, key, compute, load_config(ws_config).cache)
+    except _Incomplete as inc:
+        return inc.value
 
 
 def _check(db: StoreLike, model: str | None) -> dict[str, Any]:
@@ -221,10 +301,12 @@ def _check(db: StoreLike, model: str | None) -> dict[str, Any]:
         models = sorted(set(db.registry.models()) | set(logged_models(db)))
     alerts: list[dict[str, Any]] = []
     skipped: list[dict[str, Any]] = []
+    errors: list[dict[str, Any]] = []
     for m in models:
-        got, skip = model_alerts(db, m)
+        got, skip = model_alerts(db, m, errors=errors)
         alerts += got
         skipped += skip
     alerts.sort(key=lambda x: (SEVERITY_ORDER.get(x["severity"], 9), x["model"], x["kind"], x["subject"] or ""))
     future = [f for f in (future_rows(db, m) for m in models) if f is not None]
-    return {"ok": not alerts, "alerts": alerts, "skipped": skipped, "models": models, "future_data": future}
+    return {"ok": not alerts and not errors, "alerts": alerts, "skipped": skipped, "errors": errors,
+            "models": models, "future_data": future}

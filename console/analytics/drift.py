@@ -34,7 +34,7 @@ from console.analytics.source import (
     resolve_version,
 )
 from console.analytics.windows import iso
-from console.errors import UsageError
+from console.errors import InputUnreadable, UsageError
 
 OUTPUT = "__output__"
 DRIFT_THREADS = 2
@@ -240,7 +240,7 @@ def load_reference(
         )
     path = Path(vinfo.reference)
     if not path.is_file():
-        raise UsageError(f"reference file of {model} version {version} not found: {path}")
+        raise InputUnreadable(f"reference file of {model} version {version} not found: {path}")
     kinds_id = hashlib.sha256(repr(sorted(kinds.items())).encode()).hexdigest()[:12]
     fingerprint = f"file:{_file_fingerprint(path)}:kinds={kinds_id}"  # kinds shape the columns
     info: dict[str, Any] = {"source": str(vinfo.reference)}
@@ -256,7 +256,7 @@ def load_reference(
     try:
         table = read_records(path, kinds)
     except Exception as exc:  # noqa: BLE001 - any unreadable reference is one clear line
-        raise UsageError(f"cannot read reference {path}: {str(exc).splitlines()[0] if str(exc) else exc}") from None
+        raise InputUnreadable(f"cannot read reference {path}: {str(exc).splitlines()[0] if str(exc) else exc}") from None
     info["rows"] = table.num_rows
     if cached is not None:
         # keep a Parquet copy: later reports read it instead of re-parsing the file. It is written

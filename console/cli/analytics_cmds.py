@@ -13,7 +13,7 @@ import sys
 from typing import Any
 
 from console.cli.output import emit
-from console.errors import EXIT_CHECK, UsageError
+from console.errors import EXIT_CHECK, EXIT_USAGE, UsageError
 
 
 def _open(ctx, query: bool = False):
@@ -194,18 +194,29 @@ def run_cost(ctx) -> int:
 
 
 def run_check(ctx) -> int:
+    """Exit 0: every rule computed, none fired; 1: alerts fired; 2: a rule could not be
+    computed (its reason on stderr, and an ``errors`` entry in the JSON) — unknown is never ok."""
     from console.analytics.alerts import check_alerts
+    from console.cli import PROG
 
     db = _open(ctx)
     rep = check_alerts(db, ctx.args.model)
+    errors = rep.get("errors") or []
     rows = [{"severity": ("✗ " if x["severity"] == "critical" else "▲ ") + x["severity"],
              "model": x["model"], "version": x["version"], "kind": x["kind"], "detail": x["detail"]}
             for x in rep["alerts"]]
+    rows += [{"severity": "✗ failed", "model": e["model"], "version": None, "kind": ",".join(e["kinds"]),
+              "detail": f"could not be computed: {e['error']}"} for e in errors]
     if ctx.fmt == "csv":
-        for r, x in zip(rows, rep["alerts"], strict=True):
+        for r, x in zip(rows, rep["alerts"], strict=False):
             r["severity"] = x["severity"]
-    emit(rep, ctx.fmt, rows=rows,
-         title="✓ ok: no alerts" if rep["ok"] else f"✗ {len(rep['alerts'])} alert(s)")
+        for r in rows[len(rep["alerts"]):]:
+            r["severity"] = "failed"
+    if errors:
+        title = f"✗ {len(errors)} rule set(s) could not be computed; {len(rep['alerts'])} alert(s)"
+    else:
+        title = "✓ ok: no alerts" if rep["ok"] else f"✗ {len(rep['alerts'])} alert(s)"
+    emit(rep, ctx.fmt, rows=rows, title=title)
     for f in rep.get("future_data", []):
         sys.stderr.write(f"mlops-console: warning: {f['model']}: {f['rows']} record(s) stamped after now "
                          f"({f['now']}), newest {f['newest']}; alerts read the window ending now\n")
@@ -213,6 +224,12 @@ def run_check(ctx) -> int:
 
     for problem in trust_problems(ctx.workspace()):  # governance would refuse to act: say so
         sys.stderr.write(f"warning: untrusted governance file: {problem}\n")
+    if errors:
+        first = errors[0]
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        sys.stderr.write(f"{PROG}: error: check incomplete: {first['model']} {'/'.join(first['kinds'])} "
+                         f"could not be computed: {first['error']}{more}\n")
+        return EXIT_USAGE
     return 0 if rep["ok"] else EXIT_CHECK
 
 

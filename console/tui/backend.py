@@ -157,8 +157,11 @@ class Backend:
             running.wait()  # then the memo has it (or that worker failed: compute it here)
         try:
             result = fn(self.db, **kwargs)
+            incomplete = isinstance(result, dict) and bool(result.get("errors"))
             with self._lock:
-                if generation == self._generation:  # not if the data changed meanwhile
+                # not if the data changed meanwhile, nor a report that could not compute
+                # everything (the next ask tries again)
+                if generation == self._generation and not incomplete:
                     self._memo[key] = result
             return result
         finally:

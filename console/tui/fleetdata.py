@@ -9,7 +9,9 @@
 3. ``metric_of`` (``performance_report``), ``drift_of`` (``drift_report``) and the alerts
    (``check_alerts``, in the fleet screen): the slow reports, each in its own worker.
 
-Runs in worker threads. A report that fails leaves its cells at "—" and names the problem.
+Runs in worker threads. Each part of a row has a state — ``loading`` (not computed yet),
+``failed`` (the report raised, or reported errors; the reason kept in ``failures``) or ``ok``
+— so a cell never shows a value it does not have: "… loading" and "✗ failed" are not "✓ none".
 """
 
 from __future__ import annotations
@@ -46,20 +48,25 @@ class FleetRow:
     worst_alert: str | None = None
     pending: int = 0
     problems: list[str] = field(default_factory=list)
+    states: dict[str, str] = field(default_factory=dict)  # part -> "failed" | "ok"; absent: loading
+    failures: dict[str, str] = field(default_factory=dict)  # part -> why it failed
+
+    def state(self, part: str) -> str:
+        """``loading``, ``failed`` or ``ok`` for a part: ops, cost, budget, metric, drift, alerts."""
+        return self.states.get(part, "loading")
+
+    def mark(self, part: str, failure: str | None) -> None:
+        self.states[part] = "failed" if failure else "ok"
+        if failure:
+            self.failures[part] = failure
+        else:
+            self.failures.pop(part, None)
 
 
 def primary_metric(task: str) -> str | None:
     """The task's one primary metric (``analytics.metrics.PRIMARY_METRIC``), the same the gates
     compare; a registry entry without it offline shows no offline value."""
     return PRIMARY_METRIC.get(task)
-
-
-def _try(row: FleetRow, what: str, fn, *args, **kwargs) -> Any:
-    try:
-        return fn(*args, **kwargs)
-    except Exception as exc:  # keep the rest of the row; say what failed
-        row.problems.append(f"{what}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
-        return None
 
 
 def base_rows(backend) -> list[FleetRow]:
@@ -106,6 +113,9 @@ def add_summary(backend, rows: list[FleetRow], window: TimeWindow, now: datetime
     budgets = {b.get("model"): b for b in got.get("budget") or []}
     ops = {o.get("model"): o for o in got.get("ops") or []}
     for row in rows:
+        for part in ("ops", "cost", "budget"):
+            row.mark(part, None if got[part] is not None else next(
+                (p for p in problems if p.startswith(f"{part}: ")), f"{part}: failed"))
         o = ops.get(row.model)
         if o:
             row.traffic = [w.get("requests") or 0 for w in o.get("windows", [])]
@@ -127,11 +137,12 @@ def add_summary(backend, rows: list[FleetRow], window: TimeWindow, now: datetime
 
 
 def metric_of(backend, row: FleetRow, window: TimeWindow) -> dict[str, Any]:
-    """The latest labelled value of the row's primary metric (``performance_report``)."""
+    """The latest labelled value of the row's primary metric (``performance_report``; its
+    exception propagates: the caller marks the part failed)."""
     if row.production is None or not row.metric:
         return {}
-    perf = _try(row, "performance", backend.report, "performance_report", model=row.model,
-                window=window.step, start=window.start, end=window.end)
+    perf = backend.report("performance_report", model=row.model,
+                          window=window.step, start=window.start, end=window.end)
     for w in reversed((perf or {}).get("windows", [])):
         if w.get("labelled") and (w.get("metrics") or {}).get(row.metric) is not None:
             return {"metric_value": w["metrics"][row.metric]}
@@ -140,12 +151,11 @@ def metric_of(backend, row: FleetRow, window: TimeWindow) -> dict[str, Any]:
 
 def drift_of(backend, row: FleetRow, window: TimeWindow) -> dict[str, Any]:
     """Dataset drift of the production version (``drift_report``): the row's drift fields (the
-    row's own values where there is nothing to report)."""
+    row's own values where there is nothing to report; the report's exception propagates)."""
     out = {"drift": row.drift, "drifted_features": row.drifted_features}
     if row.production is None:
         return out
-    drift = _try(row, "drift", backend.report, "drift_report", model=row.model,
-                 start=window.start, end=window.end)
+    drift = backend.report("drift_report", model=row.model, start=window.start, end=window.end)
     if drift and not (drift.get("current") or {}).get("rows"):
         out["drift"] = "none"  # no traffic in the window: nothing to call drifted or not
     elif drift:

@@ -1,4 +1,6 @@
-"""What every model-screen panel shares: its place in the tabs and the fetch/show split."""
+"""What every model-screen panel shares: its place in the tabs, the fetch/show split, and its
+note line, which says "… loading" before the first data and "✗ failed: <why>" when the tab's
+report failed — a panel never sits blank or shows stale numbers as if they were current."""
 
 from __future__ import annotations
 
@@ -28,3 +30,13 @@ class Panel(Vertical):
     def note(self, text: str) -> None:
         for s in self.query(".panel-note").results(Static):
             s.update(text)
+
+    def loading(self) -> None:
+        self.note("… loading")
+
+    def failed(self, exc: BaseException) -> None:
+        text = str(exc).strip()
+        why = f"{type(exc).__name__}: {text.splitlines()[0] if text else 'failed'}"
+        self.note(f"✗ failed: {self.LABEL.lower()} could not be computed: {why}"
+                  + (" (the rest of this tab is from before)" if self.shown else ""))
+

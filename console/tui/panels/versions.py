@@ -23,6 +23,7 @@ class VersionsPanel(Panel):
     LABEL = "Versions"
 
     def compose(self) -> ComposeResult:
+        yield Static("", classes="panel-note")
         yield DataTable(id="versions-table", cursor_type="row")
         with Horizontal(classes="split"):
             yield Static("", id="versions-lineage", classes="half")
@@ -37,6 +38,7 @@ class VersionsPanel(Panel):
         return {"versions": versions, "stages": stages, "history": history}
 
     def show(self, data: Any) -> None:
+        self.note(f"{len(data['versions'])} version(s) · {len(data['history'])} journal entries")
         t = self.query_one("#versions-table", DataTable)
         t.clear(columns=True)
         for c in ("version", "stage", "created", "by", "parent", "offline metrics"):

@@ -1,7 +1,12 @@
 """Alerts: what ``check`` reports (``check_alerts``), most severe first and newest first within a
 severity. Enter opens the alert's model on the matching tab; ``r`` (operators) opens a
 pre-filled retrain request (drift, performance, slice) or rollback request (errors, latency,
-budget) with the alert attached as evidence."""
+budget) with the alert attached as evidence.
+
+Three states, never confused: "… loading alerts" until ``check_alerts`` answers; "✗ failed"
+when it raised (the reason in the summary line) or when some rules could not be computed (each
+a "✗ failed" row naming the model, the rules and the reason); "✓ ok" only when every rule was
+computed and none fired."""
 
 from __future__ import annotations
 
@@ -61,18 +66,40 @@ class AlertsScreen(FilteredTableScreen):
         t.focus()
         super().on_mount()
 
+    def reload(self) -> None:
+        if self.app.backend is not None and not self.alerts:
+            self.query_one("#alerts-summary", Static).update("… loading alerts")
+        super().reload()
+
     def fetch(self) -> Any:
         be = self.app.backend
         return be.report("check_alerts")
 
     def show(self, data: Any) -> None:
-        self.alerts = sort_alerts(data.get("alerts", []))
-        ok = data.get("ok")
+        errors = data.get("errors") or []
+        failed = [{"failed": True, "severity": "failed", "kind": "/".join(e.get("kinds") or []),
+                   "model": e.get("model") or "—", "version": None,
+                   "detail": f"could not be computed: {e.get('error')}"} for e in errors]
+        self.alerts = failed + sort_alerts(data.get("alerts", []))
+        n = len(self.alerts) - len(failed)
+        if failed:
+            head = f"✗ failed: {len(failed)} rule set(s) could not be computed · {n} alert(s)"
+        elif data.get("ok"):
+            head = "✓ ok: nothing to report"
+        else:
+            head = f"✗ {n} alert(s)"
         self.query_one("#alerts-summary", Static).update(
-            ("✓ ok: nothing to report" if ok else f"✗ {len(self.alerts)} alert(s)")
-            + " · most severe first, newest first · enter: open model"
-            + self.act_hint())
+            head + " · most severe first, newest first · enter: open model" + self.act_hint())
         self.repaint()
+
+    def show_error(self, exc: Exception) -> None:
+        """The report itself failed: say so where the alerts would be (not an empty "no alerts")."""
+        text = str(exc).strip()
+        reason = f"{type(exc).__name__}: {text.splitlines()[0] if text else 'failed'}"
+        self.alerts = []
+        self.repaint()
+        self.query_one("#alerts-summary", Static).update(f"✗ failed: alerts could not be computed: {reason}")
+        super().show_error(exc)
 
     def act_hint(self) -> str:
         from console.tui.screens.base import role_block
@@ -105,7 +132,11 @@ class AlertsScreen(FilteredTableScreen):
 
     def show_detail(self) -> None:
         a = self.current()
-        self.query_one("#alerts-detail", Static).update(evidence_text(a) if a else "")
+        if a and a.get("failed"):
+            text = f"✗ {a.get('model')}: {a.get('kind')} {a.get('detail')}"
+        else:
+            text = evidence_text(a) if a else ""
+        self.query_one("#alerts-detail", Static).update(text)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self.show_detail()
@@ -122,6 +153,9 @@ class AlertsScreen(FilteredTableScreen):
     def action_act(self) -> None:
         a = self.current()
         if not a:
+            return
+        if a.get("failed"):
+            self.notify("not an alert: these rules could not be computed", severity="warning")
             return
         action = REMEDY.get(a.get("kind"), "retrain")
         version = None if action == "rollback" else a.get("version")

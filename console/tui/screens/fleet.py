@@ -45,7 +45,7 @@ COLUMNS = (
     ("cand", 4, lambda r: ",".join(r.candidates)),
     ("drift", 8, lambda r: {"drift": 0, "warn": 1, "ok": 2}.get(r.drift, 3)),
     ("alerts", 12, lambda r: (-(r.alerts), severity_rank(r.worst_alert or "info"))),
-    ("err", 5, lambda r: -(r.error_rate or 0)),
+    ("err", 6, lambda r: -(r.error_rate or 0)),
     ("p95", 6, lambda r: -(r.p95_ms or 0)),
     ("live/offl.", 10, lambda r: r.metric_value if r.metric_value is not None else -1e9),
     ("traffic", 12, lambda r: -(r.requests or 0)),
@@ -62,6 +62,7 @@ class FleetScreen(FilteredTableScreen):
 
     SLOW = ("metric", "drift", "alerts")  # the columns filled after the first data paint
     CARRIED = ("metric_value", "drift", "drifted_features", "alerts", "worst_alert")
+    PART_OF = {"metric": "metric", "drift": "drift", "alerts": "alerts"}
 
     def __init__(self) -> None:
         super().__init__()
@@ -130,10 +131,15 @@ class FleetScreen(FilteredTableScreen):
         if kind == "rows":
             _, _, rows, problems = data
             old = {r.model: r for r in self.rows}
-            for r in rows:  # the slow columns keep their last known values until reported
+            for r in rows:  # the slow columns keep their last known values (and states) until reported
                 if r.model in old:
                     for name in self.CARRIED:
                         setattr(r, name, getattr(old[r.model], name))
+                    for part in self.SLOW:
+                        if part in old[r.model].states:
+                            r.states[part] = old[r.model].states[part]
+                        if part in old[r.model].failures:
+                            r.failures[part] = old[r.model].failures[part]
             self.rows = rows
             self.problems = {"summary": problems}
             self.waiting_for.discard("summary")
@@ -146,7 +152,10 @@ class FleetScreen(FilteredTableScreen):
             _, _, part, fields, problems, done = data
             for r in self.rows:
                 for name, value in fields.get(r.model, {}).items():
-                    setattr(r, name, value)
+                    if name == "failure":  # the part's outcome for this row: None when it was computed
+                        r.mark(part, value)
+                    else:
+                        setattr(r, name, value)
             self.problems[part] = problems
             if done:
                 self.waiting_for.discard(part)
@@ -154,10 +163,16 @@ class FleetScreen(FilteredTableScreen):
         self.repaint()
 
     def paint_note(self) -> None:
+        """What is still loading; then the highlighted model's failures (why a cell says
+        "✗ failed"), else the first problem of any."""
         problems = [p for part in self.problems.values() for p in part]
         waiting = [k for k in self.SLOW if k in self.waiting_for]
         pending = f"loading {', '.join(waiting)}…" if waiting and "summary" not in self.waiting_for else ""
-        text = f"▲ {len(problems)} problem(s): {problems[0]}" if problems else ""
+        mine = next((r for r in self.rows if r.model == self.selected_model()), None)
+        if mine is not None and mine.failures:
+            text = f"✗ {mine.model}: " + "; ".join(f"{part} failed: {why}" for part, why in mine.failures.items())
+        else:
+            text = f"✗ {len(problems)} problem(s): {problems[0]}" if problems else ""
         self.query_one("#fleet-note", Static).update(" · ".join(t for t in (pending, text) if t))
 
     # -- the slow columns, one worker each ------------------------------------------------
@@ -173,12 +188,12 @@ class FleetScreen(FilteredTableScreen):
         try:
             for row in rows:
                 try:
-                    got = fn(self.app.backend, row, window)
-                except Exception as exc:  # keep the other rows coming
-                    got = {}
-                    row.problems.append(f"{part}: {type(exc).__name__}: {exc}")
-                problems += [f"{row.model}: {p}" for p in dict.fromkeys(row.problems)]
-                row.problems.clear()
+                    got = {**fn(self.app.backend, row, window), "failure": None}
+                except Exception as exc:  # keep the other rows coming; this one says it failed
+                    text = str(exc).strip()
+                    reason = f"{type(exc).__name__}: {text.splitlines()[0] if text else 'failed'}"
+                    got = {"failure": reason}
+                    problems.append(f"{row.model}: {part}: {reason}")
                 if not self._post(("fields", generation, part, {row.model: got}, list(problems), False)):
                     return
         finally:
@@ -194,16 +209,26 @@ class FleetScreen(FilteredTableScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="fleet-alerts")
     def _alerts(self, generation: int, models: list[str]) -> None:
+        """Every model's open alerts (``check_alerts``); a model whose rules could not all be
+        computed — or all of them when the report failed — is marked failed, never "none"."""
         try:
-            alerts = self.app.backend.report("check_alerts").get("alerts", [])
-            problems: list[str] = []
+            rep = self.app.backend.report("check_alerts")
+            alerts, errors = rep.get("alerts", []), rep.get("errors") or []
+            problems = [f"{e.get('model')}: alerts ({'/'.join(e.get('kinds', []))}): {e.get('error')}"
+                        for e in errors]
+            everyone = None
         except Exception as exc:
-            alerts, problems = None, [f"alerts: {type(exc).__name__}: {exc}"]
+            text = str(exc).strip()
+            everyone = f"{type(exc).__name__}: {text.splitlines()[0] if text else 'failed'}"
+            alerts, errors, problems = [], [], [f"alerts: {everyone}"]
         fields: dict[str, dict[str, Any]] = {}
-        for model in models if alerts is not None else []:
+        for model in models:
             mine = [a for a in alerts if a.get("model") == model]
             worst = min((a.get("severity") or "info" for a in mine), key=severity_rank) if mine else None
-            fields[model] = {"alerts": len(mine), "worst_alert": worst}
+            failed = [e for e in errors if e.get("model") in (model, None)]
+            failure = everyone or ("; ".join(f"{'/'.join(e.get('kinds', []))}: {e.get('error')}" for e in failed)
+                                   if failed else None)
+            fields[model] = {"alerts": len(mine), "worst_alert": worst, "failure": failure}
         self._post(("fields", generation, "alerts", fields, problems, True))
 
     # -- the highlighted model's tabs, ahead ----------------------------------------------
@@ -214,6 +239,7 @@ class FleetScreen(FilteredTableScreen):
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.row_key is not None and event.row_key.value:
             self.warm(event.row_key.value)
+            self.paint_note()  # the highlighted model's failures, if any
 
     def warm(self, model: str | None) -> None:
         """Start computing ``model``'s tab reports — not before the cheap columns are in (so
@@ -273,21 +299,37 @@ class FleetScreen(FilteredTableScreen):
         table.refresh()
 
     def cells(self, r: FleetRow) -> list[Any]:
+        """Each cell in one of three states: its value, "…" while loading, "✗ failed" (or
+        "✗ fail" where the column is narrow) when its report failed — never a made-up value."""
+        def part(name: str, value: Any, narrow: bool = False) -> Any:
+            state = r.state(name)
+            if state == "loading":
+                return Text("…" if narrow else "… loading", style="dim")
+            if state == "failed":
+                return Text("✗ fail" if narrow else "✗ failed", style="red")
+            return value
+
         metric = "—"
         if r.metric:
             metric = f"{fmt.num(r.metric_value, 2)}/{fmt.num(r.metric_offline, 2)}"
-        budget = fmt.usd(r.cost_mtd)
+        budget: Any = fmt.usd(r.cost_mtd)
         if r.budget is not None:
             budget += f"/{fmt.usd(r.budget)}"
             if r.cost_mtd is not None and r.cost_mtd > r.budget:
                 budget = Text("✗ " + budget, style="red")
-        alerts = Text("✓ none", style="green") if not r.alerts else fmt.state(r.worst_alert or "warning")
-        if r.alerts:
-            alerts = Text(f"{r.alerts} ") + alerts
+        if r.state("alerts") == "failed":  # what did fire still counts; the rest is unknown
+            alerts: Any = Text(f"{r.alerts} " if r.alerts else "") + Text("✗ failed", style="red")
+        elif r.alerts:
+            alerts = Text(f"{r.alerts} ") + fmt.state(r.worst_alert or "warning")
+        else:
+            alerts = part("alerts", Text("✓ none", style="green"))
         return [
             Text(r.model, style="bold"), r.production or "—", ",".join(r.candidates) or "—",
-            fmt.state(r.drift), alerts, fmt.pct(r.error_rate), fmt.ms(r.p95_ms), metric,
-            fmt.sparkline(r.traffic, 12), fmt.usd(r.cost_today), budget,
+            part("drift", fmt.state(r.drift)), alerts,
+            part("ops", fmt.pct(r.error_rate), narrow=True), part("ops", fmt.ms(r.p95_ms), narrow=True),
+            part("metric", metric) if r.metric else metric,
+            part("ops", fmt.sparkline(r.traffic, 12)), part("cost", fmt.usd(r.cost_today), narrow=True),
+            part("budget", budget),
             f"{r.pending}" if r.pending else "—",
         ]
 

@@ -140,6 +140,8 @@ class ModelScreen(ConsoleScreen):
         self.generation += 1
         for panel in panels:
             panel.complete = 0
+            if not panel.shown:
+                panel.loading()
         self.workers.cancel_group(self, "load")
         active = self.active_tab()
         start = TABS.index(active)  # then the tabs in the order ] walks them
@@ -198,10 +200,24 @@ class ModelScreen(ConsoleScreen):
                 self.app.call_from_thread(self._apply, step)
                 if count is not None and i >= count:
                     break
-        except Exception as exc:  # said on screen when it is the visible tab; else when visited
-            if panel.TAB == self.active_tab() and not worker.is_cancelled:
-                self.app.call_from_thread(self.show_error, exc)
+        except Exception as exc:  # the panel says it failed; a toast too when it is the visible tab
+            if not worker.is_cancelled:
+                self.app.call_from_thread(self.panel_failed, panel, exc)
+                if panel.TAB == self.active_tab():
+                    self.app.call_from_thread(self.show_error, exc)
         return not worker.is_cancelled
+
+    def panel_failed(self, panel, exc: Exception) -> None:
+        if panel.is_attached:
+            panel.failed(exc)
+
+    def show_error(self, exc: Exception) -> None:
+        """A tab's own load failed (the ``load`` worker): its panel says so, not only a toast."""
+        try:
+            self.panel_failed(self.active_panel(), exc)
+        except NoMatches:
+            pass
+        super().show_error(exc)
 
     def show(self, data: Any) -> None:
         panel, payload, generation, index = data
