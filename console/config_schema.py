@@ -51,6 +51,8 @@ DURATION = Kind("a duration string (30s, 10m, 72h, 3d, 1w)",
 TTL = Kind("a duration string (72h, 3d) or \"never\"",
            lambda v: isinstance(v, str) and (_DURATION.fullmatch(v) is not None
                                              or v.strip().lower() in ("0", "never", "none", "")))
+TIMEOUT = Kind("a duration string (30s, 500ms, 2m) or a number of seconds (0: none)",
+               lambda v: _number(v) or isinstance(v, str))  # its grammar: analytics.query.parse_timeout
 TABLE = Kind("a table", lambda v: isinstance(v, dict))  # free-form: its owner checks its entries
 
 # -- the schema: one line per key ----------------------------------------------------------------
@@ -138,6 +140,9 @@ SECTIONS: dict[str, dict[str, Kind]] = {
     },
     "cache": {
         "enabled": BOOL,
+    },
+    "query": {
+        "timeout": TIMEOUT,
     },
     "ui": {
         "theme": TEXT,
