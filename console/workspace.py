@@ -128,6 +128,8 @@ def load_dir(root: Path) -> Workspace:
     if not isinstance(registry_value, str):
         raise fail("[sources] registry must be a path string")
     registry = _existing(root, registry_value, "registry", fail)
+    if not registry.is_dir():
+        raise fail(f"[sources] registry path {registry_value!r} is not a folder ({registry})")
 
     access = _table(config, "access", fail)
     operators = _names(access, "operators", fail)

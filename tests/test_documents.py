@@ -203,3 +203,35 @@ def test_theme_and_keymap_files(tmp_path: Path) -> None:
 def test_read_json_missing_file_passes_through(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         read_json(tmp_path / "none.json")
+
+
+def test_a_registry_that_is_a_file_is_exit_2_not_an_empty_fleet(tmp_path: Path) -> None:
+    ws = write_workspace(tmp_path / "ws")
+    reg = ws / "registry"
+    if reg.is_dir():
+        import shutil
+
+        shutil.rmtree(reg)
+    reg.write_text("not a folder\n")
+    for cmd in (["check"], ["models"]):
+        r = _run(ws, *cmd)
+        assert r.returncode == 2, (cmd, r.stdout, r.stderr)
+        assert "registry" in r.stderr and "not a folder" in r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+
+
+def test_a_registry_file_outside_a_model_folder_is_reported_not_a_model(tmp_path: Path) -> None:
+    ws = write_workspace(tmp_path / "ws")
+    d = ws / "registry" / "m"
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "1.json").write_text(json.dumps(GOOD))
+    (ws / "registry" / "m.json").write_text(json.dumps(GOOD))
+    reg = load_registry(ws / "registry", ws)
+    assert [e.path.name for e in reg.errors] == ["m.json"]
+    assert "not in a model folder" in reg.errors[0].reason
+    r = _run(ws, "models", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    assert [m["model"] for m in json.loads(r.stdout)] == ["m"]
+    assert "m.json: not in a model folder" in r.stderr
+    table = _run(ws, "models")
+    assert "not in a model folder" in table.stdout and "registry " not in table.stdout.splitlines()[2]

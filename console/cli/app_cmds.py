@@ -40,7 +40,8 @@ def models_report(ws: Workspace, registry=None) -> list[dict]:
     state = fleet_state(ws, registry)
     invalid: dict[str, list[dict]] = {}
     for err in registry.errors:
-        invalid.setdefault(err.path.parent.name, []).append({"path": str(err.path), "reason": err.reason})
+        if err.path.parent != Path(ws.registry):  # files outside a model folder belong to no model
+            invalid.setdefault(err.path.parent.name, []).append({"path": str(err.path), "reason": err.reason})
     out = []
     for model in sorted(set(registry.models()) | set(invalid)):
         versions = registry.versions_of(model)
@@ -76,6 +77,12 @@ def run_models(ctx) -> int:
         ]
     emit(report, ctx.fmt, rows=rows)
     bad = [f for m in report for f in m["invalid"]]
+    loose = [e for e in registry.errors if e.path.parent == Path(ctx.workspace().registry)]
+    if ctx.fmt == "table":
+        bad += [{"path": str(e.path), "reason": e.reason} for e in loose]
+    else:
+        for e in loose:
+            sys.stderr.write(f"mlops-console: warning: registry file skipped: {e}\n")
     if ctx.fmt == "table" and bad:
         sys.stdout.write("\n")
         emit(bad, "table", title=f"invalid registry files ({len(bad)}, skipped)")

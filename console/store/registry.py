@@ -107,6 +107,8 @@ def load_registry(registry_dir: Path, workspace_root: Path | None = None) -> Reg
     root = workspace_root or registry_dir.parent
     if not registry_dir.is_dir():
         return reg
+    for path in sorted(registry_dir.glob("*.json")):
+        reg.errors.append(RegistryError(path, "not in a model folder (expected registry/<model>/<version>.json)"))
     for path in sorted(registry_dir.glob("*/*.json")):
         try:
             info = parse_version_file(path, root)
