@@ -5,6 +5,7 @@ scikit-learn/scipy on seeded arrays, independent of ingest."""
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +14,14 @@ import numpy as np
 import pyarrow as pa
 
 from console.store.registry import Registry, VersionInfo
+from console.store.snapshot import Memo
 
 T0 = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
 
 
 class TableStore:
-    """What analytics needs of a StoreDB, over tables instead of Parquet parts."""
+    """A ``StoreSnapshot`` (what analytics needs of the store) over tables instead of Parquet
+    parts: no files, so no parts, no cache folder and no workspace configuration."""
 
     def __init__(self, registry: Registry | None = None, production: dict[str, str] | None = None,
                  batch: int = 1):
@@ -27,10 +30,19 @@ class TableStore:
         self.registry = registry or Registry()
         self.production = dict(production or {})
         self.batch = batch
-        self.ws = None
+        self.config: dict[str, Any] = {}
+        self.store_dir = None
+        self.cache_dir = None
+        self.memo = Memo(f"mem:{uuid.uuid4().hex}")
 
     def cursor(self):
         return self.conn.cursor()
+
+    def parts(self, model: str, start=None, end=None) -> None:
+        return None  # rows are tables: read them with SQL
+
+    def labelled_subset(self, cond: str) -> str:
+        return f"(SELECT * FROM predictions_labelled WHERE {cond})"
 
 
 def version(model: str, ver: str, task: str, **kw: Any) -> VersionInfo:

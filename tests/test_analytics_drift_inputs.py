@@ -59,15 +59,22 @@ DAY0 = dt.datetime(2026, 11, 10, tzinfo=dt.UTC)
 
 
 class ViewsOnly:
-    """The same store seen through its SQL views only (no parts layout): drift reads it with
+    """The same store snapshot seen through its SQL views only (no parts): drift reads it with
     one query per side instead of reading the Parquet parts."""
 
     def __init__(self, db) -> None:
         self._db = db
-        self.ws, self.registry, self.production, self.batch = db.ws, db.registry, db.production, db.batch
+        self.registry, self.production, self.batch = db.registry, db.production, db.batch
+        self.config, self.store_dir, self.cache_dir, self.memo = db.config, db.store_dir, db.cache_dir, db.memo
 
     def cursor(self):
         return self._db.cursor()
+
+    def parts(self, model, start=None, end=None):
+        return None
+
+    def labelled_subset(self, cond: str) -> str:
+        return self._db.labelled_subset(cond)
 
 
 def windows_workspace(tmp_path: Path) -> Path:

@@ -29,7 +29,7 @@ print("open", flush=True)
 deadline = time.monotonic() + 60
 seen = -1
 while time.monotonic() < deadline:
-    db.refresh()
+    db = db.refresh()
     n = db.cursor().execute("SELECT count(*) FROM predictions").fetchone()[0]
     if n != seen:
         print(n, flush=True)

@@ -35,7 +35,7 @@ def test_views_on_empty_store_have_documented_columns(workspace_dir: Path) -> No
         assert columns(db, view) == cols, view
     pl_cols = columns(db, "predictions_labelled")
     assert pl_cols == EXPECTED["predictions"] + ["label_ts", "labelled"]
-    assert db.refresh() is False
+    assert db.refresh() is db  # nothing changed: the same snapshot
 
 
 def test_registry_version_appears_on_refresh_with_features(workspace_dir: Path) -> None:
@@ -47,7 +47,8 @@ def test_registry_version_appears_on_refresh_with_features(workspace_dir: Path) 
                     "features": {"income": "numeric", "region": "categorical"}, "metrics": {"auc": 0.9}})
     )
     (workspace_dir / "registry" / "m" / "2.json").write_text("{not json")
-    assert db.refresh() is True
+    old, db = db, db.refresh()
+    assert db is not old and old.cursor().execute("SELECT count(*) FROM versions").fetchone() == (0,)
     cur = db.cursor()
     assert cur.execute("SELECT model, version, stage, metrics->>'auc' FROM versions").fetchall() == [
         ("m", "1", "production", "0.9")
@@ -82,7 +83,7 @@ def test_compaction_merges_small_parts_and_readers_never_lose_rows(workspace_dir
     assert stale.cursor().execute("SELECT count(*) FROM predictions").fetchone() == (4,)
     Ingester(ws, sync=False, compact_at=4, retire_grace_s=0).run_once()  # deletes retired parts
     assert sorted(p.name for p in folder.glob("*.parquet")) == ["b6-0.parquet", "b7-0.parquet"]
-    stale.refresh()
+    stale = stale.refresh()
     assert stale.cursor().execute("SELECT count(*) FROM predictions").fetchone() == (6,)
     # and ingest still dedupes against the merged part
     write_jsonl(workspace_dir / "logs" / "again.jsonl", [rec("r0"), rec("r5")])
@@ -97,19 +98,21 @@ def test_edited_registry_file_shows_up_on_refresh(workspace_dir: Path) -> None:
     assert db.cursor().execute("SELECT stage, threshold FROM versions").fetchall() == [("candidate", None)]
     path.write_text(json.dumps({"model": "m", "version": "1", "task": "binary", "stage": "staging",
                                 "threshold": 0.7, "cost": {"per_1k_predictions_usd": 0.04}}))
-    assert db.refresh() is True
+    old, db = db, db.refresh()
+    assert db is not old
     assert db.cursor().execute("SELECT stage, threshold, per_1k_predictions_usd FROM versions").fetchall() == [
         ("staging", 0.7, 0.04)]
-    db.set_fleet({("m", "1"): "production"}, {"m": "1"})
+    db = db.with_fleet({("m", "1"): "production"}, {"m": "1"})
     assert db.cursor().execute("SELECT stage, registry_stage FROM versions").fetchall() == [("production", "staging")]
     path.write_text("{broken")
-    assert db.refresh() is True
+    old, db = db, db.refresh()
+    assert db is not old
     assert db.cursor().execute("SELECT count(*) FROM versions").fetchone() == (0,)
     assert [(e.path.name, e.reason.split(":")[0]) for e in db.registry.errors] == [("1.json", "not valid JSON")]
 
 
 def test_labelled_subset_is_the_view_restricted(workspace_dir: Path) -> None:
-    """``StoreDB.labelled_subset(cond)`` (labels semi-joined to the selected predictions before the
+    """``Snapshot.labelled_subset(cond)`` (labels semi-joined to the selected predictions before the
     dedupe) gives exactly ``predictions_labelled WHERE cond``: relabels across batches, model-less
     labels later or earlier than the model's own, labels before predictions, inline labels, and a
     request id shared by two models."""

@@ -74,21 +74,20 @@ def test_a_report_two_workers_ask_for_is_computed_once(ingested_sample, monkeypa
         b = threading.Thread(target=lambda: got.append(
             be.report("ops_report", model="credit-risk", version=None, window="1h", start=None)))
         b.start()
-        key = next(iter(be._running))
+        running = be.runner._running
+        key = next(iter(running))
         for _ in range(3000):  # until B waits on A's computation (never a fixed sleep)
-            if be._running[key]._cond._waiters:
+            if running[key]._cond._waiters:
                 break
             threading.Event().wait(0.01)
-        assert be._running[key]._cond._waiters, "the second worker did not wait for the first"
+        assert running[key]._cond._waiters, "the second worker did not wait for the first"
         gate.set()
         a.join(30)
         b.join(30)
         assert calls == ["credit-risk"] and len(got) == 2 and got[0] is got[1]
         be.report("ops_report", model="credit-risk", window="1h")  # a memo hit
         assert calls == ["credit-risk"]
-        with be._lock:  # new data (as refresh() finds it): computed again
-            be._memo.clear()
-            be._generation += 1
+        be.db = be.db.refresh(force=True)  # a new snapshot (as refresh() gives on new data): computed again
         be.report("ops_report", model="credit-risk")
         assert calls == ["credit-risk", "credit-risk"]
     finally:
@@ -141,7 +140,8 @@ async def test_model_screen_paints_every_tab_before_it_is_visited(ingested_sampl
 
 def _reports_of(backend, model: str) -> set[str]:
     """The reports of ``model`` in the backend's memo (computed, not just asked for)."""
-    return {name for (name, args) in backend._memo if f"('model', {model!r})" in args}
+    return {key[1] for key in backend.db.memo.keys()
+            if len(key) == 3 and key[0] == "report" and f"('model', {model!r})" in key[2]}
 
 
 async def test_fleet_computes_the_highlighted_models_tabs_ahead(ingested_sample) -> None:

@@ -166,7 +166,7 @@ def _thread_nices() -> dict[int, int]:
 def test_the_engines_threads_yield_to_the_event_loop(sample_ws) -> None:
     import threading
 
-    from console.tui import priority
+    from console.analytics import priority
     from console.tui.backend import Backend
     from console.workspace import load_dir
     from tests.tui_helpers import CAROL

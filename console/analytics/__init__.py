@@ -1,5 +1,6 @@
 """Analytics: every number the console shows — drift, performance with late labels, slices and
-fairness, ops, cost, alerts, and read-only SQL. Pure functions over a ``StoreDB``; no Textual.
+fairness, ops, cost, alerts, and read-only SQL. Pure functions over a store snapshot
+(``console.store.snapshot.StoreSnapshot``, nothing more of the store); no Textual.
 
 The Python API (documented with notebook examples in docs/analytics.md)::
 

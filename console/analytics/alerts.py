@@ -278,7 +278,7 @@ def check_alerts(db: StoreLike, model: str | None = None) -> dict[str, Any]:
     true only when every rule was computed and none fired."""
     from console.analytics.cache import memoised
 
-    ws_config = getattr(getattr(db, "ws", None), "config", None)
+    ws_config = dict(db.config)
     key = {"k": "check", "m": model, "cfg": repr(ws_config)}
 
     def compute() -> dict[str, Any]:

@@ -5,15 +5,14 @@ A key is a dict naming everything a result depends on — report kind, model, ve
 feature, the reference's fingerprint, the config fingerprint, and a *data fingerprint* of the
 rows involved (row count, highest ingest batch, labelled count, latest label arrival). Late
 data or a late label that touches a window changes its data fingerprint, so the stale entry is
-simply never looked up again. ``store_generation`` (the store checkpoint's identity) lets a
-report skip even the fingerprint query when nothing at all was ingested since.
+simply never looked up again. Values that hold for one store snapshot only (a report of
+this batch, registry and fleet) live in the snapshot's ``memo`` instead (``memoised``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 
 from console.documents import read_json
 from console.fsio import write_atomic
+from console.store.snapshot import StoreSnapshot
 
 _MEMORY: dict[str, Any] = {}
 _LOCK = threading.Lock()
@@ -74,83 +74,27 @@ class Cache:
             pass  # a cache that cannot write is just a slower report
 
 
-def cache_for(db: Any, enabled: bool = True) -> Cache:
-    """The cache of a StoreDB's workspace (memory only when the store has no workspace)."""
-    ws = getattr(db, "ws", None)
-    root = getattr(ws, "store_dir", None) if ws is not None else None
-    if root is None:
-        ns = getattr(db, "_analytics_cache_ns", None)
-        if ns is None:  # not id(db): ids are reused once an object is freed
-            import uuid
-
-            ns = f"mem:{uuid.uuid4().hex}"
-            try:
-                db._analytics_cache_ns = ns
-            except AttributeError:
-                return Cache(None, False)
-        return Cache(None, enabled, namespace=ns)
-    try:  # a rebuilt store (.console deleted) is a new namespace: batch numbers restart
-        ino = os.stat(root).st_ino
-    except OSError:
-        ino = 0
-    return Cache(Path(root) / "cache" / "analytics", enabled, namespace=f"{root}:{ino}")
+def cache_for(db: StoreSnapshot, enabled: bool = True) -> Cache:
+    """The analytics cache of a store snapshot: its ``cache_dir`` on disk (memory only when it
+    has none), shared by every snapshot of the same store (``memo.namespace``)."""
+    return Cache(db.cache_dir, enabled, namespace=db.memo.namespace)
 
 
-def per_batch(db: Any, key: dict[str, Any], compute: Callable[[], Any]) -> Any:
-    """``compute()``, remembered in this process's memory (the value as it is) until the store
-    commits its next batch; computed every time when the store has no batch number."""
-    batch = getattr(db, "batch", None)
-    memo = Cache(None, isinstance(batch, int), namespace=cache_for(db).namespace)
-    full = {**key, "batch": batch}
-    hit = memo.get(full)
-    if hit is not None:
-        return hit
-    value = compute()
-    memo.put(full, value)
-    return value
+def per_batch(db: StoreSnapshot, key: dict[str, Any], compute: Callable[[], Any]) -> Any:
+    """``compute()``, remembered (the value as it is) as long as the snapshot lives: until the
+    store commits its next batch."""
+    return db.memo.compute(("per_batch", key_hash(key)), compute)
 
 
-def store_generation(db: Any) -> str | None:
-    """An identity of the store's committed state (changes whenever a batch is committed)."""
-    for attr in ("generation", "batch", "last_batch"):
-        value = getattr(db, attr, None)
-        if value is not None and not callable(value):
-            return f"{attr}:{value}"
-    ws = getattr(db, "ws", None)
-    if ws is None:
-        return None
-    try:
-        st = (Path(ws.store_dir) / "checkpoint.json").stat()
-    except OSError:
-        return None
-    return f"ckpt:{st.st_mtime_ns}:{st.st_size}:{st.st_ino}"
-
-
-def state_key(db: Any) -> dict[str, Any] | None:
-    """What a whole report depends on besides its arguments: the store batch, the registry
-    files and the production versions (``None`` when the store has no batch number)."""
-    batch = getattr(db, "batch", None)
-    if not isinstance(batch, int):
-        return None
-    reg = getattr(db, "registry", None)
-    versions = getattr(reg, "versions", {}) or {}
-    return {
-        "batch": batch,
-        "registry": sorted((m, v, getattr(i, "mtime_ns", 0)) for (m, v), i in versions.items()),
-        "production": sorted((db.production or {}).items(), key=lambda kv: kv[0]),
-    }
-
-
-def memoised(db: Any, key: dict[str, Any], compute, enabled: bool = True) -> Any:
-    """``compute()``, remembered in this process until the store, registry or fleet changes."""
-    state = state_key(db)
-    if state is None or not enabled:
+def memoised(db: StoreSnapshot, key: dict[str, Any], compute, enabled: bool = True) -> Any:
+    """``compute()``, remembered as long as the snapshot lives — its store batch, registry and
+    fleet never change. A hit is a fresh copy (callers may change what they get)."""
+    if not enabled:
         return compute()
-    memo = Cache(None, True, namespace=cache_for(db).namespace)
-    full = {"report": key, "state": state}
-    hit = memo.get(full)
+    mkey = ("report", key_hash(key))
+    hit = db.memo.get(mkey)
     if hit is not None:
         return json.loads(hit)
     value = compute()
-    memo.put(full, json.dumps(value, default=str))
+    db.memo.put(mkey, json.dumps(value, default=str))
     return value

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from console.errors import WorkspaceError
+from console.store.snapshot import StoreSnapshot
 
 DRIFT_AUTO = "auto"
 METHODS = ("ks", "chisquare", "z", "wasserstein", "jensenshannon", "psi")  # = stats.METHODS
@@ -167,9 +168,9 @@ def _drift(base: DriftConfig, table: dict[str, Any], where: str) -> DriftConfig:
     return replace(cfg, features=feats)
 
 
-def config_for(db: Any, model: str | None = None) -> AnalyticsConfig:
-    """The analytics settings of the workspace a store belongs to (defaults without one)."""
-    return load_config(getattr(getattr(db, "ws", None), "config", None), model)
+def config_for(db: StoreSnapshot, model: str | None = None) -> AnalyticsConfig:
+    """The analytics settings of the workspace a store snapshot belongs to (defaults without one)."""
+    return load_config(dict(db.config), model)
 
 
 def load_config(ws_config: dict[str, Any] | None, model: str | None = None) -> AnalyticsConfig:

@@ -198,17 +198,8 @@ def columns_of_cursor(cur, relation: str) -> dict[str, str]:
 
 
 def _predictions_columns(db: StoreLike, cur) -> dict[str, str]:
-    """Columns of the ``predictions`` view, remembered until the views are rebuilt."""
-    key = (getattr(db, "batch", None), id(getattr(db, "registry", None)), id(getattr(db, "checkpoint", None)))
-    memo = getattr(db, "_drift_view_columns", None)
-    if memo is not None and memo[0] == key and isinstance(key[0], int):
-        return memo[1]
-    cols = columns_of_cursor(cur, "predictions")
-    try:
-        db._drift_view_columns = (key, cols)
-    except AttributeError:
-        pass
-    return cols
+    """Columns of the ``predictions`` view, remembered with the snapshot."""
+    return db.memo.compute(("columns", "predictions"), lambda: columns_of_cursor(cur, "predictions"))
 
 
 def _logs_side(db: StoreLike, cur, model: str, version: str, start, end, prefix: str) -> Side:
@@ -294,11 +285,11 @@ def _sql_text(path: Path) -> str:
 
 
 def _reference_cache_path(db: StoreLike, fingerprint: str) -> Path | None:
-    ws = getattr(db, "ws", None)
-    if ws is None:
+    """Where the Parquet copy of a reference file is kept (``None``: a store without files)."""
+    if db.cache_dir is None:
         return None
     h = hashlib.sha256(fingerprint.encode()).hexdigest()[:24]
-    return Path(ws.store_dir) / "cache" / "analytics" / "reference" / f"{h}.parquet"
+    return Path(db.cache_dir) / "reference" / f"{h}.parquet"
 
 
 def side_data(db: StoreLike, side: Side, cols: list[tuple[str, str]]) -> SideData:

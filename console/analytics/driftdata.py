@@ -26,17 +26,16 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
-import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-PART_RE = re.compile(r"^b(\d+)-(\d+)\.parquet$")
-_DAY_RE = re.compile(r"^day=(\d{4}-\d{2}-\d{2})$")
+from console.store.layout import PartFile
+from console.store.snapshot import StoreSnapshot
+
 _US = dt.timedelta(microseconds=1)
 
 
@@ -221,13 +220,7 @@ def sql_side(cur, relation: str, where: str, params: list[Any], cols: list[tuple
 # -- the store's parts ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Part:
-    day: dt.date
-    path: str
-    rel: str
-    size: int
-    mtime_ns: int
+Part = PartFile  # one committed prediction part (``console.store.layout``)
 
 
 @dataclass(frozen=True)
@@ -240,7 +233,6 @@ class PartMeta:
 
 
 _META: OrderedDict[tuple[str, int, int], PartMeta] = OrderedDict()
-_LISTINGS: OrderedDict[tuple[Any, ...], list[Part]] = OrderedDict()
 _MLOCK = threading.Lock()
 
 
@@ -309,30 +301,10 @@ class PartsIndex:
             self.by_day.setdefault(p.day, []).append(p)
 
     @classmethod
-    def of(cls, db: Any, model: str) -> PartsIndex | None:
-        """``None`` when ``db`` is not a parts store (then use SQL)."""
-        layout = getattr(db, "layout", None)
-        cp = getattr(db, "checkpoint", None)
-        batch = getattr(cp, "batch", None)
-        if layout is None or not isinstance(batch, int) or not hasattr(layout, "prediction_dir"):
-            return None
-        retired = getattr(cp, "retired", None) or {}
-        folder = Path(layout.prediction_dir(model, "2000-01-01")).parent
-        try:
-            ino = os.stat(layout.root).st_ino
-        except OSError:
-            return None
-        key = (str(folder), ino, batch, len(retired), hashlib.sha1(repr(sorted(retired)).encode()).hexdigest()
-               if retired else "")
-        with _MLOCK:
-            hit = _LISTINGS.get(key)
-        if hit is None:
-            hit = _list_parts(layout, folder, batch, retired)
-            with _MLOCK:
-                _LISTINGS[key] = hit
-                while len(_LISTINGS) > 256:
-                    _LISTINGS.popitem(last=False)
-        return cls(hit)
+    def of(cls, db: StoreSnapshot, model: str) -> PartsIndex | None:
+        """``None`` when ``db`` does not keep its rows as parts (then use SQL)."""
+        parts = db.parts(model)
+        return None if parts is None else cls(parts)
 
     def days(self, start: dt.datetime, end: dt.datetime) -> list[dt.date]:
         first = _naive(start).date()
@@ -354,30 +326,6 @@ class PartsIndex:
 
 def _naive(t: dt.datetime) -> dt.datetime:
     return t.astimezone(dt.UTC).replace(tzinfo=None) if t.tzinfo is not None else t
-
-
-def _list_parts(layout, folder: Path, batch: int, retired) -> list[Part]:
-    out: list[Part] = []
-    try:
-        days = list(os.scandir(folder))
-    except (FileNotFoundError, NotADirectoryError):
-        return out
-    for d in days:
-        m = _DAY_RE.match(d.name)
-        if not m or not d.is_dir(follow_symlinks=False):
-            continue
-        day = dt.date.fromisoformat(m.group(1))
-        for f in os.scandir(d.path):
-            pm = PART_RE.match(f.name)
-            if not pm or int(pm.group(1)) > batch:
-                continue
-            rel = layout.rel(f.path)
-            if retired and rel in retired:
-                continue
-            st = f.stat()
-            out.append(Part(day, f.path, rel, st.st_size, st.st_mtime_ns))
-    out.sort(key=lambda p: (p.day, p.rel))
-    return out
 
 
 def _check_types(meta: PartMeta, cols: list[tuple[str, str]]) -> None:

@@ -89,7 +89,7 @@ def windowed(
     if not wins:
         return {}
     cache = cache_for(db, use_cache)
-    batch = getattr(db, "batch", None)
+    batch = db.batch
     results: dict[str, Any] = {}
     stale: dict[str, tuple[Window, dict[str, Any], Any]] = {}
     todo: list[Window] = []

@@ -26,6 +26,7 @@ import numpy as np
 
 from console.store.db import sql_literal
 from console.store.registry import canonical_text
+from console.store.snapshot import StoreSnapshot
 
 EPS = float(np.finfo(np.float64).eps)
 METRICS = {
@@ -65,13 +66,13 @@ def inline(cond: str, params: list[Any]) -> str:
     return "".join(out)
 
 
-def labelled_relation(db: Any, cond: str, params: list[Any], subset: bool) -> str:
+def labelled_relation(db: StoreSnapshot, cond: str, params: list[Any], subset: bool) -> str:
     """The relation a report reads: ``predictions_labelled``, or — when ``subset`` says the rows
     are a small part of the store and the store can — the same rows with only their own labels
-    joined (``StoreDB.labelled_subset``: a semi-join on request_id before the label dedupe)."""
-    make = getattr(db, "labelled_subset", None)
-    if subset and make is not None:
-        return make(inline(cond, params))
+    joined (``StoreSnapshot.labelled_subset``: for the store, a semi-join on request_id before
+    the label dedupe)."""
+    if subset:
+        return db.labelled_subset(inline(cond, params))
     return "predictions_labelled"
 
 

@@ -34,6 +34,7 @@ from typing import Any
 import duckdb
 
 from console.errors import UsageError
+from console.store.snapshot import StoreSnapshot
 
 _EXPLAIN = re.compile(r"^\s*EXPLAIN(\s+ANALY[SZ]E)?\b", re.IGNORECASE)
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$", re.IGNORECASE)
@@ -99,34 +100,46 @@ def configured_timeout(config: dict[str, Any] | None) -> float | None:
     return parse_timeout(section.get("timeout"), "[query] timeout in console.toml")
 
 
-def sandbox(db: Any) -> None:
+def _sandboxed(cur: Any) -> bool:
+    ((locked, external),) = cur.execute(
+        "SELECT current_setting('lock_configuration'), current_setting('enable_external_access')").fetchall()
+    return bool(locked) and not external
+
+
+def sandbox(db: StoreSnapshot) -> None:
     """Restrict the store's DuckDB to reading its own files, irreversibly for this process."""
-    ws = getattr(db, "ws", None)
-    conn = db.conn
-    if getattr(db, "_query_sandboxed", False):
-        return
-    dirs = []
-    if ws is not None:
-        dirs.append(str(ws.store_dir).rstrip("/") + "/")
+    cur = db.cursor()  # the settings below are the database's, whichever cursor sets them
     try:
-        if dirs:
-            conn.execute("SET allowed_directories = " + "[" + ", ".join(
-                "'" + d.replace("'", "''") + "'" for d in dirs) + "]")
-        conn.execute("SET enable_external_access = false")
-        conn.execute("SET lock_configuration = true")
-    except duckdb.Error:
-        pass  # already locked
-    ((locked,),) = conn.execute("SELECT current_setting('lock_configuration')").fetchall()
-    ((external,),) = conn.execute("SELECT current_setting('enable_external_access')").fetchall()
-    if not locked or external:  # never run an analyst's SQL on a connection that is not sandboxed
-        raise UsageError("the query connection could not be sandboxed; refusing to run SQL")
-    try:
-        db._query_sandboxed = True
-    except AttributeError:
-        pass
+        if _sandboxed(cur):
+            return
+        try:
+            if db.store_dir is not None:
+                directory = str(db.store_dir).rstrip("/") + "/"
+                cur.execute("SET allowed_directories = ['" + directory.replace("'", "''") + "']")
+            cur.execute("SET enable_external_access = false")
+            cur.execute("SET lock_configuration = true")
+        except duckdb.Error:
+            pass  # already locked
+        if not _sandboxed(cur):  # never run an analyst's SQL on a connection that is not sandboxed
+            raise UsageError("the query connection could not be sandboxed; refusing to run SQL")
+    finally:
+        cur.close()
 
 
-def open_query_store(ws: Any, stages=None, production=None) -> Any:
+def view_columns(db: StoreSnapshot, views) -> list[tuple[str, str, str]]:
+    """``(view, column, DuckDB type)`` of each of the snapshot's ``views``, in column order."""
+    names = list(views)
+    cur = db.cursor()
+    try:
+        return [tuple(r) for r in cur.execute(
+            "SELECT table_name, column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND list_contains(?, table_name) "
+            "ORDER BY table_name, ordinal_position", [names]).fetchall()]
+    finally:
+        cur.close()
+
+
+def open_query_store(ws: Any, stages=None, production=None) -> StoreSnapshot:
     """A store connection of its own for analysts' SQL, sandboxed (see ``sandbox``)."""
     from console.store.db import open_store
 
@@ -156,12 +169,13 @@ class QueryStream:
     and ``batches()`` — pyarrow ``RecordBatch``es as DuckDB produces them. ``cancel()`` (any
     thread) interrupts it; ``close()`` releases it. Use it as a context manager."""
 
-    def __init__(self, db: Any, sql: str, timeout: float | None = None, batch_rows: int = BATCH_ROWS):
+    def __init__(self, db: StoreSnapshot, sql: str, timeout: float | None = None, batch_rows: int = BATCH_ROWS):
         stmt = ensure_read_only(sql)
         sandbox(db)
         self.timeout = timeout
         self.timed_out = False
         self.cancelled = False
+        self._db = db  # the snapshot stays (and its views with it) while the query streams
         self._cur = db.cursor()
         self._timer: threading.Timer | None = None
         if timeout:
@@ -270,13 +284,13 @@ class QueryStream:
         self.close()
 
 
-def stream_query(db: Any, sql: str, timeout: float | None = None, batch_rows: int = BATCH_ROWS) -> QueryStream:
+def stream_query(db: StoreSnapshot, sql: str, timeout: float | None = None, batch_rows: int = BATCH_ROWS) -> QueryStream:
     """Start the read-only ``sql`` on ``db`` (sandboxing it first): a ``QueryStream``.
     ``UsageError`` (one line) on refusal, SQL error, timeout or cancel."""
     return QueryStream(db, sql, timeout=timeout, batch_rows=batch_rows)
 
 
-def run_query(db: Any, sql: str, max_rows: int | None = None, timeout: float | None = None) -> list[dict[str, Any]]:
+def run_query(db: StoreSnapshot, sql: str, max_rows: int | None = None, timeout: float | None = None) -> list[dict[str, Any]]:
     """Rows of a read-only query as a list of dicts (``stream_query``, collected; at most
     ``max_rows``)."""
     rows: list[dict[str, Any]] = []

@@ -10,19 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from console.analytics import windows
 from console.errors import UsageError
+from console.store.snapshot import StoreSnapshot
 
-
-class StoreLike(Protocol):
-    """What analytics needs of ``console.store.db.StoreDB``."""
-
-    registry: Any
-    production: dict[str, str | None]
-
-    def cursor(self) -> Any: ...
+# what every report reads: a store snapshot (``console.store.snapshot``), nothing more
+StoreLike = StoreSnapshot
 
 
 def naive(t: dt.datetime | None) -> dt.datetime | None:

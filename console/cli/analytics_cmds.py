@@ -1,8 +1,8 @@
 """Sub-commands of the analytics area (CONTRACT §5): ``drift``, ``performance``, ``slices``,
 ``ops``, ``cost``, ``check`` and ``query``.
 
-Each opens the store with the production versions from governance state, calls the matching
-``console.analytics`` function and prints its result with ``--format table|json|csv``.
+Each opens the store with the production versions from governance state, runs the matching
+``console.analytics`` report through ``analytics.runner`` (as the TUI does) and prints its result with ``--format table|json|csv``.
 Bad usage (unknown model, bad time, bad window) is one line on stderr and exit 2; ``check``
 exits 1 when any alert fires.
 """
@@ -111,15 +111,17 @@ def register(sub, parents) -> None:
 
 
 def run_drift(ctx) -> int:
-    from console.analytics.drift import drift_features_summary, drift_report
+    from console.analytics.drift import drift_features_summary
+    from console.analytics.runner import run_report
 
     a = ctx.args
     start, end = _range(ctx)
     rstart = _time(a.reference_start, "--reference-start")
     rend = _time(a.reference_end, "--reference-end")
     db = _open(ctx)
-    rep = drift_report(db, a.model, a.version, start, end, rstart, rend,
-                       multivariate=a.multivariate, features=a.feature)
+    rep = run_report(db, "drift_report", model=a.model, version=a.version, start=start, end=end,
+                     reference_start=rstart, reference_end=rend, multivariate=a.multivariate,
+                     features=a.feature)
     dd = rep["dataset_drift"]
     span = (f"[{rep['current']['start']} – {rep['current']['end']})" if rep["current"]["start"]
             else "(no traffic)")
@@ -134,12 +136,13 @@ def run_drift(ctx) -> int:
 
 
 def run_performance(ctx) -> int:
-    from console.analytics.performance import performance_report
+    from console.analytics.runner import run_report
 
     a = ctx.args
     start, end = _range(ctx)
     db = _open(ctx)
-    rep = performance_report(db, a.model, a.version, a.window, start, end)
+    rep = run_report(db, "performance_report", model=a.model, version=a.version, window=a.window,
+                     start=start, end=end)
     rows = [{"start": w["start"], "end": w["end"], "rows": w["rows"], "labelled": w["labelled"],
              "coverage": w["label_coverage"], **w["metrics"]} for w in rep["windows"]]
     offline = ", ".join(f"{k} {v:.4g}" for k, v in rep["offline"].items()) or "none"
@@ -148,13 +151,13 @@ def run_performance(ctx) -> int:
 
 
 def run_slices(ctx) -> int:
-    from console.analytics.slices import slices_report
+    from console.analytics.runner import run_report
 
     a = ctx.args
     start, end = _range(ctx)
     by = [x for item in (a.by or []) for x in item.split(",") if x] or None
     db = _open(ctx)
-    rep = slices_report(db, a.model, a.version, by, start, end)
+    rep = run_report(db, "slices_report", model=a.model, version=a.version, by=by, start=start, end=end)
     rows = [{"feature": s["feature"], "value": s["value"], "rows": s["rows"], "labelled": s["labelled"],
              **s["metrics"], "ci": s["accuracy_ci"], "p_adj": s["p_adjusted"],
              "flagged": "✗ flagged" if s["flagged"] else "✓ ok"} for s in rep["slices"]]
@@ -169,23 +172,23 @@ def run_slices(ctx) -> int:
 
 
 def run_ops(ctx) -> int:
-    from console.analytics.ops import ops_report
+    from console.analytics.runner import run_report
 
     a = ctx.args
     start, end = _range(ctx)
     db = _open(ctx)
-    rep = ops_report(db, a.model, a.version, a.window, start, end)
+    rep = run_report(db, "ops_report", model=a.model, version=a.version, window=a.window, start=start, end=end)
     emit(rep, ctx.fmt, rows=rep["windows"], title=f"{rep['model']} ops · window {rep['window']}")
     return 0
 
 
 def run_cost(ctx) -> int:
-    from console.analytics.cost import cost_report
+    from console.analytics.runner import run_report
 
     a = ctx.args
     start, end = _range(ctx)
     db = _open(ctx)
-    rep = cost_report(db, a.model, a.version, a.by, start, end)
+    rep = run_report(db, "cost_report", model=a.model, version=a.version, by=a.by, start=start, end=end)
     title = "; ".join(
         f"{b['model']}: {b['month']} ${b['mtd_usd']:.2f} of ${b['budget_usd']:.2f} ({100 * (b['burn'] or 0):.0f}%)"
         for b in rep["budget"]) or None
@@ -196,11 +199,11 @@ def run_cost(ctx) -> int:
 def run_check(ctx) -> int:
     """Exit 0: every rule computed, none fired; 1: alerts fired; 2: a rule could not be
     computed (its reason on stderr, and an ``errors`` entry in the JSON) — unknown is never ok."""
-    from console.analytics.alerts import check_alerts
+    from console.analytics.runner import run_report
     from console.cli import PROG
 
     db = _open(ctx)
-    rep = check_alerts(db, ctx.args.model)
+    rep = run_report(db, "check_alerts", model=ctx.args.model)
     errors = rep.get("errors") or []
     rows = [{"severity": ("✗ " if x["severity"] == "critical" else "▲ ") + x["severity"],
              "model": x["model"], "version": x["version"], "kind": x["kind"], "detail": x["detail"]}

@@ -323,22 +323,33 @@ def _slices(db, model: str, version: str) -> dict:
 
 
 class _ReferenceOf:
-    """A ``StoreDB`` seen through a registry where ``served``'s reference is ``challenger``'s:
-    so ``drift_report`` compares the challenger's training data with what is served now."""
+    """A store snapshot seen through a registry where ``served``'s reference is ``challenger``'s:
+    so ``drift_report`` compares the challenger's training data with what is served now. Its own
+    ``memo`` (values remembered for the real registry must not answer for this one)."""
 
     def __init__(self, db, served: str, challenger: str, model: str):
         import dataclasses
 
         from console.store.registry import Registry
+        from console.store.snapshot import Memo
 
         self._db = db
         versions = dict(db.registry.versions)
         chal = versions[(model, challenger)]
         versions[(model, served)] = dataclasses.replace(versions[(model, served)], reference=chal.reference)
         self.registry = Registry(versions=versions, errors=list(db.registry.errors))
+        self.batch, self.production, self.config = db.batch, db.production, db.config
+        self.store_dir, self.cache_dir = db.store_dir, db.cache_dir
+        self.memo = Memo(db.memo.namespace)
 
-    def __getattr__(self, name: str):
-        return getattr(self._db, name)
+    def cursor(self):
+        return self._db.cursor()
+
+    def parts(self, model: str, start=None, end=None):
+        return self._db.parts(model, start, end)
+
+    def labelled_subset(self, cond: str) -> str:
+        return self._db.labelled_subset(cond)
 
 
 def _latest(db, model: str, version: str):

@@ -1,9 +1,14 @@
-"""``StoreDB``: a per-process in-memory DuckDB with the documented SQL views over the store.
+"""``open_store``: an immutable ``Snapshot`` of the store, read through a per-process in-memory
+DuckDB with the documented SQL views.
 
-Every console opens its own in-memory DuckDB and reads the committed Parquet parts with
-``read_parquet`` (no database file, so no lock: any number of consoles can read while one
-ingests). ``refresh()`` re-reads ``checkpoint.json`` and the registry and re-creates the views
-when something changed. The views and their columns are specified in docs/architecture.md.
+Every console opens its own in-memory DuckDB (``StoreDB``) and reads the committed Parquet parts
+with ``read_parquet`` (no database file, so no lock: any number of consoles can read while one
+ingests). Each state of the store it shows — a committed batch, a registry, a production map —
+is a ``Snapshot`` with its own schema of views in that DuckDB: ``Snapshot.refresh()`` re-reads
+``checkpoint.json`` and the registry and, when something changed, builds the views of a new
+snapshot, while the old one keeps reading its own batch until nobody holds it any more (then its
+schema is dropped). The surface readers may use is ``console.store.snapshot.StoreSnapshot``; the
+views and their columns are specified in docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -12,14 +17,18 @@ import datetime as dt
 import json
 import os
 import threading
+import uuid
+import weakref
+from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 
 from console.store.checkpoint import Checkpoint, read_checkpoint, stat_key
-from console.store.layout import StoreLayout
+from console.store.layout import PartFile, StoreLayout
 from console.store.registry import Registry, canonical_text, load_registry, registry_signature
 from console.store.schema import (
     KIND_SQL,
@@ -28,6 +37,7 @@ from console.store.schema import (
     PREDICTION_TAIL,
     QUARANTINE_COLUMNS,
 )
+from console.store.snapshot import Memo
 from console.workspace import Workspace
 
 
@@ -141,14 +151,92 @@ def feature_columns(cp: Checkpoint, registry: Registry | None = None) -> list[tu
     return sorted(seen.values(), key=lambda c: c[0].lower())
 
 
+class Snapshot:
+    """One committed state of the store, immutable (``console.store.snapshot.StoreSnapshot``).
+
+    ``cursor()`` reads this snapshot's views whatever the store shows later; ``refresh()`` and
+    ``with_fleet()`` return the store's newest snapshot (this one when nothing changed)."""
+
+    __slots__ = ("batch", "registry", "production", "stages", "checkpoint", "config", "store_dir",
+                 "cache_dir", "layout", "memo", "_reader", "_schema", "_parts", "__weakref__")
+
+    def __init__(self, reader: StoreDB, schema: str, checkpoint: Checkpoint, registry: Registry,
+                 stages: Mapping[tuple[str, str], str], production: Mapping[str, str | None]) -> None:
+        ws = reader.ws
+        sets = object.__setattr__
+        sets(self, "batch", checkpoint.batch)
+        sets(self, "registry", registry)
+        sets(self, "production", MappingProxyType(dict(production)))
+        sets(self, "stages", MappingProxyType(dict(stages)))
+        sets(self, "checkpoint", checkpoint)
+        sets(self, "config", MappingProxyType(dict(ws.config or {})))
+        sets(self, "layout", reader.layout)
+        sets(self, "store_dir", reader.layout.root)
+        sets(self, "cache_dir", reader.layout.analytics_cache_dir)
+        namespace = _namespace(reader.layout.root)
+        sets(self, "memo", Memo(namespace))
+        sets(self, "_reader", reader)
+        sets(self, "_schema", schema)
+        sets(self, "_parts", Memo(namespace))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"a store snapshot is immutable (cannot set {name!r})")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"a store snapshot is immutable (cannot delete {name!r})")
+
+    def __repr__(self) -> str:
+        return f"<Snapshot {self.store_dir} batch {self.batch} ({self._schema})>"
+
+    # -- the read surface --------------------------------------------------------------------
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor over this snapshot's views, for use in one thread (DuckDB connections are
+        not shared across threads)."""
+        cur = self._reader.conn.cursor()
+        cur.execute(f"SET search_path = '{self._schema}'")
+        return cur
+
+    def parts(self, model: str, start: dt.datetime | None = None,
+              end: dt.datetime | None = None) -> list[PartFile]:
+        """The committed prediction parts of ``model`` whose day meets ``[start, end)``."""
+        cp = self.checkpoint
+        files = self._parts.compute(model, lambda: self.layout.model_parts(model, cp.batch, cp.retired))
+        first = _naive(start).date() if start is not None else None
+        last = (_naive(end) - dt.timedelta(microseconds=1)).date() if end is not None else None
+        return [p for p in files if (first is None or p.day >= first) and (last is None or p.day <= last)]
+
+    def labelled_subset(self, cond: str) -> str:
+        """``predictions_labelled`` restricted to ``cond`` (literal SQL), joining only those rows'
+        labels: see ``labelled_subset_sql``."""
+        return labelled_subset_sql(cond)
+
+    # -- newer snapshots -----------------------------------------------------------------------
+    def refresh(self, force: bool = False) -> Snapshot:
+        """The store's newest snapshot: new parts or registry files since this one was taken
+        give a new snapshot (this one still reads its own batch); ``force``: a new one even
+        when nothing changed (every view rebuilt, nothing remembered)."""
+        self._reader.refresh(force=force)
+        return self._reader.current
+
+    def with_fleet(self, stages: Mapping[tuple[str, str], str],
+                   production: Mapping[str, str | None]) -> Snapshot:
+        """The newest snapshot with these current stages / production versions (governance)."""
+        self._reader.set_fleet(stages, production)
+        return self._reader.current
+
+    def close(self) -> None:
+        """Close the store's DuckDB (every snapshot of it)."""
+        self._reader.close()
+
+
 class StoreDB:
-    """A DuckDB connection with the store's views; ``refresh()`` picks up new batches."""
+    """The DuckDB connection behind a store's snapshots; ``refresh()`` picks up new batches."""
 
     def __init__(
         self,
         ws: Workspace,
-        stages: dict[tuple[str, str], str] | None = None,
-        production: dict[str, str | None] | None = None,
+        stages: Mapping[tuple[str, str], str] | None = None,
+        production: Mapping[str, str | None] | None = None,
     ):
         self.ws = ws
         self.layout = StoreLayout(ws.store_dir)
@@ -163,66 +251,87 @@ class StoreDB:
         self._lock = threading.RLock()
         self._cp_key: tuple[int, int, int] | None = ("unset",)  # type: ignore[assignment]
         self._reg_sig: tuple | None = None
+        self._seq = 0
+        self._dead: list[str] = []  # schemas of snapshots nobody holds any more
         self.checkpoint = Checkpoint()
         self.registry = Registry()
+        self.current: Snapshot
         self.refresh(force=True)
-
-    # -- public API ----------------------------------------------------------------------
-    def cursor(self) -> duckdb.DuckDBPyConnection:
-        """A cursor for use in one thread (DuckDB connections are not shared across threads)."""
-        return self.conn.cursor()
 
     @property
     def batch(self) -> int:
-        """The last committed batch the views show."""
+        """The last committed batch the current snapshot shows."""
         return self.checkpoint.batch
 
-    def set_fleet(self, stages: dict[tuple[str, str], str], production: dict[str, str | None]) -> None:
-        """New current stages / production versions (from governance); rebuilds ``versions``."""
+    def set_fleet(self, stages: Mapping[tuple[str, str], str], production: Mapping[str, str | None]) -> bool:
+        """New current stages / production versions (from governance): a new snapshot when
+        they differ from the current one's."""
         with self._lock:
+            if dict(stages) == self.stages and dict(production) == self.production:
+                return False
             self.stages = dict(stages)
             self.production = dict(production)
-            self._build_versions()
+            self._snapshot()
+            return True
 
     def refresh(self, force: bool = False) -> bool:
-        """Re-read the checkpoint and the registry; re-create the views when either changed."""
+        """Re-read the checkpoint and the registry; a new snapshot when either changed."""
         with self._lock:
             changed = False
             reg_sig = registry_signature(self.ws.registry)
             if force or reg_sig != self._reg_sig:
                 self.registry = load_registry(self.ws.registry, self.ws.root)
                 self._reg_sig = reg_sig
-                self._build_versions()
                 changed = True
-                force = True  # registry features may add columns to ``predictions``
             cp_key = stat_key(self.layout.checkpoint_path)
             if force or cp_key != self._cp_key:
                 self._cp_key = cp_key
                 cp = read_checkpoint(self.layout.checkpoint_path)
                 if force or cp.to_json() != self.checkpoint.to_json():
                     self.checkpoint = cp
-                    self._build_data_views()
                     changed = True
+            if changed:
+                self._snapshot()
             return changed
 
     def close(self) -> None:
         self.conn.close()
 
-    def labelled_subset(self, cond: str) -> str:
-        """``predictions_labelled`` restricted to ``cond`` (literal SQL), joining only those rows'
-        labels: see ``labelled_subset_sql``."""
-        return labelled_subset_sql(cond)
+    # -- snapshots -----------------------------------------------------------------------------
+    def _snapshot(self) -> None:
+        """Build the views of the current state in a schema of their own: the new snapshot."""
+        self._drop_dead()
+        self._seq += 1
+        schema = f"s{self._seq}"
+        self.conn.execute(f"CREATE SCHEMA {schema}")
+        try:
+            self._build_versions(schema)
+            self._build_data_views(schema)
+        except BaseException:
+            self.conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+            raise
+        snap = Snapshot(self, schema, self.checkpoint, self.registry, self.stages, self.production)
+        weakref.finalize(snap, self._dead.append, schema)
+        self.current = snap
+
+    def _drop_dead(self) -> None:
+        while self._dead:
+            schema = self._dead.pop()
+            try:
+                self.conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+            except duckdb.Error:
+                pass
 
     # -- views ---------------------------------------------------------------------------
     def _load_table(self, name: str, table: pa.Table) -> None:
-        tmp = f"_arrow_{name}_{os.getpid()}_{threading.get_ident()}"
+        tmp = f"_arrow_{os.getpid()}_{threading.get_ident()}"
         self.conn.register(tmp, table)
         try:
             self.conn.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM {_q(tmp)}")
         finally:
             self.conn.unregister(tmp)
 
-    def _build_versions(self) -> None:
+    def _build_versions(self, s: str) -> None:
         rows: dict[str, list[Any]] = {k: [] for k in VERSION_FIELDS}
         for (model, version), v in sorted(self.registry.versions.items()):
             rows["model"].append(model)
@@ -243,15 +352,15 @@ class StoreDB:
             rows["monthly_budget_usd"].append(v.cost.get("monthly_budget_usd"))
             rows["path"].append(str(v.path))
         table = pa.table({k: pa.array(rows[k], type=t) for k, t in VERSION_FIELDS.items()})
-        self._load_table("_versions", table)
+        self._load_table(f"{s}._versions", table)
         self.conn.execute(
-            "CREATE OR REPLACE VIEW versions AS SELECT model, version, task, stage, registry_stage, "
+            f"CREATE OR REPLACE VIEW {s}.versions AS SELECT model, version, task, stage, registry_stage, "
             "created_at, created_by, reference, metrics::JSON AS metrics, slices, positive_label, "
             "threshold, lineage::JSON AS lineage, per_1k_predictions_usd, training_usd, "
-            "monthly_budget_usd, path FROM _versions"
+            f"monthly_budget_usd, path FROM {s}._versions"
         )
 
-    def _build_data_views(self) -> None:
+    def _build_data_views(self, s: str) -> None:
         cp = self.checkpoint
         c = self.conn
         fcols = feature_columns(cp, self.registry)
@@ -264,27 +373,27 @@ class StoreDB:
         if pred_files:
             select = [f"{_q(n) if present else 'NULL'}::{t} AS {_q(n)}" for n, t, present in cols]
             frm = f"read_parquet({_files_sql(pred_files)}, union_by_name=true)"
-            c.execute(f"CREATE OR REPLACE VIEW predictions AS SELECT {', '.join(select)} FROM {frm}")
+            c.execute(f"CREATE OR REPLACE VIEW {s}.predictions AS SELECT {', '.join(select)} FROM {frm}")
         else:
             select = [f"NULL::{t} AS {_q(n)}" for n, t, _ in cols]
-            c.execute(f"CREATE OR REPLACE VIEW predictions AS SELECT {', '.join(select)} WHERE false")
+            c.execute(f"CREATE OR REPLACE VIEW {s}.predictions AS SELECT {', '.join(select)} WHERE false")
 
         # labels (every label row) and the effective label per key
         label_files = self.layout.parts("labels", cp.batch, cp.retired)
-        _parts_view(c, "_label_rows", label_files, LABEL_COLUMNS)
-        c.execute(f"CREATE OR REPLACE VIEW _labels_effective AS {_EFFECTIVE.format(rows='_label_rows')}")
+        _parts_view(c, f"{s}._label_rows", label_files, LABEL_COLUMNS)
+        c.execute(f"CREATE OR REPLACE VIEW {s}._labels_effective AS {_EFFECTIVE.format(rows=f'{s}._label_rows')}")
         c.execute(
-            "CREATE OR REPLACE VIEW labels AS SELECT model, request_id, label, label_num, ts, arrived_at, "
-            "source, line FROM _labels_effective"
+            f"CREATE OR REPLACE VIEW {s}.labels AS SELECT model, request_id, label, label_num, ts, arrived_at, "
+            f"source, line FROM {s}._labels_effective"
         )
         c.execute(
-            "CREATE OR REPLACE VIEW predictions_labelled AS "
-            + labelled_sql("predictions", "_labels_effective")
+            f"CREATE OR REPLACE VIEW {s}.predictions_labelled AS "
+            + labelled_sql(f"{s}.predictions", f"{s}._labels_effective")
         )
 
         # quarantine
         q_files = self.layout.parts("quarantine", cp.batch, cp.retired)
-        _parts_view(c, "quarantine", q_files, QUARANTINE_COLUMNS)
+        _parts_view(c, f"{s}.quarantine", q_files, QUARANTINE_COLUMNS)
 
         # features (catalogue + data-quality counters)
         frows: dict[str, list[Any]] = {k: [] for k in FEATURE_FIELDS}
@@ -297,9 +406,9 @@ class StoreDB:
                 frows["kind_source"].append(st.kind_source)
                 frows["type_errors"].append(st.type_errors)
         self._load_table(
-            "_features", pa.table({k: pa.array(frows[k], type=t) for k, t in FEATURE_FIELDS.items()})
+            f"{s}._features", pa.table({k: pa.array(frows[k], type=t) for k, t in FEATURE_FIELDS.items()})
         )
-        c.execute("CREATE OR REPLACE VIEW features AS SELECT * FROM _features")
+        c.execute(f"CREATE OR REPLACE VIEW {s}.features AS SELECT * FROM {s}._features")
 
         # ingest_status: one row per source file
         srows: dict[str, list[Any]] = {k: [] for k in STATUS_FIELDS}
@@ -320,9 +429,22 @@ class StoreDB:
                                ("last_ingest", None), ("lag_bytes", 0)):
                 srows[key].append(value)
         self._load_table(
-            "_ingest_status", pa.table({k: pa.array(srows[k], type=t) for k, t in STATUS_FIELDS.items()})
+            f"{s}._ingest_status", pa.table({k: pa.array(srows[k], type=t) for k, t in STATUS_FIELDS.items()})
         )
-        c.execute('CREATE OR REPLACE VIEW ingest_status AS SELECT * FROM _ingest_status')
+        c.execute(f"CREATE OR REPLACE VIEW {s}.ingest_status AS SELECT * FROM {s}._ingest_status")
+
+
+def _namespace(root: Path) -> str:
+    """The store's identity for caches: its folder, and that folder's inode (a rebuilt store —
+    ``.console`` deleted — is a new namespace: batch numbers restart)."""
+    try:
+        return f"{root}:{os.stat(root).st_ino}"
+    except OSError:
+        return f"{root}:{uuid.uuid4().hex}"
+
+
+def _naive(t: dt.datetime) -> dt.datetime:
+    return t.astimezone(dt.UTC).replace(tzinfo=None) if t.tzinfo is not None else t
 
 
 def _parse_ts(value: Any) -> dt.datetime | None:
@@ -383,8 +505,9 @@ STATUS_FIELDS: dict[str, pa.DataType] = {
 
 def open_store(
     ws: Workspace,
-    stages: dict[tuple[str, str], str] | None = None,
-    production: dict[str, str | None] | None = None,
-) -> StoreDB:
-    """Open the store of ``ws`` for reading: an in-memory DuckDB with the documented views."""
-    return StoreDB(ws, stages=stages, production=production)
+    stages: Mapping[tuple[str, str], str] | None = None,
+    production: Mapping[str, str | None] | None = None,
+) -> Snapshot:
+    """Open the store of ``ws`` for reading: the snapshot of its committed state, over an
+    in-memory DuckDB with the documented views."""
+    return StoreDB(ws, stages=stages, production=production).current

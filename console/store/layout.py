@@ -9,9 +9,11 @@ are deleted by the next one (``remove_orphans``).
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
@@ -19,6 +21,19 @@ from console.fsio import is_temp_name
 
 KINDS = ("predictions", "labels", "quarantine")
 PART_RE = re.compile(r"^b(\d+)-(\d+)\.parquet$")
+_DAY_RE = re.compile(r"^day=(\d{4}-\d{2}-\d{2})$")
+
+
+@dataclass(frozen=True)
+class PartFile:
+    """One committed prediction part of one model and day: its path, its path relative to
+    ``.console/`` (how ``checkpoint.json`` names it), size and mtime (what identifies its bytes)."""
+
+    day: dt.date
+    path: str
+    rel: str
+    size: int
+    mtime_ns: int
 
 
 class StoreLayout:
@@ -48,6 +63,11 @@ class StoreLayout:
     def cache_dir(self) -> Path:
         return self.root / "cache"
 
+    @property
+    def analytics_cache_dir(self) -> Path:
+        """Results of closed analytics windows and reference copies (safe to delete)."""
+        return self.cache_dir / "analytics"
+
     def kind_dir(self, kind: str) -> Path:
         return self.parts_dir / kind
 
@@ -59,8 +79,34 @@ class StoreLayout:
 
     def parts(self, kind: str, max_batch: int | None = None, retired: dict | set | None = None) -> list[Path]:
         """Committed parts of ``kind`` (batch ≤ ``max_batch``, not retired by compaction), by batch."""
-        found: list[tuple[int, int, str]] = []
-        for path in _walk(self.kind_dir(kind)):
+        found = sorted(self._committed(_walk(self.kind_dir(kind)), max_batch, retired))
+        return [Path(p) for _, _, p in found]
+
+    def model_parts(self, model: str, max_batch: int | None = None,
+                    retired: dict | set | None = None) -> list[PartFile]:
+        """Committed prediction parts of ``model`` (as ``parts``), by day then name."""
+        folder = self.prediction_dir(model, "2000-01-01").parent
+        out: list[PartFile] = []
+        try:
+            days = list(os.scandir(folder))
+        except (FileNotFoundError, NotADirectoryError):
+            return out
+        for d in days:
+            m = _DAY_RE.match(d.name)
+            if not m or not d.is_dir(follow_symlinks=False):
+                continue
+            day = dt.date.fromisoformat(m.group(1))
+            files = (f.path for f in os.scandir(d.path) if not f.is_dir(follow_symlinks=False))
+            for _, _, path in self._committed(files, max_batch, retired):
+                st = os.stat(path)
+                out.append(PartFile(day, path, self.rel(path), st.st_size, st.st_mtime_ns))
+        out.sort(key=lambda p: (p.day, p.rel))
+        return out
+
+    def _committed(self, paths, max_batch: int | None, retired) -> Iterator[tuple[int, int, str]]:
+        """``(batch, n, path)`` of each committed part among ``paths``: the one place that says
+        which files are parts of the store."""
+        for path in paths:
             m = PART_RE.match(os.path.basename(path))
             if not m:
                 continue
@@ -69,9 +115,7 @@ class StoreLayout:
                 continue
             if retired and self.rel(path) in retired:
                 continue
-            found.append((batch, int(m.group(2)), path))
-        found.sort()
-        return [Path(p) for _, _, p in found]
+            yield batch, int(m.group(2)), path
 
     def remove_orphans(self, committed_batch: int) -> int:
         """Delete temp files and parts of batches after ``committed_batch``; return how many."""

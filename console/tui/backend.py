@@ -1,21 +1,25 @@
 """The TUI's only door to the engine: it opens the store, keeps governance state and the live
 ingester, and calls ``console.analytics`` and ``console.governance`` on behalf of the screens.
 Every method here runs in a worker thread (never on the event loop) and returns what the engine
-returned — the TUI formats numbers, it never computes them.
+returned — the TUI formats numbers, it never computes them, and it runs no SQL of its own.
+
+``db`` is the store snapshot the screens read (``console.store.snapshot``); ``refresh()``
+replaces it with a newer one when data, registry or governance state changed, and reports
+run through the analytics ``Runner`` the command line uses (memo per snapshot, cancellation,
+lowered thread priority).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from console import clock
+from console.analytics.priority import background
+from console.analytics.runner import Runner
 from console.governance.state import FleetState, fleet_state
 from console.identity import Identity
 from console.store.registry import Registry, load_registry
-from console.tui.priority import background
 from console.tui.status import Status
 from console.tui.window import TimeWindow
 from console.workspace import Workspace
@@ -31,14 +35,12 @@ class Backend:
         self.live = live
         self.registry: Registry = Registry()
         self.fleet: FleetState = FleetState()
-        self.db: Any = None
+        self.db: Any = None  # the current store snapshot
         self._query_db: Any = None  # the query screen's own sandboxed connection
         self.ingester: Any = None
+        self.runner = Runner()
         self._lock = threading.Lock()
         self._journal_sig: tuple | None = None
-        self._memo: dict[tuple, Any] = {}
-        self._running: dict[tuple, threading.Event] = {}
-        self._generation = 0
 
     # -- life cycle ------------------------------------------------------------------------
     def load_state(self) -> None:
@@ -48,7 +50,7 @@ class Backend:
 
     def open(self) -> None:
         """Open the store (and start the live ingester when asked). DuckDB's thread pool starts
-        here and inherits this thread's lowered priority (``console.tui.priority``)."""
+        here and inherits this thread's lowered priority (``console.analytics.priority``)."""
         background()
         self.load_state()
         from console.store.db import open_store
@@ -67,11 +69,11 @@ class Backend:
             stop = getattr(ing, "stop", None) or getattr(ing, "close", None)
             if stop:
                 stop()
+        self.runner.cancel()  # a report still running stops now
         for db in (self.db, self._query_db):
             if db is not None:
-                close = getattr(db, "close", None) or getattr(db.conn, "close", None)
                 try:
-                    close()
+                    db.close()
                 except Exception:
                     pass
         self.db = self._query_db = None
@@ -79,19 +81,18 @@ class Backend:
     def refresh(self) -> bool:
         """New parts, registry files or journal entries since last time? Reloads what changed."""
         changed = False
+        db = self.db
         sig = _file_sig(self.ws.journal_path), _file_sig(self.ws.serving_path), _dir_sig(self.ws.registry)
         if sig != self._journal_sig:
             self._journal_sig = sig
             self.load_state()
-            if self.db is not None:
-                self.db.set_fleet(dict(self.fleet.stages), dict(self.fleet.production))
+            if db is not None:
+                db = db.with_fleet(dict(self.fleet.stages), dict(self.fleet.production))
             changed = True
-        if self.db is not None and self.db.refresh():
-            changed = True
-        if changed:
-            with self._lock:
-                self._memo.clear()
-                self._generation += 1
+        if db is not None:
+            db = db.refresh()
+            changed = changed or db is not self.db
+            self.db = db  # reports still running finish on the snapshot they started with
         return changed
 
     # -- header status ---------------------------------------------------------------------
@@ -99,22 +100,13 @@ class Backend:
         st = Status()
         if self.db is None:
             return st
-        cur = self.db.cursor()
-        try:
-            lag, quarantined = cur.execute(
-                "SELECT sum(lag_bytes), sum(quarantined) FROM ingest_status").fetchone()
-            st.lag_bytes = int(lag) if lag is not None else 0
-            st.quarantined = int(quarantined) if quarantined is not None else 0
-            # freshness from the newest record not after the console's clock: one record
-            # stamped in 2031 must not make the header say "data just now"
-            now = clock.now().astimezone(UTC).replace(tzinfo=None)
-            latest, future = cur.execute(
-                "SELECT max(ts) FILTER (WHERE ts <= ?), count(*) FILTER (WHERE ts > ?) FROM predictions",
-                [now, now]).fetchone()
-            st.latest_ts = _aware(latest)
-            st.future_rows = int(future or 0)
-        finally:
-            cur.close()
+        from console.analytics.status import store_status
+
+        store = store_status(self.db)
+        st.lag_bytes = store["lag_bytes"]
+        st.quarantined = store["quarantined"]
+        st.latest_ts = store["latest_ts"]
+        st.future_rows = store["future_rows"]
         if self.ingester is None:
             st.ingest_state = "error" if getattr(self, "ingest_problem", None) else "off"
         else:
@@ -140,39 +132,15 @@ class Backend:
     # -- analytics -------------------------------------------------------------------------
     def report(self, name: str, **kwargs: Any) -> Any:
         """``console.analytics.<name>(db, **kwargs)`` (``"cost.cost_rows"``: a function of one of
-        its modules): what the engine returned, untouched. Remembered until the store, registry
-        or journal changes; a report another worker is computing right now is waited for, not
-        computed twice (the model screen prefetches its tabs while the user may ask for one)."""
-        background()  # the engine's work never delays the event loop
-        fn, kwargs, key = _resolve(name, kwargs)
-        while True:
-            with self._lock:
-                if key in self._memo:
-                    return self._memo[key]
-                running = self._running.get(key)
-                if running is None:
-                    running = self._running[key] = threading.Event()
-                    generation = self._generation
-                    break
-            running.wait()  # then the memo has it (or that worker failed: compute it here)
-        try:
-            result = fn(self.db, **kwargs)
-            incomplete = isinstance(result, dict) and bool(result.get("errors"))
-            with self._lock:
-                # not if the data changed meanwhile, nor a report that could not compute
-                # everything (the next ask tries again)
-                if generation == self._generation and not incomplete:
-                    self._memo[key] = result
-            return result
-        finally:
-            with self._lock:
-                self._running.pop(key, None)
-            running.set()
+        its modules) through the analytics ``Runner``: what the engine returned, untouched.
+        Remembered with the current snapshot (until the store, registry or journal changes); a
+        report another worker is computing right now is waited for, not computed twice (the
+        model screen prefetches its tabs while the user may ask for one)."""
+        return self.runner.run(self.db, name, **_screen_defaults(name, kwargs))
 
     def remembered(self, name: str, **kwargs: Any) -> bool:
         """Whether ``report(name, **kwargs)`` would answer from the memo (nothing computed)."""
-        with self._lock:
-            return _resolve(name, kwargs)[2] in self._memo
+        return self.runner.remembered(self.db, name, **_screen_defaults(name, kwargs))
 
     # -- analysts' SQL -----------------------------------------------------------------------
     def query(self, sql: str, batch_rows: int | None = None):
@@ -195,10 +163,15 @@ class Backend:
 
                 self._query_db = open_query_store(self.ws, stages=dict(self.fleet.stages),
                                                   production=dict(self.fleet.production))
-            qdb = self._query_db
-        qdb.refresh()
-        qdb.set_fleet(dict(self.fleet.stages), dict(self.fleet.production))
+            qdb = self._query_db = self._query_db.with_fleet(
+                dict(self.fleet.stages), dict(self.fleet.production)).refresh()
         return stream_query(qdb, sql, timeout=timeout, batch_rows=batch_rows or BATCH_ROWS)
+
+    def view_columns(self, views) -> list[tuple[str, str, str]]:
+        """``(view, column, type)`` of each of ``views`` (``analytics.query.view_columns``)."""
+        from console.analytics.query import view_columns
+
+        return view_columns(self.db, views)
 
     # -- governance ------------------------------------------------------------------------
     def requests(self) -> list:
@@ -265,15 +238,11 @@ class Backend:
 
         last = window.end - timedelta(microseconds=1) if window.end is not None else None
         if last is None:
-            cur = self.db.cursor()
-            try:
-                (latest,) = cur.execute(
-                    "SELECT max(ts) FROM predictions WHERE model = ?", [model]).fetchone()
-            finally:
-                cur.close()
-            if latest is None:
+            from console.analytics.source import Scope, data_range
+
+            last = data_range(self.db, Scope(model, None))[1]  # the newest data of the model
+            if last is None:
                 return []
-            last = _aware(latest)
         size = int(parse_window(window.step))
         start = floor_to(last, size) - (buckets - 1) * timedelta(seconds=size)
         if window.start is not None and start < window.start:
@@ -322,35 +291,13 @@ def ingester_stats(ing: Any) -> dict:
             "error": st.last_error}
 
 
-def _resolve(name: str, kwargs: dict[str, Any]) -> tuple[Callable, dict[str, Any], tuple]:
-    """``(the analytics function, its keyword arguments, the memo key)`` of a report call."""
-    import importlib
-
-    import console.analytics as analytics
-
-    if "." in name:
-        module, func = name.rsplit(".", 1)
-        fn = getattr(importlib.import_module(f"console.analytics.{module}"), func)
-    else:
-        fn = getattr(analytics, name)
+def _screen_defaults(name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The screens' own defaults of a report call."""
     if name == "drift_report":
         # per-feature drift is what the screens show; the multivariate domain classifier
         # (seconds per call) is left to `drift` on the command line and to alerts
-        kwargs = {"multivariate": False, **kwargs}
-    return fn, kwargs, _call_key(name, fn, kwargs)
-
-
-def _call_key(name: str, fn: Callable, kwargs: dict[str, Any]) -> tuple:
-    """The same call spelled differently (a default given or not) is one memo entry."""
-    import inspect
-
-    try:
-        bound = inspect.signature(fn).bind(None, **kwargs)
-        bound.apply_defaults()
-        args = dict(list(bound.arguments.items())[1:])
-    except (TypeError, ValueError):
-        args = kwargs
-    return name, repr(sorted(args.items()))
+        return {"multivariate": False, **kwargs}
+    return kwargs
 
 
 def _file_sig(path) -> tuple | None:
@@ -366,12 +313,3 @@ def _dir_sig(path) -> tuple:
         return tuple(sorted((p.name, p.stat().st_mtime_ns) for p in path.glob("*/*.json")))
     except OSError:
         return ()
-
-
-def _aware(value: Any) -> datetime | None:
-    from datetime import UTC
-
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    return None
-

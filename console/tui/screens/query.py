@@ -91,12 +91,8 @@ class QueryScreen(ConsoleScreen):
         self.query_one(TextArea).focus()
         super().on_mount()
 
-    def fetch(self) -> Any:  # the schema of the views, through the one query function
-        names = ", ".join("'" + v + "'" for v in VIEWS)
-        with self.app.backend.query(
-                "SELECT table_name, column_name, data_type FROM information_schema.columns "
-                f"WHERE table_name IN ({names}) ORDER BY table_name, ordinal_position") as q:
-            return [tuple(r.values()) for b in q.batches() for r in b.to_pylist()]
+    def fetch(self) -> Any:  # the schema of the views (``analytics.query.view_columns``)
+        return self.app.backend.view_columns(VIEWS)
 
     def show(self, data: Any) -> None:
         tree = self.query_one(Tree)

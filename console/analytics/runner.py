@@ -1,0 +1,171 @@
+"""One way to run a report, for the command line and the TUI alike: ``Runner``.
+
+``Runner.run(db, "drift_report", model=...)`` calls ``console.analytics.<name>`` (or, for
+``"cost.cost_rows"``, a function of one of its modules) on a store snapshot and returns what it
+returned, untouched. Around the call it owns three things:
+
+- **memo**: the result is kept in the snapshot's ``memo`` under the report's name and its
+  arguments (defaults applied, so the same call spelled differently is one entry) — valid
+  exactly as long as the snapshot. A report another thread is computing right now is waited
+  for, not computed twice. A result with ``errors`` (a report that could not compute
+  everything) is not kept: the next ask tries again.
+- **cancellation**: ``cancel()`` interrupts every report running now — DuckDB's
+  ``interrupt()`` on each cursor it opened — and each raises ``Cancelled``.
+- **thread priority**: a report run off the main thread first lowers that thread's priority
+  (``console.analytics.priority``), so an interactive caller's event loop runs first.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import threading
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+import duckdb
+
+from console.analytics.priority import background
+from console.errors import UsageError
+from console.store.snapshot import StoreSnapshot
+
+
+class Cancelled(UsageError):
+    """A report stopped by ``Runner.cancel()``."""
+
+    def __init__(self) -> None:
+        super().__init__("report cancelled")
+
+
+def resolve(name: str) -> Callable[..., Any]:
+    """The analytics function called ``name`` (``"module.function"`` for one of a module's)."""
+    if "." in name:
+        module, func = name.rsplit(".", 1)
+        return getattr(importlib.import_module(f"console.analytics.{module}"), func)
+    import console.analytics as analytics
+
+    return getattr(analytics, name)
+
+
+def call_key(name: str, fn: Callable[..., Any], kwargs: dict[str, Any]) -> tuple:
+    """The memo key of a call: the same call spelled differently (a default given or not) is
+    one key."""
+    try:
+        bound = inspect.signature(fn).bind(None, **kwargs)
+        bound.apply_defaults()
+        args = dict(list(bound.arguments.items())[1:])
+    except (TypeError, ValueError):
+        args = kwargs
+    return "report", name, repr(sorted(args.items()))
+
+
+class _Job:
+    """The cursors one running report opened (so ``cancel`` can interrupt them)."""
+
+    def __init__(self) -> None:
+        self.cursors: weakref.WeakSet[Any] = weakref.WeakSet()  # a dropped cursor is gone
+        self.cancelled = False
+        self.lock = threading.Lock()
+
+    def add(self, cur: Any) -> Any:
+        with self.lock:
+            if self.cancelled:
+                cur.close()
+                raise Cancelled()
+            self.cursors.add(cur)
+        return cur
+
+    def cancel(self) -> None:
+        with self.lock:
+            self.cancelled = True
+            cursors = list(self.cursors)
+        for cur in cursors:
+            try:
+                cur.interrupt()
+            except Exception:  # noqa: BLE001 - finished or closed already
+                pass
+
+
+class _Tracked:
+    """``db`` as a report sees it through a runner: the same snapshot, with every cursor it
+    opens known to the report's job."""
+
+    def __init__(self, db: StoreSnapshot, job: _Job) -> None:
+        self._db, self._job = db, job
+        self.batch, self.registry, self.production = db.batch, db.registry, db.production
+        self.config, self.store_dir, self.cache_dir, self.memo = db.config, db.store_dir, db.cache_dir, db.memo
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        return self._job.add(self._db.cursor())
+
+    def parts(self, model: str, start=None, end=None):
+        return self._db.parts(model, start, end)
+
+    def labelled_subset(self, cond: str) -> str:
+        return self._db.labelled_subset(cond)
+
+
+class Runner:
+    """Runs reports on store snapshots: memo, waiting for a twin, cancellation, priority."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: dict[tuple, threading.Event] = {}
+        self._jobs: set[_Job] = set()
+
+    def run(self, db: StoreSnapshot, name: str, /, **kwargs: Any) -> Any:
+        """``console.analytics.<name>(db, **kwargs)``, remembered with the snapshot."""
+        background()  # the engine's work never delays an event loop
+        fn = resolve(name)
+        key = call_key(name, fn, kwargs)
+        flight = (id(db.memo), key)
+        while True:
+            with self._lock:
+                hit = db.memo.get(key)
+                if hit is not None:
+                    return hit
+                running = self._running.get(flight)
+                if running is None:
+                    running = self._running[flight] = threading.Event()
+                    break
+            running.wait()  # then the memo has it (or that run failed: compute it here)
+        job = _Job()
+        with self._lock:
+            self._jobs.add(job)
+        try:
+            try:
+                result = fn(_Tracked(db, job), **kwargs)
+            except duckdb.InterruptException:
+                raise Cancelled() from None
+            except Exception:
+                if job.cancelled:
+                    raise Cancelled() from None
+                raise
+            if job.cancelled:
+                raise Cancelled()
+            if not (isinstance(result, dict) and result.get("errors")):
+                db.memo.put(key, result)
+            return result
+        finally:
+            with self._lock:
+                self._jobs.discard(job)
+                self._running.pop(flight, None)
+            running.set()
+
+    def remembered(self, db: StoreSnapshot, name: str, /, **kwargs: Any) -> bool:
+        """Whether ``run(db, name, **kwargs)`` would answer from the memo (nothing computed)."""
+        fn = resolve(name)
+        return db.memo.get(call_key(name, fn, kwargs)) is not None
+
+    def cancel(self) -> None:
+        """Interrupt every report running now (each raises ``Cancelled``)."""
+        with self._lock:
+            jobs = list(self._jobs)
+        for job in jobs:
+            job.cancel()
+
+
+def run_report(db: StoreSnapshot, name: str, /, **kwargs: Any) -> Any:
+    """``Runner().run(db, name, **kwargs)``: one report, as the command line runs it."""
+    return Runner().run(db, name, **kwargs)
