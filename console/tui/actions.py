@@ -44,7 +44,7 @@ class Action:
 ACTIONS: tuple[Action, ...] = (
     # -- everywhere --------------------------------------------------------------------------
     Action("app.help", "question_mark", "Help: every key", "app.help", label="Help"),
-    Action("app.jump", "colon", "Jump to a view or model by name", "app.jump", label="Jump"),
+    Action("app.jump", "colon", "Jump to a view, tab or model by name", "app.jump", label="Jump"),
     Action("app.back", "escape", "Back", "app.back", show=False),
     Action("app.fleet", "f1", "Fleet (home)", "app.goto('fleet')", show=False),
     Action("app.alerts", "f2", "Alerts", "app.goto('alerts')", show=False),

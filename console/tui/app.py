@@ -143,19 +143,37 @@ class ConsoleApp(App):
 
     def action_jump(self) -> None:
         from console.tui.screens.jump import JumpScreen
+        from console.tui.screens.model import TABS
 
         if isinstance(self.screen, ModalScreen):
             return
         models = self.backend.registry.models() if self.backend else []
-        self.push_screen(JumpScreen(list(VIEWS), models), self._jump_to)
+        self.push_screen(JumpScreen(list(VIEWS), models, list(TABS)), self._jump_to)
 
     def _jump_to(self, target: str | None) -> None:
+        """Go to what ``:`` resolved: a view, a tab (of the model on screen, else of the
+        model highlighted in the fleet), a model, or ``model/tab``."""
+        from console.tui.screens.model import TABS, ModelScreen
+
         if not target:
             return
         if target in VIEWS:
             self.action_goto(target)
-        else:
-            self.open_model(target)
+            return
+        model, _, tab = target.rpartition("/") if "/" in target else ("", "", target)
+        if not model and tab not in TABS:
+            model, tab = tab, ""
+        if isinstance(self.screen, ModelScreen) and model in ("", self.screen.model):
+            if tab:
+                self.screen.show_tab(tab)
+            return
+        if not model:
+            fleet = self.screen_stack[0] if self.screen_stack else None
+            model = fleet.selected_model() if hasattr(fleet, "selected_model") else None
+            if model is None:
+                self.notify(f"no model to show {tab} of: open one first", severity="warning")
+                return
+        self.open_model(model, tab=tab or None)
 
     def action_pick_window(self) -> None:
         from console.tui.screens.window_picker import WindowPicker

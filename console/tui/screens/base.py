@@ -140,6 +140,7 @@ class FilteredTableScreen(ConsoleScreen):
     def on_filter_bar_updated(self, event: FilterBar.Updated) -> None:
         self.filter_text = event.value
         self.repaint()
+        self.repaint_status()  # the header names the active filter
 
     def on_filter_bar_done(self, event: FilterBar.Done) -> None:
         self.query_one(DataTable).focus()

@@ -258,6 +258,11 @@ class ModelScreen(ConsoleScreen):
         i = TABS.index(self.active_tab())
         self.query_one(TabbedContent).active = TABS[(i + step) % len(TABS)]
 
+    def show_tab(self, tab: str) -> None:
+        """Switch to the tab named ``tab`` (drift, performance, …), as ``:`` does."""
+        if tab in TABS:
+            self.query_one(TabbedContent).active = tab
+
     def action_tab(self, number: int) -> None:
         if 1 <= number <= len(TABS):
             self.query_one(TabbedContent).active = TABS[number - 1]

@@ -1,5 +1,11 @@
 """The ``/`` filter line: an input at the bottom of a screen; typing narrows the list, enter
-keeps the filter, esc clears and closes it."""
+keeps the filter (the header keeps naming it), esc clears and closes it.
+
+The bar is one line: Textual's own ``Input:focus`` rule (a tall border) is more specific than
+a plain type selector, so the borderless style names ``:focus`` too — else the focused bar is
+all border and what is typed cannot be seen. It is not docked: a widget docked at the bottom
+sits under the footer (docked widgets on one edge overlap), so the bar takes its place in the
+screen's flow — the last line above the footer."""
 
 from __future__ import annotations
 
@@ -11,8 +17,8 @@ from textual.widgets import Input
 
 class FilterBar(Input):
     DEFAULT_CSS = """
-    FilterBar { dock: bottom; display: none; height: 1; border: none; padding: 0 1; }
-    FilterBar.-open { display: block; }
+    FilterBar, FilterBar:focus { display: none; height: 1; border: none; padding: 0 1; }
+    FilterBar.-open, FilterBar.-open:focus { display: block; }
     """
     BINDINGS = [Binding("escape", "clear_close", "Clear filter", show=False)]
 

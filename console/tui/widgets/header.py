@@ -1,5 +1,5 @@
 """The console's header (two lines, every screen): workspace, user and role, read-only lock,
-time window; then the breadcrumb, live ingest state (lag, rows/s, quarantined) and data
+time window; then the breadcrumb (with the ``/`` filter while one is active), live ingest state (lag, rows/s, quarantined) and data
 freshness. When the audit chain fails verification a red banner with a word and a symbol
 sits under it, on every screen; the same line warns when ``console.toml``, a hook or the
 signers file can be changed by someone other than the administrator (actions are refused).
@@ -39,6 +39,9 @@ class ConsoleHeader(Widget):
         line1.truncate(width, overflow="ellipsis")
         crumbs = " › ".join(app.breadcrumb())
         line2 = Text(f" {crumbs}", style="bold")
+        kept = getattr(self.screen, "filter_text", "")
+        if kept:  # an active filter is said where the eye goes, also once its bar is closed
+            line2.append(f" · filter “{kept}”", style="bold reverse")
         ingest = {"live": "● live", "follower": "○ follower", "off": "○ off",
                   "error": "✗ ingest error", "starting": "… starting"}.get(st.ingest_state, st.ingest_state)
         parts = [ingest]
