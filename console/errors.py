@@ -1,4 +1,4 @@
-"""The project's error types and the exit codes they map to (CONTRACT §5).
+"""The project's error types and the exit codes they map to (docs/formats.md, 'The command line').
 
 ``UsageError`` (exit 2) is bad usage or bad input, always carrying a one-line reason;
 ``CheckFailed`` (exit 1) is a check or verification that found a problem.

@@ -1,6 +1,6 @@
 """Who is running the console: the OS account of the process (its uid), and its roles.
 
-Identity is never taken from an environment variable or a flag (CONTRACT §6). Code that
+Identity is never taken from an environment variable or a flag (docs/governance.md, 'Who you are and what you may do'). Code that
 needs to act as someone else in-process (tests, the TUI's pilot tests) passes an
 ``Identity`` object explicitly; no command-line or environment path can construct one.
 """

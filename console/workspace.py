@@ -1,4 +1,4 @@
-"""The workspace: finding ``console.toml`` (CONTRACT §1), reading and validating it (against
+"""The workspace: finding ``console.toml`` (docs/formats.md, 'Where the console looks'), reading and validating it (against
 ``console.config_schema``), and the paths it implies.
 
 A workspace is found from ``--workspace DIR``, else ``$MLOPS_CONSOLE_WORKSPACE``, else the
@@ -108,7 +108,7 @@ def load_dir(root: Path) -> Workspace:
     """Load the workspace whose ``console.toml`` is in ``root``."""
     path = root / CONFIG_NAME
     try:
-        config = read_toml(path)  # size and nesting limits: docs/formats.md §1
+        config = read_toml(path)  # size and nesting limits: docs/formats.md, 'Limits on the files the console reads'
     except FileNotFoundError:
         raise WorkspaceError(f"{path}: no such file") from None
     validate(config, path)  # every section and key known, every value of its type

@@ -1,6 +1,6 @@
 """Every analytics command end to end on workspaces built from data we did not write:
 scikit-learn's bundled breast_cancer (binary), wine (multiclass) and diabetes (regression)
-datasets, written as CONTRACT §2 logs + labels + registry + reference files, ingested by the
+datasets, written as prediction logs + labels + registry + reference files, ingested by the
 real ingester, queried through ``python -m console`` — and the numbers checked against
 scikit-learn and scipy on the same arrays."""
 

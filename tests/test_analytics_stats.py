@@ -192,7 +192,7 @@ def test_numeric_small_distinct_values_as_categories_match_evidently() -> None:
     assert close(got_z, ev_z(zr.tolist(), zc.tolist()))
 
 
-# --- method selection and decisions (CONTRACT §7) -----------------------------------------
+# --- method selection and decisions (docs/analytics.md, 'Drift') -----------------------------------------
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Damaged and unreadable sources (docs/formats.md §3, §7): a truncated or corrupt ``.gz``, a
+"""Damaged and unreadable sources (docs/formats.md, 'When a record is wrong' and 'The ingest command'): a truncated or corrupt ``.gz``, a
 corrupt Parquet file, Parquet with a repeated column name, a folder or file the account cannot
 read. Each is reported (``ingest_status.last_error`` and a warning line), never a traceback;
 every readable record before the damage is stored, the next file is still ingested, and memory

@@ -1,4 +1,4 @@
-"""Every contract format and bad-input rule (CONTRACT §2–§3), on real files in a real workspace."""
+"""Every contract format and bad-input rule (docs/formats.md, sections 2–5), on real files in a real workspace."""
 
 from __future__ import annotations
 

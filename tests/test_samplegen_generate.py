@@ -28,7 +28,7 @@ def test_same_seed_gives_byte_identical_workspaces_and_regenerating_replaces(tmp
     assert len(da) > 100 and any(k.endswith(".jsonl.gz") for k in da) and any(k.endswith(".parquet") for k in da)
     total = sum(m["predictions"] for m in summary["models"].values())
     assert 0.7 * ROWS < total < 1.4 * ROWS
-    ws = load_dir(a)  # a valid workspace per CONTRACT §1
+    ws = load_dir(a)  # a valid workspace per docs/formats.md
     assert ws.operators == ["carol", "dave"]
 
 

@@ -1,4 +1,4 @@
-"""Finding and loading a workspace (CONTRACT §1) and the one-line errors for bad ones."""
+"""Finding and loading a workspace (docs/formats.md, 'Where the console looks') and the one-line errors for bad ones."""
 
 from __future__ import annotations
 

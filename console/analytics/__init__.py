@@ -10,7 +10,7 @@ The Python API (documented with notebook examples in docs/analytics.md)::
 
     ws = load("sample_data")
     db = open_store(ws, production={"credit-risk": "3"})
-    analytics.drift_report(db, "credit-risk")                 # CONTRACT §7
+    analytics.drift_report(db, "credit-risk")                 # docs/analytics.md, 'Drift'
     analytics.drift_windows(db, "credit-risk", window="1d")   # one drift report per day
     analytics.performance_report(db, "credit-risk", window="1d")
     analytics.slices_report(db, "credit-risk", by=["region"])

@@ -1,4 +1,4 @@
-"""Alerts (CONTRACT §5 ``check``): one rule set over every model, the same for the CLI and the
+"""Alerts (``check``, docs/analytics.md, 'Alerts'): one rule set over every model, the same for the CLI and the
 TUI. Rules and defaults (``[alerts]`` in console.toml, per model ``[models."<m>".alerts]``;
 docs/analytics.md lists them):
 

@@ -1,4 +1,4 @@
-"""Cost (CONTRACT §5 ``cost``): predictions, serving, training and total USD per model, version
+"""Cost (``cost``, docs/analytics.md, 'Cost'): predictions, serving, training and total USD per model, version
 or day, cost per 1000 predictions, cost per correct prediction, and month-to-date budget burn.
 
 Attribution rules (docs/analytics.md):

@@ -1,4 +1,4 @@
-"""Data drift (CONTRACT §7): per feature the Evidently-0.7-compatible default test, extra
+"""Data drift (docs/analytics.md, 'Drift'): per feature the Evidently-0.7-compatible default test, extra
 statistics, the model's output drift, the dataset-drift share, and (optionally) the multivariate
 domain classifier — for one window (``drift_report``) or many (``drift_windows``).
 
@@ -242,7 +242,7 @@ def load_reference(
         rows = pq.ParquetFile(cached).metadata.num_rows
         info["rows"] = rows
         return Side(f"read_parquet('{_sql_text(cached)}')", "true", [], fingerprint, rows, parquet=cached), info
-    from console.ingest.reader import read_records  # reading §2 files is ingest's job
+    from console.ingest.reader import read_records  # reading log files is ingest's job
 
     try:
         table = read_records(path, kinds)
@@ -637,7 +637,7 @@ def drift_report(
     multivariate: bool | None = None,
     features: list[str] | None = None,
 ) -> dict[str, Any]:
-    """CONTRACT §7 drift of one model version: current = its logs in ``[start, end)``."""
+    """Drift of one model version: current = its logs in ``[start, end)``."""
     start, end = aware(start), aware(end)
     plan = plan_drift(db, model, version, config, features, reference_start, reference_end)
     scope = Scope(model, plan.version, start, end)

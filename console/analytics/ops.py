@@ -1,4 +1,4 @@
-"""Operations per window (CONTRACT §5 ``ops``): requests, errors, error rate and latency
+"""Operations per window (``ops``, docs/analytics.md, 'Operations'): requests, errors, error rate and latency
 percentiles, all computed in DuckDB.
 
 ``requests`` counts every logged request (``ok`` and ``error``), ``errors`` those with status

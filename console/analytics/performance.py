@@ -1,4 +1,4 @@
-"""Performance per window with late labels (CONTRACT §5 ``performance``).
+"""Performance per window with late labels (``performance``, docs/analytics.md, 'Performance').
 
 Windows are epoch-aligned (``windows``); each window reports ``rows`` (successful predictions),
 ``labelled``, ``label_coverage`` and the task's metrics (``metrics``), and ``vs_offline`` — the

@@ -1,4 +1,4 @@
-"""Slices and fairness (CONTRACT §5 ``slices``).
+"""Slices and fairness (``slices``, docs/analytics.md, 'Slices and fairness').
 
 For each slice feature (the version's registry ``slices``, or ``by``) and each of its values:
 rows, labelled, the task's metrics, a 95% Wilson interval for accuracy (classification),

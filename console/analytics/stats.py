@@ -1,4 +1,4 @@
-"""Pure statistics on NumPy arrays and category counts: the drift tests of CONTRACT §7 and the
+"""Pure statistics on NumPy arrays and category counts: the drift tests of docs/analytics.md, 'Drift', and the
 interval/test helpers behind slices.
 
 Every function here reproduces a reference implementation exactly (relative difference
@@ -333,7 +333,7 @@ DEFAULT_THRESHOLDS = {
 
 
 def default_method(kind: str, n_reference: int, n_distinct: int) -> str:
-    """The test Evidently 0.7's DataDriftPreset picks for one column (CONTRACT §7)."""
+    """The test Evidently 0.7's DataDriftPreset picks for one column (docs/analytics.md, 'Drift')."""
     if n_reference <= 1000:
         if kind == "numeric" and n_distinct > 5:
             return "ks"

@@ -1,4 +1,4 @@
-"""Time arguments and report windows (CONTRACT §5).
+"""Time arguments and report windows (docs/formats.md, 'Durations, times and windows').
 
 - Times: RFC 3339 (``2026-11-01T12:00:03Z``, ``…+02:00``; without a zone it is UTC) or a date
   (``2026-11-01`` = its midnight UTC). Everything is a timezone-aware UTC ``datetime``.

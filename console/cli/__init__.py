@@ -1,4 +1,4 @@
-"""The command line (CONTRACT §5): one entry point, ``mlops-console``, also ``python -m console``.
+"""The command line (docs/formats.md, 'The command line'): one entry point, ``mlops-console``, also ``python -m console``.
 
 With no command it opens the console (the TUI). Each area registers its own sub-commands from
 a module of this package (``app_cmds``, ``ingest_cmds``, ``analytics_cmds``,

@@ -1,4 +1,4 @@
-"""Sub-commands of the analytics area (CONTRACT §5): ``drift``, ``performance``, ``slices``,
+"""Sub-commands of the analytics area (docs/formats.md, 'The command line'): ``drift``, ``performance``, ``slices``,
 ``ops``, ``cost``, ``check`` and ``query``.
 
 Each opens the store with the production versions from governance state, runs the matching
@@ -54,7 +54,7 @@ def register(sub, parents) -> None:
     """Add this area's sub-commands to the parser."""
     common = [parents["common"], parents["format"]]
 
-    p = sub.add_parser("drift", parents=common, help="data drift of a model version vs its reference (§7)")
+    p = sub.add_parser("drift", parents=common, help="data drift of a model version vs its reference")
     p.add_argument("--model", required=True)
     p.add_argument("--version", help="default: the production version")
     _add_range(p)

@@ -34,7 +34,7 @@ def register(sub, parents) -> None:
 
 
 def models_report(ws: Workspace, registry=None) -> list[dict]:
-    """CONTRACT §5 ``models``: one entry per model with its versions and stages, and the
+    """``models`` (docs/formats.md, 'Registry'): one entry per model with its versions and stages, and the
     model's registry files that were skipped (``invalid``: path and reason)."""
     registry = registry if registry is not None else load_registry(ws.registry, ws.root)
     state = fleet_state(ws, registry)

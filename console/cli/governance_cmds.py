@@ -1,4 +1,4 @@
-"""Sub-commands of the governance area (CONTRACT §5, §6): ``request``, ``approve``, ``reject``,
+"""Sub-commands of the governance area (docs/formats.md, 'The command line'; docs/governance.md): ``request``, ``approve``, ``reject``,
 ``cancel``, ``requests``, ``gates``, ``audit verify``, ``report`` and ``keys show``.
 
 The acting identity is always the OS account running this process (``Workspace.identity()``);

@@ -1,6 +1,6 @@
 """Sub-commands of the ingest area: ``ingest`` (one pass) and ``ingest --follow``.
 
-``ingest`` prints the CONTRACT §5 summary of NEW rows: ``{"predictions", "labels",
+``ingest`` prints the summary (docs/formats.md, 'The ingest command') of NEW rows: ``{"predictions", "labels",
 "quarantined", "duplicates"}``. Only one console ingests at a time: when another holds the
 lock, ``ingest`` waits up to ``--wait`` seconds (default 10) for its turn, then exits 1 saying
 which process is ingesting. ``--follow`` keeps ingesting as files change (watchdog wakes it, a

@@ -1,4 +1,4 @@
-"""Printing command results as ``table``, ``json`` or ``csv`` (CONTRACT §5).
+"""Printing command results as ``table``, ``json`` or ``csv`` (docs/formats.md, 'The command line').
 
 ``json`` prints exactly one JSON document on stdout and nothing else there. ``table`` and
 ``csv`` print the rows a command chooses to tabulate; nested objects are flattened into

@@ -328,7 +328,7 @@ def decide(
         elif override:
             fields["override"] = False
         if fields.get("override"):
-            # The override is its own entry (CONTRACT §6), right before the approval it enables.
+            # The override is its own entry (docs/governance.md, 'The journal'), right before the approval it enables.
             txn.append(ident.user, "override", now=now, request_id=request_id,
                        overridden_gates=fields["overridden_gates"], justification=comment_text,
                        evidence_hash=fields["evidence_hash"])

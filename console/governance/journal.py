@@ -1,4 +1,4 @@
-"""The tamper-evident journal (CONTRACT §6): ``<workspace>/journal.jsonl`` and its head file.
+"""The tamper-evident journal (docs/governance.md, 'The journal'): ``<workspace>/journal.jsonl`` and its head file.
 
 One JSON object per line, appended under an exclusive ``flock`` on the journal file itself.
 Every entry carries ``seq`` (1, 2, …), ``ts``, ``actor``, ``action``, ``prev_hash`` and

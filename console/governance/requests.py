@@ -56,7 +56,7 @@ class Request:
     trail: list[dict[str, Any]] = field(default_factory=list)
 
     def row(self) -> dict[str, Any]:
-        """CONTRACT §5 ``requests`` keys, then a few more."""
+        """The ``requests`` keys (docs/formats.md, 'The command line'), then a few more."""
         return {
             "request_id": self.request_id,
             "action": self.action,

@@ -1,6 +1,6 @@
 """The current stage of every model version, replayed from the journal.
 
-Start from each registry file's initial ``stage`` (CONTRACT §4); a model with no
+Start from each registry file's initial ``stage`` (docs/formats.md, 'Registry'); a model with no
 production version in the registry may take it from ``serving.json`` (a workspace whose
 serving file was written before it had a journal); then apply, in journal order, the
 ``stage_changes`` of every ``executed`` entry. The journal is the truth: ``serving.json``
@@ -43,7 +43,7 @@ class FleetState:
 def read_serving(ws: Workspace) -> dict:
     """``serving.json`` as a dict (``{"models": {}}`` when it does not exist or is unreadable)."""
     try:
-        doc = read_json(ws.serving_path)  # size/depth limits: docs/formats.md §1
+        doc = read_json(ws.serving_path)  # size/depth limits: docs/formats.md, 'Limits on the files the console reads'
     except (OSError, DocumentError):
         return {"models": {}}
     if not isinstance(doc, dict) or not isinstance(doc.get("models"), dict):

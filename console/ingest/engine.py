@@ -71,7 +71,7 @@ INDEX_MIN_NEW = 1_000_000  # save the key index once this many keys arrived sinc
 
 @dataclass
 class IngestResult:
-    """New rows of one pass (CONTRACT §5 ``ingest``)."""
+    """New rows of one pass (docs/formats.md, 'The ingest command')."""
 
     predictions: int = 0
     labels: int = 0

@@ -1,4 +1,4 @@
-"""Per-record limits of ingest, read from ``[ingest]`` in console.toml (docs/formats.md §3).
+"""Per-record limits of ingest, read from ``[ingest]`` in console.toml (docs/formats.md, 'When a record is wrong').
 
 - ``max_future_skew`` (default ``"1h"``): a record whose ``ts`` is later than the console's
   clock plus this is quarantined (``'ts' in the future``): one bad clock must not become

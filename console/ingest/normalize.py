@@ -1,4 +1,4 @@
-"""Validation and normalisation of tagged records (CONTRACT §2 and §3), vectorised with polars.
+"""Validation and normalisation of tagged records (docs/formats.md, 'One prediction = one record' and 'Labels'), vectorised with polars.
 
 Input: a tagged frame (see ``tagging``). Output: the rows to store, in the store's columns,
 and the rows to quarantine with their reason. The rules, in the order a reason is chosen:
@@ -37,7 +37,7 @@ _CONTROL = r"[\x00-\x1f\x7f]"
 def parse_ts_strings(values: pl.Series) -> pl.Series:
     """RFC 3339 date-times → naive UTC ``Datetime(us)``; null when not RFC 3339.
 
-    Exactly RFC 3339 §5.6 ``date-time`` (``T``/``t``, ``Z``/``z``, a ``±hh:mm`` offset,
+    Exactly RFC 3339 section 5.6 ``date-time`` (``T``/``t``, ``Z``/``z``, a ``±hh:mm`` offset,
     ``-00:00`` = UTC, any number of fraction digits: cut to microseconds), plus two documented
     forms: a space for the ``T`` (RFC 3339's own note allows it) and no offset (UTC). A leap
     second, ``23:59:60`` UTC, reads as ``23:59:59`` (with its fraction). Nothing else: no
@@ -282,7 +282,7 @@ def validate_predictions(
 
 
 def validate_labels(df: pl.DataFrame, ts_max: dt.datetime | None = None) -> Validated:
-    """Split tagged label records into valid rows and quarantined rows (CONTRACT §3)."""
+    """Split tagged label records into valid rows and quarantined rows (docs/formats.md, 'Labels')."""
     df = ensure_fields(df, LABEL_FIELDS)
     ts = _parse_ts(df)
     df = df.with_columns(ts.alias("_ts"), pl.lit(ts_max, pl.Datetime("us")).alias("_ts_max"))

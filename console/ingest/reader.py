@@ -1,4 +1,4 @@
-"""``read_records``: read any CONTRACT §2 file (a reference file, say) into the ``predictions`` columns.
+"""``read_records``: read any prediction-log file (docs/formats.md, 'One prediction = one record') (a reference file, say) into the ``predictions`` columns.
 
 Same parsing and validation as ingest, without the store: no dedupe, invalid records are
 dropped and counted (``table.schema.metadata[b"quarantined"]``), feature columns typed by

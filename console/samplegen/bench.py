@@ -133,7 +133,7 @@ def _strings(codes: np.ndarray, values: list[str]) -> pa.Array:
 
 def chunk_table(model: str, task: str, pipe: Pipeline, rng: np.random.Generator, day_index: int,
                 start: int, n: int, ts_ms: np.ndarray) -> tuple[pa.Table, pa.Table]:
-    """One chunk of predictions (flat §2 columns) and its labels (half of the rows)."""
+    """One chunk of predictions (flat prediction-log columns) and its labels (half of the rows)."""
     day = FIRST_DAY + dt.timedelta(days=day_index)
     cols = draw(rng, n, day_index >= DRIFT_FROM)
     y = truth(rng, cols, task)

@@ -8,7 +8,7 @@
 - ``ticket-router`` (multiclass): 1 production (multinomial logistic regression); its cost per
   request is high and its monthly budget small: it goes over budget in November.
 
-Every version's reference file (CONTRACT §2 record format, Parquet) is a sample of its own
+Every version's reference file (the prediction-log record format, Parquet) is a sample of its own
 training data with the version's predictions on it.
 """
 
@@ -173,7 +173,7 @@ def write_version(root: Path, spec: VersionSpec, t: Trained, cols: pop.Columns, 
 
 
 def _reference_table(spec: VersionSpec, t: Trained, cols: pop.Columns, y: np.ndarray, seed: int) -> pa.Table:
-    """A sample of the training data as §2 records, with the version's own predictions."""
+    """A sample of the training data as prediction-log records, with the version's own predictions."""
     rng = np.random.default_rng([seed, 950, int(spec.version), len(spec.model)])
     n = min(REFERENCE_ROWS, len(y))
     idx = np.sort(rng.choice(len(y), size=n, replace=False))

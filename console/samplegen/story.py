@@ -1,7 +1,7 @@
 """The ``story`` profile: the bundled sample workspace (``sample_data/``) and its README.
 
 ``generate_story(out_dir, rows, seed)`` trains the fleet (``fleet``), serves four weeks of
-traffic through it (``traffic``), writes ``console.toml`` (CONTRACT §1), copies the hook
+traffic through it (``traffic``), writes ``console.toml`` (docs/formats.md), copies the hook
 templates from ``console/samplegen/hooks/``, writes a README telling the story with the numbers
 that came out, and finally lets governance seed its pending promotion request.
 """

@@ -207,7 +207,7 @@ def _credit_duplicates(files: list[tuple[dt.date, list[str]]], rng: np.random.Ge
 
 
 def _credit_malformed(files: list[tuple[dt.date, list[str]]]) -> int:
-    """Lines quarantine must catch (CONTRACT §2), plus one feature of the wrong type."""
+    """Lines quarantine must catch (docs/formats.md, 'When a record is wrong'), plus one feature of the wrong type."""
     today = files[-1][1]
     day = files[-1][0]
     base = '"model":"credit-risk","version":"2"'

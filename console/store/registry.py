@@ -1,4 +1,4 @@
-"""The model registry (CONTRACT §4): one JSON file per version at ``<registry>/<model>/<version>.json``.
+"""The model registry (docs/formats.md, 'Registry'): one JSON file per version at ``<registry>/<model>/<version>.json``.
 
 ``load_registry`` reads every file, keeps the valid ones as ``VersionInfo`` and reports each
 invalid file with its path and reason while the others still load. The registry is only the
@@ -126,7 +126,7 @@ def parse_version_file(path: Path, workspace_root: Path) -> VersionInfo:
     """One registry file → ``VersionInfo``; ``ValueError`` with a one-line reason when invalid."""
     try:
         stat = path.stat()
-        doc = read_json(path)  # size and depth limits: docs/formats.md §6
+        doc = read_json(path)  # size and depth limits: docs/formats.md, 'Limits on the files the console reads'
     except OSError as exc:
         raise ValueError(f"cannot read: {exc.strerror or exc}") from None
     except DocumentError as exc:

@@ -53,7 +53,7 @@ def load_keymap(ui_section: dict[str, Any], root: Path) -> tuple[dict[str, str],
             path = Path(path_value).expanduser()
             path = path if path.is_absolute() else root / path
             try:
-                doc = read_toml(path)  # size/depth limits: docs/formats.md §1
+                doc = read_toml(path)  # size/depth limits: docs/formats.md, 'Limits on the files the console reads'
             except OSError as exc:
                 problems.append(f"{path}: cannot read keymap: {exc.strerror or exc}")
             except DocumentError as exc:

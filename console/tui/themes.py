@@ -21,7 +21,7 @@ FIELDS = ("primary", "secondary", "warning", "error", "success", "accent", "fore
 def theme_from_toml(path: Path) -> Theme:
     """One theme file → ``Theme``; ``ValueError`` with a one-line reason when it is unusable."""
     try:
-        doc = read_toml(path)  # size/depth limits: docs/formats.md §1
+        doc = read_toml(path)  # size/depth limits: docs/formats.md, 'Limits on the files the console reads'
     except OSError as exc:
         raise ValueError(f"{path}: cannot read theme: {exc.strerror or exc}") from None
     except DocumentError as exc:

@@ -10,7 +10,7 @@ Targets (issue 4):
   Evidently 0.7's ``DataDriftPreset`` on the same data, with ≤ 1/3 of its peak memory;
 - 30 daily windows over 10M rows: < 5 s the first time, < 0.5 s cached.
 
-Method: the data are seeded and written as §2 Parquet files into a fresh workspace, ingested
+Method: the data are seeded and written as prediction-log Parquet files into a fresh workspace, ingested
 with ``mlops-console ingest`` (not timed). Our side is one whole ``mlops-console`` process
 (start-up, reading the reference file, scanning the store, all statistics) — wall time and its
 own peak RSS from ``wait4``. Evidently runs in its own interpreter (``--evidently-python``,

@@ -18,7 +18,7 @@ import resource
 import sys
 import time
 
-# Evidently's method names → the console's (CONTRACT §7)
+# Evidently's method names → the console's (docs/analytics.md, 'Drift')
 METHODS = {
     "Wasserstein distance (normed)": "wasserstein",
     "Jensen-Shannon distance": "jensenshannon",

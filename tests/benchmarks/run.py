@@ -436,7 +436,7 @@ def verdicts(res: dict[str, Any]) -> list[dict[str, Any]]:
             d["memory_fraction"] <= T["drift_memory_fraction"], "4.10")
         a = d["agreement"]
         add("method, score and verdict agree with Evidently per feature", f"{a['agree']}/{a['features']} agree",
-            a["all_agree"], "4.10 / CONTRACT §7")
+            a["all_agree"], "4.10 / docs/analytics.md, Drift")
     else:
         add(f"drift 1M vs 1M ≥ {T['drift_speedup']:.0f}× faster than Evidently", "–", None, "4.10")
     w = s.get("windows") or {}
