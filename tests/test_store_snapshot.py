@@ -148,28 +148,59 @@ def test_the_runner_memo_lives_with_the_snapshot(workspace_dir: Path) -> None:
     assert not runner.remembered(newer, "ops_report", model="m", window="all")
 
 
-def test_cancel_interrupts_a_running_report(monkeypatch) -> None:
-    entered = threading.Event()
+class _Slow:
+    """A report that runs one DuckDB query long enough to need interrupting."""
 
-    def slow_report(db, model=None):
+    def __init__(self) -> None:
+        self.entered: dict[str, threading.Event] = {}
+
+    def __call__(self, db, who: str = ""):
         cur = db.cursor()
-        entered.set()
+        self.entered[who].set()
         return cur.execute("SELECT sum(hash(i)) FROM range(1000000000000) t(i)").fetchall()
 
-    monkeypatch.setattr(analytics_pkg, "slow_report", slow_report, raising=False)
-    runner = Runner()
+
+def _start(runner: Runner, slow: _Slow, who: str, tag=None) -> tuple[threading.Thread, list]:
+    slow.entered[who] = threading.Event()
     got: list[BaseException] = []
 
     def run() -> None:
         try:
-            runner.run(TableStore(), "slow_report")
+            runner.run(TableStore(), "slow_report", tag=tag, who=who)
         except BaseException as exc:  # noqa: BLE001 - what the report raised
             got.append(exc)
 
     worker = threading.Thread(target=run)
     worker.start()
-    assert entered.wait(30)
+    assert slow.entered[who].wait(30)
+    return worker, got
+
+
+def _cancel_until_done(runner: Runner, worker: threading.Thread, stale=None) -> None:
     while worker.is_alive():  # the query may not have started at the first interrupt
-        runner.cancel()
+        runner.cancel(stale)
         worker.join(0.05)
+
+
+def test_cancel_interrupts_a_running_report(monkeypatch) -> None:
+    slow = _Slow()
+    monkeypatch.setattr(analytics_pkg, "slow_report", slow, raising=False)
+    runner = Runner()
+    worker, got = _start(runner, slow, "a")
+    _cancel_until_done(runner, worker)
     assert len(got) == 1 and isinstance(got[0], Cancelled)
+
+
+def test_cancel_of_stale_runs_leaves_the_current_one(monkeypatch) -> None:
+    """The TUI tags each run with its worker and cancels those of replaced workers only."""
+    slow = _Slow()
+    monkeypatch.setattr(analytics_pkg, "slow_report", slow, raising=False)
+    runner = Runner()
+    old_tag, new_tag = {"stale": True}, {"stale": False}
+    old, old_got = _start(runner, slow, "old", old_tag)
+    new, new_got = _start(runner, slow, "new", new_tag)
+    _cancel_until_done(runner, old, lambda tag: tag["stale"])
+    assert len(old_got) == 1 and isinstance(old_got[0], Cancelled)
+    assert new.is_alive() and new_got == []
+    _cancel_until_done(runner, new)
+    assert len(new_got) == 1 and isinstance(new_got[0], Cancelled)

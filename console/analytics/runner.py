@@ -9,8 +9,9 @@ returned, untouched. Around the call it owns three things:
   exactly as long as the snapshot. A report another thread is computing right now is waited
   for, not computed twice. A result with ``errors`` (a report that could not compute
   everything) is not kept: the next ask tries again.
-- **cancellation**: ``cancel()`` interrupts every report running now — DuckDB's
-  ``interrupt()`` on each cursor it opened — and each raises ``Cancelled``.
+- **cancellation**: ``cancel()`` interrupts the reports running now — DuckDB's
+  ``interrupt()`` on each cursor they opened — and each raises ``Cancelled``. A caller tags a
+  run (``tag=``: the TUI, its worker) and cancels only the runs whose tag is stale.
 - **thread priority**: a report run off the main thread first lowers that thread's priority
   (``console.analytics.priority``), so an interactive caller's event loop runs first.
 """
@@ -63,7 +64,8 @@ def call_key(name: str, fn: Callable[..., Any], kwargs: dict[str, Any]) -> tuple
 class _Job:
     """The cursors one running report opened (so ``cancel`` can interrupt them)."""
 
-    def __init__(self) -> None:
+    def __init__(self, tag: Any = None) -> None:
+        self.tag = tag
         self.cursors: weakref.WeakSet[Any] = weakref.WeakSet()  # a dropped cursor is gone
         self.cancelled = False
         self.lock = threading.Lock()
@@ -114,8 +116,9 @@ class Runner:
         self._running: dict[tuple, threading.Event] = {}
         self._jobs: set[_Job] = set()
 
-    def run(self, db: StoreSnapshot, name: str, /, **kwargs: Any) -> Any:
-        """``console.analytics.<name>(db, **kwargs)``, remembered with the snapshot."""
+    def run(self, db: StoreSnapshot, name: str, /, *, tag: Any = None, **kwargs: Any) -> Any:
+        """``console.analytics.<name>(db, **kwargs)``, remembered with the snapshot; ``tag``
+        names who asked (see ``cancel``)."""
         background()  # the engine's work never delays an event loop
         fn = resolve(name)
         key = call_key(name, fn, kwargs)
@@ -130,7 +133,7 @@ class Runner:
                     running = self._running[flight] = threading.Event()
                     break
             running.wait()  # then the memo has it (or that run failed: compute it here)
-        job = _Job()
+        job = _Job(tag)
         with self._lock:
             self._jobs.add(job)
         try:
@@ -158,12 +161,14 @@ class Runner:
         fn = resolve(name)
         return db.memo.get(call_key(name, fn, kwargs)) is not None
 
-    def cancel(self) -> None:
-        """Interrupt every report running now (each raises ``Cancelled``)."""
+    def cancel(self, stale: Callable[[Any], bool] | None = None) -> int:
+        """Interrupt every report running now — or those whose tag ``stale(tag)`` says is
+        stale — and return how many; each raises ``Cancelled``. Never blocks."""
         with self._lock:
-            jobs = list(self._jobs)
+            jobs = [j for j in self._jobs if stale is None or stale(j.tag)]
         for job in jobs:
             job.cancel()
+        return len(jobs)
 
 
 def run_report(db: StoreSnapshot, name: str, /, **kwargs: Any) -> Any:

@@ -136,7 +136,12 @@ class Backend:
         Remembered with the current snapshot (until the store, registry or journal changes); a
         report another worker is computing right now is waited for, not computed twice (the
         model screen prefetches its tabs while the user may ask for one)."""
-        return self.runner.run(self.db, name, **_screen_defaults(name, kwargs))
+        return self.runner.run(self.db, name, tag=_current_worker(), **_screen_defaults(name, kwargs))
+
+    def cancel_stale(self) -> int:
+        """Interrupt the reports of workers that were cancelled (a newer load replaced them):
+        their DuckDB queries stop instead of computing what nobody will show."""
+        return self.runner.cancel(lambda worker: worker is not None and worker.is_cancelled)
 
     def remembered(self, name: str, **kwargs: Any) -> bool:
         """Whether ``report(name, **kwargs)`` would answer from the memo (nothing computed)."""
@@ -289,6 +294,16 @@ def ingester_stats(ing: Any) -> dict:
         state = "error"
     return {"state": state, "rows_per_s": st.rows_per_s, "lag_bytes": st.lag_bytes,
             "error": st.last_error}
+
+
+def _current_worker() -> Any:
+    """The Textual worker this thread runs (``None`` outside one)."""
+    from textual.worker import NoActiveWorker, get_current_worker
+
+    try:
+        return get_current_worker()
+    except NoActiveWorker:
+        return None
 
 
 def _screen_defaults(name: str, kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -81,7 +81,8 @@ class ConsoleScreen(Screen):
         """Fetch this screen's data again in a worker (a pending fetch is cancelled)."""
         if self.app.backend is None:
             return
-        self._load()
+        self._load()  # cancels this screen's older load (exclusive) ...
+        self.app.backend.cancel_stale()  # ... and that load's running queries
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="load")
     def _load(self) -> None:

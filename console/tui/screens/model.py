@@ -147,6 +147,7 @@ class ModelScreen(ConsoleScreen):
         start = TABS.index(active)  # then the tabs in the order ] walks them
         order = [TABS[(start + i) % len(TABS)] for i in range(len(TABS))]
         self._prefetch(self.generation, order)
+        self.app.backend.cancel_stale()  # the older loads' queries stop
 
     def reload_tab(self) -> None:
         if self.app.backend is None:

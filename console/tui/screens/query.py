@@ -35,7 +35,9 @@ DEFAULT_SQL = ("SELECT model, version, count(*) AS n, avg(latency_ms) AS mean_la
 
 
 def history_path(ws) -> Path:
-    return ws.store_dir / "tui" / "query_history.jsonl"
+    from console.store.layout import StoreLayout
+
+    return StoreLayout(ws.store_dir).query_history_path
 
 
 def load_history(ws) -> list[str]:
