@@ -14,11 +14,11 @@ with the code that uses the key; this table is about names and types.
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from console.durations import is_duration
 from console.errors import WorkspaceError
 
 
@@ -38,7 +38,6 @@ def _texts(v: Any) -> bool:
     return isinstance(v, list) and all(isinstance(x, str) for x in v)
 
 
-_DURATION = re.compile(r"\s*\d+(?:\.\d+)?\s*[smhdw]\s*")
 
 TEXT = Kind("a string", lambda v: isinstance(v, str))
 BOOL = Kind("true or false", lambda v: isinstance(v, bool))
@@ -46,10 +45,9 @@ NUMBER = Kind("a number", _number)
 INTEGER = Kind("a whole number", lambda v: isinstance(v, int) and not isinstance(v, bool))
 TEXTS = Kind("a list of strings", _texts)
 PATHS = Kind("a path or a list of paths", lambda v: isinstance(v, str) or _texts(v))
-DURATION = Kind("a duration string (30s, 10m, 72h, 3d, 1w)",
-                lambda v: isinstance(v, str) and _DURATION.fullmatch(v) is not None)
+DURATION = Kind("a duration string (30s, 10m, 72h, 3d, 1w)", is_duration)
 TTL = Kind("a duration string (72h, 3d) or \"never\"",
-           lambda v: isinstance(v, str) and (_DURATION.fullmatch(v) is not None
+           lambda v: isinstance(v, str) and (is_duration(v)
                                              or v.strip().lower() in ("0", "never", "none", "")))
 TIMEOUT = Kind("a duration string (30s, 500ms, 2m) or a number of seconds (0: none)",
                lambda v: _number(v) or isinstance(v, str))  # its grammar: analytics.query.parse_timeout

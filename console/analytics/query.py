@@ -33,12 +33,12 @@ from typing import Any
 
 import duckdb
 
+from console import durations
 from console.errors import UsageError
 from console.store.snapshot import StoreSnapshot
 
 _EXPLAIN = re.compile(r"^\s*EXPLAIN(\s+ANALY[SZ]E)?\b", re.IGNORECASE)
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$", re.IGNORECASE)
-_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+_SECONDS_ONLY = re.compile(r"\s*\d+(?:\.\d+)?\s*")  # a timeout may also be a plain number of seconds
 BATCH_ROWS = 10_000  # rows per streamed batch
 
 
@@ -74,19 +74,19 @@ def ensure_read_only(sql: str) -> str:
 
 
 def parse_timeout(value: Any, what: str = "timeout") -> float | None:
-    """Seconds from ``"30s"``, ``"2m"``, ``"500ms"``, ``"1h"`` or a number; ``None`` for no
-    limit (``0``, ``"0"``, ``"none"``, ``"off"``, or nothing given)."""
+    """Seconds from a duration (``"30s"``, ``"2m"``, ``"500ms"``, ``console.durations``) or a
+    number of seconds (``30``, ``"30"``); ``None`` for no limit (``0``, ``"0"``, ``"none"``,
+    ``"off"``, or nothing given)."""
     if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none", "off")):
         return None
     if isinstance(value, bool):
-        raise UsageError(f"bad {what} {value!r}: use a duration such as 30s, 2m or 500ms (0 for none)")
+        raise UsageError(f"bad {what} {value!r}: {durations.HINT}, or 0 for none")
     if isinstance(value, (int, float)):
         seconds = float(value)
+    elif _SECONDS_ONLY.fullmatch(str(value)):
+        seconds = float(value)
     else:
-        m = _DURATION.match(str(value))
-        if not m:
-            raise UsageError(f"bad {what} {value!r}: use a duration such as 30s, 2m or 500ms (0 for none)")
-        seconds = float(m.group(1)) * _SECONDS[(m.group(2) or "s").lower()]
+        seconds = durations.seconds(value, what)
     if seconds < 0:
         raise UsageError(f"bad {what} {value!r}: must not be negative")
     return seconds or None

@@ -2,7 +2,7 @@
 
 - Times: RFC 3339 (``2026-11-01T12:00:03Z``, ``…+02:00``; without a zone it is UTC) or a date
   (``2026-11-01`` = its midnight UTC). Everything is a timezone-aware UTC ``datetime``.
-- Window sizes: ``<n>s``, ``<n>m``, ``<n>h``, ``<n>d``, ``<n>w`` (``15m 1h 1d 7d``), or ``all``.
+- Window sizes: a duration (``console.durations``: ``15m 1h 1d 7d``) of whole seconds, or ``all``.
 - Windows are aligned to multiples of their size since the Unix epoch (UTC), so a ``1d`` window
   is a calendar day in UTC and the same window always has the same bounds (which is what makes
   closed windows cacheable). ``--start`` is inclusive, ``--end`` exclusive; the first and last
@@ -15,13 +15,12 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
+from console import durations
 from console.errors import UsageError
 
 UTC = dt.UTC
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 MAX_WINDOWS = 20_000
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 
 
 def parse_time(text: str, what: str = "time") -> dt.datetime:
@@ -48,13 +47,10 @@ def parse_time(text: str, what: str = "time") -> dt.datetime:
 
 def parse_window(text: str | None, default: str = "1d") -> int | None:
     """Window size in seconds, or ``None`` for ``all``."""
-    raw = (text or default).strip().lower()
-    if raw == "all":
+    raw = text or default
+    if raw.strip().lower() == "all":
         return None
-    m = _DURATION.match(raw)
-    if not m or int(m.group(1)) == 0:
-        raise UsageError(f"bad window {text!r}: use 15m, 1h, 1d, 7d (a number and s/m/h/d/w) or all")
-    return int(m.group(1)) * _UNITS[m.group(2)]
+    return durations.whole_seconds(raw, "window")
 
 
 AUTO_MAX = 2_000  # windows a report makes at most when its window size was not asked for

@@ -41,7 +41,12 @@ def _time(value: str | None, what: str):
 
 
 def _range(ctx) -> tuple[Any, Any]:
+    """``--start``/``--end`` as times; a bad ``--window`` is also refused here, before any work."""
+    from console.analytics.windows import parse_window
+
     a = ctx.args
+    if getattr(a, "window", None) is not None:
+        parse_window(a.window)
     return _time(getattr(a, "start", None), "--start"), _time(getattr(a, "end", None), "--end")
 
 

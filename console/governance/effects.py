@@ -28,10 +28,10 @@ import threading
 import time
 from typing import Any
 
-from console import clock
+from console import clock, durations
 from console.errors import UsageError
 from console.fsio import write_atomic
-from console.governance.engine import parse_duration, writer_for
+from console.governance.engine import writer_for
 from console.governance.journal import format_ts
 from console.governance.requests import replay
 from console.governance.state import fleet_state, read_serving_strict
@@ -46,10 +46,7 @@ HISTORY_LIMIT = 50
 
 def hook_timeout(ws: Workspace) -> float:
     value = ws.section("governance").get("hook_timeout", DEFAULT_TIMEOUT)
-    try:
-        return parse_duration(str(value)).total_seconds()
-    except UsageError:
-        raise UsageError(f"{ws.config_path}: [governance] hook_timeout {value!r} is not like 30s or 10m") from None
+    return durations.seconds(value, f"[governance] hook_timeout in {ws.config_path}")
 
 
 def _tail(data: bytes, limit: int) -> str:

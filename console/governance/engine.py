@@ -15,10 +15,9 @@ Effects of an approval (hooks, ``serving.json``) run after the decision is commi
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Any
 
-from console import clock
+from console import clock, durations
 from console.errors import PermissionDenied, UsageError
 from console.governance.journal import Journal, JournalTxn, JournalUnwritable, format_ts
 from console.governance.requests import ACTIONS, Request, is_expired, next_request_id, replay
@@ -73,25 +72,12 @@ def _refusal_writer(ws: Workspace, ident: Identity, reason: str) -> Journal:
     return journal
 
 
-def parse_duration(text: str) -> dt.timedelta:
-    """``15m``, ``1h``, ``72h``, ``3d``, ``1w`` → timedelta; ``UsageError`` otherwise."""
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", str(text))
-    if not m:
-        raise UsageError(f"duration {text!r} is not like 30m, 72h or 3d")
-    n = float(m.group(1))
-    unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[m.group(2)]
-    return dt.timedelta(**{unit: n})
-
-
 def request_ttl(ws: Workspace) -> dt.timedelta | None:
     """``[governance] request_ttl`` (default 72h); ``"0"`` or ``"never"`` means no expiry."""
     value = ws.section("governance").get("request_ttl", DEFAULT_TTL)
     if str(value).strip().lower() in ("0", "never", "none", ""):
         return None
-    try:
-        return parse_duration(str(value))
-    except UsageError:
-        raise UsageError(f"{ws.config_path}: [governance] request_ttl {value!r} is not like 72h or 3d") from None
+    return durations.parse(value, f"[governance] request_ttl in {ws.config_path}")
 
 
 def list_requests(ws: Workspace, now: dt.datetime | None = None) -> list[Request]:

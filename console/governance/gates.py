@@ -31,6 +31,7 @@ import datetime as dt
 import hashlib
 from typing import Any
 
+from console import durations
 from console.analytics.metrics import LOWER_IS_BETTER, PRIMARY_METRIC
 from console.errors import UsageError
 from console.governance.journal import canonical
@@ -75,12 +76,7 @@ def gate_config(ws: Workspace, model: str) -> dict[str, Any]:
             raise UsageError(f"{where} enabled: unknown gate {bad[0]!r} (known: {', '.join(GATES)})")
     if cfg["metric"] is not None and not isinstance(cfg["metric"], str):
         raise UsageError(f"{where} metric must be a metric name")
-    from console.governance.engine import parse_duration
-
-    try:
-        parse_duration(str(cfg["drift_window"]))
-    except UsageError:
-        raise UsageError(f"{where} drift_window {cfg['drift_window']!r} is not like 1d or 7d") from None
+    durations.parse(cfg["drift_window"], f"{where} drift_window")
     return cfg
 
 
@@ -361,9 +357,7 @@ def _drift(db, model: str, version: str, cfg, champion: str | None = None) -> di
     """Drift between the challenger's reference and the traffic it would serve: its own
     (shadow/canary) traffic when it has some, else the production version's traffic."""
     from console.analytics.drift import drift_report
-    from console.governance.engine import parse_duration
-
-    window = parse_duration(str(cfg["drift_window"]))
+    window = durations.parse(cfg["drift_window"], "[gates] drift_window")
     served, source = version, f"version {version}'s own traffic"
     last = _latest(db, model, version)
     if last is None and champion is not None:

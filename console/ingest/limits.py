@@ -12,41 +12,31 @@ A bad value is a ``WorkspaceError`` (one line, exit 2).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-from console.errors import WorkspaceError
+from console import durations
+from console.errors import UsageError, WorkspaceError
 
 DEFAULT_MAX_FUTURE_SKEW = "1h"
 DEFAULT_MAX_FEATURES = 1000
 KEYS = ("max_future_skew", "max_features_per_model")
-_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w)\s*$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 @dataclass(frozen=True)
 class IngestLimits:
     """The limits one ingester applies (``None``: no limit, for reading reference files)."""
 
-    max_future_skew_s: int | None = _UNITS["h"]
+    max_future_skew_s: int | None = 3600
     max_features_per_model: int | None = DEFAULT_MAX_FEATURES
-
-
-def parse_duration(text: str) -> int | None:
-    """Seconds of ``30s``, ``15m``, ``1h``, ``2d``, ``1w``; ``None`` when not spelled so."""
-    m = _DURATION.match(text)
-    return int(m.group(1)) * _UNITS[m.group(2)] if m else None
 
 
 def limits_from(section: dict, where: str = "console.toml") -> IngestLimits:
     """The limits of an ``[ingest]`` table (defaults for absent keys)."""
     skew_text = section.get("max_future_skew", DEFAULT_MAX_FUTURE_SKEW)
-    skew = parse_duration(skew_text) if isinstance(skew_text, str) else None
-    if skew is None:
-        raise WorkspaceError(
-            f"{where}: [ingest] max_future_skew must be a duration such as \"1h\" (a number and s/m/h/d/w), "
-            f"not {skew_text!r}"
-        )
+    try:
+        skew = durations.whole_seconds(skew_text, f"[ingest] max_future_skew in {where}", at_least=0)
+    except UsageError as exc:
+        raise WorkspaceError(str(exc)) from None
     cap = section.get("max_features_per_model", DEFAULT_MAX_FEATURES)
     if not isinstance(cap, int) or isinstance(cap, bool) or cap < 1:
         raise WorkspaceError(f"{where}: [ingest] max_features_per_model must be a whole number ≥ 1, not {cap!r}")
