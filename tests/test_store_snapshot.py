@@ -5,6 +5,7 @@ the command line and the TUI."""
 from __future__ import annotations
 
 import ast
+import datetime as dt
 import gc
 import re
 import threading
@@ -120,6 +121,10 @@ def test_a_snapshot_is_immutable_and_keeps_reading_its_batch(workspace_dir: Path
     assert old.cursor().execute(count).fetchone() == (2,)  # the old one still reads batch 1
     assert new.cursor().execute(count).fetchone() == (5,)
     assert len(old.parts("m")) == 1 and len(new.parts("m")) == 2
+    day = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)  # the records' day: parts are found by day
+    assert len(new.parts("m", day, day + dt.timedelta(days=1))) == 2
+    assert new.parts("m", day + dt.timedelta(days=1)) == [] and new.parts("m", None, day) == []
+    assert new.parts("other") == []
     assert old.memo is not new.memo and old.memo.namespace == new.memo.namespace
     fleet = new.with_fleet({("m", "1"): "production"}, {"m": "2"})
     assert fleet is not new and new.production == {"m": "1"} and fleet.production == {"m": "2"}
