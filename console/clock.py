@@ -8,6 +8,10 @@ operating system's clock a year ahead to prove nothing reads it directly.
 
 The clock is process-wide and thread-safe to read. There is no environment variable or flag
 that changes it: the time a journal entry records is the machine's.
+
+It is also the one home of UTC conversion: a naive datetime is UTC everywhere in the console
+(the store's timestamp columns are naive UTC); ``as_utc`` makes any datetime aware UTC,
+``naive_utc`` naive UTC, and ``rfc3339`` the ``…Z`` text every JSON output and journal entry uses.
 """
 
 from __future__ import annotations
@@ -36,6 +40,22 @@ def now_naive() -> dt.datetime:
     return now().replace(tzinfo=None)
 
 
+def as_utc(t: dt.datetime) -> dt.datetime:
+    """``t`` as an aware UTC datetime; a naive one is taken as UTC (never as local time)."""
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+
+
+def naive_utc(t: dt.datetime) -> dt.datetime:
+    """``t`` as a naive UTC datetime (the store's columns); a naive one is already UTC."""
+    return t if t.tzinfo is None else t.astimezone(UTC).replace(tzinfo=None)
+
+
+def rfc3339(t: dt.datetime, timespec: str = "auto") -> str:
+    """RFC 3339 text in UTC with ``Z``: ``2026-11-01T12:00:03.123Z`` (``timespec`` as
+    ``datetime.isoformat``); a naive ``t`` is UTC."""
+    return as_utc(t).isoformat(timespec=timespec).replace("+00:00", "Z")
+
+
 def freeze(at: dt.datetime | Callable[[], dt.datetime] | None) -> None:
     """Make ``now()`` return ``at`` (a datetime, or a function returning one); ``None`` thaws it.
 
@@ -46,8 +66,7 @@ def freeze(at: dt.datetime | Callable[[], dt.datetime] | None) -> None:
     elif callable(at):
         _source = at
     else:
-        when = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
-        when = when.astimezone(UTC)
+        when = as_utc(at)
         _source = lambda: when  # noqa: E731 - a constant clock
     return None
 

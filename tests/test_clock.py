@@ -43,3 +43,41 @@ def test_no_module_reads_the_operating_system_clock():
                 if (owner, node.attr) in READS:
                     offenders.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno} {owner}.{node.attr}")
     assert offenders == []
+
+
+def test_utc_conversion_has_one_home_and_a_naive_time_is_utc_even_in_another_zone(monkeypatch):
+    import time
+
+    from console.analytics.windows import iso, parse_time, to_epoch_us
+    from console.cli.output import to_jsonable
+    from console.governance.journal import format_ts
+
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        naive = dt.datetime(2026, 11, 1, 12, 0, 3, 123456)
+        aware = dt.datetime(2026, 11, 1, 13, 0, 3, 123456, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+        utc = naive.replace(tzinfo=dt.UTC)
+        assert clock.as_utc(naive) == clock.as_utc(aware) == utc and clock.as_utc(aware).tzinfo is dt.UTC
+        assert clock.naive_utc(aware) == clock.naive_utc(naive) == naive
+        assert clock.rfc3339(naive) == clock.rfc3339(aware) == "2026-11-01T12:00:03.123456Z"
+        # every user agrees: the journal, JSON output, report windows
+        assert format_ts(naive) == format_ts(aware) == "2026-11-01T12:00:03.123Z"
+        assert to_jsonable(naive) == iso(aware) == "2026-11-01T12:00:03.123456Z"
+        assert to_epoch_us(naive) == to_epoch_us(aware) == int(utc.timestamp()) * 1_000_000 + 123456
+        assert parse_time("2026-11-01T12:00:03.123456") == utc
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+
+
+def test_no_module_converts_time_zones_by_hand():
+    offenders = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path in ALLOWED or "samplegen" in path.parts:
+            continue
+        text = path.read_text()
+        for needle in (".astimezone(", "tzinfo is None", "tzinfo is not None", "replace(tzinfo=None)"):
+            if needle in text:
+                offenders.append(f"{path.relative_to(PACKAGE)}: {needle}")
+    assert not offenders, "use console.clock.as_utc / naive_utc / rfc3339:\n" + "\n".join(offenders)

@@ -33,6 +33,8 @@ from typing import Any
 
 import numpy as np
 
+from console import clock
+from console.analytics.windows import to_epoch_us
 from console.store.layout import PartFile
 from console.store.snapshot import StoreSnapshot
 
@@ -285,10 +287,7 @@ def _part_meta(part: Part) -> PartMeta:
 
 
 def _us(t: dt.datetime) -> int:
-    if t.tzinfo is not None:
-        t = t.astimezone(dt.UTC).replace(tzinfo=None)
-    d = t - dt.datetime(1970, 1, 1)
-    return (d.days * 86400 + d.seconds) * 1_000_000 + d.microseconds
+    return to_epoch_us(t)
 
 
 class PartsIndex:
@@ -324,8 +323,7 @@ class PartsIndex:
         return "parts:" + hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 
-def _naive(t: dt.datetime) -> dt.datetime:
-    return t.astimezone(dt.UTC).replace(tzinfo=None) if t.tzinfo is not None else t
+_naive = clock.naive_utc
 
 
 def _check_types(meta: PartMeta, cols: list[tuple[str, str]]) -> None:

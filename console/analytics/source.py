@@ -12,6 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from console import clock
 from console.analytics import windows
 from console.errors import UsageError
 from console.store.snapshot import StoreSnapshot
@@ -21,17 +22,13 @@ StoreLike = StoreSnapshot
 
 
 def naive(t: dt.datetime | None) -> dt.datetime | None:
-    if t is None:
-        return None
-    if t.tzinfo is None:
-        return t
-    return t.astimezone(dt.UTC).replace(tzinfo=None)
+    """``clock.naive_utc``, passing ``None`` through."""
+    return None if t is None else clock.naive_utc(t)
 
 
 def aware(t: dt.datetime | None) -> dt.datetime | None:
-    if t is None:
-        return None
-    return t.replace(tzinfo=dt.UTC) if t.tzinfo is None else t.astimezone(dt.UTC)
+    """``clock.as_utc``, passing ``None`` through."""
+    return None if t is None else clock.as_utc(t)
 
 
 def quote(name: str) -> str:

@@ -15,7 +15,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from console import durations
+from console import clock, durations
 from console.errors import UsageError
 
 UTC = dt.UTC
@@ -40,9 +40,7 @@ def parse_time(text: str, what: str = "time") -> dt.datetime:
         raise UsageError(
             f"bad {what} {raw!r}: use RFC 3339 (2026-11-01T12:00:00Z) or a date (2026-11-01)"
         ) from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    return clock.as_utc(value)
 
 
 def parse_window(text: str | None, default: str = "1d") -> int | None:
@@ -80,9 +78,7 @@ def size_label(size: int | None) -> str:
 
 def to_epoch_us(t: dt.datetime) -> int:
     """Microseconds since the epoch (exact, unlike float seconds); naive = UTC."""
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=UTC)
-    delta = t.astimezone(UTC) - EPOCH
+    delta = clock.as_utc(t) - EPOCH
     return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
@@ -176,6 +172,4 @@ def iso(t: dt.datetime | None) -> str | None:
     """RFC 3339 text with ``Z`` (``None`` passes through)."""
     if t is None:
         return None
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=UTC)
-    return t.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return clock.rfc3339(t)

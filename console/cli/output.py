@@ -16,6 +16,8 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TextIO
 
+from console import clock
+
 FORMATS = ("table", "json", "csv")
 
 
@@ -30,9 +32,7 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, (list, tuple, set)):
         return [to_jsonable(v) for v in value]
     if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.UTC)
-        return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+        return clock.rfc3339(value)
     if isinstance(value, dt.date):
         return value.isoformat()
     item = getattr(value, "item", None)  # numpy scalars

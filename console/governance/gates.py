@@ -31,7 +31,7 @@ import datetime as dt
 import hashlib
 from typing import Any
 
-from console import durations
+from console import clock, durations
 from console.analytics.metrics import LOWER_IS_BETTER, PRIMARY_METRIC
 from console.errors import UsageError
 from console.governance.journal import canonical
@@ -288,8 +288,8 @@ def _live(db, model: str, champion: str | None, version: str, metric: str, cfg) 
 
 def _aware(value) -> dt.datetime:
     if isinstance(value, dt.datetime):
-        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-    return dt.datetime.fromisoformat(str(value)).replace(tzinfo=dt.UTC)
+        return clock.as_utc(value)
+    return clock.as_utc(dt.datetime.fromisoformat(str(value)))
 
 
 def _slices(db, model: str, version: str) -> dict:

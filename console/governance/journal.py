@@ -53,7 +53,7 @@ def entry_hash(entry: dict[str, Any]) -> str:
 
 def format_ts(when: dt.datetime) -> str:
     """RFC 3339 UTC with milliseconds: ``2026-11-01T12:00:03.123Z``."""
-    return when.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return clock.rfc3339(when, "milliseconds")
 
 
 def parse_ts(text: str) -> dt.datetime:

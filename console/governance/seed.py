@@ -22,6 +22,7 @@ import datetime as dt
 import re
 from pathlib import Path
 
+from console import clock
 from console.governance.engine import create_request, list_requests
 from console.governance.journal import parse_ts
 from console.governance.signing import demo_key, demo_seed, own_key, signers_line, signers_path
@@ -82,7 +83,7 @@ def _seed_time(created: list[str | None]) -> dt.datetime:
             when = parse_ts(text)
         except ValueError:
             continue
-        times.append(when if when.tzinfo else when.replace(tzinfo=dt.UTC))
+        times.append(clock.as_utc(when))
     return (max(times) if times else FALLBACK_TS) + dt.timedelta(hours=2)
 
 

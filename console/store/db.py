@@ -27,6 +27,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from console import clock
 from console.store.checkpoint import Checkpoint, read_checkpoint, stat_key
 from console.store.layout import PartFile, StoreLayout
 from console.store.registry import Registry, canonical_text, load_registry, registry_signature
@@ -56,8 +57,7 @@ def sql_literal(value: Any) -> str:
     if isinstance(value, float):
         return f"'{value!r}'::DOUBLE"
     if isinstance(value, dt.datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(dt.UTC).replace(tzinfo=None)
+        value = clock.naive_utc(value)
         return f"TIMESTAMP '{value.isoformat(sep=' ')}'"
     if isinstance(value, dt.date):
         return f"DATE '{value.isoformat()}'"
@@ -443,8 +443,7 @@ def _namespace(root: Path) -> str:
         return f"{root}:{uuid.uuid4().hex}"
 
 
-def _naive(t: dt.datetime) -> dt.datetime:
-    return t.astimezone(dt.UTC).replace(tzinfo=None) if t.tzinfo is not None else t
+_naive = clock.naive_utc
 
 
 def _parse_ts(value: Any) -> dt.datetime | None:
@@ -457,9 +456,7 @@ def _parse_ts(value: Any) -> dt.datetime | None:
             parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
         except ValueError:
             return None
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(dt.UTC).replace(tzinfo=None)
-    return parsed
+    return clock.naive_utc(parsed)
 
 
 VERSION_FIELDS: dict[str, pa.DataType] = {

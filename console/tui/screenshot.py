@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
+
+from console import clock
 
 
 async def _shoot(ws_dir: Path, out: Path, size: tuple[int, int], keys: list[str], at: datetime | None) -> None:
-    from console import clock
     from console.identity import Identity
     from console.tui.app import ConsoleApp
     from console.workspace import load_dir
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--at", help="freeze the clock at this RFC 3339 time")
     a = p.parse_args(argv)
     size = tuple(int(x) for x in a.size.split("x"))
-    at = datetime.fromisoformat(a.at.replace("Z", "+00:00")).astimezone(UTC) if a.at else None
+    at = clock.as_utc(datetime.fromisoformat(a.at.replace("Z", "+00:00"))) if a.at else None
     keys = [k for k in a.keys.split(",") if k]
     asyncio.run(_shoot(Path(a.workspace), Path(a.out).resolve(), size, keys, at))
     return 0
