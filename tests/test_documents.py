@@ -148,7 +148,7 @@ def test_serving_journal_checkpoint_cache_history(tmp_path: Path) -> None:
     from console.analytics.cache import Cache, key_hash
     from console.governance.journal import Journal
     from console.governance.state import read_serving
-    from console.store.checkpoint import read_checkpoint
+    from console.store.checkpoint import CheckpointUnreadable, read_checkpoint
     from console.tui.screens.query import history_path, load_history
 
     ws = load_dir(write_workspace(tmp_path / "ws"))
@@ -164,7 +164,8 @@ def test_serving_journal_checkpoint_cache_history(tmp_path: Path) -> None:
 
     cp = tmp_path / "checkpoint.json"
     cp.write_text('{"batch": 3, "sources": ' + DEEP_JSON + "}")
-    assert read_checkpoint(cp).batch == 0  # unreadable = empty: the store is rebuilt
+    with pytest.raises(CheckpointUnreadable, match="nested too deeply"):  # unknown, never an empty store
+        read_checkpoint(cp)
 
     cache = Cache(tmp_path / "cache", True, namespace="t")
     h = key_hash({"ns": "t", "key": {"k": 1}})

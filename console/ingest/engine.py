@@ -2,50 +2,55 @@
 
 A pass (``Ingester.run_once``), under the ingest lock:
 
-1. read ``checkpoint.json``; delete orphan parts of an uncommitted batch (a crashed run);
-2. load the dedupe keys of committed parts (kept in memory between passes of one process);
-3. match source files to streams (``sources``) and read each from where its stream stopped,
-   in blocks of complete lines (a last line without ``\\n`` waits);
-4. parse, validate, quarantine, dedupe, convert features — buffered into a batch;
-5. when the batch is full (or the pass ends): write its parts durably, then the checkpoint
-   naming the batch and the new stream positions. Only then does the batch exist.
+1. the store's writer (``store.writer.BatchWriter.begin``) reads ``checkpoint.json``, deletes
+   orphan parts of an uncommitted batch (a crashed run) and loads the dedupe keys of committed
+   parts (kept in memory between passes of one process);
+2. match source files to streams (``sources``) and read each from where its stream stopped,
+   in blocks of complete lines (a last line without ``\\n`` waits) or Parquet record batches
+   (``blocks``), parsed by worker threads and handled strictly in order;
+3. parse, validate, quarantine, dedupe, convert features — buffered into a ``batch.Batch``;
+4. when the batch is full (or the pass ends): hand it, with the pending checkpoint (the new
+   stream positions), to the writer, which writes its parts durably and then the checkpoint
+   naming the batch. Only then does the batch exist. At the end of the pass the writer
+   compacts folders of small parts.
 
-A ``kill -9`` anywhere leaves either the old checkpoint (the batch's parts are orphans, and
-the next pass re-reads the same bytes) or the new one: nothing lost, nothing twice.
+This module decides what is read and what goes into a batch; it never writes a store file
+itself. A ``kill -9`` anywhere leaves either the old checkpoint (the batch's parts are
+orphans, and the next pass re-reads the same bytes) or the new one: nothing lost, nothing twice.
 """
-
 from __future__ import annotations
 
 import copy
-import datetime as dt
-import json
 import os
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from console import clock
-from console.fsio import TempFile, fsync_dir, publish, write_atomic
 from console.ingest import formats
-from console.ingest.formats import MAX_LINE, RAW_KEEP, LineBlock
+from console.ingest.batch import Batch, IngestResult, Pending
+from console.ingest.blocks import (
+    READ_BYTES,
+    Oversized,
+    iter_blocks,
+    parquet_problem,
+    parquet_raw,
+    parquet_whole,
+    pos,
+    skip,
+    tag_parquet,
+)
+from console.ingest.formats import RAW_KEEP, LineBlock
 from console.ingest.gzstream import GzipReader
 from console.ingest.limits import limits_from
 from console.ingest.lock import IngestLock
-from console.ingest.normalize import (
-    FeatureCatalog,
-    apply_features,
-    split_by,
-    validate_labels,
-    validate_predictions,
-)
+from console.ingest.normalize import FeatureCatalog
 from console.ingest.sources import (
     FP_BYTES,
     SourceFile,
@@ -56,45 +61,14 @@ from console.ingest.sources import (
     read_prefix,
 )
 from console.store import compact
-from console.store.checkpoint import Checkpoint, SourceState, read_checkpoint, write_checkpoint
-from console.store.keys import HASHER, KeySet, key_expr, load_index, save_index
-from console.store.layout import PART_RE, StoreLayout
+from console.store.checkpoint import Checkpoint, SourceState
+from console.store.keys import HASHER
+from console.store.layout import StoreLayout
 from console.store.registry import Registry, load_registry, registry_signature
-from console.store.schema import KEY_COLUMN, LABEL_FIELDS, PREDICTION_COLUMNS
+from console.store.writer import INDEX_MIN_NEW, BatchWriter, run_on
 from console.workspace import Workspace
 
-READ_BYTES = 8 << 20
-BLOCK_LINES = 65_536  # lines per parsed block, at most
 QUARANTINE_BYTES = 64 << 20  # the batch is committed once its quarantined records hold this much raw text
-INDEX_MIN_NEW = 1_000_000  # save the key index once this many keys arrived since the last one
-
-
-@dataclass
-class IngestResult:
-    """New rows of one pass (docs/formats.md, 'The ingest command')."""
-
-    predictions: int = 0
-    labels: int = 0
-    quarantined: int = 0
-    duplicates: int = 0
-    batches: int = 0
-    errors: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, int]:
-        return {
-            "predictions": self.predictions,
-            "labels": self.labels,
-            "quarantined": self.quarantined,
-            "duplicates": self.duplicates,
-        }
-
-    def add(self, other: IngestResult) -> None:
-        self.predictions += other.predictions
-        self.labels += other.labels
-        self.quarantined += other.quarantined
-        self.duplicates += other.duplicates
-        self.batches += other.batches
-        self.errors += other.errors
 
 
 class LockBusy(Exception):
@@ -103,25 +77,6 @@ class LockBusy(Exception):
     def __init__(self, pid: int | None):
         super().__init__(f"another console (pid {pid or '?'}) is ingesting")
         self.pid = pid
-
-
-@dataclass
-class _Oversized:
-    offset: int
-    line: int
-    raw: str
-    end: int
-
-
-@dataclass
-class _Pending:
-    """A parsed block waiting to be validated with others; ``start`` = (offset, line) before it."""
-
-    f: SourceFile
-    st: SourceState
-    df: pl.DataFrame
-    raw_of: Callable[[pl.Series], list[str]]
-    start: tuple[int, int]
 
 
 @dataclass
@@ -164,20 +119,11 @@ class Ingester:
         self.layout = StoreLayout(ws.store_dir)
         self.lock = IngestLock(self.layout.lock_path)
         self.batch_rows = batch_rows
-        self.sync = sync
         self.on_batch = on_batch
         self.read_bytes = read_bytes
-        self.compact_at = compact_at
-        self.retire_grace_s = retire_grace_s
-        self.index_min_new = index_min_new
-        self._keys: KeySet | None = None
-        self._keys_batch = 0
-        self._keys_store = ""
+        self.writer = BatchWriter(self.layout, self.submit, sync=sync, compact_at=compact_at,
+                                  retire_grace_s=retire_grace_s, index_min_new=index_min_new)
         self._pool: ThreadPoolExecutor | None = None
-        self._committer: ThreadPoolExecutor | None = None
-        self._run: _Run | None = None
-        self._index_batch = 0
-        self._index_size = 0
         self._registry: Registry | None = None
         self._reg_sig: tuple | None = None
         self.follow_links = follow_links_setting(ws)
@@ -189,36 +135,14 @@ class Ingester:
         inline when no thread can be started (the result is the same, only slower)."""
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="mlops-console-ingest-io")
-        try:
-            return self._pool.submit(fn, *args)
-        except RuntimeError:  # "can't start new thread", or shut down
-            fut: Future = Future()
-            try:
-                fut.set_result(fn(*args))
-            except Exception as exc:  # noqa: BLE001 - delivered through the future, like a worker
-                fut.set_exception(exc)
-            return fut
-
-    def commit_later(self, fn, *args) -> Future:
-        """Run ``fn`` on this ingester's committer thread (inline when none can be started)."""
-        if self._committer is None:
-            self._committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlops-console-ingest-commit")
-        try:
-            return self._committer.submit(fn, *args)
-        except RuntimeError:
-            fut: Future = Future()
-            try:
-                fut.set_result(fn(*args))
-            except Exception as exc:  # noqa: BLE001 - delivered through the future
-                fut.set_exception(exc)
-            return fut
+        return run_on(self._pool, fn, *args)
 
     def close(self) -> None:
         """Stop the worker threads (they also stop with the process)."""
-        for pool in (self._committer, self._pool):
-            if pool is not None:
-                pool.shutdown(wait=True)
-        self._pool = self._committer = None
+        self.writer.close()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+        self._pool = None
 
     # -- the pass ------------------------------------------------------------------------
     def run_once(self, wait: float = 0.0) -> IngestResult:
@@ -228,56 +152,18 @@ class Ingester:
         try:
             return self._pass()
         except BaseException:
-            self._keys = None  # in-memory state may be ahead of the store: rebuild next time
+            self.writer.forget()  # in-memory state may be ahead of the store: rebuild next time
             raise
         finally:
-            self._settle()
+            self.writer.settle()  # no background commit may outlive the pass (and the lock)
             self.lock.release()
 
-    def _settle(self) -> None:
-        """No background commit may outlive the pass (and the lock): wait for it."""
-        run, self._run = self._run, None
-        if run is not None and run.commit is not None:
-            try:
-                run.commit.result()
-            except BaseException:  # noqa: BLE001 - the pass already failed; the store is consistent
-                self._keys = None
-
-    def _load_state(self) -> Checkpoint:
-        cp = read_checkpoint(self.layout.checkpoint_path)
-        self.layout.remove_orphans(cp.batch)
-        rehash = bool(cp.hasher) and cp.hasher != HASHER
-        if self._keys is None or self._keys_batch > cp.batch or self._keys_store != cp.store_id:
-            self._keys = KeySet()
-            saved = None if rehash else load_index(self.layout.keys_dir, cp.batch, cp.store_id, cp.hasher)
-            since = 0
-            if saved is not None:
-                self._keys.add_sorted_run(saved[0])
-                since = saved[1]
-            self._index_batch, self._index_size = since, (len(saved[0]) if saved is not None else 0)
-            parts = [p for p in self.layout.parts("predictions", cp.batch, cp.retired) if _batch_of(p) > since]
-            self._keys.load_parts(parts, rehash=rehash)
-        elif self._keys_batch < cp.batch:
-            newer = [p for p in self.layout.parts("predictions", cp.batch, cp.retired) if _batch_of(p) > self._keys_batch]
-            self._keys.load_parts(newer, rehash=rehash)
-        self._keys_batch = cp.batch
-        self._keys_store = cp.store_id
+    def _load_registry(self) -> Registry:
         sig = registry_signature(self.ws.registry)
         if self._registry is None or sig != self._reg_sig:
             self._registry = load_registry(self.ws.registry, self.ws.root)
             self._reg_sig = sig
-        return cp
-
-    def _maybe_save_index(self, cp: Checkpoint) -> None:
-        """Save the sorted key set when enough keys arrived since the last saved index, so
-        the next process loads one array instead of every part's keys (and a sort)."""
-        if self._keys is None or cp.batch == self._index_batch:
-            return
-        n = len(self._keys)
-        if n - self._index_size < max(self.index_min_new, self._index_size // 4):
-            return
-        if save_index(self.layout.keys_dir, self._keys, cp.batch, cp.store_id, cp.hasher) is not None:
-            self._index_batch, self._index_size = cp.batch, n
+        return self._registry
 
     def _discover(self, cp: Checkpoint, result: IngestResult) -> list:
         """The source files of this pass; links not followed, and folders or files that cannot
@@ -296,15 +182,17 @@ class Ingester:
         return files
 
     def _pass(self) -> IngestResult:
-        committed = self._load_state()
+        committed, warning = self.writer.begin()
+        registry = self._load_registry()
         pending = copy.deepcopy(committed)
         # ``hasher`` names the hash in the parts' ``_key`` columns. It stays what the first
         # batch used: when polars changes its hash, keys are recomputed from the stored
         # strings on every load (slower, never wrong) — delete .console/ to start afresh.
         pending.hasher = committed.hasher or HASHER
         pending.store_id = committed.store_id or uuid.uuid4().hex
-        assert self._registry is not None
-        run = _Run(self, pending, FeatureCatalog(pending, self._registry))
+        run = _Run(self, pending, FeatureCatalog(pending, registry))
+        if warning is not None:
+            run.result.errors.append(warning)
         files = self._discover(pending, run.result)
         for f, sid in assign_streams(pending, files):
             st = pending.sources[sid]
@@ -316,19 +204,9 @@ class Ingester:
                 run.fail(f, st, exc)
         run.pump()
         run.flush(final=True)
-        run.compact()
-        if run.keys_suspect:
-            self._keys = None  # keys of a failed block may be in memory: reload from parts
-        else:
-            self._maybe_save_index(run.cp)
+        self.writer.compact(run.cp)  # merge folders of many small parts; delete long-retired ones
+        self.writer.end(run.cp, run.keys_suspect)
         return run.result
-
-
-def _batch_of(path: Path) -> int:
-    m = PART_RE.match(path.name)
-    return int(m.group(1)) if m else 0
-
-
 
 
 class _Run:
@@ -340,7 +218,7 @@ class _Run:
         self.catalog = catalog
         self.result = IngestResult()
         self.keys_suspect = False
-        self.pending: list[_Pending] = []
+        self.pending: list[Pending] = []
         self.pending_rows = 0
         self.pending_bytes = 0
         self.halted: set[int] = set()  # streams whose pending block failed validation
@@ -348,24 +226,16 @@ class _Run:
         self.stopped: dict[int, str] = {}  # streams whose file is damaged from a point on: why
         self.queue: deque[_Job] = deque()
         self.queued_rows = 0
-        self.commit: Future | None = None  # the batch being committed in the background
-        self.committing: tuple[int, str, IngestResult] | None = None
         self.fatal: BaseException | None = None  # a failed commit: the pass stops
-        ing._run = self
         self._reset_batch()
 
     def _reset_batch(self) -> None:
-        self.preds: list[pl.DataFrame] = []
-        self.labels: list[pl.DataFrame] = []
-        self.quar: list[pl.DataFrame] = []
-        self.quar_bytes = 0  # about what ``quar`` holds: its raw text, and a little per row
-        self.rows = 0
-        self.batch_result = IngestResult()
-        self.label_ord = 0
+        self.batch = Batch(self.cp.batch + 1)
 
-    @property
-    def batch_no(self) -> int:
-        return self.cp.batch + 1
+    def _process(self, entries: list[Pending]) -> None:
+        """Validate, dedupe and buffer parsed blocks of one kind (all or nothing)."""
+        self.batch.add(entries, known=self.cp.features, keys=self.ing.writer.keys, catalog=self.catalog,
+                       limits=self.ing.limits)
 
     # -- reading -------------------------------------------------------------------------
     # Reading only queues work: every block (of any file) is parsed by a worker thread while
@@ -409,7 +279,7 @@ class _Run:
             return  # a pending block of this file failed, or the file is damaged here: stop
         try:
             if job.what == "oversized":
-                self._process_oversized(f, st, job.item)
+                self.batch.add_oversized(f, st, job.item)
                 return
             if job.what == "block":
                 block = job.item
@@ -423,24 +293,14 @@ class _Run:
                 try:
                     df, tbl = job.fut.result()
                 except (pa.ArrowException, OSError) as exc:  # the file is damaged here (others: fail below)
-                    self.stopped[id(st)] = _parquet_problem(exc, row)
+                    self.stopped[id(st)] = parquet_problem(exc, row)
                     return
 
-                def raw_of(lines: pl.Series, tbl=tbl, base=row) -> list[str]:
-                    names = tbl.column_names
-                    unique = len(set(names)) == len(names)
-                    cols = tbl.take(pa.array(lines.to_numpy() - 1 - base)).columns
-                    return [
-                        json.dumps(dict(zip(names, r, strict=True)) if unique else list(zip(names, r, strict=True)),
-                                   default=str)[:RAW_KEEP]
-                        for r in zip(*(c.to_pylist() for c in cols), strict=True)
-                    ]
-
-                self._ingest_frame(f, st, df, raw_of, (row, row), tbl.nbytes)
+                self._ingest_frame(f, st, df, parquet_raw(tbl, row), (row, row), tbl.nbytes)
                 if id(st) in self.halted:
                     return
                 st.offset = st.line = row + tbl.num_rows
-            if self.rows + self.pending_rows >= self.ing.batch_rows or self.quar_bytes >= QUARANTINE_BYTES:
+            if self.batch.rows + self.pending_rows >= self.ing.batch_rows or self.batch.quar_bytes >= QUARANTINE_BYTES:
                 self.flush()
         except Exception as exc:  # noqa: BLE001 - no input may stop the pass
             if exc is self.fatal:
@@ -490,16 +350,16 @@ class _Run:
             self._touch_fp(f, st)
             if st.offset:
                 if f.gz:
-                    if not _skip(fh, st.offset):
+                    if not skip(fh, st.offset):
                         why = fh.problem or "incomplete gzip: its content is shorter than what was read before"
-                        self._enqueue(_Job(f, st, "end", _pos(fh, 0), error=why))
+                        self._enqueue(_Job(f, st, "end", pos(fh, 0), error=why))
                         return
                 else:
                     fh.seek(st.offset)
             offset, line, header = st.offset, st.line, st.header
             # (a .gz reader stops by itself where the file is cut short or damaged: see gzstream)
-            for item in _iter_blocks(fh, offset, line + 1, self.ing.read_bytes):
-                if isinstance(item, _Oversized):
+            for item in iter_blocks(fh, offset, line + 1, self.ing.read_bytes):
+                if isinstance(item, Oversized):
                     self._enqueue(_Job(f, st, "oversized", item))
                     continue
                 block, _end = item
@@ -516,7 +376,7 @@ class _Run:
                 self._enqueue(_Job(f, st, "block", block, fut, block.n))
             problem = fh.problem if isinstance(fh, GzipReader) else None
             why = None if problem is None else f"{problem}; every complete line before it is ingested"
-            self._enqueue(_Job(f, st, "end", _pos(fh, offset) if f.gz else -1, error=why))
+            self._enqueue(_Job(f, st, "end", pos(fh, offset) if f.gz else -1, error=why))
 
     def _ingest_block(self, f: SourceFile, st: SourceState, block: LineBlock, df: pl.DataFrame) -> None:
 
@@ -532,39 +392,19 @@ class _Run:
 
         self._ingest_frame(f, st, df, raw_of, (block.base, block.first_line - 1), len(block.data))
 
-    def _process_oversized(self, f: SourceFile, st: SourceState, item: _Oversized) -> None:
-        q = pl.DataFrame(
-            {
-                "kind": [f.kind],
-                "source": [str(f.path)],
-                "line": pl.Series([item.line], dtype=pl.Int64),
-                "byte_offset": pl.Series([item.offset], dtype=pl.Int64),
-                "reason": [f"line longer than {MAX_LINE} bytes"],
-                "raw": [item.raw],
-            }
-        )
-        self.quar.append(q)
-        self.quar_bytes += len(item.raw) + 64
-        self.rows += 1
-        st.quarantined += 1
-        self.batch_result.quarantined += 1
-        st.line = item.line
-        st.offset = item.end
-        st.last_ingest = clock.now_naive().isoformat()
-
     def _read_parquet(self, f: SourceFile, st: SourceState) -> None:
         f.prefix = read_prefix(f)
         try:
             pf = pq.ParquetFile(f.path)
         except Exception as exc:  # noqa: BLE001 - pyarrow raises many types for a bad file
-            self._enqueue(_Job(f, st, "end", None, error=_parquet_problem(exc, None)))
+            self._enqueue(_Job(f, st, "end", None, error=parquet_problem(exc, None)))
             return
         st.fp, st.fp_len = fingerprint(f.prefix), len(f.prefix)
         n_rows = st.total = pf.metadata.num_rows
         step = min(self.ing.batch_rows, PARQUET_ROWS)
         if st.offset < n_rows <= step:
             # a small file: read and tagged whole in a worker
-            fut = self.ing.submit(_parquet_whole, f.path, f.kind, st.offset)
+            fut = self.ing.submit(parquet_whole, f.path, f.kind, st.offset)
             self._enqueue(_Job(f, st, "parquet", st.offset, fut, n_rows - st.offset))
         elif st.offset < n_rows:
             row = 0
@@ -577,11 +417,11 @@ class _Run:
                     if row < st.offset:
                         batch = batch.slice(st.offset - row)
                         row = st.offset
-                    fut = self.ing.submit(_tag_parquet, batch, f.kind, row)
+                    fut = self.ing.submit(tag_parquet, batch, f.kind, row)
                     self._enqueue(_Job(f, st, "parquet", row, fut, batch.num_rows))
                     row += batch.num_rows
             except Exception as exc:  # noqa: BLE001 - damaged from here: the batches before it are still read
-                self._enqueue(_Job(f, st, "end", None, error=_parquet_problem(exc, row)))
+                self._enqueue(_Job(f, st, "end", None, error=parquet_problem(exc, row)))
                 return
         self._enqueue(_Job(f, st, "end", None))
 
@@ -595,7 +435,7 @@ class _Run:
         while it waits (its raw text is quarantined from them)."""
         if df.height == 0:
             return
-        entry = _Pending(f, st, df, raw_of, start)
+        entry = Pending(f, st, df, raw_of, start)
         if df.height >= SMALL_FRAME:
             self.drain()
             self._process([entry])
@@ -633,208 +473,18 @@ class _Run:
                     self.halted.add(id(e.st))
                     self.keys_suspect = True
 
-    def _process(self, entries: list[_Pending]) -> None:
-        kind = entries[0].f.kind
-        after: list[Callable[[], None]] = []
-        if len(entries) == 1:
-            df = entries[0].df
-        else:
-            df = pl.concat(
-                [e.df.with_columns(pl.lit(i, pl.Int32).alias("_src")) for i, e in enumerate(entries)],
-                how="diagonal_relaxed",
-            )
-            # a field one block lacks is missing there (tag 0), not unknown (null)
-            df = df.with_columns(pl.col(r"^.*\|t$").fill_null(0))
-        paths = pl.Series("source", [str(e.f.path) for e in entries], dtype=pl.String)
-
-        def sources(frame: pl.DataFrame) -> pl.Series:
-            if "_src" not in frame.columns:
-                return pl.repeat(paths[0], frame.height, dtype=pl.String, eager=True).alias("source")
-            return paths.gather(frame["_src"]).alias("source")
-
-        def per_entry(frame: pl.DataFrame, mask: np.ndarray | None = None) -> np.ndarray:
-            if "_src" not in frame.columns:
-                return np.array([frame.height if mask is None else int(mask.sum())])
-            idx = frame["_src"].to_numpy()
-            if mask is not None:
-                idx = idx[mask]
-            return np.bincount(idx, minlength=len(entries))
-
-        limits = self.ing.limits
-        ts_max = None
-        if limits.max_future_skew_s is not None:
-            ts_max = clock.now_naive() + dt.timedelta(seconds=limits.max_future_skew_s)
-        if kind == "predictions":
-            known = self.cp.features
-            v = validate_predictions(df, ts_max, limits.max_features_per_model, lambda m: known.get(m, {}))
-            good = v.good.with_columns(key_expr().alias(KEY_COLUMN))
-            keys = good[KEY_COLUMN].to_numpy()
-            order = np.argsort(keys, kind="stable")
-            first = _first_occurrence(keys, order)
-            assert self.ing._keys is not None
-            seen = self.ing._keys.contains(keys, order)
-            keep = first & ~seen
-            kept = per_entry(good, keep)
-            dup = per_entry(good, ~keep)
-            good = good.filter(pl.Series(keep)) if not keep.all() else good
-            good = good.with_columns(sources(good), pl.lit(self.batch_no, pl.Int64).alias("batch"))
-            if "_src" in good.columns:
-                good = good.drop("_src")
-            frames = apply_features(good, v.features, self.catalog)
-            new_keys = keys[keep]
-
-            def commit_predictions() -> None:
-                assert self.ing._keys is not None
-                self.ing._keys.add(new_keys)
-                self.preds.extend(frames)
-                for e, n_ok, n_dup in zip(entries, kept, dup, strict=True):
-                    e.st.rows += int(n_ok)
-                    e.st.duplicates += int(n_dup)
-                self.batch_result.predictions += int(kept.sum())
-                self.batch_result.duplicates += int(dup.sum())
-
-            after.append(commit_predictions)
-        else:
-            v = validate_labels(df, ts_max)
-            good = v.good
-            kept = per_entry(good)
-            if good.height:
-                good = good.with_columns(
-                    pl.lit(clock.now_naive()).cast(pl.Datetime("us")).alias("arrived_at"),
-                    sources(good),
-                    pl.lit(self.batch_no, pl.Int64).alias("batch"),
-                    pl.Series("ord", np.arange(self.label_ord, self.label_ord + good.height, dtype=np.int64)),
-                )
-                if "_src" in good.columns:
-                    good = good.drop("_src")
-            labels = good
-
-            def commit_labels() -> None:
-                if labels.height:
-                    self.label_ord += labels.height
-                    self.labels.append(labels)
-                for e, n_ok in zip(entries, kept, strict=True):
-                    e.st.rows += int(n_ok)
-                self.batch_result.labels += int(kept.sum())
-
-            after.append(commit_labels)
-        bad = v.bad
-        if bad.height:
-            raws: list[str] = []
-            src_idx = bad["_src"].to_numpy() if "_src" in bad.columns else np.zeros(bad.height, dtype=np.int64)
-            lines = bad["_line"]
-            for i in range(len(entries)):
-                sel = np.flatnonzero(src_idx == i)
-                if len(sel):
-                    got = entries[i].raw_of(lines.gather(sel))
-                    raws.extend(got)
-            # raws are grouped by entry; put them back in the rows' order
-            if len(entries) == 1:
-                raw_col = raws
-            else:
-                back = np.empty(bad.height, dtype=object)
-                back[np.argsort(src_idx, kind="stable")] = raws
-                raw_col = back.tolist()
-            q = bad.select(
-                pl.lit(kind).alias("kind"),
-                sources(bad),
-                pl.col("_line").alias("line"),
-                pl.col("_offset").alias("byte_offset"),
-                pl.col("reason"),
-            ).with_columns(pl.Series("raw", raw_col, dtype=pl.String))
-            raw_bytes = int(q["raw"].str.len_bytes().sum() or 0) + 64 * q.height
-            nbad = per_entry(bad)
-
-            def commit_quarantine() -> None:
-                self.quar.append(q)
-                self.quar_bytes += raw_bytes
-                for e, n in zip(entries, nbad, strict=True):
-                    e.st.quarantined += int(n)
-                self.batch_result.quarantined += bad.height
-
-            after.append(commit_quarantine)
-        # Everything above only computes; the buffers and counters change here, all at once,
-        # so a failure above leaves no trace and the blocks can be retried one by one.
-        for commit in after:
-            commit()
-        self.rows += df.height
-        now = clock.now_naive().isoformat()
-        for e in entries:
-            e.st.last_ingest = now
-
-    # -- compaction ----------------------------------------------------------------------
-    def compact(self) -> None:
-        """Merge folders of many small parts (a batch of its own); delete long-retired parts."""
-        layout = self.ing.layout
-        now = clock.now()
-        expired = compact.delete_expired(layout, self.cp, now, self.ing.retire_grace_s)
-        todo = compact.plan(layout, self.cp, self.ing.compact_at)
-        if not todo and not expired:
-            return
-        if todo:
-            batch = self.cp.batch + 1
-            written = [compact.write_merged(folder, parts, batch, i, sync=self.ing.sync)
-                       for i, (folder, parts) in enumerate(sorted(todo.items()))]
-            for tmp, final in written:
-                publish(tmp, final, sync=self.ing.sync)
-            for parts in todo.values():
-                compact.retire(layout, self.cp, parts, batch, now)
-            self.cp.batch = batch
-            self.ing._keys_batch = batch
-        write_checkpoint(layout.checkpoint_path, self.cp, sync=self.ing.sync)
-
     # -- committing ----------------------------------------------------------------------
     def flush(self, final: bool = False) -> None:
-        """Write the batch's parts durably, then the checkpoint naming it."""
+        """Hand the batch to the store's writer: its parts, then the checkpoint naming it,
+        committed in the background while this thread reads on (``final``: wait for it)."""
         self.drain()
         self.wait_commit()
-        layout = self.ing.layout
-        if self.rows == 0 and self.cp.to_json() == read_checkpoint_bytes(layout):
+        writer = self.ing.writer
+        batch = self.batch
+        if batch.rows == 0 and writer.unchanged(self.cp):
             return
-        batch = self.batch_no
-        sync = self.ing.sync
-        dirs: set[Path] = set()
-        jobs: list[tuple[pl.DataFrame, Path]] = []
-
-        def write(df: pl.DataFrame, final_path: Path) -> None:
-            jobs.append((df, final_path))
-            dirs.add(final_path.parent)
-
-        if self.preds:
-            by_model: dict[str, list[pl.DataFrame]] = {}
-            for fr in self.preds:
-                by_model.setdefault(str(fr["model"][0]), []).append(fr)
-            front = [c for c, _ in PREDICTION_COLUMNS]
-            tail = ["source", "line", "batch", KEY_COLUMN]
-            n = 0
-            for model, frames in by_model.items():
-                preds = pl.concat(frames, how="diagonal_relaxed") if len(frames) > 1 else frames[0]
-                feats = sorted(c for c in preds.columns if c not in front and c not in tail)
-                preds = preds.select(front + feats + tail)
-                for day, part in split_by(preds, "day"):
-                    empty = [c for c in feats if part[c].null_count() == part.height]
-                    if empty:
-                        part = part.drop(empty)
-                    write(part, layout.prediction_dir(model, day.isoformat()) / f"b{batch}-{n}.parquet")
-                    n += 1
-        if self.labels:
-            labels = pl.concat(self.labels, how="diagonal_relaxed")
-            write(labels, layout.kind_dir("labels") / f"b{batch}-0.parquet")
-        if self.quar:
-            quar = pl.concat(self.quar, how="diagonal_relaxed").with_columns(pl.lit(batch, pl.Int64).alias("batch"))
-            write(quar, layout.kind_dir("quarantine") / f"b{batch}-0.parquet")
-        # polars releases the GIL while encoding: write (and fsync) the parts two at a time.
-        # The batch is then committed in the background (rename the parts, fsync each folder
-        # once, then the checkpoint) while this thread reads on; the next flush, and the end
-        # of the pass, wait for it. The checkpoint is this moment's, serialised now.
-        futures = [self.ing.submit(_write_part, df, final_path, sync) for df, final_path in jobs]
-        finals = [final_path for _, final_path in jobs]
-        self.cp.batch = batch
-        cp_bytes = self.cp.to_json()
-        self.batch_result.batches = 1
-        done = (batch, self.cp.store_id, self.batch_result)
-        self.commit = self.ing.commit_later(_commit, futures, finals, dirs, layout, cp_bytes, sync)
-        self.committing = done
+        batch.result.batches = 1
+        writer.write_batch(self.cp, batch.preds, batch.labels, batch.quar, token=batch.result)
         self._reset_batch()
         if final:
             self.wait_commit()
@@ -842,109 +492,17 @@ class _Run:
     def wait_commit(self) -> None:
         """Wait for the batch being committed in the background. Should that fail, the pass
         stops (the in-memory state is ahead of the store; the next pass re-reads from it)."""
-        fut, self.commit = self.commit, None
-        if fut is None:
-            return
         try:
-            fut.result()
+            done = self.ing.writer.wait()
         except BaseException as exc:
             self.fatal = exc
             raise
-        batch, store_id, result = self.committing
-        self.ing._keys_batch = batch
-        self.ing._keys_store = store_id
+        if done is None:
+            return
+        batch, result = done
         self.result.add(result)
         if self.ing.on_batch is not None:
             self.ing.on_batch(batch, result)
-
-
-def _commit(futures: list[Future], finals: list[Path], dirs: set[Path], layout: StoreLayout, cp_bytes: bytes, sync: bool) -> None:
-    """Make a batch part of the store: its parts (written to temp files by ``futures``) under
-    their names, the folders fsynced, then the checkpoint naming the batch. A crash before the
-    checkpoint is replaced leaves orphan parts (and temps) that the next ingester deletes."""
-    temps = [fut.result() for fut in futures]
-    for tmp, final_path in zip(temps, finals, strict=True):
-        publish(tmp, final_path, sync=False)  # each folder is fsynced once, below
-    if sync:
-        for d in dirs:
-            fsync_dir(d)
-    layout.root.mkdir(parents=True, exist_ok=True)
-    write_atomic(layout.checkpoint_path, cp_bytes, sync=sync)
-
-
-def _tag_parquet(batch, kind: str, row: int) -> tuple[pl.DataFrame, object]:
-    return _tag_checked(batch, kind, row), batch
-
-
-def _parquet_whole(path: Path, kind: str, offset: int) -> tuple[pl.DataFrame, object]:
-    """A small Parquet file from row ``offset`` on, read and tagged (in a worker thread)."""
-    tbl = pq.ParquetFile(path).read()
-    if offset:
-        tbl = tbl.slice(offset)
-    return _tag_checked(tbl, kind, offset), tbl
-
-
-def _tag_checked(batch, kind: str, row: int) -> pl.DataFrame:
-    """Tagged rows of a Parquet batch; every row quarantined when a column it would be read
-    from appears twice (which one holds the record's value cannot be known)."""
-    names = [
-        fld.name for fld in batch.schema
-        if not (pa.types.is_binary(fld.type) or pa.types.is_large_binary(fld.type))
-        and (kind == "predictions" or fld.name in LABEL_FIELDS)
-    ]
-    twice = sorted({n for n in names if names.count(n) > 1})
-    if not twice:
-        every = batch.schema.names
-        ignored = {n for n in every if every.count(n) > 1}  # repeated, but not read (bytes; not a label field)
-        if ignored:
-            batch = batch.select([i for i, n in enumerate(every) if n not in ignored])
-        return formats.tag_parquet_batch(batch, kind, row)
-    n = batch.num_rows
-    return pl.DataFrame({
-        "_line": pl.Series(np.arange(row + 1, row + 1 + n, dtype=np.int64)),
-        "_offset": pl.Series([None] * n, dtype=pl.Int64),
-        "_reason": pl.Series([f"column '{twice[0]}' appears more than once"] * n, dtype=pl.String),
-    })
-
-
-def _write_part(df: pl.DataFrame, final_path: Path, sync: bool) -> Path:
-    """Write a part to a new temp file next to ``final_path`` (created exclusively, never
-    through a link), fsync and close it; returns the temp file's path."""
-    tmp = TempFile(final_path)
-    try:
-        df.write_parquet(tmp.target, compression="lz4", statistics=True)
-        return tmp.close(sync)
-    except BaseException:
-        tmp.discard()
-        raise
-
-
-def _first_occurrence(keys: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """Mask of the first occurrence of every key (in order); ``order`` is a stable argsort."""
-    first = np.ones(len(keys), dtype=bool)
-    if len(keys) > 1:
-        sk = keys[order]
-        repeat = np.concatenate(([False], sk[1:] == sk[:-1]))
-        first[order[repeat]] = False
-    return first
-
-
-def read_checkpoint_bytes(layout: StoreLayout) -> bytes:
-    try:
-        return read_checkpoint(layout.checkpoint_path).to_json()
-    except OSError:
-        return b""
-
-
-def _skip(fh, n: int) -> bool:
-    """Read past the first ``n`` bytes of ``fh``; False when its content is shorter."""
-    left = n
-    while left > 0:
-        chunk = fh.read(min(left, READ_BYTES))
-        if not chunk:
-            return False
-        left -= len(chunk)
-    return True
 
 
 def _describe(exc: BaseException) -> str:
@@ -954,90 +512,3 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror[:500]
     return f"{type(exc).__name__}: {exc}"[:500]
-
-
-def _parquet_problem(exc: BaseException, row: int | None) -> str:
-    """``last_error`` of a Parquet file that cannot be read (from ``row`` on: None = at all)."""
-    if isinstance(exc, PermissionError):
-        return "permission denied"
-    where = "" if not row else f" from row {row + 1}"
-    return f"unreadable Parquet{where} (waiting for it to change): {exc}"[:500]
-
-
-def _pos(fh, default: int) -> int:
-    try:
-        return fh.tell()
-    except (OSError, ValueError):
-        return default
-
-
-def _iter_blocks(
-    fh, offset: int, first_line: int, read_bytes: int = READ_BYTES
-) -> Iterator[tuple[LineBlock, int] | _Oversized]:
-    """Blocks of complete lines from ``fh`` (positioned at ``offset``); a line longer than
-    ``MAX_LINE`` without a newline in sight is skipped in pieces and reported as ``_Oversized``
-    once its newline arrives. An incomplete last line is left for the next pass."""
-    carry = b""
-    line = first_line
-    pos = offset  # absolute offset of carry[0]
-    while True:
-        chunk = fh.read(read_bytes)
-        if not chunk:
-            return
-        data = carry + chunk if carry else chunk
-        cut = data.rfind(b"\n")
-        if cut < 0:
-            if len(data) <= MAX_LINE:
-                carry = data
-                continue
-            # an over-long line: keep its start, skip to its newline
-            raw = data[:RAW_KEEP].decode("utf-8", errors="replace")
-            start = pos
-            skipped = len(data)
-            while True:
-                more = fh.read(READ_BYTES)
-                if not more:
-                    return  # incomplete: wait for its newline
-                nl = more.find(b"\n")
-                if nl >= 0:
-                    skipped += nl + 1
-                    rest = more[nl + 1 :]
-                    break
-                skipped += len(more)
-            yield _Oversized(start, line, raw, start + skipped)
-            line += 1
-            pos = start + skipped
-            carry = rest
-            # continue with the remainder as the next data
-            if carry:
-                cut2 = carry.rfind(b"\n")
-                if cut2 >= 0:
-                    for block in _line_blocks(carry[: cut2 + 1], pos, line):
-                        yield block, block.base + len(block.data)
-                        line += block.n
-                    pos += cut2 + 1
-                    carry = carry[cut2 + 1 :]
-            continue
-        for block in _line_blocks(data if cut + 1 == len(data) else data[: cut + 1], pos, line):
-            yield block, block.base + len(block.data)
-            line += block.n
-        pos += cut + 1
-        carry = data[cut + 1 :]
-
-
-def _line_blocks(data: bytes, pos: int, line: int) -> Iterator[LineBlock]:
-    """``data`` (complete lines) as blocks of at most ``BLOCK_LINES`` lines: the records of
-    a block are in memory at once (parsed, tagged, quarantined), so however short its lines
-    (a gzip bomb of empty lines), a block holds at most that many."""
-    if data.count(b"\n") <= BLOCK_LINES:
-        yield LineBlock(data, pos, line)
-        return
-    nl = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
-    start = 0
-    for i in range(BLOCK_LINES - 1, len(nl) + BLOCK_LINES - 1, BLOCK_LINES):
-        end = int(nl[min(i, len(nl) - 1)]) + 1
-        block = LineBlock(data[start:end], pos + start, line)
-        yield block
-        line += block.n
-        start = end
-

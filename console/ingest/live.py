@@ -25,7 +25,7 @@ from typing import TextIO
 
 from console import clock
 from console.ingest.engine import Ingester, IngestResult, LockBusy
-from console.store.checkpoint import read_checkpoint
+from console.store.checkpoint import CheckpointUnreadable, read_checkpoint
 from console.workspace import Workspace
 
 
@@ -192,7 +192,10 @@ class LiveIngester:
             self.on_pass(result, self._status)
 
     def _lag(self) -> int:
-        cp = read_checkpoint(self.ingester.layout.checkpoint_path)
+        try:
+            cp = read_checkpoint(self.ingester.layout.checkpoint_path)
+        except CheckpointUnreadable:  # the ingesting console rebuilds it; the store's views say so
+            return 0
         return sum(max(s.total - s.offset, 0) for s in cp.sources.values() if not s.gone and s.fmt != "parquet")
 
 

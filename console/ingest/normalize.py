@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 from console.ingest.tagging import FEATURE_PREFIX, T_BOOL, T_NULL, T_NUM, T_OTHER, T_STR
 from console.store.checkpoint import Checkpoint, FeatureState
 from console.store.registry import Registry, version_sort_key
+from console.store.writer import split_by
 
 PRED_FIELDS = ("ts", "model", "version", "request_id", "prediction", "score", "label", "latency_ms", "status", "error", "cost_usd")
 LABEL_FIELDS = ("request_id", "label", "model", "ts")
@@ -445,20 +446,3 @@ def apply_features(good: pl.DataFrame, features: list[str], catalog: FeatureCata
         sub = sub.with_columns(exprs).drop(drop) if exprs else sub.drop(drop)
         out.append(sub)
     return out
-
-
-def split_by(df: pl.DataFrame, col: str) -> list[tuple[object, pl.DataFrame]]:
-    """``df`` split by the value of ``col`` (in order of first appearance, rows in order), as
-    ``partition_by(maintain_order=True)`` does. Rows arrive file by file, so each value is
-    usually one contiguous run: then the parts are zero-copy slices, not copies."""
-    if df.height == 0:
-        return []
-    s = df[col]
-    starts = (s.ne_missing(s.shift(1))).arg_true() if df.height > 1 else pl.Series([0], dtype=pl.UInt32)
-    if df.height > 1 and (len(starts) == 0 or starts[0] != 0):
-        starts = pl.concat([pl.Series([0], dtype=starts.dtype), starts])
-    firsts = s.gather(starts)
-    if firsts.n_unique() == len(firsts):
-        bounds = [*starts.to_list(), df.height]
-        return [(firsts[i], df.slice(bounds[i], bounds[i + 1] - bounds[i])) for i in range(len(firsts))]
-    return [(k[0], v) for k, v in df.partition_by(col, as_dict=True, maintain_order=True).items()]

@@ -44,7 +44,7 @@ class _GivenKinds(FeatureCatalog):
 
 def read_records(path: str | Path, feature_kinds: dict[str, str] | None = None) -> pa.Table:
     """Every valid record of ``path`` as an Arrow table with the ``predictions`` columns."""
-    from console.ingest.engine import _iter_blocks, _Oversized  # shared block reader
+    from console.ingest.blocks import Oversized, iter_blocks  # shared block reader
 
     path = Path(path)
     kinds = dict(feature_kinds or {})
@@ -70,8 +70,8 @@ def read_records(path: str | Path, feature_kinds: dict[str, str] | None = None) 
         opener = gzip.open if fmt[1] else open
         header = None
         with opener(path, "rb") as fh:
-            for item in _iter_blocks(fh, 0, 1):
-                if isinstance(item, _Oversized):
+            for item in iter_blocks(fh, 0, 1):
+                if isinstance(item, Oversized):
                     bad += 1
                     continue
                 block, _ = item

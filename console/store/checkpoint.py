@@ -5,6 +5,11 @@ position reached in every source stream (fingerprint, offset, line, CSV header),
 counters, and the feature catalogue (kind and column of every feature, its type-error
 counter). It is replaced atomically after the parts of a batch are durable, so a crash at any
 moment leaves either the old or the new checkpoint, never a mix.
+
+An unreadable checkpoint (edited or damaged by hand: it is never half-written) is
+``CheckpointUnreadable``, never an empty store: a reading command stops with one line saying
+how to rebuild it, and the ingester (``store.writer.BatchWriter``) rebuilds the store from the
+sources. Only a missing checkpoint means an empty store.
 """
 
 from __future__ import annotations
@@ -15,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from console.documents import loads_json
+from console.documents import DocumentError, loads_json
+from console.errors import UsageError
 from console.fsio import write_atomic
 
 FORMAT = 1
@@ -95,6 +101,8 @@ class Checkpoint:
     @classmethod
     def from_json(cls, raw: bytes) -> Checkpoint:
         doc = loads_json(raw, allow_nan=True)  # DocumentError (a ValueError) when unusable
+        if not isinstance(doc, dict):
+            raise ValueError(f"a JSON {type(doc).__name__}, not an object")
         cp = cls(
             batch=int(doc.get("batch", 0)),
             hasher=str(doc.get("hasher", "")),
@@ -111,18 +119,33 @@ class Checkpoint:
         return cp
 
 
+class CheckpointUnreadable(UsageError):
+    """``checkpoint.json`` exists but cannot be used: what the store holds is unknown (exit 2
+    for a reading command; ``ingest`` rebuilds the store from the sources)."""
+
+    def __init__(self, path: Path, reason: str):
+        self.path = path
+        self.reason = " ".join(reason.split())[:200]
+        super().__init__(f"{path}: unreadable checkpoint ({self.reason}); "
+                         "run `mlops-console ingest` to rebuild the store from the sources")
+
+
 def read_checkpoint(path: Path) -> Checkpoint:
-    """The checkpoint at ``path`` (an empty one when there is none yet, or it is unreadable)."""
+    """The checkpoint at ``path``: an empty one when there is none yet, ``CheckpointUnreadable``
+    when it is there but cannot be used (never half-written: it is replaced atomically, so
+    it was edited or damaged by hand)."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
         return Checkpoint()
+    except IsADirectoryError:
+        raise CheckpointUnreadable(path, "not a regular file") from None
     try:
         return Checkpoint.from_json(raw)
-    except (ValueError, TypeError, KeyError):
-        # Never half-written (it is replaced atomically); unreadable means edited by hand.
-        # Rebuilding from the sources is always safe: treat it as an empty store.
-        return Checkpoint()
+    except DocumentError as exc:
+        raise CheckpointUnreadable(path, exc.reason) from None
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise CheckpointUnreadable(path, f"not a checkpoint: {exc or type(exc).__name__}") from None
 
 
 def write_checkpoint(path: Path, cp: Checkpoint, sync: bool = True) -> None:
