@@ -35,6 +35,7 @@ from console.analytics.source import (
 )
 from console.analytics.windows import iso
 from console.errors import InputUnreadable, UsageError
+from console.store.sql import literal
 
 OUTPUT = "__output__"
 DRIFT_THREADS = 2
@@ -241,7 +242,7 @@ def load_reference(
 
         rows = pq.ParquetFile(cached).metadata.num_rows
         info["rows"] = rows
-        return Side(f"read_parquet('{_sql_text(cached)}')", "true", [], fingerprint, rows, parquet=cached), info
+        return Side(f"read_parquet({literal(str(cached))})", "true", [], fingerprint, rows, parquet=cached), info
     from console.ingest.reader import read_records  # reading log files is ingest's job
 
     try:
@@ -273,15 +274,11 @@ def load_reference(
 
             writer = threading.Thread(target=write, name="drift-reference-copy")
             writer.start()
-            return (Side(f"read_parquet('{_sql_text(cached)}')", "true", [], fingerprint, info["rows"],
+            return (Side(f"read_parquet({literal(str(cached))})", "true", [], fingerprint, info["rows"],
                          parquet=cached, table=table, writer=writer), info)
     name = "ref_" + hashlib.sha1(str(path).encode()).hexdigest()[:12]
     cur.register(name, table)
     return Side(name, "true", [], fingerprint, table.num_rows, table=table), info
-
-
-def _sql_text(path: Path) -> str:
-    return str(path).replace("'", "''")
 
 
 def _reference_cache_path(db: StoreLike, fingerprint: str) -> Path | None:

@@ -37,6 +37,7 @@ from console import clock
 from console.analytics.windows import to_epoch_us
 from console.store.layout import PartFile
 from console.store.snapshot import StoreSnapshot
+from console.store.sql import ident
 
 _US = dt.timedelta(microseconds=1)
 
@@ -202,17 +203,13 @@ def from_table(table, cols: list[tuple[str, str]]) -> SideData:
     return b.finish()
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def sql_side(cur, relation: str, where: str, params: list[Any], cols: list[tuple[str, str]]) -> SideData:
     """Every column of one side in one query (cast as the views cast: DOUBLE / VARCHAR)."""
     if not cols:
         (n,) = cur.execute(f"SELECT count(*) FROM {relation} WHERE {where}", params).fetchone()
         return SideData(int(n), {})
     select = ", ".join(
-        f"{_quote(c)}::DOUBLE AS {_quote(c)}" if k == "numeric" else f"{_quote(c)}::VARCHAR AS {_quote(c)}"
+        f"{ident(c)}::DOUBLE AS {ident(c)}" if k == "numeric" else f"{ident(c)}::VARCHAR AS {ident(c)}"
         for c, k in cols
     )
     table = cur.sql(f"SELECT {select} FROM {relation} WHERE {where}", params=params).to_arrow_table()

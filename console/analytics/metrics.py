@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from console.store.db import sql_literal
 from console.store.registry import canonical_text
 from console.store.snapshot import StoreSnapshot
+from console.store.sql import literal
 
 EPS = float(np.finfo(np.float64).eps)
 METRICS = {
@@ -62,7 +62,7 @@ def inline(cond: str, params: list[Any]) -> str:
         raise ValueError("parameters do not match the condition")
     out = [parts[0]]
     for value, rest in zip(params, parts[1:], strict=True):
-        out += [sql_literal(value), rest]
+        out += [literal(value), rest]
     return "".join(out)
 
 

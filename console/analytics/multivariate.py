@@ -16,12 +16,12 @@ from typing import Any
 import numpy as np
 
 from console.analytics.config import MultivariateConfig
-from console.analytics.source import quote
+from console.store.sql import ident
 
 
 def _fetch(cur, side, cols: list[tuple[str, str, str]], n: int, seed: int) -> dict[str, np.ndarray]:
     select = ", ".join(
-        f"{quote(c)}::DOUBLE AS {quote(name)}" if k == "numeric" else f"{quote(c)}::VARCHAR AS {quote(name)}"
+        f"{ident(c)}::DOUBLE AS {ident(name)}" if k == "numeric" else f"{ident(c)}::VARCHAR AS {ident(name)}"
         for name, c, k in cols
     )
     sql = f"SELECT {select} FROM {side.relation} WHERE {side.where}"

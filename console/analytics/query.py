@@ -36,6 +36,7 @@ import duckdb
 from console import durations
 from console.errors import UsageError
 from console.store.snapshot import StoreSnapshot
+from console.store.sql import literal
 
 _EXPLAIN = re.compile(r"^\s*EXPLAIN(\s+ANALY[SZ]E)?\b", re.IGNORECASE)
 _SECONDS_ONLY = re.compile(r"\s*\d+(?:\.\d+)?\s*")  # a timeout may also be a plain number of seconds
@@ -115,7 +116,7 @@ def sandbox(db: StoreSnapshot) -> None:
         try:
             if db.store_dir is not None:
                 directory = str(db.store_dir).rstrip("/") + "/"
-                cur.execute("SET allowed_directories = ['" + directory.replace("'", "''") + "']")
+                cur.execute(f"SET allowed_directories = [{literal(directory)}]")
             cur.execute("SET enable_external_access = false")
             cur.execute("SET lock_configuration = true")
         except duckdb.Error:

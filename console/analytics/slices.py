@@ -42,12 +42,11 @@ from console.analytics.source import (
     StoreLike,
     aware,
     model_features,
-    quote,
     report_range,
     resolve_version,
 )
 from console.errors import UsageError
-from console.store.db import sql_literal
+from console.store.sql import ident, literal
 
 NULL_VALUE = "(null)"
 OTHER_VALUE = "(other)"
@@ -58,29 +57,29 @@ def _fmt(x: float) -> str:
 
 
 def _bucket_expr(cur, col: str, kind: str, cond: str, params: list[Any], max_values: int) -> str:
-    qc = quote(col)
+    qc = ident(col)
     if kind == "numeric":
         row = cur.execute(
             f"SELECT quantile_disc({qc}, [0.2, 0.4, 0.6, 0.8]) FROM predictions "
             f"WHERE {cond} AND isfinite({qc})", params).fetchall()[0]
         edges = sorted(set(row[0] or [])) if row else []
         if not edges:
-            return f"CASE WHEN {qc} IS NULL THEN {sql_literal(NULL_VALUE)} ELSE {sql_literal('all')} END"
-        parts = [f"WHEN {qc} IS NULL OR NOT isfinite({qc}) THEN {sql_literal(NULL_VALUE)}",
-                 f"WHEN {qc} < {edges[0]!r} THEN {sql_literal('< ' + _fmt(edges[0]))}"]
+            return f"CASE WHEN {qc} IS NULL THEN {literal(NULL_VALUE)} ELSE {literal('all')} END"
+        parts = [f"WHEN {qc} IS NULL OR NOT isfinite({qc}) THEN {literal(NULL_VALUE)}",
+                 f"WHEN {qc} < {edges[0]!r} THEN {literal('< ' + _fmt(edges[0]))}"]
         for lo, hi in zip(edges, edges[1:], strict=False):
-            parts.append(f"WHEN {qc} < {hi!r} THEN {sql_literal(f'[{_fmt(lo)}, {_fmt(hi)})')}")
-        parts.append(f"ELSE {sql_literal('≥ ' + _fmt(edges[-1]))}")
+            parts.append(f"WHEN {qc} < {hi!r} THEN {literal(f'[{_fmt(lo)}, {_fmt(hi)})')}")
+        parts.append(f"ELSE {literal('≥ ' + _fmt(edges[-1]))}")
         return "CASE " + " ".join(parts) + " END"
     top = cur.execute(
         f"SELECT {qc}::VARCHAR, count(*) AS n FROM predictions WHERE {cond} AND {qc} IS NOT NULL "
         f"GROUP BY 1 ORDER BY n DESC, 1 LIMIT {int(max_values) + 1}", params).fetchall()
     values = [r[0] for r in top]
     if len(values) <= max_values:
-        return f"coalesce({qc}::VARCHAR, {sql_literal(NULL_VALUE)})"
-    keep = ", ".join(sql_literal(v) for v in values[:max_values])
-    return (f"CASE WHEN {qc} IS NULL THEN {sql_literal(NULL_VALUE)} WHEN {qc}::VARCHAR IN ({keep}) "
-            f"THEN {qc}::VARCHAR ELSE {sql_literal(OTHER_VALUE)} END")
+        return f"coalesce({qc}::VARCHAR, {literal(NULL_VALUE)})"
+    keep = ", ".join(literal(v) for v in values[:max_values])
+    return (f"CASE WHEN {qc} IS NULL THEN {literal(NULL_VALUE)} WHEN {qc}::VARCHAR IN ({keep}) "
+            f"THEN {qc}::VARCHAR ELSE {literal(OTHER_VALUE)} END")
 
 
 def _test_value(task: str, s: dict[str, Any], total: dict[str, Any], cfg: SlicesConfig) -> tuple[float | None, float | None]:

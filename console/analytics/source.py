@@ -31,11 +31,6 @@ def aware(t: dt.datetime | None) -> dt.datetime | None:
     return None if t is None else clock.as_utc(t)
 
 
-def quote(name: str) -> str:
-    """A DuckDB identifier, quoted."""
-    return '"' + name.replace('"', '""') + '"'
-
-
 def logged_models(db: StoreLike) -> list[str]:
     return [r[0] for r in db.cursor().execute("SELECT DISTINCT model FROM predictions ORDER BY 1").fetchall()]
 

@@ -39,36 +39,15 @@ from console.store.schema import (
     QUARANTINE_COLUMNS,
 )
 from console.store.snapshot import Memo
+from console.store.sql import ident, literal
 from console.workspace import Workspace
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def sql_literal(value: Any) -> str:
-    """A SQL literal for a query parameter (text, number, bool, date, naive-UTC timestamp)."""
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, int):
-        return str(int(value))
-    if isinstance(value, float):
-        return f"'{value!r}'::DOUBLE"
-    if isinstance(value, dt.datetime):
-        value = clock.naive_utc(value)
-        return f"TIMESTAMP '{value.isoformat(sep=' ')}'"
-    if isinstance(value, dt.date):
-        return f"DATE '{value.isoformat()}'"
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 def _parts_view(c, name: str, files: list, columns) -> None:
     """``name`` as a view over the committed Parquet ``files`` with ``columns`` (name, type)
     cast to their types; with no files, the same columns and zero rows."""
     if files:
-        select = ", ".join(f"{_q(n)}::{t} AS {_q(n)}" for n, t in columns)
+        select = ", ".join(f"{ident(n)}::{t} AS {ident(n)}" for n, t in columns)
         c.execute(
             f"CREATE OR REPLACE VIEW {name} AS SELECT {select} "
             f"FROM read_parquet({_files_sql(files)}, union_by_name=true)"
@@ -76,7 +55,7 @@ def _parts_view(c, name: str, files: list, columns) -> None:
     else:
         c.execute(
             f"CREATE OR REPLACE VIEW {name} AS SELECT "
-            + ", ".join(f"NULL::{t} AS {_q(n)}" for n, t in columns)
+            + ", ".join(f"NULL::{t} AS {ident(n)}" for n, t in columns)
             + " WHERE false"
         )
 
@@ -124,7 +103,7 @@ def labelled_subset_sql(cond: str) -> str:
 
 
 def _files_sql(files: list[Path]) -> str:
-    return "[" + ", ".join(sql_literal(str(f)) for f in files) + "]"
+    return "[" + ", ".join(literal(str(f)) for f in files) + "]"
 
 
 def feature_columns(cp: Checkpoint, registry: Registry | None = None) -> list[tuple[str, str, bool]]:
@@ -193,7 +172,7 @@ class Snapshot:
         """A cursor over this snapshot's views, for use in one thread (DuckDB connections are
         not shared across threads)."""
         cur = self._reader.conn.cursor()
-        cur.execute(f"SET search_path = '{self._schema}'")
+        cur.execute(f"SET search_path = {literal(self._schema)}")
         return cur
 
     def parts(self, model: str, start: dt.datetime | None = None,
@@ -327,7 +306,7 @@ class StoreDB:
         tmp = f"_arrow_{os.getpid()}_{threading.get_ident()}"
         self.conn.register(tmp, table)
         try:
-            self.conn.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM {_q(tmp)}")
+            self.conn.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM {ident(tmp)}")
         finally:
             self.conn.unregister(tmp)
 
@@ -371,11 +350,11 @@ class StoreDB:
         cols += fcols
         cols += [(n, t, True) for n, t in PREDICTION_TAIL]
         if pred_files:
-            select = [f"{_q(n) if present else 'NULL'}::{t} AS {_q(n)}" for n, t, present in cols]
+            select = [f"{ident(n) if present else 'NULL'}::{t} AS {ident(n)}" for n, t, present in cols]
             frm = f"read_parquet({_files_sql(pred_files)}, union_by_name=true)"
             c.execute(f"CREATE OR REPLACE VIEW {s}.predictions AS SELECT {', '.join(select)} FROM {frm}")
         else:
-            select = [f"NULL::{t} AS {_q(n)}" for n, t, _ in cols]
+            select = [f"NULL::{t} AS {ident(n)}" for n, t, _ in cols]
             c.execute(f"CREATE OR REPLACE VIEW {s}.predictions AS SELECT {', '.join(select)} WHERE false")
 
         # labels (every label row) and the effective label per key

@@ -96,14 +96,15 @@ def job_drift11(a) -> dict[str, Any]:
 
 def job_export(a) -> dict[str, Any]:
     """The two frames of ``drift11`` as flat Parquet (feature columns only) for Evidently."""
-    from console.analytics.source import model_features, naive, quote
+    from console.analytics.source import model_features, naive
+    from console.store.sql import ident
 
     db = open_db(Path(a.ws))
     version = db.production[a.model]
     feats = model_features(db, a.model, version)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    cols = ", ".join(f"{quote(c)} AS {quote(n)}" for n, c, _ in feats)
+    cols = ", ".join(f"{ident(c)} AS {ident(n)}" for n, c, _ in feats)
     cur = db.cursor()
     rows = {}
     for side, (s, e) in (("reference", a.ref), ("current", a.cur)):
