@@ -88,3 +88,21 @@ def test_no_file_cites_a_document_outside_the_repository():
             if any(n in line for n in needles):
                 offenders.append(f"{path.relative_to(ROOT)}:{lineno}: {line.strip()[:80]}")
     assert not offenders, "\n".join(offenders)
+
+
+def test_the_primary_metric_is_stated_once_and_matches_the_code():
+    from console.analytics.metrics import PRIMARY_METRIC
+
+    analytics = (ROOT / "docs" / "analytics.md").read_text()
+    for task, metric in PRIMARY_METRIC.items():
+        assert f"`{metric}` for {task}" in analytics, (task, metric)
+    names = {f"`{m}`" for m in PRIMARY_METRIC.values()}
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        if path.name == "analytics.md":
+            continue
+        for lineno, line in enumerate(path.read_text().splitlines(), 1):
+            assert not ("primary metric" in line and any(n in line for n in names)), \
+                f"{path.name}:{lineno} restates the primary metric; link analytics.md, 'Performance'"
+    for path in sorted((ROOT / "console").rglob("*.py")):
+        if path.name != "metrics.py":
+            assert '"multiclass": "' not in path.read_text(), f"{path}: use analytics.metrics.PRIMARY_METRIC"

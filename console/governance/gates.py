@@ -10,8 +10,8 @@ a silent pass, and approving with it needs ``--override`` just like a failed gat
 (``[gates]`` in console.toml, overridable per model under ``[models."<m>".gates]``):
 
 - ``offline_metric``: the challenger's registry metric is not worse than the champion's by
-  more than ``metric_tolerance`` (absolute; the primary metric per task: ``roc_auc`` binary,
-  ``macro_f1`` multiclass, ``rmse`` regression — lower is better for ``rmse``/``mae``);
+  more than ``metric_tolerance`` (absolute; the task's primary metric,
+  ``analytics.metrics.PRIMARY_METRIC``, unless ``metric`` names another; ``LOWER_IS_BETTER`` says which way is worse);
 - ``live_metric``: where both versions have at least ``live_min_labelled`` labelled predictions
   in the store over the period they overlap, the challenger's live metric is not worse than
   the champion's by more than ``live_tolerance``;
