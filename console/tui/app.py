@@ -15,8 +15,10 @@ import threading
 from collections.abc import Iterable
 from datetime import datetime
 
+from rich.terminal_theme import TerminalTheme
 from textual import events, work
 from textual.app import App, SystemCommand
+from textual.filter import LineFilter, Monochrome
 from textual.screen import ModalScreen, Screen
 from textual.worker import get_current_worker
 
@@ -24,6 +26,7 @@ from console import clock
 from console.identity import Identity
 from console.tui.actions import bindings_for
 from console.tui.backend import Backend
+from console.tui.contrast import ReadableMonochrome, ansi_palette
 from console.tui.gcpolicy import QuietGC
 from console.tui.keymap import load_keymap
 from console.tui.status import Status
@@ -87,6 +90,25 @@ class ConsoleApp(App):
         self.user_keymap = keymap
         if keymap:
             self.set_keymap(keymap)
+
+    # -- colour ----------------------------------------------------------------------------
+    @property
+    def ansi_theme(self) -> TerminalTheme:
+        """The palette ANSI colour names map to: Textual's, with red, green and yellow taken
+        from the console theme (``console.tui.contrast``) so each state reads on its background."""
+        theme, base = self.current_theme, super().ansi_theme
+        key = (theme.name, id(base))  # asked on every render: built once per theme
+        palettes = self.__dict__.setdefault("_palettes", {})
+        if key not in palettes:
+            palettes[key] = ansi_palette(theme, base)
+        return palettes[key]
+
+    _readable_grey = ReadableMonochrome()
+
+    def get_line_filters(self) -> list[LineFilter]:
+        """Textual's filters, with ``NO_COLOR``'s monochrome replaced by one that keeps every
+        word readable (``console.tui.contrast``)."""
+        return [self._readable_grey if isinstance(f, Monochrome) else f for f in super().get_line_filters()]
 
     # -- time ------------------------------------------------------------------------------
     def now(self) -> datetime:

@@ -28,7 +28,7 @@ STATES = {
     "rejected": ("✗ rejected", "red"),
     "executed": ("✓ executed", "green"),
     "failed": ("✗ failed", "red"),
-    "none": ("— n/a", "dim"),
+    "none": ("— n/a", "italic"),  # not dim: a dimmed word falls below a readable contrast
 }
 
 

@@ -304,7 +304,7 @@ class FleetScreen(FilteredTableScreen):
         def part(name: str, value: Any, narrow: bool = False) -> Any:
             state = r.state(name)
             if state == "loading":
-                return Text("…" if narrow else "… loading", style="dim")
+                return Text("…" if narrow else "… loading", style="italic")
             if state == "failed":
                 return Text("✗ fail" if narrow else "✗ failed", style="red")
             return value

@@ -68,7 +68,7 @@ class HelpScreen(ModalScreen):
                 allowed, reason = role_block(app, action.role)
                 desc = Text(action.description)
                 if allowed is not True:
-                    desc.append(f"  (✗ not available: {reason})", style="dim")
+                    desc.append(f"  (✗ not available: {reason})", style="italic")
                 table.add_row(display_key(app, action), desc)
         table.add_row("", Text("Remap any key in console.toml [ui.keys] by action id, e.g. "
                                "\"fleet.filter\" = \"f\". See docs/tui.md.", style="italic"))

@@ -88,7 +88,7 @@ class SignoffScreen(ConsoleScreen):
 
     def render_gates(self, gates: list[dict] | None):
         if gates is None:
-            return Text("gates: only promotions have gates", style="dim")
+            return Text("gates: only promotions have gates", style="italic")
         t = Table(title="gates (their evidence is bound to your decision)", title_justify="left",
                   expand=True, box=None, pad_edge=False)
         t.add_column("gate", no_wrap=True)
@@ -111,7 +111,7 @@ class SignoffScreen(ConsoleScreen):
         t.add_column(f"v{challenger} (challenger)", justify="right", ratio=2)
         for name, a, b in compare.get("rows", []):
             t.add_row(name, a, b)
-        problems = [Text("▲ " + p, style="dim") for p in compare.get("problems", [])[:4]]
+        problems = [Text("▲ " + p, style="italic") for p in compare.get("problems", [])[:4]]
         return Group(t, *problems)
 
     # -- roles and actions -----------------------------------------------------------------
