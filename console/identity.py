@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import pwd
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,23 @@ def os_user() -> str:
         return pwd.getpwuid(uid).pw_name
     except KeyError:  # a uid with no passwd entry (some containers): still an identity
         return f"uid:{uid}"
+
+
+def state_dir() -> Path:
+    """The OS account's own folder for what the console remembers per person (the query
+    screen's history): ``$XDG_STATE_HOME/mlops-console``, else ``~/.local/state/mlops-console``
+    (home from ``$HOME``, else the password database; ``OSError`` when the account has none).
+    Never inside a shared workspace."""
+    base = os.environ.get("XDG_STATE_HOME")
+    if not base or not os.path.isabs(base):  # the XDG rule: a relative value is ignored
+        home = os.environ.get("HOME")
+        if not home:
+            try:
+                home = pwd.getpwuid(os.getuid()).pw_dir
+            except KeyError:
+                raise OSError(f"no home folder for uid {os.getuid()}") from None
+        base = os.path.join(home, ".local", "state")
+    return Path(base) / "mlops-console"
 
 
 def identity_for(user: str, operators: list[str], reviewers: list[str]) -> Identity:

@@ -183,9 +183,11 @@ def test_a_link_planted_at_the_ingest_lock_is_refused_in_one_line(tmp_path: Path
     assert victim.read_text() == "precious\n"
 
 
-def test_query_history_is_not_appended_through_a_link(tmp_path: Path) -> None:
+def test_query_history_is_not_appended_through_a_link(tmp_path: Path, monkeypatch) -> None:
     from console.tui.screens.query import append_history, history_path
 
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # the history is the account's own
+    monkeypatch.delenv("XDG_STATE_HOME", raising=False)
     victim = _victim(tmp_path)
     ws = load_dir(write_workspace(tmp_path / "ws"))
     history_path(ws).parent.mkdir(parents=True)

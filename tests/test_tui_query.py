@@ -4,11 +4,25 @@ table with a row limit and probe row, cancel with interrupt(), export to CSV and
 from __future__ import annotations
 
 import csv
+import os
+from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 
 from console.tui.screens import query as query_mod
+from console.workspace import load_dir
 from tests.tui_helpers import CAROL, flat_text, make_app, settle
+
+
+@pytest.fixture(autouse=True)
+def _own_home(tmp_path: Path, monkeypatch) -> Path:
+    """Each test's OS account has a home of its own: the query history lives there."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("XDG_STATE_HOME", raising=False)
+    return home
 
 
 async def type_sql(app, pilot, sql: str) -> None:
@@ -141,3 +155,132 @@ async def test_rows_kept_are_capped_and_the_total_said_when_known(sample_ws, mon
         await settle(app, pilot)
         assert app.screen.query_one("#query-table").row_count == 1000
         assert "more not fetched" in flat_text(app)
+
+
+async def open_query(app, pilot) -> None:
+    await settle(app, pilot)
+    await pilot.press("f5")
+    await settle(app, pilot)
+
+
+async def test_ctrl_a_selects_the_whole_sql(sample_ws) -> None:
+    app = make_app(sample_ws, CAROL)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_query(app, pilot)
+        editor = app.screen.query_one("#query-editor")
+        await type_sql(app, pilot, "SELECT model\nFROM predictions")
+        editor.move_cursor((1, 4))
+        await pilot.press("ctrl+a")
+        assert editor.selected_text == "SELECT model\nFROM predictions"
+        await pilot.press("x")  # typing replaces the selection, as in any editor
+        assert editor.text == "x"
+        app.screen.query_one("#query-schema").focus()  # from the schema tree too
+        await pilot.press("ctrl+a")
+        assert app.focused is editor and editor.selected_text == "x"
+
+
+async def test_a_refused_query_clears_the_old_rows(sample_ws) -> None:
+    (sample_ws / "console.toml").write_text((sample_ws / "console.toml").read_text()
+                                            + '\n[query]\ntimeout = "1s"\n')
+    app = make_app(sample_ws, CAROL)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_query(app, pilot)
+        screen = app.screen
+        status = screen.query_one("#query-status")
+        for bad, said in (("SELEC model FROM predictions", "SQL does not parse"),
+                          ("DROP VIEW predictions", "refused"),
+                          ("SELECT no_such_column FROM predictions", "query failed"),
+                          ("SELECT count(*) FROM range(100000000000) a WHERE a.range % 7 = 3",
+                           "timed out after 1s (raise [query] timeout")):
+            await type_sql(app, pilot, "SELECT * FROM (VALUES ('stale-a'), ('stale-b'), ('stale-c')) t(v)")
+            await pilot.press("ctrl+j")
+            await settle(app, pilot)
+            assert screen.query_one("#query-table").row_count == 3 and "stale-b" in flat_text(app)
+            await type_sql(app, pilot, bad)
+            await pilot.press("ctrl+j")
+            await settle(app, pilot)
+            assert not screen.query("#query-table"), bad  # no stale rows under the new SQL
+            assert "stale-b" not in flat_text(app)
+            assert str(status.render()).startswith("✗") and said in str(status.render()), bad
+            assert status.region.height == 1, bad  # the error in one line
+            await pilot.press("ctrl+e")  # nothing to export: the old result is gone
+            await settle(app, pilot)
+            assert not (sample_ws / "exports").exists()
+
+
+def test_schema_names_are_inserted_with_spacing() -> None:
+    spaced = query_mod.spaced
+    assert spaced("predictions", "SELECT * FROM", "") == " predictions"
+    assert spaced("predictions", "SELECT * FROM ", "") == "predictions"
+    assert spaced("model", "SELECT a,", " FROM t") == " model"
+    assert spaced("model", "SELECT ", "FROM t") == "model "
+    assert spaced("model", "count(", ")") == "model"
+    assert spaced("model", "SELECT p.", ", x") == "model"
+    assert spaced("model", "", "") == "model"
+
+
+async def test_enter_on_the_schema_tree_inserts_a_spaced_name(sample_ws) -> None:
+    app = make_app(sample_ws, CAROL)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_query(app, pilot)
+        editor = app.screen.query_one("#query-editor")
+        tree = app.screen.query_one("#query-schema")
+        await type_sql(app, pilot, "SELECT count(*) FROM")
+        editor.move_cursor((0, len(editor.text)))
+        tree.focus()
+        tree.move_cursor(tree.root.children[0])  # predictions
+        await pilot.press("enter")
+        await pilot.pause()
+        assert editor.text == "SELECT count(*) FROM predictions"
+        tree.move_cursor(tree.root.children[0].children[0])  # its first column
+        editor.move_cursor((0, len("SELECT count(*)")))
+        await pilot.press("enter")
+        await pilot.pause()
+        first = tree.root.children[0].children[0].data
+        assert editor.text == f"SELECT count(*) {first} FROM predictions"
+
+
+async def test_exports_stamp_timestamps_with_their_zone(sample_ws) -> None:
+    app = make_app(sample_ws, CAROL)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_query(app, pilot)
+        await type_sql(app, pilot, "SELECT ts, TIMESTAMPTZ '2026-11-12 12:00:00+02' AS tz "
+                                   "FROM predictions ORDER BY ts LIMIT 3")
+        await pilot.press("ctrl+j")
+        await settle(app, pilot)
+        await pilot.press("ctrl+e")
+        await settle(app, pilot)
+        await pilot.press("ctrl+o")
+        await settle(app, pilot)
+        truth = app.backend.db.cursor().execute(
+            "SELECT strftime(ts, '%Y-%m-%dT%H:%M:%S') FROM predictions ORDER BY ts LIMIT 1").fetchone()[0]
+    exports = sample_ws / "exports"
+    with next(exports.glob("*.csv")).open() as f:
+        rows = list(csv.DictReader(f))
+    assert rows[0]["ts"].startswith(truth) and rows[0]["ts"].endswith("Z"), rows[0]
+    assert rows[0]["tz"] == "2026-11-12T10:00:00Z"
+    schema = pq.read_schema(next(exports.glob("*.parquet")))
+    assert schema.field("ts").type.tz == "UTC" and schema.field("tz").type.tz == "UTC"
+
+
+def test_history_is_each_accounts_own(sample_ws, tmp_path, monkeypatch) -> None:
+    """Two OS accounts on one shared workspace: each one's history is in its own home (mode
+    from its umask), neither sees the other's SQL, and nothing is written in the workspace."""
+    ws = load_dir(sample_ws)
+    homes = {u: tmp_path / u for u in ("ann", "ben")}
+    old = os.umask(0o077)
+    try:
+        for user, umask in (("ann", 0o077), ("ben", 0o002)):
+            homes[user].mkdir()
+            monkeypatch.setenv("HOME", str(homes[user]))
+            os.umask(umask)
+            query_mod.append_history(ws, f"SELECT '{user}'")
+            path = query_mod.history_path(ws)
+            assert path.is_relative_to(homes[user]) and not path.is_relative_to(sample_ws)
+            assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+            assert query_mod.load_history(ws) == [f"SELECT '{user}'"]
+    finally:
+        os.umask(old)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
+    assert query_mod.history_path(ws).is_relative_to(tmp_path / "xdg")
+    assert not list(sample_ws.rglob("*history*"))

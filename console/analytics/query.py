@@ -285,6 +285,30 @@ class QueryStream:
         self.close()
 
 
+def zoned(batch: Any, text: bool = False) -> Any:
+    """``batch`` (a pyarrow ``RecordBatch``) with every timestamp column stamped with its zone,
+    never naive: a ``TIMESTAMP`` (the store keeps UTC) is marked UTC, a ``TIMESTAMPTZ`` converted
+    to UTC. ``text=True`` writes them as ISO 8601 text with ``Z`` (``2026-11-12T10:00:00Z``,
+    as ``windows.iso``) — what a CSV or JSON export holds; otherwise they stay timestamps with
+    the zone UTC (Parquet's "adjusted to UTC"). Every export of an analyst's query goes through
+    it: ``mlops-console query --format csv/json`` and the TUI's CSV and Parquet exports."""
+    import pyarrow as pa
+
+    from console.analytics.windows import iso
+
+    arrays, changed = [], False
+    for col in batch.columns:
+        t = col.type
+        if pa.types.is_timestamp(t):
+            if t.unit == "ns":  # Python's datetime stops at microseconds
+                col, t = col.cast(pa.timestamp("us", tz=t.tz), safe=False), pa.timestamp("us", tz=t.tz)
+            utc = col.cast(pa.timestamp(t.unit, tz="UTC"))  # naive: taken as UTC; aware: converted
+            col = pa.array([iso(v) for v in utc.to_pylist()], pa.string()) if text else utc
+            changed = True
+        arrays.append(col)
+    return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names) if changed else batch
+
+
 def stream_query(db: StoreSnapshot, sql: str, timeout: float | None = None, batch_rows: int = BATCH_ROWS) -> QueryStream:
     """Start the read-only ``sql`` on ``db`` (sandboxing it first): a ``QueryStream``.
     ``UsageError`` (one line) on refusal, SQL error, timeout or cancel."""

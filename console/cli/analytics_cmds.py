@@ -242,12 +242,14 @@ def run_check(ctx) -> int:
 
 
 def run_query_cmd(ctx) -> int:
-    """Rows stream to stdout as DuckDB produces them (bounded memory, any result size)."""
+    """Rows stream to stdout as DuckDB produces them (bounded memory, any result size);
+    timestamps as ISO 8601 with ``Z`` (``analytics.query.zoned``, as the TUI's exports)."""
     from console.analytics.query import (
         configured_timeout,
         ensure_read_only,
         parse_timeout,
         stream_query,
+        zoned,
     )
     from console.cli.output import emit_stream
 
@@ -258,7 +260,7 @@ def run_query_cmd(ctx) -> int:
         timeout = configured_timeout(ctx.workspace().config)
     db = _open(ctx, query=True)
     with stream_query(db, ctx.args.sql, timeout=timeout) as q:
-        emit_stream(q.columns, q.batches(), ctx.fmt)
+        emit_stream(q.columns, (zoned(b, text=True) for b in q.batches()), ctx.fmt)
     return 0
 
 

@@ -68,11 +68,6 @@ class StoreLayout:
         """Results of closed analytics windows and reference copies (safe to delete)."""
         return self.cache_dir / "analytics"
 
-    @property
-    def query_history_path(self) -> Path:
-        """The TUI query screen's history of analysts' SQL (one JSON string per line)."""
-        return self.root / "tui" / "query_history.jsonl"
-
     def kind_dir(self, kind: str) -> Path:
         return self.parts_dir / kind
 

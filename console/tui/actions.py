@@ -96,6 +96,7 @@ ACTIONS: tuple[Action, ...] = (
     Action("query.csv", "ctrl+e", "Export result to CSV", "export('csv')", priority=True, label="CSV"),
     Action("query.parquet", "ctrl+o", "Export result to Parquet", "export('parquet')", priority=True, label="Parquet"),
     Action("query.focus", "ctrl+l", "Editor / schema / results", "cycle_focus", priority=True, label="Focus"),
+    Action("query.select_all", "ctrl+a", "Select all of the SQL", "select_all_sql", priority=True, show=False),
 )
 
 SCREEN_TITLES = {

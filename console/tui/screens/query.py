@@ -8,7 +8,14 @@ sandboxed function as ``mlops-console query`` (``read_text('/etc/shadow')``, ``C
 ``ATTACH``, ``INSTALL`` are refused the same way, also in ``--read-only``). Results stream in
 Arrow batches: the screen keeps the first ``ROW_LIMIT`` rows and stops the query there ("first N
 rows (more not fetched)", or "first N rows of M" when the last batch told M); an export writes
-the stream batch by batch (pyarrow's CSV and Parquet writers) in bounded memory.
+the stream batch by batch (pyarrow's CSV and Parquet writers) in bounded memory, timestamps
+stamped UTC (``analytics.query.zoned``, as ``mlops-console query``: ISO 8601 with ``Z`` in CSV).
+
+A new run first clears the previous result, so rows are only ever shown under the SQL that
+produced them; a refused or failed query (read-only refusal, syntax error, timeout) leaves no
+table and one status line saying why. The history is the OS account's own (``history_path``).
+Enter on the schema tree inserts the name at the cursor with a space on either side where it
+would otherwise touch the neighbouring word; ``ctrl+a`` selects the whole SQL.
 """
 
 from __future__ import annotations
@@ -35,9 +42,17 @@ DEFAULT_SQL = ("SELECT model, version, count(*) AS n, avg(latency_ms) AS mean_la
 
 
 def history_path(ws) -> Path:
-    from console.store.layout import StoreLayout
+    """This OS account's history of queries on this workspace: in the account's own state
+    folder (``console.identity.state_dir``), one file per workspace — never in the shared
+    workspace, where every member would read (and add to) everyone's SQL."""
+    import hashlib
 
-    return StoreLayout(ws.store_dir).query_history_path
+    from console.identity import state_dir
+
+    root = Path(ws.root).resolve()
+    digest = hashlib.sha256(str(root).encode("utf-8", "surrogateescape")).hexdigest()[:12]
+    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in root.name)[:40] or "workspace"
+    return state_dir() / "query-history" / f"{name}-{digest}.jsonl"
 
 
 def load_history(ws) -> list[str]:
@@ -57,13 +72,13 @@ def load_history(ws) -> list[str]:
 
 
 def append_history(ws, sql: str) -> None:
-    from console.fsio import open_append  # shared workspace: umask decides, never through a link
+    from console.fsio import open_append  # the umask decides its mode; never through a link
 
     try:
         with open_append(history_path(ws)) as f:
             f.write(json.dumps({"sql": sql}) + "\n")
     except OSError:
-        pass  # history is a convenience: a read-only or odd store never stops a query
+        pass  # history is a convenience: a read-only or missing home never stops a query
 
 
 class QueryScreen(ConsoleScreen):
@@ -108,7 +123,15 @@ class QueryScreen(ConsoleScreen):
 
     def on_tree_node_selected(self, event: Tree.NodeSelected) -> None:
         if event.node.data:
-            self.query_one(TextArea).insert(str(event.node.data))
+            editor = self.query_one(TextArea)
+            row, col = editor.cursor_location
+            line = editor.document.get_line(row)
+            editor.insert(spaced(str(event.node.data), line[:col], line[col:]))
+
+    def action_select_all_sql(self) -> None:
+        editor = self.query_one(TextArea)
+        editor.focus()
+        editor.select_all()
 
     # -- running ---------------------------------------------------------------------------
     def action_run_query(self) -> None:
@@ -119,6 +142,7 @@ class QueryScreen(ConsoleScreen):
             self.history.append(sql)
             append_history(self.app.workspace, sql)
         self.history_pos = len(self.history)
+        self.clear_result()  # the old rows never stand under the new SQL
         self.set_status("running… (ctrl+k cancels)")
         self.run_sql(sql)
 
@@ -153,8 +177,8 @@ class QueryScreen(ConsoleScreen):
                     gen.close()  # stops the query when rows were left
         except Exception as exc:
             if not worker.is_cancelled:
-                msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                self.app.call_from_thread(self.set_status, f"✗ {msg}")
+                msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                self.app.call_from_thread(self.show_failure, sql, msg)
             return
         finally:
             self.stream = None
@@ -164,6 +188,16 @@ class QueryScreen(ConsoleScreen):
                  else pa.table({c: pa.array([], pa.null()) for c in columns}))
         elapsed = time.perf_counter() - started
         self.app.call_from_thread(self.show_result, sql, table, total, elapsed)
+
+    def clear_result(self) -> None:
+        """No result on screen (and none to export) until the next one arrives."""
+        self.last_sql = None
+        self.result_rows = 0
+        self.query_one("#query-results", Vertical).remove_children()
+
+    def show_failure(self, sql: str, msg: str) -> None:
+        self.clear_result()
+        self.set_status(f"✗ {msg}")
 
     async def show_result(self, sql: str, table, total: int | None, elapsed: float) -> None:
         from textual_fastdatatable import ArrowBackend, DataTable
@@ -187,10 +221,13 @@ class QueryScreen(ConsoleScreen):
         if stream is not None:
             stream.cancel()
         self.workers.cancel_group(self, "query")
+        self.clear_result()
         self.set_status("✗ cancelled")
 
     def set_status(self, text: str) -> None:
-        self.query_one("#query-status", Static).update(text)
+        from rich.text import Text
+
+        self.query_one("#query-status", Static).update(Text(text))  # "[query]" is no markup
 
     # -- history, focus, export --------------------------------------------------------------
     def action_history(self, step: int) -> None:
@@ -227,14 +264,27 @@ class QueryScreen(ConsoleScreen):
         self.app.call_from_thread(self.set_status, f"✓ exported {rows:,} rows to {path}")
 
 
+def spaced(name: str, before: str, after: str) -> str:
+    """``name`` as inserted between ``before`` and ``after`` (the text left and right of the
+    cursor on its line): a space added on a side where it would touch a word, a quote or a
+    comma — ``FROM|`` → ``FROM predictions``, ``a,|`` → ``a, model`` — none after an opening
+    bracket, before a closing one or a comma, or at either end of the line."""
+    lead = " " if before and not before[-1].isspace() and before[-1] not in "(." else ""
+    trail = " " if after and not after[0].isspace() and after[0] not in "),.;" else ""
+    return lead + name + trail
+
+
 def export_query(backend, sql: str, path: Path, kind: str) -> int:
     """The whole result of ``sql`` (``Backend.query``) written to ``path`` as CSV or Parquet,
     batch by batch, through ``console.fsio.replacing`` (a hidden temp file, the umask's mode,
-    replaced into place only when complete). Returns the number of rows."""
+    replaced into place only when complete). Timestamps carry their zone (``zoned``): ISO 8601
+    text with ``Z`` in CSV, the very function ``mlops-console query --format csv`` uses; in
+    Parquet, timestamps adjusted to UTC. Returns the number of rows."""
     import pyarrow as pa
     import pyarrow.csv as pcsv
     import pyarrow.parquet as pq
 
+    from console.analytics.query import zoned
     from console.fsio import replacing
 
     def writer_for(fh, schema):
@@ -244,6 +294,7 @@ def export_query(backend, sql: str, path: Path, kind: str) -> int:
     with replacing(path) as tmp, backend.query(sql) as q:
         writer = None
         for batch in q.batches():
+            batch = zoned(batch, text=kind == "csv")
             if writer is None:
                 writer = writer_for(tmp.file, batch.schema)
             writer.write_batch(batch)
