@@ -1,6 +1,11 @@
 """Champion versus challenger, side by side, for the sign-off view: offline metrics from the
 registry, then live metrics, labelled rows, drift, flagged slices, error rate and p95 latency
-from the engine's reports for each version. Runs in a worker thread."""
+from the engine's reports for each version. Runs in a worker thread.
+
+Drift is compared on the same features: each side's drift row counts only the features both
+versions' reports tested (``shared_drift``), its dataset verdict recomputed over them with the
+report's own share threshold; features tested on one side only are named on a row of their own
+("drift only in vN") instead of silently tipping one side's count."""
 
 from __future__ import annotations
 
@@ -15,6 +20,36 @@ def _safe(problems: list[str], what: str, fn, *args, **kwargs) -> Any:
     except Exception as exc:
         problems.append(f"{what}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
         return None
+
+
+def tested_features(report: dict | None) -> dict[str, dict]:
+    """The features a drift report tested (a method ran), by name."""
+    return {f["feature"]: f for f in (report or {}).get("features") or [] if f.get("method")}
+
+
+def shared_drift(champion: dict | None, challenger: dict | None) -> dict:
+    """Both drift reports judged on the features both tested: ``{"shared": [names], "only":
+    [names only in the champion's, names only in the challenger's], "sides": [{"drifted",
+    "tested", "share", "dataset_drift"} or None per side]}``."""
+    sides = [tested_features(champion), tested_features(challenger)]
+    present = [r is not None and bool(r) for r in (champion, challenger)]
+    if all(present):
+        shared = sorted(set(sides[0]) & set(sides[1]))
+        only = [sorted(set(sides[0]) - set(sides[1])), sorted(set(sides[1]) - set(sides[0]))]
+    else:
+        shared = sorted(next((set(f) for f, p in zip(sides, present, strict=True) if p), set()))
+        only = [[], []]
+    out = []
+    for report, feats, here in zip((champion, challenger), sides, present, strict=True):
+        if not here:
+            out.append(None)
+            continue
+        drifted = [n for n in shared if feats[n].get("drifted")]
+        threshold = ((report or {}).get("dataset_drift") or {}).get("threshold")
+        share = len(drifted) / len(shared) if shared else None
+        out.append({"drifted": drifted, "tested": len(shared), "share": share, "threshold": threshold,
+                    "dataset_drift": share is not None and threshold is not None and share >= threshold})
+    return {"shared": shared, "only": only, "sides": out}
 
 
 def compare_versions(backend, model: str, champion: str | None, challenger: str) -> dict:
@@ -57,13 +92,15 @@ def compare_versions(backend, model: str, champion: str | None, challenger: str)
     rows.append(("rows / labelled", *[f"{fmt.num(perf_window(r).get('rows'))} / {fmt.num(perf_window(r).get('labelled'))}"
                                       if r else "—" for r in reports]))
 
-    def drift_cell(r: dict) -> str:
-        d = r.get("drift") if r else None
-        if not d:
+    drift = shared_drift(*[(r.get("drift") if r else None) for r in reports])
+
+    def drift_cell(side: dict | None) -> str:
+        if not side:
             return "—"
-        ds = d.get("dataset_drift", {})
-        n = sum(1 for f in d.get("features", []) if f.get("drifted"))
-        return ("✗ drift" if ds.get("drifted") else "✓ ok") + f" ({n} feat.)"
+        if not side["tested"]:
+            return "? no shared feature"
+        return (("✗ drift" if side["dataset_drift"] else "✓ ok")
+                + f" ({len(side['drifted'])} of {side['tested']} feat.)")
 
     def slices_cell(r: dict) -> str:
         s = r.get("slices") if r else None
@@ -79,7 +116,13 @@ def compare_versions(backend, model: str, champion: str | None, challenger: str)
         w = o[-1]
         return f"{fmt.pct(w.get('error_rate'))} err · p95 {fmt.ms((w.get('latency_ms') or {}).get('p95'))}"
 
-    rows.append(("drift", *[drift_cell(r) for r in reports]))
+    rows.append(("drift (same features)", *[drift_cell(side) for side in drift["sides"]]))
+    for i, names in enumerate(drift["only"]):
+        if names:
+            shown = ", ".join(names[:4]) + (f" +{len(names) - 4}" if len(names) > 4 else "")
+            cells = ["—", "—"]
+            cells[i] = "not compared: " + shown
+            rows.append((f"drift only in v{versions[i]}", *cells))
     rows.append(("slices", *[slices_cell(r) for r in reports]))
     rows.append(("ops", *[ops_cell(r) for r in reports]))
     return {"rows": rows, "problems": problems}
