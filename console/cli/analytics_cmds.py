@@ -50,19 +50,40 @@ def _range(ctx) -> tuple[Any, Any]:
     return _time(getattr(a, "start", None), "--start"), _time(getattr(a, "end", None), "--end")
 
 
+def _report(ctx, name: str, **options: Any) -> dict:
+    """Run report ``name`` on the command's ``--model``, ``--version`` and range (checked before
+    the store is opened), with ``options``."""
+    from console.analytics.runner import run_report
+
+    start, end = _range(ctx)
+    return run_report(_open(ctx), name, model=ctx.args.model, version=ctx.args.version, start=start, end=end,
+                      **options)
+
+
 def _add_range(p) -> None:
     p.add_argument("--start", metavar="T", help="RFC 3339 time or date, inclusive")
     p.add_argument("--end", metavar="T", help="RFC 3339 time or date, exclusive")
+
+
+def _model_report(sub, common, name: str, help: str, handler, version: str = "default: the production version",
+                  window: str | None = None):
+    """A report about one model: ``--model``, ``--version``, ``--window`` when it has windows
+    (``window`` is its default's help), ``--start``/``--end``."""
+    p = sub.add_parser(name, parents=common, help=help)
+    p.add_argument("--model", required=True)
+    p.add_argument("--version", help=version)
+    if window is not None:
+        p.add_argument("--window", default=None, help=f"15m, 1h, 1d, 7d, ... or all (default {window})")
+    _add_range(p)
+    p.set_defaults(handler=handler)
+    return p
 
 
 def register(sub, parents) -> None:
     """Add this area's sub-commands to the parser."""
     common = [parents["common"], parents["format"]]
 
-    p = sub.add_parser("drift", parents=common, help="data drift of a model version vs its reference")
-    p.add_argument("--model", required=True)
-    p.add_argument("--version", help="default: the production version")
-    _add_range(p)
+    p = _model_report(sub, common, "drift", "data drift of a model version vs its reference", run_drift)
     p.add_argument("--reference-start", metavar="T", help="use a window of logs as the reference")
     p.add_argument("--reference-end", metavar="T", help="end (exclusive) of the reference window")
     p.add_argument("--feature", action="append", help="only this feature (repeatable)")
@@ -70,31 +91,14 @@ def register(sub, parents) -> None:
     mv.add_argument("--multivariate", dest="multivariate", action="store_true", default=None,
                     help="also fit the domain classifier (default: [multivariate] enabled)")
     mv.add_argument("--no-multivariate", dest="multivariate", action="store_false")
-    p.set_defaults(handler=run_drift)
 
-    p = sub.add_parser("performance", parents=common, help="model quality per window, with late labels")
-    p.add_argument("--model", required=True)
-    p.add_argument("--version", help="default: the production version")
-    p.add_argument("--window", default=None,
-                   help="15m, 1h, 1d, 7d, ... or all (default 1d, wider when the data spans years)")
-    _add_range(p)
-    p.set_defaults(handler=run_performance)
-
-    p = sub.add_parser("slices", parents=common, help="quality per slice value, flags and fairness gaps")
-    p.add_argument("--model", required=True)
-    p.add_argument("--version", help="default: the production version")
+    _model_report(sub, common, "performance", "model quality per window, with late labels", run_performance,
+                  window="1d, wider when the data spans years")
+    p = _model_report(sub, common, "slices", "quality per slice value, flags and fairness gaps", run_slices)
     p.add_argument("--by", action="append", metavar="FEATURE",
                    help="slice feature (repeatable or comma-separated; default: the registry's slices)")
-    _add_range(p)
-    p.set_defaults(handler=run_slices)
-
-    p = sub.add_parser("ops", parents=common, help="requests, errors and latency per window")
-    p.add_argument("--model", required=True)
-    p.add_argument("--version", help="default: every version")
-    p.add_argument("--window", default=None,
-                   help="15m, 1h, 1d, 7d, ... or all (default 1h, wider when the data spans months)")
-    _add_range(p)
-    p.set_defaults(handler=run_ops)
+    _model_report(sub, common, "ops", "requests, errors and latency per window", run_ops,
+                  version="default: every version", window="1h, wider when the data spans months")
 
     p = sub.add_parser("cost", parents=common, help="serving and training cost, budget burn")
     p.add_argument("--model")
@@ -117,16 +121,11 @@ def register(sub, parents) -> None:
 
 def run_drift(ctx) -> int:
     from console.analytics.drift import drift_features_summary
-    from console.analytics.runner import run_report
 
     a = ctx.args
-    start, end = _range(ctx)
-    rstart = _time(a.reference_start, "--reference-start")
-    rend = _time(a.reference_end, "--reference-end")
-    db = _open(ctx)
-    rep = run_report(db, "drift_report", model=a.model, version=a.version, start=start, end=end,
-                     reference_start=rstart, reference_end=rend, multivariate=a.multivariate,
-                     features=a.feature)
+    rep = _report(ctx, "drift_report", reference_start=_time(a.reference_start, "--reference-start"),
+                  reference_end=_time(a.reference_end, "--reference-end"), multivariate=a.multivariate,
+                  features=a.feature)
     dd = rep["dataset_drift"]
     span = (f"[{rep['current']['start']} – {rep['current']['end']})" if rep["current"]["start"]
             else "(no traffic)")
@@ -141,13 +140,7 @@ def run_drift(ctx) -> int:
 
 
 def run_performance(ctx) -> int:
-    from console.analytics.runner import run_report
-
-    a = ctx.args
-    start, end = _range(ctx)
-    db = _open(ctx)
-    rep = run_report(db, "performance_report", model=a.model, version=a.version, window=a.window,
-                     start=start, end=end)
+    rep = _report(ctx, "performance_report", window=ctx.args.window)
     rows = [{"start": w["start"], "end": w["end"], "rows": w["rows"], "labelled": w["labelled"],
              "coverage": w["label_coverage"], **w["metrics"]} for w in rep["windows"]]
     offline = ", ".join(f"{k} {v:.4g}" for k, v in rep["offline"].items()) or "none"
@@ -156,13 +149,8 @@ def run_performance(ctx) -> int:
 
 
 def run_slices(ctx) -> int:
-    from console.analytics.runner import run_report
-
-    a = ctx.args
-    start, end = _range(ctx)
-    by = [x for item in (a.by or []) for x in item.split(",") if x] or None
-    db = _open(ctx)
-    rep = run_report(db, "slices_report", model=a.model, version=a.version, by=by, start=start, end=end)
+    by = [x for item in (ctx.args.by or []) for x in item.split(",") if x] or None
+    rep = _report(ctx, "slices_report", by=by)
     rows = [{"feature": s["feature"], "value": s["value"], "rows": s["rows"], "labelled": s["labelled"],
              **s["metrics"], "ci": s["accuracy_ci"], "p_adj": s["p_adjusted"],
              "flagged": "✗ flagged" if s["flagged"] else "✓ ok"} for s in rep["slices"]]
@@ -177,23 +165,13 @@ def run_slices(ctx) -> int:
 
 
 def run_ops(ctx) -> int:
-    from console.analytics.runner import run_report
-
-    a = ctx.args
-    start, end = _range(ctx)
-    db = _open(ctx)
-    rep = run_report(db, "ops_report", model=a.model, version=a.version, window=a.window, start=start, end=end)
+    rep = _report(ctx, "ops_report", window=ctx.args.window)
     emit(rep, ctx.fmt, rows=rep["windows"], title=f"{rep['model']} ops · window {rep['window']}")
     return 0
 
 
 def run_cost(ctx) -> int:
-    from console.analytics.runner import run_report
-
-    a = ctx.args
-    start, end = _range(ctx)
-    db = _open(ctx)
-    rep = run_report(db, "cost_report", model=a.model, version=a.version, by=a.by, start=start, end=end)
+    rep = _report(ctx, "cost_report", by=ctx.args.by)
     title = "; ".join(
         f"{b['model']}: {b['month']} ${b['mtd_usd']:.2f} of ${b['budget_usd']:.2f} ({100 * (b['burn'] or 0):.0f}%)"
         for b in rep["budget"]) or None

@@ -10,12 +10,11 @@ from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Horizontal
 from textual.widgets import DataTable, Static
 
 from console.tui import format as fmt
 from console.tui.panels.base import Panel
-from console.tui.widgets.plots import ConsolePlot, bars, line
+from console.tui.widgets.plots import ConsolePlot, bars, line, plot_pair
 
 P_VALUE_METHODS = ("ks", "chisquare", "z")
 TREND_BUCKETS = 8
@@ -38,9 +37,7 @@ class DriftPanel(Panel):
     def compose(self) -> ComposeResult:
         yield Static("", classes="panel-note", id="drift-summary")
         yield DataTable(id="drift-features", cursor_type="row", zebra_stripes=True)
-        with Horizontal(id="drift-plots", classes="split"):
-            yield ConsolePlot(id="drift-dist", classes="half")
-            yield ConsolePlot(id="drift-trend", classes="half")
+        yield plot_pair("drift-dist", "drift-trend", id="drift-plots")
 
     def on_mount(self) -> None:
         t = self.query_one(DataTable)

@@ -6,12 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from textual.app import ComposeResult
-from textual.containers import Horizontal
 from textual.widgets import Static
 
 from console.tui import format as fmt
 from console.tui.panels.base import Panel
-from console.tui.widgets.plots import ConsolePlot, line
+from console.tui.widgets.plots import ConsolePlot, line, plot_pair
 
 
 class OpsPanel(Panel):
@@ -20,9 +19,7 @@ class OpsPanel(Panel):
 
     def compose(self) -> ComposeResult:
         yield Static("", classes="panel-note")
-        with Horizontal(classes="split"):
-            yield ConsolePlot(id="ops-traffic", classes="half")
-            yield ConsolePlot(id="ops-latency", classes="half")
+        yield plot_pair("ops-traffic", "ops-latency")
 
     @classmethod
     def fetch(cls, backend, model: str, version: str | None, window) -> Any:

@@ -7,13 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 from textual.app import ComposeResult
-from textual.containers import Horizontal
 from textual.widgets import Static
 
 from console.tui import format as fmt
 from console.tui.fleetdata import primary_metric
 from console.tui.panels.base import Panel
-from console.tui.widgets.plots import ConsolePlot, line
+from console.tui.widgets.plots import ConsolePlot, line, plot_pair
 
 
 class PerformancePanel(Panel):
@@ -22,9 +21,7 @@ class PerformancePanel(Panel):
 
     def compose(self) -> ComposeResult:
         yield Static("", classes="panel-note")
-        with Horizontal(classes="split"):
-            yield ConsolePlot(id="perf-metric", classes="half")
-            yield ConsolePlot(id="perf-coverage", classes="half")
+        yield plot_pair("perf-metric", "perf-coverage")
         yield Static("", id="perf-table", classes="note")
 
     @classmethod

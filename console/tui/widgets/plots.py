@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from textual.containers import Horizontal
 from textual_plotext import PlotextPlot
 
 MARKERS = ("braille", "dot", "+", "x")
@@ -103,3 +104,9 @@ def bars(plt, mono: bool, labels: list[str], series: list[tuple[str, list[float]
                          **({} if mono else {"color": [series_colour(i, False) for i in range(len(series))]}))
     if title:
         plt.title(title)
+
+
+def plot_pair(left: str, right: str, id: str | None = None) -> Horizontal:
+    """Two plots side by side, each half the panel's width (drift, performance, ops)."""
+    return Horizontal(ConsolePlot(id=left, classes="half"), ConsolePlot(id=right, classes="half"),
+                      id=id, classes="split")
