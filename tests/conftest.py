@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import shutil
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -27,7 +30,19 @@ def pytest_addoption(parser):
              "whole run: the suite must pass the same, since the console reads only console.clock")
 
 
+# Environment variables that point the console (or a library) at the account's own folders.
+ACCOUNT_FOLDER_VARS = ("XDG_STATE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME")
+
+
 def pytest_configure(config):
+    # The suite never reads or writes the real account's home (signing key, query history):
+    # each test process gets a fresh, empty one, removed at the end.
+    home = tempfile.mkdtemp(prefix="mlops-console-test-home-")
+    config._test_home = home
+    os.environ["HOME"] = home
+    for var in ACCOUNT_FOLDER_VARS:
+        os.environ.pop(var, None)
+
     days = config.getoption("--os-clock-ahead")
     if days:
         import time_machine
@@ -37,6 +52,12 @@ def pytest_configure(config):
         traveller.start()
         config._os_clock_traveller = traveller
         assert dt.datetime.now(dt.UTC) - real > dt.timedelta(days=days - 1)
+
+
+def pytest_unconfigure(config):
+    home = getattr(config, "_test_home", None)
+    if home:
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def pytest_report_header(config):

@@ -144,7 +144,7 @@ def test_console_toml_deep_huge_garbage_is_one_line(tmp_path: Path) -> None:
         assert len(lines) == 1 and "console.toml" in lines[0], (name, result.stderr)
 
 
-def test_serving_journal_checkpoint_cache_history(tmp_path: Path) -> None:
+def test_serving_journal_checkpoint_cache_history(tmp_path: Path, monkeypatch) -> None:
     from console.analytics.cache import Cache, key_hash
     from console.governance.journal import Journal
     from console.governance.state import read_serving
@@ -173,6 +173,7 @@ def test_serving_journal_checkpoint_cache_history(tmp_path: Path) -> None:
     (tmp_path / "cache" / h[:2] / f"{h}.json").write_text(DEEP_JSON)
     assert cache.get({"k": 1}) is None  # a miss, not a crash
 
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # the history is the account's own
     history_path(ws).parent.mkdir(parents=True)
     history_path(ws).write_text(json.dumps({"sql": "SELECT 1"}) + "\n" + DEEP_JSON + "\n[1]\n"
                                 + json.dumps({"sql": "SELECT 2"}) + "\n")
