@@ -120,6 +120,9 @@ SECTIONS: dict[str, dict[str, Kind]] = {
         "min_effect": NUMBER,
         "max_values": NUMBER,
     },
+    "performance": {
+        "min_labelled": INTEGER,
+    },
     "alerts": {
         "window": TEXT,
         "ops_window": TEXT,
@@ -158,7 +161,7 @@ FEATURE_KEYS: dict[str, Kind] = {
 }
 
 # the sections a model may override under [models."<model>".<section>], with the same keys
-MODEL_SECTIONS: tuple[str, ...] = ("drift", "multivariate", "slices", "alerts", "gates")
+MODEL_SECTIONS: tuple[str, ...] = ("drift", "multivariate", "slices", "performance", "alerts", "gates")
 
 
 def known_keys() -> set[tuple[str, str]]:

@@ -33,7 +33,7 @@ async def test_fleet_shows_the_story_sorts_filters_and_opens(ingested_sample) ->
         first = [r.model for r in screen.visible_rows()][0]
         assert rows[first].alerts == max(r.alerts for r in rows.values())
         await pilot.press(*["s"] * 11)  # from alerts round to drift
-        assert screen.sort_col == 3
+        assert screen.sort_col == 2
         assert screen.visible_rows()[0].model == "credit-risk"
         await pilot.press("S")
         assert screen.visible_rows()[-1].model == "credit-risk"

@@ -1,5 +1,5 @@
 """Analytics settings from ``console.toml``: drift methods and thresholds, the multivariate
-band, the slice flag rule, the alert rules — each with a documented default
+band, the slice flag rule, the labels a live metric needs, the alert rules — each with a documented default
 (docs/analytics.md), overridable per model under ``[models."<model>".<section>]`` and, for
 drift, per feature under ``[models."<model>".drift.features.<feature>]``.
 
@@ -82,6 +82,11 @@ class SlicesConfig:
 
 
 @dataclass(frozen=True)
+class PerformanceConfig:
+    min_labelled: int = 100  # labelled rows a live metric needs; fewer: marked low-confidence
+
+
+@dataclass(frozen=True)
 class AlertsConfig:
     window: str = "7d"  # drift, performance and slices: the latest window of the model's data
     ops_window: str = "1h"  # errors and latency: the latest window of the model's data
@@ -104,6 +109,7 @@ class AnalyticsConfig:
     drift: DriftConfig = field(default_factory=DriftConfig)
     multivariate: MultivariateConfig = field(default_factory=MultivariateConfig)
     slices: SlicesConfig = field(default_factory=SlicesConfig)
+    performance: PerformanceConfig = field(default_factory=PerformanceConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
     cache: bool = True
 
@@ -186,6 +192,8 @@ def load_config(ws_config: dict[str, Any] | None, model: str | None = None) -> A
     drift = _drift(DriftConfig(), table(conf, "drift", "[drift]"), "drift")
     multi = _merge(MultivariateConfig, MultivariateConfig(), table(conf, "multivariate", "[multivariate]"), "multivariate")
     slices = _merge(SlicesConfig, SlicesConfig(), table(conf, "slices", "[slices]"), "slices")
+    perf = _merge(PerformanceConfig, PerformanceConfig(), table(conf, "performance", "[performance]"),
+                  "performance")
     alerts = _merge(AlertsConfig, AlertsConfig(), table(conf, "alerts", "[alerts]"), "alerts")
     cache_t = table(conf, "cache", "[cache]")
     cache = cache_t.get("enabled", True)
@@ -200,6 +208,7 @@ def load_config(ws_config: dict[str, Any] | None, model: str | None = None) -> A
         drift = _drift(drift, table(per, "drift", w + ".drift"), w + ".drift")
         multi = _merge(MultivariateConfig, multi, table(per, "multivariate", w), w + ".multivariate")
         slices = _merge(SlicesConfig, slices, table(per, "slices", w), w + ".slices")
+        perf = _merge(PerformanceConfig, perf, table(per, "performance", w), w + ".performance")
         alerts = _merge(AlertsConfig, alerts, table(per, "alerts", w), w + ".alerts")
     if slices.correction not in ("holm", "bh", "none"):
         raise _fail("slices.correction", "must be holm, bh or none")
@@ -207,4 +216,5 @@ def load_config(ws_config: dict[str, Any] | None, model: str | None = None) -> A
         raise _fail("alerts.drift_severity", "must be critical or warning")
     if not 0 < drift.share <= 1:
         raise _fail("drift.share", "must be in (0, 1]")
-    return AnalyticsConfig(drift=drift, multivariate=multi, slices=slices, alerts=alerts, cache=cache)
+    return AnalyticsConfig(drift=drift, multivariate=multi, slices=slices, performance=perf, alerts=alerts,
+                           cache=cache)

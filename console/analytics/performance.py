@@ -4,6 +4,8 @@ Windows are epoch-aligned (``windows``); each window reports ``rows`` (successfu
 ``labelled``, ``label_coverage`` and the task's metrics (``metrics``), and ``vs_offline`` — the
 difference live − offline for every metric the registry's offline ``metrics`` also has. A label
 that arrives late lands in its prediction's window; the cache recomputes just that window.
+``live`` is the task's primary metric in the newest window that has it (``live_value``), with
+the labelled rows behind it and whether they are too few to trust (``[performance] min_labelled``).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 from console.analytics import windows as W
 from console.analytics.config import AnalyticsConfig, config_for
 from console.analytics.incremental import windowed
-from console.analytics.metrics import METRICS, compute_windows, labelled_relation
+from console.analytics.metrics import METRICS, PRIMARY_METRIC, compute_windows, labelled_relation
 from console.analytics.source import (
     Scope,
     StoreLike,
@@ -53,6 +55,21 @@ def vs_offline(metrics: dict[str, Any], offline: dict[str, float]) -> dict[str, 
     return {k: metrics[k] - offline[k] for k in offline if metrics.get(k) is not None}
 
 
+def live_value(windows: list[dict[str, Any]], metric: str | None, min_labelled: int) -> dict[str, Any]:
+    """The live value of ``metric``: its value in the newest window that has one, with the
+    labelled rows it rests on and ``low_confidence`` when they are fewer than ``min_labelled``
+    (``[performance] min_labelled``). ``value`` is None (and ``labelled`` 0) when no window has one."""
+    out: dict[str, Any] = {"metric": metric, "value": None, "labelled": 0, "start": None, "end": None,
+                           "min_labelled": min_labelled, "low_confidence": False}
+    for w in reversed(windows):
+        value = (w.get("metrics") or {}).get(metric) if metric else None
+        if w.get("labelled") and value is not None:
+            out.update(value=value, labelled=w["labelled"], start=w.get("start"), end=w.get("end"),
+                       low_confidence=w["labelled"] < min_labelled)
+            break
+    return out
+
+
 def performance_report(
     db: StoreLike,
     model: str,
@@ -84,6 +101,7 @@ def performance_report(
         "model": model, "version": version, "task": task, "metric_names": list(METRICS[task]),
         "window": W.size_label(size), "offline": offline, "start": W.iso(rng[0]) if rng else None,
         "end": W.iso(rng[1]) if rng else None, "windows": [],
+        "live": live_value([], PRIMARY_METRIC.get(task), config.performance.min_labelled),
     }
     if rng is None:
         return out
@@ -116,6 +134,7 @@ def performance_report(
     out["rows"] = total["rows"]
     out["labelled"] = total["labelled"]
     out["label_coverage"] = total["labelled"] / total["rows"] if total["rows"] else None
+    out["live"] = live_value(out["windows"], PRIMARY_METRIC.get(task), config.performance.min_labelled)
     return out
 
 

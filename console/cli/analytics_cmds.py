@@ -144,7 +144,14 @@ def run_performance(ctx) -> int:
     rows = [{"start": w["start"], "end": w["end"], "rows": w["rows"], "labelled": w["labelled"],
              "coverage": w["label_coverage"], **w["metrics"]} for w in rep["windows"]]
     offline = ", ".join(f"{k} {v:.4g}" for k, v in rep["offline"].items()) or "none"
-    emit(rep, ctx.fmt, rows=rows, title=f"{rep['model']} v{rep['version']} ({rep['task']}) · window {rep['window']}; offline: {offline}")
+    live = rep["live"]
+    said = "none"
+    if live["value"] is not None:
+        said = f"{live['metric']} {live['value']:.4g} on {live['labelled']} labels"
+        if live["low_confidence"]:
+            said += f" ~ low confidence (< {live['min_labelled']})"
+    emit(rep, ctx.fmt, rows=rows, title=f"{rep['model']} v{rep['version']} ({rep['task']}) · window {rep['window']}; "
+                                        f"live: {said}; offline: {offline}")
     return 0
 
 

@@ -40,6 +40,9 @@ class FleetRow:
     metric: str | None = None
     metric_value: float | None = None
     metric_offline: float | None = None
+    metric_labelled: int | None = None  # the labelled rows the live value rests on
+    metric_low: bool = False  # fewer than [performance] min_labelled: low-confidence
+    metric_min: int | None = None  # that minimum
     cost_today: float | None = None
     cost_mtd: float | None = None
     budget: float | None = None
@@ -137,16 +140,16 @@ def add_summary(backend, rows: list[FleetRow], window: TimeWindow, now: datetime
 
 
 def metric_of(backend, row: FleetRow, window: TimeWindow) -> dict[str, Any]:
-    """The latest labelled value of the row's primary metric (``performance_report``; its
-    exception propagates: the caller marks the part failed)."""
+    """The live value of the row's primary metric, the labelled rows behind it and whether they
+    are too few to trust (``performance_report``'s ``live``; its exception propagates: the
+    caller marks the part failed)."""
     if row.production is None or not row.metric:
         return {}
     perf = backend.report("performance_report", model=row.model,
                           window=window.step, start=window.start, end=window.end)
-    for w in reversed((perf or {}).get("windows", [])):
-        if w.get("labelled") and (w.get("metrics") or {}).get(row.metric) is not None:
-            return {"metric_value": w["metrics"][row.metric]}
-    return {"metric_value": None}
+    live = (perf or {}).get("live") or {}
+    return {"metric_value": live.get("value"), "metric_labelled": live.get("labelled"),
+            "metric_low": bool(live.get("low_confidence")), "metric_min": live.get("min_labelled")}
 
 
 def drift_of(backend, row: FleetRow, window: TimeWindow) -> dict[str, Any]:

@@ -65,6 +65,17 @@ def num(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
+def count(value: int | None) -> str:
+    """A compact count: ``20``, ``999``, ``1.2k``, ``34k``, ``1.2M`` (``—`` for None)."""
+    if value is None:
+        return "—"
+    for size, unit in ((1_000_000, "M"), (1_000, "k")):
+        if value >= size:
+            scaled = value / size
+            return f"{scaled:.1f}{unit}" if scaled < 10 else f"{scaled:.0f}{unit}"
+    return str(value)
+
+
 def pct(value: float | None, digits: int = 1) -> str:
     return "—" if value is None else f"{value * 100:.{digits}f}%"
 

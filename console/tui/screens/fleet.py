@@ -42,17 +42,30 @@ COLUMNS = (
     # label, width, sort key — the most urgent first, so 80 columns show what matters
     ("model", 13, lambda r: r.model),
     ("prod", 4, lambda r: r.production or ""),
-    ("cand", 4, lambda r: ",".join(r.candidates)),
     ("drift", 8, lambda r: {"drift": 0, "warn": 1, "ok": 2}.get(r.drift, 3)),
     ("alerts", 12, lambda r: (-(r.alerts), severity_rank(r.worst_alert or "info"))),
     ("err", 6, lambda r: -(r.error_rate or 0)),
     ("p95", 6, lambda r: -(r.p95_ms or 0)),
-    ("live/offl.", 10, lambda r: r.metric_value if r.metric_value is not None else -1e9),
+    # live value/offline value of the primary metric, n = the labelled rows behind the live
+    # value; "~" before it: fewer than [performance] min_labelled (the note names the metric)
+    ("live/offl. n", 16, lambda r: (r.metric_low, r.metric_value if r.metric_value is not None else -1e9)),
     ("traffic", 12, lambda r: -(r.requests or 0)),
     ("today", 6, lambda r: -(r.cost_today or 0)),
     ("month/budget", 12, lambda r: -(r.cost_mtd or 0)),
     ("reqs", 4, lambda r: -r.pending),
+    ("cand", 4, lambda r: ",".join(r.candidates)),
 )
+
+
+def live_note(r: FleetRow) -> str:
+    """The highlighted model's live metric in words: its name, value and the labels behind it,
+    and "~ low confidence" when they are fewer than ``[performance] min_labelled``."""
+    if not r.metric or r.metric_value is None or r.state("metric") != "ok":
+        return ""
+    text = f"{r.model}: live {r.metric} {fmt.num(r.metric_value, 2)} on {fmt.num(r.metric_labelled)} labels"
+    if r.metric_low:
+        text += f" ~ low confidence (< {fmt.num(r.metric_min)})"
+    return text
 
 
 class FleetScreen(FilteredTableScreen):
@@ -61,13 +74,13 @@ class FleetScreen(FilteredTableScreen):
     VIEW = "fleet"
 
     SLOW = ("metric", "drift", "alerts")  # the columns filled after the first data paint
-    CARRIED = ("metric_value", "drift", "drifted_features", "alerts", "worst_alert")
+    CARRIED = ("metric_value", "metric_labelled", "metric_low", "metric_min", "drift", "drifted_features", "alerts", "worst_alert")
     PART_OF = {"metric": "metric", "drift": "drift", "alerts": "alerts"}
 
     def __init__(self) -> None:
         super().__init__()
         self.rows: list[FleetRow] = []
-        self.sort_col = 4  # open alerts first
+        self.sort_col = 3  # open alerts first
         self.sort_reverse = False
         self.filter_text = ""
         self.generation = 0
@@ -169,11 +182,13 @@ class FleetScreen(FilteredTableScreen):
         waiting = [k for k in self.SLOW if k in self.waiting_for]
         pending = f"loading {', '.join(waiting)}…" if waiting and "summary" not in self.waiting_for else ""
         mine = next((r for r in self.rows if r.model == self.selected_model()), None)
+        live = ""
         if mine is not None and mine.failures:
             text = f"✗ {mine.model}: " + "; ".join(f"{part} failed: {why}" for part, why in mine.failures.items())
         else:
             text = f"✗ {len(problems)} problem(s): {problems[0]}" if problems else ""
-        self.query_one("#fleet-note", Static).update(" · ".join(t for t in (pending, text) if t))
+            live = live_note(mine) if mine is not None else ""
+        self.query_one("#fleet-note", Static).update(" · ".join(t for t in (live, pending, text) if t))
 
     # -- the slow columns, one worker each ------------------------------------------------
     def _post(self, data: Any) -> bool:
@@ -309,9 +324,13 @@ class FleetScreen(FilteredTableScreen):
                 return Text("✗ fail" if narrow else "✗ failed", style="red")
             return value
 
-        metric = "—"
+        metric: Any = "—"
         if r.metric:
             metric = f"{fmt.num(r.metric_value, 2)}/{fmt.num(r.metric_offline, 2)}"
+            if r.metric_value is not None:
+                metric += f" n={fmt.count(r.metric_labelled)}"
+            if r.metric_low:  # the symbol says it; the colour only adds to it
+                metric = Text("~" + metric, style="yellow italic")
         budget: Any = fmt.usd(r.cost_mtd)
         if r.budget is not None:
             budget += f"/{fmt.usd(r.budget)}"
@@ -324,13 +343,13 @@ class FleetScreen(FilteredTableScreen):
         else:
             alerts = part("alerts", Text("✓ none", style="green"))
         return [
-            Text(r.model, style="bold"), r.production or "—", ",".join(r.candidates) or "—",
+            Text(r.model, style="bold"), r.production or "—",
             part("drift", fmt.state(r.drift)), alerts,
             part("ops", fmt.pct(r.error_rate), narrow=True), part("ops", fmt.ms(r.p95_ms), narrow=True),
             part("metric", metric) if r.metric else metric,
             part("ops", fmt.sparkline(r.traffic, 12)), part("cost", fmt.usd(r.cost_today), narrow=True),
             part("budget", budget),
-            f"{r.pending}" if r.pending else "—",
+            f"{r.pending}" if r.pending else "—", ",".join(r.candidates) or "—",
         ]
 
     def selected_model(self) -> str | None:
