@@ -27,7 +27,8 @@ def runner(*keys: str):
 
 SCREENS = {
     "fleet": (),
-    "model": ("enter", "3"),  # slices (the drift tab has its own pilot test)
+    "model": ("enter", "3"),  # slices
+    "drift": ("enter", "1"),  # the ranked features, the first one's distribution and score over time
     "alerts": ("f2",),
     "signoff": ("f3", "enter"),
 }

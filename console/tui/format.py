@@ -98,7 +98,3 @@ def when(value: Any) -> str:
         return value.strftime("%Y-%m-%d %H:%M")
     text = str(value)
     return text.replace("T", " ")[:16]
-
-
-def short_day(value: Any) -> str:
-    return when(value)[5:10] if value else "—"

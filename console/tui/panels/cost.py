@@ -9,6 +9,7 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
+from console.analytics.axes import time_labels
 from console.tui import format as fmt
 from console.tui.panels.base import Panel
 from console.tui.widgets.plots import ConsolePlot, line
@@ -40,7 +41,7 @@ class CostPanel(Panel):
         rows = data["daily"].get("rows", [])
         budget = data["budget"]
         now = data["now"]
-        xs = [fmt.short_day(r.get("day")) for r in rows]
+        xs = time_labels([r.get("day") for r in rows])
         ys = [r.get("total_usd") for r in rows]
         pace = budget / calendar.monthrange(now.year, now.month)[1] if budget else None
         self.query_one("#cost-daily", ConsolePlot).draw_with(

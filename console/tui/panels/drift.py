@@ -12,6 +12,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
+from console.analytics.axes import time_labels
 from console.tui import format as fmt
 from console.tui.panels.base import Panel
 from console.tui.widgets.plots import ConsolePlot, bars, line, plot_pair
@@ -96,7 +97,7 @@ class DriftPanel(Panel):
             plot.draw_with(lambda plt, mono: bars(plt, mono, labels, [("reference", ref), ("current", cur)],
                                                   title=f"{name}: reference vs current"))
         trend = self.data["trend"]
-        xs = [fmt.short_day(p.get("start")) for p in trend.get("points", [])]
+        xs = time_labels([p.get("start") for p in trend.get("points", [])])
         ys = [p.get(name) for p in trend.get("points", [])]
         thr = f.get("threshold")
         self.query_one("#drift-trend", ConsolePlot).draw_with(

@@ -8,6 +8,7 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.widgets import Static
 
+from console.analytics.axes import time_labels
 from console.tui import format as fmt
 from console.tui.panels.base import Panel
 from console.tui.widgets.plots import ConsolePlot, line, plot_pair
@@ -35,7 +36,7 @@ class OpsPanel(Panel):
         self.note(f"{fmt.num(tot.get('requests'))} requests · {fmt.num(tot.get('errors'))} errors "
                   f"({fmt.pct(tot.get('error_rate'))}) · latency p50 {fmt.ms(lat.get('p50'))} "
                   f"p95 {fmt.ms(lat.get('p95'))} p99 {fmt.ms(lat.get('p99'))}")
-        xs = [fmt.short_day(w.get("start")) for w in wins]
+        xs = time_labels([w.get("start") for w in wins])
         self.query_one("#ops-traffic", ConsolePlot).draw_with(
             (lambda plt, mono: line(plt, mono, xs, [("requests", [w.get("requests") for w in wins]),
                                                     ("errors", [w.get("errors") for w in wins])],

@@ -9,6 +9,7 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.widgets import Static
 
+from console.analytics.axes import time_labels
 from console.tui import format as fmt
 from console.tui.fleetdata import primary_metric
 from console.tui.panels.base import Panel
@@ -37,7 +38,7 @@ class PerformancePanel(Panel):
         wins = data["report"].get("windows", [])
         metric = primary_metric(data["task"])
         offline = data["offline"].get(metric)
-        xs = [fmt.short_day(w.get("start")) for w in wins]
+        xs = time_labels([w.get("start") for w in wins])
         ys = [(w.get("metrics") or {}).get(metric) for w in wins]
         cov = [w.get("label_coverage") for w in wins]
         latest = next((y for y in reversed(ys) if y is not None), None)

@@ -13,8 +13,18 @@ from typing import Any
 
 from textual.containers import Horizontal
 from textual_plotext import PlotextPlot
+from textual_plotext.plot import Plot
+
+from console.analytics.axes import fit_ticks
 
 MARKERS = ("braille", "dot", "+", "x")
+
+
+class SizedPlot(Plot):
+    """plotext's figure and the width it is being drawn at (plotext's own idea of its size is
+    capped at the terminal's, which is not the widget's)."""
+
+    columns: int | None = None
 
 
 class ConsolePlot(PlotextPlot):
@@ -26,6 +36,7 @@ class ConsolePlot(PlotextPlot):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
+        self._plot = SizedPlot()
         self._draw: Callable | None = None
         self._empty = "no data yet"
         self._drawn: tuple[tuple, Any] | None = None  # (what it was drawn for, the drawing)
@@ -48,6 +59,7 @@ class ConsolePlot(PlotextPlot):
     def _build(self, mono: bool):
         plt = self.plt
         plt.clear_figure()
+        plt.columns = self.size.width  # known while drawing: the x labels are fitted to it
         if mono:
             plt.theme("clear")
         if self._draw is None:
@@ -85,8 +97,7 @@ def line(plt, mono: bool, xs: list[str], series: list[tuple[str, list[float | No
         label, value = hline
         plt.plot(idx or [0], [value] * (len(idx) or 1), label=label, marker="-",
                  **({} if mono else {"color": "red"}))
-    step = max(1, len(xs) // 6)
-    plt.xticks(idx[::step], xs[::step])
+    xticks(plt, idx, xs)
     if title:
         plt.title(title)
     if ylabel:
@@ -102,8 +113,16 @@ def bars(plt, mono: bool, labels: list[str], series: list[tuple[str, list[float]
         plt.multiple_bar(labels, [s[1] for s in series], labels=[s[0] for s in series],
                          marker=fills[: len(series)],
                          **({} if mono else {"color": [series_colour(i, False) for i in range(len(series))]}))
+    xticks(plt, list(range(1, len(labels) + 1)), labels)
     if title:
         plt.title(title)
+
+
+def xticks(plt, positions: list[float], labels: list[str]) -> None:
+    """The x labels that fit the plot's width (``fit_ticks``), so plotext never drops one
+    itself — it would pick which in an order that differs from run to run."""
+    keep = fit_ticks(labels, getattr(plt, "columns", None))
+    plt.xticks([positions[i] for i in keep], [labels[i] for i in keep])
 
 
 def plot_pair(left: str, right: str, id: str | None = None) -> Horizontal:
