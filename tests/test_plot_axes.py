@@ -36,8 +36,8 @@ def test_fit_ticks_spaces_labels_evenly_from_the_first() -> None:
     labels = [f"11-{d:02d}" for d in range(1, 29)]
     assert fit_ticks(labels, None) == [0, 5, 10, 15, 20, 25]
     wide, narrow = fit_ticks(labels, 200), fit_ticks(labels, 40)
-    assert wide[0] == narrow[0] == 0 and len(wide) > len(narrow) >= 2
-    assert len({b - a for a, b in zip(wide, wide[1:], strict=False)}) == 1
+    assert wide[0] == narrow[0] == 0 and wide[-1] == narrow[-1] == 27 and len(wide) > len(narrow) >= 2
+    assert len({b - a for a, b in zip(wide[:-1], wide[1:-1], strict=False)}) == 1  # even, then the last
     assert fit_ticks(["a very long label indeed"], 20) == [0] and fit_ticks([], 80) == []
 
 

@@ -57,8 +57,8 @@ def time_labels(values: Sequence[Any]) -> list[str]:
 
 def fit_ticks(labels: Sequence[str], width: int | None) -> list[int]:
     """Indices of the labels to show on an x axis ``width`` columns wide (the whole plot,
-    frame included), evenly spaced from the first so that no two overlap. ``width=None``
-    (unknown): every sixth."""
+    frame included): evenly spaced from the first, and the last, with no two overlapping.
+    ``width=None`` (unknown): every sixth."""
     n = len(labels)
     if n == 0:
         return []
@@ -72,4 +72,10 @@ def fit_ticks(labels: Sequence[str], width: int | None) -> list[int]:
     step = max(1, math.ceil(room / per_tick)) if per_tick > 0 else n
     if room > canvas:
         return [0]
-    return list(range(0, n, step))
+    keep = list(range(0, n, step))
+    if keep[-1] != n - 1:  # the last label (the newest time, an overflow bin) is always shown
+        if (n - 1 - keep[-1]) * per_tick >= room:
+            keep.append(n - 1)
+        elif len(keep) > 1:
+            keep[-1] = n - 1
+    return keep

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from console.analytics import driftdata, stats
+from console.analytics import bins, driftdata, stats
 from console.analytics import windows as W
 from console.analytics.cache import Cache, cache_for
 from console.analytics.config import AnalyticsConfig, DriftConfig, FeatureDriftRule, config_for
@@ -102,6 +102,7 @@ def column_entry(
             c_sh = stats.histogram_sorted(b, edges) / b.size
             st["histogram"] = {"labels": [float(e) for e in edges[:-1]], "edges": [float(e) for e in edges],
                                "reference": [float(x) for x in r_sh], "current": [float(x) for x in c_sh]}
+            st["plot_bins"] = bins.plot_bins(a, b)
         else:
             ref_counts = ref.memo("counts", lambda: stats.counts_from_sorted(a))
             cur_counts = stats.counts_from_sorted(b)
@@ -355,7 +356,7 @@ class Plan:
                 "feats": [[n, c, k, r.method, r.threshold, rc] for n, c, k, r, rc in self.feats],
                 "output": [self.output[0], self.output[1], self.output[2].method, self.output[2].threshold,
                            self.output[3]] if self.output else None,
-                "share": self.config.drift.share}
+                "share": self.config.drift.share, "plot_bins": bins.RULE}
 
     def reference_data(self) -> SideData:
         load = lambda: side_data(self.db, self.reference, self.ref_cols)  # noqa: E731

@@ -107,21 +107,12 @@ class DriftPanel(Panel):
             f"{name}: no history in this window")
 
 
-def compact(x: float) -> str:
-    for size, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(x) >= size:
-            return f"{x / size:.3g}{unit}"
-    return f"{x:.3g}"
-
-
 def distribution(stats: dict) -> tuple[list[str], list[float], list[float]] | None:
-    """Reference and current shares as the engine reported them (bins or categories)."""
-    hist = stats.get("histogram") or stats.get("distribution")
+    """Reference and current shares as the engine binned them for the plot: numeric values in
+    clipped bins with ``< x``/``> y`` overflow bins (``plot_bins``), else the categories."""
+    hist = stats.get("plot_bins") or stats.get("histogram") or stats.get("distribution")
     if isinstance(hist, dict):
-        labels = hist.get("labels")
-        if hist.get("edges"):  # numeric bins: label each by its lower edge, compactly
-            labels = [compact(e) for e in hist["edges"][:-1]]
-        ref, cur = hist.get("reference"), hist.get("current")
+        labels, ref, cur = hist.get("labels"), hist.get("reference"), hist.get("current")
         if labels and ref is not None and cur is not None:
             return [str(x) for x in labels], list(ref), list(cur)
     # No binned shares in the report: compare the summary statistics it does carry.
