@@ -1,6 +1,7 @@
 """The plots' axes: time labels at the precision the data's span needs, x labels thinned to the
 plot's width so that none is dropped by the drawing library — whose own dropping depended on
-the process's string hash seed, so the same screen drew different labels on every run."""
+the process's string hash seed, so the same screen drew different labels on every run — and a
+rate drawn on a y axis of its own beside counts."""
 
 from __future__ import annotations
 
@@ -62,6 +63,19 @@ def test_every_fitted_label_is_drawn_at_every_width() -> None:
             draw(plt, labels)
             axis = _bottom(plt, width)
             assert all(labels[i] in axis for i in fit_ticks(labels, width)), (width, axis)
+
+
+def test_a_rate_beside_counts_has_its_own_y_axis() -> None:
+    plt = SizedPlot()
+    plt.columns = 60
+    line(plt, True, ["11-14", "11-15", "11-16", "11-17"], [("requests", [2000.0, 2100.0, 1900.0, 2131.0])],
+         right=("error %", [0.05, 0.3, 0.1, 0.2]))
+    plt.plotsize(60, 12)
+    plt._set_size(60, 12)
+    rows = re.sub(r"\x1b\[[0-9;]*m", "", plt.build()).splitlines()
+    right = [r.rsplit("├", 1)[1].strip() for r in rows if "├" in r]
+    assert right[0] == "0.300" and right[-1] == "0.050"  # its own scale, not squashed under 2131
+    assert any("error % (right)" in r for r in rows) and any("requests" in r for r in rows)
 
 
 DRAW = textwrap.dedent("""

@@ -42,7 +42,10 @@ async def test_every_tab_of_a_model(ingested_sample) -> None:
 
         await pilot.press("4")
         await settle(app, pilot)
-        assert "latency p50" in screen_text(app) and "traffic and errors" in screen_text(app)
+        text = screen_text(app)
+        assert "latency p50" in text and "requests and error rate" in text
+        traffic = screen.query_one("#ops-traffic").render().plain
+        assert "error % (right)" in traffic and "├" in traffic  # the error rate on a y axis of its own
 
         await pilot.press("5")
         await settle(app, pilot)

@@ -1,5 +1,6 @@
-"""Ops tab: traffic and errors per bucket, and latency percentiles (p50, p95, p99). Numbers
-from ``ops_report``."""
+"""Ops tab: requests per bucket with the error rate on a y axis of its own (a few errors beside
+thousands of requests would be a flat line on the requests' scale), and latency percentiles
+(p50, p95, p99). Numbers from ``ops_report``."""
 
 from __future__ import annotations
 
@@ -37,10 +38,11 @@ class OpsPanel(Panel):
                   f"({fmt.pct(tot.get('error_rate'))}) · latency p50 {fmt.ms(lat.get('p50'))} "
                   f"p95 {fmt.ms(lat.get('p95'))} p99 {fmt.ms(lat.get('p99'))}")
         xs = time_labels([w.get("start") for w in wins])
+        rate = [None if w.get("error_rate") is None else 100 * w["error_rate"] for w in wins]
         self.query_one("#ops-traffic", ConsolePlot).draw_with(
-            (lambda plt, mono: line(plt, mono, xs, [("requests", [w.get("requests") for w in wins]),
-                                                    ("errors", [w.get("errors") for w in wins])],
-                                    title="traffic and errors")) if wins else None)
+            (lambda plt, mono: line(plt, mono, xs, [("requests", [w.get("requests") for w in wins])],
+                                    right=("error %", rate),
+                                    title="requests and error rate")) if wins else None)
         self.query_one("#ops-latency", ConsolePlot).draw_with(
             (lambda plt, mono: line(plt, mono, xs, [(p, [(w.get("latency_ms") or {}).get(p) for w in wins])
                                                     for p in ("p50", "p95", "p99")],

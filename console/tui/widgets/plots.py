@@ -80,15 +80,20 @@ def series_colour(i: int, mono: bool) -> str | None:
 
 
 def line(plt, mono: bool, xs: list[str], series: list[tuple[str, list[float | None]]],
-         hline: tuple[str, float] | None = None, title: str = "", ylabel: str = "") -> None:
+         hline: tuple[str, float] | None = None, title: str = "", ylabel: str = "",
+         right: tuple[str, list[float | None]] | None = None) -> None:
     """Lines over labelled x ticks (dates); gaps where a value is missing; an optional
-    horizontal reference line (offline value, threshold, budget)."""
+    horizontal reference line (offline value, threshold, budget); an optional series on a y
+    axis of its own on the right (a rate beside counts), named "(right)" in the legend."""
     idx = list(range(len(xs)))
-    for i, (label, ys) in enumerate(series):
+    sides = [(label, ys, "left") for label, ys in series]
+    if right is not None:
+        sides.append((f"{right[0]} (right)", right[1], "right"))
+    for i, (label, ys, side) in enumerate(sides):
         pts = [(x, y) for x, y in zip(idx, ys, strict=False) if y is not None]
         if not pts:
             continue
-        kw = {"label": label, "marker": MARKERS[i % len(MARKERS)]}
+        kw = {"label": label, "marker": MARKERS[i % len(MARKERS)], "yside": side}
         colour = series_colour(i, mono)
         if colour:
             kw["color"] = colour
