@@ -46,6 +46,7 @@ async def test_every_tab_of_a_model(ingested_sample) -> None:
         assert "latency p50" in text and "requests and error rate" in text
         traffic = screen.query_one("#ops-traffic").render().plain
         assert "error % (right)" in traffic and "├" in traffic  # the error rate on a y axis of its own
+        assert screen.query_one("#ops-traffic").region.right < screen.query_one("#ops-latency").region.x
 
         await pilot.press("5")
         await settle(app, pilot)

@@ -107,7 +107,7 @@ def column_entry(
             ref_counts = ref.memo("counts", lambda: stats.counts_from_sorted(a))
             cur_counts = stats.counts_from_sorted(b)
             _, r_sh, c_sh = stats.category_shares(ref_counts, cur_counts)
-            st["histogram"] = distribution(None, None, ref_counts, cur_counts)
+            st["histogram"] = distribution(ref_counts, cur_counts)
         st.update({
             "ks": comp.ks, "ks_pvalue": comp.ks_pvalue, "wasserstein": comp.wasserstein,
             "wasserstein_normed": comp.wasserstein_normed, "psi": stats.psi(r_sh, c_sh),
@@ -132,7 +132,7 @@ def column_entry(
             return entry
         n_distinct = len(set(ref_counts) | set(cur_counts))
         st.update(stats.compare_categorical(ref_counts, cur_counts))
-        st["histogram"] = distribution(None, None, ref_counts, cur_counts)
+        st["histogram"] = distribution(ref_counts, cur_counts)
         st["distinct"] = n_distinct
         st["new_categories"] = sorted(set(cur_counts) - set(ref_counts))[:20]
     method = rule_method
@@ -145,17 +145,9 @@ def column_entry(
     return entry
 
 
-def distribution(a, b, ref_counts, cur_counts, max_bars: int = 12) -> dict[str, Any]:
-    """Reference and current shares for display (the TUI's distribution plot): Sturges bins
-    of numeric values (labelled by their lower edge), else the most common categories."""
-    if a is not None:
-        if stats.n_distinct_sorted(a) > stats.BINNING_DISTINCT_MIN:
-            edges = stats.sturges_edges(a, b)
-            ref = stats.histogram_sorted(a, edges) / a.size
-            cur = stats.histogram_sorted(b, edges) / b.size
-            return {"labels": [float(e) for e in edges[:-1]], "edges": [float(e) for e in edges],
-                    "reference": [float(x) for x in ref], "current": [float(x) for x in cur]}
-        ref_counts, cur_counts = stats.counts_from_sorted(a), stats.counts_from_sorted(b)
+def distribution(ref_counts, cur_counts, max_bars: int = 12) -> dict[str, Any]:
+    """Reference and current shares of the most common values (categories, or the values of a
+    numeric feature with few distinct ones) for the TUI's distribution plot."""
     keys, ref, cur = stats.category_shares(ref_counts, cur_counts)
     order = sorted(range(len(keys)), key=lambda i: -(ref[i] + cur[i]))[:max_bars]
     return {"labels": [str(keys[i]) for i in order], "reference": [float(ref[i]) for i in order],
