@@ -30,7 +30,7 @@ async def test_every_tab_of_a_model(ingested_sample) -> None:
         await pilot.press("2")
         await settle(app, pilot)
         text = screen_text(app)
-        assert "roc_auc: latest" in text and "vs offline" in text and "label coverage" in text
+        assert "roc_auc: live" in text and "vs offline" in text and "label coverage" in text
 
         await pilot.press("3")
         await settle(app, pilot)

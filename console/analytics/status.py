@@ -1,13 +1,16 @@
 """The store as a reader sees it right now: how far ingest lags behind the sources, how many
 rows it quarantined, the newest data, and how many records are stamped after the console's
-clock (the TUI's header; any reader may ask)."""
+clock (the TUI's header; any reader may ask); and the span of a model's (or every model's)
+data, which the TUI's windows end at (``data_span``)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from console import clock
-from console.analytics.source import aware, naive
+from console.analytics.cache import per_batch
+from console.analytics.source import Scope, aware, data_range, latest_ts, naive
 from console.store.snapshot import StoreSnapshot
 
 
@@ -28,3 +31,25 @@ def store_status(db: StoreSnapshot) -> dict[str, Any]:
     return {"lag_bytes": int(lag) if lag is not None else 0,
             "quarantined": int(quarantined) if quarantined is not None else 0,
             "latest_ts": aware(latest), "future_rows": int(future or 0)}
+
+
+def data_span(db: StoreSnapshot, model: str | None = None) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """``(oldest, newest)`` record of ``model`` (of every model when ``None``), the newest one
+    not after ``console.clock.now()`` (as ``store_status``'s ``latest_ts``): where the TUI's
+    windows end by default, so data that stopped days ago is still in "the last 24 h"."""
+    if model is not None:
+        return data_range(db, Scope(model, None))[0], latest_ts(db, Scope(model, None))
+
+    def compute() -> tuple[dt.datetime | None, dt.datetime | None]:
+        row = db.cursor().execute("SELECT min(ts), max(ts) FROM predictions").fetchall()[0]
+        return aware(row[0]), aware(row[1])
+
+    lo, hi = per_batch(db, {"k": "range", "view": "predictions", "scope": None}, compute)
+    now = clock.now()
+    if hi is not None and hi > now:  # a record stamped in the future never moves "newest" ahead
+        cur = db.cursor()
+        try:
+            hi = aware(cur.execute("SELECT max(ts) FROM predictions WHERE ts <= ?", [naive(now)]).fetchone()[0])
+        finally:
+            cur.close()
+    return lo, hi

@@ -106,9 +106,39 @@ class Window:
         return f"{to_epoch_us(self.start)}-{to_epoch_us(self.end)}"
 
 
-def check_range(start: dt.datetime | None, end: dt.datetime | None) -> None:
+def check_range(start: dt.datetime | None, end: dt.datetime | None,
+                names: tuple[str, str] = ("--start", "--end")) -> None:
     if start is not None and end is not None and end <= start:
-        raise UsageError("--end must be after --start")
+        raise UsageError(f"{names[1]} must be after {names[0]}")
+
+
+def parse_range(start: str | None, end: str | None,
+                names: tuple[str, str] = ("--start", "--end")) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """A ``[start, end)`` given as text — the command line's ``--start``/``--end`` and the
+    TUI's range dialog: each a time (``parse_time``) or ``None`` (open); ``UsageError`` with one
+    line naming ``names`` for a bad time or an end not after the start."""
+    lo = parse_time(start, names[0]) if start is not None else None
+    hi = parse_time(end, names[1]) if end is not None else None
+    check_range(lo, hi, names)
+    return lo, hi
+
+
+def anchored(span: int | None, newest: dt.datetime | None, now: dt.datetime
+             ) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """The last ``span`` seconds of the data: ``[newest − span, newest]`` (the end exclusive,
+    one microsecond after the newest record), so a window over data that stopped days ago still
+    holds it; ending at ``now`` when there is no data; ``span=None`` (all): open at both ends."""
+    if span is None:
+        return None, None
+    last = newest if newest is not None else now
+    return last - dt.timedelta(seconds=span), last + dt.timedelta(microseconds=1)
+
+
+def step_for(lo: dt.datetime, hi: dt.datetime, most: int = 200) -> int:
+    """The bucket size of a time series over ``[lo, hi)`` chosen for it (a custom range): the
+    first of 15m, 1h, 1d, 7d, 30d that makes at most ``most`` buckets (else 30d)."""
+    span = (hi - lo).total_seconds()
+    return next((s for s in AUTO_SIZES if span / s <= most), AUTO_SIZES[-1])
 
 
 def resolve_range(

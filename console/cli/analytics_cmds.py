@@ -41,13 +41,14 @@ def _time(value: str | None, what: str):
 
 
 def _range(ctx) -> tuple[Any, Any]:
-    """``--start``/``--end`` as times; a bad ``--window`` is also refused here, before any work."""
-    from console.analytics.windows import parse_window
+    """``--start``/``--end`` as times (``analytics.windows.parse_range``, as the TUI's range
+    dialog); a bad ``--window`` is also refused here, before any work."""
+    from console.analytics.windows import parse_range, parse_window
 
     a = ctx.args
     if getattr(a, "window", None) is not None:
         parse_window(a.window)
-    return _time(getattr(a, "start", None), "--start"), _time(getattr(a, "end", None), "--end")
+    return parse_range(getattr(a, "start", None), getattr(a, "end", None))
 
 
 def _report(ctx, name: str, **options: Any) -> dict:

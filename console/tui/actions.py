@@ -52,6 +52,7 @@ ACTIONS: tuple[Action, ...] = (
     Action("app.audit", "f4", "Audit journal", "app.goto('audit')", show=False),
     Action("app.query", "f5", "Query (SQL)", "app.goto('query')", show=False),
     Action("app.window", "w", "Time window", "app.pick_window", label="Window"),
+    Action("app.range", "W", "Custom start/end of the window", "app.pick_range", label="Range"),
     Action("app.refresh", "ctrl+r", "Refresh now", "app.refresh_now", show=False),
     Action("app.theme", "ctrl+t", "Next theme", "app.next_theme", show=False),
     Action("app.palette", "ctrl+p", "Command palette", "app.command_palette", show=False),

@@ -31,7 +31,7 @@ from console.tui.gcpolicy import QuietGC
 from console.tui.keymap import load_keymap
 from console.tui.status import Status
 from console.tui.themes import BUNDLED_DIR, load_themes, resolve_name
-from console.tui.window import make_window
+from console.tui.window import custom_window, make_window
 from console.workspace import Workspace
 
 VIEWS = ("fleet", "alerts", "approvals", "audit", "query")
@@ -58,7 +58,8 @@ class ConsoleApp(App):
         self.identity = identity or workspace.identity()
         self.refresh_interval = refresh_interval
         self.status = Status()
-        self.window = make_window("all", self.now())
+        self.picked = "all"  # the span last picked with `w` (a custom range's esc returns to it)
+        self.window = make_window(self.picked, self.now())
         self.backend: Backend | None = None
         self.preview: Backend | None = None  # registry and stages only, for the first paint
         try:  # files only (milliseconds): the fleet paints its rows before the store opens
@@ -203,10 +204,30 @@ class ConsoleApp(App):
         if not isinstance(self.screen, ModalScreen):
             self.push_screen(WindowPicker(self.window.choice.key), self.set_window)
 
+    def action_pick_range(self) -> None:
+        from console.tui.screens.range_dialog import RangeDialog
+
+        if not isinstance(self.screen, ModalScreen):
+            w = self.window
+            self.push_screen(RangeDialog(w.start, w.end) if w.custom else RangeDialog(), self.set_range)
+
+    def set_range(self, bounds: tuple | None) -> None:
+        """A custom ``(start, end)`` from the range dialog; ``None`` (esc): the default window,
+        the span last picked with ``w`` ending at the newest data."""
+        self.apply_window(custom_window(*bounds) if bounds is not None else make_window(self.picked, self.now()))
+
     def set_window(self, key: str | None) -> None:
         if key is None:
             return
-        self.window = make_window(key, self.now())
+        self.picked = key
+        self.apply_window(make_window(key, self.now()))
+
+    def apply_window(self, window) -> None:
+        """Every screen's reports now cover ``window`` (the visible screen reloads, the others
+        when shown again)."""
+        if window.key == self.window.key:
+            return
+        self.window = window
         for s in self.screen_stack:
             if hasattr(s, "reload"):
                 s.reload() if s is self.screen else setattr(s, "stale", True)

@@ -274,6 +274,16 @@ class Backend:
 
         return journal_of(self.ws).entries()
 
+    def window(self, window: TimeWindow, model: str | None = None) -> TimeWindow:
+        """``window`` (the app's choice) resolved against the data: a span ends at the newest
+        record of ``model`` — of the whole fleet when ``None`` — not at the clock
+        (``console.tui.window.resolve``, ``analytics.status.data_span``)."""
+        from console.analytics.status import data_span
+        from console.tui.window import resolve
+
+        oldest, newest = data_span(self.db, model) if self.db is not None else (None, None)
+        return resolve(window, self.clock(), oldest, newest)
+
     @staticmethod
     def span(window: TimeWindow) -> dict[str, Any]:
         return {"start": window.start, "end": window.end}

@@ -41,8 +41,13 @@ class PerformancePanel(Panel):
         xs = time_labels([w.get("start") for w in wins])
         ys = [(w.get("metrics") or {}).get(metric) for w in wins]
         cov = [w.get("label_coverage") for w in wins]
-        latest = next((y for y in reversed(ys) if y is not None), None)
-        self.note(f"v{data['version']} · {metric}: latest {fmt.num(latest)} vs offline {fmt.num(offline)} · "
+        live = data["report"].get("live") or {}  # the fleet's live value: the same words
+        said = f"live {fmt.num(live.get('value'))}"
+        if live.get("value") is not None:
+            said += f" on {fmt.num(live.get('labelled'))} labels"
+            if live.get("low_confidence"):
+                said += f" ~ low confidence (< {fmt.num(live.get('min_labelled'))})"
+        self.note(f"v{data['version']} · {metric}: {said} vs offline {fmt.num(offline)} · "
                   f"{sum(1 for y in ys if y is not None)}/{len(wins)} buckets with labels")
         self.query_one("#perf-metric", ConsolePlot).draw_with(
             (lambda plt, mono: line(plt, mono, xs, [(metric, ys)],

@@ -38,6 +38,7 @@ class ConsoleScreen(Screen):
 
     SCOPE = "app"
     TITLE = ""
+    window_shown = None  # the resolved window this screen's reports cover (the header names it)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         if cls.__dict__.get("SCOPE", "app") != "app" and "BINDINGS" not in cls.__dict__:

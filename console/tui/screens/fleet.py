@@ -124,7 +124,8 @@ class FleetScreen(FilteredTableScreen):
         """The cheap columns of every model (ops, cost and budget reports side by side; requests)."""
         generation = self.generation
         be = self.app.backend
-        window, now = self.app.window, self.app.now()
+        window = be.window(self.app.window)  # ends at the fleet's newest data
+        now = self.app.now()
         problems: list[str] = [f"registry file skipped: {e}" for e in be.registry.errors]
         rows = base_rows(be)
         try:
@@ -135,14 +136,14 @@ class FleetScreen(FilteredTableScreen):
         for row in rows:
             row.pending = pending.get(row.model, 0)
         add_summary(be, rows, window, now, problems)
-        return "rows", generation, rows, problems
+        return "rows", generation, rows, problems, window
 
     def show(self, data: Any) -> None:
         kind, generation = data[0], data[1]
         if generation != self.generation:
             return  # a stale load's last word
         if kind == "rows":
-            _, _, rows, problems = data
+            _, _, rows, problems, window = data
             old = {r.model: r for r in self.rows}
             for r in rows:  # the slow columns keep their last known values (and states) until reported
                 if r.model in old:
@@ -156,7 +157,8 @@ class FleetScreen(FilteredTableScreen):
             self.rows = rows
             self.problems = {"summary": problems}
             self.waiting_for.discard("summary")
-            window = self.app.window
+            self.window_shown = window
+            self.repaint_status()  # the header says where the window ends
             self._metric(generation, snapshot(rows), window)
             self._drift(generation, snapshot(rows), window)
             self._alerts(generation, [r.model for r in rows])
@@ -264,7 +266,7 @@ class FleetScreen(FilteredTableScreen):
         if model is None or self.app.backend is None or "summary" in self.waiting_for:
             return
         now = monotonic()
-        window = self.app.window.choice.key
+        window = self.app.window.key
         last = self._warmed_for
         if last is not None and last[:2] == (model, window) and (
                 last[2] == self.generation or now - last[3] < self.WARM_AGAIN_S):
@@ -281,7 +283,7 @@ class FleetScreen(FilteredTableScreen):
     def _warm(self, model: str, window) -> None:
         from console.tui.screens.model import warm_tabs
 
-        warm_tabs(self.app.backend, model, window, get_current_worker())
+        warm_tabs(self.app.backend, model, window, get_current_worker())  # resolved per model there
 
     # -- table -----------------------------------------------------------------------------
     def visible_rows(self) -> list[FleetRow]:

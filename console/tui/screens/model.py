@@ -43,6 +43,7 @@ def warm_tabs(backend, model: str, window, worker=None) -> None:
     heavy runs while the user switches tabs. Runs in a worker thread; stops between reports
     once ``worker`` is cancelled. The versions tab reads files only and is left to the screen;
     a failing report is left for the screen to say."""
+    window = backend.window(window, model)  # ends at the model's newest data, as the screen's
     later = []
     for panel in PANELS:
         if worker is not None and worker.is_cancelled:
@@ -88,6 +89,11 @@ class ModelScreen(ConsoleScreen):
             for i, panel in enumerate(PANELS, start=1):
                 with TabPane(f"{i} {panel.LABEL}", id=panel.TAB):
                     yield panel(id=f"panel-{panel.TAB}")
+
+    def show_window(self, window) -> None:
+        """The header names the window this model's tabs cover (where it ends)."""
+        self.window_shown = window
+        self.repaint_status()
 
     def on_mount(self) -> None:
         self.paint_title()
@@ -165,7 +171,10 @@ class ModelScreen(ConsoleScreen):
         ``(panel, DONE, generation, index)``: the panel is complete. Two workers may load the
         same panel (the prefetch and the tab's own load): their steps are the same sequence, so
         a step no later than one already painted is dropped and the panel only moves forward."""
-        payload = panel.fetch(self.app.backend, self.model, self.version, self.app.window)
+        window = self.app.backend.window(self.app.window, self.model)  # ends at the model's newest data
+        if window != self.window_shown:
+            self.app.call_from_thread(self.show_window, window)
+        payload = panel.fetch(self.app.backend, self.model, self.version, window)
         steps = payload if isinstance(payload, Iterator) else iter([payload])
         index = 0
         for index, step in enumerate(steps, start=1):  # a progressive panel: paint each step

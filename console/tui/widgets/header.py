@@ -1,5 +1,5 @@
 """The console's header (two lines, every screen): workspace, user and role, read-only lock,
-time window; then the breadcrumb (with the ``/`` filter while one is active), live ingest state (lag, rows/s, quarantined) and data
+time window (where it ends: the newest data, and how long before now that was); then the breadcrumb (with the ``/`` filter while one is active), live ingest state (lag, rows/s, quarantined) and data
 freshness. When the audit chain fails verification a red banner with a word and a symbol
 sits under it, on every screen; the same line warns when ``console.toml``, a hook or the
 signers file can be changed by someone other than the administrator (actions are refused).
@@ -12,6 +12,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from console.tui.status import human_age, human_bytes
+from console.tui.window import describe, resolve
 
 
 class ConsoleHeader(Widget):
@@ -31,9 +32,10 @@ class ConsoleHeader(Widget):
         line1.append(f"· {app.identity.user} ({app.identity.role})")
         if app.read_only:
             line1.append("  🔒 READ-ONLY" + (": no actions" if width >= 100 else ""), style="bold")
-        right = f"window: {app.window.label} "
-        if line1.cell_len + len(right) + 1 > width:
-            right = f"{app.window.label} "
+        shown = getattr(self.screen, "window_shown", None)
+        if shown is None or shown.key != app.window.key:  # not resolved by this screen (yet)
+            shown = resolve(app.window, app.now(), None, st.latest_ts)  # the fleet's newest data
+        right = describe(shown, max(8, width - line1.cell_len - 2)) + " "
         pad = width - line1.cell_len - len(right)
         line1.append(" " * max(1, pad) + right)
         line1.truncate(width, overflow="ellipsis")
