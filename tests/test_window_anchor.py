@@ -103,6 +103,7 @@ async def test_panels_on_old_data_show_its_last_day_and_the_header_says_both(tmp
         await settle(app, pilot)
         text = flat_text(app)
         assert "49 requests" in text and "no traffic" not in text
+        assert "last 24 h to 2026-11-09 23:59Z, newest data · 12d before now" in screen_text(app).splitlines()[0]
 
 
 async def test_custom_range_dialog_uses_the_cli_grammar_keeps_bad_input_and_esc_resets(tmp_path) -> None:
