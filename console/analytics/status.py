@@ -22,15 +22,13 @@ def store_status(db: StoreSnapshot) -> dict[str, Any]:
     try:
         lag, quarantined = cur.execute(
             "SELECT sum(lag_bytes), sum(quarantined) FROM ingest_status").fetchone()
-        now = naive(clock.now())
-        latest, future = cur.execute(
-            "SELECT max(ts) FILTER (WHERE ts <= ?), count(*) FILTER (WHERE ts > ?) FROM predictions",
-            [now, now]).fetchone()
+        (future,) = cur.execute("SELECT count(*) FROM predictions WHERE ts > ?",
+                                [naive(clock.now())]).fetchone()
     finally:
         cur.close()
     return {"lag_bytes": int(lag) if lag is not None else 0,
             "quarantined": int(quarantined) if quarantined is not None else 0,
-            "latest_ts": aware(latest), "future_rows": int(future or 0)}
+            "latest_ts": data_span(db)[1], "future_rows": int(future or 0)}
 
 
 def data_span(db: StoreSnapshot, model: str | None = None) -> tuple[dt.datetime | None, dt.datetime | None]:
