@@ -13,6 +13,7 @@ import html
 import json
 from typing import Any
 
+from console.cells import cell
 from console.governance.audit import verdict
 from console.governance.engine import get_request
 from console.governance.gates import evaluate_gates, evidence_hash, failing
@@ -87,15 +88,7 @@ def render(data: dict[str, Any], fmt: str) -> str:
 
 
 def _fmt(value: Any) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False, sort_keys=True)
-    return str(value)
+    return cell(value, missing="—", digits=4)
 
 
 MARK = {"passed": "✓ passed", "failed": "✗ failed", "not_evaluated": "? not evaluated"}
