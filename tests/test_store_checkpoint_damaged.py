@@ -112,3 +112,34 @@ def test_read_checkpoint_raises_for_any_garbage(tmp_path: Path, garbage: str) ->
         read_checkpoint(path)
     assert isinstance(info.value, UsageError)
     assert "\n" not in str(info.value) and str(path) in str(info.value)
+
+
+def test_ingest_follow_rebuilds_with_one_warning(sample_ws: Path) -> None:
+    import signal
+    import threading
+
+    before = counts(sample_ws)
+    checkpoint = sample_ws / ".console" / "checkpoint.json"
+    checkpoint.write_bytes(GARBAGE["a json list"])
+    env = {k: v for k, v in os.environ.items() if k not in ("MLOPS_CONSOLE_WORKSPACE", "MLOPS_CONSOLE_DEBUG")}
+    follower = subprocess.Popen([*CONSOLE, "ingest", "--follow", "--format", "json", "--interval", "0.3",
+                                 "--workspace", str(sample_ws)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, env=env, cwd=sample_ws)
+    guard = threading.Timer(240, follower.kill)  # a hung follower fails the test instead of hanging it
+    guard.start()
+    try:
+        assert follower.stderr is not None
+        seen: list[str] = []
+        for line in follower.stderr:  # json: warnings and one line per pass that found something
+            seen.append(line)
+            if " predictions=" in line:  # the pass that rebuilt the store is committed
+                break
+        follower.send_signal(signal.SIGTERM)
+        out, err = follower.communicate(timeout=120)
+    finally:
+        guard.cancel()
+    assert follower.returncode == 0, "".join(seen) + err
+    warnings = [x for x in [*seen, *err.splitlines()] if "warning:" in x]
+    assert len(warnings) == 1 and str(checkpoint) in warnings[0] and "rebuilt from the sources" in warnings[0]
+    assert json.loads(out)["predictions"] == before["p"]
+    assert counts(sample_ws) == before

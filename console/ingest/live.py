@@ -202,12 +202,20 @@ class LiveIngester:
 def follow(ws: Workspace, fmt: str, interval: float = 2.0, out: TextIO | None = None,
            err: TextIO | None = None) -> int:
     """``ingest --follow``: ingest until SIGINT/SIGTERM. ``table``/``csv``: one line per pass that
-    found something; ``json``: one JSON document with the totals when stopped."""
+    found something; ``json``: one JSON document with the totals when stopped. Warnings (a
+    rebuilt store, a damaged file) go to ``err`` as ``ingest`` prints them, each once."""
     out = out or sys.stdout
     err = err or sys.stderr
     stop = threading.Event()
 
+    warned: set[str] = set()
+
     def on_pass(result: IngestResult, status: LiveStatus) -> None:
+        for warning in result.errors:  # as ``ingest`` prints them; each once (a failing stream retries every pass)
+            if warning not in warned:
+                warned.add(warning)
+                err.write(f"mlops-console: warning: {warning}\n")
+                err.flush()
         if not any(result.as_dict().values()):
             return
         line = " ".join(f"{k}={v}" for k, v in result.as_dict().items())
