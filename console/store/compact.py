@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 
 from console.fsio import TempFile
 from console.store.checkpoint import Checkpoint
-from console.store.layout import KINDS, StoreLayout
+from console.store.layout import KINDS, StoreLayout, part_name
 
 MAX_SMALL_PARTS = 16
 SMALL_BYTES = 16 << 20
@@ -57,7 +57,7 @@ def write_merged(folder: Path, parts: list[Path], batch: int, n: int, sync: bool
     Columns a part lacks are null; column types are unified (an integer column meeting a float
     one becomes float), as a diagonal concat does."""
     schema = pa.unify_schemas([pq.read_schema(p) for p in parts], promote_options="permissive").remove_metadata()
-    final = folder / f"b{batch}-{n}.parquet"
+    final = folder / part_name(batch, n)
     tmp = TempFile(final)
     try:
         with pq.ParquetWriter(tmp.target, schema, compression="lz4", write_statistics=True) as out:

@@ -36,6 +36,11 @@ class PartFile:
     mtime_ns: int
 
 
+def part_name(batch: int, n: int) -> str:
+    """The file name of part ``n`` of ``batch`` (what ``PART_RE`` matches)."""
+    return f"b{int(batch)}-{int(n)}.parquet"
+
+
 class StoreLayout:
     """Paths under ``.console/``."""
 

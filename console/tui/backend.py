@@ -19,7 +19,7 @@ from console.analytics.priority import background
 from console.analytics.runner import Runner
 from console.governance.state import FleetState, fleet_state
 from console.identity import Identity
-from console.store.registry import Registry, load_registry
+from console.store.registry import Registry, load_registry, registry_signature
 from console.tui.status import Status
 from console.tui.window import TimeWindow
 from console.workspace import Workspace
@@ -82,7 +82,8 @@ class Backend:
         """New parts, registry files or journal entries since last time? Reloads what changed."""
         changed = False
         db = self.db
-        sig = _file_sig(self.ws.journal_path), _file_sig(self.ws.serving_path), _dir_sig(self.ws.registry)
+        sig = (_file_sig(self.ws.journal_path), _file_sig(self.ws.serving_path),
+               registry_signature(self.ws.registry))
         if sig != self._journal_sig:
             self._journal_sig = sig
             self.load_state()
@@ -332,9 +333,3 @@ def _file_sig(path) -> tuple | None:
         return None
     return (s.st_size, s.st_mtime_ns)
 
-
-def _dir_sig(path) -> tuple:
-    try:
-        return tuple(sorted((p.name, p.stat().st_mtime_ns) for p in path.glob("*/*.json")))
-    except OSError:
-        return ()
