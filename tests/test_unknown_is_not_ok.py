@@ -82,6 +82,15 @@ def test_check_as_an_account_that_cannot_read_the_cache(sample_ws: Path) -> None
     shutil.rmtree(base, ignore_errors=True)
 
 
+def _column(label: str) -> int:
+    from console.tui.screens.fleet import COLUMNS
+
+    return [c[0] for c in COLUMNS].index(label)
+
+
+DRIFT, ALERTS, METRIC = _column("drift"), _column("alerts"), _column("live/offl. n")
+
+
 async def test_tui_says_failed_not_none_on_the_fleet_alerts_and_model_tabs(sample_ws: Path) -> None:
     corrupt_reference_cache(sample_ws)
     app = make_app(sample_ws, CAROL)
@@ -93,8 +102,8 @@ async def test_tui_says_failed_not_none_on_the_fleet_alerts_and_model_tabs(sampl
             assert row.state("alerts") == "failed" and row.state("drift") == "failed", model
             assert row.state("ops") == "ok"
             cells = screen.cells(row)
-            assert "✗ failed" in str(cells[3]) and "✗ failed" in str(cells[4]), (model, cells)
-            assert "none" not in str(cells[4])
+            assert "✗ failed" in str(cells[DRIFT]) and "✗ failed" in str(cells[ALERTS]), (model, cells)
+            assert "none" not in str(cells[ALERTS])
         text = flat_text(app)
         assert "✓ none" not in text and "ArrowInvalid" in text  # the reason is on screen
         await pilot.press("f2")
@@ -118,11 +127,11 @@ async def test_states_before_data_are_loading_not_ok(sample_ws: Path) -> None:
         await settle(app, pilot)
         row = FleetRow("m", "binary", "1", [])
         cells = [str(c) for c in app.screen.cells(row)]
-        assert cells[3] == "… loading" and cells[4] == "… loading" and cells[5] == "…"
+        assert cells[DRIFT] == "… loading" and cells[ALERTS] == "… loading" and cells[METRIC] == "… loading"
         row.mark("alerts", None)
-        assert str(app.screen.cells(row)[4]) == "✓ none"
+        assert str(app.screen.cells(row)[ALERTS]) == "✓ none"
         row.mark("alerts", "PermissionError: denied")
-        assert str(app.screen.cells(row)[4]) == "✗ failed"
+        assert str(app.screen.cells(row)[ALERTS]) == "✗ failed"
 
 
 @pytest.fixture(autouse=True)

@@ -32,6 +32,7 @@ from console.tui.fleetdata import (
     base_rows,
     drift_of,
     metric_of,
+    primary_metric,
     severity_rank,
     snapshot,
 )
@@ -348,7 +349,8 @@ class FleetScreen(FilteredTableScreen):
             Text(r.model, style="bold"), r.production or "—",
             part("drift", fmt.state(r.drift)), alerts,
             part("ops", fmt.pct(r.error_rate), narrow=True), part("ops", fmt.ms(r.p95_ms), narrow=True),
-            part("metric", metric) if r.metric else metric,
+            # a task with a primary metric: loading, failed or the value; else nothing to show
+            part("metric", metric) if r.metric or primary_metric(r.task) else metric,
             part("ops", fmt.sparkline(r.traffic, 12)), part("cost", fmt.usd(r.cost_today), narrow=True),
             part("budget", budget),
             f"{r.pending}" if r.pending else "—", ",".join(r.candidates) or "—",
