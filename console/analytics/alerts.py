@@ -20,8 +20,12 @@ docs/analytics.md lists them):
 sample workspace gives the same answer any day — but never to a record stamped after
 ``console.clock.now()``: one record dated 2031 must not move every window into an empty
 future and silence the alerts. Such records stay stored; ``check`` lists each model that has
-them under ``future_data`` (rows, newest, now). Every alert carries ``since``/``until`` (the
-window it is about), ``evidence`` (the numbers behind it) and a stable ``id``.
+them under ``future_data`` (rows, newest, now). Every alert carries ``window_since``/``until``
+(the window evaluated), ``since`` (when the condition began: the evaluation walks back over the
+earlier windows of the same size, at most ``LOOKBACK`` of them, while the same alert — any
+severity — still fires there; ``since`` is the start of the earliest such window, so it is
+exact to one window; for ``budget`` it is the first of the month), ``evidence`` (the numbers
+behind it) and a stable ``id``. An earlier window that cannot be computed stops the walk.
 
 A rule that cannot be computed (an unreadable cache or store file, a failing query) is never
 taken for "no alert": it becomes an entry of ``errors`` (``{"model", "kinds", "error"}``), the
@@ -55,6 +59,7 @@ from console.analytics.source import (
 from console.errors import InputUnreadable, UsageError
 
 SEVERITY_ORDER = {"critical": 0, "warning": 1}
+LOOKBACK = 8  # earlier windows ``since`` walks back over, at most
 
 
 def _alert(model, version, kind, severity, detail, since=None, until=None, subject="", **evidence):
@@ -62,8 +67,33 @@ def _alert(model, version, kind, severity, detail, since=None, until=None, subje
     return {
         "id": hashlib.sha256(raw.encode()).hexdigest()[:12],
         "model": model, "version": version, "kind": kind, "severity": severity, "detail": detail,
-        "since": W.iso(since), "until": W.iso(until), "subject": subject or None, "evidence": evidence,
+        "since": W.iso(since), "window_since": W.iso(since), "until": W.iso(until),
+        "subject": subject or None, "evidence": evidence,
     }
+
+
+def _began(found: list[dict], evaluate, start: dt.datetime, end: dt.datetime) -> None:
+    """Set each alert's ``since`` to the start of the earliest window of the run of consecutive
+    windows (``[start, end)`` and the ones before it, same size, at most ``LOOKBACK``) where
+    ``evaluate(start, end)`` still fires it (same ``id``, any severity)."""
+    if not found:
+        return
+    size = end - start
+    holding = {x["id"] for x in found}
+    began = {i: start for i in holding}
+    for k in range(1, LOOKBACK + 1):
+        lo, hi = start - k * size, end - k * size
+        try:
+            fired = {x["id"] for x in evaluate(lo, hi)}
+        except Exception:  # noqa: BLE001 - an earlier window that cannot be computed ends the walk
+            break
+        holding &= fired
+        if not holding:
+            break
+        for i in holding:
+            began[i] = lo
+    for x in found:
+        x["since"] = W.iso(began[x["id"]])
 
 
 def _latest(db: StoreLike, model: str, version: str | None, size: int) -> tuple[dt.datetime, dt.datetime] | None:
@@ -140,44 +170,62 @@ def _model_rules(db, model, config, version, rng, ranged, alerts, skipped, attem
     else:
         start, end = rng
         if a.drift:
+            def drift_at(lo, hi) -> list[dict]:
+                rep = drift_report(db, model, version, lo, hi, config=config, multivariate=a.multivariate)
+                return _drift_alerts(rep, a, lo, hi)
+
             def drift() -> None:
-                rep = drift_report(db, model, version, start, end, config=config, multivariate=a.multivariate)
-                alerts.extend(_drift_alerts(rep, a, start, end))
+                found = drift_at(start, end)
+                _began(found, drift_at, start, end)
+                alerts.extend(found)
             attempt(["drift"], drift)
 
-        def quality() -> None:
+        def quality_at(lo, hi) -> list[dict]:
             info = db.registry.get(model, version)
             # slices first: its one query also yields the whole window, which performance_report
             # then reads from the cache (one label join per model instead of two)
-            srep = (slices_report(db, model, version, None, start, end, config)
+            srep = (slices_report(db, model, version, None, lo, hi, config)
                     if a.slices and info is not None and info.slices else None)
-            perf = performance_report(db, model, version, "all", start, end, config)
-            alerts.extend(_performance_alerts(model, version, perf, a, start, end))
+            perf = performance_report(db, model, version, "all", lo, hi, config)
+            out = _performance_alerts(model, version, perf, a, lo, hi)
             if srep is not None:
-                alerts.extend(_slice_alerts(model, version, srep, start, end))
+                out += _slice_alerts(model, version, srep, lo, hi)
+            return out
+
+        def quality() -> None:
+            found = quality_at(start, end)
+            _began(found, quality_at, start, end)
+            alerts.extend(found)
         attempt(["performance", "slice"], quality)
 
-    def ops() -> None:  # every version of the model
+    def ops_at(lo, hi) -> list[dict]:  # every version of the model
+        rep = ops_report(db, model, None, "all", lo, hi, config)
+        w = rep["windows"][0] if rep["windows"] else None
+        out: list[dict] = []
+        if w and w["requests"] >= a.min_requests:
+            if w["error_rate"] is not None and w["error_rate"] >= a.error_rate:
+                out.append(_alert(
+                    model, None, "errors", "critical",
+                    f"error rate {_pct(w['error_rate'])} ≥ {_pct(a.error_rate)} over the last {a.ops_window} "
+                    f"({w['errors']} of {w['requests']} requests)",
+                    lo, hi, requests=w["requests"], errors=w["errors"],
+                    error_rate=w["error_rate"], threshold=a.error_rate))
+            p95 = w["latency_ms"]["p95"]
+            if p95 is not None and p95 >= a.latency_p95_ms:
+                out.append(_alert(
+                    model, None, "latency", "warning",
+                    f"p95 latency {p95:.0f} ms ≥ {a.latency_p95_ms:.0f} ms over the last {a.ops_window}",
+                    lo, hi, p95_ms=p95, threshold_ms=a.latency_p95_ms, requests=w["requests"]))
+        return out
+
+    def ops() -> None:
         osize = W.parse_window(a.ops_window) or 3600
         orng = _latest(db, model, None, osize)
         if orng is None:
             return
-        rep = ops_report(db, model, None, "all", orng[0], orng[1], config)
-        w = rep["windows"][0] if rep["windows"] else None
-        if w and w["requests"] >= a.min_requests:
-            if w["error_rate"] is not None and w["error_rate"] >= a.error_rate:
-                alerts.append(_alert(
-                    model, None, "errors", "critical",
-                    f"error rate {_pct(w['error_rate'])} ≥ {_pct(a.error_rate)} over the last {a.ops_window} "
-                    f"({w['errors']} of {w['requests']} requests)",
-                    orng[0], orng[1], requests=w["requests"], errors=w["errors"],
-                    error_rate=w["error_rate"], threshold=a.error_rate))
-            p95 = w["latency_ms"]["p95"]
-            if p95 is not None and p95 >= a.latency_p95_ms:
-                alerts.append(_alert(
-                    model, None, "latency", "warning",
-                    f"p95 latency {p95:.0f} ms ≥ {a.latency_p95_ms:.0f} ms over the last {a.ops_window}",
-                    orng[0], orng[1], p95_ms=p95, threshold_ms=a.latency_p95_ms, requests=w["requests"]))
+        found = ops_at(*orng)
+        _began(found, ops_at, *orng)
+        alerts.extend(found)
     attempt(["errors", "latency"], ops)
 
     def budget() -> None:

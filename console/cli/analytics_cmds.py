@@ -189,12 +189,23 @@ def run_cost(ctx) -> int:
 
 def run_check(ctx) -> int:
     """Exit 0: every rule computed, none fired; 1: alerts fired; 2: a rule could not be
-    computed (its reason on stderr, and an ``errors`` entry in the JSON) — unknown is never ok."""
+    computed (its reason on stderr, and an ``errors`` entry in the JSON) — unknown is never ok.
+    The transitions it sees (opened, severity changed, cleared) go to the store's alert history
+    (``analytics.alert_history``); each alert gains ``opened``, the report ``cleared``."""
+    from console import clock
+    from console.analytics import alert_history
     from console.analytics.runner import run_report
+    from console.analytics.windows import iso
     from console.cli import PROG
 
     db = _open(ctx)
     rep = run_report(db, "check_alerts", model=ctx.args.model)
+    try:
+        history = alert_history.record(ctx.workspace(), rep, iso(clock.now()))
+    except OSError as exc:  # a log of what was seen: the report stands without it
+        sys.stderr.write(f"{PROG}: warning: alert history not written: {exc.strerror or exc}\n")
+        history = alert_history.load(ctx.workspace())
+    rep = alert_history.annotate(rep, history)
     errors = rep.get("errors") or []
     rows = [{"severity": ("✗ " if x["severity"] == "critical" else "▲ ") + x["severity"],
              "model": x["model"], "version": x["version"], "kind": x["kind"], "detail": x["detail"]}

@@ -6,7 +6,12 @@ budget) with the alert attached as evidence.
 Three states, never confused: "… loading alerts" until ``check_alerts`` answers; "✗ failed"
 when it raised (the reason in the summary line) or when some rules could not be computed (each
 a "✗ failed" row naming the model, the rules and the reason); "✓ ok" only when every rule was
-computed and none fired."""
+computed and none fired.
+
+``since`` is when the condition began (``check_alerts`` walks back over earlier windows), the
+detail line adds when ``check`` first recorded the alert open and its severity changes, and a
+line under the table lists the alerts ``check`` saw clear most recently (the store's alert
+history, ``analytics.alert_history``; this screen only reads it)."""
 
 from __future__ import annotations
 
@@ -38,6 +43,25 @@ def sort_alerts(alerts: list[dict]) -> list[dict]:
     return sorted(newest, key=lambda a: severity_rank(a.get("severity") or "info"))
 
 
+def started_text(a: dict) -> str:
+    """``since …`` (the condition began) and ``opened …`` / severity changes from the history."""
+    parts = [f"since {fmt.when(a.get('since'))}"] if a.get("since") else []
+    if a.get("opened"):
+        parts.append(f"opened {fmt.when(a.get('opened'))}")
+    for c in a.get("changes") or []:
+        parts.append(f"→ {c.get('severity')} {fmt.when(c.get('at'))}")
+    return " · ".join(parts)
+
+
+def cleared_text(cleared: list[dict], limit: int = 3) -> str:
+    if not cleared:
+        return ""
+    shown = [f"{c.get('model')} {c.get('kind')}{'/' + str(c['subject']) if c.get('subject') else ''} "
+             f"{fmt.when(c.get('cleared'))[5:]}" for c in cleared[:limit]]
+    more = f" +{len(cleared) - limit}" if len(cleared) > limit else ""
+    return "✓ cleared recently: " + " · ".join(shown) + more
+
+
 def evidence_text(a: dict) -> str:
     return (f"{a.get('kind')} alert ({a.get('severity')}) on {a.get('model')} v{a.get('version')}: "
             f"{a.get('detail')}")
@@ -57,6 +81,7 @@ class AlertsScreen(FilteredTableScreen):
         yield Static("", id="alerts-summary", classes="note")
         yield DataTable(id="alerts-table", cursor_type="row", zebra_stripes=True)
         yield Static("", id="alerts-detail", classes="note")
+        yield Static("", id="alerts-cleared", classes="note")
         yield FilterBar(id="alerts-filter")
 
     def on_mount(self) -> None:
@@ -72,8 +97,11 @@ class AlertsScreen(FilteredTableScreen):
         super().reload()
 
     def fetch(self) -> Any:
+        from console.analytics import alert_history
+
         be = self.app.backend
-        return be.report("check_alerts")
+        rep = be.report("check_alerts")
+        return alert_history.annotate(rep, alert_history.load(self.app.workspace))
 
     def show(self, data: Any) -> None:
         errors = data.get("errors") or []
@@ -90,6 +118,7 @@ class AlertsScreen(FilteredTableScreen):
             head = f"✗ {n} alert(s)"
         self.query_one("#alerts-summary", Static).update(
             head + " · most severe first, newest first · enter: open model" + self.act_hint())
+        self.query_one("#alerts-cleared", Static).update(cleared_text(data.get("cleared") or []))
         self.repaint()
 
     def show_error(self, exc: Exception) -> None:
@@ -136,6 +165,8 @@ class AlertsScreen(FilteredTableScreen):
             text = f"✗ {a.get('model')}: {a.get('kind')} {a.get('detail')}"
         else:
             text = evidence_text(a) if a else ""
+            if a and started_text(a):
+                text = f"{started_text(a)} · {text}"
         self.query_one("#alerts-detail", Static).update(text)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
