@@ -82,7 +82,7 @@ def test_four_eyes_as_real_os_users(team_ws):
 
     # gates that did not pass need an explicit override
     p = run_as("mlc-alice", root, "approve", rid, "--comment", "ok")
-    assert p.returncode == 2 and "--override" in p.stderr
+    assert p.returncode == 2 and "override" in p.stderr
     r = js(run_as("mlc-alice", root, "approve", rid, "--override", "--format", "json",
                   "--comment", "no shadow traffic yet; offline +0.04 AUC justifies it"))
     assert (r["state"], r["decided_by"], r["override"]) == ("executed", "mlc-alice", True)

@@ -150,9 +150,35 @@ def test_bad_requests_are_usage_errors(ws):
         engine.create_request(ws, CAROL, "promote", "nope", "1", "r", now=NOW)
     with pytest.raises(UsageError, match="reason"):
         engine.create_request(ws, CAROL, "promote", "credit", "3", "   ", now=NOW)
-    with pytest.raises(UsageError, match="no earlier production"):
-        engine.create_request(ws, CAROL, "rollback", "credit", None, "r", now=NOW)
     assert journal(ws.root) == []
+
+
+def test_rollback_default_target_journal_then_serving_then_archived(tmp_path):
+    """Without a named version a rollback goes to the production version before the current
+    one: from the journal, else serving.json's history, else the newest archived version below
+    the current one; with none of these it must be named."""
+    from console.governance.state import rollback_target
+    from tests.test_governance_helpers import write_version
+
+    root = build_workspace(tmp_path / "ws")
+    ws = load_dir(root)
+
+    def target():
+        registry = load_registry(ws.registry, ws.root)
+        t = rollback_target(ws, registry, fleet_state(ws, registry), "credit")
+        return t.version, t.source
+
+    assert target() == ("1", "registry")  # 1 is archived, 2 in production
+    lineage = {"data_hash": "sha256:abc", "code_commit": "0123abc", "training_data": "warehouse://t"}
+    write_version(root, "1", "staging", {"roc_auc": 0.7}, lineage)
+    assert target() == (None, "")
+    with pytest.raises(UsageError, match="no earlier production version"):
+        engine.create_request(ws, CAROL, "rollback", "credit", None, "r", now=NOW)
+    ws.serving_path.write_text(json.dumps({"models": {"credit": {
+        "production": "2", "previous": "1", "history": [{"version": "1"}, {"version": "2"}]}}}))
+    assert target() == ("1", "serving.json")
+    req = engine.create_request(ws, CAROL, "rollback", "credit", None, "back", now=NOW)
+    assert (req.version, req.from_version) == ("1", "2")
 
 
 def _promote(ws, version="3"):

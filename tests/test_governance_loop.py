@@ -86,7 +86,7 @@ def test_loop_from_the_cli_as_real_os_users():
         not_passed = failing(r["gates"])
         assert "live_metric" in not_passed  # v4 never served: no live comparison is possible
         p = run_as("mlc-alice", root, "approve", r["request_id"], "--comment", "ok")
-        assert p.returncode == 2 and "--override" in p.stderr
+        assert p.returncode == 2 and "override" in p.stderr
         r = cli("mlc-alice", "approve", r["request_id"], "--override",
                 "--comment", "v2 is drifting; v4 trained on current traffic; watch it for a day")
         assert (r["state"], r["override"]) == ("executed", True)

@@ -37,7 +37,7 @@ async def test_request_then_approve_as_two_users(bare_sample) -> None:
         await settle(carol, pilot)
         assert carol.screen.version == "1"
         await pilot.press("B")
-        await pilot.pause()
+        await settle(carol, pilot)  # the dialog opens once the rollback's targets are read
         dialog = carol.screen
         assert type(dialog).__name__ == "ConfirmDialog"
         text = screen_text(carol)

@@ -14,6 +14,7 @@ from typing import Any
 
 from console.cli.output import emit
 from console.errors import EXIT_CHECK, EXIT_USAGE, UsageError
+from console.store.registry import version_label
 
 
 def _open(ctx, query: bool = False):
@@ -130,7 +131,7 @@ def run_drift(ctx) -> int:
     dd = rep["dataset_drift"]
     span = (f"[{rep['current']['start']} – {rep['current']['end']})" if rep["current"]["start"]
             else "(no traffic)")
-    title = (f"{rep['model']} v{rep['version']}: reference {rep['reference']['rows']} rows, current "
+    title = (f"{rep['model']} {version_label(rep['version'])}: reference {rep['reference']['rows']} rows, current "
              f"{rep['current']['rows']} rows {span}; "
              f"dataset drift {'YES' if dd['drifted'] else 'no'} (share {dd['share']:.2f}, threshold {dd['threshold']})")
     mv = rep.get("multivariate")
@@ -151,7 +152,7 @@ def run_performance(ctx) -> int:
         said = f"{live['metric']} {live['value']:.4g} on {live['labelled']} labels"
         if live["low_confidence"]:
             said += f" ~ low confidence (< {live['min_labelled']})"
-    emit(rep, ctx.fmt, rows=rows, title=f"{rep['model']} v{rep['version']} ({rep['task']}) · window {rep['window']}; "
+    emit(rep, ctx.fmt, rows=rows, title=f"{rep['model']} {version_label(rep['version'])} ({rep['task']}) · window {rep['window']}; "
                                         f"live: {said}; offline: {offline}")
     return 0
 
@@ -165,7 +166,7 @@ def run_slices(ctx) -> int:
     if ctx.fmt == "csv":
         for r, s in zip(rows, rep["slices"], strict=True):
             r["flagged"] = s["flagged"]
-    title = f"{rep['model']} v{rep['version']} slices ({rep['task']})"
+    title = f"{rep['model']} {version_label(rep['version'])} slices ({rep['task']})"
     if not rep["slices"] and ctx.fmt != "json":
         title += ": no slice features (registry 'slices' is empty; pass --by FEATURE)"
     emit(rep, ctx.fmt, rows=rows, title=title)

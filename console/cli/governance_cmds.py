@@ -2,7 +2,9 @@
 ``cancel``, ``requests``, ``gates``, ``audit verify``, ``report`` and ``keys show``.
 
 The acting identity is always the OS account running this process (``Workspace.identity()``);
-no option or environment variable changes it. A refused attempt exits 2 with one line.
+no option or environment variable changes it. A refused attempt exits 2 with one line. The
+steps themselves (ingest pass, gates, decision, execution) are ``governance.workflow``'s, the
+same the TUI runs; this module only parses and prints.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ from pathlib import Path
 
 from console.cli.output import emit
 from console.errors import UsageError
-from console.governance import effects, engine
-from console.governance.gates import evaluate_gates, evidence_hash, failing
+from console.governance import engine, workflow
+from console.governance.gates import evidence_hash, failing
 from console.governance.requests import ACTIONS
 
 
@@ -79,23 +81,6 @@ def register(sub, parents) -> None:
     p.set_defaults(handler=run_report)
 
 
-def ingest_pass(ws) -> None:
-    """Bring the store up to date before gates are evaluated: one ingest pass, skipped when
-    another console is ingesting or this account cannot write the store."""
-    try:
-        from console.ingest.engine import Ingester
-
-        Ingester(ws).run_once(wait=0.0)
-    except Exception:  # noqa: BLE001 - a stale store is still evidence; the gates say what they saw
-        pass
-
-
-def fresh_gates(ws, model: str, version: str, registry=None) -> list[dict]:
-    """``evaluate_gates`` over a freshly ingested store."""
-    ingest_pass(ws)
-    return evaluate_gates(ws, model, version, registry=registry)
-
-
 def _result(req, **extra) -> dict:
     out = {"request_id": req.request_id, "state": req.state}
     out.update(
@@ -123,16 +108,11 @@ def _mark(status: str) -> str:
 
 def run_request(ctx) -> int:
     ws = ctx.workspace()
-    ctx.registry()  # warns about invalid registry files
+    registry = ctx.registry()  # warns about invalid registry files
     a = ctx.args
-    ident = ws.identity()
-    gates = None
-    if a.action == "promote" and a.version and ident.operator:
-        gates = fresh_gates(ws, a.model, a.version)
-    req = engine.create_request(ws, ident, a.action, a.model, a.version, a.reason,
-                                break_glass=a.break_glass, gates=gates)
-    if req.break_glass:
-        req = effects.execute(ws, ident, req.request_id)
+    done = workflow.request(ws, ws.identity(), a.action, a.model, a.version, a.reason,
+                            break_glass=a.break_glass, registry=registry)
+    req, gates = done.request, done.gates
     result = _result(req, gates=gates) if gates is not None else _result(req)
     _print_gates(gates or [], ctx.fmt)
     emit(result, ctx.fmt, rows=[{k: v for k, v in result.items() if k != "gates"}])
@@ -141,20 +121,12 @@ def run_request(ctx) -> int:
 
 def run_decide(ctx) -> int:
     ws = ctx.workspace()
-    ctx.registry()  # warns about invalid registry files
+    registry = ctx.registry()  # warns about invalid registry files
     a = ctx.args
-    ident = ws.identity()
-    req = engine.get_request(ws, a.request_id)
-    gates = None
-    if a.verdict == "approve" and req.action == "promote" and not req.break_glass and req.state == "pending" \
-            and ident.reviewer and ident.user != req.requested_by:
-        gates = fresh_gates(ws, req.model, req.version)
-        _print_gates(gates, ctx.fmt)
-    req = engine.decide(ws, ident, a.request_id, a.verdict, a.comment,
-                        override=getattr(a, "override", False), gates=gates,
-                        expected_evidence=getattr(a, "evidence", None))
-    if req.state == "approved" and not req.break_glass:
-        req = effects.execute(ws, ident, req.request_id)
+    done = workflow.decide(ws, ws.identity(), a.request_id, a.verdict, a.comment,
+                           override=getattr(a, "override", False), expected_evidence=getattr(a, "evidence", None),
+                           registry=registry, show_gates=lambda gates: _print_gates(gates, ctx.fmt))
+    req, gates = done.request, done.gates
     extra = {}
     if gates is not None:
         extra = {"gates": gates, "override": req.override, "failing_gates": failing(gates)}
@@ -165,14 +137,14 @@ def run_decide(ctx) -> int:
 
 def run_execute(ctx) -> int:
     ws = ctx.workspace()
-    req = effects.resume(ws, ws.identity(), ctx.args.request_id)
+    req = workflow.execute(ws, ws.identity(), ctx.args.request_id).request
     emit(_result(req), ctx.fmt)
     return 1 if req.state == "failed" else 0
 
 
 def run_cancel(ctx) -> int:
     ws = ctx.workspace()
-    req = engine.cancel(ws, ws.identity(), ctx.args.request_id)
+    req = workflow.cancel(ws, ws.identity(), ctx.args.request_id).request
     emit(_result(req), ctx.fmt)
     return 0
 
@@ -195,7 +167,7 @@ def run_gates(ctx) -> int:
     registry = ctx.registry()  # an invalid registry file is a warning on stderr
     if registry.get(ctx.args.model, ctx.args.version) is None:
         raise UsageError(f"no version {ctx.args.version!r} of {ctx.args.model!r} in the registry")
-    gates = fresh_gates(ws, ctx.args.model, ctx.args.version, registry=registry)
+    gates = workflow.fresh_gates(ws, ctx.args.model, ctx.args.version, registry=registry)
     result = {"model": ctx.args.model, "version": ctx.args.version, "passed": not failing(gates),
               "evidence_hash": evidence_hash(gates), "gates": gates}
     rows = [{"gate": g["gate"], "status": _mark(g["status"]) if ctx.fmt == "table" else g["status"],
@@ -248,7 +220,7 @@ def run_report(ctx) -> int:
     ctx.registry()  # warns about invalid registry files
     req = engine.get_request(ws, ctx.args.request_id)
     if req.action == "promote" and req.state == "pending":
-        ingest_pass(ws)  # its gates are evaluated now
+        workflow.ingest_pass(ws)  # its gates are evaluated now
     data = build_report(ws, ctx.args.request_id)
     text = render(data, ctx.args.format)
     if ctx.args.output:

@@ -21,7 +21,7 @@ from console import clock, durations
 from console.errors import PermissionDenied, UsageError
 from console.governance.journal import Journal, JournalTxn, JournalUnwritable, format_ts
 from console.governance.requests import ACTIONS, Request, is_expired, next_request_id, replay
-from console.governance.state import fleet_state, read_serving_strict
+from console.governance.state import fleet_state, read_serving_strict, rollback_target
 from console.identity import Identity
 from console.store.registry import Registry, load_registry
 from console.workspace import Workspace
@@ -92,7 +92,7 @@ def get_request(ws: Workspace, request_id: str, now: dt.datetime | None = None) 
     return reqs[request_id]
 
 
-def _text(value: str | None, what: str) -> str:
+def required_text(value: str | None, what: str) -> str:
     text = (value or "").strip()
     if not text:
         raise UsageError(f"{what} is required and must not be empty")
@@ -172,7 +172,7 @@ def create_request(
             raise _refuse(txn, ident, now, attempt, "break-glass is only for rollback", **where)
         if not reason_text:
             raise UsageError("--reason is required and must not be empty")
-        reason_text = _text(reason_text, "--reason")
+        reason_text = required_text(reason_text, "--reason")
         if model not in registry.models():
             raise UsageError(f"no model {model!r} in the registry ({ws.registry})")
         state = fleet_state(ws, registry, txn.entries())
@@ -188,10 +188,11 @@ def create_request(
             if current is None:
                 raise UsageError(f"{model} has nothing in production to roll back")
             if version is None:
-                version = state.previous_production(model)
+                version = rollback_target(ws, registry, state, model).version
                 if version is None:
                     raise UsageError(
-                        f"{model} has no earlier production version in the journal; name one with --version"
+                        f"{model} has no earlier production version (journal, serving.json or an archived "
+                        "version in the registry); name the version to roll back to"
                     )
             if version == current:
                 raise UsageError(f"{model} {version} is already in production")
@@ -223,6 +224,27 @@ def create_request(
             fields["evidence_hash"] = evidence_hash(gates)
         txn.append(ident.user, "request", now=now, **fields)
         return replay(txn.entries(), now)[rid]
+
+
+def why_not_decide(req: Request, ident: Identity, verdict: str) -> tuple[str, str] | None:
+    """Why ``ident`` may not ``verdict`` (approve/reject) ``req`` as it stands: ``("refused",
+    reason)`` (not a reviewer; the requester herself), ``("too_late", reason)`` (decided,
+    withdrawn, expired; a break-glass request already reviewed), or None. ``decide`` applies it
+    under the lock; a front end may ask it first to show the action disabled with the reason."""
+    rid = req.request_id
+    if not ident.reviewer:
+        return "refused", f"{ident.user} is not a reviewer of this workspace; only reviewers may {verdict}"
+    if req.requested_by == ident.user:
+        return "refused", f"{ident.user} raised {rid}; a requester never decides their own request"
+    if req.break_glass:
+        if req.review != "pending":
+            return "too_late", f"{rid} was already reviewed by {req.reviewed_by} ({req.review})"
+        return None
+    if req.state != "pending":
+        who = req.decided_by or "nobody"
+        what = {"expired": f"expired at {req.expires_at}"}.get(req.state, f"{req.state} by {who}")
+        return "too_late", f"{rid} was already decided: {what}"
+    return None
 
 
 def decide(
@@ -263,29 +285,15 @@ def decide(
         if req is None:
             raise UsageError(f"no request {request_id!r} in {ws.journal_path.name}")
         where = {"request_id": request_id}
-        if not ident.reviewer:
-            raise _refuse(
-                txn, ident, now, verdict,
-                f"{ident.user} is not a reviewer of this workspace; only reviewers may {verdict}", **where,
-            )
-        if req.requested_by == ident.user:
-            raise _refuse(
-                txn, ident, now, verdict,
-                f"{ident.user} raised {request_id}; a requester never decides their own request", **where,
-            )
-        comment_text = _text(comment, "--comment")
+        why = why_not_decide(req, ident, verdict)
+        if why is not None and why[0] == "refused":
+            raise _refuse(txn, ident, now, verdict, why[1], **where)
+        comment_text = required_text(comment, "--comment")
+        if why is not None:
+            raise _too_late(txn, ident, now, verdict, request_id, why[1])
         if req.break_glass:
-            if req.review != "pending":
-                raise _too_late(
-                    txn, ident, now, verdict, request_id,
-                    f"{request_id} was already reviewed by {req.reviewed_by} ({req.review})",
-                )
             txn.append(ident.user, verdict, now=now, request_id=request_id, comment=comment_text, review=True)
             return replay(txn.entries(), now)[request_id]
-        if req.state != "pending":
-            who = req.decided_by or "nobody"
-            what = {"expired": f"expired at {req.expires_at}"}.get(req.state, f"{req.state} by {who}")
-            raise _too_late(txn, ident, now, verdict, request_id, f"{request_id} was already decided: {what}")
         fields: dict[str, Any] = {"request_id": request_id, "comment": comment_text}
         if verdict == "approve" and req.action == "promote":
             from console.governance.gates import evidence_hash, failing
@@ -303,7 +311,7 @@ def decide(
             if bad and not override:
                 raise _refuse(
                     txn, ident, now, verdict,
-                    f"gates not passed: {', '.join(bad)}; approve with --override and a justification",
+                    f"gates not passed: {', '.join(bad)}; only an override with a justification approves it",
                     **where,
                 )
             fields["gates"] = gates

@@ -32,12 +32,61 @@ class FleetState:
         return self.stages.get((model, version))
 
     def previous_production(self, model: str) -> str | None:
-        """The production version before the current one (what a rollback goes back to)."""
+        """The production version before the current one, as the journal tells it."""
         current = self.production.get(model)
         for version in reversed(self.history.get(model, [])):
             if version != current:
                 return version
         return None
+
+
+@dataclass(frozen=True)
+class RollbackTarget:
+    """Where a rollback of one model goes by default, and why: ``version`` is None when no
+    earlier production version is known (then one must be named)."""
+
+    model: str
+    current: str | None
+    version: str | None
+    source: str  # "journal" | "serving.json" | "registry" | ""
+
+    @property
+    def why(self) -> str:
+        return {
+            "journal": "the production version before the current one (journal)",
+            "serving.json": "the production version before the current one (serving.json history)",
+            "registry": "the newest earlier version the registry lists as archived",
+        }.get(self.source, "no earlier production version is known")
+
+
+def rollback_target(ws: Workspace, registry: Registry, state: FleetState, model: str) -> RollbackTarget:
+    """The version a rollback of ``model`` goes back to when none is named: the production
+    version before the current one according to the journal; else the last earlier one in
+    ``serving.json``'s history of the model; else the newest version below the current one that
+    the registry lists as ``archived`` (retired from production). Only registered versions other
+    than the current one qualify."""
+    current = state.production.get(model)
+    known = {v.version for v in registry.versions_of(model)} - {current}
+
+    def found(version: str | None, source: str) -> RollbackTarget | None:
+        return RollbackTarget(model, current, version, source) if version in known else None
+
+    hit = found(state.previous_production(model), "journal")
+    if hit:
+        return hit
+    entry = read_serving(ws)["models"].get(model)
+    if isinstance(entry, dict):
+        served = [entry.get("previous")] + [h.get("version") for h in reversed(entry.get("history") or [])
+                                            if isinstance(h, dict)]
+        for version in served:
+            if version is not None and (hit := found(str(version), "serving.json")):
+                return hit
+    archived = [v.version for v in registry.versions_of(model)
+                if state.stage(model, v.version) == "archived" and v.version in known
+                and (current is None or version_sort_key(v.version) < version_sort_key(current))]
+    if archived:
+        return RollbackTarget(model, current, max(archived, key=version_sort_key), "registry")
+    return RollbackTarget(model, current, None, "")
 
 
 def read_serving(ws: Workspace) -> dict:

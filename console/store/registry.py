@@ -76,6 +76,13 @@ class Registry:
         return self.versions.get((model, version))
 
 
+def version_label(version: Any) -> str:
+    """A version for people to read: ``v3``; ``no version`` when there is none (never ``vNone``)."""
+    if version is None or str(version).strip() == "":
+        return "no version"
+    return f"v{version}"
+
+
 def version_sort_key(version: str) -> tuple:
     """Natural order: "2" < "10" < "10a"; numeric parts compare as numbers."""
     import re

@@ -193,40 +193,42 @@ class Backend:
                 out[req.model] = out.get(req.model, 0) + 1
         return out
 
+    # Every step below is ``governance.workflow``'s, as the CLI's: the same ingest pass before
+    # gates, the same checks before them, the same execution after a decision.
     def create_request(self, action: str, model: str, version: str | None, reason: str,
                        break_glass: bool = False):
         """Journal a request as this console's identity; a break-glass rollback also executes."""
-        from console.governance.engine import create_request
+        from console.governance import workflow
 
-        gates = None
-        if action == "promote" and version and self.identity.operator:
-            gates = self.gates(model, version)
-        req = create_request(self.ws, self.identity, action, model, version, reason,
-                             break_glass=break_glass, now=self.clock(), registry=self.registry,
-                             gates=gates)
-        if req.break_glass and req.state == "approved":
-            req = self.execute(req.request_id)
-        return req
+        return workflow.request(self.ws, self.identity, action, model, version, reason,
+                                break_glass=break_glass, registry=self.registry, now=self.clock()).request
 
-    def decide(self, request_id: str, verdict: str, comment: str, override: bool = False,
-               gates: list[dict] | None = None):
-        """Approve or reject as this console's identity; an approval is then carried out."""
-        from console.governance.engine import decide, get_request
+    def decide(self, request_id: str, verdict: str, comment: str, override: bool = False):
+        """Approve or reject as this console's identity (a promotion's gates evaluated afresh,
+        after an ingest pass); an approval is then carried out."""
+        from console.governance import workflow
 
-        req = get_request(self.ws, request_id, now=self.clock())
-        if gates is None and verdict == "approve" and req.action == "promote" and not req.break_glass:
-            gates = self.gates(req.model, req.version)
-        req = decide(self.ws, self.identity, request_id, verdict, comment, override=override,
-                     gates=gates, now=self.clock())
-        if req.state == "approved" and not req.break_glass:
-            req = self.execute(request_id)
-        return req
+        return workflow.decide(self.ws, self.identity, request_id, verdict, comment, override=override,
+                               registry=self.registry, now=self.clock()).request
+
+    def cancel(self, request_id: str):
+        """Withdraw this identity's own pending request."""
+        from console.governance import workflow
+
+        return workflow.cancel(self.ws, self.identity, request_id, now=self.clock()).request
 
     def gates(self, model: str, version: str) -> list[dict]:
-        """The promotion gates of ``model`` ``version`` with their evidence (governance)."""
-        from console.governance.gates import evaluate_gates
+        """The promotion gates of ``model`` ``version`` with their evidence, over a freshly
+        ingested store (``governance.workflow.fresh_gates``, as the CLI's ``gates``)."""
+        from console.governance import workflow
 
-        return evaluate_gates(self.ws, model, version, registry=self.registry, db=self.db)
+        return workflow.fresh_gates(self.ws, model, version, registry=self.registry)
+
+    def rollback_choice(self, model: str):
+        """Where a rollback of ``model`` may go, the default first (``governance.workflow``)."""
+        from console.governance import workflow
+
+        return workflow.rollback_choice(self.ws, model, registry=self.registry)
 
     def compare_versions(self, model: str, champion: str | None, challenger: str) -> dict:
         from console.tui.compare import compare_versions
@@ -264,11 +266,6 @@ class Backend:
                     point[f["feature"]] = f.get("score")
             points.append(point)
         return points[-buckets:]
-
-    def execute(self, request_id: str):
-        from console.governance.effects import execute
-
-        return execute(self.ws, self.identity, request_id, now=self.clock())
 
     def journal_entries(self) -> list[dict]:
         from console.governance.engine import journal_of

@@ -13,6 +13,7 @@ from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
 from console.analytics.axes import time_labels
+from console.store.registry import version_label
 from console.tui import format as fmt
 from console.tui.panels.base import Panel
 from console.tui.widgets.plots import ConsolePlot, bars, line, plot_pair
@@ -62,7 +63,7 @@ class DriftPanel(Panel):
         ds = report.get("dataset_drift", {})
         cur = report.get("current", {})
         state = "✗ dataset drift" if ds.get("drifted") else "✓ no dataset drift"
-        self.note(f"{report.get('model')} v{report.get('version')} · {state} · "
+        self.note(f"{report.get('model')} {version_label(report.get('version'))} · {state} · "
                   f"{fmt.pct(ds.get('share'), 0)} of features drifted (threshold {fmt.pct(ds.get('threshold'), 0)}) · "
                   f"current {fmt.num(cur.get('rows'))} rows vs reference {fmt.num(report.get('reference', {}).get('rows'))}")
         t = self.query_one(DataTable)

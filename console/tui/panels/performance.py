@@ -10,6 +10,7 @@ from textual.app import ComposeResult
 from textual.widgets import Static
 
 from console.analytics.axes import time_labels
+from console.store.registry import version_label
 from console.tui import format as fmt
 from console.tui.fleetdata import primary_metric
 from console.tui.panels.base import Panel
@@ -47,7 +48,7 @@ class PerformancePanel(Panel):
             said += f" on {fmt.num(live.get('labelled'))} labels"
             if live.get("low_confidence"):
                 said += f" ~ low confidence (< {fmt.num(live.get('min_labelled'))})"
-        self.note(f"v{data['version']} · {metric}: {said} vs offline {fmt.num(offline)} · "
+        self.note(f"{version_label(data['version'])} · {metric}: {said} vs offline {fmt.num(offline)} · "
                   f"{sum(1 for y in ys if y is not None)}/{len(wins)} buckets with labels")
         self.query_one("#perf-metric", ConsolePlot).draw_with(
             (lambda plt, mono: line(plt, mono, xs, [(metric, ys)],

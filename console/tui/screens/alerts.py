@@ -21,6 +21,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
+from console.store.registry import version_label
 from console.tui import format as fmt
 from console.tui.fleetdata import severity_rank
 from console.tui.screens.base import FilteredTableScreen
@@ -63,7 +64,7 @@ def cleared_text(cleared: list[dict], limit: int = 3) -> str:
 
 
 def evidence_text(a: dict) -> str:
-    return (f"{a.get('kind')} alert ({a.get('severity')}) on {a.get('model')} v{a.get('version')}: "
+    return (f"{a.get('kind')} alert ({a.get('severity')}) on {a.get('model')} {version_label(a.get('version'))}: "
             f"{a.get('detail')}")
 
 

@@ -129,6 +129,29 @@ class ConsoleScreen(Screen):
         allowed, _ = role_block(self.app, entry.role)
         return allowed
 
+    def disabled_reason(self, action: str, parameters: tuple[object, ...]) -> str | None:
+        """Why ``action`` is shown disabled here (``check_action`` is None), in one line."""
+        entry = action_for_method(self.SCOPE, action)
+        if entry is None:
+            return None
+        _, reason = role_block(self.app, entry.role)
+        return f"{entry.description}: {reason}" if reason else None
+
+    def on_key(self, event) -> None:
+        """A key of this screen whose action is shown disabled says why (Textual would ignore it)."""
+        from textual.actions import parse
+
+        for binding in self._bindings.key_to_bindings.get(event.key, ()):
+            try:
+                _, name, params = parse(binding.action)
+            except Exception:  # noqa: BLE001 - not an action string of ours
+                continue
+            if self.check_action(name, params) is None:
+                reason = self.disabled_reason(name, params) or f"{binding.description}: not available here"
+                self.notify(reason, severity="warning", timeout=6)
+                event.stop()
+                return
+
 
 class FilteredTableScreen(ConsoleScreen):
     """A screen around one DataTable that ``/`` filters through its FilterBar: the subclass

@@ -22,6 +22,7 @@ from textual.css.query import NoMatches
 from textual.widgets import Static, TabbedContent, TabPane
 from textual.worker import get_current_worker
 
+from console.store.registry import version_label
 from console.tui.panels.cost import CostPanel
 from console.tui.panels.drift import DriftPanel
 from console.tui.panels.ops import OpsPanel
@@ -81,7 +82,7 @@ class ModelScreen(ConsoleScreen):
     @property
     def crumb(self) -> str:
         tab = self.active_tab()
-        return f"{self.model}" + (f" v{self.version}" if self.version else "") + f" › {tab}"
+        return f"{self.model}" + (f" {version_label(self.version)}" if self.version else "") + f" › {tab}"
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="model-title", classes="title")
@@ -104,11 +105,12 @@ class ModelScreen(ConsoleScreen):
         prod = be.fleet.production.get(self.model) if be else None
         versions = be.registry.versions_of(self.model) if be else []
         task = versions[-1].task if versions else "?"
-        showing = self.version or prod or "—"
+        showing = self.version or prod
         stages = ", ".join(f"{v.version} {be.fleet.stage(self.model, v.version)}" for v in versions) if be else ""
         self.query_one("#model-title", Static).update(
-            f"{self.model} ({task}) · showing v{showing}"
-            + (" (production)" if showing == prod else "") + f" · versions: {stages}")
+            f"{self.model} ({task}) · showing "
+            + (version_label(showing) if showing else "no version (nothing in production)")
+            + (" (production)" if showing and showing == prod else "") + f" · versions: {stages}")
 
     def active_tab(self) -> str:
         try:
@@ -290,15 +292,15 @@ class ModelScreen(ConsoleScreen):
         self.reload()
 
     def action_request(self, action: str) -> None:
-        open_request_dialog(self, action, self.model, self.version if action != "retrain" else self.version,
-                            evidence=self._evidence())
+        """Retrain (from the version shown), rollback or promotion (to the version shown, else the
+        dialog's default, which the user may change there)."""
+        open_request_dialog(self, action, self.model, self.version, evidence=self._evidence())
 
     def action_break_glass(self) -> None:
-        """Roll back now to the version shown (``v``), or to the previous production one."""
-        be = self.app.backend
-        prod = be.fleet.production.get(self.model) if be else None
-        target = self.version if self.version and self.version != prod else None
-        open_request_dialog(self, "rollback", self.model, target, break_glass=True)
+        """Roll back now: to the version shown (``v``), else to the previous production one
+        (the dialog names it and offers the others)."""
+        open_request_dialog(self, "rollback", self.model, self.version, evidence=self._evidence(),
+                            break_glass=True)
 
     def _evidence(self) -> str:
         return f"from the {self.active_tab()} tab of {self.model} (window: {self.app.window.label})"

@@ -13,8 +13,8 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
-from textual.worker import get_current_worker
 
+from console.store.registry import version_label
 from console.tui import format as fmt
 from console.tui.screens.base import ConsoleScreen, role_block
 from console.tui.widgets.confirm import ConfirmDialog
@@ -50,7 +50,9 @@ class SignoffScreen(ConsoleScreen):
         be = self.app.backend
         req = get_request(be.ws, self.request_id, now=be.clock())
         gates = None
-        if req.action == "promote" and req.version:
+        if req.action == "promote" and req.version and not req.break_glass:
+            # a pending promotion: its gates now, over a freshly ingested store (what approving
+            # it evaluates again); a decided one: the gates its decision recorded
             gates = be.gates(req.model, req.version) if req.state == "pending" else (req.gates or [])
         champion = be.fleet.production.get(req.model)
         if req.action == "rollback":
@@ -77,7 +79,7 @@ class SignoffScreen(ConsoleScreen):
         if req.break_glass:
             state = Text("⚠ break-glass, review ") + fmt.state(req.review or "pending")
         t.add_row("request", Text(f"{req.request_id} · {req.action} {req.model} ") + Text(
-            f"v{req.from_version or '—'} → v{req.version or '—'}", style="bold") + Text(" · ") + state)
+            move_text(req), style="bold") + Text(" · ") + state)
         t.add_row("raised", f"by {req.requested_by} at {fmt.when(req.requested_at)}"
                   + (f" · expires {fmt.when(req.expires_at)}" if req.expires_at else ""))
         t.add_row("reason", req.reason or "—")
@@ -104,11 +106,11 @@ class SignoffScreen(ConsoleScreen):
             return Text("")
         from rich.console import Group
 
-        t = Table(title=f"champion v{champion or '—'} vs challenger v{challenger}", title_justify="left",
-                  expand=True, box=None, pad_edge=False)
+        t = Table(title=f"champion {version_label(champion)} vs challenger {version_label(challenger)}",
+                  title_justify="left", expand=True, box=None, pad_edge=False)
         t.add_column("", ratio=2)
-        t.add_column(f"v{champion or '—'} (champion)", justify="right", ratio=2)
-        t.add_column(f"v{challenger} (challenger)", justify="right", ratio=2)
+        t.add_column(f"{version_label(champion)} (champion)", justify="right", ratio=2)
+        t.add_column(f"{version_label(challenger)} (challenger)", justify="right", ratio=2)
         for name, a, b in compare.get("rows", []):
             t.add_row(name, a, b)
         problems = [Text("▲ " + p, style="italic") for p in compare.get("problems", [])[:4]]
@@ -116,19 +118,20 @@ class SignoffScreen(ConsoleScreen):
 
     # -- roles and actions -----------------------------------------------------------------
     def blocked(self, action: str) -> str | None:
+        """Why this user may not ``action`` (approve/reject/override) this request now, or None."""
         allowed, reason = role_block(self.app, "reviewer")
         if allowed is not True:
             return reason
         req = self.req
         if req is None:
             return "loading"
-        if req.requested_by == self.app.identity.user:
-            return f"{req.requested_by} raised this request; a requester never decides it"
-        if req.break_glass:
-            if req.review != "pending":
-                return f"already reviewed ({req.review})"
-        elif req.state != "pending":
-            return f"already {req.state}"
+        if action == "override" and self.gates is None:
+            return "this request has no gates to override"
+        from console.governance.workflow import why_not_decide
+
+        why = why_not_decide(req, self.app.identity, "reject" if action == "reject" else "approve")
+        if why:
+            return why
         failing = [g["gate"] for g in (self.gates or []) if g.get("status") != "passed"]
         if action == "approve" and failing and not req.break_glass:
             return f"gates not passed ({', '.join(failing)}): use override"
@@ -138,14 +141,15 @@ class SignoffScreen(ConsoleScreen):
 
     def why_not(self) -> str:
         reasons: dict[str, list[str]] = {}
-        for action in ("approve", "reject", "override"):
+        actions = ("approve", "reject") + (("override",) if self.gates is not None else ())
+        for action in actions:
             reason = self.blocked(action)
             if reason and reason != "loading":
                 reasons.setdefault(reason, []).append(action)
         info = reasons.pop("no failed gates to override", None)
         if not reasons:
             return "✓ you may approve or reject this request" + (
-                "" if info else " (override approves despite failed gates)")
+                "" if info or self.gates is None else " (override approves despite failed gates)")
         return " · ".join(f"✗ {'/'.join(acts)}: {why}" for why, acts in reasons.items())
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -154,7 +158,17 @@ class SignoffScreen(ConsoleScreen):
         allowed, _ = role_block(self.app, "reviewer")
         if allowed is not True:
             return allowed
-        return None if self.blocked(str(parameters[0]) if parameters else "approve") else True
+        verdict = str(parameters[0]) if parameters else "approve"
+        if verdict == "override" and self.req is not None and self.gates is None:
+            return False  # no gates here: not offered at all
+        return None if self.blocked(verdict) else True
+
+    def disabled_reason(self, action: str, parameters: tuple[object, ...]) -> str | None:
+        if action == "decide":
+            verdict = str(parameters[0]) if parameters else "approve"
+            reason = self.blocked(verdict)
+            return f"cannot {verdict}: {reason}" if reason else None
+        return super().disabled_reason(action, parameters)
 
     def action_decide(self, verdict: str) -> None:
         reason = self.blocked(verdict)
@@ -163,7 +177,8 @@ class SignoffScreen(ConsoleScreen):
             return
         req = self.req
         failing = [g["gate"] for g in (self.gates or []) if g.get("status") != "passed"]
-        target = f"{req.model} v{req.version or '—'}"
+        target = f"{req.model} {version_label(req.version)}" if req.version else \
+            f"{req.model} from {version_label(req.from_version)}"
         if verdict == "override":
             title = f"OVERRIDE failed gates and approve {req.action} of {target}"
             body = (f"{req.request_id}: gates not passed: {', '.join(failing)}. Your comment is the "
@@ -180,32 +195,32 @@ class SignoffScreen(ConsoleScreen):
         if req.break_glass:
             body += "\n(break-glass: this is the retrospective review)"
         elif self.gates is not None and verdict != "reject":
-            from console.governance.gates import evidence_hash
+            body += ("\nThe gates are evaluated again on the newest data as you confirm; the journal "
+                     "records those with the decision.")
+        app, rid = self.app, self.request_id
 
-            body += f"\nThe journal records the gates you saw: evidence {evidence_hash(self.gates)[:23]}…"
-
-        def done(comment: str | None) -> None:
-            if comment:
-                self.submit(verdict, comment)
-
-        self.app.push_screen(ConfirmDialog(title, body, label, danger=verdict != "approve"), done)
-
-    def submit(self, verdict: str, comment: str) -> None:
-        app, rid, gates = self.app, self.request_id, self.gates
-
-        def job() -> None:
-            worker = get_current_worker()
+        def submit(comment: str, _choice) -> Any:
             try:
-                req = app.backend.decide(rid, "reject" if verdict == "reject" else "approve", comment,
-                                         override=verdict == "override", gates=gates)
-            except Exception as exc:
-                if not worker.is_cancelled:
-                    app.call_from_thread(app.notify, str(exc).splitlines()[0], severity="error", timeout=10)
-                    app.call_from_thread(self.reload)
-                return
-            app.call_from_thread(app.notify, f"{rid}: {req.state}" + (f" by {req.decided_by}" if req.decided_by else ""),
-                                 timeout=8)
-            app.call_from_thread(self.reload)
-            app.call_from_thread(app.action_refresh_now)
+                return app.backend.decide(rid, "reject" if verdict == "reject" else "approve", comment,
+                                          override=verdict == "override")
+            except Exception:  # the dialog says why; the view behind it shows what is true now
+                app.call_from_thread(self.reload)
+                raise
 
-        app.run_worker(job, thread=True, exit_on_error=False, group="act")
+        def done(req) -> None:
+            if req is None:
+                return
+            app.notify(f"{rid}: {req.state}" + (f" by {req.decided_by}" if req.decided_by else ""), timeout=8)
+            self.reload()
+            app.action_refresh_now()
+
+        self.app.push_screen(ConfirmDialog(title, body, label, danger=verdict != "approve", submit=submit), done)
+
+
+def move_text(req) -> str:
+    """What a request changes, in words: ``v2 → v3``; a retrain ``from v2`` (``→ v4`` once it
+    produced one)."""
+    if req.action == "retrain":
+        return f"from {version_label(req.from_version)}" + (
+            f" → {version_label(req.produced_version)}" if req.produced_version else "")
+    return f"{version_label(req.from_version)} → {version_label(req.version)}"
