@@ -57,7 +57,7 @@ def new_traffic(root: Path) -> None:
                          "version": "2", "request_id": f"late-{i}", "prediction": 1, "score": 0.7,
                          "features": {"income": 90000.0 + i, "age": 40, "region": "mars"}, "latency_ms": 9.0})
              for i in range(NEW_ROWS)]
-    (root / "logs" / "late.jsonl").write_text("\n".join(lines) + "\n")
+    (root / "logs" / "arrived.jsonl").write_text("\n".join(lines) + "\n")
 
 
 def ingested_rows(root: Path, name: str) -> int | None:
@@ -104,11 +104,11 @@ async def test_cli_and_tui_journal_the_same_decisions_and_refusals(twin) -> None
     assert own.returncode == 2
     cli_refusal = own.stderr.strip().removeprefix("mlops-console: ")
     new_traffic(cli)
-    assert ingested_rows(cli, "late.jsonl") is None
+    assert ingested_rows(cli, "logs/arrived.jsonl") is None
     p = run_as("mlc-alice", cli, "approve", rid, "--override", "--comment", COMMENT, "--format", "json")
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout)["state"] == "executed"
-    assert ingested_rows(cli, "late.jsonl") == NEW_ROWS  # the approval ingested first
+    assert ingested_rows(cli, "logs/arrived.jsonl") == NEW_ROWS  # the approval ingested first
 
     # -- the TUI ----------------------------------------------------------------------------
     carol = Identity("mlc-carol", operator=True, reviewer=True, key=demo_seed("mlc-carol"))
@@ -144,14 +144,14 @@ async def test_cli_and_tui_journal_the_same_decisions_and_refusals(twin) -> None
         await settle(app, pilot)
         assert type(app.screen).__name__ == "SignoffScreen"
         new_traffic(tui)  # after the view showed its gates, before the decision
-        assert ingested_rows(tui, "late.jsonl") is None
+        assert ingested_rows(tui, "logs/arrived.jsonl") is None
         failing = [g for g in app.screen.gates if g["status"] != "passed"]
         await pilot.press("o" if failing else "a")
         await settle(app, pilot)
         await pilot.press(*COMMENT, "enter")
         await settle(app, pilot)
         assert "executed" in screen_text(app)
-    assert ingested_rows(tui, "late.jsonl") == NEW_ROWS  # the approval ingested first
+    assert ingested_rows(tui, "logs/arrived.jsonl") == NEW_ROWS  # the approval ingested first
 
     # -- the same journal ----------------------------------------------------------------------
     cli_entries = [e for e in journal(cli) if e["action"] != "refused"]
