@@ -16,6 +16,7 @@ from console.analytics.axes import time_labels
 from console.store.registry import version_label
 from console.tui import format as fmt
 from console.tui.panels.base import Panel
+from console.tui.widgets.fittable import FitTable
 from console.tui.widgets.plots import ConsolePlot, bars, line, plot_pair
 
 P_VALUE_METHODS = ("ks", "chisquare", "z")
@@ -38,7 +39,7 @@ class DriftPanel(Panel):
 
     def compose(self) -> ComposeResult:
         yield Static("", classes="panel-note", id="drift-summary")
-        yield DataTable(id="drift-features", cursor_type="row", zebra_stripes=True)
+        yield FitTable(id="drift-features", cursor_type="row", zebra_stripes=True, flex="feature")
         yield plot_pair("drift-dist", "drift-trend", id="drift-plots")
 
     def on_mount(self) -> None:
@@ -75,6 +76,7 @@ class DriftPanel(Panel):
                       fmt.num(f.get("threshold"), 2),
                       fmt.state("none" if f.get("method") is None else "drift" if f.get("drifted") else "ok"),
                       fmt.sparkline([s for s in scores], TREND_BUCKETS), key=f["feature"])
+        t.fit()
         if feats:
             t.move_cursor(row=min(keep, len(feats) - 1))
             self.show_feature(feats[min(keep, len(feats) - 1)]["feature"])

@@ -12,6 +12,7 @@ from textual.widgets import DataTable, Static
 
 from console.tui import format as fmt
 from console.tui.panels.base import Panel
+from console.tui.widgets.fittable import FitTable
 
 
 def ci_text(metric: str, m: dict, s: dict) -> str:
@@ -28,7 +29,7 @@ class SlicesPanel(Panel):
 
     def compose(self) -> ComposeResult:
         yield Static("", classes="panel-note")
-        yield DataTable(id="slices-table", cursor_type="row", zebra_stripes=True)
+        yield FitTable(id="slices-table", cursor_type="row", zebra_stripes=True, flex="slice")
         yield Static("", id="slices-fairness", classes="note")
 
     @classmethod
@@ -44,13 +45,14 @@ class SlicesPanel(Panel):
         t.clear(columns=True)
         for label, w in (("state", 10), ("slice", 22), ("rows", 7), ("labelled", 8),
                          (f"{metric} [95% CI]", 22), ("vs all", 7), ("p adj.", 7)):
-            t.add_column(label, width=w)
+            t.add_column(label, width=w, key=label.split(" ")[0] if label.startswith("slice") else label)
         for s in slices:
             state = Text("✗ flagged", style="red bold") if s.get("flagged") else Text("✓ ok", style="green")
             diff = (s.get("diff") or {}).get(metric)
             t.add_row(state, f"{s.get('feature')} = {s.get('value')}", fmt.num(s.get("rows")),
                       fmt.num(s.get("labelled")), ci_text(metric, s.get("metrics") or {}, s),
                       (f"{diff:+.3f}" if isinstance(diff, float) else "—"), fmt.num(s.get("p_adjusted"), 3))
+        t.fit()
         overall = data.get("overall") or {}
         n = sum(1 for s in slices if s.get("flagged"))
         self.note(f"{n} flagged slice(s) of {len(slices)} · flagged first · overall {metric} "

@@ -27,6 +27,7 @@ from console.tui.fleetdata import severity_rank
 from console.tui.screens.base import FilteredTableScreen
 from console.tui.screens.requesting import open_request_dialog
 from console.tui.widgets.filterbar import FilterBar
+from console.tui.widgets.fittable import FitTable
 
 REMEDY = {"drift": "retrain", "performance": "retrain", "slice": "retrain",
           "errors": "rollback", "latency": "rollback", "budget": "rollback"}
@@ -80,7 +81,7 @@ class AlertsScreen(FilteredTableScreen):
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="alerts-summary", classes="note")
-        yield DataTable(id="alerts-table", cursor_type="row", zebra_stripes=True)
+        yield FitTable(id="alerts-table", cursor_type="row", zebra_stripes=True, flex="detail")
         yield Static("", id="alerts-detail", classes="note")
         yield Static("", id="alerts-cleared", classes="note")
         yield FilterBar(id="alerts-filter")
@@ -88,7 +89,7 @@ class AlertsScreen(FilteredTableScreen):
     def on_mount(self) -> None:
         t = self.query_one(DataTable)
         for label, w in (("severity", 11), ("kind", 11), ("model", 14), ("ver", 4), ("since", 11), ("detail", 60)):
-            t.add_column(label, width=w)
+            t.add_column(label, width=w, key=label)
         t.focus()
         super().on_mount()
 
@@ -151,6 +152,7 @@ class AlertsScreen(FilteredTableScreen):
         for i, a in enumerate(self.visible()):
             t.add_row(fmt.state(a.get("severity") or "info"), a.get("kind", "—"), Text(a.get("model", "—"), style="bold"),
                       str(a.get("version") or "—"), fmt.when(alert_time(a) or None)[5:], a.get("detail", ""), key=str(i))
+        t.fit()
         self.show_detail()
 
     def current(self) -> dict | None:

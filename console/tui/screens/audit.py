@@ -14,6 +14,7 @@ from textual.widgets import DataTable, Static
 from console.tui import format as fmt
 from console.tui.screens.base import FilteredTableScreen
 from console.tui.widgets.filterbar import FilterBar
+from console.tui.widgets.fittable import FitTable
 
 SKIP = {"seq", "ts", "actor", "action", "prev_hash", "hash"}
 
@@ -36,13 +37,13 @@ class AuditScreen(FilteredTableScreen):
 
     def compose_body(self) -> ComposeResult:
         yield Static("verifying…", id="audit-state", classes="note")
-        yield DataTable(id="audit-table", cursor_type="row", zebra_stripes=True)
+        yield FitTable(id="audit-table", cursor_type="row", zebra_stripes=True, flex="detail")
         yield FilterBar(id="audit-filter")
 
     def on_mount(self) -> None:
         t = self.query_one(DataTable)
         for label, w in (("seq", 5), ("chain", 7), ("when", 16), ("actor", 8), ("action", 10), ("detail", 80)):
-            t.add_column(label, width=w)
+            t.add_column(label, width=w, key=label)
         t.focus()
         super().on_mount()
 
@@ -78,6 +79,7 @@ class AuditScreen(FilteredTableScreen):
             chain = Text("✗ bad", style="red bold") if broken else Text("✓", style="green")
             t.add_row(str(seq), chain, fmt.when(e.get("ts")), str(e.get("actor", "—")),
                       str(e.get("action", "—")), detail(e))
+        t.fit()
 
     def action_verify(self) -> None:
         self.reload()

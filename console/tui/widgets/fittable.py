@@ -1,0 +1,44 @@
+"""A ``DataTable`` whose one wide column (a slice, a feature name, an alert's detail) takes the
+width the terminal has left, so a long value is cut at 80 columns only where it must and not
+at all on a wide terminal. The other columns keep their widths; the flexible one never gets
+narrower than the width it was added with. Refitted on every resize and when rows change.
+"""
+
+from __future__ import annotations
+
+from textual import events
+from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey
+
+
+class FitTable(DataTable):
+    """``DataTable`` with ``flex`` (a column key) sized to the room left by the others."""
+
+    def __init__(self, *args, flex: str, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.flex = flex
+        self._flex_min: int | None = None
+
+    def fit(self) -> None:
+        """Give the flexible column the width left over (at least the width it was added with)."""
+        col = self.columns.get(ColumnKey(self.flex))
+        room = self.scrollable_content_region.width
+        if col is None or room <= 0:
+            return
+        if self._flex_min is None or col.width < self._flex_min:
+            self._flex_min = col.width
+        others = sum(c.get_render_width(self) for key, c in self.columns.items() if key != col.key)
+        width = max(self._flex_min, room - others - 2 * self.cell_padding)
+        if width != col.width:
+            col.width = width
+            self._require_update_dimensions = True  # Textual recomputes the scroll width on idle
+            self._clear_caches()
+            self.refresh()
+
+    def clear(self, columns: bool = False):
+        if columns:
+            self._flex_min = None
+        return super().clear(columns)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.fit()

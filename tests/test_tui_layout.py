@@ -1,0 +1,49 @@
+"""Wide columns use the terminal: a slice, a feature name or an alert's detail is not cut at a
+fixed width on a wide terminal, and the table still fits 80 columns."""
+
+from __future__ import annotations
+
+from textual.app import App, ComposeResult
+from textual.widgets.data_table import ColumnKey
+
+from console.tui.widgets.fittable import FitTable
+from tests.tui_helpers import ALICE, make_app, screen_text, settle
+
+LONG = "dataset drift: 4 of 8 features drifted (share 0.50 ≥ 0.50): income, age, debt_ratio, channel"
+
+
+class _One(App):
+    def compose(self) -> ComposeResult:
+        yield FitTable(id="t", flex="detail")
+
+    def on_mount(self) -> None:
+        t = self.query_one(FitTable)
+        t.add_column("kind", width=10, key="kind")
+        t.add_column("detail", width=30, key="detail")
+        t.add_row("drift", LONG)
+
+
+async def test_the_flexible_column_takes_the_room_left_and_follows_resizes() -> None:
+    app = _One()
+    async with app.run_test(size=(200, 10)) as pilot:
+        await pilot.pause()
+        t = app.query_one(FitTable)
+        detail = t.columns[ColumnKey("detail")]
+        assert detail.width == 200 - 12 - 2  # the room left by "kind" (10 + padding), less its padding
+        assert LONG in screen_text(app)
+        await pilot.resize_terminal(60, 10)
+        await pilot.pause()
+        assert detail.width == 60 - 12 - 2
+        await pilot.resize_terminal(30, 10)
+        await pilot.pause()
+        assert detail.width == 30  # never narrower than it was added with
+
+
+async def test_alert_details_are_whole_on_a_wide_terminal(ingested_sample) -> None:
+    app = make_app(ingested_sample, ALICE)
+    async with app.run_test(size=(200, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("f2")
+        await settle(app, pilot)
+        row = next(line for line in screen_text(app).splitlines() if "critical" in line and "drift" in line)
+        assert LONG in row  # in the table's row itself, not only in the detail line under it
