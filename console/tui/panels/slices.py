@@ -45,7 +45,7 @@ class SlicesPanel(Panel):
         t.clear(columns=True)
         for label, w in (("state", 10), ("slice", 22), ("rows", 7), ("labelled", 8),
                          (f"{metric} [95% CI]", 22), ("vs all", 7), ("p adj.", 7)):
-            t.add_column(label, width=w, key=label.split(" ")[0] if label.startswith("slice") else label)
+            t.add_column(label, width=w, key=label)
         for s in slices:
             state = Text("✗ flagged", style="red bold") if s.get("flagged") else Text("✓ ok", style="green")
             diff = (s.get("diff") or {}).get(metric)
