@@ -2,6 +2,8 @@
 width the terminal has left, so a long value is cut at 80 columns only where it must and not
 at all on a wide terminal. The other columns keep their widths; the flexible one never gets
 narrower than the width it was added with. Refitted on every resize and when rows change.
+Textual has no public call to resize a column, so ``fit`` sets two private members of
+``DataTable``; tests/test_tui_layout.py measures the widths and fails if a Textual upgrade changes them.
 """
 
 from __future__ import annotations
