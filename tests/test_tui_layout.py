@@ -47,3 +47,21 @@ async def test_alert_details_are_whole_on_a_wide_terminal(ingested_sample) -> No
         await settle(app, pilot)
         row = next(line for line in screen_text(app).splitlines() if "critical" in line and "drift" in line)
         assert LONG in row  # in the table's row itself, not only in the detail line under it
+
+
+async def test_the_footer_shows_whole_keys_only_and_the_screens_own_first(ingested_sample) -> None:
+    """At 80 columns the model screen's footer keeps its actions, help and jump, and leaves out
+    whole keys at the end — never a key cut in half; at 120 every key fits (compact)."""
+    app = make_app(ingested_sample, ALICE)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        footer = screen_text(app).splitlines()[-1]
+        for key in ("v Version", "R Retrain", "B Rollback", "P Promote", "X Break-glass", "? Help", ": Jump"):
+            assert key in footer, footer
+        assert footer.rstrip().endswith("w Window") and "q Quit" not in footer, footer
+        await pilot.resize_terminal(120, 40)
+        await settle(app, pilot)
+        footer = screen_text(app).splitlines()[-1]
+        assert footer.rstrip().endswith("W Range q Quit"), footer

@@ -63,8 +63,8 @@ ACTIONS: tuple[Action, ...] = (
     Action("fleet.sort", "s", "Sort by column", "sort", label="Sort"),
     Action("fleet.reverse", "S", "Reverse sort", "reverse_sort", show=False),
     # -- model -------------------------------------------------------------------------------
-    Action("model.next_tab", "right_square_bracket", "Next tab", "next_tab", label="Next tab"),
-    Action("model.prev_tab", "left_square_bracket", "Previous tab", "prev_tab", label="Prev tab"),
+    Action("model.next_tab", "right_square_bracket", "Next tab", "next_tab", show=False),
+    Action("model.prev_tab", "left_square_bracket", "Previous tab", "prev_tab", show=False),
     *(Action(f"model.tab{i}", str(i), f"Tab {i}: {name}", f"tab({i})", show=False)
       for i, name in enumerate(("drift", "performance", "slices", "ops", "cost", "versions"), start=1)),
     Action("model.version", "v", "Choose version", "choose_version", label="Version"),

@@ -5,12 +5,19 @@ Textual's footer rebuilds all of its key widgets on every bindings signal — ea
 and each refresh of the bindings, several per tab switch — and every rebuild reflows the whole
 screen. Here the signal is coalesced (one check per refresh) and the keys are rebuilt only when
 the shown set (key, label, action, enabled, tooltip) differs from the one on screen.
+
+Below 132 columns the footer is compact (one space between keys) and leaves out the command
+palette's ``^p`` (``?`` lists it). Keys that do not fit whole are left out from the end (the
+screen's own keys come first, then help and jump), so a key is never shown cut in half.
 """
 
 from __future__ import annotations
 
+from rich.cells import cell_len
+from textual import events
 from textual.screen import Screen
 from textual.widgets import Footer
+from textual.widgets._footer import FooterKey
 
 
 class ConsoleFooter(Footer):
@@ -18,6 +25,30 @@ class ConsoleFooter(Footer):
 
     _shown: tuple | None = None
     _check_pending = False
+    NARROW = 132  # columns below which the footer is compact and drops the palette key
+
+    def on_resize(self, event: events.Resize) -> None:
+        narrow = self.app.size.width < self.NARROW
+        self.compact = narrow
+        self.show_command_palette = not narrow
+        self.call_after_refresh(self._fit)
+
+    def _fit(self) -> None:
+        """Show the keys that fit whole, in order; leave out the rest (widths from their text:
+        " k label " apart, "k label " compact)."""
+        if not self.is_attached:
+            return
+        keys = list(self.query(FooterKey))
+        pad = 2 if self.compact else 3
+        width = {k: cell_len(k.key_display) + cell_len(k.description) + pad for k in keys}
+        room = self.size.width - sum(width[k] for k in keys if k.has_class("-command-palette"))
+        used, fits = 0, True
+        for key in keys:
+            if key.has_class("-command-palette"):
+                continue
+            fits = fits and used + width[key] <= room
+            used += width[key] if fits else 0
+            key.display = fits
 
     def bindings_changed(self, screen: Screen) -> None:
         self._bindings_ready = True
@@ -42,3 +73,4 @@ class ConsoleFooter(Footer):
         if keys != self._shown:
             self._shown = keys
             await self.recompose()
+            self.call_after_refresh(self._fit)
