@@ -202,6 +202,11 @@ def test_drift_on_breast_cancer_matches_scipy(sk_workspace) -> None:
     with contextlib.redirect_stdout(out):
         assert main(["drift", "--workspace", str(ws), "--model", "cancer", "--no-multivariate"]) == 0
     assert "dataset drift" in out.getvalue() and t["names"][0] in out.getvalue()
+    out = io.StringIO()  # a window without traffic: nothing tested, which is not "no drift"
+    with contextlib.redirect_stdout(out):
+        assert main(["drift", "--workspace", str(ws), "--model", "cancer", "--no-multivariate",
+                     "--start", "2020-01-01", "--end", "2020-01-02"]) == 0
+    assert "current 0 rows" in out.getvalue() and "dataset drift not tested" in out.getvalue(), out.getvalue()
 
 
 def test_performance_on_all_three_tasks_matches_sklearn(sk_workspace) -> None:

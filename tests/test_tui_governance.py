@@ -47,6 +47,9 @@ async def test_demo_break_glass_goes_to_the_previous_production_version(tmp_path
         await settle(app, pilot)
         assert type(app.screen).__name__ == "ModelScreen"
         assert not [n for n in notes(app) if "--version" in n]
+        text = flat_text(app)  # the header follows the rollback; v1 has no traffic: unknown, not ok
+        assert "showing v1 (production)" in text and "1 production, 2 " in text, text
+        assert "? drift not tested (no current data)" in text and "no dataset drift" not in text
     (req,) = [r for r in list_requests(load_dir(demo)) if r.action == "rollback"]
     assert (req.break_glass, req.version, req.from_version, req.state) == (True, "1", "2", "executed")
     assert json.loads((demo / "serving.json").read_text())["models"]["credit-risk"]["production"] == "1"

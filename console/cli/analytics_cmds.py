@@ -133,7 +133,8 @@ def run_drift(ctx) -> int:
             else "(no traffic)")
     title = (f"{rep['model']} {version_label(rep['version'])}: reference {rep['reference']['rows']} rows, current "
              f"{rep['current']['rows']} rows {span}; "
-             f"dataset drift {'YES' if dd['drifted'] else 'no'} (share {dd['share']:.2f}, threshold {dd['threshold']})")
+             f"dataset drift {'YES' if dd['drifted'] else 'no' if dd.get('tested_features') else 'not tested'} "
+             f"(share {dd['share']:.2f}, threshold {dd['threshold']})")
     mv = rep.get("multivariate")
     if mv and mv.get("auc") is not None:
         title += f"; domain classifier AUC {mv['auc']:.3f} ({mv['status']})"

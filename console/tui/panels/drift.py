@@ -63,7 +63,12 @@ class DriftPanel(Panel):
         feats = sorted(report.get("features", []), key=severity)
         ds = report.get("dataset_drift", {})
         cur = report.get("current", {})
-        state = "✗ dataset drift" if ds.get("drifted") else "✓ no dataset drift"
+        if ds.get("drifted"):
+            state = "✗ dataset drift"
+        elif not ds.get("tested_features"):  # nothing could be tested: unknown, not "no drift"
+            state = "? drift not tested" + (" (no current data)" if not cur.get("rows") else "")
+        else:
+            state = "✓ no dataset drift"
         self.note(f"{report.get('model')} {version_label(report.get('version'))} · {state} · "
                   f"{fmt.pct(ds.get('share'), 0)} of features drifted (threshold {fmt.pct(ds.get('threshold'), 0)}) · "
                   f"current {fmt.num(cur.get('rows'))} rows vs reference {fmt.num(report.get('reference', {}).get('rows'))}")

@@ -145,6 +145,7 @@ class ModelScreen(ConsoleScreen):
             panels = self.panels()
         except NoMatches:  # not mounted yet: the first TabActivated loads
             return
+        self.paint_title()  # stages and production as they are now (after a rollback, say)
         self.generation += 1
         for panel in panels:
             panel.complete = 0
@@ -250,6 +251,7 @@ class ModelScreen(ConsoleScreen):
         show until they are visited (then they reload)."""
         if self.app.backend is None or not self.generation:
             return self.reload()
+        self.paint_title()  # stages and production as they are now (after a rollback, say)
         self.generation += 1
         self.reload_tab()
 
