@@ -184,6 +184,8 @@ class QueryStream:
             self._timer.daemon = True
             self._timer.start()
         self._batch_rows = batch_rows
+        self._stop = threading.Event()  # the producer thread of batches(), stopped by close()
+        self._producer: threading.Thread | None = None
         try:
             self._rel = self._cur.sql(stmt)  # binds the query (names, types); runs nothing yet
             self.columns = _unique(list(self._rel.columns)) if self._rel is not None else []
@@ -228,7 +230,7 @@ class QueryStream:
         import pyarrow as pa
 
         handoff: queue.Queue = queue.Queue(maxsize=2)
-        stop = threading.Event()
+        stop = self._stop
 
         def put(item) -> bool:
             while not stop.is_set():
@@ -249,7 +251,7 @@ class QueryStream:
             else:
                 put(("done", None))
 
-        producer = threading.Thread(target=produce, name="query-stream", daemon=True)
+        producer = self._producer = threading.Thread(target=produce, name="query-stream", daemon=True)
         producer.start()
         finished = False
         try:
@@ -271,8 +273,17 @@ class QueryStream:
             raise self._error(RuntimeError("interrupted"))
 
     def close(self) -> None:
+        """Stop the query and its producer thread, then release the cursor. A ``with`` block
+        left by an exception (ctrl-C while rows are written) may close the stream before its
+        ``batches()`` generator is finalized: the producer is stopped here, so no thread is
+        still inside DuckDB when the interpreter exits (that aborts the process)."""
         if self._timer is not None:
             self._timer.cancel()
+        producer = self._producer
+        if producer is not None and producer.is_alive():
+            self._stop.set()
+            self._interrupt()
+            producer.join()
         try:
             self._cur.close()
         except Exception:  # noqa: BLE001
