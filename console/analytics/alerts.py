@@ -341,6 +341,19 @@ def check_alerts(db: StoreLike, model: str | None = None) -> dict[str, Any]:
         return inc.value
 
 
+def not_evaluated(rep: dict[str, Any], most: int = 3) -> str:
+    """The words for the rules ``check`` skipped (no traffic, no reference…), for the CLI's
+    title and the TUI's summary alike: "" when none, else "? 2 rule set(s) not evaluated:
+    credit-risk drift, performance (no traffic in the window) · …" — a skipped rule is not
+    an "ok"."""
+    skipped = rep.get("skipped") or []
+    if not skipped:
+        return ""
+    said = [f"{s.get('model')} {', '.join(s.get('kinds') or [])} ({s.get('reason')})" for s in skipped[:most]]
+    more = f" · and {len(skipped) - most} more" if len(skipped) > most else ""
+    return f"? {len(skipped)} rule set(s) not evaluated: " + " · ".join(said) + more
+
+
 def _check(db: StoreLike, model: str | None) -> dict[str, Any]:
     if model is not None:
         check_model(db, model)

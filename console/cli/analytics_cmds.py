@@ -196,6 +196,7 @@ def run_check(ctx) -> int:
     (``analytics.alert_history``); each alert gains ``opened``, the report ``cleared``."""
     from console import clock
     from console.analytics import alert_history
+    from console.analytics.alerts import not_evaluated
     from console.analytics.runner import run_report
     from console.analytics.windows import iso
     from console.cli import PROG
@@ -223,6 +224,8 @@ def run_check(ctx) -> int:
         title = f"✗ {len(errors)} rule set(s) could not be computed; {len(rep['alerts'])} alert(s)"
     else:
         title = "✓ ok: no alerts" if rep["ok"] else f"✗ {len(rep['alerts'])} alert(s)"
+    if not_evaluated(rep):
+        title += "; " + not_evaluated(rep)
     emit(rep, ctx.fmt, rows=rows, title=title)
     for f in rep.get("future_data", []):
         sys.stderr.write(f"mlops-console: warning: {f['model']}: {f['rows']} record(s) stamped after now "

@@ -21,6 +21,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
+from console.analytics.alerts import not_evaluated
 from console.store.registry import version_label
 from console.tui import format as fmt
 from console.tui.fleetdata import severity_rank
@@ -118,8 +119,10 @@ class AlertsScreen(FilteredTableScreen):
             head = "✓ ok: nothing to report"
         else:
             head = f"✗ {n} alert(s)"
+        skipped = not_evaluated(data)
         self.query_one("#alerts-summary", Static).update(
-            head + " · most severe first, newest first · enter: open model" + self.act_hint())
+            head + (f" · {skipped}" if skipped else "") + " · most severe first, newest first · enter: open model"
+            + self.act_hint())
         self.query_one("#alerts-cleared", Static).update(cleared_text(data.get("cleared") or []))
         self.repaint()
 
