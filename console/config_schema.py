@@ -129,7 +129,6 @@ SECTIONS: dict[str, dict[str, Kind]] = {
         "drift": BOOL,
         "drift_severity": TEXT,
         "feature_drift": BOOL,
-        "output_drift": BOOL,
         "performance_tolerance": NUMBER,
         "performance_min_labelled": NUMBER,
         "slices": BOOL,

@@ -6,8 +6,6 @@ docs/analytics.md lists them):
   dataset drift → ``drift_severity`` (critical); otherwise any drifted feature → one warning
   naming them (``feature_drift``); with ``multivariate = true`` a domain-classifier AUC in the
   drift band → warning.
-- ``output_drift``: in the same window, the model's output (score, else prediction) drifted by
-  the drift report's own test and threshold → warning (``output_drift = false`` turns it off).
 - ``performance``: in the same window, with at least ``performance_min_labelled`` labelled
   rows, every metric the registry has offline that is worse live by more than
   ``performance_tolerance`` (absolute) → warning; worse by more than twice that → critical.
@@ -117,7 +115,7 @@ def failure(model: str | None, kinds: list[str], exc: BaseException) -> dict[str
             "error": f"{type(exc).__name__}: {text.splitlines()[0] if text else 'failed'}"}
 
 
-ALL_KINDS = ["drift", "output_drift", "performance", "slice", "errors", "latency", "budget"]
+ALL_KINDS = ["drift", "performance", "slice", "errors", "latency", "budget"]
 
 
 def model_alerts(db: StoreLike, model: str, config: AnalyticsConfig | None = None,
@@ -286,14 +284,6 @@ def _drift_alerts(rep: dict[str, Any], a, start, end) -> list[dict[str, Any]]:
                           f"{len(drifted)} feature(s) drifted: {names} (dataset share {dd['share']:.2f})",
                           start, end, subject="features", share=dd["share"], threshold=dd["threshold"],
                           features=features_ev, current_rows=rep["current"]["rows"]))
-    output = rep.get("output") or {}
-    if a.output_drift and output.get("drifted"):
-        out.append(_alert(model, version, "output_drift", "warning",
-                          f"output drift: {output.get('feature')} {output.get('method')} {output.get('score'):.3g} "
-                          f"(threshold {output.get('threshold'):.3g})",
-                          start, end, subject=str(output.get("feature")), method=output.get("method"),
-                          score=output.get("score"), threshold=output.get("threshold"),
-                          current_rows=rep["current"]["rows"]))
     mv = rep.get("multivariate")
     if mv and mv.get("status") == "drift":
         out.append(_alert(model, version, "drift", "warning",

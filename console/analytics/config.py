@@ -93,7 +93,6 @@ class AlertsConfig:
     drift: bool = True
     drift_severity: str = "critical"  # dataset drift; a drifted feature alone is a warning
     feature_drift: bool = True
-    output_drift: bool = True  # the model's output (score, else prediction) drifted: a warning
     performance_tolerance: float = 0.05  # absolute drop allowed vs the registry's offline metric
     performance_min_labelled: int = 50
     slices: bool = True

@@ -30,9 +30,9 @@ from console.tui.screens.requesting import open_request_dialog
 from console.tui.widgets.filterbar import FilterBar
 from console.tui.widgets.fittable import FitTable
 
-REMEDY = {"drift": "retrain", "output_drift": "retrain", "performance": "retrain", "slice": "retrain",
+REMEDY = {"drift": "retrain", "performance": "retrain", "slice": "retrain",
           "errors": "rollback", "latency": "rollback", "budget": "rollback"}
-TAB_OF = {"drift": "drift", "output_drift": "drift", "performance": "performance", "slice": "slices", "errors": "ops",
+TAB_OF = {"drift": "drift", "performance": "performance", "slice": "slices", "errors": "ops",
           "latency": "ops", "budget": "cost"}
 
 
