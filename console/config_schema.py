@@ -129,6 +129,8 @@ SECTIONS: dict[str, dict[str, Kind]] = {
         "drift": BOOL,
         "drift_severity": TEXT,
         "feature_drift": BOOL,
+        "output_drift": BOOL,
+        "output_drift_severity": TEXT,
         "performance_tolerance": NUMBER,
         "performance_min_labelled": NUMBER,
         "slices": BOOL,

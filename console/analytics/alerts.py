@@ -6,6 +6,8 @@ docs/analytics.md lists them):
   dataset drift → ``drift_severity`` (critical); otherwise any drifted feature → one warning
   naming them (``feature_drift``); with ``multivariate = true`` a domain-classifier AUC in the
   drift band → warning.
+- ``output_drift``: in the same window, the model's output drifted by the report's own test →
+  ``output_drift_severity`` (warning); console/analytics/output_drift.py.
 - ``performance``: in the same window, with at least ``performance_min_labelled`` labelled
   rows, every metric the registry has offline that is worse live by more than
   ``performance_tolerance`` (absolute) → warning; worse by more than twice that → critical.
@@ -46,6 +48,7 @@ from console.analytics.cost import budget_status
 from console.analytics.drift import drift_report
 from console.analytics.metrics import LOWER_IS_BETTER
 from console.analytics.ops import ops_report
+from console.analytics.output_drift import output_drift_alerts
 from console.analytics.performance import performance_report
 from console.analytics.slices import slices_report
 from console.analytics.source import (
@@ -172,13 +175,13 @@ def _model_rules(db, model, config, version, rng, ranged, alerts, skipped, attem
         if a.drift:
             def drift_at(lo, hi) -> list[dict]:
                 rep = drift_report(db, model, version, lo, hi, config=config, multivariate=a.multivariate)
-                return _drift_alerts(rep, a, lo, hi)
+                return _drift_alerts(rep, a, lo, hi) + output_drift_alerts(rep, a, lo, hi, _alert)
 
             def drift() -> None:
                 found = drift_at(start, end)
                 _began(found, drift_at, start, end)
                 alerts.extend(found)
-            attempt(["drift"], drift)
+            attempt(["drift", "output_drift"], drift)
 
         def quality_at(lo, hi) -> list[dict]:
             info = db.registry.get(model, version)

@@ -93,6 +93,8 @@ class AlertsConfig:
     drift: bool = True
     drift_severity: str = "critical"  # dataset drift; a drifted feature alone is a warning
     feature_drift: bool = True
+    output_drift: bool = True  # the model's output (score/prediction) drifted → output_drift_severity
+    output_drift_severity: str = "warning"
     performance_tolerance: float = 0.05  # absolute drop allowed vs the registry's offline metric
     performance_min_labelled: int = 50
     slices: bool = True
@@ -214,6 +216,8 @@ def load_config(ws_config: dict[str, Any] | None, model: str | None = None) -> A
         raise _fail("slices.correction", "must be holm, bh or none")
     if alerts.drift_severity not in ("critical", "warning"):
         raise _fail("alerts.drift_severity", "must be critical or warning")
+    if alerts.output_drift_severity not in ("critical", "warning"):
+        raise _fail("alerts.output_drift_severity", "must be critical or warning")
     if not 0 < drift.share <= 1:
         raise _fail("drift.share", "must be in (0, 1]")
     return AnalyticsConfig(drift=drift, multivariate=multi, slices=slices, performance=perf, alerts=alerts,
