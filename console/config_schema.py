@@ -134,6 +134,8 @@ SECTIONS: dict[str, dict[str, Kind]] = {
         "performance_tolerance": NUMBER,
         "performance_min_labelled": NUMBER,
         "slices": BOOL,
+        "fairness_parity_max": NUMBER,
+        "fairness_equal_opportunity_max": NUMBER,
         "error_rate": NUMBER,
         "min_requests": NUMBER,
         "latency_p95_ms": NUMBER,

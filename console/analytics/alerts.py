@@ -12,6 +12,9 @@ docs/analytics.md lists them):
   rows, every metric the registry has offline that is worse live by more than
   ``performance_tolerance`` (absolute) → warning; worse by more than twice that → critical.
 - ``slice``: every slice value flagged by the slice rule in the same window → warning.
+- ``fairness``: in the same window, a fairness gap of a slice feature above
+  ``fairness_parity_max`` / ``fairness_equal_opportunity_max`` (unset: off) → warning;
+  console/analytics/fairness.py.
 - ``errors``: over the latest ``ops_window`` (default 1h) of the model's traffic (all versions)
   with at least ``min_requests`` requests, error rate ≥ ``error_rate`` (5%) → critical.
 - ``latency``: same window, p95 latency ≥ ``latency_p95_ms`` (1000 ms) → warning.
@@ -46,6 +49,7 @@ from console.analytics import windows as W
 from console.analytics.config import AnalyticsConfig, config_for, load_config
 from console.analytics.cost import budget_status
 from console.analytics.drift import drift_report
+from console.analytics.fairness import fairness_alerts, fairness_on
 from console.analytics.metrics import LOWER_IS_BETTER
 from console.analytics.ops import ops_report
 from console.analytics.output_drift import output_drift_alerts
@@ -188,18 +192,19 @@ def _model_rules(db, model, config, version, rng, ranged, alerts, skipped, attem
             # slices first: its one query also yields the whole window, which performance_report
             # then reads from the cache (one label join per model instead of two)
             srep = (slices_report(db, model, version, None, lo, hi, config)
-                    if a.slices and info is not None and info.slices else None)
+                    if (a.slices or fairness_on(a)) and info is not None and info.slices else None)
             perf = performance_report(db, model, version, "all", lo, hi, config)
             out = _performance_alerts(model, version, perf, a, lo, hi)
             if srep is not None:
-                out += _slice_alerts(model, version, srep, lo, hi)
+                out += _slice_alerts(model, version, srep, lo, hi) if a.slices else []
+                out += fairness_alerts(srep, a, lo, hi, _alert)
             return out
 
         def quality() -> None:
             found = quality_at(start, end)
             _began(found, quality_at, start, end)
             alerts.extend(found)
-        attempt(["performance", "slice"], quality)
+        attempt(["performance", "slice", "fairness"], quality)
 
     def ops_at(lo, hi) -> list[dict]:  # every version of the model
         rep = ops_report(db, model, None, "all", lo, hi, config)

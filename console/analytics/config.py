@@ -98,6 +98,8 @@ class AlertsConfig:
     performance_tolerance: float = 0.05  # absolute drop allowed vs the registry's offline metric
     performance_min_labelled: int = 50
     slices: bool = True
+    fairness_parity_max: float | None = None  # unset: no fairness alert on parity (fairness.py)
+    fairness_equal_opportunity_max: float | None = None
     error_rate: float = 0.05
     min_requests: int = 20
     latency_p95_ms: float = 1000.0

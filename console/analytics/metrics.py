@@ -280,7 +280,8 @@ def compute_windows(cur, task: str, info: Any, cond: str, params: list[Any], buc
             p = pairs.get(k, {})
             entry["metrics"] = multiclass_metrics(p)
             entry["counts"] = {"correct": sum(c for (y, yh), c in p.items() if y == yh),
-                               "scored": sum(p.values())}
+                               "scored": sum(p.values()),
+                               "pairs": [[y, yh, c] for (y, yh), c in sorted(p.items())]}
     else:
         res = cur.execute(regression_sql(cond, bucket, relation), params)
         cols = [d[0] for d in res.description]

@@ -17,9 +17,10 @@ worse than the rest of the traffic:
 Numeric slice features are cut at their quintiles. At most ``max_values`` most frequent values
 per feature are reported; the rest are pooled as ``(other)``; nulls are ``(null)``.
 
-Fairness (binary models), per slice feature over values with ≥ ``min_labelled`` rows:
-demographic-parity difference (max − min rate of positive predictions) and equal-opportunity
-difference (max − min recall among labelled positives).
+Fairness (binary models; multiclass one-vs-rest, the worst class reported), per slice feature
+over values with ≥ ``min_labelled`` rows: demographic-parity difference (max − min rate of
+positive predictions) and equal-opportunity difference (max − min recall among labelled
+positives); computed in console/analytics/fairness.py.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from console.analytics import stats
 from console.analytics import windows as W
 from console.analytics.cache import memoised
 from console.analytics.config import AnalyticsConfig, SlicesConfig, config_for
+from console.analytics.fairness import fairness_gaps
 from console.analytics.incremental import windowed
 from console.analytics.metrics import METRICS, compute_windows, labelled_relation
 from console.analytics.performance import registry_key, small_part, task_of
@@ -220,8 +222,8 @@ def _slices(db: StoreLike, model: str, version: str, by, start, end, config: Ana
             entry["_counts"] = c
             entries.append(entry)
             feature_entries.append(entry)
-        if task == "binary":
-            out["fairness"].append(_fairness(name, feature_entries, cfg))
+        if task in ("binary", "multiclass"):
+            out["fairness"].append(fairness_gaps(name, feature_entries, cfg.min_labelled, task))
     adjusted = _adjust([p for _, p in tested], cfg.correction)
     for (i, _), pa_ in zip(tested, adjusted, strict=True):
         e = entries[i]
@@ -232,21 +234,3 @@ def _slices(db: StoreLike, model: str, version: str, by, start, end, config: Ana
     out["slices"] = entries
     out["flagged"] = sum(1 for e in entries if e["flagged"])
     return out
-
-
-def _fairness(name: str, entries: list[dict[str, Any]], cfg: SlicesConfig) -> dict[str, Any]:
-    rates = {}
-    tprs = {}
-    for e in entries:
-        c = e["_counts"]
-        if e["rows"] >= cfg.min_labelled and c.get("pred_n"):
-            rates[e["value"]] = c["pred_pos"] / c["pred_n"]
-        positives = c.get("tp", 0) + c.get("fn", 0)
-        if positives >= cfg.min_labelled:
-            tprs[e["value"]] = c["tp"] / positives
-    return {
-        "feature": name,
-        "demographic_parity_difference": (max(rates.values()) - min(rates.values())) if len(rates) >= 2 else None,
-        "equal_opportunity_difference": (max(tprs.values()) - min(tprs.values())) if len(tprs) >= 2 else None,
-        "positive_rate": rates, "true_positive_rate": tprs,
-    }

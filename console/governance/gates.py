@@ -19,6 +19,9 @@ a silent pass, and approving with it needs ``--override`` just like a failed gat
 - ``drift``: no dataset drift between the challenger's reference (its training data) and the
   traffic it would serve over the last ``drift_window``: its own shadow/canary traffic when it
   has some, else the production version's traffic;
+- ``fairness`` (opt-in, add it to ``enabled``): the challenger's fairness gaps are within the
+  ``[alerts]`` thresholds ``fairness_parity_max`` / ``fairness_equal_opportunity_max``
+  (console/governance/fairness_gate.py);
 - ``lineage``: the challenger's registry ``lineage`` has every field of ``lineage_fields``.
 
 ``evidence_hash(gates)`` is the SHA-256 of their canonical JSON: a decision stores it, so the
@@ -39,9 +42,9 @@ from console.governance.state import fleet_state
 from console.store.registry import Registry, load_registry
 from console.workspace import Workspace
 
-GATES = ("offline_metric", "live_metric", "slices", "drift", "lineage")
+GATES = ("offline_metric", "live_metric", "slices", "drift", "lineage", "fairness")
 DEFAULTS: dict[str, Any] = {
-    "enabled": list(GATES),
+    "enabled": list(GATES[:5]),  # fairness is opt-in: it needs the [alerts] fairness thresholds
     "metric": None,  # None: the primary metric of the task
     "metric_tolerance": 0.01,
     "live_tolerance": 0.02,
@@ -164,6 +167,10 @@ def evaluate_gates(
                     out.append(_slices(db_, model, version))
                 elif name == "drift":
                     out.append(_drift(db_, model, version, cfg, champion))
+                elif name == "fairness":
+                    from console.governance.fairness_gate import fairness_gate
+
+                    out.append(fairness_gate(db_, model, version, _gate))
         except Exception as exc:  # noqa: BLE001 - a gate that crashes is not evaluated, not passed
             out.append(_gate(name, "not_evaluated", f"not evaluated: {_one_line(exc)}"))
     return out
