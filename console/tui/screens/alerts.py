@@ -31,9 +31,10 @@ from console.tui.widgets.filterbar import FilterBar
 from console.tui.widgets.fittable import FitTable
 
 REMEDY = {"drift": "retrain", "performance": "retrain", "slice": "retrain",
-          "errors": "rollback", "latency": "rollback", "budget": "rollback"}
+          "errors": "rollback", "latency": "rollback", "budget": "rollback",
+          "output_drift": "retrain", "fairness": "retrain"}
 TAB_OF = {"drift": "drift", "performance": "performance", "slice": "slices", "errors": "ops",
-          "latency": "ops", "budget": "cost"}
+          "latency": "ops", "budget": "cost", "output_drift": "drift", "fairness": "slices"}
 
 
 def alert_time(a: dict) -> str:
