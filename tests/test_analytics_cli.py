@@ -295,6 +295,20 @@ def test_check_fires_and_exits_one(sk_workspace) -> None:
     for a in rep["alerts"]:
         assert set(a) >= {"model", "version", "kind", "severity", "detail", "since", "evidence"}
         assert a["severity"] in ("critical", "warning")
+    # output_drift: exactly where the drift report over the same window calls the output drifted
+    for model in ("cancer", "wine", "diabetes"):
+        outs = [a for a in rep["alerts"] if a["model"] == model and a["kind"] == "output_drift"]
+        drift = next((a for a in rep["alerts"] if a["model"] == model and a["kind"] == "drift"), None)
+        if drift is None:
+            assert not outs
+            continue
+        dr = js(ws, "drift", "--model", model, "--no-multivariate", "--start", drift["window_since"],
+                "--end", drift["until"])["output"]
+        assert bool(outs) == bool(dr["drifted"]), (model, dr)
+        for a in outs:
+            assert a["severity"] == "warning" and a["evidence"]["column"] == dr["feature"]
+            assert a["evidence"]["score"] == dr["score"] and a["evidence"]["threshold"] == dr["threshold"]
+    assert any(a["kind"] == "output_drift" for a in rep["alerts"])  # the shifted cancer scores
     import contextlib
     import io
 
