@@ -122,7 +122,7 @@ def failure(model: str | None, kinds: list[str], exc: BaseException) -> dict[str
             "error": f"{type(exc).__name__}: {text.splitlines()[0] if text else 'failed'}"}
 
 
-ALL_KINDS = ["drift", "performance", "slice", "errors", "latency", "budget"]
+ALL_KINDS = ["drift", "output_drift", "performance", "slice", "fairness", "errors", "latency", "budget"]
 
 
 def model_alerts(db: StoreLike, model: str, config: AnalyticsConfig | None = None,
