@@ -48,7 +48,7 @@ def test_check_with_a_report_it_cannot_compute_is_exit_2_not_ok(sample_ws: Path)
     doc = json.loads(res.stdout)
     assert doc["ok"] is False
     assert {e["model"] for e in doc["errors"]} == {"credit-risk", "delivery-eta", "ticket-router"}
-    assert all(e["kinds"] == ["drift"] and "ArrowInvalid" in e["error"] for e in doc["errors"])
+    assert all(e["kinds"] == ["drift", "output_drift"] and "ArrowInvalid" in e["error"] for e in doc["errors"])
     assert any(a["kind"] == "budget" for a in doc["alerts"])  # the rules that could run still did
     lines = [x for x in res.stderr.splitlines() if x.startswith("mlops-console:")]
     assert len(lines) == 1 and "check incomplete" in lines[0] and "could not be computed" in lines[0]
