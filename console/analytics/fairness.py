@@ -67,22 +67,20 @@ def _multiclass(entries: list[dict[str, Any]], min_n: int) -> dict[str, tuple[di
     return out
 
 
+def _gaps(rates: dict[Any, float], tprs: dict[Any, float]) -> dict[str, Any]:
+    """Both gaps, the values they compare and the rates behind them (one positive class)."""
+    dp, dp_groups = _gap(rates)
+    eo, eo_groups = _gap(tprs)
+    return {"demographic_parity_difference": dp, "equal_opportunity_difference": eo,
+            "parity_groups": dp_groups, "equal_opportunity_groups": eo_groups,
+            "positive_rate": rates, "true_positive_rate": tprs}
+
+
 def fairness_gaps(name: str, entries: list[dict[str, Any]], min_n: int, task: str) -> dict[str, Any]:
     """The fairness entry of one sensitive feature from its values' entries (with ``_counts``)."""
     if task == "binary":
-        rates, tprs = _binary(entries, min_n)
-        dp, dp_groups = _gap(rates)
-        eo, eo_groups = _gap(tprs)
-        return {"feature": name, "demographic_parity_difference": dp, "equal_opportunity_difference": eo,
-                "parity_groups": dp_groups, "equal_opportunity_groups": eo_groups,
-                "positive_rate": rates, "true_positive_rate": tprs}
-    per_class: dict[str, dict[str, Any]] = {}
-    for k, (rates, tprs) in _multiclass(entries, min_n).items():
-        dp, dp_groups = _gap(rates)
-        eo, eo_groups = _gap(tprs)
-        per_class[k] = {"demographic_parity_difference": dp, "equal_opportunity_difference": eo,
-                        "parity_groups": dp_groups, "equal_opportunity_groups": eo_groups,
-                        "positive_rate": rates, "true_positive_rate": tprs}
+        return {"feature": name, **_gaps(*_binary(entries, min_n))}
+    per_class = {k: _gaps(rates, tprs) for k, (rates, tprs) in _multiclass(entries, min_n).items()}
 
     def worst(key: str) -> str | None:
         have = [k for k, v in per_class.items() if v[key] is not None]
@@ -108,11 +106,10 @@ def fairness_on(a) -> bool:
     return any(getattr(a, th) is not None for _, _, th, _ in GAPS)
 
 
-def gaps_over(report: dict[str, Any], a) -> tuple[list[dict[str, Any]], list[str]]:
-    """(gaps above their threshold, the gap names whose threshold is set) of a slices report;
-    each breach: feature, gap, value, threshold, groups (higher, lower), class (multiclass)."""
+def gaps_over(report: dict[str, Any], a) -> list[dict[str, Any]]:
+    """The gaps of a slices report above their threshold; each breach: feature, gap, value,
+    threshold, groups (higher, lower), class (multiclass)."""
     out = []
-    checked = [gap for key, gap, th, _ in GAPS if getattr(a, th) is not None]
     for f in report.get("fairness") or []:
         for key, gap, th, label in GAPS:
             limit = getattr(a, th)
@@ -121,13 +118,13 @@ def gaps_over(report: dict[str, Any], a) -> tuple[list[dict[str, Any]], list[str
                 continue
             out.append({"feature": f["feature"], "gap": gap, "label": label, "value": value, "threshold": limit,
                         "groups": f.get(f"{gap}_groups"), "class": f.get(f"{gap}_class")})
-    return out, checked
+    return out
 
 
 def fairness_alerts(rep: dict[str, Any], a, start, end, make) -> list[dict[str, Any]]:
     """One ``fairness`` warning per (feature, gap) above its threshold (``make``: alerts._alert)."""
     out = []
-    for b in gaps_over(rep, a)[0]:
+    for b in gaps_over(rep, a):
         hi, lo = b["groups"]
         cls = f" (class {b['class']} vs rest)" if b["class"] is not None else ""
         out.append(make(rep["model"], rep["version"], "fairness", "warning",

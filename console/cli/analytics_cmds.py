@@ -224,8 +224,9 @@ def run_check(ctx) -> int:
         title = f"✗ {len(errors)} rule set(s) could not be computed; {len(rep['alerts'])} alert(s)"
     else:
         title = "✓ ok: no alerts" if rep["ok"] else f"✗ {len(rep['alerts'])} alert(s)"
-    if not_evaluated(rep):
-        title += "; " + not_evaluated(rep)
+    skipped = not_evaluated(rep)
+    if skipped:
+        title += "; " + skipped
     emit(rep, ctx.fmt, rows=rows, title=title)
     for f in rep.get("future_data", []):
         sys.stderr.write(f"mlops-console: warning: {f['model']}: {f['rows']} record(s) stamped after now "

@@ -38,7 +38,7 @@ def fairness_gate(db, model: str, version: str, make) -> dict[str, Any]:
              "parity_groups": f.get("parity_groups"), "equal_opportunity_groups": f.get("equal_opportunity_groups"),
              "parity_class": f.get("parity_class"), "equal_opportunity_class": f.get("equal_opportunity_class")}
             for f in feats]
-    breaches, _ = gaps_over(report, a)
+    breaches = gaps_over(report, a)
     ev = {"thresholds": limits, "gaps": gaps, "breaches": breaches}
     if breaches:
         text = "; ".join(f"{b['label']} {b['feature']} {b['value']:.3f} > {b['threshold']:g} "
