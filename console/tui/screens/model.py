@@ -289,9 +289,8 @@ class ModelScreen(ConsoleScreen):
         i = versions.index(self.version) if self.version in versions else 0
         self.version = versions[(i + 1) % len(versions)]
         self.notify(f"showing version {self.version or 'in production'}")
-        self.paint_title()
         self.repaint_status()
-        self.reload()
+        self.reload()  # repaints the title too
 
     def action_request(self, action: str) -> None:
         """Retrain (from the version shown), rollback or promotion (to the version shown, else the
