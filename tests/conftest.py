@@ -103,3 +103,14 @@ def write_workspace(root: Path, extra_toml: str = "", operators=("carol",), revi
 def workspace_dir(tmp_path: Path) -> Path:
     """A fresh minimal workspace directory."""
     return write_workspace(tmp_path / "ws")
+
+
+@pytest.fixture(scope="session")
+def os_accounts():
+    """The real OS accounts of the governance tests (created when root), else a skip with why."""
+    from tests.test_governance_helpers import can_make_users, ensure_os_users
+
+    why = can_make_users()
+    if why:
+        pytest.skip(why)
+    return ensure_os_users()

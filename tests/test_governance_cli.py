@@ -22,7 +22,6 @@ from tests.test_governance_helpers import (
     CAROL,
     USERS,
     build_workspace,
-    ensure_os_users,
     home_of,
     journal,
     real_users,
@@ -33,16 +32,6 @@ from tests.test_governance_helpers import (
 
 OPS = ("mlc-carol", "mlc-dave")
 REVS = ("mlc-alice", "mlc-bob")
-
-
-@pytest.fixture(scope="session")
-def os_accounts():
-    from tests.test_governance_helpers import can_make_users
-
-    why = can_make_users()
-    if why:
-        pytest.skip(why)
-    return ensure_os_users()
 
 
 @pytest.fixture

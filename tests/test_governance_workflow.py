@@ -21,8 +21,6 @@ from console.identity import Identity
 from console.workspace import load_dir
 from tests.test_governance_helpers import (
     build_workspace,
-    can_make_users,
-    ensure_os_users,
     journal,
     real_users,
     register_keys,
@@ -67,14 +65,6 @@ def ingested_rows(root: Path, name: str) -> int | None:
         if str(stream.get("path", "")).endswith(name):
             return int(stream.get("rows", 0))
     return None
-
-
-@pytest.fixture(scope="module")
-def os_accounts():
-    why = can_make_users()
-    if why:
-        pytest.skip(why)
-    return ensure_os_users()
 
 
 @pytest.fixture
