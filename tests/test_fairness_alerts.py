@@ -164,3 +164,30 @@ def test_fairness_gate(ws, tmp_path) -> None:
         fh.write("[alerts]\nfairness_parity_max = 0.2\n")
     (gate,) = evaluate_gates(load_dir(bare), "loan", "3")
     assert gate["status"] == "not_evaluated" and "no traffic" in gate["detail"]
+
+
+async def test_slices_tab_names_the_class_groups_and_threshold(ws) -> None:
+    """The TUI's slices tab says, per sensitive feature, each gap with the class of a multiclass
+    (one-vs-rest) gap, the two values compared, and over/within its threshold in words."""
+    from tests.tui_helpers import make_app, settle
+
+    root, truth = ws
+    want = js(root, "slices", "--model", "wine")["fairness"][0]
+    app = make_app(root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        app.open_model("wine")
+        await settle(app, pilot)
+        await pilot.press("3")
+        await settle(app, pilot)
+        text = app.screen.query_one("#slices-fairness").render().plain
+    cls = want["parity_class"]
+    hi, lo = want["parity_groups"]
+    parity, eo = (line for line in text.splitlines() if line.startswith("  group · "))
+    over = want["demographic_parity_difference"] > 0.5  # the wine model's own threshold
+    assert parity == (f"  group · demographic parity: {want['demographic_parity_difference']:.3f} for class {cls} "
+                      f"vs rest ({hi} vs {lo}) " + ("✗ over 0.5" if over else "✓ within 0.5"))
+    over = want["equal_opportunity_difference"] > 0.1  # the workspace-wide threshold
+    hi, lo = want["equal_opportunity_groups"]
+    assert eo == (f"  group · equal opportunity: {want['equal_opportunity_difference']:.3f} for class "
+                  f"{want['equal_opportunity_class']} vs rest ({hi} vs {lo}) " + ("✗ over 0.1" if over else "✓ within 0.1"))

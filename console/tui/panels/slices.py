@@ -10,6 +10,8 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
+from console.analytics.config import load_config
+from console.analytics.fairness import GAPS
 from console.tui import format as fmt
 from console.tui.panels.base import Panel
 from console.tui.widgets.fittable import FitTable
@@ -23,6 +25,35 @@ def ci_text(metric: str, m: dict, s: dict) -> str:
     return fmt.num(value)
 
 
+def fairness_lines(f: dict[str, Any], limits: dict[str, float | None]) -> list[Text]:
+    """One line per gap of a sensitive feature: its value, the two values compared, the class of
+    a multiclass (one-vs-rest) gap, and ✗ over / ✓ within its ``[alerts]`` threshold (words and
+    symbols, not colour alone; "no threshold" when none is set)."""
+    lines = []
+    for key, gap, _, label in GAPS:
+        line = Text(f"  {f.get('feature')} · {label}: ")
+        value = f.get(key)
+        if value is None:
+            lines.append(line + Text("not computed (too few rows per value)"))
+            continue
+        line.append(f"{value:.3f}")
+        cls = f.get(f"{gap}_class")
+        if cls is not None:
+            line.append(f" for class {cls} vs rest")
+        groups = f.get(f"{gap}_groups") or []
+        if len(groups) == 2:
+            line.append(f" ({groups[0]} vs {groups[1]})")
+        limit = limits.get(gap)
+        if limit is None:
+            line.append(" · no threshold set")
+        elif value > limit:
+            line.append(f" ✗ over {limit:g}", style="red bold")
+        else:
+            line.append(f" ✓ within {limit:g}", style="green")
+        lines.append(line)
+    return lines
+
+
 class SlicesPanel(Panel):
     TAB = "slices"
     LABEL = "Slices"
@@ -34,7 +65,9 @@ class SlicesPanel(Panel):
 
     @classmethod
     def fetch(cls, backend, model: str, version: str | None, window) -> Any:
-        return backend.report("slices_report", model=model, version=version, **backend.span(window))
+        rep = backend.report("slices_report", model=model, version=version, **backend.span(window))
+        a = load_config(backend.ws.config, model).alerts
+        return rep | {"_limits": {gap: getattr(a, th) for _, gap, th, _ in GAPS}}
 
     def show(self, data: Any) -> None:
         slices = sorted(data.get("slices", []),
@@ -58,9 +91,8 @@ class SlicesPanel(Panel):
         self.note(f"{n} flagged slice(s) of {len(slices)} · flagged first · overall {metric} "
                   f"{fmt.num((overall.get('metrics') or {}).get(metric))} · test: {rule.get('correction', '')} "
                   f"α={rule.get('alpha', '')}")
-        fair = [f for f in data.get("fairness") or [] if f.get("demographic_parity_difference") is not None]
+        limits = data.get("_limits") or {}
+        lines = [line for f in data.get("fairness") or [] for line in fairness_lines(f, limits)]
         self.query_one("#slices-fairness", Static).update(
-            "fairness: " + " · ".join(
-                f"{f['feature']}: parity diff {fmt.num(f.get('demographic_parity_difference'))}, "
-                f"equal-opportunity diff {fmt.num(f.get('equal_opportunity_difference'))}" for f in fair)
-            if fair else "")
+            Text("\n").join([Text("fairness: the largest gap between a slice feature's values"), *lines])
+            if lines else "")
