@@ -51,6 +51,8 @@ TTL = Kind("a duration string (72h, 3d) or \"never\"",
                                              or v.strip().lower() in ("0", "never", "none", "")))
 TIMEOUT = Kind("a duration string (30s, 500ms, 2m) or a number of seconds (0: none)",
                lambda v: _number(v) or isinstance(v, str))  # its grammar: analytics.query.parse_timeout
+NUMBER_TABLE = Kind("a table of numbers (class = number)",
+                    lambda v: isinstance(v, dict) and all(_number(x) for x in v.values()))
 TABLE = Kind("a table", lambda v: isinstance(v, dict))  # free-form: its owner checks its entries
 
 # -- the schema: one line per key ----------------------------------------------------------------
@@ -143,6 +145,14 @@ SECTIONS: dict[str, dict[str, Kind]] = {
         "budget_critical": NUMBER,
         "multivariate": BOOL,
     },
+    "value": {  # console.analytics.value: what an outcome is worth
+        "correct_usd": NUMBER,
+        "wrong_usd": NUMBER,
+        "correct_usd_by_class": NUMBER_TABLE,
+        "wrong_usd_by_class": NUMBER_TABLE,
+        "usd_per_unit_error": NUMBER,
+        "prediction_usd": NUMBER,
+    },
     "cache": {
         "enabled": BOOL,
     },
@@ -165,7 +175,7 @@ FEATURE_KEYS: dict[str, Kind] = {
 }
 
 # the sections a model may override under [models."<model>".<section>], with the same keys
-MODEL_SECTIONS: tuple[str, ...] = ("drift", "multivariate", "slices", "performance", "alerts", "gates")
+MODEL_SECTIONS: tuple[str, ...] = ("drift", "multivariate", "slices", "performance", "alerts", "gates", "value")
 
 
 def known_keys() -> set[tuple[str, str]]:

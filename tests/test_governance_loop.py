@@ -115,6 +115,9 @@ def test_loop_from_the_cli_as_real_os_users():
 def test_loop_in_process(tmp_path):
     root = build_workspace(tmp_path / "ws", logs_days=9)
     alert = drift_alert(root, None)
+    parent = root / "registry" / "credit" / "2.json"
+    doc = json.loads(parent.read_text())
+    parent.write_text(json.dumps(doc | {"cost": {"training_usd": 999.0, "per_1k_predictions_usd": 0.1}}))
     ws = load_dir(root)
     req = engine.create_request(ws, CAROL, "retrain", "credit", None, f"drift: {alert['detail']}")
     engine.decide(ws, ALICE, req.request_id, "approve", "go")
@@ -125,6 +128,10 @@ def test_loop_in_process(tmp_path):
     lineage = registry.get("credit", "4").lineage
     assert lineage["parent_version"] == "2" and lineage["data_hash"].startswith("sha256:")
     assert (root / lineage["artifact"]).is_file() and registry.get("credit", "4").reference.is_file()
+    # its training cost is the hook's own CPU time at the default rate, never the parent's 999
+    cpu = lineage["training_cpu_seconds"]
+    assert cpu > 0 and registry.get("credit", "4").cost == {"training_usd": round(cpu / 3600 * 0.10, 6),
+                                                            "per_1k_predictions_usd": 0.1}
 
     from console.governance.gates import evaluate_gates
 

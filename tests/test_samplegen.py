@@ -66,7 +66,7 @@ def _day(rec: dict) -> dt.date:
 def test_workspace_loads_with_contract_access_and_hooks() -> None:
     ws = load_dir(SAMPLE)
     assert ws.operators == ["carol", "dave"] and ws.reviewers == ["alice", "bob"]
-    assert ws.hooks["retrain"] == ["python", "hooks/retrain.py"]
+    assert ws.hooks["retrain"] == ["python", "hooks/retrain.py", "--usd-per-cpu-hour", "0.10"]
     assert ws.hooks["promote"] == ws.hooks["rollback"] == ["python", "hooks/deploy.py"]
     assert (SAMPLE / "hooks" / "retrain.py").is_file() and (SAMPLE / "hooks" / "deploy.py").is_file()
     reg = load_registry(ws.registry, ws.root)

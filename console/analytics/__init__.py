@@ -16,6 +16,7 @@ The Python API (documented with notebook examples in docs/analytics.md)::
     analytics.slices_report(db, "credit-risk", by=["region"])
     analytics.ops_report(db, "credit-risk", window="1h")
     analytics.cost_report(db, by="day")
+    analytics.value_report(db, "credit-risk", by="version")   # value, net and ROI
     analytics.check_alerts(db)
     analytics.run_query(db, "SELECT model, count(*) FROM predictions GROUP BY 1")
 
@@ -41,6 +42,7 @@ _EXPORTS = {
     "performance_report": "performance",
     "run_query": "query",
     "slices_report": "slices",
+    "value_report": "value",
 }
 __all__ = [
     "AnalyticsConfig",
@@ -58,6 +60,7 @@ __all__ = [
     "performance_report",
     "run_query",
     "slices_report",
+    "value_report",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -69,6 +72,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from console.analytics.performance import performance_report
     from console.analytics.query import ensure_read_only, run_query
     from console.analytics.slices import slices_report
+    from console.analytics.value import value_report
     from console.analytics.windows import parse_time, parse_window
 
 

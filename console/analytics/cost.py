@@ -54,7 +54,7 @@ def _created_day(info: Any) -> dt.date | None:
         return None
 
 
-def _base(db: StoreLike, model: str | None, version: str | None,
+def served_rows(db: StoreLike, model: str | None, version: str | None,
           start: dt.datetime | None, end: dt.datetime | None, labels: bool = True) -> list[tuple]:
     """Per (model, version, day): counts and logged cost — every grouping (model, version, day)
     is summed from these rows, so they are remembered per store batch (the TUI asks for the same
@@ -148,12 +148,18 @@ def cost_rows(
         check_model(db, model)
     elif version is not None:
         raise UsageError("--version needs --model")
-    return _group(db, _base(db, model, version, start, end, labels), model, version, by, start, end)
+    return _group(db, served_rows(db, model, version, start, end, labels), model, version, by, start, end)
+
+
+def serving_unit(info: Any) -> float | None:
+    """USD per prediction from a version's registry rate (None: the version has no rate)."""
+    rate = info.cost.get("per_1k_predictions_usd") if info is not None else None
+    return rate / 1000.0 if rate is not None else None
 
 
 def _group(db: StoreLike, base: list[tuple], model: str | None, version: str | None, by: str,
            start: dt.datetime | None, end: dt.datetime | None) -> list[dict[str, Any]]:
-    """Report rows from the base rows (see ``_base``), training cost attributed."""
+    """Report rows from the base rows (see ``served_rows``), training cost attributed."""
     all_time = start is None and end is None
 
     groups: dict[tuple, dict[str, Any]] = defaultdict(lambda: {
@@ -167,18 +173,17 @@ def _group(db: StoreLike, base: list[tuple], model: str | None, version: str | N
     seen_versions: set[tuple[str, str]] = set()
     for m, v, day, n, logged, n_logged, labelled, correct, logged_lab, n_logged_lab, first_ts, _ in base:
         info = db.registry.get(m, v)
-        rate = info.cost.get("per_1k_predictions_usd") if info is not None else None
-        unit = rate / 1000.0 if rate is not None else 0.0
+        unit = serving_unit(info)
         g = groups[gkey(m, v, day)]
         g["predictions"] += n
-        g["serving_usd"] += logged + (n - n_logged) * unit
-        g["unpriced"] += 0 if rate is not None else n - n_logged
+        g["serving_usd"] += logged + (n - n_logged) * (unit or 0.0)
+        g["unpriced"] += 0 if unit is not None else n - n_logged
         g["labelled"] += labelled
         classification = info is None or info.task != "regression"
         g["correct"] += correct if classification else 0
         g["regression"] = g.get("regression", False) or not classification
         if classification:
-            g["serving_usd_labelled"] += logged_lab + (labelled - n_logged_lab) * unit
+            g["serving_usd_labelled"] += logged_lab + (labelled - n_logged_lab) * (unit or 0.0)
         seen_versions.add((m, v))
         d = aware(first_ts).date()
         first_day[(m, v)] = min(first_day.get((m, v), d), d)

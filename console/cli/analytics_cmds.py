@@ -109,6 +109,13 @@ def register(sub, parents) -> None:
     _add_range(p)
     p.set_defaults(handler=run_cost)
 
+    p = sub.add_parser("value", parents=common, help="value delivered, cost with amortised training, net and ROI")
+    p.add_argument("--model")
+    p.add_argument("--version")
+    p.add_argument("--by", choices=("model", "version", "day"), default="version")
+    _add_range(p)
+    p.set_defaults(handler=run_value)
+
     p = sub.add_parser("check", parents=common, help="evaluate the alert rules; exit 1 when any fires")
     p.add_argument("--model", help="only this model")
     p.set_defaults(handler=run_check)
@@ -186,6 +193,17 @@ def run_cost(ctx) -> int:
         f"{b['model']}: {b['month']} ${b['mtd_usd']:.2f} of ${b['budget_usd']:.2f} ({100 * (b['burn'] or 0):.0f}%)"
         for b in rep["budget"]) or None
     emit(rep, ctx.fmt, rows=rep["rows"], title=title)
+    return 0
+
+
+def run_value(ctx) -> int:
+    rep = _report(ctx, "value_report", by=ctx.args.by)
+    for n in rep["not_valued"]:
+        print(f"warning: {n['model']} v{n['version']} not valued: {n['reason']}", file=sys.stderr)
+    for t in rep["training_unknown"]:
+        print(f"warning: {t['model']} v{t['version']}: no training_usd in the registry (training cost unknown, "
+              "counted as 0)", file=sys.stderr)
+    emit(rep, ctx.fmt, rows=rep["rows"])
     return 0
 
 

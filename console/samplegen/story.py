@@ -34,9 +34,22 @@ operators = ["carol", "dave"]
 reviewers = ["alice", "bob"]
 
 [hooks]                     # argv strings, never run through a shell
-retrain = "python hooks/retrain.py"
+retrain = "python hooks/retrain.py --usd-per-cpu-hour 0.10"  # its CPU time is its training cost
 promote = "python hooks/deploy.py"
 rollback = "python hooks/deploy.py"
+
+# What an outcome is worth (mlops-console value): net value and ROI per version and day
+[models."credit-risk".value]    # 1 = predicted to default (declined)
+correct_usd = 5.0
+wrong_usd_by_class = { "0" = 20.0, "1" = 4.0 }   # approving a defaulter costs most
+
+[models."delivery-eta".value]   # minutes of error
+prediction_usd = 0.05
+usd_per_unit_error = 0.02
+
+[models."ticket-router".value]
+correct_usd = 0.5
+wrong_usd = 1.5
 """
 
 

@@ -39,6 +39,7 @@ class VersionInfo:
     threshold: float | None = None
     lineage: dict[str, Any] = field(default_factory=dict)
     cost: dict[str, float] = field(default_factory=dict)
+    value: dict[str, Any] = field(default_factory=dict)  # value of outcomes (console.analytics.value)
     mtime_ns: int = 0
 
     @property
@@ -192,6 +193,9 @@ def parse_version_file(path: Path, workspace_root: Path) -> VersionInfo:
         isinstance(v, (int, float)) and not isinstance(v, bool) for v in cost.values()
     ):
         raise ValueError("'cost' must map names to numbers")
+    value = doc.get("value") or {}
+    if not isinstance(value, dict):
+        raise ValueError("'value' must be an object")
     return VersionInfo(
         model=model,
         version=version,
@@ -208,6 +212,7 @@ def parse_version_file(path: Path, workspace_root: Path) -> VersionInfo:
         threshold=float(threshold) if threshold is not None else None,
         lineage=lineage,
         cost={k: float(v) for k, v in cost.items()},
+        value=dict(value),
         mtime_ns=stat.st_mtime_ns,
     )
 

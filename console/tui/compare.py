@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from console.analytics.value import net_per_1k
 from console.tui import format as fmt
 
 
@@ -125,4 +126,30 @@ def compare_versions(backend, model: str, champion: str | None, challenger: str)
             rows.append((f"drift only in v{versions[i]}", *cells))
     rows.append(("slices", *[slices_cell(r) for r in reports]))
     rows.append(("ops", *[ops_cell(r) for r in reports]))
+    rows.extend(value_rows(backend, model, versions, problems))
     return {"rows": rows, "problems": problems}
+
+
+def value_rows(backend, model: str, versions: list[str | None], problems: list[str]) -> list[tuple[str, str, str]]:
+    """Expected net value per 1,000 predictions of each side and the challenger's difference
+    (``value_report`` by version over all data; "? not valued" with the reason when unknown)."""
+    rep = _safe(problems, "value", backend.report, "value_report", model=model, by="version")
+    if rep is None:
+        return []
+    why = {n["version"]: n["reason"] for n in rep.get("not_valued") or []}
+    nets = [net_per_1k(rep, model, v) if v else None for v in versions]
+
+    def cell(v: str | None, net: float | None) -> str:
+        if v is None:
+            return "—"
+        if net is None:
+            return "? not valued" + (f": {why[v]}" if v in why else " (no labelled traffic)")
+        return f"{'-' if net < 0 else ''}{fmt.usd(abs(net))} per 1k"
+
+    rows = [("net value (expected)", *[cell(v, n) for v, n in zip(versions, nets, strict=True)])]
+    if None not in nets:
+        diff = nets[1] - nets[0]
+        word = "▲ challenger better" if diff > 0 else "▼ champion better" if diff < 0 else "= the same"
+        rows.append(("net value, challenger − champion", "",
+                     f"{'-' if diff < 0 else '+'}{fmt.usd(abs(diff))} per 1k ({word})"))
+    return rows

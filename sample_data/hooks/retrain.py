@@ -16,6 +16,11 @@ the decision from ``MLOPS_*`` environment variables, then:
    registry JSON with metrics and lineage (data hash, code hash, parameters, parent). The
    registry file is written last and atomically, so the console never sees half a version.
 
+Its training cost is what it measured, never the parent's: the CPU seconds this process used
+(reading, training, evaluating) × ``--usd-per-cpu-hour`` (an argv option of the hook, default
+0.10) / 3600, written as ``cost.training_usd`` of the new version with the seconds in
+``lineage.training_cpu_seconds`` (the serving rate and budget are the parent's: the same service).
+
 It prints one JSON line describing the new version and exits 0; any problem is one line on
 stderr and exit 1 (the console then marks the request failed). Standalone on purpose: it
 needs only the Python standard library, NumPy, PyArrow and scikit-learn.
@@ -32,6 +37,7 @@ import json
 import os
 import secrets
 import sys
+import time
 import tomllib
 from pathlib import Path
 
@@ -274,7 +280,22 @@ def iso(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def usd_per_cpu_hour(argv: list[str]) -> float:
+    """``--usd-per-cpu-hour X`` from the hook's argv (default 0.10)."""
+    if "--usd-per-cpu-hour" not in argv:
+        return 0.10
+    i = argv.index("--usd-per-cpu-hour")
+    try:
+        rate = float(argv[i + 1])
+    except (IndexError, ValueError):
+        fail("--usd-per-cpu-hour needs a number")
+    if not rate >= 0:
+        fail("--usd-per-cpu-hour must be a number >= 0")
+    return rate
+
+
 def main() -> int:
+    rate = usd_per_cpu_hour(sys.argv[1:])
     root = Path(os.environ.get("MLOPS_WORKSPACE") or ".").resolve()
     model = os.environ.get("MLOPS_MODEL") or fail("MLOPS_MODEL is not set (run me through the console)")
     cfg = tomllib.loads((root / "console.toml").read_text())
@@ -395,9 +416,13 @@ def main() -> int:
             "request_id": os.environ.get("MLOPS_REQUEST_ID"),
         },
     }
-    for key in ("positive_label", "threshold", "cost"):
+    for key in ("positive_label", "threshold"):
         if key in parent:
             doc[key] = parent[key]
+    cpu = time.process_time()  # everything this retrain did, up to here
+    doc["lineage"]["training_cpu_seconds"] = round(cpu, 3)
+    serving = {k: v for k, v in (parent.get("cost") or {}).items() if k != "training_usd"}
+    doc["cost"] = {**serving, "training_usd": round(cpu / 3600 * rate, 6)}
     write_atomic(registry / model / f"{new_v}.json", (json.dumps(doc, indent=2) + "\n").encode())
     print(json.dumps({"registered": {"model": model, "version": new_v, "metrics": scores,
                                      "training_rows": doc["lineage"]["training_rows"]}}))

@@ -1,5 +1,6 @@
 """Cost tab: serving cost per day with the monthly budget's daily pace as a line, and the cost
-by version. Numbers from ``cost_report``'s rows (the budget from the registry)."""
+by version with its expected net value and ROI. Numbers from ``cost_report``'s rows (the budget
+from the registry) and ``value_report`` (docs/analytics.md, "Value and ROI")."""
 
 from __future__ import annotations
 
@@ -13,6 +14,11 @@ from console.analytics.axes import time_labels
 from console.tui import format as fmt
 from console.tui.panels.base import Panel
 from console.tui.widgets.plots import ConsolePlot, line
+
+
+def signed_usd(x: float | None) -> str:
+    """``-$1,234`` / ``$56``; ``?`` when unknown (never a 0 for a value nobody set)."""
+    return "?" if x is None else ("-" if x < 0 else "") + fmt.usd(abs(x))
 
 
 class CostPanel(Panel):
@@ -35,7 +41,8 @@ class CostPanel(Panel):
         prod = backend.fleet.production.get(model)
         info = backend.registry.get(model, prod) if prod else None
         budget = (info.cost or {}).get("monthly_budget_usd") if info else None
-        return {"daily": daily, "versions": by_version, "budget": budget, "now": backend.clock()}
+        value = backend.report("value_report", model=model, version=version, by="version", **span)
+        return {"daily": daily, "versions": by_version, "budget": budget, "now": backend.clock(), "value": value}
 
     def show(self, data: Any) -> None:
         rows = data["daily"].get("rows", [])
@@ -51,9 +58,17 @@ class CostPanel(Panel):
             "no cost in this window")
         t = self.query_one(DataTable)
         t.clear(columns=True)
-        for c in ("version", "predictions", "serving", "training", "total", "per 1k"):
+        for c in ("version", "predictions", "serving", "training", "total", "per 1k", "net value", "ROI"):
             t.add_column(c)
+        value = data.get("value") or {}
+        nets = {r.get("version"): r for r in value.get("rows", [])}
         for r in data["versions"].get("rows", []):
+            v = nets.get(r.get("version")) or {}
             t.add_row(r.get("version", "—"), fmt.num(r.get("predictions")), fmt.usd(r.get("serving_usd")),
-                      fmt.usd(r.get("training_usd")), fmt.usd(r.get("total_usd")), fmt.usd(r.get("usd_per_1k")))
-        self.note(f"monthly budget {fmt.usd(budget)} (daily pace line)" if budget else "no budget registered")
+                      fmt.usd(r.get("training_usd")), fmt.usd(r.get("total_usd")), fmt.usd(r.get("usd_per_1k")),
+                      signed_usd(v.get("net_usd")), f"{v['roi'] * 100:,.0f}%" if v.get("roi") is not None else "?")
+        unvalued = value.get("not_valued") or []
+        self.note(" · ".join(filter(None, [
+            f"monthly budget {fmt.usd(budget)} (daily pace line)" if budget else "no budget registered",
+            "net value = expected value − serving − amortised training" if nets else None,
+            (f"? not valued: {unvalued[0]['reason']}" if unvalued else None)])))
