@@ -94,6 +94,7 @@ SECTIONS: dict[str, dict[str, Kind]] = {
         "live_min_labelled": INTEGER,
         "drift_window": TEXT,
         "lineage_fields": TEXTS,
+        "model_card_required": TEXTS,
     },
     "drift": {
         "method": TEXT,

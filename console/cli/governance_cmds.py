@@ -1,5 +1,5 @@
 """Sub-commands of the governance area (docs/formats.md, 'The command line'; docs/governance.md): ``request``, ``approve``, ``reject``,
-``cancel``, ``requests``, ``gates``, ``audit verify``, ``report`` and ``keys show``.
+``cancel``, ``requests``, ``gates``, ``audit verify``, ``report``, ``card`` and ``keys show``.
 
 The acting identity is always the OS account running this process (``Workspace.identity()``);
 no option or environment variable changes it. A refused attempt exits 2 with one line. The
@@ -79,6 +79,13 @@ def register(sub, parents) -> None:
     p.add_argument("--format", choices=("md", "html", "json"), default="md")
     p.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of stdout")
     p.set_defaults(handler=run_report)
+
+    p = sub.add_parser("card", parents=[common], help="the model card of a version")
+    p.add_argument("--model", required=True)
+    p.add_argument("--version", required=True)
+    p.add_argument("--format", choices=("md", "html", "json"), default="md")
+    p.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of stdout")
+    p.set_defaults(handler=run_card)
 
 
 def _result(req, **extra) -> dict:
@@ -222,12 +229,26 @@ def run_report(ctx) -> int:
     if req.action == "promote" and req.state == "pending":
         workflow.ingest_pass(ws)  # its gates are evaluated now
     data = build_report(ws, ctx.args.request_id)
-    text = render(data, ctx.args.format)
-    if ctx.args.output:
+    _write_output(ctx.args.output, render(data, ctx.args.format))
+    return 0
+
+
+def _write_output(path: str | None, text: str) -> None:
+    """A document to ``path`` (``--output``), else to stdout; a file that cannot be written is one line."""
+    if path:
         try:
-            Path(ctx.args.output).write_text(text)
+            Path(path).write_text(text, encoding="utf-8")
         except OSError as exc:
-            raise UsageError(f"cannot write {ctx.args.output}: {exc.strerror or exc}") from None
+            raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
     else:
         sys.stdout.write(text)
+
+
+def run_card(ctx) -> int:
+    from console.governance.card import build_card, render
+
+    ws = ctx.workspace()
+    registry = ctx.registry()  # warns about invalid registry files
+    card = build_card(ws, ctx.args.model, ctx.args.version, registry=registry)
+    _write_output(ctx.args.output, render(card, ctx.args.format))
     return 0

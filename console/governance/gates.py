@@ -22,7 +22,9 @@ a silent pass, and approving with it needs ``--override`` just like a failed gat
 - ``fairness`` (opt-in, add it to ``enabled``): the challenger's fairness gaps are within the
   ``[alerts]`` thresholds ``fairness_parity_max`` / ``fairness_equal_opportunity_max``
   (console/governance/fairness_gate.py);
-- ``lineage``: the challenger's registry ``lineage`` has every field of ``lineage_fields``.
+- ``lineage``: the challenger's registry ``lineage`` has every field of ``lineage_fields``;
+- ``model_card`` (opt-in, add it to ``enabled``): the challenger's registry gives every model
+  card field of ``model_card_required`` (console/governance/card.py).
 
 ``evidence_hash(gates)`` is the SHA-256 of their canonical JSON: a decision stores it, so the
 evidence a reviewer saw is bound to what they decided.
@@ -39,18 +41,19 @@ from console.analytics.metrics import LOWER_IS_BETTER, PRIMARY_METRIC
 from console.errors import UsageError
 from console.governance.journal import canonical
 from console.governance.state import fleet_state
-from console.store.registry import Registry, load_registry
+from console.store.registry import CARD_FIELDS, Registry, load_registry
 from console.workspace import Workspace
 
-GATES = ("offline_metric", "live_metric", "slices", "drift", "lineage", "fairness")
+GATES = ("offline_metric", "live_metric", "slices", "drift", "lineage", "fairness", "model_card")
 DEFAULTS: dict[str, Any] = {
-    "enabled": list(GATES[:5]),  # fairness is opt-in: it needs the [alerts] fairness thresholds
+    "enabled": list(GATES[:5]),  # fairness and model_card are opt-in (thresholds; cards to write)
     "metric": None,  # None: the primary metric of the task
     "metric_tolerance": 0.01,
     "live_tolerance": 0.02,
     "live_min_labelled": 100,
     "drift_window": "7d",
     "lineage_fields": ["data_hash", "code_commit"],
+    "model_card_required": ["description", "owner", "intended_use", "limitations"],
 }
 
 
@@ -77,6 +80,12 @@ def gate_config(ws: Workspace, model: str) -> dict[str, Any]:
         bad = [v for v in value if allowed is not None and v not in allowed]
         if bad:
             raise UsageError(f"{where} enabled: unknown gate {bad[0]!r} (known: {', '.join(GATES)})")
+    value = cfg["model_card_required"]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise UsageError(f"{where} model_card_required must be a list of strings")
+    bad = [v for v in value if v not in CARD_FIELDS]
+    if bad:
+        raise UsageError(f"{where} model_card_required: unknown card field {bad[0]!r} (known: {', '.join(CARD_FIELDS)})")
     if cfg["metric"] is not None and not isinstance(cfg["metric"], str):
         raise UsageError(f"{where} metric must be a metric name")
     durations.parse(cfg["drift_window"], f"{where} drift_window")
@@ -157,6 +166,10 @@ def evaluate_gates(
                 out.append(_offline(registry, model, champion, version, metric, cfg))
             elif name == "lineage":
                 out.append(_lineage(challenger.lineage, cfg))
+            elif name == "model_card":
+                from console.governance.card import model_card_gate
+
+                out.append(model_card_gate(challenger, cfg["model_card_required"], _gate))
             else:
                 db_ = get_db()
                 if db_ is None:

@@ -18,6 +18,13 @@ from console.documents import DocumentError, read_json
 TASKS = ("binary", "multiclass", "regression")
 STAGES = ("production", "staging", "candidate", "archived")
 FEATURE_KINDS = ("numeric", "categorical")
+# The model card (docs/formats.md, 'Registry'): optional text fields, shown by ``card`` and the
+# versions tab and required by the ``model_card`` gate. Each is a string; those in CARD_LISTS may
+# also be a list of strings (one item each).
+CARD_FIELDS = ("description", "owner", "intended_use", "out_of_scope", "limitations", "risks",
+               "training_data", "evaluation_data", "fairness_considerations", "contact")
+CARD_LISTS = ("out_of_scope", "limitations", "risks")
+_CONTROL = {chr(c) for c in range(32) if chr(c) not in "\t\n\r"} | {"\x7f"}
 
 
 @dataclass
@@ -40,6 +47,7 @@ class VersionInfo:
     lineage: dict[str, Any] = field(default_factory=dict)
     cost: dict[str, float] = field(default_factory=dict)
     value: dict[str, Any] = field(default_factory=dict)  # value of outcomes (console.analytics.value)
+    card: dict[str, str | list[str]] = field(default_factory=dict)  # the CARD_FIELDS given (non-blank)
     mtime_ns: int = 0
 
     @property
@@ -196,6 +204,7 @@ def parse_version_file(path: Path, workspace_root: Path) -> VersionInfo:
     value = doc.get("value") or {}
     if not isinstance(value, dict):
         raise ValueError("'value' must be an object")
+    card = parse_card(doc)
     return VersionInfo(
         model=model,
         version=version,
@@ -213,8 +222,35 @@ def parse_version_file(path: Path, workspace_root: Path) -> VersionInfo:
         lineage=lineage,
         cost={k: float(v) for k, v in cost.items()},
         value=dict(value),
+        card=card,
         mtime_ns=stat.st_mtime_ns,
     )
+
+
+def parse_card(doc: dict[str, Any]) -> dict[str, str | list[str]]:
+    """The model card fields of a registry document; ``ValueError`` (one line) for a mistyped
+    one. A field that is null, blank or an empty list is not given (left out); text is kept as
+    written, stripped; list items that are blank are dropped."""
+    card: dict[str, str | list[str]] = {}
+    for key in CARD_FIELDS:
+        value = doc.get(key)
+        if value is None:
+            continue
+        if key in CARD_LISTS and isinstance(value, list) and all(isinstance(v, str) for v in value):
+            items = [v.strip() for v in value if v.strip()]
+            text = "".join(items)
+            if items:
+                card[key] = items
+        elif isinstance(value, str):
+            text = value = value.strip()
+            if value:
+                card[key] = value
+        else:
+            kind = "a string or a list of strings" if key in CARD_LISTS else "a string"
+            raise ValueError(f"{key!r} must be {kind}")
+        if any(ch in _CONTROL for ch in text):
+            raise ValueError(f"{key!r} must not contain control characters (other than tab and newline)")
+    return card
 
 
 def registry_signature(registry_dir: Path) -> tuple:
