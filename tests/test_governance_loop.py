@@ -118,6 +118,9 @@ def test_loop_in_process(tmp_path):
     parent = root / "registry" / "credit" / "2.json"
     doc = json.loads(parent.read_text())
     parent.write_text(json.dumps(doc | {"cost": {"training_usd": 999.0, "per_1k_predictions_usd": 0.1}}))
+    v2 = root / "registry" / "credit" / "2.json"  # v2's model card: the retrained version inherits it
+    v2.write_text(json.dumps({**json.loads(v2.read_text()), "owner": "risk team", "limitations": ["x"],
+                              "training_data": "v2's own"}))
     ws = load_dir(root)
     req = engine.create_request(ws, CAROL, "retrain", "credit", None, f"drift: {alert['detail']}")
     engine.decide(ws, ALICE, req.request_id, "approve", "go")
@@ -132,6 +135,9 @@ def test_loop_in_process(tmp_path):
     cpu = lineage["training_cpu_seconds"]
     assert cpu > 0 and registry.get("credit", "4").cost == {"training_usd": round(cpu / 3600 * 0.10, 6),
                                                             "per_1k_predictions_usd": 0.1}
+    card = registry.get("credit", "4").card  # the card says what the model is; the data is v4's own
+    assert (card["owner"], card["limitations"]) == ("risk team", ["x"])
+    assert card["training_data"].startswith("labelled traffic of credit") and "holdout" in card["evaluation_data"]
 
     from console.governance.gates import evaluate_gates
 

@@ -247,3 +247,27 @@ def test_bad_model_card_config_is_one_clear_error(tmp_path, toml, message):
     with pytest.raises(UsageError, match=message):
         ws = load_dir(build_workspace(tmp_path / "ws", hooks=False, extra_toml=f"[gates]\n{toml}\n"))
         gate_config(ws, "credit")
+
+
+# -- the bundled sample ------------------------------------------------------------------------
+
+SAMPLE = Path(__file__).resolve().parent.parent / "sample_data"
+
+
+@pytest.mark.skipif(not (SAMPLE / "console.toml").is_file(), reason="sample_data not generated")
+def test_the_sample_has_cards_and_its_candidate_misses_limitations():
+    ws = load_dir(SAMPLE)
+    reg = load_registry(ws.registry, ws.root)
+    assert "model_card" in gate_config(ws, "credit-risk")["enabled"]
+    incomplete = {}
+    for (model, version) in reg.versions:
+        card = build_card(ws, model, version, registry=reg)
+        assert card["fields"]["description"] and card["fields"]["owner"]
+        if not card["complete"]:
+            incomplete[(model, version)] = card["missing_required"]
+    assert incomplete == {("credit-risk", "3"): ["limitations"]}  # the demo's gate failure
+    from console.governance.card import model_card_gate
+    from console.governance.gates import _gate
+
+    gate = model_card_gate(reg.get("credit-risk", "3"), gate_config(ws, "credit-risk")["model_card_required"], _gate)
+    assert (gate["status"], gate["detail"]) == ("failed", "model card incomplete: missing limitations")

@@ -9,7 +9,9 @@
   request is high and its monthly budget small: it goes over budget in November.
 
 Every version's reference file (the prediction-log record format, Parquet) is a sample of its own
-training data with the version's predictions on it.
+training data with the version's predictions on it. Every version has a model card (``CARDS``);
+credit-risk v3's has no ``limitations`` yet, so the ``model_card`` gate the sample enables fails
+for its pending promotion.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from console.samplegen import timeline as tl
 from console.samplegen.timeline import UTC
 from console.samplegen.training import FRAMEWORK, Trained, evaluate, train
 from console.samplegen.writers import write_json, write_parquet
+from console.store.registry import CARD_FIELDS
 
 
 @dataclass
@@ -79,6 +82,59 @@ SPECS: list[VersionSpec] = [
                 "ci-pipeline", pop.TICKET_NUMERIC, pop.TICKET_CATEGORICAL, ["language"],
                 8_000, ("2026-06-01", "2026-09-01"), TICKET_COST, {"C": 0.5}),
 ]
+
+CREDIT_CARD = {
+    "owner": "credit-ml team",
+    "intended_use": "Ranking consumer credit applications by their risk of defaulting within 12 months, "
+                    "so that underwriters review the riskiest first.",
+    "out_of_scope": ["automatic refusal without an underwriter", "business or mortgage lending",
+                     "applicants under 18"],
+    "risks": ["over-refusal of applicants from regions with little training data",
+              "under-estimated risk where an employer closes (not visible in the features)"],
+    "evaluation_data": "a held-out set of 8,000 applications drawn from the same population as the training data",
+    "fairness_considerations": "Accuracy and positive rate are compared across region and channel "
+                               "(the registry's slices); region=north is known to be harder.",
+    "contact": "credit-ml@acme.example",
+}
+DELIVERY_CARD = {
+    "owner": "logistics-ds team",
+    "intended_use": "Estimating delivery minutes shown to customers at checkout.",
+    "out_of_scope": ["courier pay or performance reviews", "scheduled (next-day) deliveries"],
+    "limitations": ["estimates degrade in severe weather", "no live traffic data"],
+    "risks": "Optimistic estimates frustrate customers; pessimistic ones lose orders.",
+    "evaluation_data": "a held-out set of 8,000 delivered orders",
+    "fairness_considerations": "Error is compared across cities and couriers.",
+    "contact": "#logistics-ds",
+}
+CARDS: dict[tuple[str, str], dict[str, Any]] = {
+    ("credit-risk", "1"): {**CREDIT_CARD,
+                           "description": "Logistic regression on income, age, credit lines and employment (no debt_ratio).",
+                           "limitations": ["ignores debt_ratio and the application channel",
+                                           "weaker ranking (roc_auc about 0.69)"]},
+    ("credit-risk", "2"): {**CREDIT_CARD,
+                           "description": "Gradient-boosted trees on the applicant, region and channel features.",
+                           "limitations": ["has not seen the aggregator channel",
+                                           "no utilization feature"]},
+    # v3 was registered by the pipeline before anyone wrote its limitations: the model_card gate fails
+    ("credit-risk", "3"): {**CREDIT_CARD,
+                           "description": "Gradient-boosted trees; v2's features plus credit utilization."},
+    ("delivery-eta", "1"): {**DELIVERY_CARD, "description": "Ridge regression on distance, items, hour, city, courier "
+                                                            "and weather."},
+    ("delivery-eta", "2"): {**DELIVERY_CARD, "description": "Gradient-boosted trees on the same features as "
+                                                            "v1."},
+    ("ticket-router", "1"): {
+        "description": "Routes a support ticket to one of four queues: billing, technical, account, sales.",
+        "owner": "support-tools team",
+        "intended_use": "Choosing the first queue of a new support ticket; agents can re-route.",
+        "out_of_scope": ["closing or answering tickets", "prioritising customers"],
+        "limitations": ["mostly English tickets (Portuguese and Spanish are fewer)",
+                        "rare queues are often confused (macro F1 well below accuracy)"],
+        "risks": "A misrouted ticket waits longer.",
+        "evaluation_data": "a held-out set of 8,000 resolved tickets",
+        "fairness_considerations": "Accuracy is compared across ticket languages.",
+        "contact": "support-tools@acme.example",
+    },
+}
 
 REFERENCE_ROWS = 4_000  # per version: above 1000, so drift uses Wasserstein / Jensen-Shannon
 
@@ -169,6 +225,11 @@ def write_version(root: Path, spec: VersionSpec, t: Trained, cols: pop.Columns, 
         "artifact": f"models/{spec.model}/{spec.version}.joblib",
     }
     doc["cost"] = spec.cost
+    card = dict(CARDS.get((spec.model, spec.version), {}))
+    if card:
+        card["training_data"] = (f"{t.train_rows} examples from {spec.train_window[0]} to {spec.train_window[1]} "
+                                 f"({doc['lineage']['training_data']})")
+    doc.update({k: card[k] for k in CARD_FIELDS if k in card})
     write_json(root / "registry" / spec.model / f"{spec.version}.json", doc)
 
 

@@ -50,6 +50,8 @@ usd_per_unit_error = 0.02
 [models."ticket-router".value]
 correct_usd = 0.5
 wrong_usd = 1.5
+[gates]                     # the default five, plus the model card (docs/governance.md)
+enabled = ["offline_metric", "live_metric", "slices", "drift", "lineage", "model_card"]
 """
 
 
@@ -163,6 +165,8 @@ def readme(s: dict[str, Any]) -> str:
         "  The workspace's journal holds a pending request (raised by operator `carol`) to promote it:",
         "  its offline and live metrics beat v2, but `region=north` is degraded for every version, so",
         "  expect the slice gate to flag it (approving then needs an override with a justification).",
+        "  Its model card has no `limitations` yet, so the `model_card` gate (enabled in `console.toml`)",
+        "  fails too: `mlops-console card --model credit-risk --version 3` shows what is missing.",
         f"- **{tl.SPIKE_DAY} {tl.SPIKE_HOURS[0]:02d}:00–{tl.SPIKE_HOURS[1]:02d}:00: latency spike** on credit-risk",
         "  (the credit bureau API slows down, about 14× the usual ~40 ms; 4% time out as `status: error`).",
         f"- **{tl.LAUNCH_DAY}: ticket-router traffic doubles** (the in-app help widget launches). At",
