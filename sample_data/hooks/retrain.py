@@ -423,6 +423,13 @@ def main() -> int:
     doc["lineage"]["training_cpu_seconds"] = round(cpu, 3)
     serving = {k: v for k, v in (parent.get("cost") or {}).items() if k != "training_usd"}
     doc["cost"] = {**serving, "training_usd": round(cpu / 3600 * rate, 6)}
+    # the model card: what the parent's says of the model carries over; the data is this version's
+    for key in ("description", "owner", "intended_use", "out_of_scope", "limitations", "risks",
+                "fairness_considerations", "contact"):
+        if parent.get(key):
+            doc[key] = parent[key]
+    doc["training_data"] = doc["lineage"]["training_data"] + f" ({doc['lineage']['training_rows']} rows)"
+    doc["evaluation_data"] = f"a holdout of {doc['lineage']['holdout_rows']} rows of the same labelled traffic"
     write_atomic(registry / model / f"{new_v}.json", (json.dumps(doc, indent=2) + "\n").encode())
     print(json.dumps({"registered": {"model": model, "version": new_v, "metrics": scores,
                                      "training_rows": doc["lineage"]["training_rows"]}}))
