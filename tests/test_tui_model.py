@@ -56,7 +56,8 @@ async def test_every_tab_of_a_model(ingested_sample) -> None:
         await pilot.press("6")
         await settle(app, pilot)
         text = screen_text(app)
-        assert "● production" in text and "◐ candidate" in text and "lineage" in text
+        assert "● production" in text and "◐ candidate" in text and "model card" in text
+        assert "lineage" in screen.query_one("#versions-lineage").render().plain  # below the card, scrolled to
         assert screen.query_one("#versions-history").row_count >= 1  # the promotion request
 
         await pilot.press("v")  # another version: the title says which

@@ -20,7 +20,7 @@ from console.errors import UsageError
 from console.governance.engine import list_requests
 from console.governance.gates import failing, gate_config
 from console.governance.journal import Journal
-from console.governance.state import fleet_state
+from console.governance.state import FleetState, fleet_state
 from console.store.registry import CARD_FIELDS, Registry, VersionInfo, load_registry, version_label
 from console.workspace import Workspace
 
@@ -98,15 +98,17 @@ def build_card(
     registry: Registry | None = None,
     entries: list[dict[str, Any]] | None = None,
     requests: list | None = None,
+    state: FleetState | None = None,
 ) -> dict[str, Any]:
     """The card of ``model`` ``version`` as a JSON-ready dict (docs/formats.md, ``card``).
-    ``registry``, the journal's ``entries`` and the replayed ``requests`` may be given by a
-    caller that already holds them (the TUI, the fleet report); else they are read."""
+    ``registry``, the journal's ``entries``, the replayed ``requests`` and the fleet ``state``
+    may be given by a caller that already holds them (the TUI, the fleet report); else they are
+    read."""
     registry = registry if registry is not None else load_registry(ws.registry, ws.root)
     info = find_version(registry, model, version)
     if entries is None:
         entries = Journal(ws.journal_path).entries()
-    state = fleet_state(ws, registry, entries)
+    state = state if state is not None else fleet_state(ws, registry, entries)
     if requests is None:
         requests = list_requests(ws)
     required = list(gate_config(ws, model)["model_card_required"])

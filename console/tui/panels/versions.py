@@ -1,16 +1,20 @@
 """Versions & lineage tab: every registered version with its current stage (governance state),
-creation, offline metrics and parent; the highlighted version's lineage; and the model's stage
-history as the journal records it (requests, decisions, executions)."""
+creation, offline metrics and parent; the highlighted version's model card (``governance.card``,
+every field not given said so) and lineage; and the model's stage history as the journal
+records it (requests, decisions, executions). Registry text is escaped before it meets Rich
+markup."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from rich.markup import escape
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Horizontal
+from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Static
 
+from console.governance.card import LABELS, NOT_GIVEN, build_card
 from console.tui import format as fmt
 from console.tui.panels.base import Panel
 
@@ -26,7 +30,8 @@ class VersionsPanel(Panel):
         yield Static("", classes="panel-note")
         yield DataTable(id="versions-table", cursor_type="row")
         with Horizontal(classes="split"):
-            yield Static("", id="versions-lineage", classes="half")
+            with VerticalScroll(id="versions-card", classes="half"):
+                yield Static("", id="versions-lineage")
             yield DataTable(id="versions-history", cursor_type="row", classes="half")
 
     @classmethod
@@ -35,7 +40,16 @@ class VersionsPanel(Panel):
         stages = {v.version: backend.fleet.stage(model, v.version) for v in versions}
         history = [e for e in backend.journal_entries() if e.get("model") == model
                    or e.get("request_id") in _ids(backend, model)]
-        return {"versions": versions, "stages": stages, "history": history}
+        cards: dict[str, Any] = {}
+        try:  # the cards read the journal and the gate settings: off the UI thread, here
+            entries, requests = backend.journal_entries(), backend.requests()
+            for v in versions:
+                cards[v.version] = build_card(backend.ws, model, v.version, registry=backend.registry,
+                                              entries=entries, requests=requests, state=backend.fleet)
+        except Exception as exc:  # noqa: BLE001 - said in the card pane; the versions still show
+            text = str(exc).strip()
+            cards = {"error": f"{type(exc).__name__}: {text.splitlines()[0] if text else 'failed'}"}
+        return {"versions": versions, "stages": stages, "history": history, "cards": cards}
 
     def show(self, data: Any) -> None:
         self.note(f"{len(data['versions'])} version(s) · {len(data['history'])} journal entries")
@@ -44,6 +58,7 @@ class VersionsPanel(Panel):
         for c in ("version", "stage", "created", "by", "parent", "offline metrics"):
             t.add_column(c)
         self.versions = {v.version: v for v in data["versions"]}
+        self.cards = data.get("cards") or {}
         for v in reversed(data["versions"]):
             stage = data["stages"].get(v.version) or "—"
             mark = {"production": "● ", "candidate": "◐ ", "staging": "◐ ", "archived": "○ "}.get(stage, "")
@@ -69,15 +84,46 @@ class VersionsPanel(Panel):
         v = getattr(self, "versions", {}).get(version)
         if v is None:
             return
-        lines = [f"[b]v{v.version} lineage[/b]"]
+        lines = card_lines(version, getattr(self, "cards", {}))
+        lines += ["", f"[b]v{escape(v.version)} lineage[/b]"]
         for k, val in v.lineage.items():
             if k != "params":
-                lines.append(f"{k}: {val}")
+                lines.append(escape(f"{k}: {val}"))
         if v.lineage.get("params"):
-            lines.append(f"params: {v.lineage['params']}")
+            lines.append(escape(f"params: {v.lineage['params']}"))
         if v.cost:
-            lines.append("cost: " + ", ".join(f"{k} {val}" for k, val in v.cost.items()))
+            lines.append(escape("cost: " + ", ".join(f"{k} {val}" for k, val in v.cost.items())))
         self.query_one("#versions-lineage", Static).update("\n".join(lines))
+        self.query_one("#versions-card", VerticalScroll).scroll_home(animate=False)
+
+
+def card_lines(version: str, cards: dict[str, Any]) -> list[str]:
+    """The model card of ``version`` as Rich markup lines, registry text escaped; a field not
+    given says so (never blank); completeness in a symbol and words, not colour alone."""
+    head = f"[b]v{escape(version)} model card[/b]"
+    if "error" in cards:
+        return [head, f"✗ could not be built: {escape(cards['error'])}"]
+    card = cards.get(version)
+    if card is None:
+        return [head, "… loading"]
+    if card["complete"]:
+        lines = [f"{head} · ✓ complete"]
+    else:
+        lines = [f"{head} · ✗ incomplete: missing {escape(', '.join(card['missing_required']))}"]
+    g = card.get("last_gates")
+    if g is not None:
+        verdict = "✓ all passed" if g["passed"] else f"✗ not passed: {', '.join(g['failing'])}"
+        lines.append(escape(f"gates ({g['request_id']}, {g['source']}): {verdict}"))
+    for name, label in LABELS.items():
+        value = card["fields"].get(name)
+        if value is None:
+            lines.append(f"{label.lower()}: [dim]{NOT_GIVEN}[/dim]")
+        elif isinstance(value, list):
+            lines.append(f"{label.lower()}:")
+            lines += [f"  • {escape(item)}" for item in value]
+        else:
+            lines.append(f"{label.lower()}: {escape(value)}")
+    return lines
 
 
 def _ids(backend, model: str) -> set[str]:
