@@ -74,8 +74,13 @@ def register(sub, parents) -> None:
                                  "(creates your key on first use)")
     k.set_defaults(handler=run_keys_show)
 
-    p = sub.add_parser("report", parents=[common], help="an auditor's report of one request")
-    p.add_argument("request_id", metavar="ID")
+    p = sub.add_parser("report", parents=[common],
+                       help="an auditor's report of one request, or of the whole fleet (--fleet)")
+    p.add_argument("request_id", metavar="ID", nargs="?", help="the request (without --fleet)")
+    p.add_argument("--fleet", action="store_true",
+                   help="the fleet compliance report: versions, cards, gates, overrides, break-glass, signers")
+    p.add_argument("--start", metavar="T", help="--fleet: the period's start (RFC 3339 time or date, inclusive)")
+    p.add_argument("--end", metavar="T", help="--fleet: the period's end (exclusive)")
     p.add_argument("--format", choices=("md", "html", "json"), default="md")
     p.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of stdout")
     p.set_defaults(handler=run_report)
@@ -223,6 +228,15 @@ def run_keys_show(ctx) -> int:
 def run_report(ctx) -> int:
     from console.governance.report import build_report, render
 
+    a = ctx.args
+    if a.fleet:
+        if a.request_id:
+            raise UsageError("report: give a request ID or --fleet, not both")
+        return run_fleet_report(ctx)
+    if not a.request_id:
+        raise UsageError("report: give a request ID, or --fleet for the fleet compliance report")
+    if a.start is not None or a.end is not None:
+        raise UsageError("report: --start and --end go with --fleet")
     ws = ctx.workspace()
     ctx.registry()  # warns about invalid registry files
     req = engine.get_request(ws, ctx.args.request_id)
@@ -242,6 +256,17 @@ def _write_output(path: str | None, text: str) -> None:
             raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
     else:
         sys.stdout.write(text)
+
+
+def run_fleet_report(ctx) -> int:
+    from console.analytics.windows import parse_range
+    from console.governance.fleet_report import build_fleet_report, render
+
+    start, end = parse_range(ctx.args.start, ctx.args.end)
+    ws = ctx.workspace()
+    ctx.registry()  # warns about invalid registry files
+    _write_output(ctx.args.output, render(build_fleet_report(ws, start, end), ctx.args.format))
+    return 0
 
 
 def run_card(ctx) -> int:

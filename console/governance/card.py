@@ -184,12 +184,16 @@ def facts(card: dict[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
-def _md(text: str) -> str:
-    """Registry text as literal Markdown: no raw HTML, links, code or table breaks."""
-    out = []
-    for ch in str(text):
-        out.append("\\" + ch if ch in "\\`<>[]|*" else ch)
-    return "".join(out)
+MD_SPECIAL = "\\`<>[]|*"
+
+
+def md_literal(text: str, special: str = MD_SPECIAL) -> str:
+    """Text as literal Markdown: each character of ``special`` backslash-escaped, so registry or
+    journal text becomes no raw HTML, link, code, emphasis or table break."""
+    return "".join("\\" + ch if ch in special else ch for ch in str(text))
+
+
+_md = md_literal
 
 
 def _md_field(value: Any) -> list[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Callable
 from typing import Any
 
 from console.cells import cell
@@ -150,31 +151,51 @@ def _md_cell(text: str) -> str:
 
 def _markdown(d: dict[str, Any]) -> str:
     r = d["request"]
-    lines = [f"# {r['request_id']}: {r['action']} {r['model']} {_fmt(r['version'])} — {r['state']}", "",
-             f"Workspace `{d['workspace']}`.", ""]
-    for heading, cols, rows in _sections(d):
-        if heading:
-            lines += [f"## {heading}", ""]
-        if isinstance(rows, str):
-            lines += [rows, ""]
-            continue
-        lines.append("| " + " | ".join(cols) + " |")
-        lines.append("|" + "|".join("---" for _ in cols) + "|")
-        lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
-        lines.append("")
-    return "\n".join(lines)
+    return markdown_document(f"{r['request_id']}: {r['action']} {r['model']} {_fmt(r['version'])} — {r['state']}",
+                             [f"Workspace `{d['workspace']}`."], _sections(d))
 
 
 def _html(d: dict[str, Any]) -> str:
     r = d["request"]
+    return html_document(f"{r['request_id']}: {r['action']} {r['model']} {_fmt(r['version'])} — {r['state']}",
+                         [("Workspace ", d["workspace"], ".")], _sections(d))
+
+
+Sections = list[tuple[str, list[str], list[list[str]] | str]]
+
+
+def markdown_document(title: str, intro: list[str], sections: Sections,
+                      literal: Callable[[str], str] | None = None) -> str:
+    """A report as Markdown: ``# title``, the ``intro`` lines, then each (heading, columns, rows)
+    as a table (or a paragraph when rows is a string). Shared by the request and fleet reports;
+    ``literal`` (when given) escapes every cell and paragraph so that no text becomes markup."""
+    lit = literal or (lambda text: text)
+    lines = [f"# {title}", ""]
+    for line in intro:
+        lines += [line, ""]
+    for heading, cols, rows in sections:
+        if heading:
+            lines += [f"## {heading}", ""]
+        if isinstance(rows, str):
+            lines += [lit(rows), ""]
+            continue
+        lines.append("| " + " | ".join(cols) + " |")
+        lines.append("|" + "|".join("---" for _ in cols) + "|")
+        lines += ["| " + " | ".join(_md_cell(lit(str(c))) for c in row) + " |" for row in rows]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def html_document(title: str, intro: list[tuple[str, str, str]], sections: Sections) -> str:
+    """A report as one self-contained HTML file (inline style, no script, nothing fetched); every
+    text escaped. ``intro``: paragraphs of (text, code, text)."""
     e = html.escape
-    title = f"{r['request_id']}: {r['action']} {r['model']} {_fmt(r['version'])} — {r['state']}"
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">', f"<title>{e(title)}</title>",
              "<style>body{font-family:sans-serif;max-width:70em;margin:2em auto}"
              "table{border-collapse:collapse;margin-bottom:1em}td,th{border:1px solid #999;padding:.2em .5em;"
-             "text-align:left;vertical-align:top}</style>", "</head><body>", f"<h1>{e(title)}</h1>",
-             f"<p>Workspace <code>{e(d['workspace'])}</code>.</p>"]
-    for heading, cols, rows in _sections(d):
+             "text-align:left;vertical-align:top}</style>", "</head><body>", f"<h1>{e(title)}</h1>"]
+    parts += [f"<p>{e(a)}<code>{e(code)}</code>{e(b)}</p>" for a, code, b in intro]
+    for heading, cols, rows in sections:
         if heading:
             parts.append(f"<h2>{e(heading)}</h2>")
         if isinstance(rows, str):
