@@ -193,15 +193,13 @@ def md_literal(text: str, special: str = MD_SPECIAL) -> str:
     return "".join("\\" + ch if ch in special else ch for ch in str(text))
 
 
-_md = md_literal
-
 
 def _md_field(value: Any) -> list[str]:
     if value is None:
         return [NOT_GIVEN]
     if isinstance(value, list):
-        return [f"- {_md(item)}".replace("\n", "\n  ") for item in value]
-    return [_md(line) if line.strip() else "" for line in str(value).splitlines()]
+        return [f"- {md_literal(item)}".replace("\n", "\n  ") for item in value]
+    return [md_literal(line) if line.strip() else "" for line in str(value).splitlines()]
 
 
 def _title(card: dict[str, Any]) -> str:
@@ -209,9 +207,9 @@ def _title(card: dict[str, Any]) -> str:
 
 
 def _markdown(card: dict[str, Any]) -> str:
-    lines = [f"# {_md(_title(card))}", ""]
+    lines = [f"# {md_literal(_title(card))}", ""]
     lines += ["| | |", "|---|---|"]
-    lines += [f"| {_md(k)} | {_md(v).replace(chr(10), ' ')} |" for k, v in facts(card)]
+    lines += [f"| {md_literal(k)} | {md_literal(v).replace(chr(10), ' ')} |" for k, v in facts(card)]
     lines.append("")
     for name in CARD_FIELDS:
         lines += [f"## {LABELS[name]}", ""]
@@ -220,10 +218,10 @@ def _markdown(card: dict[str, Any]) -> str:
     g = card.get("last_gates")
     if g:
         lines += ["## Gates last evaluated", "", "| gate | status | detail |", "|---|---|---|"]
-        lines += [f"| {_md(x['gate'])} | {_md(x['status'])} | {_md(x['detail'] or '').replace(chr(10), ' ')} |"
+        lines += [f"| {md_literal(x['gate'])} | {md_literal(x['status'])} | {md_literal(x['detail'] or '').replace(chr(10), ' ')} |"
                   for x in g["gates"]]
         lines.append("")
-    lines += [f"Registry file `{card['registry_file'].replace('`', '')}`, workspace {_md(card['workspace'])}.", ""]
+    lines += [f"Registry file `{card['registry_file'].replace('`', '')}`, workspace {md_literal(card['workspace'])}.", ""]
     return "\n".join(lines)
 
 
