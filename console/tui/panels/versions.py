@@ -38,11 +38,11 @@ class VersionsPanel(Panel):
     def fetch(cls, backend, model: str, version: str | None, window) -> Any:
         versions = backend.registry.versions_of(model)
         stages = {v.version: backend.fleet.stage(model, v.version) for v in versions}
-        history = [e for e in backend.journal_entries() if e.get("model") == model
-                   or e.get("request_id") in _ids(backend, model)]
+        entries, requests = backend.journal_entries(), backend.requests()
+        ids = {r.request_id for r in requests if r.model == model}
+        history = [e for e in entries if e.get("model") == model or e.get("request_id") in ids]
         cards: dict[str, Any] = {}
-        try:  # the cards read the journal and the gate settings: off the UI thread, here
-            entries, requests = backend.journal_entries(), backend.requests()
+        try:  # the cards read serving.json and the gate settings: off the UI thread, here
             for v in versions:
                 cards[v.version] = build_card(backend.ws, model, v.version, registry=backend.registry,
                                               entries=entries, requests=requests, state=backend.fleet)
@@ -125,6 +125,3 @@ def card_lines(version: str, cards: dict[str, Any]) -> list[str]:
             lines.append(f"{label.lower()}: {escape(value)}")
     return lines
 
-
-def _ids(backend, model: str) -> set[str]:
-    return {r.request_id for r in backend.requests() if r.model == model}
