@@ -124,4 +124,3 @@ def card_lines(version: str, cards: dict[str, Any]) -> list[str]:
         else:
             lines.append(f"{label.lower()}: {escape(value)}")
     return lines
-
