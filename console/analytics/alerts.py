@@ -48,6 +48,15 @@ from typing import Any
 from console.analytics import windows as W
 from console.analytics.config import AnalyticsConfig, config_for, load_config
 from console.analytics.cost import budget_status
+from console.analytics.data_quality import (
+    QUALITY_KINDS,
+    VOLUME_KINDS,
+    feature_alerts,
+    feature_quality,
+    model_volume_anchor,
+    quarantine_alerts,
+    volume_alerts,
+)
 from console.analytics.drift import drift_report
 from console.analytics.fairness import fairness_alerts, fairness_on
 from console.analytics.metrics import LOWER_IS_BETTER
@@ -122,7 +131,9 @@ def failure(model: str | None, kinds: list[str], exc: BaseException) -> dict[str
             "error": f"{type(exc).__name__}: {text.splitlines()[0] if text else 'failed'}"}
 
 
-ALL_KINDS = ["drift", "output_drift", "performance", "slice", "fairness", "errors", "latency", "budget"]
+ALL_KINDS = ["drift", "output_drift", "performance", "slice", "fairness", "errors", "latency", "budget",
+             *QUALITY_KINDS, *VOLUME_KINDS, "quarantine"]
+WINDOW_KINDS = ["drift", "performance", "slice", *QUALITY_KINDS]  # the production version's latest window
 
 
 def model_alerts(db: StoreLike, model: str, config: AnalyticsConfig | None = None,
@@ -159,7 +170,7 @@ def model_alerts(db: StoreLike, model: str, config: AnalyticsConfig | None = Non
     version = (db.production or {}).get(model)
     size = W.parse_window(a.window) or 7 * 86400
     found: dict[str, Any] = {}  # the latest window of the production version, once found
-    attempt(["drift", "performance", "slice"],
+    attempt(WINDOW_KINDS,
             lambda: found.update(rng=_latest(db, model, version, size) if version else None))
     _model_rules(db, model, config, version, found.get("rng"), "rng" in found, alerts, skipped, attempt)
     return alerts, skipped
@@ -168,11 +179,11 @@ def model_alerts(db: StoreLike, model: str, config: AnalyticsConfig | None = Non
 def _model_rules(db, model, config, version, rng, ranged, alerts, skipped, attempt) -> None:
     a = config.alerts
     if version is None:
-        skipped.append({"model": model, "kinds": ["drift", "performance", "slice"], "reason": "no production version"})
+        skipped.append({"model": model, "kinds": WINDOW_KINDS, "reason": "no production version"})
     elif not ranged:
         pass  # finding the window failed: already an error entry
     elif rng is None:
-        skipped.append({"model": model, "kinds": ["drift", "performance", "slice"],
+        skipped.append({"model": model, "kinds": WINDOW_KINDS,
                         "reason": f"no traffic for production version {version}"})
     else:
         start, end = rng
@@ -205,6 +216,12 @@ def _model_rules(db, model, config, version, rng, ranged, alerts, skipped, attem
             _began(found, quality_at, start, end)
             alerts.extend(found)
         attempt(["performance", "slice", "fairness"], quality)
+
+        if a.missing or a.new_category or a.range:  # data quality: console/analytics/data_quality.py
+            def data_quality_at(lo, hi) -> list[dict]:
+                part = feature_quality(db, model, version, lo, hi, config)
+                return feature_alerts(model, version, part, a, lo, hi, _alert)
+            attempt(QUALITY_KINDS, lambda: _walk(alerts, data_quality_at, start, end))
 
     def ops_at(lo, hi) -> list[dict]:  # every version of the model
         rep = ops_report(db, model, None, "all", lo, hi, config)
@@ -254,6 +271,28 @@ def _model_rules(db, model, config, version, rng, ranged, alerts, skipped, attem
                                      f"${b['budget_usd']:.2f}), projected ${b['projected_usd']:.2f} by month end",
                                      since, until, **ev))
     attempt(["budget"], budget)
+
+    if a.volume or a.no_data:  # every version; windows end at the workspace's newest record
+        def volume() -> None:
+            end = model_volume_anchor(db)
+            if end is not None:
+                vsize = dt.timedelta(seconds=W.parse_window(a.volume_window) or 86400)
+                _walk(alerts, lambda lo, hi: volume_alerts(db, model, a, lo, hi, _alert), end - vsize, end)
+        attempt(VOLUME_KINDS, volume)
+
+    if a.quarantine:  # every version: the files of the model's rows in its latest window
+        def quarantine() -> None:
+            qrng = _latest(db, model, None, W.parse_window(a.window) or 7 * 86400)
+            if qrng is not None:
+                _walk(alerts, lambda lo, hi: quarantine_alerts(db, model, a, lo, hi, _alert), *qrng)
+        attempt(["quarantine"], quarantine)
+
+
+def _walk(alerts: list[dict], evaluate, start: dt.datetime, end: dt.datetime) -> None:
+    """The alerts ``evaluate`` fires in ``[start, end)``, each with its ``since`` (``_began``)."""
+    found = evaluate(start, end)
+    _began(found, evaluate, start, end)
+    alerts.extend(found)
 
 
 def _slice_alerts(model, version, rep, start, end) -> list[dict[str, Any]]:

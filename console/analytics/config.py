@@ -13,7 +13,8 @@ import json
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-from console.errors import WorkspaceError
+from console.analytics.windows import parse_window
+from console.errors import UsageError, WorkspaceError
 from console.store.snapshot import StoreSnapshot
 
 DRIFT_AUTO = "auto"
@@ -106,6 +107,21 @@ class AlertsConfig:
     budget_warn: float = 0.8  # month-to-date spend / monthly budget
     budget_critical: float = 1.0
     multivariate: bool = False  # the domain classifier is opt-in for check (it costs a fit)
+    # data quality (console/analytics/data_quality.py): same window as drift, against the reference
+    missing: bool = True
+    missing_rise: float = 0.05  # a feature's missing share up by more than this (absolute)
+    new_category: bool = True
+    new_category_share: float = 0.01  # share of current values in categories the reference lacks
+    range: bool = True
+    range_share: float = 0.01  # share of current values outside the reference's [min, max]
+    volume: bool = True
+    no_data: bool = True
+    volume_window: str = "1d"  # rows of the latest volume_window vs the trailing ones' median
+    volume_lookback: str = "28d"
+    volume_drop: float = 0.5  # below this × the median: a drop
+    volume_spike: float = 2.0  # above this × the median: a spike
+    quarantine: bool = True
+    quarantine_rate: float = 0.01  # quarantined / (accepted + quarantined) records of its files
 
 
 @dataclass(frozen=True)
@@ -220,6 +236,16 @@ def load_config(ws_config: dict[str, Any] | None, model: str | None = None) -> A
         raise _fail("alerts.drift_severity", "must be critical or warning")
     if alerts.output_drift_severity not in ("critical", "warning"):
         raise _fail("alerts.output_drift_severity", "must be critical or warning")
+    for key in ("volume_window", "volume_lookback"):
+        try:
+            size = parse_window(getattr(alerts, key))
+        except UsageError as exc:
+            raise _fail(f"alerts.{key}", str(exc)) from None
+        if size is None:
+            raise _fail(f"alerts.{key}", "must be a duration, not all")
+    if not 0 < alerts.volume_drop < 1 or alerts.volume_spike <= 1:
+        raise _fail("alerts.volume_drop" if not 0 < alerts.volume_drop < 1 else "alerts.volume_spike",
+                    "volume_drop must be in (0, 1) and volume_spike above 1")
     if not 0 < drift.share <= 1:
         raise _fail("drift.share", "must be in (0, 1]")
     return AnalyticsConfig(drift=drift, multivariate=multi, slices=slices, performance=perf, alerts=alerts,

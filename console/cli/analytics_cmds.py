@@ -1,4 +1,4 @@
-"""Sub-commands of the analytics area (docs/formats.md, 'The command line'): ``drift``, ``performance``, ``slices``,
+"""Sub-commands of the analytics area (docs/formats.md, 'The command line'): ``drift``, ``quality``, ``performance``, ``slices``,
 ``ops``, ``cost``, ``check`` and ``query``.
 
 Each opens the store with the production versions from governance state, runs the matching
@@ -94,6 +94,11 @@ def register(sub, parents) -> None:
                     help="also fit the domain classifier (default: [multivariate] enabled)")
     mv.add_argument("--no-multivariate", dest="multivariate", action="store_false")
 
+    p = _model_report(sub, common, "quality", "data quality of a model version vs its reference: missing "
+                      "values, new categories, out-of-range values, volume, quarantine rate", run_quality)
+    p.add_argument("--reference-start", metavar="T", help="use a window of logs as the reference")
+    p.add_argument("--reference-end", metavar="T", help="end (exclusive) of the reference window")
+
     _model_report(sub, common, "performance", "model quality per window, with late labels", run_performance,
                   window="1d, wider when the data spans years")
     p = _model_report(sub, common, "slices", "quality per slice value, flags and fairness gaps", run_slices)
@@ -146,6 +151,37 @@ def run_drift(ctx) -> int:
     if mv and mv.get("auc") is not None:
         title += f"; domain classifier AUC {mv['auc']:.3f} ({mv['status']})"
     emit(rep, ctx.fmt, rows=drift_features_summary(rep), title=title)
+    return 0
+
+
+def run_quality(ctx) -> int:
+    """``quality``: per feature missing / unseen / out-of-range shares, the model's volume and
+    quarantine rate (``analytics.data_quality``); each flag with its word, never colour alone."""
+    from console.analytics.data_quality import summary_rows
+
+    a = ctx.args
+    rep = _report(ctx, "data_quality.quality_report",
+                  reference_start=_time(a.reference_start, "--reference-start"),
+                  reference_end=_time(a.reference_end, "--reference-end"))
+    rows = summary_rows(rep)
+    if ctx.fmt != "csv":
+        for r in rows:
+            r["flags"] = ("✗ " + r["flags"]) if r["flags"] else ("✓ ok" if r["note"] is None else "? " + r["note"])
+    vol, q = rep["volume"], rep["quarantine"]
+    said_vol = {"ok": "✓ ok", "drop": "✗ drop", "spike": "✗ spike", "no_data": "✗ no data"}.get(
+        vol["status"], f"? not evaluated ({vol.get('reason')})")
+    if vol.get("ratio") is not None:
+        said_vol += f" {vol['rows']} rows in the last {vol['window']}, {vol['ratio']:.2f}× the median"
+    said_q = {"ok": "✓ ok", "high": "✗ high"}.get(q["status"], f"? not evaluated ({q.get('reason')})")
+    if q.get("rate") is not None:
+        said_q += f" {100 * q['rate']:.2f}% of {q['rows'] + q['quarantined']} records"
+    span = f"[{rep['start']} – {rep['end']})" if rep["start"] else "(no traffic)"
+    title = (f"{rep['model']} {version_label(rep['version'])} data quality {span}: current "
+             f"{rep['current']['rows']} rows vs reference {(rep.get('reference') or {}).get('rows')}; "
+             f"volume {said_vol}; quarantine {said_q}")
+    if rep.get("note"):
+        title += f"; {rep['note']}"
+    emit(rep, ctx.fmt, rows=rows, title=title)
     return 0
 
 
