@@ -328,10 +328,12 @@ def quality_report(
     reference_start: dt.datetime | None = None,
     reference_end: dt.datetime | None = None,
     config: AnalyticsConfig | None = None,
+    volume_latest: bool = False,
 ) -> dict[str, Any]:
     """Data quality of one model version (default: production) in ``[start, end)`` (default:
     its data's range) against its reference, with the model's volume (the latest
-    ``volume_window`` ending at ``end``, else at the workspace's newest record) and the
+    ``volume_window`` ending at ``end``, else — or with ``volume_latest``, as the TUI asks,
+    whose windows end at the model's own newest data — at the workspace's newest record) and the
     quarantine rate of its files in the range. Shaped as ``quality --format json``
     (docs/formats.md). A part that cannot be computed for want of input (no reference, no
     traffic) says why in its ``note``/``reason``; an unreadable input raises."""
@@ -368,7 +370,7 @@ def quality_report(
                 e["flags"] = flags(e, a, rows)
             if rows < a.min_requests:
                 out["note"] = f"{rows} rows in the range: flags need min_requests = {a.min_requests}"
-    anchor = end if end is not None else model_volume_anchor(db)
+    anchor = end if end is not None and not volume_latest else model_volume_anchor(db)
     if anchor is not None:
         out["volume"] = volume(db, model, anchor, a)
     else:

@@ -66,7 +66,7 @@ ACTIONS: tuple[Action, ...] = (
     Action("model.next_tab", "right_square_bracket", "Next tab", "next_tab", show=False),
     Action("model.prev_tab", "left_square_bracket", "Previous tab", "prev_tab", show=False),
     *(Action(f"model.tab{i}", str(i), f"Tab {i}: {name}", f"tab({i})", show=False)
-      for i, name in enumerate(("drift", "performance", "slices", "ops", "cost", "versions"), start=1)),
+      for i, name in enumerate(("drift", "performance", "slices", "ops", "cost", "versions", "quality"), start=1)),
     Action("model.version", "v", "Choose version", "choose_version", label="Version"),
     Action("model.retrain", "R", "Request retrain", "request('retrain')", role="operator", label="Retrain"),
     Action("model.rollback", "B", "Request rollback", "request('rollback')", role="operator", label="Rollback"),

@@ -22,7 +22,7 @@ def system_commands(app, screen: Screen) -> Iterable[SystemCommand]:
         yield SystemCommand(f"Go to {view}", text, partial(app.action_goto, view))
     if app.backend is not None:
         for model in app.backend.registry.models():
-            yield SystemCommand(f"Open model {model}", "drift, performance, slices, ops, cost, versions",
+            yield SystemCommand(f"Open model {model}", "drift, performance, slices, ops, cost, versions, quality",
                                 partial(app.open_model, model))
     scope = getattr(screen, "SCOPE", None)
     for action in ACTIONS:

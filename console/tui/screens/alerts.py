@@ -32,9 +32,12 @@ from console.tui.widgets.fittable import FitTable
 
 REMEDY = {"drift": "retrain", "performance": "retrain", "slice": "retrain",
           "errors": "rollback", "latency": "rollback", "budget": "rollback",
-          "output_drift": "retrain", "fairness": "retrain"}
+          "output_drift": "retrain", "fairness": "retrain",
+          "missing": "retrain", "new_category": "retrain", "range": "retrain", "volume": "rollback",
+          "no_data": "rollback", "quarantine": "rollback"}
 TAB_OF = {"drift": "drift", "performance": "performance", "slice": "slices", "errors": "ops",
-          "latency": "ops", "budget": "cost", "output_drift": "drift", "fairness": "slices"}
+          "latency": "ops", "budget": "cost", "output_drift": "drift", "fairness": "slices",
+          **dict.fromkeys(("missing", "new_category", "range", "volume", "no_data", "quarantine"), "quality")}
 
 
 def alert_time(a: dict) -> str:

@@ -1,5 +1,5 @@
 """The ``:`` prompt: type a view (fleet, alerts, approvals, audit, query), a model's tab
-(drift, performance, slices, ops, cost, versions — of the model on screen, else of the model
+(drift, performance, slices, ops, cost, versions, quality — of the model on screen, else of the model
 highlighted in the fleet), a model's name, or ``model/tab`` (``credit-risk/slices``); the
 completion is shown as you type, tab (or →) takes it, enter goes there, esc cancels.
 

@@ -1,4 +1,4 @@
-"""The model screen: tabs for drift, performance, slices, ops, cost and versions (one panel
+"""The model screen: tabs for drift, performance, slices, ops, cost, versions and data quality (one panel
 module each). ``v`` picks the version (production by default); operators can request retrain,
 rollback or promotion from here (a confirmation dialog asks for the reason).
 
@@ -27,13 +27,14 @@ from console.tui.panels.cost import CostPanel
 from console.tui.panels.drift import DriftPanel
 from console.tui.panels.ops import OpsPanel
 from console.tui.panels.performance import PerformancePanel
+from console.tui.panels.quality import QualityPanel
 from console.tui.panels.slices import SlicesPanel
 from console.tui.panels.versions import VersionsPanel
 from console.tui.screens.base import ConsoleScreen
 from console.tui.screens.requesting import open_request_dialog
 
 DONE = object()  # a load's last step: its panel is complete
-PANELS = (DriftPanel, PerformancePanel, SlicesPanel, OpsPanel, CostPanel, VersionsPanel)
+PANELS = (DriftPanel, PerformancePanel, SlicesPanel, OpsPanel, CostPanel, VersionsPanel, QualityPanel)
 TABS = tuple(p.TAB for p in PANELS)
 
 
