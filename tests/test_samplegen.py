@@ -192,6 +192,17 @@ def test_error_burst_on_delivery_eta() -> None:
     assert sum(r["status"] == "error" for r in other) / len(other) < 0.01
 
 
+def test_weather_goes_missing_on_delivery_eta() -> None:
+    before, after = [], []
+    for rec in read_folder(SAMPLE / "logs" / "delivery-eta").rows:
+        ts = valid_ts(rec)
+        if ts is None:
+            continue
+        (after if ts.date() >= tl.WEATHER_DAY else before).append(rec.get("weather") in (None, ""))
+    assert sum(before) == 0 and len(after) > 1000
+    assert abs(sum(after) / len(after) - tl.WEATHER_GAP) < 0.03
+
+
 def test_ticket_router_is_over_its_monthly_budget_and_the_others_are_not() -> None:
     reg = load_registry(SAMPLE / "registry", SAMPLE)
     rows = read_folder(SAMPLE / "logs" / "ticket-router").rows

@@ -23,6 +23,8 @@ SPIKE_DAY, SPIKE_HOURS = dt.date(2026, 11, 6), (14, 16)  # credit-risk latency s
 LAUNCH_DAY = dt.date(2026, 11, 9)  # ticket-router: in-app help widget launches, traffic doubles
 DRIFT_DAY = dt.date(2026, 11, 12)  # credit-risk: aggregator channel arrives, population shifts
 ERROR_DAY, ERROR_HOURS = dt.date(2026, 11, 17), (12, 14)  # delivery-eta error burst (UTC hours)
+WEATHER_DAY = dt.date(2026, 11, 19)  # delivery-eta: the weather feed fails, `weather` logged empty
+WEATHER_GAP = 0.4  # share of delivery-eta requests from WEATHER_DAY that log no weather
 
 SHADOW_SHARE = 0.30  # share of credit-risk requests v3 also scores from SHADOW_DAY
 

@@ -258,6 +258,11 @@ def delivery_eta(root: Path, v2: Trained, seed: int, scale: float) -> Facts:
             error[burst] = "upstream timeout: routing-service did not answer within 2000 ms"
             latency[burst] = 2000 + rng.random(int(burst.sum())) * 80
         ok = error == ""
+        # the weather feed fails: the field is logged empty (the model had scored with it). A
+        # generator of its own, so every other number of the day is the same as without it.
+        no_weather = np.zeros(n, dtype=bool)
+        if day >= tl.WEATHER_DAY:
+            no_weather = np.random.default_rng([seed, 2, di, 1]).random(n) < tl.WEATHER_GAP
         rows: list[list[Any] | str] = []
         for i in range(n):
             counter += 1
@@ -265,7 +270,7 @@ def delivery_eta(root: Path, v2: Trained, seed: int, scale: float) -> Facts:
             rows.append([
                 f"{ts[i] / 1000:.3f}", "delivery-eta", "2", rid,
                 f"{f['distance_km'][i]:.2f}", int(f["items"][i]), int(f["hour"][i]),
-                f["city"][i], f["courier"][i], f["weather"][i],
+                f["city"][i], f["courier"][i], "" if no_weather[i] else f["weather"][i],
                 f"{pred[i]:.1f}" if ok[i] else "", f"{latency[i]:.1f}",
                 "ok" if ok[i] else "error", error[i],
             ])
