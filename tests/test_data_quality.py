@@ -324,3 +324,21 @@ async def test_tui_quality_tab_shows_the_numbers(dirty) -> None:
         app.open_model("silent", tab="quality")
         await settle(app, pilot)
         assert "volume ✗ no data in the last 1d" in flat_text(app)
+
+
+def test_sample_story_weather_goes_missing(ingested_sample) -> None:
+    """The sample's delivery-eta loses `weather` for ~40% of requests from WEATHER_DAY: check's
+    `missing` alert names it; the other data-quality kind on the sample is credit-risk's new
+    `channel=aggregator` (the drift story), and nothing else of these kinds fires."""
+    from console.samplegen import timeline as tl
+
+    rep = js(ingested_sample, "check", expect=1)
+    dq = sorted((a["model"], a["kind"]) for a in rep["alerts"]
+                if a["kind"] in ("missing", "new_category", "range", "volume", "no_data", "quarantine"))
+    assert dq == [("credit-risk", "new_category"), ("delivery-eta", "missing")]
+    missing = next(a for a in rep["alerts"] if a["kind"] == "missing")
+    [f] = missing["evidence"]["features"]
+    assert f["feature"] == "weather" and f["reference_missing_share"] == 0.0
+    q = js(ingested_sample, "quality", "--model", "delivery-eta", "--start", str(tl.WEATHER_DAY))
+    weather = _by(q)["weather"]
+    assert weather["flags"] == ["missing"] and abs(weather["current_missing_share"] - tl.WEATHER_GAP) < 0.03
