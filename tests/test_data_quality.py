@@ -342,3 +342,63 @@ def test_sample_story_weather_goes_missing(ingested_sample) -> None:
     q = js(ingested_sample, "quality", "--model", "delivery-eta", "--start", str(tl.WEATHER_DAY))
     weather = _by(q)["weather"]
     assert weather["flags"] == ["missing"] and abs(weather["current_missing_share"] - tl.WEATHER_GAP) < 0.03
+
+
+def test_a_window_of_logs_as_the_reference(dirty) -> None:
+    """``--reference-start/--reference-end``: the version's own first two days are the
+    reference; the shares follow from those rows (numpy on the same arrays)."""
+    ws, truth = dirty
+    live = truth["dirty"]["live"]
+    r0, r1 = T0, T0 + 2 * DAY
+    rep = js(ws, "quality", "--model", "dirty", "--start", iso(r1), "--reference-start", iso(r0),
+             "--reference-end", iso(r1))
+    ref_keep = np.array([r0 <= t < r1 for t in live["ts"]])
+    ref = {"x": live["x"][ref_keep], "c": live["c"][ref_keep], "m": live["m"][ref_keep]}
+    exp = _expected_features(ref, live, r1, T0 + 30 * DAY)
+    assert rep["reference"]["rows"] == int(ref_keep.sum()) == 2 * PER_DAY
+    f = _by(rep)
+    assert f["x"]["out_of_range_share"] == pytest.approx(exp["x_out"], rel=1e-12)
+    assert f["c"]["unseen_share"] == pytest.approx(exp["c_unseen"], rel=1e-12)
+    assert f["m"]["missing_rise"] == pytest.approx(exp["m_missing_cur"] - exp["m_missing_ref"], abs=1e-12)
+
+
+def test_sql_path_without_parts_and_a_declared_feature_never_logged() -> None:
+    """A store whose rows are tables (no parts: the SQL path): the shares against numpy, a
+    declared feature the logs never carried is all missing, and the quarantine view's rows of
+    the one file of the model are attributed to it."""
+    from console.analytics.config import load_config
+    from console.analytics.data_quality import feature_quality, quarantine
+    from console.store.registry import Registry
+    from tests.analytics_support import T0 as S0
+    from tests.analytics_support import TableStore, load, predictions_table, version
+
+    rng = np.random.default_rng(5)
+    n = 300
+    x = rng.normal(0, 1, n)
+    x[150:] += 0.8  # the current rows move up: some beyond the reference's max
+    c = rng.choice(["a", "b", "q"], n, p=[0.5, 0.4, 0.1]).astype(object)
+    c[:100][c[:100] == "q"] = "a"  # "q" never in the reference rows
+    c[rng.random(n) < 0.05] = None
+    reg = Registry()
+    reg.versions[("m", "1")] = version("m", "1", "binary",
+                                       features={"x": "numeric", "c": "categorical", "ghost": "numeric"})
+    store = TableStore(reg, {"m": "1"})
+    load(store, [predictions_table(n, features={"x": x, "c": c})],
+         features=[("m", "x", "f_x", "numeric"), ("m", "c", "f_c", "categorical")])
+    store.conn.execute("CREATE TABLE quarantine AS SELECT 'predictions' AS kind, 'test' AS source, "
+                       "range::BIGINT AS line FROM range(7)")
+    t = [S0 + dt.timedelta(minutes=i) for i in range(n)]
+    cfg = load_config({})
+    part = feature_quality(store, "m", "1", t[100], t[-1] + dt.timedelta(minutes=1), cfg, t[0], t[100])
+    f = _by(part)
+    ref_x, cur_x = x[:100], x[100:]
+    assert f["x"]["out_of_range_share"] == pytest.approx(
+        float(np.mean((cur_x < ref_x.min()) | (cur_x > ref_x.max()))), rel=1e-12)
+    ref_c = {v for v in c[:100] if v is not None}
+    cur_c = [v for v in c[100:] if v is not None]
+    assert f["c"]["unseen_share"] == pytest.approx(sum(v not in ref_c for v in cur_c) / len(cur_c), rel=1e-12)
+    assert f["c"]["current_missing_share"] == pytest.approx(float(np.mean([v is None for v in c[100:]])), rel=1e-12)
+    assert f["ghost"]["current_missing_share"] == 1.0 and f["ghost"]["note"] == "not in the reference"
+    q = quarantine(store, "m", t[100], t[-1] + dt.timedelta(minutes=1), cfg.alerts)
+    assert q["quarantined"] == 7 and q["rows"] == n and q["rate"] == pytest.approx(7 / (n + 7), rel=1e-12)
+    assert q["status"] == "high"

@@ -40,6 +40,7 @@ from console.analytics.source import (
     Scope,
     StoreLike,
     aware,
+    columns_of,
     data_range,
     model_features,
     naive,
@@ -131,20 +132,32 @@ def _features(db: StoreLike, model: str, version: str) -> list[tuple[str, str, s
     return feats
 
 
+def _view_columns(db: StoreLike) -> set[str]:
+    """Columns of the ``predictions`` view, remembered with the snapshot."""
+    return set(db.memo.compute(("columns", "predictions"), lambda: columns_of(db, "predictions")))
+
+
 def _current(db: StoreLike, model: str, version: str, start, end, cols) -> driftdata.SideData:
-    """The rows of ``version`` in ``[start, end)``: the store's parts, else SQL."""
+    """The rows of ``version`` in ``[start, end)``: the store's parts, else SQL. A declared
+    feature that was never logged (no column in the view) is all missing, as the parts read it."""
     index = driftdata.PartsIndex.of(db, model)
     if index is not None:
         try:
             return driftdata.read_windows(index, version, [(start, end)], cols)[0]
         except driftdata.Unsupported:
             pass
+    have = _view_columns(db)
     cur = db.cursor()
     try:
         cond, params = Scope(model, version, start, end).where()
-        return driftdata.sql_side(cur, "predictions", cond, params, cols)
+        side = driftdata.sql_side(cur, "predictions", cond, params, [(c, k) for c, k in cols if c in have])
     finally:
         cur.close()
+    for c, k in cols:
+        if c not in have:
+            side.columns[c] = driftdata.Column(k, side.rows, side.rows, values=np.empty(0) if k == "numeric" else None,
+                                               counts=None if k == "numeric" else {})
+    return side
 
 
 def feature_quality(
@@ -172,7 +185,7 @@ def feature_quality(
 
             ref_names = set(pq.read_schema(reference.parquet).names)
         else:
-            ref_names = {c for _, c, _ in feats}  # a window of logs: the view's own columns
+            ref_names = _view_columns(db)  # a window of logs: the view's own columns
         ref_cols = [(c, k) for _, c, k in feats if c in ref_names]
         key = (db.memo.namespace, reference.fingerprint, "quality", tuple(ref_cols))
         ref = (driftdata.remembered(key, lambda: side_data(db, reference, ref_cols)) if config.cache
