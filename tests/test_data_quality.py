@@ -402,3 +402,24 @@ def test_sql_path_without_parts_and_a_declared_feature_never_logged() -> None:
     q = quarantine(store, "m", t[100], t[-1] + dt.timedelta(minutes=1), cfg.alerts)
     assert q["quarantined"] == 7 and q["rows"] == n and q["rate"] == pytest.approx(7 / (n + 7), rel=1e-12)
     assert q["status"] == "high"
+
+
+async def test_tui_a_missing_alert_opens_the_quality_tab(ingested_sample) -> None:
+    from textual.widgets import DataTable
+
+    app = make_app(ingested_sample, CAROL)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("f2")
+        await settle(app, pilot)
+        screen = app.screen
+        i = next(k for k, a in enumerate(screen.alerts) if a.get("kind") == "missing")
+        screen.query_one(DataTable).move_cursor(row=i)
+        await pilot.pause()
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert app.screen.active_tab() == "quality"
+        text = flat_text(app)
+        # the tab shows the screen's window (all data here: 4.3% missing, under the 5-point rise
+        # the alert's 7 days exceed), with the feature the alert names
+        assert "delivery-eta v2" in text and "weather" in text
