@@ -171,6 +171,14 @@ SECTIONS: dict[str, dict[str, Kind]] = {
     "cache": {
         "enabled": BOOL,
     },
+    "retrain_policy": {  # governance.policy: a retrain request raised as `system`
+        "when": TEXTS,
+        "window": TEXT,
+        "consecutive_windows": INTEGER,
+        "models": TEXTS,
+        "performance_tolerance": NUMBER,
+        "min_labelled": INTEGER,
+    },
     "query": {
         "timeout": TIMEOUT,
     },

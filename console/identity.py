@@ -12,6 +12,11 @@ import pwd
 from dataclasses import dataclass, field
 from pathlib import Path
 
+#: The console itself as a journal actor: a retrain request raised by ``[retrain_policy]``
+#: (``governance.policy``). Never an OS account's identity: it holds no role in ``[access]``,
+#: signs only with a key the administrator registered as ``system``, and never decides.
+SYSTEM = "system"
+
 
 @dataclass(frozen=True)
 class Identity:

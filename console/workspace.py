@@ -19,7 +19,7 @@ from typing import Any
 from console.config_schema import validate
 from console.documents import read_toml
 from console.errors import WorkspaceError
-from console.identity import Identity, identity_for, os_user
+from console.identity import SYSTEM, Identity, identity_for, os_user
 
 CONFIG_NAME = "console.toml"
 ENV_VAR = "MLOPS_CONSOLE_WORKSPACE"
@@ -186,4 +186,7 @@ def _names(access: dict[str, Any], key: str, fail) -> list[str]:
     value = access.get(key, [])
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise fail(f"[access] {key} must be a list of OS user names")
+    if SYSTEM in value:
+        raise fail(f"[access] {key}: {SYSTEM!r} is the console's own actor (policy-raised requests), "
+                   "not an account; it holds no role")
     return list(value)

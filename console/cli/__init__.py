@@ -109,7 +109,14 @@ def format_parser() -> ArgumentParser:
 
 
 def build_parser() -> ArgumentParser:
-    from console.cli import analytics_cmds, app_cmds, governance_cmds, ingest_cmds, metrics_cmds
+    from console.cli import (
+        analytics_cmds,
+        app_cmds,
+        governance_cmds,
+        ingest_cmds,
+        metrics_cmds,
+        policy_cmds,
+    )
 
     common = common_parser()
     parser = ArgumentParser(
@@ -123,7 +130,7 @@ def build_parser() -> ArgumentParser:
     parser.set_defaults(handler=app_cmds.run_tui)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
     parents = {"common": common, "format": format_parser()}
-    for module in (app_cmds, ingest_cmds, analytics_cmds, governance_cmds, metrics_cmds):
+    for module in (app_cmds, ingest_cmds, analytics_cmds, governance_cmds, metrics_cmds, policy_cmds):
         module.register(sub, parents)
     return parser
 

@@ -22,7 +22,7 @@ from console.errors import PermissionDenied, UsageError
 from console.governance.journal import Journal, JournalTxn, JournalUnwritable, format_ts
 from console.governance.requests import ACTIONS, Request, is_expired, next_request_id, replay
 from console.governance.state import fleet_state, read_serving_strict, rollback_target
-from console.identity import Identity
+from console.identity import SYSTEM, Identity
 from console.store.registry import Registry, load_registry
 from console.workspace import Workspace
 
@@ -32,6 +32,14 @@ MAX_TEXT = 4000
 
 class AlreadyDecided(UsageError):
     """The request was decided (or withdrawn, or expired) before this attempt."""
+
+
+class Duplicate(UsageError):
+    """A pending request already asks for the same thing (``request_id`` names it)."""
+
+    def __init__(self, message: str, request_id: str):
+        super().__init__(message)
+        self.request_id = request_id
 
 
 def journal_of(ws: Workspace) -> Journal:
@@ -140,10 +148,13 @@ def create_request(
     registry: Registry | None = None,
     gates: list[dict[str, Any]] | None = None,
     ttl: dt.timedelta | None | str = "config",
+    evidence: dict[str, Any] | None = None,
 ) -> Request:
     """Journal a new request; a break-glass rollback is approved by its own request.
 
     ``gates``: the gate results shown to the requester (promotions), kept as evidence.
+    ``evidence``: what a policy saw when it raised the request (``governance.policy``), journaled
+    with it.
     """
     now = now or clock.now()
     if action not in ACTIONS:
@@ -205,7 +216,8 @@ def create_request(
                 same = same and req.from_version == current
             if req.state == "pending" and same:
                 what = f"from {current}" if action == "retrain" else version
-                raise UsageError(f"{req.request_id} already asks for the same ({action} {model} {what})")
+                raise Duplicate(f"{req.request_id} already asks for the same ({action} {model} {what})",
+                                req.request_id)
         rid = next_request_id(txn.entries())
         fields: dict[str, Any] = {
             "request_id": rid,
@@ -222,8 +234,19 @@ def create_request(
 
             fields["gates"] = gates
             fields["evidence_hash"] = evidence_hash(gates)
+        if evidence is not None:
+            fields["evidence"] = evidence
         txn.append(ident.user, "request", now=now, **fields)
         return replay(txn.entries(), now)[rid]
+
+
+def _no_role_to_decide(ident: Identity, verdict: str) -> str | None:
+    """Why ``ident`` may decide nothing at all (``system``, not a reviewer), or None."""
+    if ident.user == SYSTEM:
+        return f"{SYSTEM} raises requests only; a person decides them (four eyes)"
+    if not ident.reviewer:
+        return f"{ident.user} is not a reviewer of this workspace; only reviewers may {verdict}"
+    return None
 
 
 def why_not_decide(req: Request, ident: Identity, verdict: str) -> tuple[str, str] | None:
@@ -232,8 +255,9 @@ def why_not_decide(req: Request, ident: Identity, verdict: str) -> tuple[str, st
     withdrawn, expired; a break-glass request already reviewed), or None. ``decide`` applies it
     under the lock; a front end may ask it first to show the action disabled with the reason."""
     rid = req.request_id
-    if not ident.reviewer:
-        return "refused", f"{ident.user} is not a reviewer of this workspace; only reviewers may {verdict}"
+    role = _no_role_to_decide(ident, verdict)
+    if role is not None:
+        return "refused", role
     if req.requested_by == ident.user:
         return "refused", f"{ident.user} raised {rid}; a requester never decides their own request"
     if req.break_glass:
@@ -270,10 +294,9 @@ def decide(
     if verdict not in ("approve", "reject"):
         raise UsageError(f"unknown verdict {verdict!r}")
     now = now or clock.now()
-    if not ident.reviewer:
-        journal = _refusal_writer(
-            ws, ident, f"{ident.user} is not a reviewer of this workspace; only reviewers may {verdict}"
-        )
+    role = _no_role_to_decide(ident, verdict)
+    if role is not None:
+        journal = _refusal_writer(ws, ident, role)
     else:
         journal = writer_for(ws, ident)
         if verdict == "approve":

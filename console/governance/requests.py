@@ -47,6 +47,7 @@ class Request:
     override: bool = False
     evidence_hash: str | None = None
     gates: list[dict[str, Any]] | None = None  # the gates bound to the decision (or the request)
+    evidence: dict[str, Any] | None = None  # what a policy saw when it raised the request (system)
     review: str | None = None  # break-glass: pending | signed_off | disputed
     reviewed_by: str | None = None
     review_comment: str | None = None
@@ -94,6 +95,7 @@ def replay(entries: list[dict[str, Any]], now: dt.datetime | None = None) -> dic
                 expires_at=e.get("expires_at"),
                 gates=e.get("gates"),
                 evidence_hash=e.get("evidence_hash"),
+                evidence=e.get("evidence"),
             )
             if req.break_glass:
                 req.state = "approved"

@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from console.errors import UsageError
 from console.governance.journal import canonical
-from console.identity import Identity, os_user
+from console.identity import SYSTEM, Identity, os_user
 
 KEY_DIR = (".config", "mlops-console")
 KEY_NAME = "signing-key"
@@ -294,6 +294,18 @@ def signer_for(ws, ident: Identity) -> Signer:
     on first need).
     """
     key = Ed25519PrivateKey.from_private_bytes(ident.key) if ident.key is not None else None
+    if key is None and ident.user == SYSTEM:
+        # the console itself (a policy-raised request): it signs with the running account's own
+        # key, which counts only when the administrator registered it under the name system
+        key = own_key(create=True)
+        signers = load_signers(ws)
+        if not signers.has(SYSTEM, key):
+            raise KeyProblem(
+                f"{os_user()}'s key is not registered as {SYSTEM} in {signers.path}: only an account the "
+                f"administrator chose may raise requests as {SYSTEM}; to make it this one, add this line: "
+                f"{signers_line(SYSTEM, key)}"
+            )
+        return Signer(SYSTEM, key)
     if key is None:
         if ident.user != os_user():
             raise KeyProblem(f"cannot sign as {ident.user}: only {os_user()}'s own key is available here")
