@@ -16,7 +16,7 @@ import pytest
 
 from console.cli import main
 from console.errors import PermissionDenied
-from console.governance import engine
+from console.governance import effects, engine
 from console.governance.journal import Journal
 from console.governance.signing import own_key, signers_line
 from console.identity import SYSTEM, Identity
@@ -126,8 +126,11 @@ def test_system_never_decides_a_person_does(sample_ws: Path) -> None:
         with pytest.raises(PermissionDenied, match="system raises requests only"):
             engine.decide(w, Identity(SYSTEM, operator=True, reviewer=True), "REQ-0002", verdict,
                           "looks fine to me", now=FROZEN)
+    with pytest.raises(PermissionDenied, match="only reviewers may resume"):  # nor executes
+        effects.resume(w, Identity(SYSTEM, operator=True, reviewer=True), "REQ-0002", now=FROZEN)
     refused = [e for e in entries(ws) if e["action"] == "refused"]
-    assert [(e["actor"], e["attempt"]) for e in refused] == [(SYSTEM, "approve"), (SYSTEM, "reject")]
+    assert [(e["actor"], e["attempt"]) for e in refused] == [
+        (SYSTEM, "approve"), (SYSTEM, "reject"), (SYSTEM, "execute")]
     assert engine.get_request(w, "REQ-0002", now=FROZEN).state == "pending"
     assert engine.why_not_decide(req, ALICE, "approve") is None  # a reviewer may: four eyes unchanged
     # a person rejects it; the same condition is not raised again (at most once per 3 windows)

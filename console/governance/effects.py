@@ -35,7 +35,7 @@ from console.governance.engine import writer_for
 from console.governance.journal import format_ts
 from console.governance.requests import replay
 from console.governance.state import fleet_state, read_serving_strict
-from console.identity import Identity
+from console.identity import SYSTEM, Identity
 from console.store.registry import load_registry, version_sort_key
 from console.workspace import Workspace
 
@@ -270,7 +270,7 @@ def resume(ws: Workspace, ident: Identity, request_id: str, now: dt.datetime | N
         req = replay(txn.entries(), now).get(request_id)
         if req is None:
             raise UsageError(f"no request {request_id!r}")
-        if not (ident.reviewer or (req.break_glass and ident.operator)):
+        if ident.user == SYSTEM or not (ident.reviewer or (req.break_glass and ident.operator)):
             txn.append(ident.user, "refused", now=now, attempt="execute", request_id=request_id,
                        detail=f"{ident.user} may not execute requests")
             raise PermissionDenied(f"{ident.user} is not a reviewer; only reviewers may resume an execution")
