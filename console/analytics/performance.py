@@ -70,6 +70,19 @@ def live_value(windows: list[dict[str, Any]], metric: str | None, min_labelled: 
     return out
 
 
+def report_windows(db: StoreLike, scope: Scope, window: str | int | None, size: int | None
+                   ) -> tuple[tuple[dt.datetime, dt.datetime] | None, int | None]:
+    """The aligned ``[start, end)`` of a windowed report over ``scope`` and its window size:
+    ``window=None`` widens the default (``windows.auto_size``); bounds the caller did not give
+    are widened to whole windows. ``None`` for the range when there is no data."""
+    rng = report_range(db, scope)
+    if rng is not None:
+        if window is None and size is not None:
+            size = W.auto_size(size, rng[0], rng[1])
+        rng = W.align_range(rng[0], rng[1], size, scope.start is not None, scope.end is not None)
+    return rng, size
+
+
 def performance_report(
     db: StoreLike,
     model: str,
@@ -92,11 +105,7 @@ def performance_report(
     task = task_of(db, model, version)
     offline = dict(info.metrics) if info is not None else {}
     scope = Scope(model, version, start, end)
-    rng = report_range(db, scope)
-    if rng is not None:
-        if window is None and size is not None:
-            size = W.auto_size(size, rng[0], rng[1])
-        rng = W.align_range(rng[0], rng[1], size, start is not None, end is not None)
+    rng, size = report_windows(db, scope, window, size)
     out: dict[str, Any] = {
         "model": model, "version": version, "task": task, "metric_names": list(METRICS[task]),
         "window": W.size_label(size), "offline": offline, "start": W.iso(rng[0]) if rng else None,
