@@ -1,5 +1,6 @@
-"""Sub-commands of the analytics area (docs/formats.md, 'The command line'): ``drift``, ``quality``, ``performance``, ``slices``,
-``ops``, ``cost``, ``check`` and ``query``.
+"""Sub-commands of the analytics area (docs/formats.md, 'The command line'): ``drift``, ``quality``,
+``performance``, ``estimate``, ``slices``,
+``ops``, ``cost``, ``value``, ``check`` and ``query``.
 
 Each opens the store with the production versions from governance state, runs the matching
 ``console.analytics`` report through ``analytics.runner`` (as the TUI does) and prints its result with ``--format table|json|csv``.
@@ -101,6 +102,13 @@ def register(sub, parents) -> None:
 
     _model_report(sub, common, "performance", "model quality per window, with late labels", run_performance,
                   window="1d, wider when the data spans years")
+    p = _model_report(sub, common, "estimate", "estimated performance without labels (CBPE, DLE) per window",
+                      run_estimate, window="1d, wider when the data spans years")
+    p.add_argument("--metric", metavar="NAME", help="only this metric (binary: roc_auc accuracy precision "
+                                                    "recall f1; regression: mae mse rmse)")
+    p.add_argument("--reference-start", metavar="T", help="fit on a labelled window of logs instead of the "
+                                                          "registered reference")
+    p.add_argument("--reference-end", metavar="T", help="end (exclusive) of the reference window")
     p = _model_report(sub, common, "slices", "quality per slice value, flags and fairness gaps", run_slices)
     p.add_argument("--by", action="append", metavar="FEATURE",
                    help="slice feature (repeatable or comma-separated; default: the registry's slices)")
@@ -198,6 +206,20 @@ def run_performance(ctx) -> int:
             said += f" ~ low confidence (< {live['min_labelled']})"
     emit(rep, ctx.fmt, rows=rows, title=f"{rep['model']} {version_label(rep['version'])} ({rep['task']}) · window {rep['window']}; "
                                         f"live: {said}; offline: {offline}")
+    return 0
+
+
+def run_estimate(ctx) -> int:
+    a = ctx.args
+    rep = _report(ctx, "estimate.estimate_report", window=a.window, metric=a.metric,
+                  reference_start=_time(a.reference_start, "--reference-start"),
+                  reference_end=_time(a.reference_end, "--reference-end"))
+    rows = [{"start": w["start"], "end": w["end"], "rows": w["rows"], "metric": name, **m}
+            for w in rep["windows"] for name, m in w["metrics"].items()]
+    ref = rep["reference"]
+    emit(rep, ctx.fmt, rows=rows, title=f"{rep['model']} {version_label(rep['version'])} ({rep['task']}) · "
+                                        f"{rep['method']} estimate · window {rep['window']}; reference "
+                                        f"{ref['rows']} labelled rows; band = estimate ± 3 sampling errors")
     return 0
 
 
