@@ -13,6 +13,7 @@ The Python API (documented with notebook examples in docs/analytics.md)::
     analytics.drift_report(db, "credit-risk")                 # docs/analytics.md, 'Drift'
     analytics.drift_windows(db, "credit-risk", window="1d")   # one drift report per day
     analytics.performance_report(db, "credit-risk", window="1d")
+    analytics.estimate_report(db, "credit-risk", window="1d")  # CBPE/DLE without labels
     analytics.slices_report(db, "credit-risk", by=["region"])
     analytics.ops_report(db, "credit-risk", window="1h")
     analytics.cost_report(db, by="day")
@@ -33,6 +34,7 @@ _EXPORTS = {
     "cost_report": "cost",
     "drift_report": "drift",
     "drift_windows": "drift",
+    "estimate_report": "estimate",
     "ensure_read_only": "query",
     "load_config": "config",
     "ops_report": "ops",
@@ -51,6 +53,7 @@ __all__ = [
     "cost_report",
     "drift_report",
     "drift_windows",
+    "estimate_report",
     "ensure_read_only",
     "load_config",
     "ops_report",
@@ -68,6 +71,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from console.analytics.config import AnalyticsConfig, load_config
     from console.analytics.cost import budget_status, cost_report
     from console.analytics.drift import drift_report, drift_windows
+    from console.analytics.estimate import estimate_report
     from console.analytics.ops import ops_report, ops_summary
     from console.analytics.performance import performance_report
     from console.analytics.query import ensure_read_only, run_query
