@@ -6,7 +6,7 @@ measures the whole process — wall time and peak RSS — while the job times it
     python -m tests.benchmarks.jobs drift11 --ws W --model M --ref START END --cur START END
     python -m tests.benchmarks.jobs export  --ws W --model M --ref START END --cur START END --out DIR
     python -m tests.benchmarks.jobs drift30 --ws W [--model M ...] [--repeat-cached K]
-    python -m tests.benchmarks.jobs reports --ws W --kind performance|slices [--repeat-cached K]
+    python -m tests.benchmarks.jobs reports --ws W --kind performance|slices|estimate [--repeat-cached K]
 
 ``raw`` is the practical limit: DuckDB reading the same source files without any of our work
 (``count``: ``count(*)``, which for Parquet is read from the footers; ``table``: parse every
@@ -152,12 +152,17 @@ def job_drift30(a) -> dict[str, Any]:
 
 
 def _one_report(db, kind: str, models: list[str]) -> float:
-    from console.analytics import performance_report, slices_report
+    from console.analytics import estimate_report, performance_report, slices_report
 
     started = time.perf_counter()
     for model in models:
         if kind == "performance":
             performance_report(db, model, None, "1d")
+        elif kind == "estimate":
+            from console.analytics.performance import task_of
+
+            if task_of(db, model, db.production.get(model) or "") in ("binary", "regression"):
+                estimate_report(db, model, None, "1d")  # multiclass: no estimate (no class probabilities)
         else:
             slices_report(db, model)
     return time.perf_counter() - started
@@ -198,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--repeat-cached", type=int, default=3)
     d = sub.add_parser("reports")
     d.add_argument("--ws", required=True)
-    d.add_argument("--kind", choices=("performance", "slices"), required=True)
+    d.add_argument("--kind", choices=("performance", "slices", "estimate"), required=True)
     d.add_argument("--model", action="append")
     d.add_argument("--repeat-cached", type=int, default=3)
     a = p.parse_args(argv)

@@ -300,7 +300,7 @@ def bench_windows(big: Path, reps: int, timeout: float, models: list[str]) -> di
 
 def bench_reports(big: Path, reps: int, timeout: float) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for kind in ("performance", "slices"):
+    for kind in ("performance", "slices", "estimate"):
         first, cached, info = [], [], {}
         for i in reps_of(kind, reps, slow=60.0):
             clear_analytics_cache(big)
@@ -311,8 +311,10 @@ def bench_reports(big: Path, reps: int, timeout: float) -> dict[str, Any]:
             log(f"{kind} rep {i + 1}/{reps}: first {info['first_seconds']:.2f} s")
         out[kind] = {"models": info.get("models"), "rows": info.get("rows"), "first_s": summary(first),
                      "cached_in_process_s": summary(cached),
-                     "what": ("performance_report(model, window='1d')" if kind == "performance"
-                              else "slices_report(model) (the registry's slices cat_0, cat_1)")
+                     "what": {"performance": "performance_report(model, window='1d')",
+                              "estimate": "estimate_report(model, window='1d') (CBPE/DLE fitted on the "
+                                          "registered reference; multiclass models skipped)",
+                              }.get(kind, "slices_report(model) (the registry's slices cat_0, cat_1)")
                      + " for every model, in-process; first = analytics cache deleted"}
     return out
 
