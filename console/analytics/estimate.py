@@ -32,7 +32,8 @@ on those with a score (binary) or a numeric prediction (regression).
 
 The windows are the performance report's (``performance.report_windows``); each window's estimate
 is cached (``incremental.windowed``) under the reference's fingerprint, and the fitted estimator
-is kept per process for the few latest references.
+is kept per process for the few latest references (DLE's two models are fitted only when a window
+has to be computed).
 """
 
 from __future__ import annotations
@@ -211,6 +212,8 @@ class RegressionEstimator:
     components: dict[str, float]
     rows: int
     fingerprint: str = ""
+    _train: Any = None
+    _lock: Any = field(default_factory=threading.Lock, repr=False)
 
     def matrix(self, cols: dict[str, np.ndarray], prediction: np.ndarray) -> np.ndarray:
         parts = []
@@ -245,14 +248,24 @@ class RegressionEstimator:
                                                  min_samples_leaf=20, early_stopping=False, random_state=0,
                                                  categorical_features=np.array(cat) if any(cat) else None)
 
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(1):  # OpenMP threads only contend (with DuckDB's, on a shared box)
-            est.abs_model = model().fit(x, np.abs(err))
-            est.sq_model = model().fit(x, err * err)
+        est._train = (model, x, np.abs(err), err * err)  # the models are fitted when first needed
         sq = err * err
         est.components = {"mae": _std(np.abs(err)), "mse": _std(sq), "sq_mean": float(np.mean(sq))}
         return est
+
+    def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each row's predicted absolute and squared error (clipped at 0). The two models are
+        fitted on first use: a report whose windows are all cached never fits them."""
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1):  # OpenMP threads only contend (with DuckDB's, on a shared box)
+            with self._lock:
+                if self._train is not None:
+                    model, xt, abs_t, sq_t = self._train
+                    self.abs_model = model().fit(xt, abs_t)
+                    self.sq_model = model().fit(xt, sq_t)
+                    self._train = None
+            return (np.maximum(0.0, self.abs_model.predict(x)), np.maximum(0.0, self.sq_model.predict(x)))
 
     def sampling_error(self, metric: str, rows: int) -> float | None:
         if not rows:
@@ -463,12 +476,7 @@ def _regression_windows(cur, est: RegressionEstimator, cond: str, params: list[A
             arr = t.column(c)
             data[c] = (_col(t, c).astype(np.float64)[idx] if k == "numeric"
                        else np.array(arr.to_pylist(), dtype=object)[idx])
-        x = est.matrix(data, pred[idx])
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(1):
-            abs_e = np.maximum(0.0, est.abs_model.predict(x))
-            sq_e = np.maximum(0.0, est.sq_model.predict(x))
+        abs_e, sq_e = est.predict(est.matrix(data, pred[idx]))
     wo = w[idx]
     for b, rows in rows_by.items():
         sel = wo == b
