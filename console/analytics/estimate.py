@@ -206,7 +206,7 @@ class RegressionEstimator:
     categorical features' codes, and the sampling-error parts (std and mean of the errors)."""
 
     columns: list[tuple[str, str]]  # (store column, kind)
-    codes: dict[str, dict[str, int]]
+    codes: dict[str, list[str]]  # categorical column → its reference values, sorted (code = index)
     abs_model: Any
     sq_model: Any
     components: dict[str, float]
@@ -215,29 +215,36 @@ class RegressionEstimator:
     _train: Any = None
     _lock: Any = field(default_factory=threading.Lock, repr=False)
 
-    def matrix(self, cols: dict[str, np.ndarray], prediction: np.ndarray) -> np.ndarray:
+    def matrix(self, cols: dict[str, Any], prediction: np.ndarray) -> np.ndarray:
+        """Features (numeric: float arrays; categorical: Arrow string arrays, coded by the reference's
+        sorted values, a value it never saw missing) and the prediction, as one float matrix."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
         parts = []
         for col, kind in self.columns:
             values = cols[col]
             if kind == "numeric":
                 parts.append(np.asarray(values, dtype=np.float64))
             else:
-                codes = self.codes[col]
-                parts.append(np.array([codes.get(v, np.nan) if v is not None else np.nan for v in values],
-                                      dtype=np.float64))
+                arr = values.cast(pa.large_string())
+                codes = pc.index_in(arr, value_set=pa.array(self.codes[col], type=pa.large_string()))
+                parts.append(codes.to_numpy(zero_copy_only=False).astype(np.float64))
         parts.append(np.asarray(prediction, dtype=np.float64))
         return np.column_stack(parts) if parts else np.empty((len(prediction), 0))
 
     @classmethod
-    def fit(cls, columns: list[tuple[str, str]], cols: dict[str, np.ndarray], prediction: np.ndarray,
+    def fit(cls, columns: list[tuple[str, str]], cols: dict[str, Any], prediction: np.ndarray,
             label: np.ndarray) -> RegressionEstimator:
+        import pyarrow as pa
+        import pyarrow.compute as pc
         from sklearn.ensemble import HistGradientBoostingRegressor
 
-        codes: dict[str, dict[str, int]] = {}
+        codes: dict[str, list[str]] = {}
         for col, kind in columns:
             if kind != "numeric":
-                seen = sorted({v for v in cols[col] if v is not None})
-                codes[col] = {v: i for i, v in enumerate(seen[:250])}  # HGB: < 255 categories
+                seen = sorted(v for v in pc.unique(cols[col].cast(pa.large_string())).to_pylist() if v is not None)
+                codes[col] = seen[:250]  # HGB: < 255 categories
         est = cls(columns, codes, None, None, {}, len(label))
         x = est.matrix(cols, prediction)
         err = label - prediction
@@ -356,6 +363,15 @@ def _col(table, name: str) -> np.ndarray:
     return table.column(name).to_numpy(zero_copy_only=False)
 
 
+def _features(table, columns: list[tuple[str, str]], idx: np.ndarray) -> dict[str, Any]:
+    """The rows ``idx`` of each feature column: numeric as float arrays, categorical as Arrow."""
+    import pyarrow as pa
+
+    take = pa.array(idx, type=pa.int64())
+    return {c: (_col(table, c).astype(np.float64)[idx] if k == "numeric" else table.column(c).take(take))
+            for c, k in columns}
+
+
 def fit_binary(db: StoreLike, model: str, version: str, info: Any, rs, re_) -> BinaryEstimator:
     pos, thr = positive_label(info), threshold_of(info)
     ref = load_reference_rows(db, model, version, {}, ["label", "prediction", "score", "status"], rs, re_)
@@ -405,11 +421,7 @@ def fit_regression(db: StoreLike, model: str, version: str, rs, re_) -> tuple[Re
             raise UsageError(f"{model} version {version}: the reference has fewer than 2 rows with both a "
                              "numeric prediction and a label; DLE needs labelled reference data")
         idx = np.flatnonzero(ok)
-        cols = {}
-        for c, k in columns:
-            raw = t.column(c)
-            cols[c] = (_col(t, c).astype(np.float64)[idx] if k == "numeric"
-                       else np.array(raw.to_pylist(), dtype=object)[idx])
+        cols = _features(t, columns, idx)
         est = RegressionEstimator.fit(columns, cols, pred[idx], label[idx])
         est.fingerprint = ref.fingerprint
         return est
@@ -471,11 +483,7 @@ def _regression_windows(cur, est: RegressionEstimator, cond: str, params: list[A
     idx = np.flatnonzero(ok)
     abs_e = sq_e = np.empty(0)
     if idx.size:
-        data = {}
-        for c, k in est.columns:
-            arr = t.column(c)
-            data[c] = (_col(t, c).astype(np.float64)[idx] if k == "numeric"
-                       else np.array(arr.to_pylist(), dtype=object)[idx])
+        data = _features(t, est.columns, idx)
         abs_e, sq_e = est.predict(est.matrix(data, pred[idx]))
     wo = w[idx]
     for b, rows in rows_by.items():
