@@ -23,6 +23,7 @@ from console.tui.widgets.plots import ConsolePlot, line, plot_pair
 class PerformancePanel(Panel):
     TAB = "performance"
     LABEL = "Performance"
+    PROGRESSIVE = True  # the realized numbers first, the estimate (a model fit on a first run) after
 
     def compose(self) -> ComposeResult:
         yield Static("", classes="panel-note")
@@ -37,8 +38,10 @@ class PerformancePanel(Panel):
         v = version or backend.fleet.production.get(model)
         info = backend.registry.get(model, v) if v else None
         task = info.task if info else "binary"
-        return {"report": report, "offline": dict(info.metrics) if info else {},
-                "task": task, "version": v, "estimate": cls.fetch_estimate(backend, model, version, window, task)}
+        first = {"report": report, "offline": dict(info.metrics) if info else {}, "task": task, "version": v,
+                 "estimate": None}
+        yield first
+        yield dict(first, estimate=cls.fetch_estimate(backend, model, version, window, task))
 
     @staticmethod
     def fetch_estimate(backend, model: str, version: str | None, window, task: str) -> dict:
@@ -64,7 +67,7 @@ class PerformancePanel(Panel):
         offline = data["offline"].get(metric)
         xs = time_labels([w.get("start") for w in wins])
         ys = [(w.get("metrics") or {}).get(metric) for w in wins]
-        est = estimated_series(data.get("estimate") or {}, wins, metric)
+        est = estimated_series(data["estimate"] or {}, wins, metric)
         cov = [w.get("label_coverage") for w in wins]
         live = data["report"].get("live") or {}  # the fleet's live value: the same words
         said = f"live {fmt.num(live.get('value'))}"
@@ -79,7 +82,8 @@ class PerformancePanel(Panel):
                 e is not None for e in est) else []), hline=("offline", offline) if offline is not None else None,
                 title=f"{metric}: realized, estimated, offline")) if any(y is not None for y in ys + est) else None,
             "no labelled data in this window")
-        self.query_one("#perf-estimate", Static).update(estimate_line(data.get("estimate") or {}, metric))
+        self.query_one("#perf-estimate", Static).update(
+            "… estimating without labels" if data["estimate"] is None else estimate_line(data["estimate"], metric))
         self.query_one("#perf-coverage", ConsolePlot).draw_with(
             (lambda plt, mono: line(plt, mono, xs, [("coverage", cov)], title="label coverage")) if wins else None,
             "no predictions in this window")
