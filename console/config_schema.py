@@ -188,6 +188,17 @@ SECTIONS: dict[str, dict[str, Kind]] = {
         "keys": TABLE,  # [ui.keys]: "<action id>" = "keys", checked by the TUI's keymap
     },
     "models": {},  # [models."<model>".<section>]: MODEL_SECTIONS, keyed by model name
+    "notify": {},  # [notify.<name>]: NOTIFY_KEYS, one table per notification sink
+}
+
+# [notify.<name>]: a notification sink (console.governance.notify checks the values)
+NOTIFY_KEYS: dict[str, Kind] = {
+    "command": TEXTS,
+    "webhook": TEXT,
+    "events": TEXTS,
+    "timeout": DURATION,
+    "attempts": INTEGER,
+    "backoff": DURATION,
 }
 
 # [drift.features.<feature>] and [models."<m>".drift.features.<feature>]
@@ -206,6 +217,7 @@ def known_keys() -> set[tuple[str, str]]:
     out = {(f"[{s}]", k) for s, keys in SECTIONS.items() for k in keys}
     out |= {("[drift.features.<feature>]", k) for k in FEATURE_KEYS}
     out |= {('[models."<model>"]', s) for s in MODEL_SECTIONS}
+    out |= {("[notify.<name>]", k) for k in NOTIFY_KEYS}
     return out
 
 
@@ -263,5 +275,10 @@ def validate(config: dict[str, Any], path: Any) -> None:
                         check_table(subtable, SECTIONS[sub], swhere)
         elif section == "drift":
             check_drift(table, where)
+        elif section == "notify":
+            if not isinstance(table, dict):
+                raise fail("[notify] must be a table of [notify.<name>] tables")
+            for name, sink in table.items():
+                check_table(sink, NOTIFY_KEYS, f"[notify.{name}]")
         else:
             check_table(table, SECTIONS[section], where)

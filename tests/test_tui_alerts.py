@@ -45,7 +45,7 @@ async def test_enter_opens_the_alerts_model_on_its_tab_and_reviewers_cannot_act(
         await settle(app, pilot)
         await pilot.press("f2")
         await settle(app, pilot)
-        assert "✗ r: needs the operator role (alice is reviewer)" in flat_text(app)
+        assert "✗ r/a/z: needs the operator role (alice is reviewer)" in flat_text(app)
         await pilot.press("r")
         await pilot.pause()
         assert type(app.screen).__name__ == "AlertsScreen"

@@ -12,11 +12,15 @@ The file::
 
     {"open":    {"<alert id>": {"id", "model", "version", "kind", "subject", "severity",
                                 "since", "opened", "changes": [{"at", "severity"}]}},
-     "cleared": [{... the same fields ..., "cleared"}]}          # newest last, at most KEEP_CLEARED
+     "cleared": [{... the same fields ..., "cleared"}],         # newest last, at most KEEP_CLEARED
+     "checked": "<when the last check recorded it>"}
 
 An alert is *opened* the first time a ``check`` sees it, *changed* when its severity differs
 from the last one recorded, and *cleared* when a ``check`` that evaluated its model (every
-rule of it computed: unknown is never "cleared") no longer reports it.
+rule of it computed: unknown is never "cleared") no longer reports it. An alert is *new* when
+the last recorded ``check`` opened it (or no ``check`` has recorded it yet), *ongoing* when it
+was open before (``is_new``). Who acknowledged or snoozed an alert is not here: the journal is
+the authority for that (``console.governance.alert_acks``); this file is only a log.
 """
 
 from __future__ import annotations
@@ -45,8 +49,11 @@ def load(ws: Any) -> dict[str, Any]:
         return {"open": {}, "cleared": []}
     opened = doc.get("open") if isinstance(doc.get("open"), dict) else {}
     cleared = doc.get("cleared") if isinstance(doc.get("cleared"), list) else []
-    return {"open": {k: _entry(v) for k, v in opened.items() if isinstance(v, dict)},
-            "cleared": [_entry(c) for c in cleared if isinstance(c, dict)]}
+    out = {"open": {k: _entry(v) for k, v in opened.items() if isinstance(v, dict)},
+           "cleared": [_entry(c) for c in cleared if isinstance(c, dict)]}
+    if isinstance(doc.get("checked"), str):
+        out["checked"] = doc["checked"]
+    return out
 
 
 def _entry(e: dict[str, Any]) -> dict[str, Any]:
@@ -74,18 +81,37 @@ def transitions(history: dict[str, Any], report: dict[str, Any], now: str) -> di
         opened[a["id"]] = entry
     for key in [k for k, e in opened.items() if k not in seen and e.get("model") in evaluated]:
         cleared.append(opened.pop(key) | {"cleared": now})
-    return {"open": opened, "cleared": cleared[-KEEP_CLEARED:]}
+    return {"open": opened, "cleared": cleared[-KEEP_CLEARED:], "checked": now}
+
+
+def save(ws: Any, history: dict[str, Any]) -> None:
+    """Replace the store's history file with ``history`` (``OSError`` when it cannot be written)."""
+    from console.fsio import write_atomic
+
+    text = json.dumps(history, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+    write_atomic(history_path(ws), text.encode("utf-8"))
 
 
 def record(ws: Any, report: dict[str, Any], now: str) -> dict[str, Any]:
     """Write the transitions ``report`` shows into the store's history file; returns it.
     ``OSError`` when it cannot be written (the caller warns; the report stands)."""
-    from console.fsio import write_atomic
-
     history = transitions(load(ws), report, now)
-    text = json.dumps(history, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
-    write_atomic(history_path(ws), text.encode("utf-8"))
+    save(ws, history)
     return history
+
+
+def cleared_between(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
+    """The alerts open in ``before`` that ``after`` (the next ``transitions``) cleared."""
+    still = after.get("open") or {}
+    was = before.get("open") or {}
+    gone = {k for k in was if k not in still}
+    return [c for c in after.get("cleared") or [] if c.get("id") in gone][-len(gone):] if gone else []
+
+
+def is_new(history: dict[str, Any], alert_id: str) -> bool:
+    """Whether the last recorded ``check`` opened ``alert_id`` (or none has recorded it yet)."""
+    entry = (history.get("open") or {}).get(alert_id)
+    return entry is None or (entry.get("opened") is not None and entry.get("opened") == history.get("checked"))
 
 
 def annotate(report: dict[str, Any], history: dict[str, Any], cleared: int = 10) -> dict[str, Any]:

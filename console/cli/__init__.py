@@ -2,7 +2,7 @@
 
 With no command it opens the console (the TUI). Each area registers its own sub-commands from
 a module of this package (``app_cmds``, ``ingest_cmds``, ``analytics_cmds``,
-``governance_cmds``); this module owns the parser, the shared options and the exit codes:
+``governance_cmds``, ``alerts_cmds``); this module owns the parser, the shared options and the exit codes:
 0 success, 1 a check that found a problem, 2 bad usage or bad input (one line on stderr).
 
 No traceback reaches a user: ``main`` prints a ``ConsoleError`` as its one line, anything else
@@ -110,6 +110,7 @@ def format_parser() -> ArgumentParser:
 
 def build_parser() -> ArgumentParser:
     from console.cli import (
+        alerts_cmds,
         analytics_cmds,
         app_cmds,
         governance_cmds,
@@ -130,7 +131,7 @@ def build_parser() -> ArgumentParser:
     parser.set_defaults(handler=app_cmds.run_tui)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
     parents = {"common": common, "format": format_parser()}
-    for module in (app_cmds, ingest_cmds, analytics_cmds, governance_cmds, metrics_cmds, policy_cmds):
+    for module in (app_cmds, ingest_cmds, analytics_cmds, governance_cmds, alerts_cmds, metrics_cmds, policy_cmds):
         module.register(sub, parents)
     return parser
 

@@ -5,7 +5,7 @@
 Each opens the store with the production versions from governance state, runs the matching
 ``console.analytics`` report through ``analytics.runner`` (as the TUI does) and prints its result with ``--format table|json|csv``.
 Bad usage (unknown model, bad time, bad window) is one line on stderr and exit 2; ``check``
-exits 1 when any alert fires.
+exits 1 when any alert that is not snoozed fires.
 """
 
 from __future__ import annotations
@@ -129,7 +129,7 @@ def register(sub, parents) -> None:
     _add_range(p)
     p.set_defaults(handler=run_value)
 
-    p = sub.add_parser("check", parents=common, help="evaluate the alert rules; exit 1 when any fires")
+    p = sub.add_parser("check", parents=common, help="evaluate the alert rules; exit 1 when any that is not snoozed fires")
     p.add_argument("--model", help="only this model")
     p.set_defaults(handler=run_check)
 
@@ -266,40 +266,61 @@ def run_value(ctx) -> int:
 
 
 def run_check(ctx) -> int:
-    """Exit 0: every rule computed, none fired; 1: alerts fired; 2: a rule could not be
-    computed (its reason on stderr, and an ``errors`` entry in the JSON) — unknown is never ok.
-    The transitions it sees (opened, severity changed, cleared) go to the store's alert history
-    (``analytics.alert_history``); each alert gains ``opened``, the report ``cleared``."""
+    """Exit 0: every rule computed, nothing firing but snoozed alerts; 1: an alert fired that is
+    not snoozed; 2: a rule could not be computed (its reason on stderr, and an ``errors`` entry
+    in the JSON) — unknown is never ok. The transitions it sees (opened, severity changed,
+    cleared) go to the store's alert history (``analytics.alert_history``); each alert gains
+    ``opened`` and its lifecycle ``state`` (``governance.alert_acks``: the journal's acks and
+    snoozes), the report ``cleared`` (what this check saw clear) and ``notifications`` (the
+    ``[notify.<name>]`` sinks fired: ``governance.notify``)."""
     from console import clock
     from console.analytics import alert_history
     from console.analytics.alerts import not_evaluated
     from console.analytics.runner import run_report
     from console.analytics.windows import iso
     from console.cli import PROG
+    from console.governance import alert_acks, notify
 
+    ws = ctx.workspace()
+    notify.sinks(ws)  # a bad [notify.<name>] is one line before any work
     db = _open(ctx)
     rep = run_report(db, "check_alerts", model=ctx.args.model)
+    now = clock.now()
+    before = alert_history.load(ws)
+    history = alert_history.transitions(before, rep, iso(now))
     try:
-        history = alert_history.record(ctx.workspace(), rep, iso(clock.now()))
+        alert_history.save(ws, history)
     except OSError as exc:  # a log of what was seen: the report stands without it
         sys.stderr.write(f"{PROG}: warning: alert history not written: {exc.strerror or exc}\n")
-        history = alert_history.load(ctx.workspace())
-    rep = alert_history.annotate(rep, history)
+    rep = alert_acks.annotate(ws, rep, history, now)
+    try:
+        sent, problems = notify.notify(ws, rep, history, now)
+    except Exception as exc:  # noqa: BLE001 - a notification never fails the check
+        sent, problems = [], [f"notifications not sent: {type(exc).__name__}: {str(exc).strip() or 'failed'}"]
+    rep = rep | {"cleared": alert_history.cleared_between(before, history), "notifications": sent}
     errors = rep.get("errors") or []
-    rows = [{"severity": ("✗ " if x["severity"] == "critical" else "▲ ") + x["severity"],
-             "model": x["model"], "version": x["version"], "kind": x["kind"], "detail": x["detail"]}
+    rows = [{"severity": ("✗ " if x["severity"] == "critical" else "▲ ") + x["severity"], "state": x["state"],
+             "model": x["model"], "version": x["version"], "kind": x["kind"], "id": x["id"], "detail": x["detail"]}
             for x in rep["alerts"]]
-    rows += [{"severity": "✗ failed", "model": e["model"], "version": None, "kind": ",".join(e["kinds"]),
-              "detail": f"could not be computed: {e['error']}"} for e in errors]
+    rows += [{"severity": "✗ failed", "state": None, "model": e["model"], "version": None,
+              "kind": ",".join(e["kinds"]), "id": None, "detail": f"could not be computed: {e['error']}"}
+             for e in errors]
     if ctx.fmt == "csv":
         for r, x in zip(rows, rep["alerts"], strict=False):
             r["severity"] = x["severity"]
         for r in rows[len(rep["alerts"]):]:
             r["severity"] = "failed"
+    snoozed = rep["states"]["snoozed"]
+    quiet = f" ({snoozed} snoozed)" if snoozed else ""
     if errors:
-        title = f"✗ {len(errors)} rule set(s) could not be computed; {len(rep['alerts'])} alert(s)"
+        title = f"✗ {len(errors)} rule set(s) could not be computed; {len(rep['alerts'])} alert(s){quiet}"
+    elif rep["ok"]:
+        title = "✓ ok: no alerts"
     else:
-        title = "✓ ok: no alerts" if rep["ok"] else f"✗ {len(rep['alerts'])} alert(s)"
+        title = f"✗ {len(rep['alerts'])} alert(s){quiet}" if alert_acks.pages(rep) else \
+            f"▲ {len(rep['alerts'])} alert(s), all snoozed"
+    if rep["cleared"]:
+        title += f"; ✓ {len(rep['cleared'])} cleared since the last check"
     skipped = not_evaluated(rep)
     if skipped:
         title += "; " + skipped
@@ -307,9 +328,11 @@ def run_check(ctx) -> int:
     for f in rep.get("future_data", []):
         sys.stderr.write(f"mlops-console: warning: {f['model']}: {f['rows']} record(s) stamped after now "
                          f"({f['now']}), newest {f['newest']}; alerts read the window ending now\n")
+    for line in notify.warnings(sent) + problems:
+        sys.stderr.write(f"{PROG}: warning: {line}\n")
     from console.governance.trust import trust_problems
 
-    for problem in trust_problems(ctx.workspace()):  # governance would refuse to act: say so
+    for problem in trust_problems(ws):  # governance would refuse to act: say so
         sys.stderr.write(f"warning: untrusted governance file: {problem}\n")
     if errors:
         first = errors[0]
@@ -317,7 +340,7 @@ def run_check(ctx) -> int:
         sys.stderr.write(f"{PROG}: error: check incomplete: {first['model']} {'/'.join(first['kinds'])} "
                          f"could not be computed: {first['error']}{more}\n")
         return EXIT_USAGE
-    return 0 if rep["ok"] else EXIT_CHECK
+    return EXIT_CHECK if alert_acks.pages(rep) else 0
 
 
 def run_query_cmd(ctx) -> int:

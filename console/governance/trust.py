@@ -44,7 +44,8 @@ def _group(gid: int) -> str:
 
 
 def protected_files(ws: Workspace) -> list[Path]:
-    """``console.toml``, the signers file (when it exists) and every hook program that exists."""
+    """``console.toml``, the signers file (when it exists) and every hook or notification
+    command program (``[notify.<name>] command``) that exists."""
     from console.governance.signing import signers_path
 
     files = [ws.config_path]
@@ -54,7 +55,9 @@ def protected_files(ws: Workspace) -> list[Path]:
         signers = None
     if signers is not None and os.path.lexists(signers):
         files.append(signers)
-    for argv in ws.hooks.values():
+    notify = ws.section("notify")
+    commands = [t.get("command") for t in notify.values() if isinstance(t, dict)]  # notification sinks
+    for argv in [*ws.hooks.values(), *(c for c in commands if isinstance(c, list))]:
         for arg in argv:
             path = Path(arg) if os.path.isabs(arg) else ws.root / arg
             if "/" in arg and os.path.isfile(path) and path not in files:

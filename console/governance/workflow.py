@@ -1,5 +1,6 @@
 """The governance steps as one sequence, the same for the CLI and the TUI: request, approve or
-reject, execute, cancel, break-glass, and which version a rollback goes back to.
+reject, execute, cancel, break-glass, which version a rollback goes back to, and acknowledging
+or snoozing an alert (``governance.alert_acks``).
 
 ``engine`` decides who may do what (under the journal lock), ``gates`` evaluates the evidence
 and ``effects`` carries a decision out; this module strings them together so that no front end
@@ -158,3 +159,19 @@ def execute(ws: Workspace, ident: Identity, request_id: str, now: dt.datetime | 
 def cancel(ws: Workspace, ident: Identity, request_id: str, now: dt.datetime | None = None) -> Outcome:
     """The requester withdraws her pending request."""
     return Outcome(engine.cancel(ws, ident, request_id, now=now))
+
+
+def ack_alert(ws: Workspace, ident: Identity, alert_id: str, comment: str, alerts: Any,
+              now: dt.datetime | None = None) -> dict[str, Any]:
+    """Acknowledge a firing alert (operators; ``governance.alert_acks.ack``): its journal entry."""
+    from console.governance import alert_acks
+
+    return alert_acks.ack(ws, ident, alert_id, comment, alerts, now=now)
+
+
+def snooze_alert(ws: Workspace, ident: Identity, alert_id: str, until: str, comment: str | None, alerts: Any,
+                 now: dt.datetime | None = None) -> dict[str, Any]:
+    """Snooze a firing alert until ``until`` (operators; ``governance.alert_acks.snooze``)."""
+    from console.governance import alert_acks
+
+    return alert_acks.snooze(ws, ident, alert_id, until, comment, alerts, now=now)

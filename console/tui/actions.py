@@ -76,6 +76,9 @@ ACTIONS: tuple[Action, ...] = (
     # -- alerts ------------------------------------------------------------------------------
     Action("alerts.open", "enter", "Open the alert's model", "open_model", label="Open"),
     Action("alerts.act", "r", "Request retrain/rollback", "act", role="operator", label="Act"),
+    Action("alerts.ack", "a", "Acknowledge the alert (comment required)", "ack", role="operator", label="Ack"),
+    Action("alerts.snooze", "z", "Snooze the alert for a duration (2h, 1d)", "snooze", role="operator",
+           label="Snooze"),
     Action("alerts.filter", "slash", "Filter", "filter", label="Filter"),
     # -- approvals ---------------------------------------------------------------------------
     Action("approvals.open", "enter", "Sign-off view", "open_request", label="Sign-off"),

@@ -217,6 +217,29 @@ class Backend:
 
         return workflow.cancel(self.ws, self.identity, request_id, now=self.clock()).request
 
+    def ack_alert(self, alert_id: str, comment: str) -> dict:
+        """Acknowledge a firing alert as this console's identity (``governance.workflow``, as the
+        CLI's ``alerts ack``); the alert is looked up in the current ``check_alerts``."""
+        from console.governance import workflow
+
+        return workflow.ack_alert(self.ws, self.identity, alert_id, comment,
+                                  lambda: self.report("check_alerts")["alerts"], now=self.clock())
+
+    def snooze_alert(self, alert_id: str, until: str, comment: str | None) -> dict:
+        """Snooze a firing alert until ``until`` (a duration from now or a time), as ``alerts snooze``."""
+        from console.governance import workflow
+
+        return workflow.snooze_alert(self.ws, self.identity, alert_id, until, comment,
+                                     lambda: self.report("check_alerts")["alerts"], now=self.clock())
+
+    def alert_states(self, report: dict) -> dict:
+        """``report`` (``check_alerts``) with the alert history and each alert's lifecycle state
+        (``governance.alert_acks.annotate``, as ``check``)."""
+        from console.analytics import alert_history
+        from console.governance.alert_acks import annotate
+
+        return annotate(self.ws, report, alert_history.load(self.ws), now=self.clock())
+
     def gates(self, model: str, version: str) -> list[dict]:
         """The promotion gates of ``model`` ``version`` with their evidence, over a freshly
         ingested store (``governance.workflow.fresh_gates``, as the CLI's ``gates``)."""

@@ -1,7 +1,11 @@
 """Alerts: what ``check`` reports (``check_alerts``), most severe first and newest first within a
 severity. Enter opens the alert's model on the matching tab; ``r`` (operators) opens a
 pre-filled retrain request (drift, performance, slice) or rollback request (errors, latency,
-budget) with the alert attached as evidence.
+budget) with the alert attached as evidence; ``a`` acknowledges the alert (a comment required)
+and ``z`` snoozes it (a duration such as ``2h`` or ``1d``, then an optional comment), through
+``governance.workflow`` as ``mlops-console alerts ack``/``snooze`` do. The ``state`` column says
+in words where each alert is in its lifecycle (new, ongoing, acked, snoozed:
+``governance.alert_acks``, as ``check``), the detail line who acknowledged or snoozed it.
 
 Three states, never confused: "… loading alerts" until ``check_alerts`` answers; "✗ failed"
 when it raised (the reason in the summary line) or when some rules could not be computed (each
@@ -69,6 +73,24 @@ def cleared_text(cleared: list[dict], limit: int = 3) -> str:
     return "✓ cleared recently: " + " · ".join(shown) + more
 
 
+def state_cell(a: dict) -> Text:
+    """The lifecycle state in words (a failed row has none); quiet ones dimmed as a bonus."""
+    word = a.get("state") or ("—" if a.get("failed") else "?")
+    return Text(word, style="dim" if word in ("acked", "snoozed") else "")
+
+
+def ack_text(a: dict) -> str:
+    """Who acknowledged or snoozed the alert, when, until when, and why."""
+    ack = a.get("ack") or {}
+    if not ack:
+        return ""
+    what = "snoozed" if ack.get("action") == "snooze" else "acked"
+    text = f"{what} by {ack.get('by')} {fmt.when(ack.get('at'))[5:]}"
+    if ack.get("until"):
+        text += f" until {fmt.when(ack.get('until'))[5:]}"
+    return text + (f": {ack['comment']}" if ack.get("comment") else "")
+
+
 def evidence_text(a: dict) -> str:
     return (f"{a.get('kind')} alert ({a.get('severity')}) on {a.get('model')} {version_label(a.get('version'))}: "
             f"{a.get('detail')}")
@@ -93,7 +115,7 @@ class AlertsScreen(FilteredTableScreen):
 
     def on_mount(self) -> None:
         t = self.query_one(DataTable)
-        for label, w in (("severity", 11), ("kind", 11), ("model", 14), ("ver", 4), ("since", 11), ("detail", 60)):
+        for label, w in (("severity", 11), ("state", 8), ("kind", 11), ("model", 14), ("ver", 4), ("since", 11), ("detail", 60)):
             t.add_column(label, width=w, key=label)
         t.focus()
         super().on_mount()
@@ -104,11 +126,8 @@ class AlertsScreen(FilteredTableScreen):
         super().reload()
 
     def fetch(self) -> Any:
-        from console.analytics import alert_history
-
         be = self.app.backend
-        rep = be.report("check_alerts")
-        return alert_history.annotate(rep, alert_history.load(self.app.workspace))
+        return be.alert_states(be.report("check_alerts"))
 
     def show(self, data: Any) -> None:
         errors = data.get("errors") or []
@@ -144,8 +163,8 @@ class AlertsScreen(FilteredTableScreen):
 
         allowed, reason = role_block(self.app, "operator")
         if allowed is True:
-            return " · r: request retrain/rollback"
-        return "" if allowed is False else f" · ✗ r: {reason}"
+            return " · r: request retrain/rollback · a: ack · z: snooze"
+        return "" if allowed is False else f" · ✗ r/a/z: {reason}"
 
     def visible(self) -> list[dict]:
         if not self.filter_text:
@@ -157,7 +176,7 @@ class AlertsScreen(FilteredTableScreen):
         t = self.query_one(DataTable)
         t.clear()
         for i, a in enumerate(self.visible()):
-            t.add_row(fmt.state(a.get("severity") or "info"), a.get("kind", "—"), Text(a.get("model", "—"), style="bold"),
+            t.add_row(fmt.state(a.get("severity") or "info"), state_cell(a), a.get("kind", "—"), Text(a.get("model", "—"), style="bold"),
                       str(a.get("version") or "—"), fmt.when(alert_time(a) or None)[5:], a.get("detail", ""), key=str(i))
         t.fit()
         self.show_detail()
@@ -177,6 +196,8 @@ class AlertsScreen(FilteredTableScreen):
             text = evidence_text(a) if a else ""
             if a and started_text(a):
                 text = f"{started_text(a)} · {text}"
+            if a and ack_text(a):
+                text = f"{ack_text(a)} · {text}"
         self.query_one("#alerts-detail", Static).update(text)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -202,3 +223,55 @@ class AlertsScreen(FilteredTableScreen):
         version = None if action == "rollback" else a.get("version")
         open_request_dialog(self, action, a["model"], version if action == "retrain" else None,
                             evidence=evidence_text(a))
+
+    def _target(self) -> dict | None:
+        a = self.current()
+        if a and a.get("failed"):
+            self.notify("not an alert: these rules could not be computed", severity="warning")
+            return None
+        if a and self.app.read_only:
+            self.notify("read-only mode: no actions", severity="warning")
+            return None
+        return a if a and self.app.backend is not None else None
+
+    def action_ack(self) -> None:
+        """Acknowledge the highlighted alert: a dialog requires the comment, the journal entry is
+        written by ``Backend.ack_alert`` while it stays open (a refusal is shown in it)."""
+        from console.tui.widgets.confirm import ConfirmDialog
+
+        a = self._target()
+        if a is None:
+            return
+        body = (f"{evidence_text(a)}\nJournaled as yours; it holds until the alert clears or its severity "
+                f"rises above {a.get('severity')}.")
+        self.app.push_screen(ConfirmDialog(
+            f"Acknowledge {a.get('kind')} alert on {a.get('model')}", body, "Acknowledge",
+            placeholder="what you are doing about it (required)",
+            submit=lambda comment, _choice: self.app.backend.ack_alert(a["id"], comment)), self._done)
+
+    def action_snooze(self) -> None:
+        """Snooze the highlighted alert: the dialog's text is a duration (``2h``, ``1d``) or a
+        time, then an optional comment; ``Backend.snooze_alert`` checks it is in the future."""
+        from console.tui.widgets.confirm import ConfirmDialog
+
+        a = self._target()
+        if a is None:
+            return
+        body = (f"{evidence_text(a)}\nType how long (2h, 1d) or until when (RFC 3339), then why: "
+                f"\"2h fix deploying\". It stops paging (check exits 0 for it) until then, unless it "
+                f"clears or its severity rises above {a.get('severity')}.")
+
+        def submit(text: str, _choice):
+            until, _, comment = text.strip().partition(" ")
+            return self.app.backend.snooze_alert(a["id"], until, comment.strip() or None)
+
+        self.app.push_screen(ConfirmDialog(
+            f"Snooze {a.get('kind')} alert on {a.get('model')}", body, "Snooze",
+            placeholder="duration, then an optional comment: 2h fix deploying", submit=submit), self._done)
+
+    def _done(self, entry) -> None:
+        if not entry:
+            return
+        what = "snoozed until " + fmt.when(entry.get("until")) if entry.get("action") == "alert_snooze" else "acknowledged"
+        self.notify(f"{entry.get('model')} {entry.get('kind')} alert {what}", timeout=8)
+        self.reload()
