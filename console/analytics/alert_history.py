@@ -13,7 +13,7 @@ The file::
     {"open":    {"<alert id>": {"id", "model", "version", "kind", "subject", "severity",
                                 "since", "opened", "changes": [{"at", "severity"}]}},
      "cleared": [{... the same fields ..., "cleared"}],         # newest last, at most KEEP_CLEARED
-     "checked": "<when the last check recorded it>"}
+     "checked": "<when the last check recorded it>", "new": ["<ids it opened>"]}
 
 An alert is *opened* the first time a ``check`` sees it, *changed* when its severity differs
 from the last one recorded, and *cleared* when a ``check`` that evaluated its model (every
@@ -53,6 +53,8 @@ def load(ws: Any) -> dict[str, Any]:
            "cleared": [_entry(c) for c in cleared if isinstance(c, dict)]}
     if isinstance(doc.get("checked"), str):
         out["checked"] = doc["checked"]
+    if isinstance(doc.get("new"), list):
+        out["new"] = [x for x in doc["new"] if isinstance(x, str)]
     return out
 
 
@@ -69,10 +71,12 @@ def transitions(history: dict[str, Any], report: dict[str, Any], now: str) -> di
     failed = {e.get("model") for e in report.get("errors") or []}
     evaluated = set(report.get("models") or []) - failed
     seen = set()
+    new = []
     for a in report.get("alerts") or []:
         seen.add(a["id"])
         entry = opened.get(a["id"])
         if entry is None:
+            new.append(a["id"])
             entry = {k: a.get(k) for k in FIELDS} | {"opened": now, "changes": []}
         elif entry.get("severity") != a.get("severity"):
             entry = entry | {"severity": a.get("severity"),
@@ -81,7 +85,7 @@ def transitions(history: dict[str, Any], report: dict[str, Any], now: str) -> di
         opened[a["id"]] = entry
     for key in [k for k, e in opened.items() if k not in seen and e.get("model") in evaluated]:
         cleared.append(opened.pop(key) | {"cleared": now})
-    return {"open": opened, "cleared": cleared[-KEEP_CLEARED:], "checked": now}
+    return {"open": opened, "cleared": cleared[-KEEP_CLEARED:], "checked": now, "new": new}
 
 
 def save(ws: Any, history: dict[str, Any]) -> None:
@@ -110,8 +114,7 @@ def cleared_between(before: dict[str, Any], after: dict[str, Any]) -> list[dict[
 
 def is_new(history: dict[str, Any], alert_id: str) -> bool:
     """Whether the last recorded ``check`` opened ``alert_id`` (or none has recorded it yet)."""
-    entry = (history.get("open") or {}).get(alert_id)
-    return entry is None or (entry.get("opened") is not None and entry.get("opened") == history.get("checked"))
+    return alert_id not in (history.get("open") or {}) or alert_id in (history.get("new") or [])
 
 
 def annotate(report: dict[str, Any], history: dict[str, Any], cleared: int = 10) -> dict[str, Any]:

@@ -165,12 +165,21 @@ def acknowledgements(ws: Workspace, entries: list[dict[str, Any]] | None = None)
     return out
 
 
-def holds(entry: dict[str, Any], alert: dict[str, Any], opened: str | None, now: dt.datetime) -> bool:
+def holds(entry: dict[str, Any], alert: dict[str, Any], history: dict[str, Any], now: dt.datetime) -> bool:
     """Whether ``entry`` (an ack or snooze of ``alert``) still applies: the episode open now
-    (``opened``, from the alert history) began before it, the severity is not above the one it
-    covered, and for a snooze its time has not come. An unknown episode start: it does not."""
-    at, began = _time(entry.get("ts")), _time(opened)
-    if at is None or began is None or began > at:
+    began before it (its ``opened`` in the alert history; a history that has not recorded the
+    alert yet — no ``check`` since it fired — counts when it records no clear of it after the
+    entry), the severity is not above the one it covered, and for a snooze its time has not come."""
+    at = _time(entry.get("ts"))
+    if at is None:
+        return False
+    opened = ((history.get("open") or {}).get(alert["id"]) or {}).get("opened")
+    if opened is not None:
+        began = _time(opened)
+        if began is None or began > at:
+            return False
+    elif any(c.get("id") == alert["id"] and (_time(c.get("cleared")) or at) >= at
+             for c in history.get("cleared") or []):
         return False
     if RANK.get(str(alert.get("severity")), 3) > RANK.get(str(entry.get("severity")), 0):
         return False
@@ -185,9 +194,8 @@ def state_of(alert: dict[str, Any], history: dict[str, Any], acks: dict[str, lis
     """``(state, the entry behind it or None)`` of one firing alert."""
     from console.analytics.alert_history import is_new
 
-    opened = ((history.get("open") or {}).get(alert["id"]) or {}).get("opened")
     for entry in reversed(acks.get(alert["id"], [])):
-        if holds(entry, alert, opened, now):
+        if holds(entry, alert, history, now):
             return ("snoozed" if entry["action"] == SNOOZE else "acked"), entry
     return ("new" if is_new(history, alert["id"]) else "ongoing"), None
 
