@@ -219,3 +219,21 @@ async def test_alerts_screen_refuses_ack_without_the_role(sample_ws: Path) -> No
         assert type(app.screen).__name__ == "AlertsScreen"
         assert "needs the operator role (alice is reviewer)" in flat_text(app)
     assert len(journal_of(load_dir(sample_ws)).entries()) == before
+
+
+def test_a_hand_edited_history_never_crashes_check_nor_silences_an_alert(sample_ws: Path) -> None:
+    first = check(sample_ws)
+    drift = by(first, "drift")
+    workflow.ack_alert(load_dir(sample_ws), CAROL, drift["id"], "on it", first["alerts"])
+    path = sample_ws / ".console" / "alerts" / "history.json"
+    doc = json.loads(path.read_text())
+    doc["open"][drift["id"]]["opened"] = {"not": "a time"}  # a member's edit
+    doc["new"] = [7, None]
+    doc["open"]["junk"] = "x"
+    path.write_text(json.dumps(doc))
+    rep = check(sample_ws)
+    assert by(rep, "drift")["state"] == "ongoing"  # the episode start is unknown: the ack does not hold
+    path.write_text("{not json")
+    with clock.frozen(FROZEN + dt.timedelta(minutes=5)):
+        rep = check(sample_ws)  # the log is rebuilt: every alert opens again, after the ack
+    assert {a["state"] for a in rep["alerts"]} == {"new"}
