@@ -115,7 +115,7 @@ class AlertsScreen(FilteredTableScreen):
 
     def on_mount(self) -> None:
         t = self.query_one(DataTable)
-        for label, w in (("severity", 11), ("state", 8), ("kind", 11), ("model", 14), ("ver", 4), ("since", 11), ("detail", 60)):
+        for label, w in (("severity", 11), ("state", 8), ("kind", 12), ("model", 14), ("ver", 4), ("since", 11), ("detail", 60)):
             t.add_column(label, width=w, key=label)
         t.focus()
         super().on_mount()
