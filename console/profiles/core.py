@@ -1,0 +1,420 @@
+"""The profile schema, the computation of one ``(model, version, day)`` group, and the merge.
+
+Both engines (``local``: DuckDB; ``spark``: PySpark's ``applyInPandas``) hand each group's rows
+to ``profile_group`` as an Arrow table, so a profile's numbers do not depend on the engine: the
+counts and histograms are integer counts, the sums are ``math.fsum`` (correctly rounded, so the
+order rows arrive in cannot change them) and the sketch is a table of bucket counts.
+
+**Schema** (``SCHEMA``, one Parquet file per model and day): a long table of
+``model, version, day, stat, column, key, count, value``. ``stat`` is one of
+
+=============  ==========  =================  ======================================================
+stat           column      key                count / value
+=============  ==========  =================  ======================================================
+``rows``       ``""``      ``""``             rows of the group
+``errors``     ``""``      ``""``             rows with ``status = 'error'``
+``labelled``   ``""``      ``""``             rows with a label
+``missing``    feature     ``""``             null (numeric: also NaN/±inf) values
+``type_error`` feature     ``""``             numeric feature: a non-null value that is not a number
+``category``   feature     value or OTHER     categorical value counts: the day's top ``TOP_K``
+                                              values, the rest summed under ``OTHER``
+``edge``       feature     ``"0007"``         value: the reference's bin edge number 7
+``hist``       feature     UNDER, ``"0003"``  counts per reference bin ([a, b), the last one
+                           or OVER            closed), below the first / above the last edge
+``min``/``max`` feature    ``""``             value: the exact extreme of the finite values
+``sketch``     feature     ``"+k"``/``"-k"``  DDSketch bucket ``k`` of positive / negative values,
+                           or ``"0"``         or the zero bucket (count)
+``sum``        ``cost_usd````""``             value: the sum of ``cost_usd``; count: the non-null
+``metric``     ``""``      see below          labelled rows only
+=============  ==========  =================  ======================================================
+
+``latency_ms`` is profiled like a numeric feature (missing, min/max, sketch). ``metric`` keys:
+binary — ``tp``/``fp``/``fn``/``tn`` (predicted positive: ``score >= threshold`` when both are
+known, else ``prediction == positive_label``; actual positive: ``label == positive_label``);
+regression — ``n`` (count), ``abs`` and ``sq`` (value: sums of absolute / squared errors);
+multiclass (and any model whose task is unknown) — ``["label", "prediction"]`` as JSON (count).
+
+**Merging** (``merge``) a set of profiles adds counts and values per ``(stat, column, key)``
+and takes the least ``min`` and greatest ``max``: every statistic above except the category
+top-K is exactly the statistic of the union of the days. A value outside one day's top-K is in
+that day's ``OTHER``, so a merged category count is exact for every value that made each day's
+top-K (always when a feature has at most ``TOP_K`` distinct values a day).
+
+**Quantiles** come from the merged sketch: DDSketch (the ``ddsketch`` library's logarithmic
+mapping) with relative accuracy ``ALPHA``: for the order statistic ``x`` at rank
+``⌊q·(n−1)⌋`` the answer ``x̂`` satisfies ``|x̂ − x| ≤ ALPHA·|x|`` (zero and values below the
+mapping's smallest indexable value, ~2e-308, are the zero bucket). Bucket keys are computed with
+NumPy's vectorised form of the library's mapping (``ceil(log2(v)·multiplier)``), and decoded
+with the library's ``value``; answers are clamped to the exact min/max.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+ALPHA = 0.01  # the sketch's relative accuracy
+TOP_K = 50  # categorical values kept per day (the rest are summed under OTHER)
+OTHER = "\x00other"
+UNDER = "<"
+OVER = ">"
+LATENCY = "latency_ms"
+COST = "cost_usd"
+
+SCHEMA = pa.schema([
+    ("model", pa.string()), ("version", pa.string()), ("day", pa.date32()),
+    ("stat", pa.string()), ("column", pa.string()), ("key", pa.string()),
+    ("count", pa.int64()), ("value", pa.float64()),
+])
+FIELDS = [f.name for f in SCHEMA]
+
+
+def _multiplier(alpha: float) -> float:
+    """``ddsketch.mapping.LogarithmicMapping``'s multiplier for ``alpha``."""
+    return math.log(2) / math.log1p(2 * alpha / (1 - alpha))
+
+
+def _mapping():
+    from ddsketch.mapping import LogarithmicMapping
+
+    return LogarithmicMapping(ALPHA)
+
+
+@dataclass(frozen=True)
+class VersionSpec:
+    """What to profile for one ``(model, version)``: its features as ``(name, source column,
+    kind)``, each numeric feature's reference bin edges (none: no histogram), and the task
+    fields the metric table needs."""
+
+    features: tuple[tuple[str, str, str], ...]
+    edges: dict[str, tuple[float, ...]] = field(default_factory=dict)
+    task: str | None = None
+    positive_label: str | None = None
+    threshold: float | None = None
+
+
+def reference_edges(values: np.ndarray) -> tuple[float, ...]:
+    """The fixed bin edges of a numeric feature taken from its reference alone: NumPy's
+    Sturges edges over the reference's finite values (what the drift report uses with the
+    current side added). Empty when the reference has no finite value."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return ()
+    return tuple(float(e) for e in np.histogram_bin_edges(v, bins="sturges"))
+
+
+# -- one group's values -------------------------------------------------------------------
+
+
+def text_of(value: Any) -> str | None:
+    """The canonical text of a label/prediction/category value: integral numbers without
+    ``.0`` (``1.0`` → ``"1"``, as the store's views), booleans ``true``/``false``."""
+    if value is None:
+        return None
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    if isinstance(value, float | np.floating):
+        f = float(value)
+        if math.isnan(f):
+            return None
+        return str(int(f)) if f.is_integer() and abs(f) < 2**63 else repr(f)
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    return str(value)
+
+
+def numeric_values(arr: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, int]:
+    """A column as float64 (null/NaN/±inf and non-numbers as NaN) and its type-error count:
+    non-null values of a text column that do not read as a number."""
+    t = arr.type
+    if pa.types.is_floating(t) or pa.types.is_integer(t) or pa.types.is_boolean(t) or pa.types.is_null(t):
+        vals = arr.cast(pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+        return np.where(np.isfinite(vals), vals, np.nan), 0
+    out = np.full(len(arr), np.nan)
+    errors = 0
+    for i, v in enumerate(arr.to_pylist()):
+        if v is None:
+            continue
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            errors += 1
+            continue
+        if math.isfinite(f):
+            out[i] = f
+    return out, errors
+
+
+def histogram(values: np.ndarray, edges: tuple[float, ...]) -> tuple[int, np.ndarray, int]:
+    """Finite ``values`` below ``edges[0]``, per bin ([a, b), the last one closed, as
+    ``np.histogram``), above ``edges[-1]``."""
+    v = np.sort(values[np.isfinite(values)])
+    e = np.asarray(edges, dtype=np.float64)
+    idx = np.empty(e.size, dtype=np.int64)
+    idx[:-1] = np.searchsorted(v, e[:-1], side="left")
+    idx[-1] = np.searchsorted(v, e[-1], side="right")
+    return int(idx[0]), np.diff(idx), int(v.size - idx[-1])
+
+
+def sketch_keys(values: np.ndarray) -> dict[str, int]:
+    """DDSketch bucket counts of the finite ``values`` (``"+k"``, ``"-k"``, ``"0"``)."""
+    v = values[np.isfinite(values)]
+    out: dict[str, int] = {}
+    if v.size == 0:
+        return out
+    m = _mapping()
+    mult = _multiplier(ALPHA)
+    small = np.abs(v) < m.min_possible
+    if small.any():
+        out["0"] = int(small.sum())
+    for sign, sel in (("+", v >= m.min_possible), ("-", v <= -m.min_possible)):
+        if not sel.any():
+            continue
+        keys = np.ceil(np.log2(np.abs(v[sel])) * mult).astype(np.int64)
+        k, c = np.unique(keys, return_counts=True)
+        out.update({f"{sign}{int(a)}": int(b) for a, b in zip(k, c, strict=True)})
+    return out
+
+
+def _col(table: pa.Table, name: str, n: int) -> pa.ChunkedArray | pa.Array:
+    return table.column(name) if name in table.column_names else pa.nulls(n)
+
+
+def profile_group(model: str, version: str, day: dt.date, table: pa.Table, spec: VersionSpec) -> list[tuple]:
+    """The profile rows (``FIELDS`` order) of one group's rows. ``table`` has the columns
+    ``status, prediction, score, label, labelled, latency_ms, cost_usd`` and each feature's
+    source column (any of them may be absent: all missing)."""
+    n = table.num_rows
+    rows: list[tuple] = []
+
+    def add(stat: str, column: str = "", key: str = "", count: int | None = None, value: float | None = None):
+        rows.append((model, version, day, stat, column, key, count, value))
+
+    status = [text_of(s) for s in _col(table, "status", n).to_pylist()]
+    labelled_col = _col(table, "labelled", n).to_pylist()
+    labels = [text_of(v) for v in _col(table, "label", n).to_pylist()]
+    labelled = [bool(flag) if flag is not None else lab is not None for flag, lab in zip(labelled_col, labels, strict=True)]
+    add("rows", count=n)
+    add("errors", count=sum(1 for s in status if s == "error"))
+    add("labelled", count=sum(labelled))
+
+    numeric = [(name, src) for name, src, kind in spec.features if kind == "numeric"]
+    for name, src in [(LATENCY, LATENCY), *numeric]:
+        vals, type_errors = numeric_values(_col(table, src, n))
+        finite = vals[np.isfinite(vals)]
+        add("missing", name, count=int(n - finite.size - type_errors))
+        if name != LATENCY:
+            add("type_error", name, count=type_errors)
+        if finite.size:
+            add("min", name, value=float(finite.min()))
+            add("max", name, value=float(finite.max()))
+        for k, c in sorted(sketch_keys(finite).items()):
+            add("sketch", name, k, count=c)
+        edges = spec.edges.get(name) or ()
+        if edges:
+            for i, e in enumerate(edges):
+                add("edge", name, f"{i:04d}", value=float(e))
+            under, body, over = histogram(finite, edges)
+            if under:
+                add("hist", name, UNDER, count=under)
+            for i, c in enumerate(body.tolist()):
+                if c:
+                    add("hist", name, f"{i:04d}", count=int(c))
+            if over:
+                add("hist", name, OVER, count=over)
+
+    for name, src, kind in spec.features:
+        if kind == "numeric":
+            continue
+        values = [text_of(v) for v in _col(table, src, n).to_pylist()]
+        counts: dict[str, int] = defaultdict(int)
+        missing = 0
+        for v in values:
+            if v is None:
+                missing += 1
+            else:
+                counts[v] += 1
+        add("missing", name, count=missing)
+        add("type_error", name, count=0)
+        ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        for v, c in ranked[:TOP_K]:
+            add("category", name, v, count=c)
+        rest = sum(c for _, c in ranked[TOP_K:])
+        if rest:
+            add("category", name, OTHER, count=rest)
+
+    costs, _ = numeric_values(_col(table, COST, n))
+    cost = costs[np.isfinite(costs)]
+    add("sum", COST, count=int(cost.size), value=math.fsum(cost.tolist()))
+
+    _metrics(table, n, labels, labelled, spec, add)
+    return rows
+
+
+def _metrics(table: pa.Table, n: int, labels: list, labelled: list[bool], spec: VersionSpec, add) -> None:
+    preds = [text_of(v) for v in _col(table, "prediction", n).to_pylist()]
+    which = [i for i in range(n) if labelled[i] and labels[i] is not None]
+    if spec.task == "regression":
+        p, _ = numeric_values(_col(table, "prediction", n))
+        y, _ = numeric_values(_col(table, "label", n))
+        idx = np.array(which, dtype=np.int64)
+        ok = idx[np.isfinite(p[idx]) & np.isfinite(y[idx])] if idx.size else idx
+        err = p[ok] - y[ok]
+        add("metric", "", "n", count=int(ok.size))
+        add("metric", "", "abs", count=int(ok.size), value=math.fsum(np.abs(err).tolist()))
+        add("metric", "", "sq", count=int(ok.size), value=math.fsum((err * err).tolist()))
+        return
+    if spec.task == "binary" and spec.positive_label is not None:
+        pos = text_of(spec.positive_label)
+        scores, _ = numeric_values(_col(table, "score", n))
+        cells = {"tp": 0, "fp": 0, "fn": 0, "tn": 0}
+        for i in which:
+            if spec.threshold is not None and np.isfinite(scores[i]):
+                predicted = bool(scores[i] >= spec.threshold)
+            else:
+                predicted = preds[i] == pos
+            actual = labels[i] == pos
+            cells[("t" if predicted == actual else "f") + ("p" if predicted else "n")] += 1
+        for k, c in cells.items():
+            add("metric", "", k, count=c)
+        return
+    pairs: dict[tuple, int] = defaultdict(int)
+    for i in which:
+        pairs[(labels[i], preds[i])] += 1
+    for (lab, pred), c in sorted(pairs.items(), key=lambda kv: (str(kv[0][0]), str(kv[0][1]))):
+        add("metric", "", json.dumps([lab, pred]), count=c)
+
+
+def to_table(rows: Iterable[tuple]) -> pa.Table:
+    """Profile rows as an Arrow table of ``SCHEMA``, in a canonical order."""
+    rows = sorted(rows, key=lambda r: (r[0], r[1], r[2], r[3], r[4], r[5]))
+    cols = list(zip(*rows, strict=True)) if rows else [[] for _ in FIELDS]
+    return pa.table({f.name: pa.array(list(c), type=f.type) for f, c in zip(SCHEMA, cols, strict=True)},
+                    schema=SCHEMA)
+
+
+# -- merging and answering ------------------------------------------------------------------
+
+
+@dataclass
+class Merged:
+    """The merge of a set of profiles: per ``(stat, column, key)`` a count and a value."""
+
+    count: dict[tuple[str, str, str], int]
+    value: dict[tuple[str, str, str], float]
+    days: int
+
+    def get(self, stat: str, column: str = "", key: str = "") -> int:
+        return self.count.get((stat, column, key), 0)
+
+    def keyed(self, stat: str, column: str = "") -> dict[str, int]:
+        """``{key: count}`` of one stat of one column."""
+        return {k: c for (s, col, k), c in self.count.items() if s == stat and col == column}
+
+
+def merge(profiles: pa.Table) -> Merged:
+    """Merge profile rows (any days, versions or models: filter first): counts and values are
+    summed; ``min``/``max`` take the extreme; ``edge`` rows must agree (a version's edges)."""
+    count: dict[tuple[str, str, str], int] = defaultdict(int)
+    value: dict[tuple[str, str, str], float] = {}
+    sums: dict[tuple[str, str, str], list[float]] = defaultdict(list)
+    d = profiles.to_pydict()
+    days = len(set(zip(d["model"], d["version"], d["day"], strict=True)))
+    for stat, col, key, c, v in zip(d["stat"], d["column"], d["key"], d["count"], d["value"], strict=True):
+        k = (stat, col, key)
+        if c is not None:
+            count[k] += c
+        if v is None:
+            continue
+        if stat == "min":
+            value[k] = min(value.get(k, v), v)
+        elif stat == "max":
+            value[k] = max(value.get(k, v), v)
+        elif stat == "edge":
+            if k in value and value[k] != v:
+                raise ValueError(f"profiles of {col} were binned on different edges: merge one version at a time")
+            value[k] = v
+        else:
+            sums[k].append(v)
+    for k, vs in sums.items():
+        value[k] = math.fsum(vs)
+    return Merged(dict(count), value, days)
+
+
+def hist_counts(m: Merged, column: str) -> tuple[list[float], list[int]]:
+    """The reference edges of ``column`` and the merged counts: ``[under, bin 0, …, over]``."""
+    edges = [m.value[k] for k in sorted(k for k in m.value if k[0] == "edge" and k[1] == column)]
+    h = m.keyed("hist", column)
+    body = [h.get(f"{i:04d}", 0) for i in range(max(len(edges) - 1, 0))]
+    return edges, [h.get(UNDER, 0), *body, h.get(OVER, 0)]
+
+
+def quantiles(m: Merged, column: str, qs: Iterable[float]) -> list[float | None]:
+    """Quantiles of ``column`` from the merged sketch (relative error ``ALPHA``; see above),
+    clamped to the exact min/max. ``None`` when there is no value."""
+    mapping = _mapping()
+    sk = m.keyed("sketch", column)
+    neg = sorted((int(k[1:]), c) for k, c in sk.items() if k.startswith("-"))
+    pos = sorted((int(k[1:]), c) for k, c in sk.items() if k.startswith("+"))
+    zero = sk.get("0", 0)
+    n_neg = sum(c for _, c in neg)
+    total = n_neg + zero + sum(c for _, c in pos)
+    lo, hi = m.value.get(("min", column, "")), m.value.get(("max", column, ""))
+    out: list[float | None] = []
+    for q in qs:
+        if total == 0:
+            out.append(None)
+            continue
+        rank = q * (total - 1)
+        if rank < n_neg:
+            target = n_neg - rank - 1  # negative buckets from the largest magnitude down
+            acc = 0
+            x = 0.0
+            for k, c in neg:
+                acc += c
+                if acc > target:
+                    x = -mapping.value(k)
+                    break
+        elif rank < n_neg + zero:
+            x = 0.0
+        else:
+            target = rank - n_neg - zero
+            acc = 0
+            x = 0.0
+            for k, c in pos:
+                acc += c
+                if acc > target:
+                    x = mapping.value(k)
+                    break
+        if lo is not None:
+            x = min(max(x, lo), hi)
+        out.append(x)
+    return out
+
+
+def binned_drift(ref_counts: list[int], cur_counts: list[int], method: str) -> float:
+    """A binned drift score over the same bins, with the drift report's statistics
+    (``console.analytics.stats``): ``psi``, ``jensenshannon`` or ``chisquare``. Empty bins on
+    both sides are dropped first (they carry no mass; Evidently's bins are never empty on both
+    sides as they come from the data)."""
+    from console.analytics import stats
+
+    keep = [i for i, (a, b) in enumerate(zip(ref_counts, cur_counts, strict=True)) if a or b]
+    r = np.array([ref_counts[i] for i in keep], dtype=np.float64)
+    c = np.array([cur_counts[i] for i in keep], dtype=np.float64)
+    if method == "psi":
+        return stats.psi(r / r.sum(), c / c.sum())
+    if method == "jensenshannon":
+        return stats.jensenshannon(r / r.sum(), c / c.sum())
+    if method == "chisquare":
+        return stats.chisquare_test({i: int(a) for i, a in enumerate(r)}, {i: int(b) for i, b in enumerate(c)})
+    raise ValueError(f"no binned drift method {method!r}")

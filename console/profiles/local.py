@@ -1,0 +1,284 @@
+"""The local profile engine: DuckDB over the store (or over a folder of prediction-log Parquet),
+one group at a time through ``core.profile_group``, written under ``.console/profiles/``.
+
+**Store** (``profile_store``): one Parquet file per model and day,
+``profiles/model=<model>/day=<YYYY-MM-DD>.parquet``, written with the console's atomic replace
+(``console.fsio``). It is *incremental by day*: ``manifest.json`` keeps, per model and day, a
+fingerprint of what the day was computed from — the names and sizes of the day's prediction
+parts, the label parts (labels join across days, so a new label batch recomputes every day of
+every model: simple and correct), and the versions' specs (features, reference edges, task).
+A day whose fingerprint is unchanged is not read again.
+
+**Lake** (``profile_source``): every ``*.parquet`` under a path, flat records in the ingest's
+format (docs/formats.md: reserved columns ``ts`` (a timestamp), ``model``, ``version``,
+``prediction``, ``score``, ``label``, ``latency_ms``, ``status``, ``cost_usd``…; every other
+column a feature — numeric when its Parquet type is a number, else categorical). The label is
+the inline one. The Spark engine reads the same specs (``lake_specs``) and groups the same
+way, so both give the same table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, unquote
+
+import numpy as np
+import pyarrow as pa
+
+from console.profiles.core import (
+    COST,
+    LATENCY,
+    SCHEMA,
+    VersionSpec,
+    profile_group,
+    reference_edges,
+    to_table,
+)
+
+RESERVED = ("ts", "model", "version", "request_id", "features", "prediction", "score", "label",
+            "latency_ms", "status", "error", "cost_usd")
+BASE_COLUMNS = ("status", "prediction", "score", "label", "latency_ms", "cost_usd")
+
+
+# -- specs ------------------------------------------------------------------------------------
+
+
+def version_spec(registry: Any, model: str, version: str, features: list[tuple[str, str, str]]) -> VersionSpec:
+    """A version's spec: ``features`` and, when the registry has the version's reference file,
+    each numeric feature's reference edges (``core.reference_edges``)."""
+    info = registry.get(model, version) if registry is not None else None
+    edges: dict[str, tuple[float, ...]] = {}
+    if info is not None and info.reference is not None and Path(info.reference).is_file():
+        from console.ingest.reader import read_records  # reading log files is ingest's job
+
+        kinds = {name: kind for name, _, kind in features}
+        try:
+            ref = read_records(Path(info.reference), kinds)
+        except Exception:  # noqa: BLE001 - an unreadable reference: no histograms, as none
+            ref = None
+        if ref is not None:
+            for name, _, kind in features:
+                col = next((c for c in (f"f_{name}", f"f_{name}__numeric", name) if c in ref.column_names), None)
+                if kind == "numeric" and col is not None:
+                    vals = ref.column(col).cast(pa.float64()).to_numpy(zero_copy_only=False)
+                    e = reference_edges(np.asarray(vals, dtype=np.float64))
+                    if e:
+                        edges[name] = e
+    task = info.task if info is not None else None
+    pos = info.positive_label if info is not None else None
+    thr = info.threshold if info is not None else None
+    return VersionSpec(tuple(features), edges, task, None if pos is None else str(pos), thr)
+
+
+def spec_fingerprint(spec: VersionSpec) -> str:
+    return hashlib.sha256(repr((spec.features, sorted(spec.edges.items()), spec.task, spec.positive_label,
+                                spec.threshold)).encode()).hexdigest()[:16]
+
+
+def lake_files(source: Path) -> list[Path]:
+    """Every Parquet file under ``source`` (a file or a folder), sorted; a one-line error when none."""
+    from console.errors import InputUnreadable
+
+    source = Path(source)
+    if source.is_file():
+        return [source]
+    if not source.is_dir():
+        raise InputUnreadable(f"no such lake path: {source}")
+    files = sorted(p for p in source.rglob("*.parquet") if not p.name.startswith("."))
+    if not files:
+        raise InputUnreadable(f"no Parquet files under {source}")
+    return files
+
+
+def lake_features(files: list[Path]) -> list[tuple[str, str, str]]:
+    """``(name, column, kind)`` of every non-reserved column of the lake's files."""
+    import pyarrow.parquet as pq
+
+    found: dict[str, str] = {}
+    for f in files:
+        for fld in pq.read_schema(f):
+            if fld.name in RESERVED or fld.name in found:
+                continue
+            t = fld.type
+            numeric = pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
+            found[fld.name] = "numeric" if numeric else "categorical"
+    return [(n, n, k) for n, k in sorted(found.items())]
+
+
+def lake_specs(source: Path, pairs: list[tuple[str, str]], registry: Any = None) -> dict[tuple[str, str], VersionSpec]:
+    """The spec of each ``(model, version)`` in a lake: the lake's feature columns, the
+    registry's reference edges and task when the workspace registers the version."""
+    feats = lake_features(lake_files(source))
+    return {(m, v): version_spec(registry, m, v, feats) for m, v in pairs}
+
+
+# -- the lake with DuckDB ---------------------------------------------------------------------
+
+
+def _lake_select(files: list[Path], feats: list[tuple[str, str, str]]) -> str:
+    from console.store.sql import ident, literal
+
+    present = set()
+    import pyarrow.parquet as pq
+
+    for f in files:
+        present |= set(pq.read_schema(f).names)
+    cols = [f"{ident(c)}" if c in present else f"NULL AS {ident(c)}" for c in BASE_COLUMNS]
+    cols += [ident(src) for _, src, _ in feats]
+    paths = "[" + ", ".join(literal(str(p)) for p in files) + "]"
+    return (f"SELECT model::VARCHAR AS model, version::VARCHAR AS version, CAST(ts AS DATE) AS day, "
+            f"{', '.join(cols)} FROM read_parquet({paths}, union_by_name=true)")
+
+
+def profile_source(source: Path, registry: Any = None, model: str | None = None) -> pa.Table:
+    """The profiles of a lake path with DuckDB (the reference the Spark engine is checked against)."""
+    import duckdb
+
+    files = lake_files(source)
+    feats = lake_features(files)
+    con = duckdb.connect(":memory:")
+    con.execute("SET TimeZone='UTC'")
+    sql = _lake_select(files, feats)
+    where = " WHERE model = ?" if model else ""
+    params = [model] if model else []
+    pairs = [tuple(r) for r in con.execute(
+        f"SELECT DISTINCT model, version FROM ({sql}){where} ORDER BY 1, 2", params).fetchall()]
+    specs = {p: version_spec(registry, p[0], p[1], feats) for p in pairs}
+    rows: list[tuple] = []
+    groups = con.execute(f"SELECT DISTINCT model, version, day FROM ({sql}){where} ORDER BY 1, 2, 3", params).fetchall()
+    for m, v, d in groups:
+        t = con.execute(f"SELECT * FROM ({sql}) WHERE model = ? AND version = ? AND day = ?", [m, v, d]).fetch_record_batch().read_all()
+        if not isinstance(t, pa.Table):
+            t = t.read_all()
+        rows += profile_group(m, v, d, t, specs[(m, v)])
+    return to_table(rows)
+
+
+# -- the store --------------------------------------------------------------------------------
+
+
+def profiles_dir(db: Any) -> Path:
+    """``<workspace>/.console/profiles``."""
+    return Path(db.store_dir) / "profiles"
+
+
+def day_path(out: Path, model: str, day: str) -> Path:
+    return out / f"model={quote(model, safe='')}" / f"day={day}.parquet"
+
+
+def write_day(out: Path, model: str, day: str, table: pa.Table) -> Path:
+    """One model-day's profile, replaced atomically."""
+    import pyarrow.parquet as pq
+
+    from console.fsio import make_dirs, replacing
+
+    path = day_path(out, model, day)
+    make_dirs(path.parent)
+    with replacing(path) as tmp:
+        pq.write_table(table, tmp.target)
+    return path
+
+
+def write_table(out: Path, table: pa.Table) -> list[Path]:
+    """A profile table (any engine) split into its model-day files under ``out``."""
+    written = []
+    d = table.to_pydict()
+    keys = sorted(set(zip(d["model"], d["day"], strict=True)))
+    import pyarrow.compute as pc
+
+    for m, day in keys:
+        mask = pc.and_(pc.equal(table["model"], m), pc.equal(table["day"], pa.scalar(day, pa.date32())))
+        written.append(write_day(out, m, day.isoformat(), table.filter(mask)))
+    return written
+
+
+def read_profiles(out: Path, model: str | None = None, version: str | None = None,
+                  start: dt.date | None = None, end: dt.date | None = None) -> pa.Table:
+    """The stored profiles (a model, a version, days in ``[start, end)``) as one table."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    out = Path(out)
+    tables = []
+    for folder in sorted(out.glob("model=*")) if out.is_dir() else []:
+        if model is not None and unquote(folder.name[len("model="):]) != model:
+            continue
+        for f in sorted(folder.glob("day=*.parquet")):
+            day = dt.date.fromisoformat(f.name[4:14])
+            if (start is not None and day < start) or (end is not None and day >= end):
+                continue
+            tables.append(pq.read_table(f, schema=SCHEMA))
+    t = pa.concat_tables(tables) if tables else SCHEMA.empty_table()
+    if version is not None:
+        t = t.filter(pc.equal(t["version"], version))
+    return t
+
+
+def _store_features(db: Any, model: str, version: str) -> list[tuple[str, str, str]]:
+    from console.analytics.source import model_features
+
+    return model_features(db, model, version)
+
+
+def profile_store(db: Any, models: list[str] | None = None, out: Path | None = None) -> dict[str, Any]:
+    """Bring the store's profiles up to date: recompute the model-days whose fingerprint changed
+    (module docstring). Returns ``{"computed": [...], "kept": n, "out": path}``."""
+    import pyarrow.compute as pc
+
+    from console.analytics.source import logged_models
+    from console.fsio import make_dirs, write_atomic
+    from console.store.sql import ident
+
+    out = Path(out) if out is not None else profiles_dir(db)
+    make_dirs(out)
+    manifest_path = out / "manifest.json"
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except (OSError, ValueError):
+        manifest = {}
+    cur = db.cursor()
+    label_parts = sorted(str(p.name) + ":" + str(p.stat().st_size)
+                         for p in (Path(db.store_dir) / "parts" / "labels").rglob("*.parquet")) if db.store_dir else []
+    labels_fp = hashlib.sha256("\n".join(label_parts).encode()).hexdigest()[:16]
+    computed, kept = [], 0
+    for model in models or logged_models(db):
+        versions = [r[0] for r in cur.execute(
+            "SELECT DISTINCT version FROM predictions WHERE model = ? ORDER BY 1", [model]).fetchall()]
+        specs = {v: version_spec(db.registry, model, v, _store_features(db, model, v)) for v in versions}
+        specs_fp = hashlib.sha256("|".join(f"{v}={spec_fingerprint(s)}" for v, s in specs.items()).encode()).hexdigest()[:16]
+        parts = db.parts(model)
+        by_day: dict[str, list[str]] = {}
+        if parts is not None:
+            for p in parts:
+                by_day.setdefault(p.day.isoformat(), []).append(f"{p.rel}:{p.size}")
+        days = [r[0].isoformat() for r in cur.execute(
+            "SELECT DISTINCT day FROM predictions WHERE model = ? ORDER BY 1", [model]).fetchall()]
+        fcols = sorted({src for s in specs.values() for _, src, _ in s.features})
+        select = ", ".join(["version", "day", *BASE_COLUMNS, "labelled", *(ident(c) for c in fcols)])
+        for day in days:
+            key = f"{model}/{day}"
+            fp = hashlib.sha256(f"{by_day.get(day)}|{labels_fp}|{specs_fp}|{db.batch if parts is None else ''}".encode()).hexdigest()
+            if manifest.get(key) == fp and day_path(out, model, day).is_file():
+                kept += 1
+                continue
+            t = cur.execute(f"SELECT {select} FROM predictions_labelled WHERE model = ? AND day = ?",
+                            [model, dt.date.fromisoformat(day)]).fetch_record_batch().read_all()
+            if not isinstance(t, pa.Table):
+                t = t.read_all()
+            rows: list[tuple] = []
+            for v in versions:
+                sub = t.filter(pc.equal(t["version"], v))
+                if sub.num_rows:
+                    rows += profile_group(model, v, dt.date.fromisoformat(day), sub, specs[v])
+            write_day(out, model, day, to_table(rows))
+            manifest[key] = fp
+            computed.append(key)
+    write_atomic(manifest_path, json.dumps(manifest, sort_keys=True, indent=1).encode())
+    return {"computed": computed, "kept": kept, "out": str(out)}
+
+
+__all__ = ["COST", "LATENCY", "lake_specs", "profile_source", "profile_store", "read_profiles", "write_table"]
