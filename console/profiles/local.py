@@ -116,6 +116,16 @@ def lake_specs(source: Path, pairs: list[tuple[str, str]], registry: Any = None)
     return {(m, v): version_spec(registry, m, v, feats) for m, v in pairs}
 
 
+def _arrow(result: Any) -> pa.Table:
+    """A DuckDB result as an Arrow table (DuckDB 2's ``to_arrow_reader``, 1's ``fetch_record_batch``)."""
+    import warnings
+
+    reader = getattr(result, "to_arrow_reader", None) or result.fetch_record_batch
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # DuckDB 2: "an extra copy" of one day's rows
+        return reader().read_all()
+
+
 # -- the lake with DuckDB ---------------------------------------------------------------------
 
 
@@ -151,7 +161,7 @@ def profile_source(source: Path, registry: Any = None, model: str | None = None)
     rows: list[tuple] = []
     groups = con.execute(f"SELECT DISTINCT model, version, day FROM ({sql}){where} ORDER BY 1, 2, 3", params).fetchall()
     for m, v, d in groups:
-        t = con.execute(f"SELECT * FROM ({sql}) WHERE model = ? AND version = ? AND day = ?", [m, v, d]).fetch_record_batch().read_all()
+        t = _arrow(con.execute(f"SELECT * FROM ({sql}) WHERE model = ? AND version = ? AND day = ?", [m, v, d]))
         if not isinstance(t, pa.Table):
             t = t.read_all()
         rows += profile_group(m, v, d, t, specs[(m, v)])
@@ -265,8 +275,8 @@ def profile_store(db: Any, models: list[str] | None = None, out: Path | None = N
             if manifest.get(key) == fp and day_path(out, model, day).is_file():
                 kept += 1
                 continue
-            t = cur.execute(f"SELECT {select} FROM predictions_labelled WHERE model = ? AND day = ?",
-                            [model, dt.date.fromisoformat(day)]).fetch_record_batch().read_all()
+            t = _arrow(cur.execute(f"SELECT {select} FROM predictions_labelled WHERE model = ? AND day = ?",
+                            [model, dt.date.fromisoformat(day)]))
             if not isinstance(t, pa.Table):
                 t = t.read_all()
             rows: list[tuple] = []
