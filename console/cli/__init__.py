@@ -117,6 +117,7 @@ def build_parser() -> ArgumentParser:
         ingest_cmds,
         metrics_cmds,
         policy_cmds,
+        profile_cmds,
     )
 
     common = common_parser()
@@ -131,7 +132,16 @@ def build_parser() -> ArgumentParser:
     parser.set_defaults(handler=app_cmds.run_tui)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
     parents = {"common": common, "format": format_parser()}
-    for module in (app_cmds, ingest_cmds, analytics_cmds, governance_cmds, alerts_cmds, metrics_cmds, policy_cmds):
+    for module in (
+        app_cmds,
+        ingest_cmds,
+        analytics_cmds,
+        governance_cmds,
+        alerts_cmds,
+        metrics_cmds,
+        policy_cmds,
+        profile_cmds,
+    ):
         module.register(sub, parents)
     return parser
 
