@@ -208,7 +208,8 @@ def write_table(out: Path, table: pa.Table) -> list[Path]:
 
 def read_profiles(out: Path, model: str | None = None, version: str | None = None,
                   start: dt.date | None = None, end: dt.date | None = None) -> pa.Table:
-    """The stored profiles (a model, a version, days in ``[start, end)``) as one table."""
+    """The stored profiles (a model, a version, days in ``[start, end)``) as one table, in
+    ``core.to_table``'s order."""
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
@@ -225,7 +226,7 @@ def read_profiles(out: Path, model: str | None = None, version: str | None = Non
     t = pa.concat_tables(tables) if tables else SCHEMA.empty_table()
     if version is not None:
         t = t.filter(pc.equal(t["version"], version))
-    return t
+    return t.sort_by([(c, "ascending") for c in ("model", "version", "day", "stat", "column", "key")])
 
 
 def _store_features(db: Any, model: str, version: str) -> list[tuple[str, str, str]]:

@@ -1,0 +1,263 @@
+"""Daily profiles (console.profiles) against exact computations on the same seeded data:
+counts and histograms exactly (numpy, scikit-learn), DDSketch quantiles within ALPHA of
+numpy's, merged days equal to the whole window, binned drift from merged histograms equal to
+the drift statistics on the raw values' bins, the store engine against DuckDB on the sample,
+and the Spark engine equal to the local one (skipped with the reason when it cannot run)."""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import math
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+from sklearn.metrics import confusion_matrix
+
+from console.analytics import stats
+from console.profiles import core, local
+
+DAY0 = dt.date(2026, 11, 1)
+
+
+def seeded(n: int, seed: int, shift: float = 0.0) -> pa.Table:
+    rng = np.random.default_rng(seed)
+    age = rng.normal(40 + shift, 12, n)
+    age[rng.random(n) < 0.05] = np.nan
+    neg = rng.normal(-3, 2, n)  # negative and positive values: both sketch stores
+    score = rng.random(n)
+    label = rng.integers(0, 2, n)
+    return pa.table({
+        "status": ["error" if i % 37 == 0 else "ok" for i in range(n)],
+        "prediction": pa.array((score >= 0.5).astype(np.int64).astype(str)),
+        "score": score,
+        "label": pa.array([str(x) if i % 4 else None for i, x in enumerate(label)]),
+        "latency_ms": rng.lognormal(3, 1, n),
+        "cost_usd": rng.random(n) / 1000,
+        "age": pa.array(age, from_pandas=True),
+        "delta": neg,
+        "city": pa.array([None if i % 17 == 0 else f"c{int(x) % 30}" for i, x in enumerate(rng.zipf(1.5, n))]),
+        "raw": pa.array([("x" if i % 11 == 0 else str(i)) if i % 5 else None for i in range(n)]),
+    })
+
+
+FEATURES = (("age", "age", "numeric"), ("delta", "delta", "numeric"), ("city", "city", "categorical"),
+            ("raw", "raw", "numeric"))
+
+
+def spec_for(ref: pa.Table) -> core.VersionSpec:
+    edges = {name: core.reference_edges(ref.column(name).to_numpy(zero_copy_only=False))
+             for name in ("age", "delta")}
+    return core.VersionSpec(FEATURES, edges, "binary", "1", 0.5)
+
+
+def profiled(table: pa.Table, spec: core.VersionSpec, day: dt.date = DAY0) -> core.Merged:
+    return core.merge(core.to_table(core.profile_group("m", "1", day, table, spec)))
+
+
+def finite(table: pa.Table, col: str) -> np.ndarray:
+    v = np.asarray(table.column(col).to_numpy(zero_copy_only=False), dtype=np.float64)
+    return v[np.isfinite(v)]
+
+
+def test_profile_counts_histograms_and_metrics_are_exact():
+    ref, cur = seeded(5000, 1), seeded(8000, 2, shift=3)
+    spec = spec_for(ref)
+    m = profiled(cur, spec)
+    assert m.get("rows") == 8000
+    assert m.get("errors") == sum(1 for i in range(8000) if i % 37 == 0)
+    labels = cur.column("label").to_pylist()
+    assert m.get("labelled") == sum(v is not None for v in labels)
+    age = finite(cur, "age")
+    assert m.get("missing", "age") == 8000 - age.size
+    assert m.value[("min", "age", "")] == age.min() and m.value[("max", "age", "")] == age.max()
+    # numeric histogram on the reference's edges == numpy's, plus the values outside them
+    edges, counts = core.hist_counts(m, "age")
+    assert edges == list(np.histogram_bin_edges(finite(ref, "age"), bins="sturges"))
+    inside = (age >= edges[0]) & (age <= edges[-1])
+    assert counts[1:-1] == np.histogram(age[inside], bins=np.array(edges))[0].tolist()
+    assert counts[0] == int((age < edges[0]).sum()) and counts[-1] == int((age > edges[-1]).sum())
+    # a numeric feature logged as text: numbers are values, the rest type errors
+    raw = cur.column("raw").to_pylist()
+    assert m.get("type_error", "raw") == sum(1 for v in raw if v == "x")
+    assert m.get("missing", "raw") == sum(1 for v in raw if v is None)
+    # categorical counts (30 values ≤ TOP_K: all exact)
+    assert m.keyed("category", "city") == dict(collections.Counter(v for v in cur.column("city").to_pylist() if v))
+    assert m.get("missing", "city") == sum(1 for v in cur.column("city").to_pylist() if v is None)
+    # cost: the correctly rounded sum
+    assert m.value[("sum", "cost_usd", "")] == math.fsum(cur.column("cost_usd").to_pylist())
+    # binary confusion at the threshold == scikit-learn's
+    idx = [i for i, v in enumerate(labels) if v is not None]
+    y = [int(labels[i]) for i in idx]
+    p = [int(cur.column("score")[i].as_py() >= 0.5) for i in idx]
+    tn, fp, fn, tp = confusion_matrix(y, p, labels=[0, 1]).ravel()
+    assert (m.get("metric", "", "tp"), m.get("metric", "", "fp"), m.get("metric", "", "fn"),
+            m.get("metric", "", "tn")) == (tp, fp, fn, tn)
+
+
+def test_top_k_keeps_the_commonest_values_and_sums_the_rest():
+    t = pa.table({"city": [f"v{i}" for i in range(80) for _ in range(i + 1)]})
+    m = profiled(t, core.VersionSpec((("city", "city", "categorical"),)))
+    cats = m.keyed("category", "city")
+    assert len(cats) == core.TOP_K + 1
+    assert all(cats[f"v{i}"] == i + 1 for i in range(80 - core.TOP_K, 80))
+    assert cats[core.OTHER] == sum(i + 1 for i in range(80 - core.TOP_K))
+
+
+def test_sketch_quantiles_are_within_alpha_of_numpy():
+    cur = seeded(20000, 3)
+    m = profiled(cur, spec_for(cur))
+    qs = [0.0, 0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99, 1.0]
+    for col in ("latency_ms", "age", "delta"):
+        exact = np.quantile(finite(cur, col), qs, method="lower")
+        for q, est, x in zip(qs, core.quantiles(m, col, qs), exact, strict=True):
+            assert abs(est - x) <= core.ALPHA * abs(x) + 1e-12, (col, q, est, x)
+
+
+def test_merge_of_days_equals_the_profile_of_the_window():
+    ref = seeded(4000, 4)
+    spec = spec_for(ref)
+    days = [seeded(3000, 10 + d, shift=d) for d in range(5)]
+    merged = core.merge(core.to_table(
+        [r for d, t in enumerate(days) for r in core.profile_group("m", "1", DAY0 + dt.timedelta(d), t, spec)]))
+    whole = profiled(pa.concat_tables(days), spec)
+    assert merged.days == 5
+    assert merged.count == whole.count  # every count, histogram bin, category and sketch bucket
+    for k, v in whole.value.items():
+        assert math.isclose(merged.value[k], v, rel_tol=1e-12), k  # min/max/edges exact, sums to rounding
+    assert core.quantiles(merged, "latency_ms", [0.5, 0.99]) == core.quantiles(whole, "latency_ms", [0.5, 0.99])
+
+
+@pytest.mark.parametrize("method", ["psi", "jensenshannon", "chisquare"])
+def test_binned_drift_from_merged_days_equals_drift_on_the_raw_values_bins(method):
+    ref = seeded(5000, 5)
+    spec = spec_for(ref)
+    days = [seeded(2000, 20 + d, shift=2 * d) for d in range(3)]
+    cur = core.merge(core.to_table(
+        [r for d, t in enumerate(days) for r in core.profile_group("m", "1", DAY0 + dt.timedelta(d), t, spec)]))
+    refm = profiled(ref, spec)
+    edges, ref_counts = core.hist_counts(refm, "age")
+    _, cur_counts = core.hist_counts(cur, "age")
+    got = core.binned_drift(ref_counts, cur_counts, method)
+    # the exact path: the raw values binned on the same edges with the drift report's statistics
+    e = np.array(edges)
+
+    def binned(v: np.ndarray) -> np.ndarray:  # below, np.histogram's bins (the last closed), above
+        return np.array([(v < e[0]).sum(), *stats.histogram_sorted(stats.sort_finite(v), e), (v > e[-1]).sum()])
+
+    hr = binned(finite(ref, "age"))
+    hc = binned(np.concatenate([finite(t, "age") for t in days]))
+    keep = (hr + hc) > 0
+    hr, hc = hr[keep], hc[keep]
+    if method == "chisquare":
+        want = stats.chisquare_test(dict(enumerate(hr.tolist())), dict(enumerate(hc.tolist())))
+    else:
+        want = getattr(stats, method)(hr / hr.sum(), hc / hc.sum())
+    assert got == want
+
+
+def _lake(root: Path) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    for f in range(2):
+        rng = np.random.default_rng(40 + f)
+        n = 4000
+        t = seeded(n, 30 + f).drop(["raw"])
+        ts = [dt.datetime(2026, 11, 1) + dt.timedelta(seconds=int(s)) for s in rng.integers(0, 4 * 86400, n)]
+        t = t.append_column("ts", pa.array(ts, pa.timestamp("us")))
+        t = t.append_column("model", pa.array(["m1" if i % 3 else "m2" for i in range(n)]))
+        t = t.append_column("version", pa.array([str(1 + i % 2) for i in range(n)]))
+        t = t.append_column("request_id", pa.array([f"r{f}-{i}" for i in range(n)]))
+        pq.write_table(t, root / f"part-{f}.parquet")
+    return root
+
+
+def test_lake_profiles_with_duckdb_match_numpy(tmp_path):
+    lake = _lake(tmp_path / "lake")
+    prof = local.profile_source(lake)
+    raw = pa.concat_tables([pq.read_table(p) for p in sorted(lake.glob("*.parquet"))])
+    days = pc.cast(raw["ts"], pa.date32())
+    for model in ("m1", "m2"):
+        for day in sorted(set(days.to_pylist())):
+            sel = raw.filter(pc.and_(pc.equal(raw["model"], model), pc.equal(days, pa.scalar(day, pa.date32()))))
+            got = prof.filter(pc.and_(pc.equal(prof["model"], model), pc.equal(prof["day"], pa.scalar(day, pa.date32()))))
+            m = core.merge(got)
+            assert m.get("rows") == sel.num_rows
+            assert m.get("missing", "age") == sel.num_rows - finite(sel, "age").size
+            assert m.value[("max", "latency_ms", "")] == finite(sel, "latency_ms").max()
+
+
+def test_store_profiles_match_duckdb_and_are_incremental(sample_ws):
+    from console.store.db import open_store
+    from console.workspace import load
+
+    db = open_store(load(sample_ws))
+    try:
+        first = local.profile_store(db)
+        assert first["computed"] and first["kept"] == 0
+        again = local.profile_store(db)
+        assert again["computed"] == [] and again["kept"] == len(first["computed"])
+        prof = local.read_profiles(Path(first["out"]))
+        cur = db.cursor()
+        counts = cur.execute("SELECT model, version, day, count(*), count(*) FILTER (status = 'error'), "
+                             "count(*) FILTER (labelled) FROM predictions_labelled GROUP BY ALL").fetchall()
+        d = prof.filter(pc.equal(prof["stat"], "rows")).to_pydict()
+        got = {(m, v, day): c for m, v, day, c in zip(d["model"], d["version"], d["day"], d["count"], strict=True)}
+        assert got == {(m, v, day): n for m, v, day, n, _, _ in counts}
+        # one numeric feature's histogram on its reference edges, a whole model over every day
+        model = "credit-risk"
+        edges_rows = prof.filter(pc.and_(pc.equal(prof["model"], model), pc.equal(prof["stat"], "edge")))
+        assert edges_rows.num_rows, "the sample's references give edges"
+        feature = edges_rows["column"][0].as_py()
+        version = edges_rows["version"][0].as_py()
+        col = next(c for f, c, _ in __import__("console.analytics.source", fromlist=["x"]).model_features(db, model, version) if f == feature)
+        vals = np.array([r[0] for r in cur.execute(
+            f'SELECT "{col}" FROM predictions WHERE model = ? AND version = ? AND isfinite("{col}")',
+            [model, version]).fetchall()], dtype=np.float64)
+        m = core.merge(prof.filter(pc.and_(pc.equal(prof["model"], model), pc.equal(prof["version"], version))))
+        edges, counts = core.hist_counts(m, feature)
+        inside = (vals >= edges[0]) & (vals <= edges[-1])
+        assert counts[1:-1] == np.histogram(vals[inside], bins=np.array(edges))[0].tolist()
+        assert sum(counts) == vals.size
+        lat = np.array([r[0] for r in cur.execute(
+            "SELECT latency_ms FROM predictions WHERE model = ? AND version = ? AND isfinite(latency_ms)",
+            [model, version]).fetchall()])
+        for q, est in zip([0.5, 0.95], core.quantiles(m, "latency_ms", [0.5, 0.95]), strict=True):
+            x = np.quantile(lat, q, method="lower")
+            assert abs(est - x) <= core.ALPHA * abs(x) + 1e-12
+    finally:
+        db.close()
+
+
+def test_spark_profiles_equal_local_profiles(tmp_path):
+    from console.profiles import spark
+
+    why = spark.missing_requirement()
+    if why is not None:
+        pytest.skip(f"Spark engine cannot run here: {why}")
+    lake = _lake(tmp_path / "lake")
+    want = local.profile_source(lake)
+    got = spark.profile_spark(lake, master="local[2]")
+    assert got.equals(want)  # counts, histograms, sketch buckets and fsum sums: exactly
+
+
+def test_profile_command_errors_are_one_line(tmp_path, capsys):
+    from console.cli import main
+
+    assert main(["--workspace", str(tmp_path), "profile", "--engine", "spark"]) == 2
+    assert capsys.readouterr().err.strip().count("\n") == 0
+    assert main(["--workspace", str(tmp_path), "profile", "--source", str(tmp_path / "none"),
+                 "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "no such lake path" in err and err.strip().count("\n") == 0
+
+
+def test_profile_command_writes_lake_profiles(tmp_path, capsys):
+    from console.cli import main
+
+    lake = _lake(tmp_path / "lake")
+    assert main(["profile", "--source", str(lake), "--out", str(tmp_path / "out"), "--format", "json"]) == 0
+    assert local.read_profiles(tmp_path / "out").equals(local.profile_source(lake))
