@@ -19,6 +19,7 @@ import pytest
 from sklearn.metrics import confusion_matrix
 
 from console.analytics import stats
+from console.analytics.source import model_features
 from console.profiles import core, local
 
 DAY0 = dt.date(2026, 11, 1)
@@ -213,7 +214,7 @@ def test_store_profiles_match_duckdb_and_are_incremental(sample_ws):
         assert edges_rows.num_rows, "the sample's references give edges"
         feature = edges_rows["column"][0].as_py()
         version = edges_rows["version"][0].as_py()
-        col = next(c for f, c, _ in __import__("console.analytics.source", fromlist=["x"]).model_features(db, model, version) if f == feature)
+        col = next(c for f, c, _ in model_features(db, model, version) if f == feature)
         vals = np.array([r[0] for r in cur.execute(
             f'SELECT "{col}" FROM predictions WHERE model = ? AND version = ? AND isfinite("{col}")',
             [model, version]).fetchall()], dtype=np.float64)

@@ -1,0 +1,67 @@
+"""Profiles benchmark (not run by CI): computing the daily profiles of a generated store, and
+answering a 30-day window from them (merge + counts + histogram + quantiles) against the exact
+DuckDB query over the rows.
+
+    python -m tests.benchmarks.bench_profiles --rows 1000000     # the bench profile, 30 days, 3 models
+    python -m tests.benchmarks.bench_profiles --rows 10000000    # the 10M store of `make bench`
+
+The workspace is ``python -m console.samplegen --profile bench`` (cached under
+``bench-out/data/``, ingested once, as the other benchmarks). Timed in-process: the first
+``profile_store`` (profiles deleted), a second one (nothing changed: every day kept), and
+for one model the 30-day merge with a p50/p99 latency from the sketch and one feature's
+histogram, next to the exact ``quantile_disc`` over the rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import time
+from pathlib import Path
+
+from tests.benchmarks.data import ensure_ingested, ensure_workspace
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--out", type=Path, default=Path("bench-out"))
+    a = ap.parse_args()
+    from console.profiles import core, local
+    from console.store.db import open_store
+    from console.workspace import load
+
+    ws, _ = ensure_workspace(a.out, a.rows, "parquet")
+    ensure_ingested(ws)
+    db = open_store(load(ws))
+    out = local.profiles_dir(db)
+    shutil.rmtree(out, ignore_errors=True)
+    t0 = time.perf_counter()
+    first = local.profile_store(db)
+    t1 = time.perf_counter()
+    again = local.profile_store(db)
+    t2 = time.perf_counter()
+    model = sorted({k.split("/")[0] for k in first["computed"]})[0]
+    prof = local.read_profiles(out, model=model)
+    m = core.merge(prof)
+    p50, p99 = core.quantiles(m, "latency_ms", [0.5, 0.99])
+    feature = next((c for (s, c, _k) in m.value if s == "edge"), None)
+    hist = core.hist_counts(m, feature) if feature else None
+    t3 = time.perf_counter()
+    exact = db.cursor().execute(
+        "SELECT count(*), quantile_disc(latency_ms, [0.5, 0.99]) FROM predictions WHERE model = ?", [model]).fetchone()
+    t4 = time.perf_counter()
+    print(json.dumps({
+        "rows": a.rows, "model_days": len(first["computed"]),
+        "profile_first_s": round(t1 - t0, 2), "profile_again_s": round(t2 - t1, 3),
+        "again_kept": again["kept"], "window_days": m.days, "window_rows": m.get("rows"),
+        "merge_30d_s": round(t3 - t2, 3), "exact_query_s": round(t4 - t3, 3),
+        "p50_p99_sketch": [p50, p99], "p50_p99_exact": exact[1], "exact_rows": exact[0],
+        "histogram_feature": feature, "histogram_total": sum(hist[1]) if hist else None,
+    }, indent=2))
+    db.close()
+
+
+if __name__ == "__main__":
+    main()
