@@ -132,6 +132,35 @@ def text_of(value: Any) -> str | None:
     return str(value)
 
 
+def _is_text(t: pa.DataType) -> bool:
+    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
+
+
+def texts(arr: pa.ChunkedArray | pa.Array) -> list[str | None]:
+    """``text_of`` of every value (text columns as they are, without a Python call per value)."""
+    if _is_text(arr.type):
+        return arr.to_pylist()
+    return [text_of(v) for v in arr.to_pylist()]
+
+
+def value_counts(arr: pa.ChunkedArray | pa.Array) -> tuple[dict[str, int], int]:
+    """``{text: count}`` of the non-null values and the null count."""
+    if _is_text(arr.type):
+        import pyarrow.compute as pc
+
+        vc = pc.value_counts(arr.drop_null())
+        vals, cnts = vc.field("values").to_pylist(), vc.field("counts").to_pylist()
+        return {v: int(c) for v, c in zip(vals, cnts, strict=True) if v is not None}, arr.null_count
+    counts: dict[str, int] = defaultdict(int)
+    missing = 0
+    for v in texts(arr):
+        if v is None:
+            missing += 1
+        else:
+            counts[v] += 1
+    return dict(counts), missing
+
+
 def numeric_values(arr: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, int]:
     """A column as float64 (null/NaN/±inf and non-numbers as NaN) and its type-error count:
     non-null values of a text column that do not read as a number."""
@@ -199,9 +228,9 @@ def profile_group(model: str, version: str, day: dt.date, table: pa.Table, spec:
     def add(stat: str, column: str = "", key: str = "", count: int | None = None, value: float | None = None):
         rows.append((model, version, day, stat, column, key, count, value))
 
-    status = [text_of(s) for s in _col(table, "status", n).to_pylist()]
+    status = texts(_col(table, "status", n))
     labelled_col = _col(table, "labelled", n).to_pylist()
-    labels = [text_of(v) for v in _col(table, "label", n).to_pylist()]
+    labels = texts(_col(table, "label", n))
     labelled = [bool(flag) if flag is not None else lab is not None for flag, lab in zip(labelled_col, labels, strict=True)]
     add("rows", count=n)
     add("errors", count=sum(1 for s in status if s == "error"))
@@ -235,14 +264,7 @@ def profile_group(model: str, version: str, day: dt.date, table: pa.Table, spec:
     for name, src, kind in spec.features:
         if kind == "numeric":
             continue
-        values = [text_of(v) for v in _col(table, src, n).to_pylist()]
-        counts: dict[str, int] = defaultdict(int)
-        missing = 0
-        for v in values:
-            if v is None:
-                missing += 1
-            else:
-                counts[v] += 1
+        counts, missing = value_counts(_col(table, src, n))
         add("missing", name, count=missing)
         add("type_error", name, count=0)
         ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
@@ -261,7 +283,7 @@ def profile_group(model: str, version: str, day: dt.date, table: pa.Table, spec:
 
 
 def _metrics(table: pa.Table, n: int, labels: list, labelled: list[bool], spec: VersionSpec, add) -> None:
-    preds = [text_of(v) for v in _col(table, "prediction", n).to_pylist()]
+    preds = texts(_col(table, "prediction", n))
     which = [i for i in range(n) if labelled[i] and labels[i] is not None]
     if spec.task == "regression":
         p, _ = numeric_values(_col(table, "prediction", n))
@@ -323,31 +345,39 @@ class Merged:
 
 def merge(profiles: pa.Table) -> Merged:
     """Merge profile rows (any days, versions or models: filter first): counts and values are
-    summed; ``min``/``max`` take the extreme; ``edge`` rows must agree (a version's edges)."""
-    count: dict[tuple[str, str, str], int] = defaultdict(int)
+    summed (``sum``/``metric`` values with ``math.fsum``); ``min``/``max`` take the extreme;
+    ``edge`` rows must agree (a version's edges). Grouped by Arrow: O(profile rows)."""
+    import pyarrow.compute as pc
+
+    keys = ["stat", "column", "key"]
+    days = len(profiles.select(["model", "version", "day"]).group_by(["model", "version", "day"]).aggregate([]))
+    g = profiles.group_by(keys).aggregate([("count", "sum"), ("value", "min"), ("value", "max")])
+    d = g.to_pydict()
+    count: dict[tuple[str, str, str], int] = {}
     value: dict[tuple[str, str, str], float] = {}
-    sums: dict[tuple[str, str, str], list[float]] = defaultdict(list)
-    d = profiles.to_pydict()
-    days = len(set(zip(d["model"], d["version"], d["day"], strict=True)))
-    for stat, col, key, c, v in zip(d["stat"], d["column"], d["key"], d["count"], d["value"], strict=True):
+    for stat, col, key, c, lo, hi in zip(d["stat"], d["column"], d["key"], d["count_sum"], d["value_min"],
+                                         d["value_max"], strict=True):
         k = (stat, col, key)
         if c is not None:
-            count[k] += c
-        if v is None:
+            count[k] = int(c)
+        if lo is None:
             continue
         if stat == "min":
-            value[k] = min(value.get(k, v), v)
+            value[k] = lo
         elif stat == "max":
-            value[k] = max(value.get(k, v), v)
+            value[k] = hi
         elif stat == "edge":
-            if k in value and value[k] != v:
+            if lo != hi:
                 raise ValueError(f"profiles of {col} were binned on different edges: merge one version at a time")
-            value[k] = v
-        else:
-            sums[k].append(v)
-    for k, vs in sums.items():
+            value[k] = lo
+    summed = profiles.filter(pc.is_in(profiles["stat"], pa.array(["sum", "metric"]))).to_pydict()
+    parts: dict[tuple[str, str, str], list[float]] = defaultdict(list)
+    for stat, col, key, v in zip(summed["stat"], summed["column"], summed["key"], summed["value"], strict=True):
+        if v is not None:
+            parts[(stat, col, key)].append(v)
+    for k, vs in parts.items():
         value[k] = math.fsum(vs)
-    return Merged(dict(count), value, days)
+    return Merged(count, value, days)
 
 
 def hist_counts(m: Merged, column: str) -> tuple[list[float], list[int]]:
