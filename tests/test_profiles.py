@@ -256,6 +256,19 @@ def test_profile_command_errors_are_one_line(tmp_path, capsys):
     assert "no such lake path" in err and err.strip().count("\n") == 0
 
 
+def test_profile_command_on_the_store_and_an_unknown_model(sample_ws, capsys):
+    from console.cli import main
+
+    assert main(["--workspace", str(sample_ws), "profile", "--model", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown model 'nope'" in err and err.strip().count("\n") == 0
+    assert main(["--workspace", str(sample_ws), "profile", "--model", "delivery-eta", "--format", "json"]) == 0
+    prof = local.read_profiles(sample_ws / ".console" / "profiles")
+    assert set(prof["model"].to_pylist()) == {"delivery-eta"}
+    m = core.merge(prof)
+    assert {k for (s, _c, k) in m.count if s == "metric"} == {"n", "abs", "sq"}  # regression
+
+
 def test_profile_command_writes_lake_profiles(tmp_path, capsys):
     from console.cli import main
 

@@ -240,7 +240,7 @@ def profile_store(db: Any, models: list[str] | None = None, out: Path | None = N
     (module docstring). Returns ``{"computed": [...], "kept": n, "out": path}``."""
     import pyarrow.compute as pc
 
-    from console.analytics.source import logged_models
+    from console.analytics.source import check_model, logged_models
     from console.fsio import make_dirs, write_atomic
     from console.store.sql import ident
 
@@ -256,6 +256,8 @@ def profile_store(db: Any, models: list[str] | None = None, out: Path | None = N
                          for p in (Path(db.store_dir) / "parts" / "labels").rglob("*.parquet")) if db.store_dir else []
     labels_fp = hashlib.sha256("\n".join(label_parts).encode()).hexdigest()[:16]
     computed, kept = [], 0
+    for model in models or []:
+        check_model(db, model)  # an unknown model is one line
     for model in models or logged_models(db):
         versions = [r[0] for r in cur.execute(
             "SELECT DISTINCT version FROM predictions WHERE model = ? ORDER BY 1", [model]).fetchall()]
