@@ -275,3 +275,19 @@ def test_profile_command_writes_lake_profiles(tmp_path, capsys):
     lake = _lake(tmp_path / "lake")
     assert main(["profile", "--source", str(lake), "--out", str(tmp_path / "out"), "--format", "json"]) == 0
     assert local.read_profiles(tmp_path / "out").equals(local.profile_source(lake))
+
+
+def test_lake_files_of_different_types_are_read_apart(tmp_path):
+    lake = tmp_path / "lake"
+    lake.mkdir()
+    ts = pa.array([dt.datetime(2026, 11, 1, 12)] * 3, pa.timestamp("us"))
+    pq.write_table(pa.table({"ts": ts, "model": ["a"] * 3, "version": ["1"] * 3, "prediction": [1, 0, 1]}),
+                   lake / "a.parquet")
+    pq.write_table(pa.table({"ts": ts, "model": ["b"] * 3, "version": ["1"] * 3, "prediction": ["x", "y", "x"],
+                             "label": ["x", "x", None]}), lake / "b.parquet")
+    m = core.merge(local.profile_source(lake, model="b"))
+    assert m.get("rows") == 3 and m.keyed("metric") == {'["x", "x"]': 1, '["x", "y"]': 1}
+    pq.write_table(pa.table({"ts": ts, "model": ["a"] * 3, "version": ["1"] * 3, "prediction": ["p", "q", "r"]}),
+                   lake / "c.parquet")
+    with pytest.raises(Exception, match="different column types"):
+        local.profile_source(lake)

@@ -94,6 +94,34 @@ def lake_files(source: Path) -> list[Path]:
     return files
 
 
+def lake_groups(files: list[Path]) -> list[list[Path]]:
+    """The lake's files grouped by identical Parquet schema, each group read on its own (a
+    column typed differently in two files — a model's integer predictions, another's text —
+    is never unified by a cast that would change its text). A ``(model, version, day)`` must
+    come from one group."""
+    import pyarrow.parquet as pq
+
+    groups: dict[str, list[Path]] = {}
+    for f in files:
+        sch = pq.read_schema(f).remove_metadata()
+        groups.setdefault(str(sch), []).append(f)
+    return list(groups.values())
+
+
+def check_groups(keys: list[set]) -> None:
+    """One line when a ``(model, version, day)`` has rows in files of two schemas."""
+    from console.errors import InputUnreadable
+
+    seen: set = set()
+    for k in keys:
+        both = seen & k
+        if both:
+            m, v, d = sorted(both)[0]
+            raise InputUnreadable(f"{m} version {v} on {d} is in lake files of different column types; "
+                                  "rewrite them with one schema")
+        seen |= k
+
+
 def lake_features(files: list[Path]) -> list[tuple[str, str, str]]:
     """``(name, column, kind)`` of every non-reserved column of the lake's files."""
     import pyarrow.parquet as pq
@@ -138,7 +166,7 @@ def _lake_select(files: list[Path], feats: list[tuple[str, str, str]]) -> str:
     for f in files:
         present |= set(pq.read_schema(f).names)
     cols = [f"{ident(c)}" if c in present else f"NULL AS {ident(c)}" for c in BASE_COLUMNS]
-    cols += [ident(src) for _, src, _ in feats]
+    cols += [ident(src) if src in present else f"NULL AS {ident(src)}" for _, src, _ in feats]
     paths = "[" + ", ".join(literal(str(p)) for p in files) + "]"
     return (f"SELECT model::VARCHAR AS model, version::VARCHAR AS version, CAST(ts AS DATE) AS day, "
             f"{', '.join(cols)} FROM read_parquet({paths}, union_by_name=true)")
@@ -152,19 +180,22 @@ def profile_source(source: Path, registry: Any = None, model: str | None = None)
     feats = lake_features(files)
     con = duckdb.connect(":memory:")
     con.execute("SET TimeZone='UTC'")
-    sql = _lake_select(files, feats)
     where = " WHERE model = ?" if model else ""
     params = [model] if model else []
-    pairs = [tuple(r) for r in con.execute(
-        f"SELECT DISTINCT model, version FROM ({sql}){where} ORDER BY 1, 2", params).fetchall()]
-    specs = {p: version_spec(registry, p[0], p[1], feats) for p in pairs}
+    specs: dict[tuple[str, str], VersionSpec] = {}
     rows: list[tuple] = []
-    groups = con.execute(f"SELECT DISTINCT model, version, day FROM ({sql}){where} ORDER BY 1, 2, 3", params).fetchall()
-    for m, v, d in groups:
-        t = _arrow(con.execute(f"SELECT * FROM ({sql}) WHERE model = ? AND version = ? AND day = ?", [m, v, d]))
-        if not isinstance(t, pa.Table):
-            t = t.read_all()
-        rows += profile_group(m, v, d, t, specs[(m, v)])
+    keys: list[set] = []
+    for group in lake_groups(files):
+        sql = _lake_select(group, feats)
+        groups = con.execute(f"SELECT DISTINCT model, version, day FROM ({sql}){where} ORDER BY 1, 2, 3",
+                             params).fetchall()
+        keys.append(set(groups))
+        for m, v, d in groups:
+            if (m, v) not in specs:
+                specs[(m, v)] = version_spec(registry, m, v, feats)
+            t = _arrow(con.execute(f"SELECT * FROM ({sql}) WHERE model = ? AND version = ? AND day = ?", [m, v, d]))
+            rows += profile_group(m, v, d, t, specs[(m, v)])
+    check_groups(keys)
     return to_table(rows)
 
 

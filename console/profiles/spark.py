@@ -26,7 +26,14 @@ import pyarrow as pa
 
 from console.errors import UsageError
 from console.profiles.core import FIELDS, profile_group, to_table
-from console.profiles.local import BASE_COLUMNS, lake_features, lake_files, version_spec
+from console.profiles.local import (
+    BASE_COLUMNS,
+    check_groups,
+    lake_features,
+    lake_files,
+    lake_groups,
+    version_spec,
+)
 
 OUT_SCHEMA = "model string, version string, day date, stat string, column string, key string, count long, value double"
 
@@ -68,17 +75,40 @@ def profile_spark(source: Path, registry: Any = None, master: str = "local[2]", 
     files = lake_files(source)
     feats = lake_features(files)
     spark = spark or session(master)
-    df = spark.read.option("mergeSchema", "true").parquet(*[str(f) for f in files])
+    specs: dict[tuple[str, str], Any] = {}
+    rows: list[tuple] = []
+    keys: list[set] = []
+    for group in lake_groups(files):
+        df = _projected(spark.read.parquet(*[str(f) for f in group]), feats)
+        if model is not None:
+            df = df.where(F.col("model") == model)
+        pairs = [(r["model"], r["version"]) for r in df.select("model", "version").distinct().collect()]
+        for p in pairs:
+            if p not in specs:
+                specs[p] = version_spec(registry, p[0], p[1], feats)
+        got = _profiled(df, dict(specs)).collect()
+        keys.append({(r["model"], r["version"], r["day"]) for r in got if r["stat"] == "rows"})
+        rows += [(r["model"], r["version"], r["day"], r["stat"], r["column"], r["key"], r["count"],
+                  None if r["value"] is None or (isinstance(r["value"], float) and math.isnan(r["value"]))
+                  else r["value"]) for r in got]
+    check_groups(keys)
+    return to_table(rows)
+
+
+def _projected(df, feats):
+    """The columns the local engine selects (``local._lake_select``), absent ones as nulls."""
+    from pyspark.sql import functions as F
+
     present = set(df.columns)
     cols = [F.col("model").cast("string").alias("model"), F.col("version").cast("string").alias("version"),
             F.to_date(F.col("ts")).alias("day")]
     cols += [F.col(c) if c in present else F.lit(None).alias(c) for c in BASE_COLUMNS]
-    cols += [F.col(f"`{src}`") for _, src, _ in feats]
-    df = df.select(*cols)
-    if model is not None:
-        df = df.where(F.col("model") == model)
-    pairs = [(r["model"], r["version"]) for r in df.select("model", "version").distinct().collect()]
-    specs = {p: version_spec(registry, p[0], p[1], feats) for p in pairs}
+    cols += [F.col(f"`{src}`") if src in present else F.lit(None).alias(src) for _, src, _ in feats]
+    return df.select(*cols)
+
+
+def _profiled(df, specs):
+    """``core.profile_group`` per ``(model, version, day)`` in the executors."""
 
     def one_group(pdf):
         import pandas as pd
@@ -92,8 +122,4 @@ def profile_spark(source: Path, registry: Any = None, master: str = "local[2]", 
         frame["value"] = pd.array(frame["value"], dtype="Float64")
         return pd.DataFrame(frame)
 
-    out = df.groupBy("model", "version", "day").applyInPandas(one_group, OUT_SCHEMA)
-    rows = [(r["model"], r["version"], r["day"], r["stat"], r["column"], r["key"], r["count"],
-             None if r["value"] is None or (isinstance(r["value"], float) and math.isnan(r["value"])) else r["value"])
-            for r in out.collect()]
-    return to_table(rows)
+    return df.groupBy("model", "version", "day").applyInPandas(one_group, OUT_SCHEMA)
