@@ -7,7 +7,10 @@ one group at a time through ``core.profile_group``, written under ``.console/pro
 fingerprint of what the day was computed from — the names and sizes of the day's prediction
 parts, the label parts (labels join across days, so a new label batch recomputes every day of
 every model: simple and correct), and the versions' specs (features, reference edges, task).
-A day whose fingerprint is unchanged is not read again.
+A day whose fingerprint is unchanged is not read again. The store's views hold numeric
+features as DOUBLE: a value that was not a number was counted at ingest (``features.type_errors``,
+per model, not per day) and is null in the view, so a store profile counts it as ``missing``
+and its ``type_error`` is 0; a lake profile counts it as a ``type_error``.
 
 **Lake** (``profile_source``): every ``*.parquet`` under a path, flat records in the ingest's
 format (docs/formats.md: reserved columns ``ts`` (a timestamp), ``model``, ``version``,
