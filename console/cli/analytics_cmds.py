@@ -1,6 +1,6 @@
 """Sub-commands of the analytics area (docs/formats.md, 'The command line'): ``drift``, ``quality``,
 ``performance``, ``estimate``, ``slices``,
-``ops``, ``cost``, ``value``, ``check`` and ``query``.
+``ops``, ``cost``, ``value``, ``check``, ``query`` and ``explain``.
 
 Each opens the store with the production versions from governance state, runs the matching
 ``console.analytics`` report through ``analytics.runner`` (as the TUI does) and prints its result with ``--format table|json|csv``.
@@ -139,6 +139,16 @@ def register(sub, parents) -> None:
                    help="stop the query after this long: 30s, 2m, 500ms; 0 for none "
                         "(default: [query] timeout in console.toml, else none)")
     p.set_defaults(handler=run_query_cmd)
+
+    p = sub.add_parser("explain", parents=common,
+                       help="one prediction beside its reference, with SHAP attributions; --global: a version's importance")
+    p.add_argument("request_id", nargs="?", metavar="REQUEST_ID")
+    p.add_argument("--model", help="the model that logged REQUEST_ID (needed with --global)")
+    p.add_argument("--version", help="the version (a shadow version logs the champion's request ids; "
+                                     "with --global default: the production version)")
+    p.add_argument("--global", dest="global_", action="store_true",
+                   help="mean |SHAP| per feature on the reference and on current traffic, and the change")
+    p.set_defaults(handler=run_explain)
 
 
 def run_drift(ctx) -> int:
@@ -363,6 +373,54 @@ def run_query_cmd(ctx) -> int:
     db = _open(ctx, query=True)
     with stream_query(db, ctx.args.sql, timeout=timeout) as q:
         emit_stream(q.columns, (zoned(b, text=True) for b in q.batches()), ctx.fmt)
+    return 0
+
+
+def run_explain(ctx) -> int:
+    """``explain REQUEST_ID``: the prediction's features beside the reference and its attributions;
+    ``explain --global --model M``: the version's importance (``analytics.explain``)."""
+    from console.analytics import explain
+    from console.analytics.source import resolve_version
+
+    a = ctx.args
+    ws = ctx.workspace()
+    if a.global_:
+        if a.request_id is not None or a.model is None:
+            raise UsageError("explain --global takes --model M [--version V] and no REQUEST_ID")
+        db = _open(ctx)
+        version = resolve_version(db, a.model, a.version)
+        rep = explain.global_importance(db, ws.root, a.model, version)
+        title = (f"{rep['model']} {version_label(rep['version'])} importance: {rep['method']}; "
+                 f"reference {rep['reference_rows']} rows, current {rep['current_rows']} rows")
+        if rep.get("note"):
+            title += f" ({rep['note']})"
+        emit(rep, ctx.fmt, rows=rep["features"], title=title)
+        return 0
+    if a.request_id is None:
+        raise UsageError("explain needs a REQUEST_ID (or --global --model M)")
+    rep = explain.explain_prediction(_open(ctx), ws.root, a.request_id, a.model, a.version)
+    if ctx.fmt == "json":
+        emit(rep, ctx.fmt)
+        return 0
+    attrs = {x["feature"]: x["attribution"] for x in (rep["attributions"] or {}).get("features", [])}
+    rows = [{"feature": f["feature"], "value": f["value"],
+             "reference": (f"p{f['percentile']:.1f}" if f.get("percentile") is not None
+                           else f"{100 * f['share']:.1f}% of rows" if f.get("share") is not None else "–"),
+             "flag": ("✓ ok" if f["flag"] == "ok" else f"✗ {f['flag']}"),
+             "attribution": attrs.get(f["feature"])} for f in rep["features"]]
+    label = f", label {rep['label']}" if rep["label"] is not None else ", label unknown"
+    title = (f"{rep['model']} {version_label(rep['version'])} request {rep['request_id']}: prediction "
+             f"{rep['prediction']}, score {rep['score']}{label}, latency {rep['latency_ms']} ms, cost "
+             f"{rep['cost_usd']} USD")
+    at = rep["attributions"]
+    if at:
+        add = at["additivity"]
+        title += (f"\nattributions ({at['output_space']}, {at['method']}): base {at['base_value']:.4f} + "
+                  f"sum {add['sum_plus_base'] - at['base_value']:.4f} = {add['sum_plus_base']:.4f}; "
+                  f"model output {at['output']:.4f} ({'✓ additive' if add['holds'] else '✗ not additive'})")
+    else:
+        title += f"\nattributions: none ({rep['attribution_note']})"
+    emit(rep, ctx.fmt, rows=rows, title=title)
     return 0
 
 

@@ -15,32 +15,18 @@ raises the first as ``UntrustedFiles`` (exit 2) — every governance action call
 
 from __future__ import annotations
 
-import grp
 import os
-import pwd
 import stat
 from pathlib import Path
 
 from console.errors import UsageError
+from console.ownership import user_name as _user
+from console.ownership import write_problem
 from console.workspace import Workspace
 
 
 class UntrustedFiles(UsageError):
     """console.toml, a hook or the signers file could be changed by someone other than the admin."""
-
-
-def _user(uid: int) -> str:
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:
-        return f"uid {uid}"
-
-
-def _group(gid: int) -> str:
-    try:
-        return grp.getgrgid(gid).gr_name
-    except KeyError:
-        return f"gid {gid}"
 
 
 def protected_files(ws: Workspace) -> list[Path]:
@@ -65,23 +51,7 @@ def protected_files(ws: Workspace) -> list[Path]:
     return files
 
 
-def _check(path: Path, admin: int, what: str) -> str | None:
-    try:
-        st = os.lstat(path)
-    except OSError as exc:
-        return f"cannot inspect {path}: {exc.strerror or exc}"
-    owner_ok = st.st_uid in (0, admin)
-    if not owner_ok:
-        return (f"{path} is owned by {_user(st.st_uid)}, not root or the workspace's administrator "
-                f"({_user(admin)}): it must be the administrator's {what} — "
-                f"chown {_user(admin)} {path} after checking its content")
-    if stat.S_ISLNK(st.st_mode):
-        return None  # the link itself cannot be rewritten; its target is checked separately
-    if st.st_mode & 0o020:
-        return (f"{path} is writable by group {_group(st.st_gid)}: chmod g-w {path}")
-    if st.st_mode & 0o002:
-        return f"{path} is writable by everyone: chmod o-w {path}"
-    return None
+_check = write_problem  # the shared owner-and-permission check (console.ownership)
 
 
 def trust_problems(ws: Workspace) -> list[str]:
