@@ -180,6 +180,11 @@ class ConsoleApp(App):
 
         if not target:
             return
+        if target.startswith("explain:"):
+            from console.tui.screens.explain import ExplainScreen
+
+            self.push_screen(ExplainScreen(*target.removeprefix("explain:").split("\t")))
+            return
         if target in VIEWS:
             self.action_goto(target)
             return

@@ -6,7 +6,7 @@ completion is shown as you type, tab (or →) takes it, enter goes there, esc ca
 ``resolve`` is the matching, kept apart from the screen so it can be read (and tested) alone:
 an exact name first, else the one name the text is the start of (``model/tab`` names only
 once a ``/`` is typed); views, then tabs, then
-models when names collide.
+models when names collide. ``explain <request id> [model] [version]`` opens the explain screen.
 """
 
 from __future__ import annotations
@@ -71,6 +71,10 @@ class JumpScreen(ModalScreen[str | None]):
         inp.action_cursor_right()  # at the end, Input's → accepts the suggestion
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
+        words = event.value.strip().lstrip(":").split()
+        if len(words) >= 2 and words[0].lower() == "explain":  # explain <request id> [model] [version]
+            self.dismiss("explain:" + "\t".join(words[1:4]))
+            return
         match = resolve(event.value, self.names)
         if match is None:
             self.notify(f"no view, tab or model named {event.value.strip()!r}", severity="warning")
