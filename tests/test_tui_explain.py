@@ -42,3 +42,26 @@ async def test_explain_of_an_unknown_id_says_it_failed(sample_ws) -> None:
         await pilot.press("colon", *"explain nope", "enter")
         await settle(app, pilot)
         assert "✗ failed: no prediction with request id 'nope'" in screen_text(app)
+
+
+async def test_explain_the_highlighted_query_row(sample_ws) -> None:
+    from tests.test_tui_query import type_sql
+
+    app = make_app(sample_ws, CAROL)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("f5")
+        await settle(app, pilot)
+        await type_sql(app, pilot, "SELECT request_id, model, version FROM predictions "
+                                   "WHERE request_id IN ('cr-20261104-00001', '000001') ORDER BY model, version")
+        await pilot.press("ctrl+j")
+        await settle(app, pilot)
+        table = app.screen.query_one("#query-table")
+        assert table.row_count == 3  # credit-risk v2 and v3 (shadow), delivery-eta v2
+        table.focus()
+        await pilot.press("down")  # the second row: credit-risk v3
+        await pilot.press("ctrl+g")
+        await settle(app, pilot)
+        assert type(app.screen).__name__ == "ExplainScreen"
+        assert (app.screen.request_id, app.screen.model, app.screen.version) == ("cr-20261104-00001", "credit-risk", "3")
+        assert "credit-risk v3 · request cr-20261104-00001" in screen_text(app)

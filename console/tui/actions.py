@@ -101,6 +101,7 @@ ACTIONS: tuple[Action, ...] = (
     Action("query.parquet", "ctrl+o", "Export result to Parquet", "export('parquet')", priority=True, label="Parquet"),
     Action("query.focus", "ctrl+l", "Editor / schema / results", "cycle_focus", priority=True, label="Focus"),
     Action("query.select_all", "ctrl+a", "Select all of the SQL", "select_all_sql", priority=True, show=False),
+    Action("query.explain", "ctrl+g", "Explain the highlighted row's request_id", "explain_row", priority=True, show=False),
 )
 
 SCREEN_TITLES = {

@@ -190,6 +190,7 @@ class QueryScreen(ConsoleScreen):
         self.app.call_from_thread(self.show_result, sql, table, total, elapsed)
 
     def clear_result(self) -> None:
+        self.result_table = None
         """No result on screen (and none to export) until the next one arrives."""
         self.last_sql = None
         self.result_rows = 0
@@ -204,6 +205,7 @@ class QueryScreen(ConsoleScreen):
 
         self.last_sql = sql
         self.result_rows = table.num_rows
+        self.result_table = table
         box = self.query_one("#query-results", Vertical)
         await box.remove_children()
         await box.mount(DataTable(backend=ArrowBackend(table), id="query-table", cursor_type="cell",
@@ -215,6 +217,24 @@ class QueryScreen(ConsoleScreen):
             self.set_status(f"▲ first {shown}, of {total:,} rows (ctrl+e/ctrl+o export them all)")
         else:
             self.set_status(f"✓ {shown}")
+
+    def action_explain_row(self) -> None:
+        """Open the explain screen for the highlighted result row's ``request_id`` (with its
+        ``model`` and ``version`` when the result has them)."""
+        from console.tui.screens.explain import ExplainScreen
+
+        table = getattr(self, "result_table", None)
+        if table is None or "request_id" not in table.column_names or not self.query("#query-table"):
+            self.notify("explain needs a result with a request_id column", severity="warning")
+            return
+        row = self.query_one("#query-table").cursor_coordinate.row
+        if not 0 <= row < table.num_rows:
+            return
+
+        def value(col: str):
+            return str(table.column(col)[row].as_py()) if col in table.column_names else None
+
+        self.app.push_screen(ExplainScreen(value("request_id"), value("model"), value("version")))
 
     def action_cancel_query(self) -> None:
         stream = self.stream
