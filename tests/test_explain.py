@@ -205,3 +205,31 @@ def test_global_importance_is_mean_abs_shap(db, ingested_sample: Path):
     for f in rep["features"]:
         assert f["reference"] == pytest.approx(want[f["feature"]], rel=1e-9)
         assert f["current"] is not None and f["change"] == pytest.approx(f["current"] - f["reference"])
+
+
+def test_global_importance_without_shap_is_sklearn_permutation_importance(ingested_sample: Path, monkeypatch):
+    import sys
+
+    from sklearn.inspection import permutation_importance
+
+    monkeypatch.setitem(sys.modules, "shap", None)
+    db = _open(ingested_sample)
+    try:
+        rep = E.global_importance(db, ingested_sample, "credit-risk", "3", sample=150)
+        info = db.registry.get("credit-risk", "3")
+        model = E.load_model(ingested_sample, info)
+        rows, labels = E._logged_rows(db, "credit-risk", "3", model.features, 150)
+    finally:
+        db.close()
+    assert rep["method"].startswith("permutation importance") and "pip install" in rep["note"]
+    # the latest logged rows have no labels yet (they arrive days later): no current importance
+    assert all(v is None for v in labels) and all(f["current"] is None for f in rep["features"])
+    import pyarrow.parquet as pq
+
+    ref = pq.read_table(ingested_sample / "reference/credit-risk/3.parquet")
+    idx = np.sort(np.random.default_rng([E.SEED, 1]).choice(ref.num_rows, size=150, replace=False))
+    X = model.matrix({f: [ref.column(f).to_pylist()[i] for i in idx] for f in model.features})
+    y = np.array([ref.column("label").to_pylist()[i] for i in idx])
+    want = permutation_importance(model.pipeline, X, y, n_repeats=5, random_state=E.SEED).importances_mean
+    got = {f["feature"]: f["reference"] for f in rep["features"]}
+    assert np.allclose([got[f] for f in model.features], want)
