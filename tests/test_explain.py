@@ -233,3 +233,17 @@ def test_global_importance_without_shap_is_sklearn_permutation_importance(ingest
     want = permutation_importance(model.pipeline, X, y, n_repeats=5, random_state=E.SEED).importances_mean
     got = {f["feature"]: f["reference"] for f in rep["features"]}
     assert np.allclose([got[f] for f in model.features], want)
+
+
+def test_cli_global_importance(ingested_sample: Path):
+    code, out, err = cli(ingested_sample, "explain", "--global", "--model", "credit-risk", "--version", "3",
+                         "--format", "json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["reference_rows"] == 500 and doc["current_rows"] == 500
+    registered = json.loads((ingested_sample / "registry/credit-risk/3.json").read_text())["features"]
+    assert {f["feature"] for f in doc["features"]} == set(registered)
+    assert all(f["change"] == pytest.approx(f["current"] - f["reference"]) for f in doc["features"])
+    code, out, err = cli(ingested_sample, "explain", "--global")
+    assert code == 2 and err.strip().splitlines() == [
+        "mlops-console: explain --global takes --model M [--version V] and no REQUEST_ID"]
