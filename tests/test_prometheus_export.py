@@ -119,11 +119,22 @@ def assert_matches_cli(ws: Path, got: dict) -> None:
         assert one(got, "mlops_console_cost_month_to_date_usd", model=m) == pytest.approx(b["mtd_usd"], rel=1e-12)
         assert one(got, "mlops_console_budget_usd", model=m) == b["budget_usd"]
         assert one(got, "mlops_console_cost_projected_usd", model=m) == pytest.approx(b["projected_usd"], rel=1e-12)
-    # the estimated metric is not in this build: no value, and said so for every model
-    assert "mlops_console_estimated_metric" not in got
+    # the estimated primary metric: estimate's JSON over the drift window as one window (binary:
+    # CBPE roc_auc, regression: DLE rmse); a multiclass model cannot be estimated: said so
+    tasks = {m["model"]: m["task"] for m in cli_json(ws, "models")}
     for model in MODELS:
-        assert one(got, "mlops_console_not_evaluated", model=model, metric="estimated_metric", kind="",
-                   reason="unavailable") == 1
+        if tasks[model] == "multiclass":
+            assert one(got, "mlops_console_not_evaluated", model=model, metric="estimated_metric", kind="",
+                       reason="not_applicable") == 1
+            continue
+        metric = {"binary": "roc_auc", "regression": "rmse"}[tasks[model]]
+        d_start = one(got, "mlops_console_window_start_timestamp_seconds", model=model, window="drift")
+        d_end = one(got, "mlops_console_window_end_timestamp_seconds", model=model, window="drift")
+        est = cli_json(ws, "estimate", "--model", model, "--window", "all", "--metric", metric,
+                       "--start", at(d_start), "--end", at(d_end))
+        (w,) = est["windows"]
+        assert one(got, "mlops_console_estimated_metric", model=model, version=production[model],
+                   metric=metric) == pytest.approx(w["metrics"][metric]["estimated"], rel=1e-12)
 
 
 def test_textfile_is_what_the_cli_reports(sample_ws: Path, tmp_path: Path) -> None:
@@ -204,7 +215,11 @@ def test_a_value_that_cannot_be_computed_is_left_out_not_zero(sample_ws: Path) -
                        reason="error") == 1
             assert not [k for k in got["mlops_console_alerts"] if dict(k)["model"] == model and dict(k)["kind"] == kind]
     errors = sum(v for k, v in got["mlops_console_not_evaluated"].items() if dict(k)["reason"] == "error")
-    assert one(got, "mlops_console_evaluation_errors") == errors == 3 * 7  # 2 metrics + 5 alert kinds
+    # 2 metrics + 5 alert kinds per model, and the estimate of a model whose reference it reads
+    estimated = [dict(k)["model"] for k, v in got["mlops_console_not_evaluated"].items()
+                 if dict(k)["metric"] == "estimated_metric" and dict(k)["reason"] == "error"]
+    assert {dict(k)["model"] for k in got.get("mlops_console_estimated_metric", {})}.isdisjoint(estimated)
+    assert one(got, "mlops_console_evaluation_errors") == errors == 3 * 7 + len(estimated)
     # what could be computed still is
     assert one(got, "mlops_console_alerts", model="ticket-router", kind="budget", severity="critical") == 1
     assert {dict(k)["model"] for k in got["mlops_console_error_rate"]} == set(MODELS)

@@ -195,3 +195,30 @@ def test_a_window_that_cannot_be_computed_raises_nothing(sample_ws: Path) -> Non
     assert {e["model"]: e["outcome"] for e in rep["models"]}["credit-risk"] == "not_evaluated"
     assert "policy incomplete" in res.stderr and "Traceback" not in res.stderr
     assert len(entries(ws)) == before
+
+
+def test_estimated_performance_holds_without_labels(sample_ws: Path) -> None:
+    """``estimated_performance``: each window's estimate is what ``estimate`` prints for that
+    window, breach = worse than the offline metric by more than the tolerance; a multiclass
+    model cannot be estimated and is skipped with the reason, never "does not hold"."""
+    ws = with_policy(sample_ws, toml=POLICY.replace('["drift", "performance"]', '["estimated_performance"]'))
+    rep = cli_json(ws, "policy", "run", "--dry-run")
+    assert not rep["errors"] and not rep["raised"]
+    skipped = {s["model"]: s["reason"] for s in rep["skipped"]}
+    assert "multiclass" in skipped["ticket-router"]
+    for entry in rep["models"]:
+        if entry["model"] == "ticket-router":  # nothing judged: not "does not hold"
+            assert entry["conditions"] == {} and entry["outcome"] == "not_applicable"
+            continue
+        wins = entry["conditions"]["estimated_performance"]
+        assert len(wins) == 3
+        for w in wins:
+            est = cli_json(ws, "estimate", "--model", entry["model"], "--window", "all", "--metric", w["metric"],
+                           "--start", w["start"], "--end", w["end"])
+            (got,) = est["windows"]
+            assert w["estimated"] == pytest.approx(got["metrics"][w["metric"]]["estimated"], rel=1e-12)
+            worse = (w["estimated"] - w["offline"]) if w["metric"] == "rmse" else (w["offline"] - w["estimated"])
+            assert w["worse_by"] == pytest.approx(worse)
+            assert w["status"] == ("breach" if worse > w["tolerance"] else "ok")
+        held = all(w["status"] == "breach" for w in wins)
+        assert entry["holds"] == held and entry["outcome"] == ("dry_run" if held else "does_not_hold")

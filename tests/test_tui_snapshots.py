@@ -36,6 +36,6 @@ SCREENS = {
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 @pytest.mark.parametrize("screen", list(SCREENS))
-def test_main_screens(snap_compare, ingested_sample, screen, size) -> None:
-    app = make_app(ingested_sample, ALICE)
+def test_main_screens(snap_compare, sample_ws, screen, size) -> None:
+    app = make_app(sample_ws, ALICE)  # a private copy: no alert history other tests' checks left
     assert snap_compare(app, terminal_size=size, run_before=runner(*SCREENS[screen]))

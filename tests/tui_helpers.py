@@ -74,9 +74,12 @@ def ingested_sample_fixture(tmp_path_factory) -> Path:
 
 @pytest.fixture(name="sample_ws")
 def sample_ws_fixture(ingested_sample: Path, tmp_path: Path) -> Path:
-    """A private copy of the ingested sample (journal changes stay in this test)."""
+    """A private copy of the ingested sample (journal changes stay in this test), without the
+    alert history other tests' ``check`` runs left in the shared one (alert states start new)."""
     root = tmp_path / "ws"
-    shutil.copytree(ingested_sample, root)
+    store = ingested_sample / ".console"
+    shutil.copytree(ingested_sample, root,
+                    ignore=lambda folder, names: ["alerts"] if Path(folder) == store and "alerts" in names else [])
     return root
 
 

@@ -15,8 +15,7 @@ the same functions the command line reports with — nothing is computed twice o
 A value that cannot be computed is never exported as 0 (nor as anything): it is left out, and
 ``mlops_console_not_evaluated{model, metric, kind, reason}`` says so — ``reason`` ``error`` (it
 failed: also counted in ``mlops_console_evaluation_errors``), ``not_applicable`` (no production
-version, no traffic, no budget, a rule ``check`` skipped) or ``unavailable`` (not in this build:
-the estimated metric). ``mlops_console_up`` is 1 when the store was read.
+version, no traffic, no budget, a rule ``check`` skipped, a multiclass model's estimate). ``mlops_console_up`` is 1 when the store was read.
 
 ``SnapshotCollector`` is a ``prometheus_client`` collector over a function that returns the
 current snapshot: the server (``serve-metrics``) evaluates it afresh on every scrape; the
@@ -52,7 +51,7 @@ FAMILIES: dict[str, tuple[str, tuple[str, ...]]] = {
     "up": ("1 when the workspace's store was read (0: nothing else could be evaluated)", ()),
     "evaluation_errors": ("values that could not be computed (each is a not_evaluated series with "
                           "reason=\"error\"); 0 when every value was computed", ()),
-    "not_evaluated": ("1 for each value left out: reason error, not_applicable or unavailable", (
+    "not_evaluated": ("1 for each value left out: reason error or not_applicable", (
         "model", "metric", "kind", "reason")),
     "drift_share": ("share of the production version's features that drifted over the latest "
                     "[alerts] window", ("model", "version")),
@@ -66,8 +65,8 @@ FAMILIES: dict[str, tuple[str, tuple[str, ...]]] = {
     "budget_usd": ("the model's monthly budget (registry monthly_budget_usd)", ("model",)),
     "budget_burn_ratio": ("month-to-date spend / monthly budget", ("model",)),
     "cost_projected_usd": ("month-to-date spend projected to the month's end", ("model",)),
-    "estimated_metric": ("the production version's primary metric estimated without labels "
-                         "(not in this build: console.analytics.estimate)", ("model", "version", "metric")),
+    "estimated_metric": ("the production version's primary metric estimated without labels over the "
+                         "drift window (estimate: CBPE or DLE)", ("model", "version", "metric")),
     "window_start_timestamp_seconds": ("start of the window a model's values cover (window drift "
                                        "or ops)", ("model", "window")),
     "window_end_timestamp_seconds": ("end (exclusive) of that window", ("model", "window")),
@@ -219,15 +218,30 @@ def _cost(db: StoreSnapshot, out: _Out, models: list[str]) -> None:
 
 
 def _estimated(db: StoreSnapshot, out: _Out, model: str) -> None:
-    """THE PLACE FOR THE ESTIMATED METRIC. ``console.analytics.estimate`` (CBPE: the primary
-    metric estimated from scores, without labels) is not in this build, so no value exists:
-    ``mlops_console_estimated_metric`` has no series and every model with a production version
-    says ``reason="unavailable"``. Wiring it in replaces this body with its report's value over
-    the drift window (``out.add("estimated_metric", (model, version, metric), value)``)."""
-    if (db.production or {}).get(model) is None:
+    """The production version's primary metric estimated without labels (``estimate``: CBPE for
+    binary, DLE for regression) over the drift window, as one window; ``not_applicable`` for a
+    multiclass model (its logs carry no per-class probabilities) or one without production."""
+    from console.analytics.estimate import estimate_report
+    from console.analytics.metrics import PRIMARY_METRIC
+
+    version = (db.production or {}).get(model)
+    info = db.registry.get(model, version) if version is not None else None
+    if info is None or info.task not in ("binary", "regression"):
         out.missing(model, "estimated_metric", "not_applicable")
-    else:
-        out.missing(model, "estimated_metric", "unavailable")
+        return
+
+    def compute() -> None:
+        cfg = config_for(db, model)
+        rng = _latest(db, model, version, W.parse_window(cfg.alerts.window) or 7 * 86400)
+        if rng is None:
+            raise UsageError(f"no traffic for production version {version}")
+        metric = PRIMARY_METRIC[info.task]
+        rep = estimate_report(db, model, version, "all", rng[0], rng[1], metric=metric, config=cfg)
+        wins = [w for w in rep["windows"] if (w["metrics"].get(metric) or {}).get("estimated") is not None]
+        if not wins:
+            raise UsageError("no window could be estimated")
+        out.add("estimated_metric", (model, version, metric), wins[-1]["metrics"][metric]["estimated"])
+    _attempt(out, model, ["estimated_metric"], compute)
 
 
 def families(db: StoreSnapshot) -> list[GaugeMetricFamily]:

@@ -8,7 +8,10 @@ The rule holds for a model when one of its conditions (``when``) breaches in eac
 
 - ``drift``: the window's ``drift_report`` finds dataset drift (multivariate off);
 - ``performance``: with at least ``min_labelled`` labelled rows, the live primary metric is
-  worse than the registry's offline value by more than ``performance_tolerance``.
+  worse than the registry's offline value by more than ``performance_tolerance``;
+- ``estimated_performance``: the primary metric estimated without labels (``estimate``: CBPE
+  for binary, DLE for regression; labels not needed) is worse than the offline value by more
+  than ``performance_tolerance`` — the condition that can hold before any label arrives.
 
 A window without traffic or with too few labels does not breach (the condition is not shown
 to hold); a window that cannot be computed is an ``errors`` entry — never "does not hold".
@@ -33,7 +36,7 @@ from console.errors import UsageError
 from console.identity import SYSTEM, Identity, os_user
 from console.workspace import Workspace
 
-CONDITIONS = ("drift", "performance")
+CONDITIONS = ("drift", "performance", "estimated_performance")
 MAX_WINDOWS = 30
 OPEN_STATES = ("pending", "approved")
 
@@ -142,6 +145,37 @@ def _performance(db, model: str, version: str, wins, config, policy: RetrainPoli
     return out
 
 
+def _estimated(db, model: str, version: str, wins, config, policy: RetrainPolicy) -> list[dict[str, Any]]:
+    from console.analytics.estimate import estimate_report
+    from console.analytics.metrics import LOWER_IS_BETTER, PRIMARY_METRIC
+    from console.analytics.windows import iso
+
+    info = db.registry.get(model, version)
+    metric = PRIMARY_METRIC.get(info.task) if info is not None else None
+    offline = info.metrics.get(metric) if info is not None and metric else None
+    if offline is None:
+        raise UsageError(f"the registry has no offline {metric} for {model} {version}")
+    tol = policy.performance_tolerance if policy.performance_tolerance is not None \
+        else config.alerts.performance_tolerance
+    out = []
+    for lo, hi in wins:
+        rep = estimate_report(db, model, version, "all", lo, hi, metric=metric, config=config)
+        w = rep["windows"][0] if rep["windows"] else {"rows": 0, "metrics": {}}
+        m = w["metrics"].get(metric) or {}
+        est = m.get("estimated")
+        entry = {"start": iso(lo), "end": iso(hi), "metric": metric, "estimated": est,
+                 "lower": m.get("lower"), "upper": m.get("upper"), "offline": offline, "rows": w["rows"],
+                 "tolerance": tol, "worse_by": None}
+        if not w["rows"] or est is None:
+            entry["status"] = "no_traffic"
+        else:
+            worse = (est - offline) if metric in LOWER_IS_BETTER else (offline - est)
+            entry["worse_by"] = worse
+            entry["status"] = "breach" if worse > tol else "ok"
+        out.append(entry)
+    return out
+
+
 def evaluate(db, policy: RetrainPolicy, model: str | None = None) -> dict[str, Any]:
     """``{"rule", "models": [{"model", "version", "holds", "conditions": {name: windows},
     "held": [names]}], "skipped": [{"model", "condition", "reason"}], "errors": [{"model", "condition",
@@ -178,6 +212,7 @@ def evaluate(db, policy: RetrainPolicy, model: str | None = None) -> dict[str, A
         for cond in policy.when:
             try:
                 windows = (_drift(db, m, version, wins, config) if cond == "drift"
+                           else _estimated(db, m, version, wins, config, policy) if cond == "estimated_performance"
                            else _performance(db, m, version, wins, config, policy))
             except UsageError as exc:  # does not apply (no offline metric, no reference): said why
                 out["skipped"].append({"model": m, "condition": cond, "reason": str(exc)})
@@ -196,7 +231,8 @@ def evaluate(db, policy: RetrainPolicy, model: str | None = None) -> dict[str, A
 
 
 def _reason(policy: RetrainPolicy, entry: dict[str, Any]) -> str:
-    said = {"drift": "dataset drift", "performance": "live metric below tolerance"}
+    said = {"drift": "dataset drift", "performance": "live metric below tolerance",
+            "estimated_performance": "estimated metric (no labels needed) below tolerance"}
     what = " and ".join(said[c] for c in entry["held"])
     return (f"retrain policy: {what} in each of the last {policy.consecutive_windows} windows of "
             f"{policy.window} ({entry['model']} {entry['version']})")
@@ -233,6 +269,9 @@ def run(ws: Workspace, db, policy: RetrainPolicy, model: str | None = None, dry_
     for entry in rep["models"]:
         if not entry["complete"]:  # a condition could not be computed: unknown raises nothing
             entry["outcome"] = "not_evaluated"
+            continue
+        if not entry["conditions"]:  # every condition skipped (reasons in ``skipped``): nothing judged
+            entry["outcome"] = "not_applicable"
             continue
         if not entry["holds"]:
             entry["outcome"] = "does_not_hold"
