@@ -49,7 +49,7 @@ import numpy as np
 from console.analytics import windows as W
 from console.analytics.config import AnalyticsConfig, config_for
 from console.analytics.incremental import windowed
-from console.analytics.metrics import positive_label, threshold_of
+from console.analytics.metrics import LOWER_IS_BETTER, positive_label, threshold_of
 from console.analytics.performance import performance_report, registry_key, report_windows, task_of
 from console.analytics.source import Scope, StoreLike, aware, model_features, resolve_version
 from console.errors import UsageError
@@ -61,7 +61,6 @@ METRICS = {
 }
 METHOD = {"binary": "CBPE", "regression": "DLE"}
 SAMPLING_ERROR_RANGE = 3  # bands: estimated ± 3 sampling errors, as NannyML
-LOWER_IS_BETTER = {"mae", "mse", "rmse"}
 
 
 # -- CBPE: calibration ------------------------------------------------------------------------

@@ -34,7 +34,13 @@ METRICS = {
     "multiclass": ("accuracy", "macro_f1"),
     "regression": ("mae", "rmse", "mape", "r2"),
 }
-LOWER_IS_BETTER = {"log_loss", "brier", "mae", "rmse", "mape"}
+LOWER_IS_BETTER = {"log_loss", "brier", "mae", "mse", "rmse", "mape"}  # mse: estimate's DLE reports it
+
+
+def worse_by(metric: str, reference: float, value: float) -> float:
+    """How much worse ``value`` is than ``reference`` (positive = worse), whatever the metric's
+    direction: the promotion gates, the retrain policy and the estimate compare this way."""
+    return (value - reference) if metric in LOWER_IS_BETTER else (reference - value)
 # The one metric that stands for a task wherever one number is shown or compared: the fleet's
 # live column, the performance tab's plot, the promotion gates (unless [gates] metric says
 # otherwise). docs/analytics.md documents it.

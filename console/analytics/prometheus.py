@@ -35,7 +35,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from console.analytics import windows as W
 from console.analytics.alerts import ALL_KINDS, _latest, check_alerts
-from console.analytics.config import config_for
+from console.analytics.config import AnalyticsConfig, config_for
 from console.analytics.cost import budget_status
 from console.analytics.drift import drift_report
 from console.analytics.ops import ops_report
@@ -119,6 +119,16 @@ def _attempt(out: _Out, model: str, metrics: list[str], fn: Callable[[], None]) 
             out.missing(model, m, "error")
 
 
+def _drift_window(db: StoreSnapshot, model: str, version: str) -> tuple[AnalyticsConfig, tuple]:
+    """The model's settings and the latest ``[alerts] window`` of the production version's
+    traffic (``check``'s drift window): the window of the drift share and the estimate."""
+    cfg = config_for(db, model)
+    rng = _latest(db, model, version, W.parse_window(cfg.alerts.window) or 7 * 86400)
+    if rng is None:
+        raise UsageError(f"no traffic for production version {version}")
+    return cfg, rng
+
+
 def _drift(db: StoreSnapshot, out: _Out, model: str) -> None:
     version = (db.production or {}).get(model)
     if version is None:
@@ -127,10 +137,7 @@ def _drift(db: StoreSnapshot, out: _Out, model: str) -> None:
         return
 
     def compute() -> None:
-        cfg = config_for(db, model)
-        rng = _latest(db, model, version, W.parse_window(cfg.alerts.window) or 7 * 86400)
-        if rng is None:
-            raise UsageError(f"no traffic for production version {version}")
+        cfg, rng = _drift_window(db, model, version)
         rep = drift_report(db, model, version, rng[0], rng[1], config=cfg, multivariate=False)
         dd = rep["dataset_drift"]
         if not dd.get("tested_features"):
@@ -231,10 +238,7 @@ def _estimated(db: StoreSnapshot, out: _Out, model: str) -> None:
         return
 
     def compute() -> None:
-        cfg = config_for(db, model)
-        rng = _latest(db, model, version, W.parse_window(cfg.alerts.window) or 7 * 86400)
-        if rng is None:
-            raise UsageError(f"no traffic for production version {version}")
+        cfg, rng = _drift_window(db, model, version)
         metric = PRIMARY_METRIC[info.task]
         rep = estimate_report(db, model, version, "all", rng[0], rng[1], metric=metric, config=cfg)
         wins = [w for w in rep["windows"] if (w["metrics"].get(metric) or {}).get("estimated") is not None]

@@ -37,7 +37,7 @@ import hashlib
 from typing import Any
 
 from console import clock, durations
-from console.analytics.metrics import LOWER_IS_BETTER, PRIMARY_METRIC
+from console.analytics.metrics import LOWER_IS_BETTER, PRIMARY_METRIC, worse_by
 from console.errors import UsageError
 from console.governance.journal import canonical
 from console.governance.state import fleet_state
@@ -125,11 +125,6 @@ def _clean(value: Any) -> Any:
     return value if isinstance(value, (int, str)) else str(value)
 
 
-def _worse_by(metric: str, champion: float, challenger: float) -> float:
-    """How much worse the challenger is (positive = worse), whatever the metric's direction."""
-    return (challenger - champion) if metric in LOWER_IS_BETTER else (champion - challenger)
-
-
 def evaluate_gates(
     ws: Workspace,
     model: str,
@@ -210,7 +205,7 @@ def _offline(registry: Registry, model: str, champion: str | None, version: str,
         missing = [v for v, x in ((version, chal_value), (champion, champ_value)) if x is None]
         return _gate("offline_metric", "not_evaluated",
                      f"not evaluated: no offline {metric} in the registry for version {', '.join(missing)}", **ev)
-    worse = _worse_by(metric, champ_value, chal_value)
+    worse = worse_by(metric, champ_value, chal_value)
     ev["worse_by"] = worse
     note = ""
     # A retrained version may record its parent's score on the same holdout: the fairer
@@ -298,7 +293,7 @@ def _live(db, model: str, champion: str | None, version: str, metric: str, cfg) 
                      f"not evaluated: over the overlap, labelled challenger {c_lab}, champion {p_lab} (need {need})", **ev)
     if c_val is None or p_val is None:
         return _gate("live_metric", "not_evaluated", f"not evaluated: live {metric} could not be computed", **ev)
-    worse = _worse_by(metric, p_val, c_val)
+    worse = worse_by(metric, p_val, c_val)
     ev["worse_by"] = worse
     status = "passed" if worse <= tol + 1e-12 else "failed"
     return _gate("live_metric", status,

@@ -115,13 +115,19 @@ def _drift(db, model: str, version: str, wins, config) -> list[dict[str, Any]]:
     return out
 
 
+def _tolerance(policy: RetrainPolicy, config) -> float:
+    """The rule's ``performance_tolerance``, else the model's ``[alerts]`` one."""
+    if policy.performance_tolerance is not None:
+        return policy.performance_tolerance
+    return config.alerts.performance_tolerance
+
+
 def _performance(db, model: str, version: str, wins, config, policy: RetrainPolicy) -> list[dict[str, Any]]:
-    from console.analytics.metrics import LOWER_IS_BETTER, PRIMARY_METRIC
+    from console.analytics.metrics import PRIMARY_METRIC, worse_by
     from console.analytics.performance import overall_metrics
     from console.analytics.windows import iso
 
-    tol = policy.performance_tolerance if policy.performance_tolerance is not None \
-        else config.alerts.performance_tolerance
+    tol = _tolerance(policy, config)
     least = policy.min_labelled if policy.min_labelled is not None else int(config.alerts.performance_min_labelled)
     out = []
     for lo, hi in wins:
@@ -138,7 +144,7 @@ def _performance(db, model: str, version: str, wins, config, policy: RetrainPoli
         elif rep["labelled"] < least or live is None:
             entry["status"] = "insufficient_labels"
         else:
-            worse = (live - offline) if metric in LOWER_IS_BETTER else (offline - live)
+            worse = worse_by(metric, offline, live)
             entry["worse_by"] = worse
             entry["status"] = "breach" if worse > tol else "ok"
         out.append(entry)
@@ -147,7 +153,7 @@ def _performance(db, model: str, version: str, wins, config, policy: RetrainPoli
 
 def _estimated(db, model: str, version: str, wins, config, policy: RetrainPolicy) -> list[dict[str, Any]]:
     from console.analytics.estimate import estimate_report
-    from console.analytics.metrics import LOWER_IS_BETTER, PRIMARY_METRIC
+    from console.analytics.metrics import PRIMARY_METRIC, worse_by
     from console.analytics.windows import iso
 
     info = db.registry.get(model, version)
@@ -155,8 +161,7 @@ def _estimated(db, model: str, version: str, wins, config, policy: RetrainPolicy
     offline = info.metrics.get(metric) if info is not None and metric else None
     if offline is None:
         raise UsageError(f"the registry has no offline {metric} for {model} {version}")
-    tol = policy.performance_tolerance if policy.performance_tolerance is not None \
-        else config.alerts.performance_tolerance
+    tol = _tolerance(policy, config)
     out = []
     for lo, hi in wins:
         rep = estimate_report(db, model, version, "all", lo, hi, metric=metric, config=config)
@@ -169,7 +174,7 @@ def _estimated(db, model: str, version: str, wins, config, policy: RetrainPolicy
         if not w["rows"] or est is None:
             entry["status"] = "no_traffic"
         else:
-            worse = (est - offline) if metric in LOWER_IS_BETTER else (offline - est)
+            worse = worse_by(metric, offline, est)
             entry["worse_by"] = worse
             entry["status"] = "breach" if worse > tol else "ok"
         out.append(entry)
