@@ -8,7 +8,8 @@ Three populations, each a pure function of a numpy ``Generator`` and a row count
 
 The ground truth is drawn from a known formula of the features, so models trained on it are
 real models with real errors; the story's incidents are switches on these functions
-(``shifted`` for the drift episode, ``north_shock`` for the degraded slice).
+(``shifted`` for the drift episode, ``north_shock`` for the degraded slice, ``credit_campaign``
+for the borderline applicants of the last days).
 """
 
 from __future__ import annotations
@@ -61,6 +62,20 @@ def credit_features(rng: np.random.Generator, n: int, shifted: bool = False) -> 
         "channel": channel,
         "employment": employment,
     }
+
+
+def credit_campaign(rng: np.random.Generator, f: Columns, share: float) -> Columns:
+    """A share of the applications replaced by a broker's pre-screened mailing: incomes near 40k
+    and debt ratios near 0.5, where credit-risk v2's scores crowd around its threshold. Only
+    features the models see move (a covariate shift: the chance of default given the features is
+    the same), so an estimate from the scores sees it before any label does."""
+    n = len(f["income"])
+    sel = rng.random(n) < share
+    k = int(sel.sum())
+    out = {name: values.copy() for name, values in f.items()}
+    out["income"][sel] = np.maximum(rng.lognormal(np.log(40_000), 0.12, k), 4_000).round(-2)
+    out["debt_ratio"][sel] = np.clip(rng.normal(0.50, 0.05, k), 0.0, 1.0).round(3)
+    return out
 
 
 _EMP_EFFECT = {"salaried": 0.0, "self-employed": 0.25, "contractor": 0.3, "unemployed": 0.45}

@@ -25,6 +25,8 @@ DRIFT_DAY = dt.date(2026, 11, 12)  # credit-risk: aggregator channel arrives, po
 ERROR_DAY, ERROR_HOURS = dt.date(2026, 11, 17), (12, 14)  # delivery-eta error burst (UTC hours)
 WEATHER_DAY = dt.date(2026, 11, 19)  # delivery-eta: the weather feed fails, `weather` logged empty
 WEATHER_GAP = 0.4  # share of delivery-eta requests from WEATHER_DAY that log no weather
+CAMPAIGN_DAY = dt.date(2026, 11, 20)  # credit-risk: a broker's pre-screened mailing brings borderline applicants
+CAMPAIGN_SHARE = 0.6  # share of credit-risk applicants from CAMPAIGN_DAY that come from the campaign
 
 SHADOW_SHARE = 0.30  # share of credit-risk requests v3 also scores from SHADOW_DAY
 

@@ -7,7 +7,8 @@ Each model is served the way a real service of its kind would log:
   written by the old service, which logged ``version`` as a number. Version 3 scores a share of
   requests in shadow from ``SHADOW_DAY`` (same ``request_id``). Labels (early default) arrive
   1–7 days late: most from the collections feed (JSONL, with ``model``), some from manual
-  review (CSV, without ``model``).
+  review (CSV, without ``model``). From ``CAMPAIGN_DAY`` a broker's mailing brings borderline
+  applicants (``population.credit_campaign``), days whose labels have hardly begun to arrive.
 - ``delivery-eta``: CSV with epoch-second ``ts`` and zero-padded ``request_id`` (``"004213"``);
   labels (actual minutes) in CSV when the order is delivered.
 - ``ticket-router``: one Parquet file a day with a timestamp column and ``cost_usd`` per
@@ -82,7 +83,7 @@ def _label_files(root: Path, events: list[tuple[int, dict[str, Any]]], folder: s
 # -- credit-risk -------------------------------------------------------------------------------
 
 def credit_risk(root: Path, v2: Trained, v3: Trained, seed: int, scale: float) -> Facts:
-    facts = Facts(extra={"shadow_predictions": 0})
+    facts = Facts(extra={"shadow_predictions": 0, "campaign_served": 0, "campaign_labelled": 0})
     collections: list[tuple[int, dict[str, Any]]] = []
     manual: list[tuple[int, dict[str, Any]]] = []
     files: list[tuple[dt.date, list[str]]] = []
@@ -92,6 +93,8 @@ def credit_risk(root: Path, v2: Trained, v3: Trained, seed: int, scale: float) -
         n = _count(rng, 1500 * scale, 0.7 if _weekend(day) else 1.0)
         ts = tl.times_of_day(rng, day, n, tl.BUSINESS_HOURS)
         f = pop.credit_features(rng, n, shifted=day >= tl.DRIFT_DAY)
+        if day >= tl.CAMPAIGN_DAY:  # a generator of its own: every other draw of the day is unchanged
+            f = pop.credit_campaign(np.random.default_rng([seed, 1, di, 1]), f, tl.CAMPAIGN_SHARE)
         shock = NORTH_SHOCK if day >= tl.SLICE_DAY else 0.0
         truth = (rng.random(n) < pop.credit_default_probability(f, shock)).astype(int)
         score = v2.score(f)
@@ -126,7 +129,11 @@ def credit_risk(root: Path, v2: Trained, v3: Trained, seed: int, scale: float) -
         labelled = ok & (rng.random(n) < 0.7)
         arrival = (ts + rng.uniform(1.0, 7.0, n) * DAY_MS).astype(np.int64)
         from_manual = rng.random(n) < 0.2
-        for i in np.flatnonzero(labelled & (arrival < tl.NOW_MS)):
+        arrived = np.flatnonzero(labelled & (arrival < tl.NOW_MS))
+        if day >= tl.CAMPAIGN_DAY:  # the campaign's days: how many of their labels are in by NOW
+            facts.extra["campaign_served"] += int(ok.sum())
+            facts.extra["campaign_labelled"] += len(arrived)
+        for i in arrived:
             rec = {"request_id": rid[i], "label": int(truth[i]), "ts": tl.rfc3339(int(arrival[i]))}
             if from_manual[i]:
                 manual.append((int(arrival[i]), rec))
