@@ -245,6 +245,6 @@ def test_bad_input_and_duplicates_are_there(credit: Records) -> None:
 
 def test_readme_tells_the_same_dates() -> None:
     text = (SAMPLE / "README.md").read_text()
-    for day in (tl.DRIFT_DAY, tl.SLICE_DAY, tl.SPIKE_DAY, tl.ERROR_DAY, tl.SHADOW_DAY, tl.LAUNCH_DAY):
+    for day in (tl.DRIFT_DAY, tl.SLICE_DAY, tl.SPIKE_DAY, tl.ERROR_DAY, tl.SHADOW_DAY, tl.LAUNCH_DAY, tl.CAMPAIGN_DAY):
         assert str(day) in text
     assert "crosses its monthly budget" in text
