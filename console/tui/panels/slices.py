@@ -77,7 +77,7 @@ class SlicesPanel(Panel):
         t = self.query_one(DataTable)
         t.clear(columns=True)
         for label, w in (("state", 10), ("slice", 22), ("rows", 7), ("labelled", 8),
-                         (f"{metric} [95% CI]", 22), ("vs all", 7), ("p adj.", 7)):
+                         (f"{metric} [95% CI]", 22), ("vs all", 7), ("p adj.", 9)):  # 5.37e-100
             t.add_column(label, width=w, key=label)
         for s in slices:
             state = Text("✗ flagged", style="red bold") if s.get("flagged") else Text("✓ ok", style="green")
