@@ -37,6 +37,8 @@ def test_shape_rows_features_models_days_labels(bench: tuple[Path, dict]) -> Non
             kinds = list(v.features.values())
             assert kinds.count("numeric") == 15 and kinds.count("categorical") == 5
             assert pq.read_metadata(v.reference).num_rows == 2_000
+            ref = pq.read_table(v.reference, columns=["prediction", "label"])  # labelled: estimate fits on it
+            assert ref.column("label").null_count == 0 and ref.column("label").type == ref.column("prediction").type
         days = {p.stem for p in (ws.root / "logs").rglob(f"*.{fmt}")}
         assert len(days) == DAYS and min(days) == str(FIRST_DAY)
     rows = sum(pq.read_metadata(p).num_rows for p in (out / "parquet" / "logs").rglob("*.parquet"))

@@ -3,7 +3,8 @@
 Three models (binary ``bench-binary``, multiclass ``bench-multiclass``, regression
 ``bench-regression``) share 20 features (15 numeric ``num_00``…``num_14``, 5 categorical
 ``cat_0``…``cat_4``), 30 days of traffic (2026-10-23 … 2026-11-21), half of it labelled in
-separate label files. Each model is a small scikit-learn model fitted on a sample; predictions
+separate label files; each model's reference file carries every row's label (the estimate fits
+on it). Each model is a small scikit-learn model fitted on a sample; predictions
 for the traffic come from running it on every chunk. From day 20 four numeric features shift
 and ``cat_0`` gains a category, so drift has something to find.
 
@@ -132,8 +133,9 @@ def _strings(codes: np.ndarray, values: list[str]) -> pa.Array:
 
 
 def chunk_table(model: str, task: str, pipe: Pipeline, rng: np.random.Generator, day_index: int,
-                start: int, n: int, ts_ms: np.ndarray) -> tuple[pa.Table, pa.Table]:
-    """One chunk of predictions (flat prediction-log columns) and its labels (half of the rows)."""
+                start: int, n: int, ts_ms: np.ndarray, with_label: bool = False) -> tuple[pa.Table, pa.Table]:
+    """One chunk of predictions (flat prediction-log columns) and its labels (half of the rows);
+    ``with_label``: every row's label also as a column of the predictions (a reference file)."""
     day = FIRST_DAY + dt.timedelta(days=day_index)
     cols = draw(rng, n, day_index >= DRIFT_FROM)
     y = truth(rng, cols, task)
@@ -165,6 +167,8 @@ def chunk_table(model: str, task: str, pipe: Pipeline, rng: np.random.Generator,
     data["latency_ms"] = pa.array(rng.lognormal(np.log(30), 0.4, n).round(1))
     data["status"] = pa.array(np.where(error, "error", "ok"))
     data["error"] = pa.array(np.where(error, "timeout", None).astype(object), type=pa.string())
+    if with_label:
+        data["label"] = label
     preds = pa.table(data)
     keep = rng.random(n) < 0.5
     arrival = ts_ms + rng.integers(3_600_000, 3 * 86_400_000, n)
@@ -274,7 +278,7 @@ def _registry_and_reference(roots: dict[str, Path], model: str, task: str, pipe:
             for start in range(0, reference_rows, CHUNK):
                 n = min(CHUNK, reference_rows - start)
                 ts = np.sort(int(dt.datetime(2026, 9, 1, tzinfo=dt.UTC).timestamp() * 1000) + rng.integers(0, 30 * 86_400_000, n))
-                table, _ = chunk_table(model, task, pipe, rng, 0, start, n, ts)
+                table, _ = chunk_table(model, task, pipe, rng, 0, start, n, ts, with_label=True)
                 table = table.set_column(table.schema.get_field_index("request_id"), "request_id",
                                          pc_ids("ref-", start, n))
                 if writer is None:
