@@ -420,6 +420,8 @@ def run_explain(ctx) -> int:
                   f"model output {at['output']:.4f} ({'✓ additive' if add['holds'] else '✗ not additive'})")
     else:
         title += f"\nattributions: none ({rep['attribution_note']})"
+    if (rep.get("artifact") or {}).get("writers"):
+        title += f"\n⚠ artifact writable by others: {rep['artifact']['writers']}"
     emit(rep, ctx.fmt, rows=rows, title=title)
     return 0
 

@@ -47,6 +47,8 @@ def render(rep: dict) -> str:
         flag = "✓ ok" if f["flag"] == "ok" else f"✗ {f['flag']}"
         lines.append(f"{f['feature'][:18]:<18} {_num(f['value'])[:12]:>12}  {ref:<16} {flag}")
     lines.append("")
+    if (rep.get("artifact") or {}).get("writers"):
+        lines.append(f"⚠ artifact writable by others: {rep['artifact']['writers']}")
     at = rep["attributions"]
     if not at:
         lines.append(f"attributions: none — {rep['attribution_note']}")
