@@ -220,3 +220,19 @@ def test_without_deltalake_one_line_says_how_to_install(lake_ws: Path, tmp_path:
     assert json.loads(run.stdout)["predictions"] == 0
     # installed (here: not blocked any more), the table is read at once
     assert ingest(lake_ws)["predictions"] == 1
+
+
+def test_labels_table_named_in_console_toml(lake_ws: Path) -> None:
+    """A Delta table may be named in ``[sources]`` itself; a labels table joins like label files."""
+    toml = (lake_ws / "console.toml").read_text().replace('labels = ["labels"]', 'labels = ["label_table"]')
+    (lake_ws / "console.toml").write_text(toml)
+    deltalake.write_deltalake(table(lake_ws), preds(["a0", "a1", "a2"]))
+    labels = pa.table({"request_id": ["a0", "a1"], "model": ["churn", "churn"], "label": ["1", "0"]})
+    deltalake.write_deltalake(str(lake_ws / "label_table"), labels)
+    assert ingest(lake_ws) == {"predictions": 3, "labels": 2, "quarantined": 0, "duplicates": 0}
+    deltalake.write_deltalake(str(lake_ws / "label_table"), pa.table({"request_id": ["a2"], "model": ["churn"],
+                                                                       "label": ["1"]}), mode="append")
+    assert ingest(lake_ws) == {"predictions": 0, "labels": 1, "quarantined": 0, "duplicates": 0}
+    assert query(lake_ws, "SELECT request_id, label FROM predictions_labelled ORDER BY 1") == [
+        ("a0", "1"), ("a1", "0"), ("a2", "1")]
+    assert [k for (k,) in query(lake_ws, "SELECT kind FROM ingest_status ORDER BY source")] == ["labels", "predictions"]

@@ -147,6 +147,13 @@ def read_batches(fragment, schema, batch_size: int):
     return pds.Scanner.from_fragment(fragment, schema=schema, batch_size=batch_size).to_batches()
 
 
+def read_whole(fragment, schema):
+    """A data file whole, as a ``pyarrow.Table`` (partition columns filled in)."""
+    import pyarrow.dataset as pds
+
+    return pds.Scanner.from_fragment(fragment, schema=schema).to_table()
+
+
 def delta_problem(exc: BaseException) -> str:
     """``last_error`` of a table that cannot be read."""
     if isinstance(exc, DeltaUnavailable):

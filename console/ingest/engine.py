@@ -406,6 +406,13 @@ class _Run:
                         row += n
                         continue
                     part = SourceFile(_data_path(f.path, fr.path), f.kind, "delta", False, 0, 0, 0)
+                    if n <= step:  # a small data file: read and tagged whole in a worker
+                        skip_rows = max(done - row, 0)
+                        fut = self.ing.submit(_delta_whole, fr, ch.schema, f.kind, skip_rows)
+                        self._enqueue(_Job(f, st, "delta", (version, row + skip_rows, skip_rows, part, total), fut,
+                                           n - skip_rows))
+                        row += n
+                        continue
                     file_row = 0
                     for batch in delta.read_batches(fr, ch.schema, step):
                         if row + batch.num_rows <= done:
@@ -598,6 +605,14 @@ class _Run:
         self.result.add(result)
         if self.ing.on_batch is not None:
             self.ing.on_batch(batch, result)
+
+
+def _delta_whole(fragment, schema, kind: str, skip_rows: int) -> tuple[pl.DataFrame, object]:
+    """A small data file of a Delta table from row ``skip_rows`` on, read and tagged (in a worker)."""
+    tbl = delta.read_whole(fragment, schema)
+    if skip_rows:
+        tbl = tbl.slice(skip_rows)
+    return tag_parquet(tbl, kind, skip_rows)
 
 
 def _data_path(table: Path, rel: str) -> Path:
