@@ -188,9 +188,26 @@ def test_killed_between_reading_and_committing_nothing_is_ingested_twice(lake_ws
     assert proc.returncode == -9, proc.stderr.decode()
     assert delta_state(lake_ws) == (0, 1)  # version 1 part-read: its first batch committed
     assert len(stored(lake_ws)) == 400
-    assert ingest(lake_ws) == {"predictions": 200, "labels": 0, "quarantined": 0, "duplicates": 0}
-    assert query(lake_ws, "SELECT count(*), count(DISTINCT request_id) FROM predictions") == [(600, 600)]
+    # meanwhile version 2: the next pass finishes version 1 from its row, then reads version 2
+    deltalake.write_deltalake(table(lake_ws), preds(["c0", "c1"], start=600), mode="append")
+    assert ingest(lake_ws) == {"predictions": 202, "labels": 0, "quarantined": 0, "duplicates": 0}
+    assert query(lake_ws, "SELECT count(*), count(DISTINCT request_id) FROM predictions") == [(602, 602)]
+    assert delta_state(lake_ws) == (2, -1)
     assert ingest(lake_ws)["predictions"] == 0
+
+
+def test_a_version_whose_log_was_cleaned_up_is_read_again_whole(lake_ws: Path) -> None:
+    deltalake.write_deltalake(table(lake_ws), preds(["a0", "a1"]))
+    ingest(lake_ws)
+    deltalake.write_deltalake(table(lake_ws), preds(["b0"]), mode="append")
+    deltalake.write_deltalake(table(lake_ws), preds(["b1"]), mode="append")
+    deltalake.DeltaTable(table(lake_ws)).create_checkpoint()  # at version 2; then its log cleaned up
+    for v in (0, 1):
+        (Path(table(lake_ws)) / "_delta_log" / f"{v:020d}.json").unlink()
+    result = Ingester(load_dir(lake_ws), sync=False).run_once(wait=5)
+    assert result.as_dict() == {"predictions": 2, "labels": 0, "quarantined": 0, "duplicates": 2}
+    assert len(result.errors) == 1 and "version 0 of the table can no longer be loaded" in result.errors[0]
+    assert stored(lake_ws) == ["a0", "a1", "b0", "b1"]
 
 
 def test_ingest_command_on_the_example_workspace(lake_ws: Path) -> None:
