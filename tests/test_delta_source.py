@@ -253,3 +253,20 @@ def test_labels_table_named_in_console_toml(lake_ws: Path) -> None:
     assert query(lake_ws, "SELECT request_id, label FROM predictions_labelled ORDER BY 1") == [
         ("a0", "1"), ("a1", "0"), ("a2", "1")]
     assert [k for (k,) in query(lake_ws, "SELECT kind FROM ingest_status ORDER BY source")] == ["labels", "predictions"]
+
+
+def test_a_table_the_reader_cannot_read_is_one_line_and_the_rest_is_ingested(lake_ws: Path) -> None:
+    """Deletion vectors: a reader feature deltalake's Arrow datasets do not support."""
+    deltalake.write_deltalake(table(lake_ws), preds(["a0"]), configuration={"delta.enableDeletionVectors": "true"})
+    (lake_ws / "lake" / "app.jsonl").write_text(json.dumps({
+        "ts": "2026-11-01T12:00:00Z", "model": "churn", "version": "1", "request_id": "j0", "prediction": 1}) + "\n")
+    result = Ingester(load_dir(lake_ws), sync=False).run_once(wait=5)
+    assert result.as_dict()["predictions"] == 1  # the log file
+    (err,) = result.errors
+    assert err.startswith(f"{table(lake_ws)}: unreadable Delta table (waiting for a new version): ")
+    assert "deletionVectors" in err and "\n" not in err
+    assert query(lake_ws, "SELECT source, last_error FROM ingest_status WHERE last_error IS NOT NULL") == [
+        (table(lake_ws), err.split(": ", 1)[1])]
+    # unchanged: not read again, not reported again
+    again = Ingester(load_dir(lake_ws), sync=False).run_once(wait=5)
+    assert again.as_dict()["predictions"] == 0 and again.errors == []
