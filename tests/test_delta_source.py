@@ -163,8 +163,11 @@ def test_a_table_recreated_at_the_same_path_is_read_from_its_start(lake_ws: Path
 CHILD = """
 import os, sys
 from pathlib import Path
+from console import clock
 from console.ingest.engine import Ingester
 from console.workspace import load_dir
+from tests.frozen_time import FROZEN
+clock.freeze(FROZEN)  # the clock every test runs on
 ing = Ingester(load_dir(Path(sys.argv[1])), batch_rows=int(sys.argv[2]))
 real = ing.writer.write_batch
 n = 0
