@@ -65,10 +65,8 @@ def log_state(path: Path) -> tuple[int, int, int]:
 class Changes:
     """What a table's version ``version`` added since version ``since`` (-1: since nothing)."""
 
-    table_id: str
     since: int
     version: int
-    latest: int  # the newest version of the table when it was looked at
     schema: object  # pyarrow.Schema of the table at ``version``
     files: list = field(default_factory=list)  # pyarrow dataset fragments, by path
     notes: list[str] = field(default_factory=list)
@@ -94,14 +92,16 @@ def _fragments(dl, path: Path, version: int) -> tuple[dict, object]:
     return {fr.path: fr for fr in ds.get_fragments()}, ds.schema
 
 
-def changes(path: Path, since: int, version: int, latest: int, tid: str) -> Changes:
+def changes(path: Path, since: int, version: int) -> Changes:
     """The data files of snapshot ``version`` that are not in snapshot ``since``, by path.
 
-    When snapshot ``since`` can no longer be loaded (its log was cleaned up), every file of
+    Rows a version in between added and a later one removed are not in either snapshot: they
+    are not read (the table no longer holds them when the console looks). When snapshot
+    ``since`` can no longer be loaded (its log was cleaned up), every file of
     ``version`` is new (a note says so; the rows already stored count as duplicates)."""
     dl = _deltalake()
     frags, schema = _fragments(dl, path, version)
-    out = Changes(tid, since, version, latest, schema)
+    out = Changes(since, version, schema)
     old: set[str] = set()
     if since >= 0:
         try:

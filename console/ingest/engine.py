@@ -393,7 +393,7 @@ class _Run:
         step = min(self.ing.batch_rows, PARQUET_ROWS)
         for since, version, done in plans:
             try:
-                ch = delta.changes(f.path, since, version, latest, tid)
+                ch = delta.changes(f.path, since, version)
                 sizes = [fr.count_rows() for fr in ch.files]
             except Exception as exc:  # noqa: BLE001 - deltalake and pyarrow raise many types
                 self._enqueue(_Job(f, st, "end", None, error=delta.delta_problem(exc)))
