@@ -7,7 +7,8 @@ A pass (``Ingester.run_once``), under the ingest lock:
    parts (kept in memory between passes of one process);
 2. match source files to streams (``sources``) and read each from where its stream stopped,
    in blocks of complete lines (a last line without ``\\n`` waits) or Parquet record batches
-   (``blocks``), parsed by worker threads and handled strictly in order;
+   (``blocks``; a Delta table: the record batches of the data files its new versions added,
+   ``delta``), parsed by worker threads and handled strictly in order;
 3. parse, validate, quarantine, dedupe, convert features — buffered into a ``batch.Batch``;
 4. when the batch is full (or the pass ends): hand it, with the pending checkpoint (the new
    stream positions), to the writer, which writes its parts durably and then the checkpoint
@@ -27,13 +28,14 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from console.ingest import formats
+from console.ingest import delta, formats
 from console.ingest.batch import Batch, IngestResult, Pending
 from console.ingest.blocks import (
     READ_BYTES,
@@ -82,11 +84,12 @@ class LockBusy(Exception):
 @dataclass
 class _Job:
     """One queued unit of reading: a parsed block (its parse running in a worker), an
-    over-long line, a Parquet record batch, or the end of a file (``item``: content size)."""
+    over-long line, a Parquet record batch, a Delta record batch, the end of a Delta version's
+    new data (``item``: the version), or the end of a file (``item``: content size)."""
 
     f: SourceFile
     st: SourceState
-    what: str  # block | oversized | parquet | end
+    what: str  # block | oversized | parquet | delta | delta_end | end
     item: object
     fut: Future | None = None
     rows: int = 0  # records it holds (to bound the read-ahead)
@@ -243,9 +246,11 @@ class _Run:
     # handled strictly in order, so streams advance and labels arrive in file order, exactly
     # as if each block were read, parsed and handled one after the other.
     def read_stream(self, f: SourceFile, st: SourceState) -> None:
-        if (f.ino, f.size, f.mtime_ns) == (st.ino, st.size, st.mtime_ns) and st.fp_len:
+        if (f.ino, f.size, f.mtime_ns) == (st.ino, st.size, st.mtime_ns) and (st.fp_len or st.fp and f.fmt == "delta"):
             return  # unchanged since we last looked
-        if f.fmt == "parquet":
+        if f.fmt == "delta":
+            self._read_delta(f, st)
+        elif f.fmt == "parquet":
             self._read_parquet(f, st)
         else:
             self._read_lines(f, st)
@@ -277,6 +282,9 @@ class _Run:
             return
         if id(st) in self.halted or id(st) in self.stopped:
             return  # a pending block of this file failed, or the file is damaged here: stop
+        if job.what == "delta_end":
+            self._end_of_version(job)
+            return
         try:
             if job.what == "oversized":
                 self.batch.add_oversized(f, st, job.item)
@@ -288,6 +296,19 @@ class _Run:
                     return
                 st.offset = block.base + len(block.data)
                 st.line += block.n
+            elif job.what == "delta":  # a record batch of a data file of a Delta table
+                target, row, file_row, part, total = job.item
+                try:
+                    df, tbl = job.fut.result()
+                except (pa.ArrowException, OSError) as exc:  # a damaged data file: wait for a new version
+                    self.stopped[id(st)] = delta.delta_problem(exc)
+                    return
+                # ``source`` and ``line`` of its rows: the data file and the row in it
+                self._ingest_frame(part, st, df, parquet_raw(tbl, file_row), (row, row), tbl.nbytes)
+                if id(st) in self.halted:
+                    return
+                st.target, st.total = target, total
+                st.offset = st.line = row + tbl.num_rows
             else:  # a Parquet record batch
                 row = job.item
                 try:
@@ -330,6 +351,87 @@ class _Run:
         if error is not None and error != st.last_error:
             self.result.errors.append(f"{f.path}: {error}")
         st.last_error = error
+
+    def _end_of_version(self, job: _Job) -> None:
+        """Every new row of a Delta table's version has been read: once they validate (the
+        pending blocks are processed now), that version is the one ingested."""
+        st = job.st
+        self.drain()
+        if id(st) in self.halted or id(st) in self.failed:
+            return  # the rows from where validation failed are read again next pass
+        st.version, st.target = job.item[0], -1
+        st.offset = st.line = st.total = job.item[1]  # (the size of that version's new data, in rows)
+
+    def _read_delta(self, f: SourceFile, st: SourceState) -> None:
+        """A Delta table (docs/formats.md, 'Delta Lake tables'): the rows of the data files each
+        version added since the one ingested, read once — a version part-read when the last
+        pass stopped is finished first (its files, in path order, from the row it reached)."""
+        try:
+            tid, latest = delta.table_id(f.path)
+        except delta.DeltaUnavailable as exc:
+            # not marked as seen: read as soon as the package is installed
+            if st.last_error != str(exc):
+                self.result.errors.append(f"{f.path}: {exc}")
+            st.last_error = str(exc)
+            return
+        except Exception as exc:  # noqa: BLE001 - deltalake raises its own types for a bad log
+            self._enqueue(_Job(f, st, "end", None, error=delta.delta_problem(exc)))
+            return
+        if st.fp and st.fp != tid:
+            self.result.errors.append(f"{f.path}: another Delta table than before (its id changed): read from its "
+                                      "first version (rows already stored count as duplicates)")
+            st.version = st.target = -1
+            st.offset = st.line = st.total = 0
+        st.fp = tid
+        plans: list[tuple[int, int, int]] = []  # (since, version, rows of its new data done)
+        since = st.version
+        if st.target >= 0:
+            plans.append((st.version, st.target, st.offset))
+            since = st.target
+        if latest > since:
+            plans.append((since, latest, 0))
+        step = min(self.ing.batch_rows, PARQUET_ROWS)
+        for since, version, done in plans:
+            try:
+                ch = delta.changes(f.path, since, version)
+                sizes = [fr.count_rows() for fr in ch.files]
+            except Exception as exc:  # noqa: BLE001 - deltalake and pyarrow raise many types
+                self._enqueue(_Job(f, st, "end", None, error=delta.delta_problem(exc)))
+                return
+            self.result.errors += [f"{f.path}: {note}" for note in ch.notes]
+            total, row = sum(sizes), 0
+            try:
+                for fr, n in zip(ch.files, sizes, strict=True):
+                    if row + n <= done:
+                        row += n
+                        continue
+                    part = SourceFile(_data_path(f.path, fr.path), f.kind, "delta", False, 0, 0, 0)
+                    if n <= step:  # a small data file: read and tagged whole in a worker
+                        skip_rows = max(done - row, 0)
+                        fut = self.ing.submit(_delta_whole, fr, ch.schema, f.kind, skip_rows)
+                        self._enqueue(_Job(f, st, "delta", (version, row + skip_rows, skip_rows, part, total), fut,
+                                           n - skip_rows))
+                        row += n
+                        continue
+                    file_row = 0
+                    for batch in delta.read_batches(fr, ch.schema, step):
+                        if row + batch.num_rows <= done:
+                            row += batch.num_rows
+                            file_row += batch.num_rows
+                            continue
+                        if row < done:
+                            batch = batch.slice(done - row)
+                            file_row += done - row
+                            row = done
+                        fut = self.ing.submit(tag_parquet, batch, f.kind, file_row)
+                        self._enqueue(_Job(f, st, "delta", (version, row, file_row, part, total), fut, batch.num_rows))
+                        row += batch.num_rows
+                        file_row += batch.num_rows
+            except Exception as exc:  # noqa: BLE001 - a damaged data file: the rows before it are still read
+                self._enqueue(_Job(f, st, "end", None, error=delta.delta_problem(exc)))
+                return
+            self._enqueue(_Job(f, st, "delta_end", (version, total)))
+        self._enqueue(_Job(f, st, "end", None))
 
     def _touch_fp(self, f: SourceFile, st: SourceState) -> None:
         if st.fp_len < FP_BYTES:
@@ -503,6 +605,20 @@ class _Run:
         self.result.add(result)
         if self.ing.on_batch is not None:
             self.ing.on_batch(batch, result)
+
+
+def _delta_whole(fragment, schema, kind: str, skip_rows: int) -> tuple[pl.DataFrame, object]:
+    """A small data file of a Delta table from row ``skip_rows`` on, read and tagged (in a worker)."""
+    tbl = delta.read_whole(fragment, schema)
+    if skip_rows:
+        tbl = tbl.slice(skip_rows)
+    return tag_parquet(tbl, kind, skip_rows)
+
+
+def _data_path(table: Path, rel: str) -> Path:
+    """The path of a Delta table's data file (the ``source`` of its rows)."""
+    p = Path(rel)
+    return p if p.is_absolute() else Path(table) / p
 
 
 def _describe(exc: BaseException) -> str:

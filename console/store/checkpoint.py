@@ -33,10 +33,10 @@ class SourceState:
 
     path: str
     kind: str  # predictions | labels
-    fmt: str  # jsonl | csv | parquet
-    fp: str = ""  # sha256 (hex) of the first fp_len bytes of the (decompressed) content
+    fmt: str  # jsonl | csv | parquet | delta
+    fp: str = ""  # sha256 (hex) of the first fp_len bytes of the (decompressed) content; a Delta table's id
     fp_len: int = 0
-    offset: int = 0  # bytes of (decompressed) content consumed; rows for Parquet
+    offset: int = 0  # bytes of (decompressed) content consumed; rows for Parquet (Delta: of ``target``'s new data)
     line: int = 0  # lines consumed (the CSV header included); rows for Parquet
     header: list[str] | None = None
     size: int = 0  # on-disk inode, size and mtime at the last look
@@ -51,6 +51,8 @@ class SourceState:
     last_ingest: str | None = None
     gone: bool = False
     gone_since: str | None = None  # when the console first saw it gone (pruned a week later)
+    version: int = -1  # Delta: the table version whose data is all ingested (-1: none yet)
+    target: int = -1  # Delta: the version being read (``offset`` rows of its new data done; -1: none)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SourceState:
