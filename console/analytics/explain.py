@@ -749,7 +749,8 @@ def global_importance(db: StoreLike, root: Path, model: str, version: str, sampl
     ref_rows = {f: [ref.columns[f][i] for i in idx] for f in m.features}
     cur_rows, cur_labels = _logged_rows(db, model, version, m.features, sample)
     out: dict[str, Any] = {"model": model, "version": version, "reference_rows": len(idx),
-                           "current_rows": len(cur_labels), "features": []}
+                           "current_rows": len(cur_labels), "features": [],
+                           "artifact": {"path": str(m.path), "writers": artifact_writers(root, m.path)}}
     if shap_available() and m.task != "multiclass":
         ex = _explainer(m, info, ref, background, seed)
         out["method"] = f"mean |SHAP| ({ex.method}; {m.output_space()})"
