@@ -256,7 +256,7 @@ def run_ops(ctx) -> int:
 
 
 def run_cost(ctx) -> int:
-    rep = _report(ctx, "cost_report", by=ctx.args.by)
+    rep = _report(ctx, "cost_value_report", by=ctx.args.by)  # cost_report, and value where it is set
     title = "; ".join(
         f"{b['model']}: {b['month']} ${b['mtd_usd']:.2f} of ${b['budget_usd']:.2f} ({100 * (b['burn'] or 0):.0f}%)"
         for b in rep["budget"]) or None
