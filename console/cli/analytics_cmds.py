@@ -412,6 +412,9 @@ def run_explain(ctx) -> int:
     title = (f"{rep['model']} {version_label(rep['version'])} request {rep['request_id']}: prediction "
              f"{rep['prediction']}, score {rep['score']}{label}, latency {rep['latency_ms']} ms, cost "
              f"{rep['cost_usd']} USD")
+    decision = explain.decision_text(rep)
+    if decision:
+        title += f"\n{decision}"
     at = rep["attributions"]
     if at:
         add = at["additivity"]
