@@ -646,6 +646,8 @@ def explain_prediction(db: StoreLike, root: Path, request_id: str, model: str | 
         "request_id": request_id, "model": model, "version": version, "ts": row.get("ts"),
         "status": row.get("status"), "prediction": row.get("prediction"), "score": row.get("score"),
         "label": row.get("label") if row.get("labelled") else None,
+        "threshold": info.threshold if info.task == "binary" else None,
+        "positive_label": info.positive_label if info.task == "binary" else None,
         "latency_ms": row.get("latency_ms"), "cost_usd": cost,
         "cost_source": cost_source if cost is not None else None,
         "reference": {"source": str(info.reference), "rows": ref.rows},
@@ -793,3 +795,15 @@ def _ref_labels(info: VersionInfo, idx: np.ndarray) -> list:
     except Exception:  # noqa: BLE001 - a reference without labels has no permutation importance
         return [None] * len(idx)
     return [col[i] for i in idx]
+
+
+def decision_text(rep: dict[str, Any]) -> str | None:
+    """A binary prediction's decision in words: ``score 0.5407 ≥ threshold 0.5: the positive
+    label (1)`` — None without a score or a registry threshold."""
+    score, threshold = rep.get("score"), rep.get("threshold")
+    if score is None or threshold is None:
+        return None
+    above = score >= threshold
+    side = "the positive label" if above else "not the positive label"
+    label = f" ({rep['positive_label']})" if rep.get("positive_label") is not None else ""
+    return f"score {score:.4g} {'≥' if above else '<'} threshold {threshold:g}: {side}{label}"

@@ -256,7 +256,7 @@ def run_ops(ctx) -> int:
 
 
 def run_cost(ctx) -> int:
-    rep = _report(ctx, "cost_report", by=ctx.args.by)
+    rep = _report(ctx, "cost_value_report", by=ctx.args.by)  # cost_report, and value where it is set
     title = "; ".join(
         f"{b['model']}: {b['month']} ${b['mtd_usd']:.2f} of ${b['budget_usd']:.2f} ({100 * (b['burn'] or 0):.0f}%)"
         for b in rep["budget"]) or None
@@ -412,6 +412,9 @@ def run_explain(ctx) -> int:
     title = (f"{rep['model']} {version_label(rep['version'])} request {rep['request_id']}: prediction "
              f"{rep['prediction']}, score {rep['score']}{label}, latency {rep['latency_ms']} ms, cost "
              f"{rep['cost_usd']} USD")
+    decision = explain.decision_text(rep)
+    if decision:
+        title += f"\n{decision}"
     at = rep["attributions"]
     if at:
         add = at["additivity"]

@@ -65,6 +65,8 @@ def markdown(res: dict[str, Any]) -> str:
         lines += _analytics(s.get("windows"), s.get("reports"))
     if "tui" in s:
         lines += _tui(s["tui"])
+    if "explain" in s:
+        lines += _explain(s["explain"])
     lines += [
         "",
         "## Reproduce",
@@ -247,6 +249,15 @@ def _tui(t: dict[str, Any]) -> list[str]:
                 f"| revisits | {ms(pb['revisit_p50_s'])} | {ms(pb['revisit_p95_s'])} |", "",
                 f"{pb['what']}. Peak RSS of that process {pb['max_rss_mb']:.0f} MiB."]
     return out
+
+
+def _explain(x: dict[str, Any]) -> list[str]:
+    return ["", "## Explanations", "",
+            "| predictions | method | cold | warm | one request by id | max additivity error | peak RSS |",
+            "|---|---|---|---|---|---|---|",
+            f"| {x['rows']:,} | {x['method']} | {fmt_spread(x['cold_s'])} | {fmt_spread(x['warm_s'])} | "
+            f"{x['one_request_ms']:.0f} ms | {x['max_additivity_error']:.1e} | {x['max_rss_mb']:.0f} MiB |",
+            "", f"{x['what']}."]
 
 
 def readme_section(res: dict[str, Any]) -> str:

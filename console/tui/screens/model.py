@@ -304,5 +304,25 @@ class ModelScreen(ConsoleScreen):
         open_request_dialog(self, "rollback", self.model, self.version, evidence=self._evidence(),
                             break_glass=True)
 
+    def action_cost_by(self) -> None:
+        if self.active_tab() != "cost":
+            self.notify("d turns the cost tab's table per day: press 5 for the cost tab first")
+            return
+        self.active_panel().toggle_by()
+
+    def action_explain_slice(self) -> None:
+        """The highlighted slice's predictions (wrong ones first), to open one in the explain view."""
+        if self.active_tab() != "slices":
+            self.notify("e explains a prediction of a slice: press 3 for the slices tab first")
+            return
+        picked = self.active_panel().highlighted_slice()
+        if picked is None:
+            self.notify("no slice to explain yet", severity="warning")
+            return
+        from console.tui.screens.slice_predictions import SlicePredictionsScreen
+
+        version, feature, value = picked
+        self.app.push_screen(SlicePredictionsScreen(self.model, version, feature, value, self.app.window))
+
     def _evidence(self) -> str:
         return f"from the {self.active_tab()} tab of {self.model} (window: {self.app.window.label})"
