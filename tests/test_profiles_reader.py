@@ -192,3 +192,17 @@ def test_trend_and_fleet_commands_say_which_path_answered(sample_ws, capsys):
     assert main(["--workspace", str(sample_ws), "trend", "--model", MODEL, "--window", "soon"]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
 
+
+
+@pytest.mark.parametrize("model,keys", [("delivery-eta", ("mae", "rmse")), ("ticket-router", ("accuracy", "macro_f1"))])
+def test_metrics_from_profiles_equal_performance_report(db, model, keys):
+    rep = reader.trend(db, model, start=START, end=END, window="1d", drift=False)
+    assert rep["source"] == "profiles"
+    perf = performance_report(db, model, rep["version"], window="1d", start=START, end=END)["windows"]
+    compared = 0
+    for p, e in zip(rep["windows"], perf, strict=True):
+        assert p["labelled"] == e["labelled"]
+        for k in keys if p["labelled"] else ():
+            assert p["metrics"][k] == pytest.approx(e["metrics"][k], rel=1e-9), (model, p["start"], k)
+            compared += 1
+    assert compared

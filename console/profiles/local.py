@@ -78,7 +78,9 @@ def version_spec(registry: Any, model: str, version: str, features: list[tuple[s
 
 
 def spec_fingerprint(spec: VersionSpec) -> str:
-    return hashlib.sha256(repr((spec.features, sorted(spec.edges.items()), spec.task, spec.positive_label,
+    from console.profiles.core import FORMAT
+
+    return hashlib.sha256(repr((FORMAT, spec.features, sorted(spec.edges.items()), spec.task, spec.positive_label,
                                 spec.threshold)).encode()).hexdigest()[:16]
 
 

@@ -77,31 +77,27 @@ def _days(t: pa.Table, start: dt.datetime, end: dt.datetime) -> pa.Table:
 
 
 def metrics_of(m: core.Merged, task: str | None) -> dict[str, float | None]:
-    """The quality metrics a merged confusion table gives exactly (``None``: no labelled row)."""
+    """The quality metrics a merged confusion table gives exactly, with the performance report's
+    own formulas (``analytics.metrics``; ``None``: no row to score)."""
+    import json
+
+    from console.analytics import metrics
+
     table = m.keyed("metric")
-
-    def ratio(a: float, b: float) -> float | None:
-        return a / b if b else None
-
     if task == "regression":
         n = m.get("metric", "", "n")
         sq = m.value.get(("metric", "", "sq"))
-        mse = ratio(sq, n) if sq is not None else None
-        return {"mae": ratio(m.value.get(("metric", "", "abs"), 0.0), n), "mse": mse,
+        mse = sq / n if n and sq is not None else None
+        return {"mae": m.value.get(("metric", "", "abs"), 0.0) / n if n else None, "mse": mse,
                 "rmse": math.sqrt(mse) if mse is not None else None}
-    if {"tp", "fp", "fn", "tn"} <= set(table):
-        tp, fp, fn, tn = (table[k] for k in ("tp", "fp", "fn", "tn"))
-        precision, recall = ratio(tp, tp + fp), ratio(tp, tp + fn)
-        f1 = ratio(2 * tp, 2 * tp + fp + fn)
-        return {"accuracy": ratio(tp + tn, tp + fp + fn + tn), "precision": precision, "recall": recall, "f1": f1}
-    import json
-
-    n = sum(table.values())
-    right = 0
+    if task == "binary":
+        full = metrics.binary_metrics(table)
+        return {k: full[k] for k in ("accuracy", "precision", "recall", "f1")}
+    pairs: dict[tuple[str, str], int] = {}
     for key, c in table.items():
         label, prediction = json.loads(key)
-        right += c if label == prediction else 0
-    return {"accuracy": ratio(right, n)}
+        pairs[(label, prediction)] = pairs.get((label, prediction), 0) + c
+    return metrics.multiclass_metrics(pairs)
 
 
 def summary(m: core.Merged, features: list[str], task: str | None) -> dict[str, Any]:
