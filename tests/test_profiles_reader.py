@@ -206,3 +206,16 @@ def test_metrics_from_profiles_equal_performance_report(db, model, keys):
             assert p["metrics"][k] == pytest.approx(e["metrics"][k], rel=1e-9), (model, p["start"], k)
             compared += 1
     assert compared
+
+
+def test_profiles_that_cannot_be_written_leave_the_exact_path_answering(db):
+    import shutil
+
+    out = local.profiles_dir(db)
+    shutil.rmtree(out, ignore_errors=True)
+    out.write_text("not a folder")  # nothing can be written below it, even by root
+    rep = reader.trend(db, MODEL, start=START, end=END, window="1d", drift=False)
+    assert rep["source"] == "exact" and "could not be refreshed" in rep["why"]
+    assert len(rep["windows"]) == 7
+    fl = reader.fleet(db, START, END)
+    assert fl["source"] == "exact" and "could not be refreshed" in fl["why"]

@@ -299,10 +299,13 @@ def trend(db: Any, model: str, version: str | None = None, start: dt.datetime | 
     why = None if exact else day_aligned(size, lo, hi)
     if why is not None:
         out.update(source="exact", why=why)
-    if out["source"] == "exact":
-        out["windows"] = _exact_windows(db, model, v, size, lo, hi, wins, drift, features)
-    else:
-        out["windows"] = windows_from_profiles(db, model, v, wins, drift, features)
+    if out["source"] == "profiles":
+        try:
+            out["windows"] = windows_from_profiles(db, model, v, wins, drift, features)
+            return out
+        except OSError as exc:  # profiles that cannot be written (a read-only workspace): exact
+            out.update(source="exact", why=f"profiles could not be refreshed: {exc}")
+    out["windows"] = _exact_windows(db, model, v, size, lo, hi, wins, drift, features)
     return out
 
 
@@ -319,8 +322,12 @@ def fleet(db: Any, start: dt.datetime | None = None, end: dt.datetime | None = N
         models = logged_models(db)
     for m in models:
         check_model(db, m)
+    why = None
     if not exact:
-        refresh(db, models)  # every model at once: one manifest write
+        try:
+            refresh(db, models)  # every model at once: one manifest write
+        except OSError as exc:  # profiles that cannot be written (a read-only workspace): exact
+            exact, why = True, f"profiles could not be refreshed: {exc}"
     rows = []
     sources = set()
     for m in models:
@@ -337,7 +344,10 @@ def fleet(db: Any, start: dt.datetime | None = None, end: dt.datetime | None = N
         row["drift"] = d["dataset_drift"] if d else None
         rows.append(row)
     src = sources.pop() if len(sources) == 1 else ("mixed" if sources else ("exact" if exact else "profiles"))
-    return {"source": src, "start": W.iso(start), "end": W.iso(end), "models": rows}
+    out = {"source": src, "start": W.iso(start), "end": W.iso(end), "models": rows}
+    if why is not None:
+        out["why"] = why
+    return out
 
 
 def _fleet_profiles(db: Any, model: str, start, end) -> dict[str, Any]:
