@@ -50,31 +50,47 @@ BASE_COLUMNS = ("status", "prediction", "score", "label", "latency_ms", "cost_us
 # -- specs ------------------------------------------------------------------------------------
 
 
+_EDGES: dict[tuple, dict[str, tuple[float, ...]]] = {}  # reference file identity -> edges, this process
+
+
 def version_spec(registry: Any, model: str, version: str, features: list[tuple[str, str, str]]) -> VersionSpec:
     """A version's spec: ``features`` and, when the registry has the version's reference file,
-    each numeric feature's reference edges (``core.reference_edges``)."""
+    each numeric feature's reference edges (``core.reference_edges``; remembered in the process
+    per file path, size and modification time, and features)."""
     info = registry.get(model, version) if registry is not None else None
     edges: dict[str, tuple[float, ...]] = {}
     if info is not None and info.reference is not None and Path(info.reference).is_file():
-        from console.ingest.reader import read_records  # reading log files is ingest's job
-
-        kinds = {name: kind for name, _, kind in features}
-        try:
-            ref = read_records(Path(info.reference), kinds)
-        except Exception:  # noqa: BLE001 - an unreadable reference: no histograms, as none
-            ref = None
-        if ref is not None:
-            for name, _, kind in features:
-                col = next((c for c in (f"f_{name}", f"f_{name}__numeric", name) if c in ref.column_names), None)
-                if kind == "numeric" and col is not None:
-                    vals = ref.column(col).cast(pa.float64()).to_numpy(zero_copy_only=False)
-                    e = reference_edges(np.asarray(vals, dtype=np.float64))
-                    if e:
-                        edges[name] = e
+        st = Path(info.reference).stat()
+        memo = (str(info.reference), st.st_size, st.st_mtime_ns, tuple(features))
+        if memo in _EDGES:
+            edges = dict(_EDGES[memo])
+        else:
+            edges = _reference_edges(Path(info.reference), features)
+            _EDGES[memo] = dict(edges)
     task = info.task if info is not None else None
     pos = info.positive_label if info is not None else None
     thr = info.threshold if info is not None else None
     return VersionSpec(tuple(features), edges, task, None if pos is None else str(pos), thr)
+
+
+def _reference_edges(path: Path, features: list[tuple[str, str, str]]) -> dict[str, tuple[float, ...]]:
+    """Each numeric feature's Sturges edges over the reference file (none when unreadable)."""
+    from console.ingest.reader import read_records  # reading log files is ingest's job
+
+    kinds = {name: kind for name, _, kind in features}
+    try:
+        ref = read_records(path, kinds)
+    except Exception:  # noqa: BLE001 - an unreadable reference: no histograms, as none
+        return {}
+    edges: dict[str, tuple[float, ...]] = {}
+    for name, _, kind in features:
+        col = next((c for c in (f"f_{name}", f"f_{name}__numeric", name) if c in ref.column_names), None)
+        if kind == "numeric" and col is not None:
+            vals = ref.column(col).cast(pa.float64()).to_numpy(zero_copy_only=False)
+            e = reference_edges(np.asarray(vals, dtype=np.float64))
+            if e:
+                edges[name] = e
+    return edges
 
 
 def spec_fingerprint(spec: VersionSpec) -> str:
@@ -242,12 +258,31 @@ def write_table(out: Path, table: pa.Table) -> list[Path]:
     return written
 
 
-def read_profiles(out: Path, model: str | None = None, version: str | None = None,
-                  start: dt.date | None = None, end: dt.date | None = None) -> pa.Table:
-    """The stored profiles (a model, a version, days in ``[start, end)``) as one table, in
-    ``core.to_table``'s order."""
-    import pyarrow.compute as pc
+_DAYS: dict[str, tuple[tuple[int, int], pa.Table]] = {}  # day file -> (its size and mtime, table)
+_DAYS_MAX = 20_000
+
+
+def _read_day(f: Path) -> pa.Table:
+    """One day file, remembered in the process until its size or modification time changes."""
     import pyarrow.parquet as pq
+
+    st = f.stat()
+    ident = (st.st_size, st.st_mtime_ns)
+    hit = _DAYS.get(str(f))
+    if hit is not None and hit[0] == ident:
+        return hit[1]
+    table = pq.read_table(f, schema=SCHEMA)
+    if len(_DAYS) >= _DAYS_MAX:
+        _DAYS.clear()
+    _DAYS[str(f)] = (ident, table)
+    return table
+
+
+def read_profiles(out: Path, model: str | None = None, version: str | None = None,
+                  start: dt.date | None = None, end: dt.date | None = None, ordered: bool = True) -> pa.Table:
+    """The stored profiles (a model, a version, days in ``[start, end)``) as one table, in
+    ``core.to_table``'s order (``ordered=False``: in file order, enough for a merge)."""
+    import pyarrow.compute as pc
 
     out = Path(out)
     tables = []
@@ -258,10 +293,12 @@ def read_profiles(out: Path, model: str | None = None, version: str | None = Non
             day = dt.date.fromisoformat(f.name[4:14])
             if (start is not None and day < start) or (end is not None and day >= end):
                 continue
-            tables.append(pq.read_table(f, schema=SCHEMA))
+            tables.append(_read_day(f))
     t = pa.concat_tables(tables) if tables else SCHEMA.empty_table()
     if version is not None:
         t = t.filter(pc.equal(t["version"], version))
+    if not ordered:
+        return t
     return t.sort_by([(c, "ascending") for c in ("model", "version", "day", "stat", "column", "key")])
 
 
@@ -326,7 +363,8 @@ def profile_store(db: Any, models: list[str] | None = None, out: Path | None = N
             write_day(out, model, day, to_table(rows))
             manifest[key] = fp
             computed.append(key)
-    write_atomic(manifest_path, json.dumps(manifest, sort_keys=True, indent=1).encode())
+    if computed or not manifest_path.is_file():
+        write_atomic(manifest_path, json.dumps(manifest, sort_keys=True, indent=1).encode())
     return {"computed": computed, "kept": kept, "out": str(out)}
 
 

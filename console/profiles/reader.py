@@ -221,11 +221,11 @@ def windows_from_profiles(db: Any, model: str, version: str | None, wins: list[W
     if not wins:
         return []
     prof = local.read_profiles(local.profiles_dir(db), model=model, version=version,
-                               start=wins[0].start.date(), end=wins[-1].end.date())
+                               start=wins[0].start.date(), end=wins[-1].end.date(), ordered=False)
     if version is None:  # every version: their reference bins differ, so no histogram is merged
         prof = prof.filter(pc.invert(pc.is_in(prof["stat"], pa.array(["edge", "hist"]))))
     if names is None:
-        names = sorted({c for c in prof.column("column").to_pylist() if c and c not in (core.LATENCY, core.COST)})
+        names = sorted(c for c in pc.unique(prof["column"]).to_pylist() if c and c not in (core.LATENCY, core.COST))
     out = []
     for w in wins:
         m = core.merge(_days(prof, w.start, w.end))

@@ -82,6 +82,8 @@ def _readers(db, model: str, exact: bool) -> dict:
         rep = reader.trend(db, model, window="1d")
         out[f"trend_30d_profiles_{label}_s"] = round(time.perf_counter() - t0, 3)
         out["trend_windows"], out["trend_source"] = len(rep["windows"]), rep["source"]
+        drifts = [w["drift"]["dataset_drift"]["tested_features"] for w in rep["windows"] if w.get("drift")]
+        out["trend_windows_with_drift"], out["trend_tested_features"] = len(drifts), max(drifts, default=0)
     for label in ("first", "again"):
         t0 = time.perf_counter()
         fl = reader.fleet(db)
