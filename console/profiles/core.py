@@ -344,13 +344,19 @@ class Merged:
     count: dict[tuple[str, str, str], int]
     value: dict[tuple[str, str, str], float]
     days: int
+    _index: dict[tuple[str, str], dict[str, int]] | None = field(default=None, repr=False, compare=False)
 
     def get(self, stat: str, column: str = "", key: str = "") -> int:
         return self.count.get((stat, column, key), 0)
 
     def keyed(self, stat: str, column: str = "") -> dict[str, int]:
-        """``{key: count}`` of one stat of one column."""
-        return {k: c for (s, col, k), c in self.count.items() if s == stat and col == column}
+        """``{key: count}`` of one stat of one column (indexed once, on the first call)."""
+        if self._index is None:
+            index: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
+            for (s, col, k), c in self.count.items():
+                index[(s, col)][k] = c
+            self._index = dict(index)
+        return dict(self._index.get((stat, column), {}))
 
 
 def merge(profiles: pa.Table) -> Merged:

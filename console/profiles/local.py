@@ -3,7 +3,8 @@ one group at a time through ``core.profile_group``, written under ``.console/pro
 
 **Store** (``profile_store``): one Parquet file per model and day,
 ``profiles/model=<model>/day=<YYYY-MM-DD>.parquet``, written with the console's atomic replace
-(``console.fsio``). It is *incremental by day*: ``manifest.json`` keeps, per model and day, a
+(``console.fsio``); ``edges.json`` keeps each reference file's edges (by path, size and
+modification time), so an up-to-date store is checked without reading the references. It is *incremental by day*: ``manifest.json`` keeps, per model and day, a
 fingerprint of what the day was computed from — the names and sizes of the day's prediction
 parts, the label parts (labels join across days, so a new label batch recomputes every day of
 every model: simple and correct), and the versions' specs (features, reference edges, task).
@@ -53,20 +54,28 @@ BASE_COLUMNS = ("status", "prediction", "score", "label", "latency_ms", "cost_us
 _EDGES: dict[tuple, dict[str, tuple[float, ...]]] = {}  # reference file identity -> edges, this process
 
 
-def version_spec(registry: Any, model: str, version: str, features: list[tuple[str, str, str]]) -> VersionSpec:
+def version_spec(registry: Any, model: str, version: str, features: list[tuple[str, str, str]],
+                 saved: dict[str, Any] | None = None) -> VersionSpec:
     """A version's spec: ``features`` and, when the registry has the version's reference file,
-    each numeric feature's reference edges (``core.reference_edges``; remembered in the process
-    per file path, size and modification time, and features)."""
+    each numeric feature's reference edges (``core.reference_edges``; remembered per file path,
+    size and modification time, and features — in the process, and in ``saved``, a dict the
+    store engine keeps next to its manifest)."""
     info = registry.get(model, version) if registry is not None else None
     edges: dict[str, tuple[float, ...]] = {}
     if info is not None and info.reference is not None and Path(info.reference).is_file():
         st = Path(info.reference).stat()
         memo = (str(info.reference), st.st_size, st.st_mtime_ns, tuple(features))
+        key = hashlib.sha256(repr(memo).encode()).hexdigest()[:24]
         if memo in _EDGES:
             edges = dict(_EDGES[memo])
+        elif saved is not None and isinstance(saved.get(key), dict):
+            edges = {k: tuple(float(x) for x in v) for k, v in saved[key].items()}
+            _EDGES[memo] = dict(edges)
         else:
             edges = _reference_edges(Path(info.reference), features)
             _EDGES[memo] = dict(edges)
+        if saved is not None and key not in saved:
+            saved[key] = {k: list(v) for k, v in edges.items()}
     task = info.task if info is not None else None
     pos = info.positive_label if info is not None else None
     thr = info.threshold if info is not None else None
@@ -324,6 +333,13 @@ def profile_store(db: Any, models: list[str] | None = None, out: Path | None = N
         manifest = json.loads(manifest_path.read_text())
     except (OSError, ValueError):
         manifest = {}
+    edges_path = out / "edges.json"  # reference edges per reference file (version_spec)
+    try:
+        saved = json.loads(edges_path.read_text())
+    except (OSError, ValueError):
+        saved = {}
+    saved = saved if isinstance(saved, dict) else {}
+    n_saved = len(saved)
     cur = db.cursor()
     label_parts = sorted(str(p.name) + ":" + str(p.stat().st_size)
                          for p in (Path(db.store_dir) / "parts" / "labels").rglob("*.parquet")) if db.store_dir else []
@@ -334,7 +350,7 @@ def profile_store(db: Any, models: list[str] | None = None, out: Path | None = N
     for model in models or logged_models(db):
         versions = [r[0] for r in cur.execute(
             "SELECT DISTINCT version FROM predictions WHERE model = ? ORDER BY 1", [model]).fetchall()]
-        specs = {v: version_spec(db.registry, model, v, _store_features(db, model, v)) for v in versions}
+        specs = {v: version_spec(db.registry, model, v, _store_features(db, model, v), saved) for v in versions}
         specs_fp = hashlib.sha256("|".join(f"{v}={spec_fingerprint(s)}" for v, s in specs.items()).encode()).hexdigest()[:16]
         parts = db.parts(model)
         by_day: dict[str, list[str]] = {}
@@ -365,6 +381,8 @@ def profile_store(db: Any, models: list[str] | None = None, out: Path | None = N
             computed.append(key)
     if computed or not manifest_path.is_file():
         write_atomic(manifest_path, json.dumps(manifest, sort_keys=True, indent=1).encode())
+    if len(saved) != n_saved:
+        write_atomic(edges_path, json.dumps(saved, sort_keys=True).encode())
     return {"computed": computed, "kept": kept, "out": str(out)}
 
 

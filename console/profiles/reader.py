@@ -119,6 +119,16 @@ def summary(m: core.Merged, features: list[str], task: str | None) -> dict[str, 
 # -- drift --------------------------------------------------------------------------------------
 
 
+def reference_bins(ref: Any, name: str, edges: list[float]) -> list[int]:
+    """The reference column's counts on its edges, ``[under, bin 0, …, over]`` (remembered on
+    the column: every window of a call bins the same reference)."""
+    def count() -> list[int]:
+        under, body, over = core.histogram(ref.values, tuple(edges))
+        return [under, *body.tolist(), over]
+
+    return ref.memo(f"profile-bins:{edges!r}", count)
+
+
 def _feature_drift(m: core.Merged, name: str, kind: str, ref: Any, rule: Any, rows: int) -> dict[str, Any]:
     entry: dict[str, Any] = {"feature": name, "kind": kind, "method": None, "score": None, "threshold": None,
                              "drifted": False,
@@ -135,8 +145,7 @@ def _feature_drift(m: core.Merged, name: str, kind: str, ref: Any, rule: Any, ro
         if not sum(cur):
             entry["note"] = "no values in the current data"
             return entry
-        under, body, over = core.histogram(ref.values, tuple(edges))
-        refc = [under, *body.tolist(), over]
+        refc = reference_bins(ref, name, edges)
         method = rule.method if rule.method in BINNED else "psi"
         threshold = rule.threshold if rule.method in BINNED and rule.threshold is not None \
             else stats.DEFAULT_THRESHOLDS[method]
@@ -195,10 +204,16 @@ def _version_of(db: Any, model: str, version: str | None) -> tuple[str | None, s
     return version, info.task if info is not None else None
 
 
+def _has_reference(db: Any, model: str, version: str | None) -> bool:
+    """Drift needs a version with a registered reference; without one there is none to report."""
+    info = db.registry.get(model, version) if version is not None else None
+    return info is not None and info.reference is not None
+
+
 def _plan(db: Any, model: str, version: str | None, features: list[str] | None):
     from console.analytics.drift import plan_drift
 
-    if version is None:
+    if not _has_reference(db, model, version):
         return None, None
     plan = plan_drift(db, model, version, None, features, None, None)
     try:
@@ -250,7 +265,7 @@ def _exact_windows(db: Any, model: str, version: str | None, size: int | None, l
     ops = ops_report(db, model, version, window=label, start=lo, end=hi)["windows"]
     perf = performance_report(db, model, version, window=label, start=lo, end=hi)["windows"] if version else []
     dw = drift_windows(db, model, version, bounds=[(w.start, w.end) for w in wins], features=features)["windows"] \
-        if drift and version is not None else []
+        if drift and _has_reference(db, model, version) else []
     cur = db.cursor()
     out = []
     for i, w in enumerate(wins):

@@ -59,7 +59,7 @@ def main() -> None:
     exact = db.cursor().execute(
         "SELECT count(*), quantile_disc(latency_ms, [0.5, 0.99]) FROM predictions WHERE model = ?", [model]).fetchone()
     t4 = time.perf_counter()
-    readers = _readers(db, model, a.exact)
+    readers = _readers(_open_as_cli(ws), model, a.exact)
     print(json.dumps({
         "rows": a.rows, "model_days": len(first["computed"]),
         "profile_first_s": round(t1 - t0, 2), "profile_again_s": round(t2 - t1, 3),
@@ -70,6 +70,19 @@ def main() -> None:
         **readers,
     }, indent=2))
     db.close()
+
+
+def _open_as_cli(ws: Path):
+    """The store with the production versions from governance state, as the commands open it
+    (drift compares the production version with its reference)."""
+    from console.governance.state import fleet_state
+    from console.store.db import open_store
+    from console.store.registry import load_registry
+    from console.workspace import load
+
+    w = load(ws)
+    state = fleet_state(w, load_registry(w.registry, w.root))
+    return open_store(w, stages=dict(state.stages), production=dict(state.production))
 
 
 def _readers(db, model: str, exact: bool) -> dict:
