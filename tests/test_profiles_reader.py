@@ -219,3 +219,14 @@ def test_profiles_that_cannot_be_written_leave_the_exact_path_answering(db):
     assert len(rep["windows"]) == 7
     fl = reader.fleet(db, START, END)
     assert fl["source"] == "exact" and "could not be refreshed" in fl["why"]
+
+
+def test_multi_day_windows_merge_their_days(db):
+    prof = reader.trend(db, MODEL, start=START, end=END, window="7d", features=["region"])
+    exact = reader.trend(db, MODEL, start=START, end=END, window="7d", exact=True, features=["region"])
+    assert prof["source"] == "profiles" and len(prof["windows"]) == 2  # clipped at both ends, midnights
+    for p, e in zip(prof["windows"], exact["windows"], strict=True):
+        assert (p["start"], p["end"]) == (e["start"], e["end"])
+        assert (p["requests"], p["errors"], p["labelled"]) == (e["requests"], e["errors"], e["labelled"])
+        assert [f["feature"] for f in p["drift"]["features"]] == ["region"]
+        assert p["drift"]["features"][0]["score"] == pytest.approx(e["drift"]["features"][0]["score"], rel=1e-12)
