@@ -194,8 +194,10 @@ def run_quality(ctx) -> int:
     if q.get("rate") is not None:
         said_q += f" {100 * q['rate']:.2f}% of {q['rows'] + q['quarantined']} records"
     span = f"[{rep['start']} – {rep['end']})" if rep["start"] else "(no traffic)"
+    ref_rows = (rep.get("reference") or {}).get("rows")
     title = (f"{rep['model']} {version_label(rep['version'])} data quality {span}: current "
-             f"{rep['current']['rows']} rows vs reference {(rep.get('reference') or {}).get('rows')}; "
+             f"{rep['current']['rows']} rows vs "
+             f"{'no reference' if ref_rows is None else f'reference {ref_rows}'}; "
              f"volume {said_vol}; quarantine {said_q}")
     if rep.get("note"):
         title += f"; {rep['note']}"
