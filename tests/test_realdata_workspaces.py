@@ -71,3 +71,22 @@ def test_quality_without_a_reference_still_counts_the_rows(real):
     assert code == 0
     assert f"current {rows} rows vs no reference" in out
     assert "None" not in out.splitlines()[0]
+
+
+def test_explain_a_prediction_of_a_minimal_registry_entry(real):
+    # Only model, version and task registered: no features, no reference. The prediction is
+    # still explained as far as it can be: its logged features (the store's catalogue, odd names
+    # and all), each "no reference", instead of exit 2 "has no registered reference".
+    ws, info = real
+    (version, rid), row = next(((k, r) for k, r in info["diabetes"].rows.items()))
+    rep = js(ws, "explain", rid, "--model", "diabetes")
+    assert rep["reference"] is None and rep["attributions"] is None
+    got = {f["feature"]: f for f in rep["features"]}
+    assert set(got) == set(row["features"])  # 'BMI', 'S1.tc', 'ldl "bad"', ...
+    for name, value in row["features"].items():
+        assert got[name]["value"] == pytest.approx(value)
+        assert got[name]["flag"] == "no reference" and got[name]["percentile"] is None
+    assert rep["outside_reference"] == []
+    code, out, err = cli(ws, "explain", rid, "--model", "diabetes", fmt="table")
+    assert code == 0, err
+    assert "? no reference" in out and "score –" in out and "None" not in out
