@@ -26,7 +26,7 @@ class CostPanel(Panel):
     LABEL = "Cost"
 
     def compose(self) -> ComposeResult:
-        yield Static("", classes="panel-note")
+        yield Static("", classes="panel-note", markup=False)
         yield ConsolePlot(id="cost-daily")
         yield DataTable(id="cost-versions", cursor_type="row")
 
