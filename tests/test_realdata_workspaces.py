@@ -90,3 +90,33 @@ def test_explain_a_prediction_of_a_minimal_registry_entry(real):
     code, out, err = cli(ws, "explain", rid, "--model", "diabetes", fmt="table")
     assert code == 0, err
     assert "? no reference" in out and "score –" in out and "None" not in out
+
+
+async def test_tui_on_minimal_registry_entries(real):
+    # Fleet: a model whose alert rules check could not evaluate (nothing in production) says
+    # "? not eval." with the reason, never "✓ none". Its model screen shows its newest version
+    # instead of tabs that can only fail, and notes keep registry/config text literal
+    # ("[value]" is not markup).
+    from tests.tui_helpers import EVE, flat_text, make_app, settle
+
+    ws, _info = real
+    app = make_app(ws, EVE)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        line = next(x for x in app.screen.query_one("DataTable").get_row("wine") if "eval" in str(x))
+        assert "? not eval." in str(line)
+        app.screen.query_one("DataTable").move_cursor(row=app.screen.query_one("DataTable").get_row_index("wine"))
+        await settle(app, pilot)
+        text = flat_text(app)
+        assert "? wine: alerts not evaluated (" in text and "no production version" in text, text
+        await pilot.press("enter")
+        await settle(app, pilot)
+        text = flat_text(app)
+        assert "showing v1 (nothing in production)" in text, text
+        await pilot.press("2")
+        await settle(app, pilot)
+        text = flat_text(app)
+        assert "✗ failed" not in text and "macro_f1: live" in text, text
+        await pilot.press("5")
+        await settle(app, pilot)
+        assert "([value] in console.toml" in flat_text(app)
