@@ -312,9 +312,16 @@ def percentile_of(sorted_values: np.ndarray, value: float) -> float | None:
     return float((below + at_or_below) / 2 / n * 100)
 
 
-def compare_feature(ref: Reference, feature: str, kind: str, value: Any) -> dict[str, Any]:
-    """One feature's logged value beside the reference (percentile/share and flag)."""
+def compare_feature(ref: Reference | None, feature: str, kind: str, value: Any) -> dict[str, Any]:
+    """One feature's logged value beside the reference (percentile/share and flag); without a
+    reference (``None``) the value alone, flagged ``no reference`` (``missing`` when null)."""
     out: dict[str, Any] = {"feature": feature, "kind": kind, "value": value}
+    if ref is None:
+        missing = value is None or (kind == "numeric" and not np.isfinite(float(value)))
+        out.update({"reference_min": None, "reference_max": None, "percentile": None} if kind == "numeric"
+                   else {"share": None})
+        out["flag"] = "missing" if missing else "no reference"
+        return out
     if kind == "numeric":
         vals = ref.numeric.get(feature, np.empty(0))
         out["reference_min"] = float(vals[0]) if len(vals) else None
@@ -635,9 +642,13 @@ def explain_prediction(db: StoreLike, root: Path, request_id: str, model: str | 
     info = db.registry.get(model, version)
     if info is None:
         raise UsageError(f"{model} version {version} (of request {request_id!r}) is not in the registry")
-    ref = load_reference(info)
-    values = _row_values(db, row, model, version, list(info.features))
-    features = [compare_feature(ref, f, k, values[f]) for f, k in info.features.items()]
+    # A registry entry need not name its features or a reference (only model, version and task
+    # are required): the features are then the ones the store catalogued for the model, and
+    # each is shown as logged, flagged "no reference", rather than the prediction refused.
+    ref = load_reference(info) if info.reference is not None else None
+    kinds = dict(info.features) or {name: kind for name, _col, kind in model_features(db, model, version)}
+    values = _row_values(db, row, model, version, list(kinds))
+    features = [compare_feature(ref, f, k, values[f]) for f, k in kinds.items()]
     cost = row.get("cost_usd")
     cost_source = "logged"
     if cost is None and info.cost.get("per_1k_predictions_usd") is not None:
@@ -650,7 +661,7 @@ def explain_prediction(db: StoreLike, root: Path, request_id: str, model: str | 
         "positive_label": info.positive_label if info.task == "binary" else None,
         "latency_ms": row.get("latency_ms"), "cost_usd": cost,
         "cost_source": cost_source if cost is not None else None,
-        "reference": {"source": str(info.reference), "rows": ref.rows},
+        "reference": None if ref is None else {"source": str(info.reference), "rows": ref.rows},
         "features": features,
         "outside_reference": [f["feature"] for f in features if f["flag"] in ("outside", "unseen")],
         "attributions": None, "attribution_note": None,
@@ -660,6 +671,9 @@ def explain_prediction(db: StoreLike, root: Path, request_id: str, model: str | 
         return out
     m = load_model(root, info)  # trust refusals are errors, not notes: the artifact is suspect
     out["artifact"] = {"path": str(m.path), "writers": artifact_writers(root, m.path)}
+    if ref is None:
+        out["attribution_note"] = "no registered reference to draw the attributions' background from"
+        return out
     if not shap_available():
         out["attribution_note"] = INSTALL_HINT
         return out

@@ -41,7 +41,7 @@ class CostPanel(Panel):
     data: Any = None  # the last data shown (``d`` repaints the table from it)
 
     def compose(self) -> ComposeResult:
-        yield Static("", classes="panel-note")
+        yield Static("", classes="panel-note", markup=False)
         yield ConsolePlot(id="cost-daily")
         yield DataTable(id="cost-versions", cursor_type="row")
 

@@ -63,8 +63,8 @@ class QualityPanel(Panel):
     LABEL = "Quality"
 
     def compose(self) -> ComposeResult:
-        yield Static("", classes="panel-note")
-        yield Static("", id="quality-model", classes="note")
+        yield Static("", classes="panel-note", markup=False)
+        yield Static("", id="quality-model", classes="note", markup=False)
         yield FitTable(id="quality-features", cursor_type="row", zebra_stripes=True, flex="feature")
 
     def on_mount(self) -> None:

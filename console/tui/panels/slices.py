@@ -62,7 +62,7 @@ class SlicesPanel(Panel):
     data: Any = None  # the report shown
 
     def compose(self) -> ComposeResult:
-        yield Static("", classes="panel-note")
+        yield Static("", classes="panel-note", markup=False)
         yield FitTable(id="slices-table", cursor_type="row", zebra_stripes=True, flex="slice")
         yield Static("", id="slices-fairness", classes="note")
 

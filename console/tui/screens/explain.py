@@ -46,7 +46,8 @@ def render(rep: dict) -> str:
             ref = f"{100 * f['share']:.1f}% of rows"
         else:
             ref = "–"
-        flag = "✓ ok" if f["flag"] == "ok" else f"✗ {f['flag']}"
+        flag = ("✓ ok" if f["flag"] == "ok" else "? no reference" if f["flag"] == "no reference"
+                else f"✗ {f['flag']}")
         lines.append(f"{f['feature'][:18]:<18} {_num(f['value'])[:12]:>12}  {ref:<16} {flag}")
     lines.append("")
     if (rep.get("artifact") or {}).get("writers"):

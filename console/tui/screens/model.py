@@ -98,6 +98,13 @@ class ModelScreen(ConsoleScreen):
         self.repaint_status()
 
     def on_mount(self) -> None:
+        # Nothing in production (a registry entry without a stage is a candidate): show the
+        # newest version rather than tabs that can only fail for want of one.
+        be = self.app.backend
+        if self.version is None and be is not None and not be.fleet.production.get(self.model):
+            versions = be.registry.versions_of(self.model)
+            if versions:
+                self.version = versions[-1].version
         self.paint_title()
         self.repaint_status()  # the first TabActivated loads the tab (no second load here)
 
@@ -111,7 +118,8 @@ class ModelScreen(ConsoleScreen):
         self.query_one("#model-title", Static).update(
             f"{self.model} ({task}) · showing "
             + (version_label(showing) if showing else "no version (nothing in production)")
-            + (" (production)" if showing and showing == prod else "") + f" · versions: {stages}")
+            + (" (production)" if showing and showing == prod else "")
+            + (" (nothing in production)" if showing and not prod else "") + f" · versions: {stages}")
 
     def active_tab(self) -> str:
         try:
@@ -286,7 +294,8 @@ class ModelScreen(ConsoleScreen):
         be = self.app.backend
         if be is None:
             return
-        versions = [None] + [v.version for v in be.registry.versions_of(self.model)]
+        prod = be.fleet.production.get(self.model)
+        versions = ([None] if prod else []) + [v.version for v in be.registry.versions_of(self.model)]
         i = versions.index(self.version) if self.version in versions else 0
         self.version = versions[(i + 1) % len(versions)]
         self.notify(f"showing version {self.version or 'in production'}")
