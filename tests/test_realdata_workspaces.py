@@ -120,3 +120,11 @@ async def test_tui_on_minimal_registry_entries(real):
         await pilot.press("5")
         await settle(app, pilot)
         assert "([value] in console.toml" in flat_text(app)
+        # wine's minimal entry has no reference: drift and quality are not computed (a reason in
+        # words, no command-line option), never "✗ failed"; the multiclass estimate likewise
+        for tab in ("1", "7"):
+            await pilot.press(tab)
+            await settle(app, pilot)
+            text = flat_text(app)
+            assert "? not computed: wine version 1 has no registered reference" in text, text
+            assert "✗ failed" not in text and "--reference-start" not in text, text

@@ -99,7 +99,9 @@ class QualityPanel(Panel):
                    else "? features not judged")
                 + f" of {len(feats)} · current {fmt.count((data.get('current') or {}).get('rows'))} rows vs "
                   f"reference {fmt.count(ref.get('rows'))} (bounds: reference min/max)")
-        if note:
+        if data.get("not_computed"):
+            head += f" · ? not computed: {data['not_computed']}"
+        elif note:
             head += f" · {note}"
         self.note(head)
         self.query_one("#quality-model", Static).update(
