@@ -115,8 +115,8 @@ def sandbox(db: StoreSnapshot) -> None:
             return
         try:
             if db.store_dir is not None:
-                directory = str(db.store_dir).rstrip("/") + "/"
-                cur.execute(f"SET allowed_directories = [{literal(directory)}]")
+                dirs = [str(db.store_dir).rstrip("/") + "/", *getattr(db, "read_dirs", ())]  # adopted sources
+                cur.execute(f"SET allowed_directories = [{', '.join(literal(d) for d in dirs)}]")
             cur.execute("SET enable_external_access = false")
             cur.execute("SET lock_configuration = true")
         except duckdb.Error:

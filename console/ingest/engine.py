@@ -21,6 +21,7 @@ orphans, and the next pass re-reads the same bytes) or the new one: nothing lost
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import os
 import uuid
 from collections import deque
@@ -33,7 +34,9 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from console.ingest import formats
+from console import clock
+from console.errors import WorkspaceError
+from console.ingest import adopt, formats
 from console.ingest.batch import Batch, IngestResult, Pending
 from console.ingest.blocks import (
     READ_BYTES,
@@ -129,6 +132,7 @@ class Ingester:
         self.follow_links = follow_links_setting(ws)
         self._links_reported: set[str] = set()
         self.limits = limits_from(ws.section("ingest"), str(ws.config_path))
+        self.adopt_parquet = adopt_setting(ws.section("ingest"), str(ws.config_path))
 
     def submit(self, fn, *args) -> Future:
         """Run ``fn`` on this ingester's two worker threads (parsing ahead, writing parts);
@@ -227,6 +231,7 @@ class _Run:
         self.queue: deque[_Job] = deque()
         self.queued_rows = 0
         self.fatal: BaseException | None = None  # a failed commit: the pass stops
+        self.adopted: list[adopt.Adopted] = []  # Parquet files adopted in place in this batch
         self._reset_batch()
 
     def _reset_batch(self) -> None:
@@ -245,6 +250,8 @@ class _Run:
     def read_stream(self, f: SourceFile, st: SourceState) -> None:
         if (f.ino, f.size, f.mtime_ns) == (st.ino, st.size, st.mtime_ns) and st.fp_len:
             return  # unchanged since we last looked
+        if f.fmt == "parquet" and f.kind == "predictions" and self.ing.adopt_parquet and self._adopt(f, st):
+            return
         if f.fmt == "parquet":
             self._read_parquet(f, st)
         else:
@@ -280,6 +287,9 @@ class _Run:
         try:
             if job.what == "oversized":
                 self.batch.add_oversized(f, st, job.item)
+                return
+            if job.what == "adopt":
+                self._adopted(job)
                 return
             if job.what == "block":
                 block = job.item
@@ -392,6 +402,75 @@ class _Run:
 
         self._ingest_frame(f, st, df, raw_of, (block.base, block.first_line - 1), len(block.data))
 
+    # -- adopting Parquet files in place (``console.ingest.adopt``) ---------------------
+    def _adopt(self, f: SourceFile, st: SourceState) -> bool:
+        """Queue the adoption of a Parquet prediction file; False when it is to be read the
+        usual way (not well-formed, or already read that way). An adopted file that changed
+        is withdrawn first (its rows leave the store) and adopted again from its first row."""
+        path = str(f.path)
+        try:
+            fp = adopt.file_fingerprint(f.path)
+            schema = pq.read_schema(f.path)
+        except Exception:  # noqa: BLE001 - unreadable: the usual path reports why
+            return False
+        old = self.cp.adopted.get(path)
+        if old is not None:
+            if old.fp == fp:
+                st.ino, st.size, st.mtime_ns = f.ino, f.size, f.mtime_ns
+                return True  # the very file adopted (only touched)
+            self.drain()
+            self.pump()
+            self.ing.writer.withdraw(self.cp, path)
+            old_st = self.cp.sources.get(old.sid)
+            if old_st is not None:
+                old_st.rows -= old.kept
+                old_st.duplicates -= old.duplicates
+            st.offset = st.line = 0
+        elif st.offset:
+            return False  # read (partly) the usual way before: go on that way
+        p = adopt.plan(schema)
+        if isinstance(p, str):
+            return False
+        f.prefix = f.prefix or read_prefix(f)
+        st.fp, st.fp_len = fingerprint(f.prefix), len(f.prefix)
+        ts_max = None
+        if self.ing.limits.max_future_skew_s is not None:
+            ts_max = clock.now_naive() + dt.timedelta(seconds=self.ing.limits.max_future_skew_s)
+        fut = self.ing.submit(adopt.check, path, p, ts_max)
+        self._enqueue(_Job(f, st, "adopt", fp, fut, 1))
+        return True
+
+    def _adopted(self, job: _Job) -> None:
+        """A checked file: adopted (with the batch being filled), or read the usual way."""
+        f, st = job.f, job.st
+        checked = job.fut.result()
+        self.drain()  # blocks before it dedupe first, as they would when read in order
+        sid = next((k for k, v in self.cp.sources.items() if v is st), "")
+        writer = self.ing.writer
+        assert writer.keys is not None
+        got = adopt.handle(checked, sid, writer.keys, self.catalog, self.cp.features,
+                           self.ing.limits.max_features_per_model)
+        if isinstance(got, str):
+            self._read_parquet(f, st)
+            return
+        got.adoption.fp = job.item
+        writer.keys.add(got.new_keys)
+        self.adopted.append(got)
+        res = self.batch.result
+        res.predictions += got.kept
+        res.duplicates += got.duplicates
+        res.quarantined += got.quarantined
+        st.rows += got.kept
+        st.duplicates += got.duplicates
+        st.quarantined += got.quarantined
+        st.fp, st.fp_len = fingerprint(f.prefix), len(f.prefix)
+        st.offset = st.line = st.total = checked.rows
+        st.last_ingest = clock.now_naive().isoformat()
+        self.batch.rows += checked.rows
+        self._end_of_file(_Job(f, st, "end", None))
+        if self.batch.rows + self.pending_rows >= self.ing.batch_rows:
+            self.flush()
+
     def _read_parquet(self, f: SourceFile, st: SourceState) -> None:
         f.prefix = read_prefix(f)
         try:
@@ -484,7 +563,9 @@ class _Run:
         if batch.rows == 0 and writer.unchanged(self.cp):
             return
         batch.result.batches = 1
-        writer.write_batch(self.cp, batch.preds, batch.labels, batch.quar, token=batch.result)
+        adopted, self.adopted = self.adopted, []
+        writer.write_batch(self.cp, batch.preds, batch.labels, batch.quar, token=batch.result,
+                           adopt=[(a.path, a.adoption, a.keys, a.excluded, a.quarantine) for a in adopted])
         self._reset_batch()
         if final:
             self.wait_commit()
@@ -503,6 +584,15 @@ class _Run:
         self.result.add(result)
         if self.ing.on_batch is not None:
             self.ing.on_batch(batch, result)
+
+
+def adopt_setting(section: dict, where: str) -> bool:
+    """``[ingest] adopt_parquet`` (default false): adopt well-formed Parquet prediction files in
+    place instead of rewriting them (``console.ingest.adopt``)."""
+    value = section.get("adopt_parquet", False)
+    if not isinstance(value, bool):
+        raise WorkspaceError(f"{where}: [ingest] adopt_parquet must be true or false, not {value!r}")
+    return value
 
 
 def _describe(exc: BaseException) -> str:

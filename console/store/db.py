@@ -28,6 +28,7 @@ import duckdb
 import pyarrow as pa
 
 from console import clock
+from console.store.adopted import adopted_models, adopted_relations
 from console.store.checkpoint import Checkpoint, read_checkpoint, stat_key
 from console.store.layout import PartFile, StoreLayout
 from console.store.registry import Registry, canonical_text, load_registry, registry_signature
@@ -137,7 +138,7 @@ class Snapshot:
     ``with_fleet()`` return the store's newest snapshot (this one when nothing changed)."""
 
     __slots__ = ("batch", "registry", "production", "stages", "checkpoint", "config", "store_dir",
-                 "cache_dir", "layout", "memo", "_reader", "_schema", "_parts", "__weakref__")
+                 "cache_dir", "layout", "memo", "read_dirs", "_reader", "_schema", "_parts", "__weakref__")
 
     def __init__(self, reader: StoreDB, schema: str, checkpoint: Checkpoint, registry: Registry,
                  stages: Mapping[tuple[str, str], str], production: Mapping[str, str | None]) -> None:
@@ -152,6 +153,7 @@ class Snapshot:
         sets(self, "layout", reader.layout)
         sets(self, "store_dir", reader.layout.root)
         sets(self, "cache_dir", reader.layout.analytics_cache_dir)
+        sets(self, "read_dirs", _adoption_dirs(ws))
         namespace = _namespace(reader.layout.root)
         sets(self, "memo", Memo(namespace))
         sets(self, "_reader", reader)
@@ -177,8 +179,12 @@ class Snapshot:
 
     def parts(self, model: str, start: dt.datetime | None = None,
               end: dt.datetime | None = None) -> list[PartFile]:
-        """The committed prediction parts of ``model`` whose day meets ``[start, end)``."""
+        """The committed prediction parts of ``model`` whose day meets ``[start, end)``; None
+        when some of its rows are read from adopted Parquet sources (``store.adopted``): then
+        only the views show all of them."""
         cp = self.checkpoint
+        if model in self._parts.compute(("adopted models",), lambda: adopted_models(cp.adopted)):
+            return None
         files = self._parts.compute(model, lambda: self.layout.model_parts(model, cp.batch, cp.retired))
         first = _naive(start).date() if start is not None else None
         last = (_naive(end) - dt.timedelta(microseconds=1)).date() if end is not None else None
@@ -349,10 +355,14 @@ class StoreDB:
         cols: list[tuple[str, str, bool]] = [(n, t, True) for n, t in PREDICTION_COLUMNS]
         cols += fcols
         cols += [(n, t, True) for n, t in PREDICTION_TAIL]
-        if pred_files:
-            select = [f"{ident(n) if present else 'NULL'}::{t} AS {ident(n)}" for n, t, present in cols]
-            frm = f"read_parquet({_files_sql(pred_files)}, union_by_name=true)"
-            c.execute(f"CREATE OR REPLACE VIEW {s}.predictions AS SELECT {', '.join(select)} FROM {frm}")
+        adopted = adopted_relations(str(self.layout.root), cp.adopted, [(n, t) for n, t, _ in cols])
+        if pred_files or adopted:
+            relations = list(adopted)
+            if pred_files:
+                select = [f"{ident(n) if present else 'NULL'}::{t} AS {ident(n)}" for n, t, present in cols]
+                frm = f"read_parquet({_files_sql(pred_files)}, union_by_name=true)"
+                relations.insert(0, f"SELECT {', '.join(select)} FROM {frm}")
+            c.execute(f"CREATE OR REPLACE VIEW {s}.predictions AS {' UNION ALL '.join(relations)}")
         else:
             select = [f"NULL::{t} AS {ident(n)}" for n, t, _ in cols]
             c.execute(f"CREATE OR REPLACE VIEW {s}.predictions AS SELECT {', '.join(select)} WHERE false")
@@ -411,6 +421,14 @@ class StoreDB:
             f"{s}._ingest_status", pa.table({k: pa.array(srows[k], type=t) for k, t in STATUS_FIELDS.items()})
         )
         c.execute(f"CREATE OR REPLACE VIEW {s}.ingest_status AS SELECT * FROM {s}._ingest_status")
+
+
+def _adoption_dirs(ws: Workspace) -> tuple[str, ...]:
+    """Folders besides ``.console/`` whose files the views may read: the prediction sources',
+    when ``[ingest] adopt_parquet`` has the store read Parquet sources in place."""
+    if ws.section("ingest").get("adopt_parquet") is not True:
+        return ()
+    return tuple(str(p if p.is_dir() else p.parent).rstrip("/") + "/" for p in ws.predictions)
 
 
 def _namespace(root: Path) -> str:

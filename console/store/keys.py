@@ -86,6 +86,18 @@ class KeySet:
             a = self._runs.pop()
             self._runs.append(_sorted_unique(np.concatenate([a, b]), runs=True))
 
+    def remove(self, keys: np.ndarray) -> None:
+        """Take ``keys`` out of the set (an adopted file withdrawn: ``store.adopted``)."""
+        if len(keys) == 0:
+            return
+        gone = np.unique(np.asarray(keys, dtype=np.uint64))
+        runs = []
+        for run in self._runs:
+            idx = np.minimum(np.searchsorted(gone, run), len(gone) - 1)
+            hit = gone[idx] == run
+            runs.append(np.array(run[~hit]) if hit.any() else run)
+        self._runs = [r for r in runs if len(r)]
+
     def sorted_array(self) -> np.ndarray:
         """Every key, sorted and distinct, in one array (merges the runs)."""
         if len(self._runs) > 1:
@@ -109,6 +121,18 @@ class KeySet:
                 chunks.append(col.to_numpy())
         if chunks:
             self.add(np.concatenate(chunks).astype(np.uint64, copy=False))
+
+
+def adopted_keys(root: Path, path: str, adoption, rehash: bool = False) -> np.ndarray:
+    """The dedupe keys of an adopted file's shown rows (``store.adopted``): its keys sidecar;
+    recomputed from the file itself (its rows but the excluded ones) when ``rehash``."""
+    if not rehash:
+        return pq.read_table(Path(root) / adoption.keys, columns=[KEY_COLUMN]).column(0).to_numpy()
+    df = pl.read_parquet(path, columns=["model", "version", "request_id"]).with_row_index("_row")
+    if adoption.excluded:
+        ex = pl.read_parquet(Path(root) / adoption.excluded, columns=["_row"])
+        df = df.join(ex.with_columns(pl.col("_row").cast(pl.UInt32)), on="_row", how="anti")
+    return df.select(key_expr()).to_series().to_numpy()
 
 
 def index_path(keys_dir: Path, batch: int, store_id: str) -> Path:

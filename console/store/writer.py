@@ -30,8 +30,9 @@ import polars as pl
 from console import clock
 from console.fsio import TempFile, fsync_dir, publish, write_atomic
 from console.store import compact
+from console.store.adopted import Adoption
 from console.store.checkpoint import Checkpoint, CheckpointUnreadable, read_checkpoint
-from console.store.keys import HASHER, KeySet, load_index, save_index
+from console.store.keys import HASHER, KeySet, adopted_keys, load_index, save_index
 from console.store.layout import PART_RE, StoreLayout
 from console.store.schema import KEY_COLUMN, PREDICTION_COLUMNS
 
@@ -127,10 +128,36 @@ class BatchWriter:
                 since = saved[1]
             self._index_batch, self._index_size = since, (len(saved[0]) if saved is not None else 0)
             self.keys.load_parts([p for p in parts() if _batch_of(p) > since], rehash=rehash)
+            self._load_adopted(cp, since, rehash)
         elif self._keys_batch < cp.batch:
             self.keys.load_parts([p for p in parts() if _batch_of(p) > self._keys_batch], rehash=rehash)
+            self._load_adopted(cp, self._keys_batch, rehash)
         self._keys_batch = cp.batch
         self._keys_store = cp.store_id
+
+    def _load_adopted(self, cp: Checkpoint, since: int, rehash: bool) -> None:
+        """Add the keys of the files adopted after batch ``since`` (``store.adopted``)."""
+        assert self.keys is not None
+        for path, a in cp.adopted.items():
+            if a.batch > since:
+                self.keys.add(adopted_keys(self.layout.root, path, a, rehash))
+
+    def withdraw(self, cp: Checkpoint, path: str) -> Adoption | None:
+        """Stop reading the adopted file ``path`` (it changed or is gone): it leaves the pending
+        checkpoint ``cp`` (committed with the next batch), its sidecars are retired, and its keys
+        leave the key set. The saved key index may hold them: it is deleted (derived data)."""
+        a = cp.adopted.pop(path, None)
+        if a is None:
+            return None
+        now = clock.now().isoformat()
+        for rel in (a.keys, a.excluded):
+            if rel:
+                cp.retired[rel] = [cp.batch, now]
+        if self.keys is not None:
+            self.keys.remove(adopted_keys(self.layout.root, path, a, rehash=False))
+        shutil.rmtree(self.layout.keys_dir, ignore_errors=True)
+        self._index_batch, self._index_size = 0, 0
+        return a
 
     def unchanged(self, cp: Checkpoint) -> bool:
         """Is ``cp`` what the store's checkpoint already says (nothing to commit)?"""
@@ -172,6 +199,7 @@ class BatchWriter:
         labels: list[pl.DataFrame],
         quar: list[pl.DataFrame],
         token: object = None,
+        adopt: list[tuple[str, Adoption, pl.DataFrame, pl.DataFrame | None, pl.DataFrame | None]] = (),
     ) -> int:
         """Write the next batch: ``preds`` (frames of one model each), ``labels`` and ``quar``
         as parts, then ``cp`` (its ``batch`` set to the new batch, serialised now) naming them.
@@ -209,6 +237,21 @@ class BatchWriter:
         if quar:
             q = pl.concat(quar, how="diagonal_relaxed").with_columns(pl.lit(batch, pl.Int64).alias("batch"))
             write(q, layout.kind_dir("quarantine") / f"b{batch}-0.parquet")
+        # adopted Parquet files (``store.adopted``): their sidecars, and the checkpoint names them
+        for i, (path, a, keys, excluded, aquar) in enumerate(adopt):
+            a.batch = batch
+            keys_path = layout.adopted_dir / "keys" / f"b{batch}-{i}.parquet"
+            write(keys, keys_path)
+            a.keys = layout.rel(keys_path)
+            a.excluded = None
+            if excluded is not None and excluded.height:
+                ex_path = layout.adopted_dir / "excluded" / f"b{batch}-{i}.parquet"
+                write(excluded, ex_path)
+                a.excluded = layout.rel(ex_path)
+            if aquar is not None and aquar.height:
+                write(aquar.with_columns(pl.lit(batch, pl.Int64).alias("batch")),
+                      layout.kind_dir("quarantine") / f"b{batch}-{i + 1}.parquet")
+            cp.adopted[path] = a
         # polars releases the GIL while encoding: write (and fsync) the parts two at a time.
         # The batch is then committed in the background (rename the parts, fsync each folder
         # once, then the checkpoint) while the ingester reads on; the next batch, and the end

@@ -1,0 +1,272 @@
+"""Adopting well-formed Parquet prediction files in place (``[ingest] adopt_parquet``).
+
+A Parquet prediction file whose columns map onto the store's one to one (``plan``: ``ts`` a
+timestamp, ``model``/``version``/``request_id`` strings, the other contract fields numbers or
+strings of their kind, every other column a flat number or string feature) is not rewritten:
+
+1. ``check`` (a worker thread) reads only the contract columns, tags and validates them with
+   the same rules as every other record (``normalize.validate_predictions``: one set of rules,
+   so the same rows are quarantined for the same reasons), hashes the dedupe keys, and notes
+   which feature columns hold nulls;
+2. ``Adopter.handle`` (the main thread, in file order) drops the keys already stored or seen
+   earlier in the file (duplicates), gives the features their store columns
+   (``FeatureCatalog``), and hands the writer the file's ``Adoption`` with its sidecars (keys;
+   excluded row numbers) and its quarantined rows, committed with the batch like any part.
+
+Anything that cannot be mapped exactly — another type, a nested column, a feature whose kind
+contradicts its column type, a float the store would spell differently, too many features —
+is not adopted: the file is read and rewritten as before (``None`` from ``plan``/``handle``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from console.ingest import formats
+from console.ingest.blocks import parquet_raw
+from console.ingest.normalize import FeatureCatalog, canonical_number_text, validate_predictions
+from console.ingest.tagging import T_NUM, T_STR
+from console.store.adopted import FLOAT, INT, STR, TS_NAIVE, TS_UTC, Adoption, number_text
+from console.store.keys import KeySet, key_expr
+from console.store.schema import KEY_COLUMN, RESERVED_PREDICTION_FIELDS
+
+CONTRACT = ("ts", "model", "version", "request_id", "prediction", "score", "label", "latency_ms", "status",
+            "error", "cost_usd")
+_TEXT = ("model", "version", "request_id", "status", "error")
+_NUMBER = ("score", "latency_ms", "cost_usd")
+_VALUE = ("prediction", "label")
+
+
+def file_fingerprint(path: str | Path) -> str:
+    """``size:mtime_ns:sha256(footer)`` of a Parquet file: what says it is the file adopted."""
+    with open(path, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        size = st.st_size
+        digest = hashlib.sha256()
+        if size >= 12:
+            fh.seek(size - 8)
+            tail = fh.read(8)
+            n = int.from_bytes(tail[:4], "little")
+            fh.seek(max(size - 8 - n, 0))
+            digest.update(fh.read(min(n, size - 8)) + tail)
+    return f"{size}:{st.st_mtime_ns}:{digest.hexdigest()}"
+
+
+def _how(t: pa.DataType) -> str | None:
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return STR
+    if pa.types.is_integer(t):
+        return INT
+    if pa.types.is_float32(t) or pa.types.is_float64(t):
+        return FLOAT
+    return None
+
+
+@dataclass
+class Plan:
+    """How a file's columns map to the store's (from its schema alone)."""
+
+    fields: dict[str, str]
+    features: dict[str, str]  # source column -> INT | FLOAT | STR
+    schema: str
+
+
+def plan(schema: pa.Schema) -> Plan | str:
+    """The mapping of a well-formed prediction file's columns, or why it is not one."""
+    names = schema.names
+    if len(set(names)) != len(names):
+        return "a column appears twice"
+    fields: dict[str, str] = {}
+    features: dict[str, str] = {}
+    for fld in schema:
+        name, t = fld.name, fld.type
+        if formats._CONTROL.search(name):
+            return f"column {name!r}: a control character in its name"
+        if pa.types.is_binary(t) or pa.types.is_large_binary(t):
+            continue  # bytes are not a contract type: ignored, as when rewritten
+        if name == "ts":
+            if not pa.types.is_timestamp(t) or t.unit == "ns":
+                return f"'ts' is {t}, not a timestamp in s, ms or µs"
+            fields["ts"] = TS_UTC if t.tz else TS_NAIVE
+            continue
+        how = _how(t)
+        if name in _TEXT:
+            if how != STR:
+                return f"{name!r} is {t}, not a string"
+        elif name in _NUMBER:
+            if how not in (INT, FLOAT):
+                return f"{name!r} is {t}, not a number"
+        elif name in _VALUE:
+            if how is None:
+                return f"{name!r} is {t}, not a number or a string"
+        elif name in RESERVED_PREDICTION_FIELDS:  # features: a nested object
+            return f"{name!r} is {t}: nested features are rewritten"
+        else:
+            if how is None:
+                return f"feature {name!r} is {t}, not a number or a string"
+            features[name] = how
+            continue
+        fields[name] = how
+    for need in ("ts", "model", "version", "request_id"):
+        if need not in fields:
+            return f"no {need!r} column"
+    sig = json.dumps([[f.name, str(f.type)] for f in schema] + [fields, features], sort_keys=True)
+    return Plan(fields, features, hashlib.sha256(sig.encode()).hexdigest()[:24])
+
+
+@dataclass
+class Checked:
+    """What ``check`` found in a file (before dedupe against the store)."""
+
+    path: str
+    plan: Plan
+    rows: int
+    bad: pl.DataFrame  # _line, _offset, reason
+    good_rows: np.ndarray  # 0-based row numbers of valid records, in order
+    keys: np.ndarray  # their dedupe keys
+    models: pl.Series  # their models
+    nulls: dict[str, np.ndarray] = field(default_factory=dict)  # feature -> is-valid of valid rows (when it has nulls)
+    why: str | None = None  # not adopted after all (then read the usual way)
+
+
+def check(path: str, p: Plan, ts_max: dt.datetime | None) -> Checked:
+    """Validate a well-formed file's records and hash their keys (a worker thread)."""
+    pf = pq.ParquetFile(path)
+    md = pf.metadata
+    cols = [c for c in CONTRACT if c in p.fields]
+    tbl = pf.read(columns=cols)
+    df = formats.tag_parquet_batch(tbl, "predictions", 0)
+    v = validate_predictions(df, ts_max)
+    good = v.good
+    rows = (good["line"] - 1).cast(pl.Int64).to_numpy()
+    keys = good.select(key_expr()).to_series().to_numpy()
+    out = Checked(path, p, md.num_rows, v.bad, rows, keys, good["model"])
+    for name in ("prediction", "label"):
+        if p.fields.get(name) == FLOAT:
+            why = _float_text_differs(tbl.column(name), name)
+            if why:
+                out.why = why
+                return out
+    with_nulls = []
+    names = [md.schema.column(i).path for i in range(md.num_columns)]
+    for feat in p.features:
+        i = names.index(feat)
+        for g in range(md.num_row_groups):
+            st = md.row_group(g).column(i).statistics
+            if st is None or not st.has_null_count or st.null_count:
+                with_nulls.append(feat)
+                break
+    if with_nulls:
+        valid = pf.read(columns=with_nulls)
+        idx = pa.array(rows)
+        for feat in with_nulls:
+            out.nulls[feat] = valid.column(feat).take(idx).is_valid().to_numpy(zero_copy_only=False)
+    return out
+
+
+def _float_text_differs(col: pa.ChunkedArray, name: str) -> str | None:
+    """Why the store's text of a float prediction/label (polars) would differ from the SQL the
+    views use (``store.adopted.number_text``) for some value; None when it never does."""
+    ours = pl.DataFrame({"x": pl.from_arrow(col).cast(pl.Float64)}).select(canonical_number_text(pl.col("x")))
+    con = duckdb.connect(":memory:")
+    try:
+        con.register("t_in", pa.table({"x": col.cast(pa.float64())}))
+        theirs = con.sql(f"SELECT {number_text('x')} AS t FROM t_in").pl()
+    finally:
+        con.close()
+    a = ours.to_series()
+    b = theirs.to_series().cast(pl.String)
+    if not a.equals(b, check_names=False, check_dtypes=False):
+        return f"{name!r}: floats whose text the store spells differently"
+    return None
+
+
+@dataclass
+class Adopted:
+    """An adoption ready for the writer, and what it adds to the counters."""
+
+    path: str
+    adoption: Adoption
+    keys: pl.DataFrame
+    excluded: pl.DataFrame
+    quarantine: pl.DataFrame | None
+    kept: int
+    duplicates: int
+    quarantined: int
+    new_keys: np.ndarray
+
+
+def handle(c: Checked, sid: str, keyset: KeySet, catalog: FeatureCatalog, known: dict,
+           max_features: int | None) -> Adopted | str:
+    """Dedupe a checked file against ``keyset`` and map its features (``catalog``, mutated only
+    when the file is adopted); the adoption, or why the file is read the usual way."""
+    if c.why:
+        return c.why
+    hashes = c.keys
+    order = np.argsort(hashes, kind="stable")
+    first = np.ones(len(hashes), dtype=bool)
+    if len(hashes) > 1:
+        sk = hashes[order]
+        first[order[np.concatenate(([False], sk[1:] == sk[:-1]))]] = False
+    keep = first & ~keyset.contains(hashes, order)
+    models = c.models.filter(pl.Series(keep)) if not keep.all() else c.models
+    model_order = models.unique(maintain_order=True).to_list()
+    # features per model among the kept rows: every feature without nulls, the others when valid
+    present: dict[str, list[str]] = {}
+    for model in model_order:
+        sel = (c.models == model).to_numpy() & keep
+        present[model] = sorted(f for f in c.plan.features if f not in c.nulls or bool(c.nulls[f][sel].any()))
+    registry_kind = catalog.registry_kind
+    for model in model_order:
+        have = known.get(model, {})
+        new = [f for f in present[model] if f not in have]
+        if max_features is not None and len(have) + len(new) > max_features:
+            return "too many features for the store's limit"
+        for f in present[model]:
+            st = have.get(f)
+            kind = st.kind if st is not None and st.kind else registry_kind(model, f)
+            how = c.plan.features[f]
+            if kind is None:
+                kind = "numeric" if how in (INT, FLOAT) else "categorical"
+            if (kind == "numeric") != (how in (INT, FLOAT)):
+                return f"feature {f!r} is {kind} but its column holds {'text' if how == STR else 'numbers'}"
+    quar = None
+    if c.bad.height:
+        raw_of = parquet_raw(pq.ParquetFile(c.path).read(), 0)
+        quar = c.bad.select(
+            pl.lit("predictions").alias("kind"), pl.lit(c.path, pl.String).alias("source"),
+            pl.col("_line").cast(pl.Int64).alias("line"), pl.col("_offset").cast(pl.Int64).alias("byte_offset"),
+            pl.col("reason"),
+        ).with_columns(pl.Series("raw", raw_of(c.bad["_line"]), dtype=pl.String))
+    mapping: dict[str, list[str]] = {}
+    for model in model_order:
+        for f in present[model]:
+            how = c.plan.features[f]
+            st = catalog.state(model, f, T_NUM if how in (INT, FLOAT) else T_STR)
+            st.written = True
+            prev = mapping.setdefault(f, [st.column, how])
+            if prev[0] != st.column:  # cannot happen: one kind per column type (see above)
+                raise ValueError(f"feature {f!r} maps to two columns")
+    kept = int(keep.sum())
+    good_excluded = c.good_rows[~keep]
+    bad_rows = (c.bad["_line"].to_numpy() - 1).astype(np.int64)
+    excluded_rows = np.sort(np.concatenate([bad_rows, good_excluded.astype(np.int64)]))
+    excluded = pl.DataFrame({"source": pl.Series([c.path] * len(excluded_rows), dtype=pl.String),
+                             "_row": pl.Series(excluded_rows, dtype=pl.Int64)})
+    new_keys = hashes[keep]
+    a = Adoption(sid=sid, fp="", rows=c.rows, batch=0, keys="", excluded=None, kept=kept,
+                 quarantined=c.bad.height, duplicates=len(hashes) - kept, fields=dict(c.plan.fields),
+                 features=mapping, models=model_order, schema=c.plan.schema)
+    return Adopted(c.path, a, pl.DataFrame({KEY_COLUMN: pl.Series(new_keys, dtype=pl.UInt64)}), excluded, quar,
+                   kept, len(hashes) - kept, c.bad.height, new_keys)
