@@ -225,3 +225,23 @@ def test_sigkill_during_adoption_then_finish_exactly_once(tmp_path: Path) -> Non
     on_disk = {os.path.relpath(p, adopted / ".console") for p in (adopted / ".console" / "parts" / "adopted").rglob("*")
                if p.is_file()}
     assert on_disk <= named | set(cp.retired)
+
+
+def test_sandboxed_query_reads_adopted_files_and_nothing_else(tmp_path: Path) -> None:
+    import pytest
+
+    from console.analytics.query import open_query_store, run_query
+    from console.errors import UsageError
+    from console.workspace import load_dir
+
+    adopted, rewritten = two_workspaces(tmp_path)
+    ingest(adopted)
+    ingest(rewritten)
+    db = open_query_store(load_dir(adopted))
+    try:
+        got = run_query(db, "SELECT count(*) AS n FROM predictions")
+        assert got == [{"n": query(rewritten, "SELECT count(*) FROM predictions")[0][0]}]
+        with pytest.raises(UsageError):
+            run_query(db, f"SELECT * FROM read_parquet('{rewritten / 'logs' / 'a.parquet'}')")
+    finally:
+        db.close()

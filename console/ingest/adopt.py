@@ -4,7 +4,8 @@ A Parquet prediction file whose columns map onto the store's one to one (``plan`
 timestamp, ``model``/``version``/``request_id`` strings, the other contract fields numbers or
 strings of their kind, every other column a flat number or string feature) is not rewritten:
 
-1. ``check`` (a worker thread) reads only the contract columns, tags and validates them with
+1. ``check_group`` (a worker thread) reads only the contract columns of a group of files (one
+   DuckDB statement), tags and validates them with
    the same rules as every other record (``normalize.validate_predictions``: one set of rules,
    so the same rows are quarantined for the same reasons), hashes the dedupe keys, and notes
    which feature columns hold nulls;
@@ -36,10 +37,11 @@ import pyarrow.parquet as pq
 from console.ingest import formats
 from console.ingest.blocks import parquet_raw
 from console.ingest.normalize import FeatureCatalog, canonical_number_text, validate_predictions
-from console.ingest.tagging import T_NUM, T_STR
+from console.ingest.tagging import T_NUM, T_STR, tag_table
 from console.store.adopted import FLOAT, INT, STR, TS_NAIVE, TS_UTC, Adoption, number_text
 from console.store.keys import KeySet, key_expr
-from console.store.schema import KEY_COLUMN, RESERVED_PREDICTION_FIELDS
+from console.store.schema import KEY_COLUMN, LABEL_FIELDS, RESERVED_PREDICTION_FIELDS
+from console.store.sql import ident, literal
 
 CONTRACT = ("ts", "model", "version", "request_id", "prediction", "score", "label", "latency_ms", "status",
             "error", "cost_usd")
@@ -140,27 +142,66 @@ class Checked:
     why: str | None = None  # not adopted after all (then read the usual way)
 
 
-def check(path: str, p: Plan, ts_max: dt.datetime | None) -> Checked:
-    """Validate a well-formed file's records and hash their keys (a worker thread)."""
-    pf = pq.ParquetFile(path)
-    md = pf.metadata
+def check_group(paths: list[str], rows: list[int], p: Plan, ts_max: dt.datetime | None) -> dict[str, Checked]:
+    """Validate the records of files of one layout together and hash their keys (a worker
+    thread). DuckDB reads the contract columns of every file in one statement (in parallel,
+    without a per-file cost); one tag-and-validate over all of them then decides each record,
+    by the very rules the rewrite path applies. ``rows``: each file's row count (its footer's):
+    DuckDB returns the files' rows in the order of ``paths`` (insertion order is preserved), so
+    a record's file and row number follow from its position, without a column per record."""
     cols = [c for c in CONTRACT if c in p.fields]
-    tbl = pf.read(columns=cols)
-    df = formats.tag_parquet_batch(tbl, "predictions", 0)
+    files = "[" + ", ".join(literal(x) for x in paths) + "]"
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET preserve_insertion_order = true")
+        tbl = con.sql(f"SELECT {', '.join(ident(c) for c in cols)} FROM read_parquet({files})").to_arrow_table()
+    finally:
+        con.close()
+    if tbl.num_rows != sum(rows):
+        raise OSError(f"{tbl.num_rows} records read where the footers say {sum(rows)}: a file changed meanwhile")
+    names = list(paths)
+    counts = np.asarray(rows, dtype=np.int64)
+    file_idx = np.repeat(np.arange(len(names)), counts)
+    row = np.arange(tbl.num_rows, dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+    df = tag_table(tbl.select(cols), "predictions", np.arange(1, tbl.num_rows + 1, dtype=np.int64), None,
+                   RESERVED_PREDICTION_FIELDS, LABEL_FIELDS, parquet=True)
     v = validate_predictions(df, ts_max)
-    good = v.good
-    rows = (good["line"] - 1).cast(pl.Int64).to_numpy()
-    keys = good.select(key_expr()).to_series().to_numpy()
-    out = Checked(path, p, md.num_rows, v.bad, rows, keys, good["model"])
+    g = (v.good["line"] - 1).cast(pl.Int64).to_numpy()
+    keys = v.good.select(key_expr()).to_series().to_numpy()
+    b = (v.bad["_line"] - 1).cast(pl.Int64).to_numpy()
+    good_file, bad_file = file_idx[g], file_idx[b]
+    why = {}
     for name in ("prediction", "label"):
         if p.fields.get(name) == FLOAT:
-            why = _float_text_differs(tbl.column(name), name)
-            if why:
-                out.why = why
-                return out
+            text = _float_text_differs(tbl.column(name), name)
+            if text:
+                why = dict.fromkeys(range(len(names)), text)  # (a value of which file: not worth knowing)
+    out: dict[str, Checked] = {}
+    # records come file after file, in order: each file's valid and bad ones are one slice
+    g_at = np.searchsorted(good_file, np.arange(len(names) + 1))
+    b_at = np.searchsorted(bad_file, np.arange(len(names) + 1))
+    models = v.good["model"]
+    for i, name in enumerate(names):
+        g0, g1, b0, b1 = int(g_at[i]), int(g_at[i + 1]), int(b_at[i]), int(b_at[i + 1])
+        bad = v.bad.slice(b0, b1 - b0).with_columns(pl.Series("_line", row[b[b0:b1]] + 1, dtype=pl.Int64))
+        out[name] = Checked(name, p, 0, bad, row[g[g0:g1]], keys[g0:g1], models.slice(g0, g1 - g0), why=why.get(i))
+    for c in out.values():
+        _feature_nulls(c)
+    return out
+
+
+def _feature_nulls(c: Checked) -> None:
+    """The rows of ``c``'s file; which of its feature columns hold nulls (the footer's statistics say when none does),
+    and for those, which valid records have a value."""
+    pf = pq.ParquetFile(c.path)
+    md = pf.metadata
+    c.rows = md.num_rows
+    if c.why:
+        return
     with_nulls = []
     names = [md.schema.column(i).path for i in range(md.num_columns)]
-    for feat in p.features:
+    for feat in c.plan.features:
         i = names.index(feat)
         for g in range(md.num_row_groups):
             st = md.row_group(g).column(i).statistics
@@ -169,10 +210,9 @@ def check(path: str, p: Plan, ts_max: dt.datetime | None) -> Checked:
                 break
     if with_nulls:
         valid = pf.read(columns=with_nulls)
-        idx = pa.array(rows)
+        idx = pa.array(c.good_rows)
         for feat in with_nulls:
-            out.nulls[feat] = valid.column(feat).take(idx).is_valid().to_numpy(zero_copy_only=False)
-    return out
+            c.nulls[feat] = valid.column(feat).take(idx).is_valid().to_numpy(zero_copy_only=False)
 
 
 def _float_text_differs(col: pa.ChunkedArray, name: str) -> str | None:

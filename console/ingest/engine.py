@@ -198,7 +198,9 @@ class Ingester:
         if warning is not None:
             run.result.errors.append(warning)
         files = self._discover(pending, run.result)
-        for f, sid in assign_streams(pending, files):
+        assigned = assign_streams(pending, files)
+        run.plan_adoption(assigned)
+        for f, sid in assigned:
             st = pending.sources[sid]
             try:
                 run.read_stream(f, st)
@@ -403,21 +405,68 @@ class _Run:
         self._ingest_frame(f, st, df, raw_of, (block.base, block.first_line - 1), len(block.data))
 
     # -- adopting Parquet files in place (``console.ingest.adopt``) ---------------------
+    # Before reading, the files to adopt are planned from their footers and put in groups of
+    # one column layout (up to a batch of rows each); a group is checked by one worker job,
+    # two groups ahead of the file being handled. Each file is then handled in source order.
+    def plan_adoption(self, assigned: list) -> None:
+        self.adopt_plan: dict[str, tuple[int, str]] = {}  # path -> (group, fingerprint)
+        self.groups: list[tuple[list[str], list[int], adopt.Plan]] = []
+        self.group_futs: dict[int, Future] = {}
+        if not self.ing.adopt_parquet:
+            return
+        ts_max = None
+        if self.ing.limits.max_future_skew_s is not None:
+            ts_max = clock.now_naive() + dt.timedelta(seconds=self.ing.limits.max_future_skew_s)
+        self.ts_max = ts_max
+        open_group: dict[str, tuple[int, int]] = {}  # layout -> (group, rows)
+        for f, sid in assigned:
+            st = self.cp.sources[sid]
+            if f.fmt != "parquet" or f.kind != "predictions":
+                continue
+            if (f.ino, f.size, f.mtime_ns) == (st.ino, st.size, st.mtime_ns) and st.fp_len:
+                continue
+            path = str(f.path)
+            old = self.cp.adopted.get(path)
+            if old is None and st.offset:
+                continue  # read (partly) the usual way before: go on that way
+            try:
+                fp = adopt.file_fingerprint(f.path)
+                md = pq.ParquetFile(f.path).metadata
+                p = adopt.plan(md.schema.to_arrow_schema())
+            except Exception:  # noqa: BLE001 - unreadable: the usual path reports why
+                continue
+            if isinstance(p, str):
+                continue
+            gi, rows = open_group.get(p.schema, (-1, 0))
+            if gi < 0 or rows + md.num_rows > self.ing.batch_rows:
+                gi, rows = len(self.groups), 0
+                self.groups.append(([], [], p))
+            self.groups[gi][0].append(path)
+            self.groups[gi][1].append(md.num_rows)
+            open_group[p.schema] = (gi, rows + md.num_rows)
+            self.adopt_plan[path] = (gi, fp)
+
+    def _group(self, gi: int) -> Future:
+        for k in (gi, gi + 1):
+            if k < len(self.groups) and k not in self.group_futs:
+                paths, rows, p = self.groups[k]
+                self.group_futs[k] = self.ing.submit(adopt.check_group, paths, rows, p, self.ts_max)
+        return self.group_futs[gi]
+
     def _adopt(self, f: SourceFile, st: SourceState) -> bool:
-        """Queue the adoption of a Parquet prediction file; False when it is to be read the
-        usual way (not well-formed, or already read that way). An adopted file that changed
-        is withdrawn first (its rows leave the store) and adopted again from its first row."""
+        """Queue the adoption of a planned Parquet prediction file; False when it is to be read
+        the usual way. An adopted file that changed is withdrawn first (its rows leave the
+        store) and adopted again from its first row."""
         path = str(f.path)
-        try:
-            fp = adopt.file_fingerprint(f.path)
-            schema = pq.read_schema(f.path)
-        except Exception:  # noqa: BLE001 - unreadable: the usual path reports why
+        planned = self.adopt_plan.get(path)
+        if planned is None:
             return False
+        gi, fp = planned
         old = self.cp.adopted.get(path)
         if old is not None:
             if old.fp == fp:
                 st.ino, st.size, st.mtime_ns = f.ino, f.size, f.mtime_ns
-                return True  # the very file adopted (only touched)
+                return True  # the very file adopted (only moved to another inode)
             self.drain()
             self.pump()
             self.ing.writer.withdraw(self.cp, path)
@@ -426,24 +475,15 @@ class _Run:
                 old_st.rows -= old.kept
                 old_st.duplicates -= old.duplicates
             st.offset = st.line = 0
-        elif st.offset:
-            return False  # read (partly) the usual way before: go on that way
-        p = adopt.plan(schema)
-        if isinstance(p, str):
-            return False
         f.prefix = f.prefix or read_prefix(f)
         st.fp, st.fp_len = fingerprint(f.prefix), len(f.prefix)
-        ts_max = None
-        if self.ing.limits.max_future_skew_s is not None:
-            ts_max = clock.now_naive() + dt.timedelta(seconds=self.ing.limits.max_future_skew_s)
-        fut = self.ing.submit(adopt.check, path, p, ts_max)
-        self._enqueue(_Job(f, st, "adopt", fp, fut, 1))
+        self._enqueue(_Job(f, st, "adopt", fp, self._group(gi), 1))
         return True
 
     def _adopted(self, job: _Job) -> None:
         """A checked file: adopted (with the batch being filled), or read the usual way."""
         f, st = job.f, job.st
-        checked = job.fut.result()
+        checked = job.fut.result()[str(f.path)]
         self.drain()  # blocks before it dedupe first, as they would when read in order
         sid = next((k for k, v in self.cp.sources.items() if v is st), "")
         writer = self.ing.writer

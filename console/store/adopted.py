@@ -18,7 +18,9 @@ what is adopted and the writer (``store.writer``) commits it.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from console.store.sql import ident, literal
@@ -46,7 +48,11 @@ class Adoption:
     schema: str = ""  # its columns and types: files with the same one are read together
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = dict(vars(self))  # as dataclasses.asdict, much faster (the checkpoint is written every batch)
+        d["fields"] = dict(self.fields)
+        d["features"] = {k: list(v) for k, v in self.features.items()}
+        d["models"] = list(self.models)
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Adoption:
@@ -136,3 +142,21 @@ def adopted_relations(root: str, adopted: dict[str, Adoption], cols: list[tuple[
 
 def adopted_models(adopted: dict[str, Adoption]) -> set[str]:
     return {m for a in adopted.values() for m in a.models}
+
+
+def read_dirs(store_dir: str | Path | None, config: Mapping[str, Any]) -> list[str]:
+    """Folders besides ``.console/`` whose files the views may read (the query sandbox allows
+    them): the prediction sources', resolved as the workspace resolves them, when ``[ingest]
+    adopt_parquet`` has the store read Parquet files there."""
+    ingest = config.get("ingest") or {}
+    if store_dir is None or not isinstance(ingest, dict) or ingest.get("adopt_parquet") is not True:
+        return []
+    root = Path(store_dir).parent
+    sources = config.get("sources") or {}
+    value = sources.get("predictions", ["logs"]) if isinstance(sources, dict) else ["logs"]
+    out = []
+    for v in [value] if isinstance(value, str) else list(value):
+        p = Path(str(v)).expanduser()
+        p = (p if p.is_absolute() else root / p).resolve()
+        out.append(str(p if p.is_dir() else p.parent).rstrip("/") + "/")
+    return out

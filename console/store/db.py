@@ -138,7 +138,7 @@ class Snapshot:
     ``with_fleet()`` return the store's newest snapshot (this one when nothing changed)."""
 
     __slots__ = ("batch", "registry", "production", "stages", "checkpoint", "config", "store_dir",
-                 "cache_dir", "layout", "memo", "read_dirs", "_reader", "_schema", "_parts", "__weakref__")
+                 "cache_dir", "layout", "memo", "_reader", "_schema", "_parts", "__weakref__")
 
     def __init__(self, reader: StoreDB, schema: str, checkpoint: Checkpoint, registry: Registry,
                  stages: Mapping[tuple[str, str], str], production: Mapping[str, str | None]) -> None:
@@ -153,7 +153,6 @@ class Snapshot:
         sets(self, "layout", reader.layout)
         sets(self, "store_dir", reader.layout.root)
         sets(self, "cache_dir", reader.layout.analytics_cache_dir)
-        sets(self, "read_dirs", _adoption_dirs(ws))
         namespace = _namespace(reader.layout.root)
         sets(self, "memo", Memo(namespace))
         sets(self, "_reader", reader)
@@ -421,14 +420,6 @@ class StoreDB:
             f"{s}._ingest_status", pa.table({k: pa.array(srows[k], type=t) for k, t in STATUS_FIELDS.items()})
         )
         c.execute(f"CREATE OR REPLACE VIEW {s}.ingest_status AS SELECT * FROM {s}._ingest_status")
-
-
-def _adoption_dirs(ws: Workspace) -> tuple[str, ...]:
-    """Folders besides ``.console/`` whose files the views may read: the prediction sources',
-    when ``[ingest] adopt_parquet`` has the store read Parquet sources in place."""
-    if ws.section("ingest").get("adopt_parquet") is not True:
-        return ()
-    return tuple(str(p if p.is_dir() else p.parent).rstrip("/") + "/" for p in ws.predictions)
 
 
 def _namespace(root: Path) -> str:
