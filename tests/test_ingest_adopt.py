@@ -141,7 +141,8 @@ def test_a_changed_adopted_file_is_withdrawn_and_adopted_again(tmp_path: Path) -
     cp2 = read_checkpoint(StoreLayout(adopted / ".console").checkpoint_path)
     b = str(adopted / "logs" / "b.parquet")
     assert cp2.adopted[b].fp != cp1.adopted[b].fp and cp2.adopted[b].batch > cp1.adopted[b].batch
-    assert cp1.adopted[b].keys in cp2.retired  # the old sidecars go after the grace period
+    assert cp2.adopted[b].keys != cp1.adopted[b].keys  # the batch's sidecar stays while a.parquet uses it
+    assert cp1.adopted[b].keys not in cp2.retired and cp1.adopted[b].keys == cp2.adopted[str(adopted / "logs" / "a.parquet")].keys
     # the store now holds what a fresh ingest of the new files holds
     shutil.rmtree(rewritten / "logs")
     shutil.copytree(adopted / "logs", rewritten / "logs")
@@ -153,6 +154,20 @@ def test_a_changed_adopted_file_is_withdrawn_and_adopted_again(tmp_path: Path) -
     assert rows[0][0] == rows[0][1]  # exactly once
     # and the key set of a fresh process agrees: nothing new, no duplicate counted wrongly
     assert ingest(adopted)["predictions"] == 0
+
+
+def test_a_renamed_adopted_file_is_adopted_where_it_is_now(tmp_path: Path) -> None:
+    adopted, rewritten = two_workspaces(tmp_path)
+    ingest(adopted)
+    ingest(rewritten)
+    before = query(adopted, "SELECT count(*) FROM predictions")
+    os.rename(adopted / "logs" / "a.parquet", adopted / "logs" / "a-1.parquet")  # rotated
+    ingest(adopted)
+    cp = read_checkpoint(StoreLayout(adopted / ".console").checkpoint_path)
+    assert sorted(Path(p).name for p in cp.adopted) == ["a-1.parquet", "b.parquet"]
+    assert query(adopted, "SELECT count(*) FROM predictions") == before
+    sql = "SELECT * EXCLUDE (source, batch) FROM predictions ORDER BY model, version, request_id"
+    assert query(adopted, sql) == query(rewritten, sql)
 
 
 def test_files_that_do_not_map_are_rewritten_as_before(tmp_path: Path) -> None:

@@ -234,6 +234,7 @@ class _Run:
         self.queued_rows = 0
         self.fatal: BaseException | None = None  # a failed commit: the pass stops
         self.adopted: list[adopt.Adopted] = []  # Parquet files adopted in place in this batch
+        self.adopt_plan: dict[str, tuple[int, str, str | None]] = {}
         self._reset_batch()
 
     def _reset_batch(self) -> None:
@@ -250,10 +251,10 @@ class _Run:
     # handled strictly in order, so streams advance and labels arrive in file order, exactly
     # as if each block were read, parsed and handled one after the other.
     def read_stream(self, f: SourceFile, st: SourceState) -> None:
+        if str(f.path) in self.adopt_plan and self._adopt(f, st):
+            return
         if (f.ino, f.size, f.mtime_ns) == (st.ino, st.size, st.mtime_ns) and st.fp_len:
             return  # unchanged since we last looked
-        if f.fmt == "parquet" and f.kind == "predictions" and self.ing.adopt_parquet and self._adopt(f, st):
-            return
         if f.fmt == "parquet":
             self._read_parquet(f, st)
         else:
@@ -409,7 +410,7 @@ class _Run:
     # one column layout (up to a batch of rows each); a group is checked by one worker job,
     # two groups ahead of the file being handled. Each file is then handled in source order.
     def plan_adoption(self, assigned: list) -> None:
-        self.adopt_plan: dict[str, tuple[int, str]] = {}  # path -> (group, fingerprint)
+        self.adopt_plan: dict[str, tuple[int, str, str | None]] = {}  # path -> (group, fingerprint, moved from)
         self.groups: list[tuple[list[str], list[int], adopt.Plan]] = []
         self.group_futs: dict[int, Future] = {}
         if not self.ing.adopt_parquet:
@@ -419,15 +420,18 @@ class _Run:
             ts_max = clock.now_naive() + dt.timedelta(seconds=self.ing.limits.max_future_skew_s)
         self.ts_max = ts_max
         open_group: dict[str, tuple[int, int]] = {}  # layout -> (group, rows)
+        adopted_as = {a.sid: p for p, a in self.cp.adopted.items()}
         for f, sid in assigned:
             st = self.cp.sources[sid]
             if f.fmt != "parquet" or f.kind != "predictions":
                 continue
-            if (f.ino, f.size, f.mtime_ns) == (st.ino, st.size, st.mtime_ns) and st.fp_len:
-                continue
             path = str(f.path)
+            moved = adopted_as.get(sid)  # an adopted file renamed (rotated): adopted again where it is now
+            moved = moved if moved is not None and moved != path else None
+            if moved is None and (f.ino, f.size, f.mtime_ns) == (st.ino, st.size, st.mtime_ns) and st.fp_len:
+                continue
             old = self.cp.adopted.get(path)
-            if old is None and st.offset:
+            if old is None and moved is None and st.offset:
                 continue  # read (partly) the usual way before: go on that way
             try:
                 fp = adopt.file_fingerprint(f.path)
@@ -444,7 +448,7 @@ class _Run:
             self.groups[gi][0].append(path)
             self.groups[gi][1].append(md.num_rows)
             open_group[p.schema] = (gi, rows + md.num_rows)
-            self.adopt_plan[path] = (gi, fp)
+            self.adopt_plan[path] = (gi, fp, moved)
 
     def _group(self, gi: int) -> Future:
         for k in (gi, gi + 1):
@@ -461,19 +465,22 @@ class _Run:
         planned = self.adopt_plan.get(path)
         if planned is None:
             return False
-        gi, fp = planned
+        gi, fp, moved = planned
         old = self.cp.adopted.get(path)
-        if old is not None:
-            if old.fp == fp:
-                st.ino, st.size, st.mtime_ns = f.ino, f.size, f.mtime_ns
-                return True  # the very file adopted (only moved to another inode)
+        if old is not None and old.fp == fp and moved is None:
+            st.ino, st.size, st.mtime_ns = f.ino, f.size, f.mtime_ns
+            return True  # the very file adopted (only moved to another inode)
+        for gone in (path, moved):
+            if gone is None or gone not in self.cp.adopted:
+                continue
             self.drain()
             self.pump()
-            self.ing.writer.withdraw(self.cp, path)
-            old_st = self.cp.sources.get(old.sid)
-            if old_st is not None:
-                old_st.rows -= old.kept
-                old_st.duplicates -= old.duplicates
+            was = self.ing.writer.withdraw(self.cp, gone)
+            assert was is not None
+            was_st = self.cp.sources.get(was.sid)
+            if was_st is not None:
+                was_st.rows -= was.kept
+                was_st.duplicates -= was.duplicates
             st.offset = st.line = 0
         f.prefix = f.prefix or read_prefix(f)
         st.fp, st.fp_len = fingerprint(f.prefix), len(f.prefix)

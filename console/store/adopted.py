@@ -3,10 +3,11 @@
 An adopted file is not rewritten into parts. ``checkpoint.json`` names it under ``adopted``
 (its path → an ``Adoption``): the fingerprint of its bytes when it was adopted (size, mtime
 and a hash of its footer), its row count, the batch that adopted it, how each of its columns
-maps to the store's (``fields``, ``features``), and its two sidecars under
-``.console/parts/adopted/``: ``keys/b<batch>-<n>.parquet`` (the dedupe key of every row it
-contributes, for the ingester's key set) and ``excluded/b<batch>-<n>.parquet`` (``source``,
-``_row``: the 0-based row numbers not shown — quarantined or duplicate; absent when none).
+maps to the store's (``fields``, ``features``), and the two sidecars of its batch under
+``.console/parts/adopted/`` (one per batch, ``source`` saying whose rows):
+``keys/b<batch>-0.parquet`` (``_key``, ``source``: the dedupe key of every row shown, for the
+ingester's key set) and ``excluded/b<batch>-0.parquet`` (``source``, ``_row``, ``batch``: the
+0-based row numbers not shown — quarantined or duplicate; ``excluded`` is None when none is).
 
 The ``predictions`` view reads adopted files with ``read_parquet(…, filename=true,
 file_row_number=true)``, anti-joined with their excluded rows, every column cast to the
@@ -122,7 +123,7 @@ def adopted_select(group: list[tuple[str, Adoption]], cols: list[tuple[str, str]
     if excluded:
         ex = "[" + ", ".join(literal(p) for p in excluded) + "]"
         sql += (f" ANTI JOIN read_parquet({ex}) x ON x.source = s.filename "
-                "AND x._row = s.file_row_number")
+                "AND x._row = s.file_row_number AND x.batch = b.batch")
     return sql
 
 
@@ -135,7 +136,7 @@ def adopted_relations(root: str, adopted: dict[str, Adoption], cols: list[tuple[
         groups.setdefault(a.schema, []).append((path, a))
     out = []
     for _, group in sorted(groups.items()):
-        excluded = [os.path.join(root, a.excluded) for _, a in group if a.excluded]
+        excluded = sorted({os.path.join(root, a.excluded) for _, a in group if a.excluded})
         out.append(adopted_select(group, cols, excluded))
     return out
 

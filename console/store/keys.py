@@ -123,16 +123,26 @@ class KeySet:
             self.add(np.concatenate(chunks).astype(np.uint64, copy=False))
 
 
-def adopted_keys(root: Path, path: str, adoption, rehash: bool = False) -> np.ndarray:
-    """The dedupe keys of an adopted file's shown rows (``store.adopted``): its keys sidecar;
-    recomputed from the file itself (its rows but the excluded ones) when ``rehash``."""
+def adopted_keys(root: Path, adoptions: dict, rehash: bool = False) -> np.ndarray:
+    """The dedupe keys of the shown rows of adopted files (``store.adopted``; ``adoptions``:
+    path → adoption, all of one batch): their rows of the batch's keys sidecar; recomputed
+    from the files themselves (their rows but the excluded ones) when ``rehash``."""
+    if not adoptions:
+        return np.zeros(0, dtype=np.uint64)
     if not rehash:
-        return pq.read_table(Path(root) / adoption.keys, columns=[KEY_COLUMN]).column(0).to_numpy()
-    df = pl.read_parquet(path, columns=["model", "version", "request_id"]).with_row_index("_row")
-    if adoption.excluded:
-        ex = pl.read_parquet(Path(root) / adoption.excluded, columns=["_row"])
-        df = df.join(ex.with_columns(pl.col("_row").cast(pl.UInt32)), on="_row", how="anti")
-    return df.select(key_expr()).to_series().to_numpy()
+        sidecar = Path(root) / next(iter(adoptions.values())).keys
+        df = pl.read_parquet(sidecar, columns=[KEY_COLUMN, "source"])
+        df = df.filter(pl.col("source").is_in(list(adoptions)))
+        return df[KEY_COLUMN].to_numpy().astype(np.uint64, copy=False)
+    chunks = []
+    for path, a in adoptions.items():
+        df = pl.read_parquet(path, columns=["model", "version", "request_id"]).with_row_index("_row")
+        if a.excluded:
+            ex = pl.read_parquet(Path(root) / a.excluded, columns=["source", "_row", "batch"])
+            ex = ex.filter((pl.col("source") == path) & (pl.col("batch") == a.batch))
+            df = df.join(ex.select(pl.col("_row").cast(pl.UInt32)), on="_row", how="anti")
+        chunks.append(df.select(key_expr()).to_series().to_numpy())
+    return np.concatenate(chunks)
 
 
 def index_path(keys_dir: Path, batch: int, store_id: str) -> Path:

@@ -136,11 +136,15 @@ class BatchWriter:
         self._keys_store = cp.store_id
 
     def _load_adopted(self, cp: Checkpoint, since: int, rehash: bool) -> None:
-        """Add the keys of the files adopted after batch ``since`` (``store.adopted``)."""
+        """Add the keys of the files adopted after batch ``since`` (``store.adopted``): each
+        batch's keys sidecar read once, for the files it still adopts."""
         assert self.keys is not None
+        by_sidecar: dict[str, dict[str, Adoption]] = {}
         for path, a in cp.adopted.items():
             if a.batch > since:
-                self.keys.add(adopted_keys(self.layout.root, path, a, rehash))
+                by_sidecar.setdefault(a.keys, {})[path] = a
+        for adoptions in by_sidecar.values():
+            self.keys.add(adopted_keys(self.layout.root, adoptions, rehash))
 
     def withdraw(self, cp: Checkpoint, path: str) -> Adoption | None:
         """Stop reading the adopted file ``path`` (it changed or is gone): it leaves the pending
@@ -150,11 +154,12 @@ class BatchWriter:
         if a is None:
             return None
         now = clock.now().isoformat()
+        used = {rel for b in cp.adopted.values() for rel in (b.keys, b.excluded)}
         for rel in (a.keys, a.excluded):
-            if rel:
+            if rel and rel not in used:  # a batch's sidecar goes with the last file it describes
                 cp.retired[rel] = [cp.batch, now]
         if self.keys is not None:
-            self.keys.remove(adopted_keys(self.layout.root, path, a, rehash=False))
+            self.keys.remove(adopted_keys(self.layout.root, {path: a}, rehash=False))
         shutil.rmtree(self.layout.keys_dir, ignore_errors=True)
         self._index_batch, self._index_size = 0, 0
         return a
@@ -234,24 +239,25 @@ class BatchWriter:
                     n += 1
         if labels:
             write(pl.concat(labels, how="diagonal_relaxed"), layout.kind_dir("labels") / f"b{batch}-0.parquet")
+        if adopt:
+            # adopted Parquet files (``store.adopted``): one keys and one excluded-rows sidecar for
+            # the batch (``source`` says whose rows), and the checkpoint names each adoption
+            keys_path = layout.adopted_dir / "keys" / f"b{batch}-0.parquet"
+            ex_path = layout.adopted_dir / "excluded" / f"b{batch}-0.parquet"
+            write(pl.concat([k.with_columns(pl.lit(path, pl.String).alias("source")) for path, _, k, _, _ in adopt]),
+                  keys_path)
+            excluded = [e for _, _, _, e, _ in adopt if e is not None and e.height]
+            if excluded:
+                write(pl.concat(excluded).with_columns(pl.lit(batch, pl.Int64).alias("batch")), ex_path)
+            quar = list(quar) + [q for _, _, _, _, q in adopt if q is not None and q.height]
+            for path, a, _, e, _ in adopt:
+                a.batch = batch
+                a.keys = layout.rel(keys_path)
+                a.excluded = layout.rel(ex_path) if e is not None and e.height else None
+                cp.adopted[path] = a
         if quar:
             q = pl.concat(quar, how="diagonal_relaxed").with_columns(pl.lit(batch, pl.Int64).alias("batch"))
             write(q, layout.kind_dir("quarantine") / f"b{batch}-0.parquet")
-        # adopted Parquet files (``store.adopted``): their sidecars, and the checkpoint names them
-        for i, (path, a, keys, excluded, aquar) in enumerate(adopt):
-            a.batch = batch
-            keys_path = layout.adopted_dir / "keys" / f"b{batch}-{i}.parquet"
-            write(keys, keys_path)
-            a.keys = layout.rel(keys_path)
-            a.excluded = None
-            if excluded is not None and excluded.height:
-                ex_path = layout.adopted_dir / "excluded" / f"b{batch}-{i}.parquet"
-                write(excluded, ex_path)
-                a.excluded = layout.rel(ex_path)
-            if aquar is not None and aquar.height:
-                write(aquar.with_columns(pl.lit(batch, pl.Int64).alias("batch")),
-                      layout.kind_dir("quarantine") / f"b{batch}-{i + 1}.parquet")
-            cp.adopted[path] = a
         # polars releases the GIL while encoding: write (and fsync) the parts two at a time.
         # The batch is then committed in the background (rename the parts, fsync each folder
         # once, then the checkpoint) while the ingester reads on; the next batch, and the end
