@@ -286,3 +286,24 @@ def test_analytics_of_adopted_rows_equal_those_of_rewritten_rows(tmp_path: Path)
             db.close()
     assert reps[0] == reps[1]
     assert reps[0]["features"]  # features were compared
+
+
+def test_other_consoles_see_adopted_rows_at_their_next_refresh(tmp_path: Path) -> None:
+    from console.store.db import open_store
+    from console.workspace import load_dir
+
+    adopted, rewritten = two_workspaces(tmp_path)
+    ingest(rewritten)
+    readers = [open_store(load_dir(adopted)) for _ in range(2)]  # two consoles, opened before any ingest
+    try:
+        count = "SELECT count(*) FROM predictions"
+        assert [r.cursor().execute(count).fetchall() for r in readers] == [[(0,)], [(0,)]]
+        ingest(adopted)
+        old = readers[0]
+        new = [r.refresh() for r in readers]
+        want = query(rewritten, count)
+        assert [n.cursor().execute(count).fetchall() for n in new] == [want, want]
+        assert old.cursor().execute(count).fetchall() == [(0,)]  # a snapshot keeps its own batch
+    finally:
+        for r in readers:
+            r.close()

@@ -16,7 +16,8 @@ strings of their kind, every other column a flat number or string feature) is no
 
 Anything that cannot be mapped exactly — another type, a nested column, a feature whose kind
 contradicts its column type, a float the store would spell differently, too many features —
-is not adopted: the file is read and rewritten as before (``None`` from ``plan``/``handle``).
+is not adopted: the file is read and rewritten as before (the reason, a string, from
+``plan``/``handle``), at its place in source order.
 """
 
 from __future__ import annotations
@@ -173,7 +174,7 @@ def check_group(paths: list[str], rows: list[int], p: Plan, ts_max: dt.datetime 
     good_file, bad_file = file_idx[g], file_idx[b]
     why = {}
     for name in ("prediction", "label"):
-        if p.fields.get(name) == FLOAT:
+        if p.fields.get(name) in (FLOAT, INT):  # (an integer beyond 9.2e18 is spelled as a float)
             text = _float_text_differs(tbl.column(name), name)
             if text:
                 why = dict.fromkeys(range(len(names)), text)  # (a value of which file: not worth knowing)

@@ -498,7 +498,14 @@ class _Run:
         got = adopt.handle(checked, sid, writer.keys, self.catalog, self.cp.features,
                            self.ing.limits.max_features_per_model)
         if isinstance(got, str):
-            self._read_parquet(f, st)
+            # read the usual way, now: its blocks are handled before those of the files after
+            # it (already queued), as if it had never been planned for adoption
+            later, self.queue = self.queue, deque()
+            try:
+                self._read_parquet(f, st)
+                self.pump()
+            finally:
+                self.queue.extend(later)
             return
         got.adoption.fp = job.item
         writer.keys.add(got.new_keys)

@@ -50,11 +50,14 @@ def open_db(ws_dir: Path):
 
 
 def job_raw(a) -> dict[str, Any]:
+    import resource
+
     import duckdb
 
     ws = Path(a.ws)
     con = duckdb.connect()
     reader = "read_json_auto" if a.fmt == "jsonl" else "read_parquet"
+    ru0 = resource.getrusage(resource.RUSAGE_SELF)
     total, started = 0, time.perf_counter()
     with tempfile.TemporaryDirectory(dir=ws) as tmp:
         for sub in ("logs", "labels"):
@@ -69,12 +72,16 @@ def job_raw(a) -> dict[str, Any]:
                 target = Path(tmp) / f"{sub}.parquet"
                 con.execute(f"COPY (SELECT * FROM {src}) TO '{target}' (FORMAT parquet)")
                 total += con.execute(f"SELECT count(*) FROM read_parquet('{target}')").fetchone()[0]
-    return {"records": int(total), "seconds": time.perf_counter() - started}
+    seconds = time.perf_counter() - started
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return {"records": int(total), "seconds": seconds,
+            "cpu_s": ru.ru_utime + ru.ru_stime - ru0.ru_utime - ru0.ru_stime}
 
 
 def job_ingest(a) -> dict[str, Any]:
     """One ingest pass in this process on a deleted store (no interpreter start-up, no CLI):
-    the ingester's own time, records (predictions + labels) and the files it adopted in place."""
+    the ingester's own wall and CPU time (every thread), records (predictions + labels) and the
+    files it adopted in place."""
     import shutil
 
     from console.ingest.engine import Ingester
@@ -83,14 +90,19 @@ def job_ingest(a) -> dict[str, Any]:
 
     ws = Path(a.ws)
     shutil.rmtree(ws / ".console", ignore_errors=True)
+    import resource
+
     ing = Ingester(load_dir(ws))
+    ru0 = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
     r = ing.run_once(wait=60)
     seconds = time.perf_counter() - started
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = ru.ru_utime + ru.ru_stime - ru0.ru_utime - ru0.ru_stime
     ing.close()
     adopted = len(read_checkpoint(ws / ".console" / "checkpoint.json").adopted)
     return {"records": r.predictions + r.labels, "predictions": r.predictions, "seconds": seconds,
-            "adopted_files": adopted}
+            "cpu_s": cpu, "adopted_files": adopted}
 
 
 def _drift_config():

@@ -146,7 +146,7 @@ def bench_ingest(small: Path, big: Path, big_ingest: dict[str, Any], reps: int) 
         records = int(result["predictions"]) + int(result["labels"])
         raw: dict[str, Any] = {}
         for mode in ("count", "table", "copy") if source_fmt == "parquet" else ("table", "copy"):
-            rw, rr = [], []
+            rw, rr, rc = [], [], []
             for _ in reps_of(f"duckdb {fmt} {mode}", reps):
                 m = job("raw", "--ws", str(ws), "--fmt", source_fmt, "--mode", mode)
                 got = m.json()
@@ -154,19 +154,23 @@ def bench_ingest(small: Path, big: Path, big_ingest: dict[str, Any], reps: int) 
                     raise RuntimeError(f"DuckDB read {got['records']} {fmt} records, the ingester {records}")
                 rw.append(m.wall_s)
                 rr.append(m.max_rss_mb)
+                rc.append(max(got.get("cpu_s", 0.0), 1e-6))
             raw[mode] = {"wall_s": summary(rw), "records_per_s": summary([records / w for w in rw], 0),
-                         "max_rss_mb": summary(rr, 1)}
+                         "max_rss_mb": summary(rr, 1), "statement_cpu_s": summary(rc),
+                         "records_per_cpu_s": summary([records / c for c in rc], 0)}
             log(f"duckdb raw {fmt} {mode}: median {raw[mode]['wall_s']['median']} s")
         inproc: dict[str, Any] = {}
         if source_fmt == "parquet":  # the ingester alone: no interpreter start-up, no CLI
-            secs, adopted = [], 0
+            secs, cpus, adopted = [], [], 0
             for _ in reps_of(f"in-process ingest {fmt}", reps):
                 got = job("ingest", "--ws", str(ws)).json()
                 if got["records"] != records:
                     raise RuntimeError(f"in-process ingest read {got['records']} records, the CLI {records}")
                 secs.append(got["seconds"])
+                cpus.append(got["cpu_s"])
                 adopted = got["adopted_files"]
             inproc = {"seconds": summary(secs), "records_per_s": summary([records / x for x in secs], 0),
+                      "cpu_s": summary(cpus), "records_per_cpu_s": summary([records / x for x in cpus], 0),
                       "adopted_files": adopted}
             log(f"in-process ingest {fmt}: median {inproc['seconds']['median']} s, {adopted} files adopted")
         ours = summary([records / w for w in walls], 0)
