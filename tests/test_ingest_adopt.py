@@ -141,8 +141,11 @@ def test_a_changed_adopted_file_is_withdrawn_and_adopted_again(tmp_path: Path) -
     cp2 = read_checkpoint(StoreLayout(adopted / ".console").checkpoint_path)
     b = str(adopted / "logs" / "b.parquet")
     assert cp2.adopted[b].fp != cp1.adopted[b].fp and cp2.adopted[b].batch > cp1.adopted[b].batch
-    assert cp2.adopted[b].keys != cp1.adopted[b].keys  # the batch's sidecar stays while a.parquet uses it
-    assert cp1.adopted[b].keys not in cp2.retired and cp1.adopted[b].keys == cp2.adopted[str(adopted / "logs" / "a.parquet")].keys
+    # a.parquet dropped duplicates (some maybe of b's old rows): adopted again with it, and the
+    # old batch's sidecars, used by neither any more, go after the grace period
+    a = str(adopted / "logs" / "a.parquet")
+    assert cp2.adopted[a].batch == cp2.adopted[b].batch > cp1.adopted[a].batch
+    assert cp1.adopted[b].keys in cp2.retired and cp1.adopted[b].excluded in cp2.retired
     # the store now holds what a fresh ingest of the new files holds
     shutil.rmtree(rewritten / "logs")
     shutil.copytree(adopted / "logs", rewritten / "logs")
@@ -307,3 +310,18 @@ def test_other_consoles_see_adopted_rows_at_their_next_refresh(tmp_path: Path) -
     finally:
         for r in readers:
             r.close()
+
+
+def test_an_adopted_file_rewritten_as_not_well_formed_is_withdrawn_and_read_the_usual_way(tmp_path: Path) -> None:
+    adopted, rewritten = two_workspaces(tmp_path)
+    ingest(adopted)
+    t = table(1, 3000, prediction="int")
+    numeric_version = t.set_column(2, "version", pa.array(np.ones(3000, dtype=np.int64)))
+    for ws in (adopted, rewritten):
+        pq.write_table(numeric_version, ws / "logs" / "a.parquet")
+    ingest(adopted)
+    ingest(rewritten)
+    cp = read_checkpoint(StoreLayout(adopted / ".console").checkpoint_path)
+    assert sorted(Path(p).name for p in cp.adopted) == ["b.parquet"]
+    sql = "SELECT * EXCLUDE (source, batch) FROM predictions ORDER BY model, version, request_id"
+    assert query(adopted, sql) == query(rewritten, sql)

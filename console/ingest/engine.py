@@ -234,7 +234,8 @@ class _Run:
         self.queued_rows = 0
         self.fatal: BaseException | None = None  # a failed commit: the pass stops
         self.adopted: list[adopt.Adopted] = []  # Parquet files adopted in place in this batch
-        self.adopt_plan: dict[str, tuple[int, str, str | None]] = {}
+        self.adopt_plan: dict[str, tuple[int, str]] = {}
+        self.reread: set[str] = set()
         self._reset_batch()
 
     def _reset_batch(self) -> None:
@@ -252,6 +253,9 @@ class _Run:
     # as if each block were read, parsed and handled one after the other.
     def read_stream(self, f: SourceFile, st: SourceState) -> None:
         if str(f.path) in self.adopt_plan and self._adopt(f, st):
+            return
+        if str(f.path) in self.reread and f.fmt == "parquet":
+            self._read_parquet(f, st)  # withdrawn and no longer well-formed: rewritten from its first row
             return
         if (f.ino, f.size, f.mtime_ns) == (st.ino, st.size, st.mtime_ns) and st.fp_len:
             return  # unchanged since we last looked
@@ -410,29 +414,27 @@ class _Run:
     # one column layout (up to a batch of rows each); a group is checked by one worker job,
     # two groups ahead of the file being handled. Each file is then handled in source order.
     def plan_adoption(self, assigned: list) -> None:
-        self.adopt_plan: dict[str, tuple[int, str, str | None]] = {}  # path -> (group, fingerprint, moved from)
+        self.adopt_plan: dict[str, tuple[int, str]] = {}  # path -> (group, fingerprint)
         self.groups: list[tuple[list[str], list[int], adopt.Plan]] = []
         self.group_futs: dict[int, Future] = {}
+        self.reread: set[str] = set()  # withdrawn adoptions: read from the first row, this pass
         if not self.ing.adopt_parquet:
             return
         ts_max = None
         if self.ing.limits.max_future_skew_s is not None:
             ts_max = clock.now_naive() + dt.timedelta(seconds=self.ing.limits.max_future_skew_s)
         self.ts_max = ts_max
+        files = [(f, sid) for f, sid in assigned if f.fmt == "parquet" and f.kind == "predictions"]
+        self._withdraw_changed(files)
         open_group: dict[str, tuple[int, int]] = {}  # layout -> (group, rows)
-        adopted_as = {a.sid: p for p, a in self.cp.adopted.items()}
-        for f, sid in assigned:
+        for f, sid in files:
             st = self.cp.sources[sid]
-            if f.fmt != "parquet" or f.kind != "predictions":
-                continue
             path = str(f.path)
-            moved = adopted_as.get(sid)  # an adopted file renamed (rotated): adopted again where it is now
-            moved = moved if moved is not None and moved != path else None
-            if moved is None and (f.ino, f.size, f.mtime_ns) == (st.ino, st.size, st.mtime_ns) and st.fp_len:
-                continue
-            old = self.cp.adopted.get(path)
-            if old is None and moved is None and st.offset:
-                continue  # read (partly) the usual way before: go on that way
+            if path not in self.reread:
+                if (f.ino, f.size, f.mtime_ns) == (st.ino, st.size, st.mtime_ns) and st.fp_len:
+                    continue
+                if path in self.cp.adopted or st.offset:
+                    continue  # adopted as it is (another inode); or read (partly) the usual way before
             try:
                 fp = adopt.file_fingerprint(f.path)
                 md = pq.ParquetFile(f.path).metadata
@@ -448,7 +450,45 @@ class _Run:
             self.groups[gi][0].append(path)
             self.groups[gi][1].append(md.num_rows)
             open_group[p.schema] = (gi, rows + md.num_rows)
-            self.adopt_plan[path] = (gi, fp, moved)
+            self.adopt_plan[path] = (gi, fp)
+
+    def _withdraw_changed(self, files: list) -> None:
+        """Withdraw, before reading anything, every adoption whose file changed or was renamed
+        (its stream now at another path) — and every adoption of the same or a later batch that
+        dropped duplicates (they may be duplicates of a withdrawn file's rows): their rows leave
+        the store and each is read again from its first row, in source order, this pass."""
+        adopted = self.cp.adopted
+        if not adopted:
+            return
+        by_sid = {a.sid: p for p, a in adopted.items()}
+        gone: set[str] = set()
+        for f, sid in files:
+            path = str(f.path)
+            was = by_sid.get(sid)
+            if was is not None and was != path:
+                gone |= {was, path}  # renamed (rotated): adopted again where it is now
+            a = adopted.get(path)
+            if a is not None:
+                try:
+                    if adopt.file_fingerprint(f.path) != a.fp:
+                        gone.add(path)
+                except OSError:
+                    gone.add(path)
+        gone &= set(adopted)
+        if not gone:
+            return
+        first = min(adopted[p].batch for p in gone)
+        gone |= {p for p, a in adopted.items() if a.duplicates and a.batch >= first}
+        for path in sorted(gone):
+            was = self.ing.writer.withdraw(self.cp, path)
+            assert was is not None
+            st = self.cp.sources.get(was.sid)
+            if st is not None:
+                st.rows -= was.kept
+                st.duplicates -= was.duplicates
+                st.offset = st.line = 0
+                self.reread.add(st.path)
+            self.reread.add(path)
 
     def _group(self, gi: int) -> Future:
         for k in (gi, gi + 1):
@@ -459,29 +499,11 @@ class _Run:
 
     def _adopt(self, f: SourceFile, st: SourceState) -> bool:
         """Queue the adoption of a planned Parquet prediction file; False when it is to be read
-        the usual way. An adopted file that changed is withdrawn first (its rows leave the
-        store) and adopted again from its first row."""
-        path = str(f.path)
-        planned = self.adopt_plan.get(path)
+        the usual way."""
+        planned = self.adopt_plan.get(str(f.path))
         if planned is None:
             return False
-        gi, fp, moved = planned
-        old = self.cp.adopted.get(path)
-        if old is not None and old.fp == fp and moved is None:
-            st.ino, st.size, st.mtime_ns = f.ino, f.size, f.mtime_ns
-            return True  # the very file adopted (only moved to another inode)
-        for gone in (path, moved):
-            if gone is None or gone not in self.cp.adopted:
-                continue
-            self.drain()
-            self.pump()
-            was = self.ing.writer.withdraw(self.cp, gone)
-            assert was is not None
-            was_st = self.cp.sources.get(was.sid)
-            if was_st is not None:
-                was_st.rows -= was.kept
-                was_st.duplicates -= was.duplicates
-            st.offset = st.line = 0
+        gi, fp = planned
         f.prefix = f.prefix or read_prefix(f)
         st.fp, st.fp_len = fingerprint(f.prefix), len(f.prefix)
         self._enqueue(_Job(f, st, "adopt", fp, self._group(gi), 1))
