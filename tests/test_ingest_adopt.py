@@ -31,6 +31,7 @@ def table(seed: int, n: int, start: int = 0, prediction: str = "int", tz: bool =
     rng = np.random.default_rng(seed)
     ids = np.arange(start, start + n)
     rid = np.array([f"r{i}" for i in ids], dtype=object)
+    spots = rng.choice(n, 12, replace=False)
     rid[rng.random(n) < 0.05] = "r3"  # repeats within the file (and across files)
     rid[rng.random(n) < 0.02] = None  # missing request_id
     score = rng.random(n)
@@ -47,13 +48,26 @@ def table(seed: int, n: int, start: int = 0, prediction: str = "int", tz: bool =
     elif prediction == "float":
         pred = pa.array(rng.normal(100, 30, n).round(2), mask=rng.random(n) < 0.03)
     else:
-        pred = pa.array(np.array(["a", "b", "c"])[rng.integers(0, 3, n)], mask=rng.random(n) < 0.03)
+        texts = np.array(["a", "b", "c"])[rng.integers(0, 3, n)].astype(object)
+        texts[spots[9]] = texts[spots[10]] = ""  # empty: valid only when status is "error"
+        pred = pa.array(texts, type=pa.string(), mask=rng.random(n) < 0.03)
+    # one record for each remaining rule, at seeded places
+    models = np.where(rng.random(n) < 0.5, "m1", "m2").astype(object)
+    versions = np.where(ids % 7 == 0, "2", "1").astype(object)
+    models[spots[0]], models[spots[1]], models[spots[2]] = "", "m\x01", "m" * 81
+    versions[spots[3]] = ""
+    rid[spots[4]] = ""
+    score[spots[5]] = np.nan
+    latency[spots[6]] = np.inf
+    status[spots[7]] = ""
+    ts[spots[8]] = -2_500_000_000_000  # 1890
+    status[spots[9]] = "error"  # with an empty prediction below: valid
     income = rng.normal(50_000, 12_000, n)
     income[rng.random(n) < 0.05] = np.nan
     return pa.table({
         "ts": pa.array(ts, type=pa.timestamp("ms", tz="UTC" if tz else None)),
-        "model": pa.array(np.where(rng.random(n) < 0.5, "m1", "m2")),
-        "version": pa.array(np.where(ids % 7 == 0, "2", "1")),
+        "model": pa.array(models, type=pa.string()),
+        "version": pa.array(versions, type=pa.string()),
         "request_id": pa.array(rid, type=pa.string()),
         "prediction": pred,
         "score": pa.array(score, mask=score_mask),

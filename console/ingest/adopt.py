@@ -37,11 +37,16 @@ import pyarrow.parquet as pq
 
 from console.ingest import formats
 from console.ingest.blocks import parquet_raw
-from console.ingest.normalize import FeatureCatalog, canonical_number_text, validate_predictions
-from console.ingest.tagging import T_NUM, T_STR, tag_table
+from console.ingest.normalize import (
+    IN_THE_FUTURE,
+    MAX_MODEL_BYTES,
+    FeatureCatalog,
+    canonical_number_text,
+)
+from console.ingest.tagging import T_NUM, T_STR
 from console.store.adopted import FLOAT, INT, STR, TS_NAIVE, TS_UTC, Adoption, number_text
 from console.store.keys import KeySet, key_expr
-from console.store.schema import KEY_COLUMN, LABEL_FIELDS, RESERVED_PREDICTION_FIELDS
+from console.store.schema import KEY_COLUMN, RESERVED_PREDICTION_FIELDS
 from console.store.sql import ident, literal
 
 CONTRACT = ("ts", "model", "version", "request_id", "prediction", "score", "label", "latency_ms", "status",
@@ -143,50 +148,110 @@ class Checked:
     why: str | None = None  # not adopted after all (then read the usual way)
 
 
+def reason_sql(p: Plan, ts_max: dt.datetime | None) -> str:
+    """The quarantine reason of a record of a well-formed file (NULL: valid), as DuckDB SQL over
+    its columns: ``normalize.validate_predictions``' rules, in its order, for the types a
+    well-formed file can hold (a string is never a number here, a timestamp never text). The
+    tests hold it to the rewrite path, record for record and reason for reason."""
+    f = p.fields
+
+    def q(text: str) -> str:
+        return literal(text)
+
+    def has(name: str) -> bool:
+        return name in f
+
+    def c(name: str) -> str:
+        return ident(name)
+
+    def missing(name: str) -> str:
+        if not has(name):
+            return "true"
+        return f"({c(name)} IS NULL OR {c(name)} = '')" if f[name] == STR else f"{c(name)} IS NULL"
+
+    ts = f"timezone('UTC', {c('ts')})" if f["ts"] == TS_UTC else f"{c('ts')}::TIMESTAMP"
+    when = [
+        (missing("ts"), "missing required field 'ts'"),
+        (missing("model"), "missing required field 'model'"),
+        (f"strlen({c('model')}) > {MAX_MODEL_BYTES}", f"'model' longer than {MAX_MODEL_BYTES} bytes"),
+        (f"regexp_matches({c('model')}, '[\\x00-\\x1f\\x7f]')", "'model' holds a control character"),
+        (missing("version"), "missing required field 'version'"),
+        (missing("request_id"), "missing required field 'request_id'"),
+    ]
+    status = f"coalesce({c('status')}, 'ok')" if has("status") else "'ok'"
+    if has("status"):
+        when.append((f"{c('status')} IS NOT NULL AND {c('status')} NOT IN ('ok', 'error')",
+                     "'status' must be \"ok\" or \"error\""))
+    when.append((f"{missing('prediction')} AND {status} <> 'error'", "missing required field 'prediction'"))
+    if f.get("prediction") == FLOAT:
+        when.append((f"NOT isfinite({c('prediction')})", "'prediction' must be a number or a string"))
+    when.append((f"{ts} < TIMESTAMP '1900-01-01' OR {ts} >= TIMESTAMP '2300-01-01'", "unreadable 'ts'"))
+    if ts_max is not None:
+        when.append((f"{ts} > {literal(ts_max)}", IN_THE_FUTURE))
+    if has("score"):
+        when.append((f"{c('score')} IS NOT NULL AND NOT ({c('score')} >= 0 AND {c('score')} <= 1)",
+                     "'score' outside [0, 1]"))
+    for name in ("latency_ms", "cost_usd"):
+        if has(name):
+            if f[name] == FLOAT:
+                when.append((f"NOT isfinite({c(name)})", f"'{name}' must be a number"))
+            when.append((f"{c(name)} < 0", f"negative '{name}'"))
+    if f.get("label") == FLOAT:
+        when.append((f"NOT isfinite({c('label')})", "'label' must be a number or a string"))
+    return "CASE " + " ".join(f"WHEN {cond} THEN {q(why)}" for cond, why in when) + " END"
+
+
 def check_group(paths: list[str], rows: list[int], p: Plan, ts_max: dt.datetime | None) -> dict[str, Checked]:
     """Validate the records of files of one layout together and hash their keys (a worker
-    thread). DuckDB reads the contract columns of every file in one statement (in parallel,
-    without a per-file cost); one tag-and-validate over all of them then decides each record,
-    by the very rules the rewrite path applies. ``rows``: each file's row count (its footer's):
-    DuckDB returns the files' rows in the order of ``paths`` (insertion order is preserved), so
-    a record's file and row number follow from its position, without a column per record."""
-    cols = [c for c in CONTRACT if c in p.fields]
+    thread). DuckDB reads every file in one statement (in parallel, without a per-file cost),
+    only the columns the rules and the keys need, and gives each record its quarantine reason
+    (``reason_sql``); polars hashes the keys of the valid ones. ``rows``: each file's row count
+    (its footer's): DuckDB returns the files' rows in the order of ``paths`` (insertion order
+    is preserved), so a record's file and row number follow from its position."""
     files = "[" + ", ".join(literal(x) for x in paths) + "]"
+    texts = [n for n in ("prediction", "label") if p.fields.get(n) in (FLOAT, INT)]
+    select = ["model", "version", "request_id", *texts]
     con = duckdb.connect(":memory:")
     try:
         con.execute("SET TimeZone = 'UTC'")
         con.execute("SET preserve_insertion_order = true")
-        tbl = con.sql(f"SELECT {', '.join(ident(c) for c in cols)} FROM read_parquet({files})").to_arrow_table()
+        tbl = con.sql(f"SELECT {', '.join(ident(c) for c in select)}, {reason_sql(p, ts_max)} AS reason "
+                      f"FROM read_parquet({files})").to_arrow_table()
     finally:
         con.close()
     if tbl.num_rows != sum(rows):
         raise OSError(f"{tbl.num_rows} records read where the footers say {sum(rows)}: a file changed meanwhile")
     names = list(paths)
     counts = np.asarray(rows, dtype=np.int64)
-    file_idx = np.repeat(np.arange(len(names)), counts)
-    row = np.arange(tbl.num_rows, dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
-    df = tag_table(tbl.select(cols), "predictions", np.arange(1, tbl.num_rows + 1, dtype=np.int64), None,
-                   RESERVED_PREDICTION_FIELDS, LABEL_FIELDS, parquet=True)
-    v = validate_predictions(df, ts_max)
-    g = (v.good["line"] - 1).cast(pl.Int64).to_numpy()
-    keys = v.good.select(key_expr()).to_series().to_numpy()
-    b = (v.bad["_line"] - 1).cast(pl.Int64).to_numpy()
-    good_file, bad_file = file_idx[g], file_idx[b]
+    starts = np.cumsum(counts) - counts
+    reason = pl.from_arrow(tbl.column("reason"))
+    assert isinstance(reason, pl.Series)
+    bad_mask = reason.is_not_null().to_numpy()
+    b = np.flatnonzero(bad_mask)
+    g = np.flatnonzero(~bad_mask)
+    base = pl.from_arrow(tbl.select(["model", "version", "request_id"]))
+    assert isinstance(base, pl.DataFrame)
+    good = base.filter(pl.Series(~bad_mask)) if len(b) else base
+    keys = good.select(key_expr()).to_series().to_numpy()
+    bad_reason = reason.gather(b) if len(b) else reason.clear()
     why = {}
-    for name in ("prediction", "label"):
-        if p.fields.get(name) in (FLOAT, INT):  # (an integer beyond 9.2e18 is spelled as a float)
-            text = _float_text_differs(tbl.column(name), name)
-            if text:
-                why = dict.fromkeys(range(len(names)), text)  # (a value of which file: not worth knowing)
+    for name in texts:  # (an integer beyond 9.2e18 is spelled as a float)
+        text = _float_text_differs(tbl.column(name).filter(pa.array(~bad_mask)), name)
+        if text:
+            why = dict.fromkeys(range(len(names)), text)  # (a value of which file: not worth knowing)
     out: dict[str, Checked] = {}
     # records come file after file, in order: each file's valid and bad ones are one slice
-    g_at = np.searchsorted(good_file, np.arange(len(names) + 1))
-    b_at = np.searchsorted(bad_file, np.arange(len(names) + 1))
-    models = v.good["model"]
+    bounds = np.concatenate([starts, [tbl.num_rows]])
+    g_at = np.searchsorted(g, bounds)
+    b_at = np.searchsorted(b, bounds)
+    models = good["model"]
     for i, name in enumerate(names):
         g0, g1, b0, b1 = int(g_at[i]), int(g_at[i + 1]), int(b_at[i]), int(b_at[i + 1])
-        bad = v.bad.slice(b0, b1 - b0).with_columns(pl.Series("_line", row[b[b0:b1]] + 1, dtype=pl.Int64))
-        out[name] = Checked(name, p, 0, bad, row[g[g0:g1]], keys[g0:g1], models.slice(g0, g1 - g0), why=why.get(i))
+        bad = pl.DataFrame({"_line": pl.Series(b[b0:b1] - starts[i] + 1, dtype=pl.Int64),
+                            "_offset": pl.Series([None] * (b1 - b0), dtype=pl.Int64),
+                            "reason": bad_reason.slice(b0, b1 - b0).cast(pl.String)})
+        out[name] = Checked(name, p, 0, bad, (g[g0:g1] - starts[i]).astype(np.int64), keys[g0:g1],
+                            models.slice(g0, g1 - g0), why=why.get(i))
     for c in out.values():
         _feature_nulls(c)
     return out
