@@ -33,6 +33,7 @@ import duckdb
 import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from console.ingest import formats
@@ -146,6 +147,16 @@ class Checked:
     models: pl.Series  # their models
     nulls: dict[str, np.ndarray] = field(default_factory=dict)  # feature -> is-valid of valid rows (when it has nulls)
     why: str | None = None  # not adopted after all (then read the usual way)
+    order: np.ndarray | None = None  # a stable argsort of ``keys``
+    first: np.ndarray | None = None  # the first record of each key within the file
+
+    def sort_keys(self) -> None:
+        """``order`` and ``first`` (in the worker: they do not depend on the store's keys)."""
+        self.order = np.argsort(self.keys, kind="stable")
+        self.first = np.ones(len(self.keys), dtype=bool)
+        if len(self.keys) > 1:
+            sk = self.keys[self.order]
+            self.first[self.order[np.concatenate(([False], sk[1:] == sk[:-1]))]] = False
 
 
 def reason_sql(p: Plan, ts_max: dt.datetime | None) -> str:
@@ -209,14 +220,18 @@ def check_group(paths: list[str], rows: list[int], p: Plan, ts_max: dt.datetime 
     (its footer's): DuckDB returns the files' rows in the order of ``paths`` (insertion order
     is preserved), so a record's file and row number follow from its position."""
     files = "[" + ", ".join(literal(x) for x in paths) + "]"
-    texts = [n for n in ("prediction", "label") if p.fields.get(n) in (FLOAT, INT)]
-    select = ["model", "version", "request_id", *texts]
+    # numbers as text: the views spell them with ``number_text``; the store, as polars does
+    # (an integer column needs no check below 9.2e18: both print its digits)
+    texts = [n for n in ("prediction", "label") if p.fields.get(n) == FLOAT]
+    ints = [n for n in ("prediction", "label") if p.fields.get(n) == INT]
+    spelled = [f"{ident(n)}::DOUBLE AS {ident('_x_' + n)}, {number_text(ident(n))} AS {ident('_t_' + n)}"
+               for n in texts] + [f"abs({ident(n)}::DOUBLE) >= 9.2e18 AS {ident('_big_' + n)}" for n in ints]
+    select = ", ".join([*(ident(c) for c in ("model", "version", "request_id")), *spelled])
     con = duckdb.connect(":memory:")
     try:
         con.execute("SET TimeZone = 'UTC'")
         con.execute("SET preserve_insertion_order = true")
-        tbl = con.sql(f"SELECT {', '.join(ident(c) for c in select)}, {reason_sql(p, ts_max)} AS reason "
-                      f"FROM read_parquet({files})").to_arrow_table()
+        tbl = con.sql(f"SELECT {select}, {reason_sql(p, ts_max)} AS reason FROM read_parquet({files})").to_arrow_table()
     finally:
         con.close()
     if tbl.num_rows != sum(rows):
@@ -235,9 +250,16 @@ def check_group(paths: list[str], rows: list[int], p: Plan, ts_max: dt.datetime 
     keys = good.select(key_expr()).to_series().to_numpy()
     bad_reason = reason.gather(b) if len(b) else reason.clear()
     why = {}
-    for name in texts:  # (an integer beyond 9.2e18 is spelled as a float)
-        text = _float_text_differs(tbl.column(name).filter(pa.array(~bad_mask)), name)
-        if text:
+    for name in ints:
+        if pc.any(tbl.column(f"_big_{name}")).as_py():
+            why = dict.fromkeys(range(len(names)), f"{name!r}: integers beyond 9.2e18")
+    for name in texts:
+        spelling = pl.from_arrow(tbl.select([f"_x_{name}", f"_t_{name}"]))
+        assert isinstance(spelling, pl.DataFrame)
+        ours = spelling.select(canonical_number_text(pl.col(f"_x_{name}"))).to_series()
+        if not ours.filter(pl.Series(~bad_mask)).equals(spelling[f"_t_{name}"].filter(pl.Series(~bad_mask)),
+                                                         check_names=False, check_dtypes=False):
+            text = f"{name!r}: numbers whose text the store spells differently"
             why = dict.fromkeys(range(len(names)), text)  # (a value of which file: not worth knowing)
     out: dict[str, Checked] = {}
     # records come file after file, in order: each file's valid and bad ones are one slice
@@ -254,6 +276,7 @@ def check_group(paths: list[str], rows: list[int], p: Plan, ts_max: dt.datetime 
                             models.slice(g0, g1 - g0), why=why.get(i))
     for c in out.values():
         _feature_nulls(c)
+        c.sort_keys()
     return out
 
 
@@ -281,23 +304,6 @@ def _feature_nulls(c: Checked) -> None:
             c.nulls[feat] = valid.column(feat).take(idx).is_valid().to_numpy(zero_copy_only=False)
 
 
-def _float_text_differs(col: pa.ChunkedArray, name: str) -> str | None:
-    """Why the store's text of a float prediction/label (polars) would differ from the SQL the
-    views use (``store.adopted.number_text``) for some value; None when it never does."""
-    ours = pl.DataFrame({"x": pl.from_arrow(col).cast(pl.Float64)}).select(canonical_number_text(pl.col("x")))
-    con = duckdb.connect(":memory:")
-    try:
-        con.register("t_in", pa.table({"x": col.cast(pa.float64())}))
-        theirs = con.sql(f"SELECT {number_text('x')} AS t FROM t_in").pl()
-    finally:
-        con.close()
-    a = ours.to_series()
-    b = theirs.to_series().cast(pl.String)
-    if not a.equals(b, check_names=False, check_dtypes=False):
-        return f"{name!r}: floats whose text the store spells differently"
-    return None
-
-
 @dataclass
 class Adopted:
     """An adoption ready for the writer, and what it adds to the counters."""
@@ -320,12 +326,10 @@ def handle(c: Checked, sid: str, keyset: KeySet, catalog: FeatureCatalog, known:
     if c.why:
         return c.why
     hashes = c.keys
-    order = np.argsort(hashes, kind="stable")
-    first = np.ones(len(hashes), dtype=bool)
-    if len(hashes) > 1:
-        sk = hashes[order]
-        first[order[np.concatenate(([False], sk[1:] == sk[:-1]))]] = False
-    keep = first & ~keyset.contains(hashes, order)
+    if c.order is None or c.first is None:
+        c.sort_keys()
+    assert c.order is not None and c.first is not None
+    keep = c.first & ~keyset.contains(hashes, c.order)
     models = c.models.filter(pl.Series(keep)) if not keep.all() else c.models
     model_order = models.unique(maintain_order=True).to_list()
     # features per model among the kept rows: every feature without nulls, the others when valid

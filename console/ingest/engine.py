@@ -102,6 +102,7 @@ PARQUET_ROWS = 262_144  # rows per Parquet record batch (and the largest file re
 SMALL_FRAME = 65_536  # blocks with fewer rows wait to be validated together
 PENDING_ROWS = 131_072
 PENDING_BYTES = 32 << 20  # ... or blocks holding this many source bytes
+ADOPT_GROUP_ROWS = 200_000  # records of Parquet files to adopt checked by one worker job (two run at once)
 
 
 class Ingester:
@@ -444,7 +445,7 @@ class _Run:
             if isinstance(p, str):
                 continue
             gi, rows = open_group.get(p.schema, (-1, 0))
-            if gi < 0 or rows + md.num_rows > self.ing.batch_rows:
+            if gi < 0 or rows + md.num_rows > min(self.ing.batch_rows, ADOPT_GROUP_ROWS):
                 gi, rows = len(self.groups), 0
                 self.groups.append(([], [], p))
             self.groups[gi][0].append(path)
