@@ -4,12 +4,13 @@ A Parquet prediction file whose columns map onto the store's one to one (``plan`
 timestamp, ``model``/``version``/``request_id`` strings, the other contract fields numbers or
 strings of their kind, every other column a flat number or string feature) is not rewritten:
 
-1. ``check_group`` (a worker thread) reads only the contract columns of a group of files (one
-   DuckDB statement), tags and validates them with
-   the same rules as every other record (``normalize.validate_predictions``: one set of rules,
-   so the same rows are quarantined for the same reasons), hashes the dedupe keys, and notes
-   which feature columns hold nulls;
-2. ``Adopter.handle`` (the main thread, in file order) drops the keys already stored or seen
+1. ``check_group`` (a worker thread) reads a group of files of one layout with one DuckDB
+   statement: the key columns and each record's quarantine reason (``reason_sql``: the rules of
+   ``normalize.validate_predictions``, in their order, for the types a well-formed file can
+   hold — tests/test_ingest_adopt.py holds both to the same records and reasons); it hashes
+   the valid records' keys with polars (``keys.key_expr``) and notes which feature columns
+   hold nulls;
+2. ``handle`` (the main thread, in source order) drops the keys already stored or seen
    earlier in the file (duplicates), gives the features their store columns
    (``FeatureCatalog``), and hands the writer the file's ``Adoption`` with its sidecars (keys;
    excluded row numbers) and its quarantined rows, committed with the batch like any part.
