@@ -22,6 +22,7 @@ orphans, and the next pass re-reads the same bytes) or the new one: nothing lost
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import os
 import uuid
 from collections import deque
@@ -35,7 +36,9 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from console.ingest import delta, formats
+from console import clock
+from console.errors import WorkspaceError
+from console.ingest import adopt, delta, formats
 from console.ingest.batch import Batch, IngestResult, Pending
 from console.ingest.blocks import (
     READ_BYTES,
@@ -102,6 +105,7 @@ PARQUET_ROWS = 262_144  # rows per Parquet record batch (and the largest file re
 SMALL_FRAME = 65_536  # blocks with fewer rows wait to be validated together
 PENDING_ROWS = 131_072
 PENDING_BYTES = 32 << 20  # ... or blocks holding this many source bytes
+ADOPT_GROUP_ROWS = 200_000  # records of Parquet files to adopt checked by one worker job (two run at once)
 
 
 class Ingester:
@@ -132,6 +136,7 @@ class Ingester:
         self.follow_links = follow_links_setting(ws)
         self._links_reported: set[str] = set()
         self.limits = limits_from(ws.section("ingest"), str(ws.config_path))
+        self.adopt_parquet = adopt_setting(ws.section("ingest"), str(ws.config_path))
 
     def submit(self, fn, *args) -> Future:
         """Run ``fn`` on this ingester's two worker threads (parsing ahead, writing parts);
@@ -197,7 +202,9 @@ class Ingester:
         if warning is not None:
             run.result.errors.append(warning)
         files = self._discover(pending, run.result)
-        for f, sid in assign_streams(pending, files):
+        assigned = assign_streams(pending, files)
+        run.plan_adoption(assigned)
+        for f, sid in assigned:
             st = pending.sources[sid]
             try:
                 run.read_stream(f, st)
@@ -230,6 +237,9 @@ class _Run:
         self.queue: deque[_Job] = deque()
         self.queued_rows = 0
         self.fatal: BaseException | None = None  # a failed commit: the pass stops
+        self.adopted: list[adopt.Adopted] = []  # Parquet files adopted in place in this batch
+        self.adopt_plan: dict[str, tuple[int, str]] = {}
+        self.reread: set[str] = set()
         self._reset_batch()
 
     def _reset_batch(self) -> None:
@@ -246,6 +256,11 @@ class _Run:
     # handled strictly in order, so streams advance and labels arrive in file order, exactly
     # as if each block were read, parsed and handled one after the other.
     def read_stream(self, f: SourceFile, st: SourceState) -> None:
+        if str(f.path) in self.adopt_plan and self._adopt(f, st):
+            return
+        if str(f.path) in self.reread and f.fmt == "parquet":
+            self._read_parquet(f, st)  # withdrawn and no longer well-formed: rewritten from its first row
+            return
         if (f.ino, f.size, f.mtime_ns) == (st.ino, st.size, st.mtime_ns) and (st.fp_len or st.fp and f.fmt == "delta"):
             return  # unchanged since we last looked
         if f.fmt == "delta":
@@ -288,6 +303,9 @@ class _Run:
         try:
             if job.what == "oversized":
                 self.batch.add_oversized(f, st, job.item)
+                return
+            if job.what == "adopt":
+                self._adopted(job)
                 return
             if job.what == "block":
                 block = job.item
@@ -494,6 +512,144 @@ class _Run:
 
         self._ingest_frame(f, st, df, raw_of, (block.base, block.first_line - 1), len(block.data))
 
+    # -- adopting Parquet files in place (``console.ingest.adopt``) ---------------------
+    # Before reading, the files to adopt are planned from their footers and put in groups of
+    # one column layout (up to a batch of rows each); a group is checked by one worker job,
+    # two groups ahead of the file being handled. Each file is then handled in source order.
+    def plan_adoption(self, assigned: list) -> None:
+        self.adopt_plan: dict[str, tuple[int, str]] = {}  # path -> (group, fingerprint)
+        self.groups: list[tuple[list[str], list[int], adopt.Plan]] = []
+        self.group_futs: dict[int, Future] = {}
+        self.reread: set[str] = set()  # withdrawn adoptions: read from the first row, this pass
+        if not self.ing.adopt_parquet:
+            return
+        ts_max = None
+        if self.ing.limits.max_future_skew_s is not None:
+            ts_max = clock.now_naive() + dt.timedelta(seconds=self.ing.limits.max_future_skew_s)
+        self.ts_max = ts_max
+        files = [(f, sid) for f, sid in assigned if f.fmt == "parquet" and f.kind == "predictions"]
+        self._withdraw_changed(files)
+        open_group: dict[str, tuple[int, int]] = {}  # layout -> (group, rows)
+        for f, sid in files:
+            st = self.cp.sources[sid]
+            path = str(f.path)
+            if path not in self.reread:
+                if (f.ino, f.size, f.mtime_ns) == (st.ino, st.size, st.mtime_ns) and st.fp_len:
+                    continue
+                if path in self.cp.adopted or st.offset:
+                    continue  # adopted as it is (another inode); or read (partly) the usual way before
+            try:
+                fp = adopt.file_fingerprint(f.path)
+                md = pq.ParquetFile(f.path).metadata
+                p = adopt.plan(md.schema.to_arrow_schema())
+            except Exception:  # noqa: BLE001 - unreadable: the usual path reports why
+                continue
+            if isinstance(p, str):
+                continue
+            gi, rows = open_group.get(p.schema, (-1, 0))
+            if gi < 0 or rows + md.num_rows > min(self.ing.batch_rows, ADOPT_GROUP_ROWS):
+                gi, rows = len(self.groups), 0
+                self.groups.append(([], [], p))
+            self.groups[gi][0].append(path)
+            self.groups[gi][1].append(md.num_rows)
+            open_group[p.schema] = (gi, rows + md.num_rows)
+            self.adopt_plan[path] = (gi, fp)
+
+    def _withdraw_changed(self, files: list) -> None:
+        """Withdraw, before reading anything, every adoption whose file changed or was renamed
+        (its stream now at another path) — and every adoption of the same or a later batch that
+        dropped duplicates (they may be duplicates of a withdrawn file's rows): their rows leave
+        the store and each is read again from its first row, in source order, this pass."""
+        adopted = self.cp.adopted
+        if not adopted:
+            return
+        by_sid = {a.sid: p for p, a in adopted.items()}
+        gone: set[str] = set()
+        for f, sid in files:
+            path = str(f.path)
+            was = by_sid.get(sid)
+            if was is not None and was != path:
+                gone |= {was, path}  # renamed (rotated): adopted again where it is now
+            a = adopted.get(path)
+            if a is not None:
+                try:
+                    if adopt.file_fingerprint(f.path) != a.fp:
+                        gone.add(path)
+                except OSError:
+                    gone.add(path)
+        gone &= set(adopted)
+        if not gone:
+            return
+        first = min(adopted[p].batch for p in gone)
+        gone |= {p for p, a in adopted.items() if a.duplicates and a.batch >= first}
+        for path in sorted(gone):
+            was = self.ing.writer.withdraw(self.cp, path)
+            assert was is not None
+            st = self.cp.sources.get(was.sid)
+            if st is not None:
+                st.rows -= was.kept
+                st.duplicates -= was.duplicates
+                st.offset = st.line = 0
+                self.reread.add(st.path)
+            self.reread.add(path)
+
+    def _group(self, gi: int) -> Future:
+        for k in (gi, gi + 1):
+            if k < len(self.groups) and k not in self.group_futs:
+                paths, rows, p = self.groups[k]
+                self.group_futs[k] = self.ing.submit(adopt.check_group, paths, rows, p, self.ts_max)
+        return self.group_futs[gi]
+
+    def _adopt(self, f: SourceFile, st: SourceState) -> bool:
+        """Queue the adoption of a planned Parquet prediction file; False when it is to be read
+        the usual way."""
+        planned = self.adopt_plan.get(str(f.path))
+        if planned is None:
+            return False
+        gi, fp = planned
+        f.prefix = f.prefix or read_prefix(f)
+        st.fp, st.fp_len = fingerprint(f.prefix), len(f.prefix)
+        self._enqueue(_Job(f, st, "adopt", fp, self._group(gi), 1))
+        return True
+
+    def _adopted(self, job: _Job) -> None:
+        """A checked file: adopted (with the batch being filled), or read the usual way."""
+        f, st = job.f, job.st
+        checked = job.fut.result()[str(f.path)]
+        self.drain()  # blocks before it dedupe first, as they would when read in order
+        sid = next((k for k, v in self.cp.sources.items() if v is st), "")
+        writer = self.ing.writer
+        assert writer.keys is not None
+        got = adopt.handle(checked, sid, writer.keys, self.catalog, self.cp.features,
+                           self.ing.limits.max_features_per_model)
+        if isinstance(got, str):
+            # read the usual way, now: its blocks are handled before those of the files after
+            # it (already queued), as if it had never been planned for adoption
+            later, self.queue = self.queue, deque()
+            try:
+                self._read_parquet(f, st)
+                self.pump()
+            finally:
+                self.queue.extend(later)
+            return
+        got.adoption.fp = job.item
+        writer.keys.add(got.new_keys)
+        self.adopted.append(got)
+        res = self.batch.result
+        res.predictions += got.kept
+        res.duplicates += got.duplicates
+        res.quarantined += got.quarantined
+        st.rows += got.kept
+        st.duplicates += got.duplicates
+        st.quarantined += got.quarantined
+        st.fp, st.fp_len = fingerprint(f.prefix), len(f.prefix)
+        st.offset = st.line = st.total = checked.rows
+        st.last_ingest = clock.now_naive().isoformat()
+        self.batch.rows += checked.rows
+        self._end_of_file(_Job(f, st, "end", None))
+        if self.batch.rows + self.pending_rows >= self.ing.batch_rows:
+            self.flush()
+
     def _read_parquet(self, f: SourceFile, st: SourceState) -> None:
         f.prefix = read_prefix(f)
         try:
@@ -586,7 +742,9 @@ class _Run:
         if batch.rows == 0 and writer.unchanged(self.cp):
             return
         batch.result.batches = 1
-        writer.write_batch(self.cp, batch.preds, batch.labels, batch.quar, token=batch.result)
+        adopted, self.adopted = self.adopted, []
+        writer.write_batch(self.cp, batch.preds, batch.labels, batch.quar, token=batch.result,
+                           adopt=[(a.path, a.adoption, a.keys, a.excluded, a.quarantine) for a in adopted])
         self._reset_batch()
         if final:
             self.wait_commit()
@@ -619,6 +777,15 @@ def _data_path(table: Path, rel: str) -> Path:
     """The path of a Delta table's data file (the ``source`` of its rows)."""
     p = Path(rel)
     return p if p.is_absolute() else Path(table) / p
+
+
+def adopt_setting(section: dict, where: str) -> bool:
+    """``[ingest] adopt_parquet`` (default false): adopt well-formed Parquet prediction files in
+    place instead of rewriting them (``console.ingest.adopt``)."""
+    value = section.get("adopt_parquet", False)
+    if not isinstance(value, bool):
+        raise WorkspaceError(f"{where}: [ingest] adopt_parquet must be true or false, not {value!r}")
+    return value
 
 
 def _describe(exc: BaseException) -> str:

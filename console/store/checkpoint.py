@@ -23,6 +23,7 @@ from typing import Any
 from console.documents import DocumentError, loads_json
 from console.errors import UsageError
 from console.fsio import write_atomic
+from console.store.adopted import Adoption
 
 FORMAT = 1
 
@@ -82,6 +83,7 @@ class Checkpoint:
     store_id: str = ""  # random, set by the first batch: tells a rebuilt store from the old one
     retired: dict[str, list] = field(default_factory=dict)  # part (relative path) -> [batch, retired at]
     skipped: dict[str, list] = field(default_factory=dict)  # link not followed (path) -> [kind, why]
+    adopted: dict[str, Adoption] = field(default_factory=dict)  # Parquet file read in place (path) -> how
 
     def to_json(self) -> bytes:
         doc = {
@@ -98,6 +100,8 @@ class Checkpoint:
             "features": {m: {f: dict(vars(s)) for f, s in fs.items()} for m, fs in self.features.items()},
             "columns": self.columns,
         }
+        if self.adopted:
+            doc["adopted"] = {k: v.to_dict() for k, v in self.adopted.items()}
         return json.dumps(doc, separators=(",", ":"), sort_keys=True).encode()
 
     @classmethod
@@ -115,6 +119,7 @@ class Checkpoint:
             columns={k: list(v) for k, v in doc.get("columns", {}).items()},
         )
         cp.sources = {k: SourceState.from_dict(v) for k, v in doc.get("sources", {}).items()}
+        cp.adopted = {k: Adoption.from_dict(v) for k, v in doc.get("adopted", {}).items()}
         cp.features = {
             m: {f: FeatureState(**s) for f, s in fs.items()} for m, fs in doc.get("features", {}).items()
         }

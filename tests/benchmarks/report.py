@@ -139,6 +139,22 @@ def _ingest(ing: dict[str, Any]) -> list[str]:
                    f"{_rps(f['records_per_s'])} | {_mib(f['max_rss_mb'])} | {fmt_spread(r['table']['wall_s'])} | "
                    f"{fmt_spread(r['copy']['wall_s'])} | {fmt_spread((r.get('count') or {}).get('wall_s'))} | "
                    f"{f['ratio_to_duckdb_table']:.2f} / {f['ratio_to_duckdb_copy']:.2f} |")
+    inproc = [(fmt, f["in_process"]) for fmt, f in ing.get("formats", {}).items() if f.get("in_process")]
+    cpu_lines = []
+    for fmt, f in ing.get("formats", {}).items():
+        cpu = {m: r.get("records_per_cpu_s") for m, r in f["duckdb_raw"].items() if r.get("records_per_cpu_s")}
+        if cpu:
+            cpu_lines.append(f"- DuckDB over the {fmt} files, records per CPU second of the statement: "
+                             + ", ".join(f"{m} {_rps(v)}" for m, v in cpu.items()))
+    if cpu_lines:
+        out += ["", *cpu_lines]
+    if inproc:
+        out += ["", "In process (the ingester alone, `Ingester.run_once` on a deleted store; `parquet-adopt`: "
+                "`[ingest] adopt_parquet = true`, prediction files adopted in place, labels rewritten):", ""]
+        out += [f"- {fmt}: {fmt_spread(x['seconds'])}, {_rps(x['records_per_s'])} records/s"
+                + (f"; CPU {fmt_spread(x['cpu_s'])}, {_rps(x['records_per_cpu_s'])} records per CPU second"
+                   if x.get("cpu_s") else "")
+                + (f", {x['adopted_files']} files adopted" if x.get("adopted_files") else "") for fmt, x in inproc]
     b = ing.get("big_parquet_single_run")
     if b and b.get("wall_s"):
         rps = b.get("records_per_s")
