@@ -85,6 +85,7 @@ SECTIONS: dict[str, dict[str, Kind]] = {
     "ingest": {
         "max_future_skew": DURATION,
         "max_features_per_model": INTEGER,
+        "adopt_parquet": BOOL,
     },
     "gates": {
         "enabled": TEXTS,

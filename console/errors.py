@@ -32,6 +32,18 @@ class InputUnreadable(UsageError):
     the command line, and an error — never "nothing to report" — where a report is summarised."""
 
 
+class NotComputable(UsageError):
+    """A report that cannot be computed for this model or version as registered (no reference, a
+    task the method does not cover, too few rows): not a failure of the console. ``reason`` says
+    why in words for any surface; ``hint`` adds what to pass on the command line. Exit 2 with
+    both; the TUI shows "? not computed: <reason>"."""
+
+    def __init__(self, reason: str, hint: str | None = None):
+        super().__init__(f"{reason}; {hint}" if hint else reason)
+        self.reason = reason
+        self.hint = hint
+
+
 class PermissionDenied(UsageError):
     """The current OS user's role does not allow the action."""
 

@@ -247,3 +247,49 @@ def test_cli_global_importance(ingested_sample: Path):
     code, out, err = cli(ingested_sample, "explain", "--global")
     assert code == 2 and err.strip().splitlines() == [
         "mlops-console: explain --global takes --model M [--version V] and no REQUEST_ID"]
+
+
+def test_a_skops_artifact_loads_whoever_wrote_it_and_names_its_writers(ingested_sample: Path, tmp_path: Path):
+    """The shared-workspace case: a member's hook wrote the artifact into a group-writable folder.
+    skops builds only scikit-learn/NumPy/SciPy objects, so it loads, gives the same attributions
+    as the joblib file, and the report says who else could have changed it."""
+    import joblib
+    import skops.io as sio
+
+    ws = _copy_with_registry_artifact(ingested_sample, tmp_path / "ws", "models/credit-risk/3.skops")
+    bundle = joblib.load(ws / "models/credit-risk/3.joblib")
+    (ws / "models/credit-risk/3.skops").write_bytes(sio.dumps(bundle))
+    os.chmod(ws / "models/credit-risk/3.skops", 0o664)
+    os.chmod(ws / "models/credit-risk", 0o775)
+    db = _open(ws)
+    try:
+        rep = E.explain_prediction(db, ws, "cr-20261104-00001", "credit-risk", "3")
+    finally:
+        db.close()
+    assert "3.skops is writable by group" in rep["artifact"]["writers"]
+    ref_db = _open(ingested_sample)
+    try:
+        ref = E.explain_prediction(ref_db, ingested_sample, "cr-20261104-00001", "credit-risk", "3")
+    finally:
+        ref_db.close()
+    assert ref["artifact"]["writers"] is None
+    assert rep["attributions"]["features"] == ref["attributions"]["features"]
+    assert rep["attributions"]["additivity"]["holds"]
+
+
+class Planted:
+    """A type no artifact should ask for: skops would have to import and build it."""
+
+
+def test_a_skops_artifact_asking_for_other_types_is_refused(ingested_sample: Path, tmp_path: Path):
+    import skops.io as sio
+
+    ws = _copy_with_registry_artifact(ingested_sample, tmp_path / "ws", "models/credit-risk/3.skops")
+    (ws / "models/credit-risk/3.skops").write_bytes(sio.dumps({"pipeline": Planted()}))
+    code, out, err = cli(ws, "explain", "cr-20261104-00001", "--model", "credit-risk", "--version", "3")
+    assert code == 2 and out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        f"mlops-console: artifact refused: {(ws / 'models/credit-risk/3.skops').resolve()} asks for types "
+        "outside scikit-learn, NumPy and SciPy: ")
+    assert lines[0].endswith("test_explain.Planted")

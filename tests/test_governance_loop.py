@@ -80,6 +80,11 @@ def test_loop_from_the_cli_as_real_os_users():
         assert (root / "registry" / "credit" / "4.json").is_file()
         models = cli("mlc-bob", "models")
         assert {"version": "4", "stage": "candidate"} in models[0]["versions"]
+        # alice's hook wrote v4's artifact into the group-writable workspace: bob's console loads
+        # it (skops runs no code of the file's) and says who else could have changed it
+        assert (root / "models" / "credit" / "4.skops").is_file()
+        imp = cli("mlc-bob", "explain", "--global", "--model", "credit", "--version", "4")
+        assert imp["features"] and "4.skops is owned by mlc-alice" in imp["artifact"]["writers"]
 
         r = cli("mlc-carol", "request", "promote", "--model", "credit", "--version", "4",
                 "--reason", "retrained on the drifted population")

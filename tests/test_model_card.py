@@ -271,3 +271,33 @@ def test_the_sample_has_cards_and_its_candidate_misses_limitations():
 
     gate = model_card_gate(reg.get("credit-risk", "3"), gate_config(ws, "credit-risk")["model_card_required"], _gate)
     assert (gate["status"], gate["detail"]) == ("failed", "model card incomplete: missing limitations")
+
+
+def test_card_as_table_and_csv_like_every_reporting_command(capsys, tmp_path: Path):
+    """The default format is ``table`` (as for every command that reports); ``csv`` has the same
+    rows: every card field by its label, a list joined with "; ", absent ones "— not given";
+    ``--output`` replaces a symlink instead of writing through it."""
+    import csv
+    import io as _io
+
+    from console.governance.card import LABELS, NOT_GIVEN
+
+    root = workspace(tmp_path)
+    code, table, _ = run(capsys, root, "card", "--model", "credit", "--version", "4")
+    assert code == 0 and table.splitlines()[0] == "Model card: credit v4"
+    assert "out_of_scope" not in table and "Out of scope" in table
+    for version, expect in (("4", FULL), ("5", {"description": HOSTILE})):
+        code, text, _ = run(capsys, root, "card", "--model", "credit", "--version", version, "--format", "csv")
+        rows = dict(csv.reader(_io.StringIO(text)))
+        assert code == 0 and rows.pop("field") == "value" and rows["model"] == "credit"
+        for name, label in LABELS.items():
+            given = expect.get(name)
+            assert rows[label] == (NOT_GIVEN if given is None else "; ".join(given) if isinstance(given, list)
+                                   else given)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep")
+    link = tmp_path / "card.txt"
+    link.symlink_to(victim)
+    code, _, _ = run(capsys, root, "card", "--model", "credit", "--version", "4", "--output", str(link))
+    assert code == 0 and victim.read_text() == "keep" and not link.is_symlink()
+    assert link.read_text().startswith("Model card: credit v4")

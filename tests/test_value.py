@@ -167,3 +167,41 @@ def test_champion_vs_challenger_shows_the_net_value_difference(ws) -> None:
     diff = nets["2"] - nets["1"]
     word = "▲ challenger better" if diff > 0 else "▼ champion better"
     assert rows["net value, challenger − champion"][1] == f"{'-' if diff < 0 else '+'}{fmt.usd(abs(diff))} per 1k ({word})"
+
+
+@pytest.mark.parametrize("by", ["version", "day", "model"])
+def test_cost_carries_value_and_roi_per_group(ws, by) -> None:
+    """``cost`` keeps its own keys and adds each group's figures of ``value`` (same grouping,
+    same range): serving + amortised training, expected value, net, ROI, cost per correct."""
+    root, truth = ws
+    end = iso(T0 + dt.timedelta(days=5))  # every prediction (600 at 10 min: 100 h)
+    cost = js(root, "cost", "--model", "loan", "--by", by, "--end", end)
+    value = js(root, "value", "--model", "loan", "--by", by, "--end", end)
+    assert cost["rows"] and len(cost["rows"]) == len(value["rows"])
+    for c, v in zip(cost["rows"], value["rows"], strict=True):
+        assert (c["model"], c.get("version"), c.get("day")) == (v["model"], v.get("version"), v.get("day"))
+        assert {"predictions", "serving_usd", "training_usd", "total_usd", "usd_per_1k", "usd_per_correct",
+                "unpriced"} <= set(c)  # docs/formats.md's keys, unchanged
+        assert c["value"] == {k: v[k] for k in ("expected_value_usd", "training_usd_amortised", "cost_usd",
+                                                "net_usd", "roi", "usd_per_correct")}
+        assert c["serving_usd"] == pytest.approx(v["serving_usd"])
+    assert cost["value"] == {"not_valued": value["not_valued"], "training_unknown": value["training_unknown"]}
+    if by == "version":  # v1: every prediction in range, its whole training; ROI by hand (numpy)
+        y, pred, lab = truth["loan1"]
+        correct, wrong = (y == pred) & lab, (y != pred) & lab
+        worth = 2.0 * correct.sum() - (5.0 * (wrong & (pred == 1)).sum() + 1.0 * (wrong & (pred == 0)).sum())
+        expected = worth / lab.sum() * N
+        spent = N * RATE / 1000 + 30.0
+        got = cost["rows"][0]["value"]
+        assert got["net_usd"] == pytest.approx(expected - spent)
+        assert got["roi"] == pytest.approx((expected - spent) / spent)
+        assert got["usd_per_correct"] == pytest.approx(spent / (correct.sum() / lab.sum() * N))
+
+
+def test_cost_without_value_settings_is_unchanged(ws, tmp_path) -> None:
+    root, truth = ws
+    bare = write_workspace(tmp_path / "bare")
+    _write(bare, "loan", "1", "binary", *truth["loan1"], training=30.0)
+    js(bare, "ingest")
+    rep = js(bare, "cost", "--by", "version")
+    assert "value" not in rep and all("value" not in r for r in rep["rows"])

@@ -32,6 +32,7 @@ _EXPORTS = {
     "budget_status": "cost",
     "check_alerts": "alerts",
     "cost_report": "cost",
+    "cost_value_report": "value",
     "drift_report": "drift",
     "drift_windows": "drift",
     "estimate_report": "estimate",
@@ -51,6 +52,7 @@ __all__ = [
     "budget_status",
     "check_alerts",
     "cost_report",
+    "cost_value_report",
     "drift_report",
     "drift_windows",
     "estimate_report",
@@ -76,7 +78,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from console.analytics.performance import performance_report
     from console.analytics.query import ensure_read_only, run_query
     from console.analytics.slices import slices_report
-    from console.analytics.value import value_report
+    from console.analytics.value import cost_value_report, value_report
     from console.analytics.windows import parse_time, parse_window
 
 

@@ -47,7 +47,7 @@ from console.analytics.source import (
     report_range,
     resolve_version,
 )
-from console.errors import InputUnreadable, UsageError
+from console.errors import InputUnreadable, NotComputable, UsageError
 
 MIN_BASELINE = 3  # earlier windows of traffic the volume rule needs
 TOP_UNSEEN = 10  # unseen categories named per feature
@@ -376,6 +376,11 @@ def quality_report(
             raise
         except UsageError as exc:  # no reference: said, the volume and quarantine still reported
             out["note"] = str(exc)
+            if isinstance(exc, NotComputable):  # the reason alone, for a screen (no CLI options)
+                out["not_computed"] = exc.reason
+            # the rows are there all the same: counted, never reported as 0
+            out["current"] = {"rows": _current(db, model, version, lo, hi, []).rows,
+                              "start": W.iso(lo), "end": W.iso(hi)}
         else:
             out.update(part)
             rows = part["current"]["rows"]

@@ -34,7 +34,7 @@ from console.analytics.source import (
     resolve_version,
 )
 from console.analytics.windows import iso
-from console.errors import InputUnreadable, UsageError
+from console.errors import InputUnreadable, NotComputable, UsageError
 from console.store.sql import literal
 
 OUTPUT = "__output__"
@@ -219,10 +219,8 @@ def load_reference(
         return side, info
     vinfo = db.registry.get(model, version)
     if vinfo is None or vinfo.reference is None:
-        raise UsageError(
-            f"{model} version {version} has no registered reference; "
-            "pass --reference-start/--reference-end to use a window of logs"
-        )
+        raise NotComputable(f"{model} version {version} has no registered reference",
+                            "pass --reference-start/--reference-end to use a window of logs")
     path = Path(vinfo.reference)
     if not path.is_file():
         raise InputUnreadable(f"reference file of {model} version {version} not found: {path}")

@@ -52,7 +52,7 @@ from console.analytics.incremental import windowed
 from console.analytics.metrics import LOWER_IS_BETTER, positive_label, threshold_of
 from console.analytics.performance import performance_report, registry_key, report_windows, task_of
 from console.analytics.source import Scope, StoreLike, aware, model_features, resolve_version
-from console.errors import UsageError
+from console.errors import NotComputable, UsageError
 from console.store.sql import ident
 
 METRICS = {
@@ -383,13 +383,13 @@ def fit_binary(db: StoreLike, model: str, version: str, info: Any, rs, re_) -> B
         score = _col(t, "score").astype(np.float64)
         ok = np.array([v is not None for v in label]) & np.isfinite(score)
         if not ok.any():
-            raise UsageError(f"{model} version {version}: the reference has no rows with both a score and a "
-                             "label; CBPE needs labelled reference data (pass --reference-start/--reference-end "
-                             "for a labelled window of logs)")
+            raise NotComputable(f"{model} version {version}: the reference has no rows with both a score and a "
+                                "label; CBPE needs labelled reference data",
+                                "pass --reference-start/--reference-end for a labelled window of logs")
         y = np.array([v == pos for v in label[ok]], dtype=np.int64)
         if y.min() == y.max():
-            raise UsageError(f"{model} version {version}: every labelled reference row is of one class; "
-                             "CBPE needs both classes in the reference")
+            raise NotComputable(f"{model} version {version}: every labelled reference row is of one class; "
+                                "CBPE needs both classes in the reference")
         p = pred[ok]
         yhat = np.where(np.array([v is not None for v in p]), np.array([v == pos for v in p]),
                         score[ok] >= thr).astype(np.int64)
@@ -417,8 +417,8 @@ def fit_regression(db: StoreLike, model: str, version: str, rs, re_) -> tuple[Re
         label, pred = _col(t, "label_num").astype(np.float64), _col(t, "prediction_num").astype(np.float64)
         ok = np.isfinite(label) & np.isfinite(pred)
         if ok.sum() < 2:
-            raise UsageError(f"{model} version {version}: the reference has fewer than 2 rows with both a "
-                             "numeric prediction and a label; DLE needs labelled reference data")
+            raise NotComputable(f"{model} version {version}: the reference has fewer than 2 rows with both a "
+                                "numeric prediction and a label; DLE needs labelled reference data")
         idx = np.flatnonzero(ok)
         cols = _features(t, columns, idx)
         est = RegressionEstimator.fit(columns, cols, pred[idx], label[idx])
@@ -539,8 +539,8 @@ def estimate_report(
     version = resolve_version(db, model, version)
     task = task_of(db, model, version)
     if task not in METRICS:
-        raise UsageError(f"{model} is a {task} model: estimated performance supports binary (CBPE) and "
-                         "regression (DLE) models only (the logs carry no per-class probabilities)")
+        raise NotComputable(f"{model} is a {task} model: estimated performance supports binary (CBPE) and "
+                            "regression (DLE) models only (the logs carry no per-class probabilities)")
     names = list(METRICS[task])
     if metric is not None:
         if metric not in names:

@@ -11,12 +11,16 @@
   flagged ``missing``;
 - the prediction, score, label (when known), version, latency and cost as logged;
 - feature attributions (SHAP values) when the registry entry names a model artifact: a
-  top-level ``"artifact"``, else ``lineage.artifact`` — a joblib file holding the sample's
-  bundle ``{"pipeline", "numeric", "categorical", ...}`` (or a bare scikit-learn pipeline whose
-  input is the registry's features, numeric ones first). Loading runs code, so the file must
-  resolve (after symlinks) inside the workspace, and it and its folders up to the workspace
-  must be writable by nobody but root or the workspace's administrator (``console.ownership``,
-  the check the governance files pass); otherwise a one-line ``UsageError``.
+  top-level ``"artifact"``, else ``lineage.artifact`` — a ``.skops`` or joblib file holding the
+  sample's bundle ``{"pipeline", "numeric", "categorical", ...}`` (or a bare scikit-learn
+  pipeline whose input is the registry's features, numeric ones first). The file must resolve
+  (after symlinks) inside the workspace. A ``.skops`` file is loaded by ``skops.io`` with only
+  the types of ``SAFE_MODULES`` trusted (it builds objects, it runs no code of the file's), so any
+  member of a shared workspace may have written it; the explanation then names the artifact's
+  writers when someone other than root or the administrator can change it (``writers``). A
+  joblib (pickle) file runs code when loaded, so it and its folders up to the workspace must be
+  writable by nobody but root or the workspace's administrator (``console.ownership``, the check
+  the governance files pass). Otherwise a one-line ``UsageError``.
 
 Attributions are in the model's *output space*: log-odds of the positive class for a binary
 classifier (``decision_function``), the logit of the predicted class for a multiclass one, the
@@ -84,6 +88,45 @@ def artifact_path(info: VersionInfo) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+SAFE_MODULES = ("sklearn.", "numpy.", "scipy.")  # skops: types trusted by their module
+SAFE_TYPES = frozenset({"functools.partial"})  # and by name (a partial of a trusted function)
+
+
+def _chain(root: Path, given: Path, real: Path) -> list[Path]:
+    """The artifact (the link as given, then its target) and its folders up to the workspace."""
+    chain = [given] if given != real else []
+    chain.append(real)
+    folder = real.parent
+    while folder != root:
+        chain.append(folder)
+        folder = folder.parent
+    return chain
+
+
+def artifact_writers(root: Path, real: Path) -> str | None:
+    """One line naming who besides root and the administrator could have changed the artifact
+    (it or a folder above it), or ``None``."""
+    root = Path(root).resolve()
+    admin = os.stat(root).st_uid
+    for path in _chain(root, real, real):
+        problem = write_problem(path, admin, "artifact" if path.is_file() else "folder")
+        if problem:
+            return problem
+    return None
+
+
+def inside_artifact(root: Path, name: str) -> Path:
+    """The artifact's real path, or ``UsageError`` when it resolves outside the workspace."""
+    root = Path(root).resolve()
+    given = Path(name) if os.path.isabs(name) else root / name
+    real = Path(os.path.realpath(given))
+    if root not in real.parents:
+        raise UsageError(f"artifact refused: {given} resolves outside the workspace ({real})")
+    if not real.is_file():
+        raise InputUnreadable(f"artifact not found: {given}")
+    return real
+
+
 def trusted_artifact(root: Path, name: str) -> Path:
     """The artifact's real path, or ``UsageError`` when it leaves the workspace or someone other
     than root or the workspace's administrator could have written it (or a folder above it)."""
@@ -95,13 +138,7 @@ def trusted_artifact(root: Path, name: str) -> Path:
     if not real.is_file():
         raise InputUnreadable(f"artifact not found: {given}")
     admin = os.stat(root).st_uid
-    chain = [Path(given)] if Path(given) != real else []
-    chain.append(real)
-    folder = real.parent
-    while folder != root:
-        chain.append(folder)
-        folder = folder.parent
-    for path in chain:
+    for path in _chain(root, Path(given), real):
         problem = write_problem(path, admin, "artifact" if path.is_file() else "folder")
         if problem:
             raise UsageError(f"artifact refused: {problem}")
@@ -152,21 +189,44 @@ class Model:
 _MODELS: dict[tuple[str, int, int], Model] = {}
 
 
+def _load_joblib(path: Path) -> Any:
+    import joblib
+
+    return joblib.load(path)
+
+
+def _load_skops(path: Path) -> Any:
+    """``skops.io.load`` trusting only the types of ``SAFE_MODULES``/``SAFE_TYPES``; any other
+    type the file asks for is refused by name."""
+    try:
+        import skops.io as sio
+    except Exception:  # noqa: BLE001 - an unusable install is the same as none
+        raise UsageError(f"artifact {path} is a skops file: install skops (pip install skops)") from None
+    data = path.read_bytes()
+    wanted = sio.get_untrusted_types(data=data)
+    refused = sorted(t for t in wanted if t not in SAFE_TYPES and not t.startswith(SAFE_MODULES))
+    if refused:
+        raise UsageError(f"artifact refused: {path} asks for types outside scikit-learn, NumPy and SciPy: "
+                         + ", ".join(refused))
+    return sio.loads(data, trusted=list(wanted))
+
+
 def load_model(root: Path, info: VersionInfo) -> Model:
-    """The version's artifact, checked (``trusted_artifact``) then loaded with joblib (kept per
-    path, size and mtime)."""
+    """The version's artifact, checked then loaded (``.skops``: ``inside_artifact`` and
+    ``_load_skops``; joblib: ``trusted_artifact`` and joblib), kept per path, size and mtime."""
     name = artifact_path(info)
     if name is None:
         raise UsageError(f"{info.model} version {info.version} names no model artifact in its registry entry")
-    path = trusted_artifact(root, name)
+    skops = name.endswith(".skops")
+    path = inside_artifact(root, name) if skops else trusted_artifact(root, name)
     st = path.stat()
     key = (str(path), st.st_size, st.st_mtime_ns)
     if key in _MODELS:
         return _MODELS[key]
-    import joblib
-
     try:
-        obj = joblib.load(path)
+        obj = _load_skops(path) if skops else _load_joblib(path)
+    except (UsageError, InputUnreadable):
+        raise
     except Exception as exc:  # noqa: BLE001 - one line for any unreadable artifact
         raise InputUnreadable(f"cannot load artifact {path}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
     if isinstance(obj, dict) and "pipeline" in obj:
@@ -252,9 +312,16 @@ def percentile_of(sorted_values: np.ndarray, value: float) -> float | None:
     return float((below + at_or_below) / 2 / n * 100)
 
 
-def compare_feature(ref: Reference, feature: str, kind: str, value: Any) -> dict[str, Any]:
-    """One feature's logged value beside the reference (percentile/share and flag)."""
+def compare_feature(ref: Reference | None, feature: str, kind: str, value: Any) -> dict[str, Any]:
+    """One feature's logged value beside the reference (percentile/share and flag); without a
+    reference (``None``) the value alone, flagged ``no reference`` (``missing`` when null)."""
     out: dict[str, Any] = {"feature": feature, "kind": kind, "value": value}
+    if ref is None:
+        missing = value is None or (kind == "numeric" and not np.isfinite(float(value)))
+        out.update({"reference_min": None, "reference_max": None, "percentile": None} if kind == "numeric"
+                   else {"share": None})
+        out["flag"] = "missing" if missing else "no reference"
+        return out
     if kind == "numeric":
         vals = ref.numeric.get(feature, np.empty(0))
         out["reference_min"] = float(vals[0]) if len(vals) else None
@@ -575,9 +642,13 @@ def explain_prediction(db: StoreLike, root: Path, request_id: str, model: str | 
     info = db.registry.get(model, version)
     if info is None:
         raise UsageError(f"{model} version {version} (of request {request_id!r}) is not in the registry")
-    ref = load_reference(info)
-    values = _row_values(db, row, model, version, list(info.features))
-    features = [compare_feature(ref, f, k, values[f]) for f, k in info.features.items()]
+    # A registry entry need not name its features or a reference (only model, version and task
+    # are required): the features are then the ones the store catalogued for the model, and
+    # each is shown as logged, flagged "no reference", rather than the prediction refused.
+    ref = load_reference(info) if info.reference is not None else None
+    kinds = dict(info.features) or {name: kind for name, _col, kind in model_features(db, model, version)}
+    values = _row_values(db, row, model, version, list(kinds))
+    features = [compare_feature(ref, f, k, values[f]) for f, k in kinds.items()]
     cost = row.get("cost_usd")
     cost_source = "logged"
     if cost is None and info.cost.get("per_1k_predictions_usd") is not None:
@@ -586,9 +657,11 @@ def explain_prediction(db: StoreLike, root: Path, request_id: str, model: str | 
         "request_id": request_id, "model": model, "version": version, "ts": row.get("ts"),
         "status": row.get("status"), "prediction": row.get("prediction"), "score": row.get("score"),
         "label": row.get("label") if row.get("labelled") else None,
+        "threshold": info.threshold if info.task == "binary" else None,
+        "positive_label": info.positive_label if info.task == "binary" else None,
         "latency_ms": row.get("latency_ms"), "cost_usd": cost,
         "cost_source": cost_source if cost is not None else None,
-        "reference": {"source": str(info.reference), "rows": ref.rows},
+        "reference": None if ref is None else {"source": str(info.reference), "rows": ref.rows},
         "features": features,
         "outside_reference": [f["feature"] for f in features if f["flag"] in ("outside", "unseen")],
         "attributions": None, "attribution_note": None,
@@ -597,6 +670,10 @@ def explain_prediction(db: StoreLike, root: Path, request_id: str, model: str | 
         out["attribution_note"] = "no model artifact in the registry entry ('artifact' or lineage.artifact)"
         return out
     m = load_model(root, info)  # trust refusals are errors, not notes: the artifact is suspect
+    out["artifact"] = {"path": str(m.path), "writers": artifact_writers(root, m.path)}
+    if ref is None:
+        out["attribution_note"] = "no registered reference to draw the attributions' background from"
+        return out
     if not shap_available():
         out["attribution_note"] = INSTALL_HINT
         return out
@@ -688,7 +765,8 @@ def global_importance(db: StoreLike, root: Path, model: str, version: str, sampl
     ref_rows = {f: [ref.columns[f][i] for i in idx] for f in m.features}
     cur_rows, cur_labels = _logged_rows(db, model, version, m.features, sample)
     out: dict[str, Any] = {"model": model, "version": version, "reference_rows": len(idx),
-                           "current_rows": len(cur_labels), "features": []}
+                           "current_rows": len(cur_labels), "features": [],
+                           "artifact": {"path": str(m.path), "writers": artifact_writers(root, m.path)}}
     if shap_available() and m.task != "multiclass":
         ex = _explainer(m, info, ref, background, seed)
         out["method"] = f"mean |SHAP| ({ex.method}; {m.output_space()})"
@@ -731,3 +809,15 @@ def _ref_labels(info: VersionInfo, idx: np.ndarray) -> list:
     except Exception:  # noqa: BLE001 - a reference without labels has no permutation importance
         return [None] * len(idx)
     return [col[i] for i in idx]
+
+
+def decision_text(rep: dict[str, Any]) -> str | None:
+    """A binary prediction's decision in words: ``score 0.5407 ≥ threshold 0.5: the positive
+    label (1)`` — None without a score or a registry threshold."""
+    score, threshold = rep.get("score"), rep.get("threshold")
+    if score is None or threshold is None:
+        return None
+    above = score >= threshold
+    side = "the positive label" if above else "not the positive label"
+    label = f" ({rep['positive_label']})" if rep.get("positive_label") is not None else ""
+    return f"score {score:.4g} {'≥' if above else '<'} threshold {threshold:g}: {side}{label}"

@@ -10,7 +10,8 @@ and both the command line and the TUI call it. It is read-only by construction, 
    DROP, ALTER, SET/RESET/USE, PRAGMA, CALL, EXPORT, VACUUM, transactions, ...) is refused with
    one line.
 2. ``sandbox(db)`` then restricts DuckDB itself: file access only below the store's
-   ``.console/`` folder (``allowed_directories``), no other external access (so no
+   ``.console/`` folder (``allowed_directories``; and the prediction source folders when the
+   store reads adopted Parquet files there: ``store.adopted.read_dirs``), no other external access (so no
    ``read_text('/etc/shadow')``), and ``lock_configuration`` so no statement can undo it.
    ``stream_query`` sandboxes the connection it is given before running anything, so a
    connection that ran an analyst's query is sandboxed for good: the TUI gives it a store
@@ -35,6 +36,7 @@ import duckdb
 
 from console import durations
 from console.errors import UsageError
+from console.store.adopted import read_dirs
 from console.store.snapshot import StoreSnapshot
 from console.store.sql import literal
 
@@ -115,8 +117,8 @@ def sandbox(db: StoreSnapshot) -> None:
             return
         try:
             if db.store_dir is not None:
-                directory = str(db.store_dir).rstrip("/") + "/"
-                cur.execute(f"SET allowed_directories = [{literal(directory)}]")
+                dirs = [str(db.store_dir).rstrip("/") + "/", *read_dirs(db.store_dir, db.config)]  # adopted sources
+                cur.execute(f"SET allowed_directories = [{', '.join(literal(d) for d in dirs)}]")
             cur.execute("SET enable_external_access = false")
             cur.execute("SET lock_configuration = true")
         except duckdb.Error:

@@ -234,3 +234,55 @@ def _slices(db: StoreLike, model: str, version: str, by, start, end, config: Ana
     out["slices"] = entries
     out["flagged"] = sum(1 for e in entries if e["flagged"])
     return out
+
+
+SLICE_ROWS = 50  # predictions ``slice_predictions`` lists by default
+
+
+def slice_predictions(db: StoreLike, model: str, feature: str, value: str, version: str | None = None,
+                      start: dt.datetime | None = None, end: dt.datetime | None = None,
+                      limit: int = SLICE_ROWS, config: AnalyticsConfig | None = None) -> dict[str, Any]:
+    """The successful predictions of one slice — ``feature`` = ``value`` exactly as
+    ``slices_report`` buckets it over the same range (a numeric feature's quintile, ``(other)``,
+    ``(null)``) — worst first: classification the wrong labelled ones (label ≠ prediction), then
+    the other labelled, then the unlabelled; regression the largest absolute error first; each
+    group newest first. Up to ``limit`` rows, with the slice's counts (for the explain view)."""
+    start, end = aware(start), aware(end)
+    version = resolve_version(db, model, version)
+    if config is None:
+        config = config_for(db, model)
+    task = task_of(db, model, version)
+    feats = {name: (col, kind) for name, col, kind in model_features(db, model, version)}
+    if feature not in feats:
+        raise UsageError(f"unknown slice feature {feature!r} of model {model!r} "
+                         f"(features: {', '.join(sorted(feats)) or 'none'})")
+    rng = report_range(db, Scope(model, version, start, end))
+    out: dict[str, Any] = {"model": model, "version": version, "task": task, "feature": feature, "value": value,
+                           "start": W.iso(rng[0]) if rng else None, "end": W.iso(rng[1]) if rng else None,
+                           "rows_in_slice": 0, "wrong_in_slice": None if task == "regression" else 0, "rows": []}
+    if rng is None:
+        return out
+    cond, params = Scope(model, version, rng[0], rng[1]).where()
+    cur = db.cursor()
+    try:
+        expr = _bucket_expr(cur, feats[feature][0], feats[feature][1], cond, params, config.slices.max_values)
+        relation = labelled_relation(db, cond, params, small_part(db, model, rng[0], rng[1]))
+        worst = ("abs(label_num - prediction_num) DESC NULLS LAST" if task == "regression"
+                 else "wrong DESC, labelled DESC")
+        res = cur.execute(
+            f"SELECT request_id, ts, prediction, score, CASE WHEN labelled THEN label END AS label, "
+            f"labelled AND label IS DISTINCT FROM prediction AS wrong, "
+            f"CASE WHEN labelled THEN abs(label_num - prediction_num) END AS abs_error, "
+            f"count(*) OVER () AS n, count(*) FILTER (WHERE labelled AND label IS DISTINCT FROM prediction) OVER () "
+            f"FROM {relation} WHERE {cond} AND coalesce(status, 'ok') = 'ok' AND ({expr}) = ? "
+            f"ORDER BY {worst}, ts DESC, request_id LIMIT ?", [*params, value, int(limit)]).fetchall()
+    finally:
+        cur.close()
+    if res:
+        out["rows_in_slice"] = int(res[0][7])
+        if task != "regression":
+            out["wrong_in_slice"] = int(res[0][8])
+    out["rows"] = [{"request_id": r[0], "ts": W.iso(aware(r[1])), "prediction": r[2], "score": r[3], "label": r[4],
+                    "wrong": None if task == "regression" or r[4] is None else bool(r[5]),
+                    "abs_error": r[6] if task == "regression" else None} for r in res]
+    return out

@@ -233,3 +233,40 @@ def net_per_1k(report: dict[str, Any], model: str, version: str) -> float | None
         if r["model"] == model and r.get("version") == version and r["net_usd"] is not None and r["predictions"]:
             return r["net_usd"] / r["predictions"] * 1000
     return None
+
+
+# what ``cost`` adds to each of its rows from this module (docs/formats.md, ``cost``)
+COST_VALUE_KEYS = ("expected_value_usd", "training_usd_amortised", "cost_usd", "net_usd", "roi", "usd_per_correct")
+
+
+def valued_anywhere(db: StoreLike, model: str | None = None, version: str | None = None) -> bool:
+    """Whether a registered version in scope has value settings (its own, ``[value]`` or its
+    model's ``[models."<m>".value]``)."""
+    for (m, v) in db.registry.versions:
+        if (model is None or m == model) and (version is None or v == version):
+            if not settings_for(db, m, v).empty():
+                return True
+    return False
+
+
+def cost_value_report(db: StoreLike, model: str | None = None, version: str | None = None, by: str = "model",
+                      start: dt.datetime | None = None, end: dt.datetime | None = None) -> dict[str, Any]:
+    """``cost_report`` and, when value settings exist for a version in scope, each row's value
+    figures from ``value_report`` over the same grouping and range: ``rows[].value`` (the
+    ``COST_VALUE_KEYS``; each null for a group with no predictions) and ``value`` (``not_valued``,
+    ``training_unknown``). Without value settings the report is ``cost_report``'s, untouched."""
+    from console.analytics.cost import cost_report
+
+    rep = cost_report(db, model, version, by, start, end)
+    if not valued_anywhere(db, model, version):
+        return rep
+    val = value_report(db, model, version, by, start, end)
+
+    def key(r: dict[str, Any]) -> tuple:
+        return (r["model"], r.get("version"), r.get("day"))
+
+    found = {key(r): {k: r[k] for k in COST_VALUE_KEYS} for r in val["rows"]}
+    none = dict.fromkeys(COST_VALUE_KEYS)
+    rows = [{**r, "value": found.get(key(r), none)} for r in rep["rows"]]  # the memoised report stays as it was
+    return {**rep, "rows": rows,
+            "value": {"not_valued": val["not_valued"], "training_unknown": val["training_unknown"]}}

@@ -194,8 +194,10 @@ def run_quality(ctx) -> int:
     if q.get("rate") is not None:
         said_q += f" {100 * q['rate']:.2f}% of {q['rows'] + q['quarantined']} records"
     span = f"[{rep['start']} – {rep['end']})" if rep["start"] else "(no traffic)"
+    ref_rows = (rep.get("reference") or {}).get("rows")
     title = (f"{rep['model']} {version_label(rep['version'])} data quality {span}: current "
-             f"{rep['current']['rows']} rows vs reference {(rep.get('reference') or {}).get('rows')}; "
+             f"{rep['current']['rows']} rows vs "
+             f"{'no reference' if ref_rows is None else f'reference {ref_rows}'}; "
              f"volume {said_vol}; quarantine {said_q}")
     if rep.get("note"):
         title += f"; {rep['note']}"
@@ -256,7 +258,7 @@ def run_ops(ctx) -> int:
 
 
 def run_cost(ctx) -> int:
-    rep = _report(ctx, "cost_report", by=ctx.args.by)
+    rep = _report(ctx, "cost_value_report", by=ctx.args.by)  # cost_report, and value where it is set
     title = "; ".join(
         f"{b['model']}: {b['month']} ${b['mtd_usd']:.2f} of ${b['budget_usd']:.2f} ({100 * (b['burn'] or 0):.0f}%)"
         for b in rep["budget"]) or None
@@ -376,6 +378,11 @@ def run_query_cmd(ctx) -> int:
     return 0
 
 
+def _or_dash(value) -> str:
+    """A value for a title line: ``–`` when absent (never Python's ``None``)."""
+    return "–" if value is None else str(value)
+
+
 def run_explain(ctx) -> int:
     """``explain REQUEST_ID``: the prediction's features beside the reference and its attributions;
     ``explain --global --model M``: the version's importance (``analytics.explain``)."""
@@ -406,12 +413,16 @@ def run_explain(ctx) -> int:
     rows = [{"feature": f["feature"], "value": f["value"],
              "reference": (f"p{f['percentile']:.1f}" if f.get("percentile") is not None
                            else f"{100 * f['share']:.1f}% of rows" if f.get("share") is not None else "–"),
-             "flag": ("✓ ok" if f["flag"] == "ok" else f"✗ {f['flag']}"),
+             "flag": ("✓ ok" if f["flag"] == "ok" else "? no reference" if f["flag"] == "no reference"
+                      else f"✗ {f['flag']}"),
              "attribution": attrs.get(f["feature"])} for f in rep["features"]]
     label = f", label {rep['label']}" if rep["label"] is not None else ", label unknown"
     title = (f"{rep['model']} {version_label(rep['version'])} request {rep['request_id']}: prediction "
-             f"{rep['prediction']}, score {rep['score']}{label}, latency {rep['latency_ms']} ms, cost "
-             f"{rep['cost_usd']} USD")
+             f"{rep['prediction']}, score {_or_dash(rep['score'])}{label}, latency {_or_dash(rep['latency_ms'])} ms, "
+             f"cost {_or_dash(rep['cost_usd'])} USD")
+    decision = explain.decision_text(rep)
+    if decision:
+        title += f"\n{decision}"
     at = rep["attributions"]
     if at:
         add = at["additivity"]
@@ -420,6 +431,8 @@ def run_explain(ctx) -> int:
                   f"model output {at['output']:.4f} ({'✓ additive' if add['holds'] else '✗ not additive'})")
     else:
         title += f"\nattributions: none ({rep['attribution_note']})"
+    if (rep.get("artifact") or {}).get("writers"):
+        title += f"\n⚠ artifact writable by others: {rep['artifact']['writers']}"
     emit(rep, ctx.fmt, rows=rows, title=title)
     return 0
 

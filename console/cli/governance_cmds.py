@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from console import fsio
 from console.cli.output import emit
 from console.errors import UsageError
 from console.governance import engine, workflow
@@ -88,7 +89,7 @@ def register(sub, parents) -> None:
     p = sub.add_parser("card", parents=[common], help="the model card of a version")
     p.add_argument("--model", required=True)
     p.add_argument("--version", required=True)
-    p.add_argument("--format", choices=("md", "html", "json"), default="md")
+    p.add_argument("--format", choices=("table", "csv", "json", "md", "html"), default="table")
     p.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of stdout")
     p.set_defaults(handler=run_card)
 
@@ -250,8 +251,8 @@ def run_report(ctx) -> int:
 def _write_output(path: str | None, text: str) -> None:
     """A document to ``path`` (``--output``), else to stdout; a file that cannot be written is one line."""
     if path:
-        try:
-            Path(path).write_text(text, encoding="utf-8")
+        try:  # replaced atomically through a new O_EXCL|O_NOFOLLOW file: never written through a link
+            fsio.write_atomic(Path(path), text.encode("utf-8"))
         except OSError as exc:
             raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
     else:

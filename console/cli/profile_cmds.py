@@ -1,6 +1,11 @@
 """``mlops-console profile``: bring the daily profiles up to date (``console.profiles``) — from
 the store with DuckDB (default, incremental by day), or from a lake path of prediction-log
-Parquet with DuckDB (``--engine local --source``) or Spark (``--engine spark --source``)."""
+Parquet with DuckDB (``--engine local --source``) or Spark (``--engine spark --source``).
+
+``mlops-console trend`` and ``mlops-console fleet``: per-window figures of a model and the
+fleet overview, answered from the profiles (refreshed first) when the windows are whole days,
+from the rows with ``--exact`` (``console.profiles.reader``); the JSON says which
+(``"source"``)."""
 
 from __future__ import annotations
 
@@ -19,6 +24,26 @@ def register(sub, parents) -> None:
     p.add_argument("--out", metavar="DIR", help="where the profiles go (default: .console/profiles)")
     p.add_argument("--model", help="only this model")
     p.set_defaults(handler=run_profile)
+
+    common = [parents["common"], parents["format"]]
+    p = sub.add_parser("trend", parents=common,
+                       help="a model's volume, errors, latency, cost, metrics and drift per window, from daily profiles")
+    p.add_argument("--model", required=True)
+    p.add_argument("--version", help="default: the production version")
+    p.add_argument("--window", default=None, help="1d, 7d, ... or all (default 1d)")
+    p.add_argument("--start", metavar="T", help="RFC 3339 time or date, inclusive")
+    p.add_argument("--end", metavar="T", help="RFC 3339 time or date, exclusive")
+    p.add_argument("--feature", action="append", help="only this feature's drift (repeatable)")
+    p.add_argument("--exact", action="store_true", help="compute from the rows, not the profiles")
+    p.set_defaults(handler=run_trend)
+
+    p = sub.add_parser("fleet", parents=common,
+                       help="every model's volume, errors, latency, cost and drift over a range, from daily profiles")
+    p.add_argument("--model", action="append", help="only this model (repeatable)")
+    p.add_argument("--start", metavar="T", help="RFC 3339 time or date, inclusive")
+    p.add_argument("--end", metavar="T", help="RFC 3339 time or date, exclusive")
+    p.add_argument("--exact", action="store_true", help="compute from the rows, not the profiles")
+    p.set_defaults(handler=run_fleet)
 
 
 def _registry(ctx):
@@ -71,4 +96,52 @@ def run_profile(ctx) -> int:
     result = {"engine": a.engine, "source": str(a.source), "out": str(out), "files": len(files),
               "profile_rows": table.num_rows}
     emit(result, ctx.fmt, rows=[result])
+    return 0
+
+
+def _trend_rows(rep: dict) -> list[dict]:
+    rows = []
+    for w in rep["windows"]:
+        lat = w.get("latency_ms") or {}
+        d = (w.get("drift") or {}).get("dataset_drift") or {}
+        rows.append({"start": w["start"], "requests": w["requests"], "errors": w["errors"],
+                     "error_rate": w["error_rate"], "p50_ms": lat.get("p50"), "p95_ms": lat.get("p95"),
+                     "cost_usd": w.get("cost_usd"), "drifted": d.get("drifted_features"),
+                     "tested": d.get("tested_features"), "source": rep["source"]})
+    return rows
+
+
+def run_trend(ctx) -> int:
+    from console.analytics.windows import parse_range, parse_window
+    from console.cli.analytics_cmds import _open
+    from console.cli.output import emit
+    from console.profiles.reader import trend
+
+    a = ctx.args
+    parse_window(a.window, "1d")
+    start, end = parse_range(a.start, a.end)
+    rep = trend(_open(ctx), a.model, a.version, start, end, window=a.window or "1d", exact=a.exact,
+                features=a.feature)
+    emit(rep, ctx.fmt, rows=_trend_rows(rep))
+    return 0
+
+
+def run_fleet(ctx) -> int:
+    from console.analytics.windows import parse_range
+    from console.cli.analytics_cmds import _open
+    from console.cli.output import emit
+    from console.profiles.reader import fleet
+
+    a = ctx.args
+    start, end = parse_range(a.start, a.end)
+    rep = fleet(_open(ctx), start, end, models=a.model, exact=a.exact)
+    rows = []
+    for r in rep["models"]:
+        lat = r.get("latency_ms") or {}
+        d = r.get("drift") or {}
+        rows.append({"model": r["model"], "version": r["version"], "requests": r["requests"],
+                     "error_rate": r["error_rate"], "p95_ms": lat.get("p95"), "cost_usd": r["cost_usd"],
+                     "drift": None if not d else ("drift" if d.get("drifted") else "ok"),
+                     "drifted": d.get("drifted_features"), "source": r["source"]})
+    emit(rep, ctx.fmt, rows=rows)
     return 0

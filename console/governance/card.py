@@ -37,7 +37,7 @@ LABELS = {
     "fairness_considerations": "Fairness considerations",
     "contact": "Contact",
 }
-FORMATS = ("md", "html", "json")
+FORMATS = ("table", "csv", "json", "md", "html")
 
 
 def missing_fields(info: VersionInfo, fields: list[str] | tuple[str, ...]) -> list[str]:
@@ -136,10 +136,40 @@ def build_card(
     }
 
 
+def rows(card: dict[str, Any]) -> list[dict[str, str]]:
+    """The card as ``{"field", "value"}`` rows (``table`` and ``csv``): what the console knows,
+    then every card field (a list joined with "; ", "— not given" when absent)."""
+    out = [{"field": k, "value": v} for k, v in facts(card)]
+    for name in CARD_FIELDS:
+        value = card["fields"].get(name)
+        text = NOT_GIVEN if value is None else "; ".join(value) if isinstance(value, list) else str(value)
+        out.append({"field": LABELS[name], "value": text})
+    return out
+
+
 def render(card: dict[str, Any], fmt: str) -> str:
-    """The card as ``json``, ``md`` or ``html`` text."""
+    """The card as ``table``, ``csv``, ``json``, ``md`` or ``html`` text."""
     if fmt == "json":
         return json.dumps(card, indent=2, ensure_ascii=False) + "\n"
+    if fmt in ("table", "csv"):
+        import csv
+        import io
+
+        buf = io.StringIO()
+        if fmt == "csv":
+            w = csv.writer(buf, lineterminator="\n")
+            w.writerow(["field", "value"])
+            w.writerows([r["field"], r["value"]] for r in rows(card))
+            return buf.getvalue()
+        table = rows(card)
+        width = max(len(r["field"]) for r in table)
+        buf.write(_title(card) + "\n")
+        for r in table:
+            lines = str(r["value"]).splitlines() or [""]
+            buf.write(f"{r['field']:<{width}}  {lines[0]}\n")
+            for more in lines[1:]:
+                buf.write(f"{'':<{width}}  {more}\n")
+        return buf.getvalue()
     if fmt == "html":
         return _html(card)
     if fmt == "md":

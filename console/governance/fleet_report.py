@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 from typing import Any
 
 from console import clock
 from console.cells import cell
+from console.errors import UsageError
 from console.governance.audit import verdict
 from console.governance.card import build_card, md_literal
 from console.governance.gates import failing
@@ -29,6 +31,7 @@ from console.store.registry import CARD_FIELDS, load_registry
 from console.workspace import Workspace
 
 FORMATS = ("md", "html", "json")
+SUFFIXES = {".md": "md", ".html": "html", ".htm": "html", ".json": "json"}
 
 
 def _when(text: Any) -> dt.datetime | None:
@@ -151,10 +154,10 @@ def render(data: dict[str, Any], fmt: str) -> str:
     else:
         span = f"from {p['start'] or 'the first entry'} until {p['end'] or 'now'} (end exclusive)"
     if fmt == "html":
-        return html_document(title, [("Period: ", span, f"; generated {data['generated_at']}.")], _sections(data))
+        return html_document(title, [("Period: ", span, f"; generated {data['generated_at']}.")], sections(data))
     literal = _md_literal
     return markdown_document(literal(title), [literal(f"Period: {span}; generated {data['generated_at']}.")],
-                             _sections(data), literal=literal)
+                             sections(data), literal=literal)
 
 
 def _md_literal(text: str) -> str:
@@ -165,7 +168,9 @@ def _fmt(value: Any) -> str:
     return cell(value, missing="—", digits=4)
 
 
-def _sections(d: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]] | str]]:
+def sections(d: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]] | str]]:
+    """The report's sections as ``(heading, columns, rows or a paragraph)``: what the Markdown
+    and HTML documents render, and what the TUI shows."""
     out: list[tuple[str, list[str], list[list[str]] | str]] = []
     incomplete = [m for m in d["models"] if not m["card_complete"]]
     out.append(("Models and versions", [], f"{len(d['models'])} version(s) of "
@@ -220,3 +225,30 @@ def _sections(d: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]] |
                 "verified whole, so the period's entries stand only if it verifies. "
                 + " ".join(j.get("problems") or [])))
     return out
+
+
+def export(data: dict[str, Any], name: str, base: Path) -> tuple[Path, str]:
+    """Write the report ``data`` to the file ``name`` (relative to ``base``; no shell, nothing
+    expanded) in the format its suffix names (``.md``, ``.html``, ``.json``): replaced whole or
+    not at all, a new file with the umask's mode. The folder must exist. Returns the path and the
+    format; a bad name or a file that cannot be written is one line (``UsageError``)."""
+    from console.fsio import write_atomic
+
+    text = name.strip()
+    if not text:
+        raise UsageError("give a file name ending in .md, .html or .json")
+    if any(ord(c) < 32 or c == "\x7f" for c in text):
+        raise UsageError("the file name holds a control character")
+    path = Path(text) if Path(text).is_absolute() else Path(base) / text
+    fmt = SUFFIXES.get(path.suffix.lower())
+    if fmt is None:
+        raise UsageError(f"{text}: the name must end in .md, .html or .json (the format)")
+    if path.is_dir():
+        raise UsageError(f"{text} is a folder: give a file name")
+    if not path.parent.is_dir():
+        raise UsageError(f"cannot write {text}: no folder {path.parent}")
+    try:
+        write_atomic(path, render(data, fmt).encode("utf-8"))
+    except OSError as exc:
+        raise UsageError(f"cannot write {text}: {exc.strerror or exc}") from None
+    return path, fmt

@@ -7,7 +7,8 @@ A pass (``Ingester.run_once``), under the ingest lock:
    parts (kept in memory between passes of one process);
 2. match source files to streams (``sources``) and read each from where its stream stopped,
    in blocks of complete lines (a last line without ``\\n`` waits) or Parquet record batches
-   (``blocks``), parsed by worker threads and handled strictly in order;
+   (``blocks``; a Delta table: the record batches of the data files its new versions added,
+   ``delta``), parsed by worker threads and handled strictly in order;
 3. parse, validate, quarantine, dedupe, convert features — buffered into a ``batch.Batch``;
 4. when the batch is full (or the pass ends): hand it, with the pending checkpoint (the new
    stream positions), to the writer, which writes its parts durably and then the checkpoint
@@ -21,19 +22,23 @@ orphans, and the next pass re-reads the same bytes) or the new one: nothing lost
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import os
 import uuid
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from console.ingest import formats
+from console import clock
+from console.errors import WorkspaceError
+from console.ingest import adopt, delta, formats
 from console.ingest.batch import Batch, IngestResult, Pending
 from console.ingest.blocks import (
     READ_BYTES,
@@ -82,11 +87,12 @@ class LockBusy(Exception):
 @dataclass
 class _Job:
     """One queued unit of reading: a parsed block (its parse running in a worker), an
-    over-long line, a Parquet record batch, or the end of a file (``item``: content size)."""
+    over-long line, a Parquet record batch, a Delta record batch, the end of a Delta version's
+    new data (``item``: the version), or the end of a file (``item``: content size)."""
 
     f: SourceFile
     st: SourceState
-    what: str  # block | oversized | parquet | end
+    what: str  # block | oversized | parquet | delta | delta_end | end
     item: object
     fut: Future | None = None
     rows: int = 0  # records it holds (to bound the read-ahead)
@@ -99,6 +105,7 @@ PARQUET_ROWS = 262_144  # rows per Parquet record batch (and the largest file re
 SMALL_FRAME = 65_536  # blocks with fewer rows wait to be validated together
 PENDING_ROWS = 131_072
 PENDING_BYTES = 32 << 20  # ... or blocks holding this many source bytes
+ADOPT_GROUP_ROWS = 200_000  # records of Parquet files to adopt checked by one worker job (two run at once)
 
 
 class Ingester:
@@ -129,6 +136,7 @@ class Ingester:
         self.follow_links = follow_links_setting(ws)
         self._links_reported: set[str] = set()
         self.limits = limits_from(ws.section("ingest"), str(ws.config_path))
+        self.adopt_parquet = adopt_setting(ws.section("ingest"), str(ws.config_path))
 
     def submit(self, fn, *args) -> Future:
         """Run ``fn`` on this ingester's two worker threads (parsing ahead, writing parts);
@@ -194,7 +202,9 @@ class Ingester:
         if warning is not None:
             run.result.errors.append(warning)
         files = self._discover(pending, run.result)
-        for f, sid in assign_streams(pending, files):
+        assigned = assign_streams(pending, files)
+        run.plan_adoption(assigned)
+        for f, sid in assigned:
             st = pending.sources[sid]
             try:
                 run.read_stream(f, st)
@@ -227,6 +237,9 @@ class _Run:
         self.queue: deque[_Job] = deque()
         self.queued_rows = 0
         self.fatal: BaseException | None = None  # a failed commit: the pass stops
+        self.adopted: list[adopt.Adopted] = []  # Parquet files adopted in place in this batch
+        self.adopt_plan: dict[str, tuple[int, str]] = {}
+        self.reread: set[str] = set()
         self._reset_batch()
 
     def _reset_batch(self) -> None:
@@ -243,9 +256,16 @@ class _Run:
     # handled strictly in order, so streams advance and labels arrive in file order, exactly
     # as if each block were read, parsed and handled one after the other.
     def read_stream(self, f: SourceFile, st: SourceState) -> None:
-        if (f.ino, f.size, f.mtime_ns) == (st.ino, st.size, st.mtime_ns) and st.fp_len:
+        if str(f.path) in self.adopt_plan and self._adopt(f, st):
+            return
+        if str(f.path) in self.reread and f.fmt == "parquet":
+            self._read_parquet(f, st)  # withdrawn and no longer well-formed: rewritten from its first row
+            return
+        if (f.ino, f.size, f.mtime_ns) == (st.ino, st.size, st.mtime_ns) and (st.fp_len or st.fp and f.fmt == "delta"):
             return  # unchanged since we last looked
-        if f.fmt == "parquet":
+        if f.fmt == "delta":
+            self._read_delta(f, st)
+        elif f.fmt == "parquet":
             self._read_parquet(f, st)
         else:
             self._read_lines(f, st)
@@ -277,9 +297,15 @@ class _Run:
             return
         if id(st) in self.halted or id(st) in self.stopped:
             return  # a pending block of this file failed, or the file is damaged here: stop
+        if job.what == "delta_end":
+            self._end_of_version(job)
+            return
         try:
             if job.what == "oversized":
                 self.batch.add_oversized(f, st, job.item)
+                return
+            if job.what == "adopt":
+                self._adopted(job)
                 return
             if job.what == "block":
                 block = job.item
@@ -288,6 +314,19 @@ class _Run:
                     return
                 st.offset = block.base + len(block.data)
                 st.line += block.n
+            elif job.what == "delta":  # a record batch of a data file of a Delta table
+                target, row, file_row, part, total = job.item
+                try:
+                    df, tbl = job.fut.result()
+                except (pa.ArrowException, OSError) as exc:  # a damaged data file: wait for a new version
+                    self.stopped[id(st)] = delta.delta_problem(exc)
+                    return
+                # ``source`` and ``line`` of its rows: the data file and the row in it
+                self._ingest_frame(part, st, df, parquet_raw(tbl, file_row), (row, row), tbl.nbytes)
+                if id(st) in self.halted:
+                    return
+                st.target, st.total = target, total
+                st.offset = st.line = row + tbl.num_rows
             else:  # a Parquet record batch
                 row = job.item
                 try:
@@ -330,6 +369,87 @@ class _Run:
         if error is not None and error != st.last_error:
             self.result.errors.append(f"{f.path}: {error}")
         st.last_error = error
+
+    def _end_of_version(self, job: _Job) -> None:
+        """Every new row of a Delta table's version has been read: once they validate (the
+        pending blocks are processed now), that version is the one ingested."""
+        st = job.st
+        self.drain()
+        if id(st) in self.halted or id(st) in self.failed:
+            return  # the rows from where validation failed are read again next pass
+        st.version, st.target = job.item[0], -1
+        st.offset = st.line = st.total = job.item[1]  # (the size of that version's new data, in rows)
+
+    def _read_delta(self, f: SourceFile, st: SourceState) -> None:
+        """A Delta table (docs/formats.md, 'Delta Lake tables'): the rows of the data files each
+        version added since the one ingested, read once — a version part-read when the last
+        pass stopped is finished first (its files, in path order, from the row it reached)."""
+        try:
+            tid, latest = delta.table_id(f.path)
+        except delta.DeltaUnavailable as exc:
+            # not marked as seen: read as soon as the package is installed
+            if st.last_error != str(exc):
+                self.result.errors.append(f"{f.path}: {exc}")
+            st.last_error = str(exc)
+            return
+        except Exception as exc:  # noqa: BLE001 - deltalake raises its own types for a bad log
+            self._enqueue(_Job(f, st, "end", None, error=delta.delta_problem(exc)))
+            return
+        if st.fp and st.fp != tid:
+            self.result.errors.append(f"{f.path}: another Delta table than before (its id changed): read from its "
+                                      "first version (rows already stored count as duplicates)")
+            st.version = st.target = -1
+            st.offset = st.line = st.total = 0
+        st.fp = tid
+        plans: list[tuple[int, int, int]] = []  # (since, version, rows of its new data done)
+        since = st.version
+        if st.target >= 0:
+            plans.append((st.version, st.target, st.offset))
+            since = st.target
+        if latest > since:
+            plans.append((since, latest, 0))
+        step = min(self.ing.batch_rows, PARQUET_ROWS)
+        for since, version, done in plans:
+            try:
+                ch = delta.changes(f.path, since, version)
+                sizes = [fr.count_rows() for fr in ch.files]
+            except Exception as exc:  # noqa: BLE001 - deltalake and pyarrow raise many types
+                self._enqueue(_Job(f, st, "end", None, error=delta.delta_problem(exc)))
+                return
+            self.result.errors += [f"{f.path}: {note}" for note in ch.notes]
+            total, row = sum(sizes), 0
+            try:
+                for fr, n in zip(ch.files, sizes, strict=True):
+                    if row + n <= done:
+                        row += n
+                        continue
+                    part = SourceFile(_data_path(f.path, fr.path), f.kind, "delta", False, 0, 0, 0)
+                    if n <= step:  # a small data file: read and tagged whole in a worker
+                        skip_rows = max(done - row, 0)
+                        fut = self.ing.submit(_delta_whole, fr, ch.schema, f.kind, skip_rows)
+                        self._enqueue(_Job(f, st, "delta", (version, row + skip_rows, skip_rows, part, total), fut,
+                                           n - skip_rows))
+                        row += n
+                        continue
+                    file_row = 0
+                    for batch in delta.read_batches(fr, ch.schema, step):
+                        if row + batch.num_rows <= done:
+                            row += batch.num_rows
+                            file_row += batch.num_rows
+                            continue
+                        if row < done:
+                            batch = batch.slice(done - row)
+                            file_row += done - row
+                            row = done
+                        fut = self.ing.submit(tag_parquet, batch, f.kind, file_row)
+                        self._enqueue(_Job(f, st, "delta", (version, row, file_row, part, total), fut, batch.num_rows))
+                        row += batch.num_rows
+                        file_row += batch.num_rows
+            except Exception as exc:  # noqa: BLE001 - a damaged data file: the rows before it are still read
+                self._enqueue(_Job(f, st, "end", None, error=delta.delta_problem(exc)))
+                return
+            self._enqueue(_Job(f, st, "delta_end", (version, total)))
+        self._enqueue(_Job(f, st, "end", None))
 
     def _touch_fp(self, f: SourceFile, st: SourceState) -> None:
         if st.fp_len < FP_BYTES:
@@ -391,6 +511,144 @@ class _Run:
             ]
 
         self._ingest_frame(f, st, df, raw_of, (block.base, block.first_line - 1), len(block.data))
+
+    # -- adopting Parquet files in place (``console.ingest.adopt``) ---------------------
+    # Before reading, the files to adopt are planned from their footers and put in groups of
+    # one column layout (up to a batch of rows each); a group is checked by one worker job,
+    # two groups ahead of the file being handled. Each file is then handled in source order.
+    def plan_adoption(self, assigned: list) -> None:
+        self.adopt_plan: dict[str, tuple[int, str]] = {}  # path -> (group, fingerprint)
+        self.groups: list[tuple[list[str], list[int], adopt.Plan]] = []
+        self.group_futs: dict[int, Future] = {}
+        self.reread: set[str] = set()  # withdrawn adoptions: read from the first row, this pass
+        if not self.ing.adopt_parquet:
+            return
+        ts_max = None
+        if self.ing.limits.max_future_skew_s is not None:
+            ts_max = clock.now_naive() + dt.timedelta(seconds=self.ing.limits.max_future_skew_s)
+        self.ts_max = ts_max
+        files = [(f, sid) for f, sid in assigned if f.fmt == "parquet" and f.kind == "predictions"]
+        self._withdraw_changed(files)
+        open_group: dict[str, tuple[int, int]] = {}  # layout -> (group, rows)
+        for f, sid in files:
+            st = self.cp.sources[sid]
+            path = str(f.path)
+            if path not in self.reread:
+                if (f.ino, f.size, f.mtime_ns) == (st.ino, st.size, st.mtime_ns) and st.fp_len:
+                    continue
+                if path in self.cp.adopted or st.offset:
+                    continue  # adopted as it is (another inode); or read (partly) the usual way before
+            try:
+                fp = adopt.file_fingerprint(f.path)
+                md = pq.ParquetFile(f.path).metadata
+                p = adopt.plan(md.schema.to_arrow_schema())
+            except Exception:  # noqa: BLE001 - unreadable: the usual path reports why
+                continue
+            if isinstance(p, str):
+                continue
+            gi, rows = open_group.get(p.schema, (-1, 0))
+            if gi < 0 or rows + md.num_rows > min(self.ing.batch_rows, ADOPT_GROUP_ROWS):
+                gi, rows = len(self.groups), 0
+                self.groups.append(([], [], p))
+            self.groups[gi][0].append(path)
+            self.groups[gi][1].append(md.num_rows)
+            open_group[p.schema] = (gi, rows + md.num_rows)
+            self.adopt_plan[path] = (gi, fp)
+
+    def _withdraw_changed(self, files: list) -> None:
+        """Withdraw, before reading anything, every adoption whose file changed or was renamed
+        (its stream now at another path) — and every adoption of the same or a later batch that
+        dropped duplicates (they may be duplicates of a withdrawn file's rows): their rows leave
+        the store and each is read again from its first row, in source order, this pass."""
+        adopted = self.cp.adopted
+        if not adopted:
+            return
+        by_sid = {a.sid: p for p, a in adopted.items()}
+        gone: set[str] = set()
+        for f, sid in files:
+            path = str(f.path)
+            was = by_sid.get(sid)
+            if was is not None and was != path:
+                gone |= {was, path}  # renamed (rotated): adopted again where it is now
+            a = adopted.get(path)
+            if a is not None:
+                try:
+                    if adopt.file_fingerprint(f.path) != a.fp:
+                        gone.add(path)
+                except OSError:
+                    gone.add(path)
+        gone &= set(adopted)
+        if not gone:
+            return
+        first = min(adopted[p].batch for p in gone)
+        gone |= {p for p, a in adopted.items() if a.duplicates and a.batch >= first}
+        for path in sorted(gone):
+            was = self.ing.writer.withdraw(self.cp, path)
+            assert was is not None
+            st = self.cp.sources.get(was.sid)
+            if st is not None:
+                st.rows -= was.kept
+                st.duplicates -= was.duplicates
+                st.offset = st.line = 0
+                self.reread.add(st.path)
+            self.reread.add(path)
+
+    def _group(self, gi: int) -> Future:
+        for k in (gi, gi + 1):
+            if k < len(self.groups) and k not in self.group_futs:
+                paths, rows, p = self.groups[k]
+                self.group_futs[k] = self.ing.submit(adopt.check_group, paths, rows, p, self.ts_max)
+        return self.group_futs[gi]
+
+    def _adopt(self, f: SourceFile, st: SourceState) -> bool:
+        """Queue the adoption of a planned Parquet prediction file; False when it is to be read
+        the usual way."""
+        planned = self.adopt_plan.get(str(f.path))
+        if planned is None:
+            return False
+        gi, fp = planned
+        f.prefix = f.prefix or read_prefix(f)
+        st.fp, st.fp_len = fingerprint(f.prefix), len(f.prefix)
+        self._enqueue(_Job(f, st, "adopt", fp, self._group(gi), 1))
+        return True
+
+    def _adopted(self, job: _Job) -> None:
+        """A checked file: adopted (with the batch being filled), or read the usual way."""
+        f, st = job.f, job.st
+        checked = job.fut.result()[str(f.path)]
+        self.drain()  # blocks before it dedupe first, as they would when read in order
+        sid = next((k for k, v in self.cp.sources.items() if v is st), "")
+        writer = self.ing.writer
+        assert writer.keys is not None
+        got = adopt.handle(checked, sid, writer.keys, self.catalog, self.cp.features,
+                           self.ing.limits.max_features_per_model)
+        if isinstance(got, str):
+            # read the usual way, now: its blocks are handled before those of the files after
+            # it (already queued), as if it had never been planned for adoption
+            later, self.queue = self.queue, deque()
+            try:
+                self._read_parquet(f, st)
+                self.pump()
+            finally:
+                self.queue.extend(later)
+            return
+        got.adoption.fp = job.item
+        writer.keys.add(got.new_keys)
+        self.adopted.append(got)
+        res = self.batch.result
+        res.predictions += got.kept
+        res.duplicates += got.duplicates
+        res.quarantined += got.quarantined
+        st.rows += got.kept
+        st.duplicates += got.duplicates
+        st.quarantined += got.quarantined
+        st.fp, st.fp_len = fingerprint(f.prefix), len(f.prefix)
+        st.offset = st.line = st.total = checked.rows
+        st.last_ingest = clock.now_naive().isoformat()
+        self.batch.rows += checked.rows
+        self._end_of_file(_Job(f, st, "end", None))
+        if self.batch.rows + self.pending_rows >= self.ing.batch_rows:
+            self.flush()
 
     def _read_parquet(self, f: SourceFile, st: SourceState) -> None:
         f.prefix = read_prefix(f)
@@ -484,7 +742,9 @@ class _Run:
         if batch.rows == 0 and writer.unchanged(self.cp):
             return
         batch.result.batches = 1
-        writer.write_batch(self.cp, batch.preds, batch.labels, batch.quar, token=batch.result)
+        adopted, self.adopted = self.adopted, []
+        writer.write_batch(self.cp, batch.preds, batch.labels, batch.quar, token=batch.result,
+                           adopt=[(a.path, a.adoption, a.keys, a.excluded, a.quarantine) for a in adopted])
         self._reset_batch()
         if final:
             self.wait_commit()
@@ -503,6 +763,29 @@ class _Run:
         self.result.add(result)
         if self.ing.on_batch is not None:
             self.ing.on_batch(batch, result)
+
+
+def _delta_whole(fragment, schema, kind: str, skip_rows: int) -> tuple[pl.DataFrame, object]:
+    """A small data file of a Delta table from row ``skip_rows`` on, read and tagged (in a worker)."""
+    tbl = delta.read_whole(fragment, schema)
+    if skip_rows:
+        tbl = tbl.slice(skip_rows)
+    return tag_parquet(tbl, kind, skip_rows)
+
+
+def _data_path(table: Path, rel: str) -> Path:
+    """The path of a Delta table's data file (the ``source`` of its rows)."""
+    p = Path(rel)
+    return p if p.is_absolute() else Path(table) / p
+
+
+def adopt_setting(section: dict, where: str) -> bool:
+    """``[ingest] adopt_parquet`` (default false): adopt well-formed Parquet prediction files in
+    place instead of rewriting them (``console.ingest.adopt``)."""
+    value = section.get("adopt_parquet", False)
+    if not isinstance(value, bool):
+        raise WorkspaceError(f"{where}: [ingest] adopt_parquet must be true or false, not {value!r}")
+    return value
 
 
 def _describe(exc: BaseException) -> str:

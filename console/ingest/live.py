@@ -196,7 +196,7 @@ class LiveIngester:
             cp = read_checkpoint(self.ingester.layout.checkpoint_path)
         except CheckpointUnreadable:  # the ingesting console rebuilds it; the store's views say so
             return 0
-        return sum(max(s.total - s.offset, 0) for s in cp.sources.values() if not s.gone and s.fmt != "parquet")
+        return sum(max(s.total - s.offset, 0) for s in cp.sources.values() if not s.gone and s.fmt not in ("parquet", "delta"))
 
 
 def follow(ws: Workspace, fmt: str, interval: float = 2.0, out: TextIO | None = None,

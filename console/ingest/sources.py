@@ -12,7 +12,10 @@ stream's fingerprint and either
 
 Anything else is a new stream read from its start (records already stored count as
 duplicates). Parquet files are immutable wholes: fingerprint = hash of size, first and last
-4 KiB; progress is counted in rows.
+4 KiB; progress is counted in rows. A Delta Lake table (a folder holding ``_delta_log/``) is one
+source followed by its path, never read as a folder of files (``console.ingest.delta``): its
+"size" is its number of versions, and a table recreated at the same path is told by its id
+when it is read.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from console import clock
+from console.ingest import delta
 from console.store.checkpoint import Checkpoint, SourceState
 
 FP_BYTES = 4096
@@ -117,6 +121,14 @@ def discover(
             return
         found[str(path)] = SourceFile(path, kind, fmt[0], fmt[1], st.st_ino, st.st_size, st.st_mtime_ns)
 
+    def consider_table(path: Path) -> None:
+        try:
+            ino, size, mtime_ns = delta.log_state(path)
+        except OSError as exc:
+            report(exc)
+            return
+        found[str(path)] = SourceFile(path, kind, "delta", False, ino, size, mtime_ns)
+
     for root in roots:
         if root.is_file():
             consider(root, False)  # named in console.toml: read wherever it points
@@ -128,6 +140,10 @@ def discover(
                 dirnames[:] = []
                 continue
             seen.add(real)
+            if delta.LOG_DIR in dirnames and delta.is_table(Path(dirpath)):
+                consider_table(Path(dirpath))  # one source, not a folder of Parquet files
+                dirnames[:] = []
+                continue
             keep = []
             for d in sorted(dirnames):
                 if d.startswith("."):
@@ -173,6 +189,8 @@ def gz_prefix(path: Path, n: int) -> bytes:
 
 
 def read_prefix(f: SourceFile) -> bytes:
+    if f.fmt == "delta":
+        return b""  # followed by its path (and its table id, checked when read)
     try:
         if f.fmt == "parquet":
             with open(f.path, "rb") as fh:
@@ -210,13 +228,13 @@ def assign_streams(cp: Checkpoint, files: list[SourceFile]) -> list[tuple[Source
         if f is None or f.kind != st.kind or f.fmt != st.fmt:
             holds[sid] = False
             continue
-        if (f.ino, f.size, f.mtime_ns) == (st.ino, st.size, st.mtime_ns):
+        if f.fmt == "delta" or (f.ino, f.size, f.mtime_ns) == (st.ino, st.size, st.mtime_ns):
             same = True
         else:
             if not f.prefix:
                 f.prefix = read_prefix(f)
             same = _matches(st, f.prefix)
-            if same and f.fmt != "parquet" and not f.gz and f.size < st.offset:
+            if same and f.fmt not in ("parquet", "delta") and not f.gz and f.size < st.offset:
                 same = False  # truncated below what we consumed: a new stream at this path
         holds[sid] = same
         if same:

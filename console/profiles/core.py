@@ -28,11 +28,15 @@ stat           column      key                count / value
 ``metric``     ``""``      see below          labelled rows only
 =============  ==========  =================  ======================================================
 
-``latency_ms`` is profiled like a numeric feature (missing, min/max, sketch). ``metric`` keys:
-binary — ``tp``/``fp``/``fn``/``tn`` (predicted positive: ``score >= threshold`` when both are
-known, else ``prediction == positive_label``; actual positive: ``label == positive_label``);
-regression — ``n`` (count), ``abs`` and ``sq`` (value: sums of absolute / squared errors);
-multiclass (and any model whose task is unknown) — ``["label", "prediction"]`` as JSON (count).
+``latency_ms`` is profiled like a numeric feature (missing, min/max, sketch). ``metric`` counts
+the rows the performance report scores (``console.analytics.metrics``): labelled, with a label,
+status ``ok`` (or none). Keys: binary — ``tp``/``fp``/``fn``/``tn`` (predicted positive:
+``prediction == positive_label`` when a prediction was logged, else ``score >= threshold``
+(default 0.5); a row with neither is not counted; actual positive: ``label == positive_label``,
+default ``"1"``); regression — ``n`` (count), ``abs`` and ``sq`` (value: sums of absolute /
+squared errors); multiclass (and any model whose task is unknown) — ``["label", "prediction"]``
+as JSON (count; rows with a prediction). ``FORMAT`` is part of every profile's fingerprint, so
+profiles written by an older rule are recomputed.
 
 **Merging** (``merge``) a set of profiles adds counts and values per ``(stat, column, key)``
 and takes the least ``min`` and greatest ``max``: every statistic above except the category
@@ -61,6 +65,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+FORMAT = 2  # 2: metric counts follow the performance report's rows and predicted class
 ALPHA = 0.01  # the sketch's relative accuracy
 TOP_K = 50  # categorical values kept per day (the rest are summed under OTHER)
 OTHER = "\x00other"
@@ -284,7 +289,8 @@ def profile_group(model: str, version: str, day: dt.date, table: pa.Table, spec:
 
 def _metrics(table: pa.Table, n: int, labels: list, labelled: list[bool], spec: VersionSpec, add) -> None:
     preds = texts(_col(table, "prediction", n))
-    which = [i for i in range(n) if labelled[i] and labels[i] is not None]
+    status = texts(_col(table, "status", n))
+    which = [i for i in range(n) if labelled[i] and labels[i] is not None and status[i] in (None, "ok")]
     if spec.task == "regression":
         p, _ = numeric_values(_col(table, "prediction", n))
         y, _ = numeric_values(_col(table, "label", n))
@@ -295,15 +301,18 @@ def _metrics(table: pa.Table, n: int, labels: list, labelled: list[bool], spec: 
         add("metric", "", "abs", count=int(ok.size), value=math.fsum(np.abs(err).tolist()))
         add("metric", "", "sq", count=int(ok.size), value=math.fsum((err * err).tolist()))
         return
-    if spec.task == "binary" and spec.positive_label is not None:
-        pos = text_of(spec.positive_label)
+    if spec.task == "binary":
+        pos = text_of(spec.positive_label) if spec.positive_label is not None else "1"
+        threshold = spec.threshold if spec.threshold is not None else 0.5
         scores, _ = numeric_values(_col(table, "score", n))
         cells = {"tp": 0, "fp": 0, "fn": 0, "tn": 0}
         for i in which:
-            if spec.threshold is not None and np.isfinite(scores[i]):
-                predicted = bool(scores[i] >= spec.threshold)
-            else:
+            if preds[i] is not None:
                 predicted = preds[i] == pos
+            elif np.isfinite(scores[i]):
+                predicted = bool(scores[i] >= threshold)
+            else:
+                continue
             actual = labels[i] == pos
             cells[("t" if predicted == actual else "f") + ("p" if predicted else "n")] += 1
         for k, c in cells.items():
@@ -311,7 +320,8 @@ def _metrics(table: pa.Table, n: int, labels: list, labelled: list[bool], spec: 
         return
     pairs: dict[tuple, int] = defaultdict(int)
     for i in which:
-        pairs[(labels[i], preds[i])] += 1
+        if preds[i] is not None:
+            pairs[(labels[i], preds[i])] += 1
     for (lab, pred), c in sorted(pairs.items(), key=lambda kv: (str(kv[0][0]), str(kv[0][1]))):
         add("metric", "", json.dumps([lab, pred]), count=c)
 
@@ -334,13 +344,19 @@ class Merged:
     count: dict[tuple[str, str, str], int]
     value: dict[tuple[str, str, str], float]
     days: int
+    _index: dict[tuple[str, str], dict[str, int]] | None = field(default=None, repr=False, compare=False)
 
     def get(self, stat: str, column: str = "", key: str = "") -> int:
         return self.count.get((stat, column, key), 0)
 
     def keyed(self, stat: str, column: str = "") -> dict[str, int]:
-        """``{key: count}`` of one stat of one column."""
-        return {k: c for (s, col, k), c in self.count.items() if s == stat and col == column}
+        """``{key: count}`` of one stat of one column (indexed once, on the first call)."""
+        if self._index is None:
+            index: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
+            for (s, col, k), c in self.count.items():
+                index[(s, col)][k] = c
+            self._index = dict(index)
+        return dict(self._index.get((stat, column), {}))
 
 
 def merge(profiles: pa.Table) -> Merged:

@@ -3,7 +3,8 @@ one group at a time through ``core.profile_group``, written under ``.console/pro
 
 **Store** (``profile_store``): one Parquet file per model and day,
 ``profiles/model=<model>/day=<YYYY-MM-DD>.parquet``, written with the console's atomic replace
-(``console.fsio``). It is *incremental by day*: ``manifest.json`` keeps, per model and day, a
+(``console.fsio``); ``edges.json`` keeps each reference file's edges (by path, size and
+modification time), so an up-to-date store is checked without reading the references. It is *incremental by day*: ``manifest.json`` keeps, per model and day, a
 fingerprint of what the day was computed from — the names and sizes of the day's prediction
 parts, the label parts (labels join across days, so a new label batch recomputes every day of
 every model: simple and correct), and the versions' specs (features, reference edges, task).
@@ -50,35 +51,61 @@ BASE_COLUMNS = ("status", "prediction", "score", "label", "latency_ms", "cost_us
 # -- specs ------------------------------------------------------------------------------------
 
 
-def version_spec(registry: Any, model: str, version: str, features: list[tuple[str, str, str]]) -> VersionSpec:
+_EDGES: dict[tuple, dict[str, tuple[float, ...]]] = {}  # reference file identity -> edges, this process
+
+
+def version_spec(registry: Any, model: str, version: str, features: list[tuple[str, str, str]],
+                 saved: dict[str, Any] | None = None) -> VersionSpec:
     """A version's spec: ``features`` and, when the registry has the version's reference file,
-    each numeric feature's reference edges (``core.reference_edges``)."""
+    each numeric feature's reference edges (``core.reference_edges``; remembered per file path,
+    size and modification time, and features — in the process, and in ``saved``, a dict the
+    store engine keeps next to its manifest)."""
     info = registry.get(model, version) if registry is not None else None
     edges: dict[str, tuple[float, ...]] = {}
     if info is not None and info.reference is not None and Path(info.reference).is_file():
-        from console.ingest.reader import read_records  # reading log files is ingest's job
-
-        kinds = {name: kind for name, _, kind in features}
-        try:
-            ref = read_records(Path(info.reference), kinds)
-        except Exception:  # noqa: BLE001 - an unreadable reference: no histograms, as none
-            ref = None
-        if ref is not None:
-            for name, _, kind in features:
-                col = next((c for c in (f"f_{name}", f"f_{name}__numeric", name) if c in ref.column_names), None)
-                if kind == "numeric" and col is not None:
-                    vals = ref.column(col).cast(pa.float64()).to_numpy(zero_copy_only=False)
-                    e = reference_edges(np.asarray(vals, dtype=np.float64))
-                    if e:
-                        edges[name] = e
+        st = Path(info.reference).stat()
+        memo = (str(info.reference), st.st_size, st.st_mtime_ns, tuple(features))
+        key = hashlib.sha256(repr(memo).encode()).hexdigest()[:24]
+        if memo in _EDGES:
+            edges = dict(_EDGES[memo])
+        elif saved is not None and isinstance(saved.get(key), dict):
+            edges = {k: tuple(float(x) for x in v) for k, v in saved[key].items()}
+            _EDGES[memo] = dict(edges)
+        else:
+            edges = _reference_edges(Path(info.reference), features)
+            _EDGES[memo] = dict(edges)
+        if saved is not None and key not in saved:
+            saved[key] = {k: list(v) for k, v in edges.items()}
     task = info.task if info is not None else None
     pos = info.positive_label if info is not None else None
     thr = info.threshold if info is not None else None
     return VersionSpec(tuple(features), edges, task, None if pos is None else str(pos), thr)
 
 
+def _reference_edges(path: Path, features: list[tuple[str, str, str]]) -> dict[str, tuple[float, ...]]:
+    """Each numeric feature's Sturges edges over the reference file (none when unreadable)."""
+    from console.ingest.reader import read_records  # reading log files is ingest's job
+
+    kinds = {name: kind for name, _, kind in features}
+    try:
+        ref = read_records(path, kinds)
+    except Exception:  # noqa: BLE001 - an unreadable reference: no histograms, as none
+        return {}
+    edges: dict[str, tuple[float, ...]] = {}
+    for name, _, kind in features:
+        col = next((c for c in (f"f_{name}", f"f_{name}__numeric", name) if c in ref.column_names), None)
+        if kind == "numeric" and col is not None:
+            vals = ref.column(col).cast(pa.float64()).to_numpy(zero_copy_only=False)
+            e = reference_edges(np.asarray(vals, dtype=np.float64))
+            if e:
+                edges[name] = e
+    return edges
+
+
 def spec_fingerprint(spec: VersionSpec) -> str:
-    return hashlib.sha256(repr((spec.features, sorted(spec.edges.items()), spec.task, spec.positive_label,
+    from console.profiles.core import FORMAT
+
+    return hashlib.sha256(repr((FORMAT, spec.features, sorted(spec.edges.items()), spec.task, spec.positive_label,
                                 spec.threshold)).encode()).hexdigest()[:16]
 
 
@@ -240,12 +267,31 @@ def write_table(out: Path, table: pa.Table) -> list[Path]:
     return written
 
 
-def read_profiles(out: Path, model: str | None = None, version: str | None = None,
-                  start: dt.date | None = None, end: dt.date | None = None) -> pa.Table:
-    """The stored profiles (a model, a version, days in ``[start, end)``) as one table, in
-    ``core.to_table``'s order."""
-    import pyarrow.compute as pc
+_DAYS: dict[str, tuple[tuple[int, int], pa.Table]] = {}  # day file -> (its size and mtime, table)
+_DAYS_MAX = 20_000
+
+
+def _read_day(f: Path) -> pa.Table:
+    """One day file, remembered in the process until its size or modification time changes."""
     import pyarrow.parquet as pq
+
+    st = f.stat()
+    ident = (st.st_size, st.st_mtime_ns)
+    hit = _DAYS.get(str(f))
+    if hit is not None and hit[0] == ident:
+        return hit[1]
+    table = pq.read_table(f, schema=SCHEMA)
+    if len(_DAYS) >= _DAYS_MAX:
+        _DAYS.clear()
+    _DAYS[str(f)] = (ident, table)
+    return table
+
+
+def read_profiles(out: Path, model: str | None = None, version: str | None = None,
+                  start: dt.date | None = None, end: dt.date | None = None, ordered: bool = True) -> pa.Table:
+    """The stored profiles (a model, a version, days in ``[start, end)``) as one table, in
+    ``core.to_table``'s order (``ordered=False``: in file order, enough for a merge)."""
+    import pyarrow.compute as pc
 
     out = Path(out)
     tables = []
@@ -256,10 +302,12 @@ def read_profiles(out: Path, model: str | None = None, version: str | None = Non
             day = dt.date.fromisoformat(f.name[4:14])
             if (start is not None and day < start) or (end is not None and day >= end):
                 continue
-            tables.append(pq.read_table(f, schema=SCHEMA))
+            tables.append(_read_day(f))
     t = pa.concat_tables(tables) if tables else SCHEMA.empty_table()
     if version is not None:
         t = t.filter(pc.equal(t["version"], version))
+    if not ordered:
+        return t
     return t.sort_by([(c, "ascending") for c in ("model", "version", "day", "stat", "column", "key")])
 
 
@@ -285,6 +333,13 @@ def profile_store(db: Any, models: list[str] | None = None, out: Path | None = N
         manifest = json.loads(manifest_path.read_text())
     except (OSError, ValueError):
         manifest = {}
+    edges_path = out / "edges.json"  # reference edges per reference file (version_spec)
+    try:
+        saved = json.loads(edges_path.read_text())
+    except (OSError, ValueError):
+        saved = {}
+    saved = saved if isinstance(saved, dict) else {}
+    n_saved = len(saved)
     cur = db.cursor()
     label_parts = sorted(str(p.name) + ":" + str(p.stat().st_size)
                          for p in (Path(db.store_dir) / "parts" / "labels").rglob("*.parquet")) if db.store_dir else []
@@ -295,7 +350,7 @@ def profile_store(db: Any, models: list[str] | None = None, out: Path | None = N
     for model in models or logged_models(db):
         versions = [r[0] for r in cur.execute(
             "SELECT DISTINCT version FROM predictions WHERE model = ? ORDER BY 1", [model]).fetchall()]
-        specs = {v: version_spec(db.registry, model, v, _store_features(db, model, v)) for v in versions}
+        specs = {v: version_spec(db.registry, model, v, _store_features(db, model, v), saved) for v in versions}
         specs_fp = hashlib.sha256("|".join(f"{v}={spec_fingerprint(s)}" for v, s in specs.items()).encode()).hexdigest()[:16]
         parts = db.parts(model)
         by_day: dict[str, list[str]] = {}
@@ -324,7 +379,10 @@ def profile_store(db: Any, models: list[str] | None = None, out: Path | None = N
             write_day(out, model, day, to_table(rows))
             manifest[key] = fp
             computed.append(key)
-    write_atomic(manifest_path, json.dumps(manifest, sort_keys=True, indent=1).encode())
+    if computed or not manifest_path.is_file():
+        write_atomic(manifest_path, json.dumps(manifest, sort_keys=True, indent=1).encode())
+    if len(saved) != n_saved:
+        write_atomic(edges_path, json.dumps(saved, sort_keys=True).encode())
     return {"computed": computed, "kept": kept, "out": str(out)}
 
 

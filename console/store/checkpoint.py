@@ -23,6 +23,7 @@ from typing import Any
 from console.documents import DocumentError, loads_json
 from console.errors import UsageError
 from console.fsio import write_atomic
+from console.store.adopted import Adoption
 
 FORMAT = 1
 
@@ -33,10 +34,10 @@ class SourceState:
 
     path: str
     kind: str  # predictions | labels
-    fmt: str  # jsonl | csv | parquet
-    fp: str = ""  # sha256 (hex) of the first fp_len bytes of the (decompressed) content
+    fmt: str  # jsonl | csv | parquet | delta
+    fp: str = ""  # sha256 (hex) of the first fp_len bytes of the (decompressed) content; a Delta table's id
     fp_len: int = 0
-    offset: int = 0  # bytes of (decompressed) content consumed; rows for Parquet
+    offset: int = 0  # bytes of (decompressed) content consumed; rows for Parquet (Delta: of ``target``'s new data)
     line: int = 0  # lines consumed (the CSV header included); rows for Parquet
     header: list[str] | None = None
     size: int = 0  # on-disk inode, size and mtime at the last look
@@ -51,6 +52,8 @@ class SourceState:
     last_ingest: str | None = None
     gone: bool = False
     gone_since: str | None = None  # when the console first saw it gone (pruned a week later)
+    version: int = -1  # Delta: the table version whose data is all ingested (-1: none yet)
+    target: int = -1  # Delta: the version being read (``offset`` rows of its new data done; -1: none)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SourceState:
@@ -80,6 +83,7 @@ class Checkpoint:
     store_id: str = ""  # random, set by the first batch: tells a rebuilt store from the old one
     retired: dict[str, list] = field(default_factory=dict)  # part (relative path) -> [batch, retired at]
     skipped: dict[str, list] = field(default_factory=dict)  # link not followed (path) -> [kind, why]
+    adopted: dict[str, Adoption] = field(default_factory=dict)  # Parquet file read in place (path) -> how
 
     def to_json(self) -> bytes:
         doc = {
@@ -96,6 +100,8 @@ class Checkpoint:
             "features": {m: {f: dict(vars(s)) for f, s in fs.items()} for m, fs in self.features.items()},
             "columns": self.columns,
         }
+        if self.adopted:
+            doc["adopted"] = {k: v.to_dict() for k, v in self.adopted.items()}
         return json.dumps(doc, separators=(",", ":"), sort_keys=True).encode()
 
     @classmethod
@@ -113,6 +119,7 @@ class Checkpoint:
             columns={k: list(v) for k, v in doc.get("columns", {}).items()},
         )
         cp.sources = {k: SourceState.from_dict(v) for k, v in doc.get("sources", {}).items()}
+        cp.adopted = {k: Adoption.from_dict(v) for k, v in doc.get("adopted", {}).items()}
         cp.features = {
             m: {f: FeatureState(**s) for f, s in fs.items()} for m, fs in doc.get("features", {}).items()
         }

@@ -28,6 +28,7 @@ import duckdb
 import pyarrow as pa
 
 from console import clock
+from console.store.adopted import adopted_models, adopted_relations
 from console.store.checkpoint import Checkpoint, read_checkpoint, stat_key
 from console.store.layout import PartFile, StoreLayout
 from console.store.registry import Registry, canonical_text, load_registry, registry_signature
@@ -177,8 +178,12 @@ class Snapshot:
 
     def parts(self, model: str, start: dt.datetime | None = None,
               end: dt.datetime | None = None) -> list[PartFile]:
-        """The committed prediction parts of ``model`` whose day meets ``[start, end)``."""
+        """The committed prediction parts of ``model`` whose day meets ``[start, end)``; None
+        when some of its rows are read from adopted Parquet sources (``store.adopted``): then
+        only the views show all of them."""
         cp = self.checkpoint
+        if model in self._parts.compute(("adopted models",), lambda: adopted_models(cp.adopted)):
+            return None
         files = self._parts.compute(model, lambda: self.layout.model_parts(model, cp.batch, cp.retired))
         first = _naive(start).date() if start is not None else None
         last = (_naive(end) - dt.timedelta(microseconds=1)).date() if end is not None else None
@@ -349,10 +354,14 @@ class StoreDB:
         cols: list[tuple[str, str, bool]] = [(n, t, True) for n, t in PREDICTION_COLUMNS]
         cols += fcols
         cols += [(n, t, True) for n, t in PREDICTION_TAIL]
-        if pred_files:
-            select = [f"{ident(n) if present else 'NULL'}::{t} AS {ident(n)}" for n, t, present in cols]
-            frm = f"read_parquet({_files_sql(pred_files)}, union_by_name=true)"
-            c.execute(f"CREATE OR REPLACE VIEW {s}.predictions AS SELECT {', '.join(select)} FROM {frm}")
+        adopted = adopted_relations(str(self.layout.root), cp.adopted, [(n, t) for n, t, _ in cols])
+        if pred_files or adopted:
+            relations = list(adopted)
+            if pred_files:
+                select = [f"{ident(n) if present else 'NULL'}::{t} AS {ident(n)}" for n, t, present in cols]
+                frm = f"read_parquet({_files_sql(pred_files)}, union_by_name=true)"
+                relations.insert(0, f"SELECT {', '.join(select)} FROM {frm}")
+            c.execute(f"CREATE OR REPLACE VIEW {s}.predictions AS {' UNION ALL '.join(relations)}")
         else:
             select = [f"NULL::{t} AS {ident(n)}" for n, t, _ in cols]
             c.execute(f"CREATE OR REPLACE VIEW {s}.predictions AS SELECT {', '.join(select)} WHERE false")

@@ -86,6 +86,18 @@ class KeySet:
             a = self._runs.pop()
             self._runs.append(_sorted_unique(np.concatenate([a, b]), runs=True))
 
+    def remove(self, keys: np.ndarray) -> None:
+        """Take ``keys`` out of the set (an adopted file withdrawn: ``store.adopted``)."""
+        if len(keys) == 0:
+            return
+        gone = np.unique(np.asarray(keys, dtype=np.uint64))
+        runs = []
+        for run in self._runs:
+            idx = np.minimum(np.searchsorted(gone, run), len(gone) - 1)
+            hit = gone[idx] == run
+            runs.append(np.array(run[~hit]) if hit.any() else run)
+        self._runs = [r for r in runs if len(r)]
+
     def sorted_array(self) -> np.ndarray:
         """Every key, sorted and distinct, in one array (merges the runs)."""
         if len(self._runs) > 1:
@@ -109,6 +121,28 @@ class KeySet:
                 chunks.append(col.to_numpy())
         if chunks:
             self.add(np.concatenate(chunks).astype(np.uint64, copy=False))
+
+
+def adopted_keys(root: Path, adoptions: dict, rehash: bool = False) -> np.ndarray:
+    """The dedupe keys of the shown rows of adopted files (``store.adopted``; ``adoptions``:
+    path → adoption, all of one batch): their rows of the batch's keys sidecar; recomputed
+    from the files themselves (their rows but the excluded ones) when ``rehash``."""
+    if not adoptions:
+        return np.zeros(0, dtype=np.uint64)
+    if not rehash:
+        sidecar = Path(root) / next(iter(adoptions.values())).keys
+        df = pl.read_parquet(sidecar, columns=[KEY_COLUMN, "source"])
+        df = df.filter(pl.col("source").is_in(list(adoptions)))
+        return df[KEY_COLUMN].to_numpy().astype(np.uint64, copy=False)
+    chunks = []
+    for path, a in adoptions.items():
+        df = pl.read_parquet(path, columns=["model", "version", "request_id"]).with_row_index("_row")
+        if a.excluded:
+            ex = pl.read_parquet(Path(root) / a.excluded, columns=["source", "_row", "batch"])
+            ex = ex.filter((pl.col("source") == path) & (pl.col("batch") == a.batch))
+            df = df.join(ex.select(pl.col("_row").cast(pl.UInt32)), on="_row", how="anti")
+        chunks.append(df.select(key_expr()).to_series().to_numpy())
+    return np.concatenate(chunks)
 
 
 def index_path(keys_dir: Path, batch: int, store_id: str) -> Path:

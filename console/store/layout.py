@@ -73,6 +73,11 @@ class StoreLayout:
         """Results of closed analytics windows and reference copies (safe to delete)."""
         return self.cache_dir / "analytics"
 
+    @property
+    def adopted_dir(self) -> Path:
+        """Sidecars of adopted Parquet sources (``store.adopted``): ``keys/`` and ``excluded/``."""
+        return self.parts_dir / "adopted"
+
     def kind_dir(self, kind: str) -> Path:
         return self.parts_dir / kind
 
@@ -125,8 +130,8 @@ class StoreLayout:
     def remove_orphans(self, committed_batch: int) -> int:
         """Delete temp files and parts of batches after ``committed_batch``; return how many."""
         removed = 0
-        for kind in KINDS:
-            for path in _walk(self.kind_dir(kind)):
+        for folder in [*(self.kind_dir(kind) for kind in KINDS), self.adopted_dir]:
+            for path in _walk(folder):
                 name = os.path.basename(path)
                 m = PART_RE.match(name)
                 if is_temp_name(name) or (m and int(m.group(1)) > committed_batch):

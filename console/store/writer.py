@@ -30,8 +30,9 @@ import polars as pl
 from console import clock
 from console.fsio import TempFile, fsync_dir, publish, write_atomic
 from console.store import compact
+from console.store.adopted import Adoption
 from console.store.checkpoint import Checkpoint, CheckpointUnreadable, read_checkpoint
-from console.store.keys import HASHER, KeySet, load_index, save_index
+from console.store.keys import HASHER, KeySet, adopted_keys, load_index, save_index
 from console.store.layout import PART_RE, StoreLayout
 from console.store.schema import KEY_COLUMN, PREDICTION_COLUMNS
 
@@ -127,10 +128,41 @@ class BatchWriter:
                 since = saved[1]
             self._index_batch, self._index_size = since, (len(saved[0]) if saved is not None else 0)
             self.keys.load_parts([p for p in parts() if _batch_of(p) > since], rehash=rehash)
+            self._load_adopted(cp, since, rehash)
         elif self._keys_batch < cp.batch:
             self.keys.load_parts([p for p in parts() if _batch_of(p) > self._keys_batch], rehash=rehash)
+            self._load_adopted(cp, self._keys_batch, rehash)
         self._keys_batch = cp.batch
         self._keys_store = cp.store_id
+
+    def _load_adopted(self, cp: Checkpoint, since: int, rehash: bool) -> None:
+        """Add the keys of the files adopted after batch ``since`` (``store.adopted``): each
+        batch's keys sidecar read once, for the files it still adopts."""
+        assert self.keys is not None
+        by_sidecar: dict[str, dict[str, Adoption]] = {}
+        for path, a in cp.adopted.items():
+            if a.batch > since:
+                by_sidecar.setdefault(a.keys, {})[path] = a
+        for adoptions in by_sidecar.values():
+            self.keys.add(adopted_keys(self.layout.root, adoptions, rehash))
+
+    def withdraw(self, cp: Checkpoint, path: str) -> Adoption | None:
+        """Stop reading the adopted file ``path`` (it changed or is gone): it leaves the pending
+        checkpoint ``cp`` (committed with the next batch), its sidecars are retired, and its keys
+        leave the key set. The saved key index may hold them: it is deleted (derived data)."""
+        a = cp.adopted.pop(path, None)
+        if a is None:
+            return None
+        now = clock.now().isoformat()
+        used = {rel for b in cp.adopted.values() for rel in (b.keys, b.excluded)}
+        for rel in (a.keys, a.excluded):
+            if rel and rel not in used:  # a batch's sidecar goes with the last file it describes
+                cp.retired[rel] = [cp.batch, now]
+        if self.keys is not None:
+            self.keys.remove(adopted_keys(self.layout.root, {path: a}, rehash=False))
+        shutil.rmtree(self.layout.keys_dir, ignore_errors=True)
+        self._index_batch, self._index_size = 0, 0
+        return a
 
     def unchanged(self, cp: Checkpoint) -> bool:
         """Is ``cp`` what the store's checkpoint already says (nothing to commit)?"""
@@ -172,6 +204,7 @@ class BatchWriter:
         labels: list[pl.DataFrame],
         quar: list[pl.DataFrame],
         token: object = None,
+        adopt: list[tuple[str, Adoption, pl.DataFrame, pl.DataFrame | None, pl.DataFrame | None]] = (),
     ) -> int:
         """Write the next batch: ``preds`` (frames of one model each), ``labels`` and ``quar``
         as parts, then ``cp`` (its ``batch`` set to the new batch, serialised now) naming them.
@@ -206,6 +239,22 @@ class BatchWriter:
                     n += 1
         if labels:
             write(pl.concat(labels, how="diagonal_relaxed"), layout.kind_dir("labels") / f"b{batch}-0.parquet")
+        if adopt:
+            # adopted Parquet files (``store.adopted``): one keys and one excluded-rows sidecar for
+            # the batch (``source`` says whose rows), and the checkpoint names each adoption
+            keys_path = layout.adopted_dir / "keys" / f"b{batch}-0.parquet"
+            ex_path = layout.adopted_dir / "excluded" / f"b{batch}-0.parquet"
+            write(pl.concat([k.with_columns(pl.lit(path, pl.String).alias("source")) for path, _, k, _, _ in adopt]),
+                  keys_path)
+            excluded = [e for _, _, _, e, _ in adopt if e is not None and e.height]
+            if excluded:
+                write(pl.concat(excluded).with_columns(pl.lit(batch, pl.Int64).alias("batch")), ex_path)
+            quar = list(quar) + [q for _, _, _, _, q in adopt if q is not None and q.height]
+            for path, a, _, e, _ in adopt:
+                a.batch = batch
+                a.keys = layout.rel(keys_path)
+                a.excluded = layout.rel(ex_path) if e is not None and e.height else None
+                cp.adopted[path] = a
         if quar:
             q = pl.concat(quar, how="diagonal_relaxed").with_columns(pl.lit(batch, pl.Int64).alias("batch"))
             write(q, layout.kind_dir("quarantine") / f"b{batch}-0.parquet")

@@ -51,6 +51,7 @@ ACTIONS: tuple[Action, ...] = (
     Action("app.approvals", "f3", "Approvals", "app.goto('approvals')", show=False),
     Action("app.audit", "f4", "Audit journal", "app.goto('audit')", show=False),
     Action("app.query", "f5", "Query (SQL)", "app.goto('query')", show=False),
+    Action("app.report", "f6", "Fleet compliance report", "app.goto('report')", show=False),
     Action("app.window", "w", "Time window", "app.pick_window", label="Window"),
     Action("app.range", "W", "Custom start/end of the window", "app.pick_range", label="Range"),
     Action("app.refresh", "ctrl+r", "Refresh now", "app.refresh_now", show=False),
@@ -73,6 +74,9 @@ ACTIONS: tuple[Action, ...] = (
     Action("model.promote", "P", "Request promotion of the shown version", "request('promote')",
            role="operator", label="Promote"),
     Action("model.breakglass", "X", "Break-glass rollback (now)", "break_glass", role="operator", label="Break-glass"),
+    Action("model.explain_slice", "e", "Slices tab: explain a prediction of the highlighted slice", "explain_slice",
+           show=False),
+    Action("model.cost_by", "d", "Cost tab: the table per day / per version", "cost_by", show=False),
     # -- alerts ------------------------------------------------------------------------------
     Action("alerts.open", "enter", "Open the alert's model", "open_model", label="Open"),
     Action("alerts.act", "r", "Request retrain/rollback", "act", role="operator", label="Act"),
@@ -92,6 +96,8 @@ ACTIONS: tuple[Action, ...] = (
     # -- audit -------------------------------------------------------------------------------
     Action("audit.filter", "slash", "Filter", "filter", label="Filter"),
     Action("audit.verify", "V", "Verify chain", "verify", label="Verify"),
+    Action("audit.report", "r", "The fleet compliance report of the window's period", "app.goto('report')",
+           label="Report"),
     # -- query -------------------------------------------------------------------------------
     Action("query.run", "ctrl+j", "Run query", "run_query", priority=True, label="Run"),
     Action("query.cancel", "ctrl+k", "Cancel query", "cancel_query", priority=True, label="Cancel"),
@@ -102,6 +108,10 @@ ACTIONS: tuple[Action, ...] = (
     Action("query.focus", "ctrl+l", "Editor / schema / results", "cycle_focus", priority=True, label="Focus"),
     Action("query.select_all", "ctrl+a", "Select all of the SQL", "select_all_sql", priority=True, show=False),
     Action("query.explain", "ctrl+g", "Explain the highlighted row's request_id", "explain_row", priority=True, show=False),
+    # -- fleet compliance report -----------------------------------------------------------
+    Action("report.export", "e", "Export the report to a file (.md, .html or .json)", "export", label="Export"),
+    # -- a slice's predictions (e on the slices tab) ----------------------------------------
+    Action("slice.explain", "enter", "Explain the highlighted prediction", "explain_row", label="Explain"),
 )
 
 SCREEN_TITLES = {
@@ -113,6 +123,8 @@ SCREEN_TITLES = {
     "signoff": "Sign-off",
     "audit": "Audit",
     "query": "Query",
+    "report": "Fleet report",
+    "slice": "Slice predictions",
 }
 
 

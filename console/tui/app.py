@@ -34,7 +34,7 @@ from console.tui.themes import BUNDLED_DIR, load_themes, resolve_name
 from console.tui.window import custom_window, make_window
 from console.workspace import Workspace
 
-VIEWS = ("fleet", "alerts", "approvals", "audit", "query")
+VIEWS = ("fleet", "alerts", "approvals", "audit", "query", "report")
 
 
 class ConsoleApp(App):
@@ -128,10 +128,11 @@ class ConsoleApp(App):
         from console.tui.screens.alerts import AlertsScreen
         from console.tui.screens.approvals import ApprovalsScreen
         from console.tui.screens.audit import AuditScreen
+        from console.tui.screens.fleet_report import FleetReportScreen
         from console.tui.screens.query import QueryScreen
 
         return {"alerts": AlertsScreen, "approvals": ApprovalsScreen, "audit": AuditScreen,
-                "query": QueryScreen}[name]()
+                "query": QueryScreen, "report": FleetReportScreen}[name]()
 
     def action_goto(self, name: str) -> None:
         """Show a view (k9s style): back to the fleet, then the view on top of it."""

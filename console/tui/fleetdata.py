@@ -49,6 +49,7 @@ class FleetRow:
     projected: float | None = None
     alerts: int = 0
     worst_alert: str | None = None
+    alerts_skipped: str | None = None  # why check could not evaluate the model's rules (not "none")
     pending: int = 0
     problems: list[str] = field(default_factory=list)
     states: dict[str, str] = field(default_factory=dict)  # part -> "failed" | "ok"; absent: loading

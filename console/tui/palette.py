@@ -14,7 +14,8 @@ from console.tui.screens.base import role_block
 
 VIEW_HELP = {"fleet": "every model, worst first", "alerts": "what check reports",
              "approvals": "pending requests and sign-off", "audit": "the journal and its chain",
-             "query": "SQL over the store's views"}
+             "query": "SQL over the store's views",
+             "report": "the fleet compliance report, exportable"}
 
 
 def system_commands(app, screen: Screen) -> Iterable[SystemCommand]:

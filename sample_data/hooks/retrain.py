@@ -11,7 +11,8 @@ the decision from ``MLOPS_*`` environment variables, then:
 2. trains a scikit-learn pipeline on the features the parent version declares (the version in
    production, ``MLOPS_FROM_VERSION``), holding out a seeded 25 % to evaluate it;
 3. registers the result as the next version with stage ``candidate``: the model artifact
-   (``models/<m>/<v>.joblib``), a reference file (``reference/<m>/<v>.parquet``, the
+   (``models/<m>/<v>.skops``, loadable without running code, so any member's console can
+   explain it; ``.joblib`` when skops is not installed), a reference file (``reference/<m>/<v>.parquet``, the
    record format, a sample of the training rows with this version's predictions) and the
    registry JSON with metrics and lineage (data hash, code hash, parameters, parent). The
    registry file is written last and atomically, so the console never sees half a version.
@@ -23,7 +24,8 @@ Its training cost is what it measured, never the parent's: the CPU seconds this 
 
 It prints one JSON line describing the new version and exits 0; any problem is one line on
 stderr and exit 1 (the console then marks the request failed). Standalone on purpose: it
-needs only the Python standard library, NumPy, PyArrow and scikit-learn.
+needs only the Python standard library, NumPy, PyArrow and scikit-learn (and skops, when
+installed, for the artifact).
 """
 
 from __future__ import annotations
@@ -245,6 +247,34 @@ def data_hash(X: np.ndarray, y: np.ndarray) -> str:
     return "sha256:" + h.hexdigest()
 
 
+SAFE_MODULES = ("sklearn.", "numpy.", "scipy.")  # skops: the only types an artifact may ask for
+
+
+def dump_artifact(stem: str, bundle: dict) -> tuple[str, bytes]:
+    """``(path, bytes)`` of the bundle: ``stem.skops`` with skops, else ``stem.joblib``."""
+    try:
+        import skops.io as sio
+    except ImportError:
+        buf = io.BytesIO()
+        joblib.dump(bundle, buf, compress=3)
+        return f"{stem}.joblib", buf.getvalue()
+    return f"{stem}.skops", sio.dumps(bundle, compression=8)
+
+
+def load_artifact(path: Path):
+    """A ``.skops`` bundle trusting only ``SAFE_MODULES`` types, else joblib."""
+    if path.suffix != ".skops":
+        return joblib.load(path)
+    import skops.io as sio
+
+    data = path.read_bytes()
+    wanted = sio.get_untrusted_types(data=data)
+    refused = [t for t in wanted if t != "functools.partial" and not t.startswith(SAFE_MODULES)]
+    if refused:
+        raise ValueError(f"{path} asks for types {refused}")
+    return sio.loads(data, trusted=wanted)
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data``: a new temp file in the same folder (a unique name,
     created exclusively and never through a symlink, mode 0666 minus the umask so the group
@@ -340,10 +370,11 @@ def main() -> int:
     pipe.fit(X[~test], y[~test])
     scores = evaluate(task, pipe, X[test], y[test], threshold)
     parent_scores = None
-    artifact_of_parent = root / "models" / model / f"{parent_v}.joblib"
+    named = parent.get("artifact") or (parent.get("lineage") or {}).get("artifact")
+    artifact_of_parent = root / named if isinstance(named, str) and named else root / "models" / model / f"{parent_v}.joblib"
     if artifact_of_parent.is_file():
         try:
-            bundle = joblib.load(artifact_of_parent)
+            bundle = load_artifact(artifact_of_parent)
             old = bundle["pipeline"] if isinstance(bundle, dict) else bundle
             Xp = matrix(rows, list(bundle.get("numeric", numeric)), list(bundle.get("categorical", categorical)))
             parent_scores = evaluate(task, old, Xp[test], y[test], threshold)
@@ -353,11 +384,10 @@ def main() -> int:
     new_v = str((numbered[-1] if numbered else 0) + 1)
     while new_v in docs:
         new_v = str(int(new_v) + 1)
-    artifact = f"models/{model}/{new_v}.joblib"
-    buf = io.BytesIO()
-    joblib.dump({"model": model, "version": new_v, "task": task, "numeric": numeric, "categorical": categorical,
-                 "threshold": threshold if task == "binary" else None, "pipeline": pipe}, buf, compress=3)
-    write_atomic(root / artifact, buf.getvalue())
+    bundle = {"model": model, "version": new_v, "task": task, "numeric": numeric, "categorical": categorical,
+              "threshold": threshold if task == "binary" else None, "pipeline": pipe}
+    artifact, data = dump_artifact(f"models/{model}/{new_v}", bundle)
+    write_atomic(root / artifact, data)
 
     ref_idx = np.sort(rng.choice(len(rows), size=min(REFERENCE_ROWS, len(rows)), replace=False))
     ref_rows = [rows[i] for i in ref_idx]

@@ -5,14 +5,16 @@ explaining credit-risk v3's latest 1,000 logged predictions (its gradient-boosti
 the tree path) in one process: *cold* (artifact and reference loaded, trees converted, then the
 1,000 explained) and *warm* (the same 1,000 again), each repeated; plus one request explained
 end to end by id (``explain_prediction``: the store lookup, reference comparison and SHAP).
-Every run checks additivity on all 1,000 rows. Not part of ``run.py``'s sections:
+Every run checks additivity on all 1,000 rows. ``make bench`` runs it as its ``explain`` section
+(``run.py --only explain``), reading the ``--json`` document; alone:
 
-    .venv/bin/python -m tests.benchmarks.bench_explain [--reps 3] [--rows 1000]
+    .venv/bin/python -m tests.benchmarks.bench_explain [--reps 3] [--rows 1000] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import statistics
 import tempfile
@@ -28,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--rows", type=int, default=1000)
+    ap.add_argument("--json", action="store_true", help="print one JSON document (for run.py)")
     a = ap.parse_args(argv)
 
     from console.analytics import explain as E
@@ -66,6 +69,10 @@ def main(argv: list[str] | None = None) -> int:
         single = time.perf_counter() - t
         assert one["attributions"]["additivity"]["holds"]
         db.close()
+    if a.json:
+        print(json.dumps({"rows": n, "method": res["method"], "cold_s": cold, "warm_s": warm,
+                          "one_request_s": single, "max_additivity_error": float(err)}))
+        return 0
     print(f"explain {n} predictions of credit-risk v3 ({res['method']}):")
     print(f"  cold (load + convert + explain): median {statistics.median(cold):.2f} s "
           f"(min {min(cold):.2f}, max {max(cold):.2f}) over {a.reps} runs")

@@ -3,6 +3,7 @@ measures the whole process — wall time and peak RSS — while the job times it
 ``perf_counter`` and prints one JSON document):
 
     python -m tests.benchmarks.jobs raw     --ws W --fmt jsonl|parquet --mode count|table|copy
+    python -m tests.benchmarks.jobs ingest  --ws W
     python -m tests.benchmarks.jobs drift11 --ws W --model M --ref START END --cur START END
     python -m tests.benchmarks.jobs export  --ws W --model M --ref START END --cur START END --out DIR
     python -m tests.benchmarks.jobs drift30 --ws W [--model M ...] [--repeat-cached K]
@@ -49,11 +50,14 @@ def open_db(ws_dir: Path):
 
 
 def job_raw(a) -> dict[str, Any]:
+    import resource
+
     import duckdb
 
     ws = Path(a.ws)
     con = duckdb.connect()
     reader = "read_json_auto" if a.fmt == "jsonl" else "read_parquet"
+    ru0 = resource.getrusage(resource.RUSAGE_SELF)
     total, started = 0, time.perf_counter()
     with tempfile.TemporaryDirectory(dir=ws) as tmp:
         for sub in ("logs", "labels"):
@@ -68,7 +72,37 @@ def job_raw(a) -> dict[str, Any]:
                 target = Path(tmp) / f"{sub}.parquet"
                 con.execute(f"COPY (SELECT * FROM {src}) TO '{target}' (FORMAT parquet)")
                 total += con.execute(f"SELECT count(*) FROM read_parquet('{target}')").fetchone()[0]
-    return {"records": int(total), "seconds": time.perf_counter() - started}
+    seconds = time.perf_counter() - started
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return {"records": int(total), "seconds": seconds,
+            "cpu_s": ru.ru_utime + ru.ru_stime - ru0.ru_utime - ru0.ru_stime}
+
+
+def job_ingest(a) -> dict[str, Any]:
+    """One ingest pass in this process on a deleted store (no interpreter start-up, no CLI):
+    the ingester's own wall and CPU time (every thread), records (predictions + labels) and the
+    files it adopted in place."""
+    import shutil
+
+    from console.ingest.engine import Ingester
+    from console.store.checkpoint import read_checkpoint
+    from console.workspace import load_dir
+
+    ws = Path(a.ws)
+    shutil.rmtree(ws / ".console", ignore_errors=True)
+    import resource
+
+    ing = Ingester(load_dir(ws))
+    ru0 = resource.getrusage(resource.RUSAGE_SELF)
+    started = time.perf_counter()
+    r = ing.run_once(wait=60)
+    seconds = time.perf_counter() - started
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = ru.ru_utime + ru.ru_stime - ru0.ru_utime - ru0.ru_stime
+    ing.close()
+    adopted = len(read_checkpoint(ws / ".console" / "checkpoint.json").adopted)
+    return {"records": r.predictions + r.labels, "predictions": r.predictions, "seconds": seconds,
+            "cpu_s": cpu, "adopted_files": adopted}
 
 
 def _drift_config():
@@ -189,6 +223,8 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--ws", required=True)
     r.add_argument("--fmt", choices=("jsonl", "parquet"), required=True)
     r.add_argument("--mode", choices=("count", "table", "copy"), required=True)
+    i = sub.add_parser("ingest")
+    i.add_argument("--ws", required=True)
     for name in ("drift11", "export"):
         d = sub.add_parser(name)
         d.add_argument("--ws", required=True)
@@ -207,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--model", action="append")
     d.add_argument("--repeat-cached", type=int, default=3)
     a = p.parse_args(argv)
-    fn = {"raw": job_raw, "drift11": job_drift11, "export": job_export, "drift30": job_drift30,
+    fn = {"raw": job_raw, "ingest": job_ingest, "drift11": job_drift11, "export": job_export, "drift30": job_drift30,
           "reports": job_reports}[a.job]
     print(json.dumps(fn(a), default=str))
     return 0

@@ -65,6 +65,8 @@ def markdown(res: dict[str, Any]) -> str:
         lines += _analytics(s.get("windows"), s.get("reports"))
     if "tui" in s:
         lines += _tui(s["tui"])
+    if "explain" in s:
+        lines += _explain(s["explain"])
     lines += [
         "",
         "## Reproduce",
@@ -137,6 +139,22 @@ def _ingest(ing: dict[str, Any]) -> list[str]:
                    f"{_rps(f['records_per_s'])} | {_mib(f['max_rss_mb'])} | {fmt_spread(r['table']['wall_s'])} | "
                    f"{fmt_spread(r['copy']['wall_s'])} | {fmt_spread((r.get('count') or {}).get('wall_s'))} | "
                    f"{f['ratio_to_duckdb_table']:.2f} / {f['ratio_to_duckdb_copy']:.2f} |")
+    inproc = [(fmt, f["in_process"]) for fmt, f in ing.get("formats", {}).items() if f.get("in_process")]
+    cpu_lines = []
+    for fmt, f in ing.get("formats", {}).items():
+        cpu = {m: r.get("records_per_cpu_s") for m, r in f["duckdb_raw"].items() if r.get("records_per_cpu_s")}
+        if cpu:
+            cpu_lines.append(f"- DuckDB over the {fmt} files, records per CPU second of the statement: "
+                             + ", ".join(f"{m} {_rps(v)}" for m, v in cpu.items()))
+    if cpu_lines:
+        out += ["", *cpu_lines]
+    if inproc:
+        out += ["", "In process (the ingester alone, `Ingester.run_once` on a deleted store; `parquet-adopt`: "
+                "`[ingest] adopt_parquet = true`, prediction files adopted in place, labels rewritten):", ""]
+        out += [f"- {fmt}: {fmt_spread(x['seconds'])}, {_rps(x['records_per_s'])} records/s"
+                + (f"; CPU {fmt_spread(x['cpu_s'])}, {_rps(x['records_per_cpu_s'])} records per CPU second"
+                   if x.get("cpu_s") else "")
+                + (f", {x['adopted_files']} files adopted" if x.get("adopted_files") else "") for fmt, x in inproc]
     b = ing.get("big_parquet_single_run")
     if b and b.get("wall_s"):
         rps = b.get("records_per_s")
@@ -247,6 +265,15 @@ def _tui(t: dict[str, Any]) -> list[str]:
                 f"| revisits | {ms(pb['revisit_p50_s'])} | {ms(pb['revisit_p95_s'])} |", "",
                 f"{pb['what']}. Peak RSS of that process {pb['max_rss_mb']:.0f} MiB."]
     return out
+
+
+def _explain(x: dict[str, Any]) -> list[str]:
+    return ["", "## Explanations", "",
+            "| predictions | method | cold | warm | one request by id | max additivity error | peak RSS |",
+            "|---|---|---|---|---|---|---|",
+            f"| {x['rows']:,} | {x['method']} | {fmt_spread(x['cold_s'])} | {fmt_spread(x['warm_s'])} | "
+            f"{x['one_request_ms']:.0f} ms | {x['max_additivity_error']:.1e} | {x['max_rss_mb']:.0f} MiB |",
+            "", f"{x['what']}."]
 
 
 def readme_section(res: dict[str, Any]) -> str:

@@ -43,7 +43,7 @@ from tests.benchmarks.data import (
     source_bytes,
 )
 
-SECTIONS = ("ingest", "badlines", "drift", "windows", "reports", "tui")
+SECTIONS = ("ingest", "badlines", "drift", "windows", "reports", "tui", "explain")
 PY = sys.executable
 DRIFT_MODEL = "bench-binary"
 OTHER_MODEL = "bench-regression"  # not highlighted in the fleet while it loads
@@ -62,6 +62,7 @@ TARGETS = {
     "tui_first_paint_s": 1.0,
     "tui_populated_s": 1.5,
     "tui_switch_p95_s": 0.2,
+    "explain_1000_s": 5.0,
 }
 
 
@@ -116,10 +117,25 @@ def snapshot_load(tag: str, res: dict[str, Any]) -> None:
 # -- sections -----------------------------------------------------------------------------------
 
 
+def adopt_workspace(parquet_ws: Path) -> Path:
+    """A copy of the Parquet ingest workspace with ``[ingest] adopt_parquet = true`` (its sources
+    adopted in place: docs/formats.md), next to it (so ``--regen`` replaces it too)."""
+    dst = parquet_ws.parent / "parquet-adopt"
+    if not (dst / "console.toml").is_file():
+        tmp = dst.with_name(dst.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(parquet_ws, tmp, ignore=shutil.ignore_patterns(".console"))
+        with open(tmp / "console.toml", "a", encoding="utf-8") as fh:
+            fh.write("\n[ingest]\nadopt_parquet = true\n")
+        tmp.rename(dst)
+    return dst
+
+
 def bench_ingest(small: Path, big: Path, big_ingest: dict[str, Any], reps: int) -> dict[str, Any]:
     out: dict[str, Any] = {"workspace_rows": None, "formats": {}}
-    for fmt in ("jsonl", "parquet"):
-        ws = small / fmt
+    for fmt in ("jsonl", "parquet", "parquet-adopt"):
+        ws = adopt_workspace(small / "parquet") if fmt == "parquet-adopt" else small / fmt
+        source_fmt = "jsonl" if fmt == "jsonl" else "parquet"
         walls, rss, cpu, result = [], [], [], None
         for i in reps_of(f"ingest {fmt}", reps):
             m = fresh_ingest(ws)
@@ -130,20 +146,36 @@ def bench_ingest(small: Path, big: Path, big_ingest: dict[str, Any], reps: int) 
             log(f"ingest {fmt} rep {i + 1}/{reps}: {m.wall_s:.2f} s, {m.max_rss_mb:.0f} MiB")
         records = int(result["predictions"]) + int(result["labels"])
         raw: dict[str, Any] = {}
-        for mode in ("count", "table", "copy") if fmt == "parquet" else ("table", "copy"):
-            rw, rr = [], []
+        for mode in ("count", "table", "copy") if source_fmt == "parquet" else ("table", "copy"):
+            rw, rr, rc = [], [], []
             for _ in reps_of(f"duckdb {fmt} {mode}", reps):
-                m = job("raw", "--ws", str(ws), "--fmt", fmt, "--mode", mode)
+                m = job("raw", "--ws", str(ws), "--fmt", source_fmt, "--mode", mode)
                 got = m.json()
                 if got["records"] != records:
                     raise RuntimeError(f"DuckDB read {got['records']} {fmt} records, the ingester {records}")
                 rw.append(m.wall_s)
                 rr.append(m.max_rss_mb)
+                rc.append(max(got.get("cpu_s", 0.0), 1e-6))
             raw[mode] = {"wall_s": summary(rw), "records_per_s": summary([records / w for w in rw], 0),
-                         "max_rss_mb": summary(rr, 1)}
+                         "max_rss_mb": summary(rr, 1), "statement_cpu_s": summary(rc),
+                         "records_per_cpu_s": summary([records / c for c in rc], 0)}
             log(f"duckdb raw {fmt} {mode}: median {raw[mode]['wall_s']['median']} s")
+        inproc: dict[str, Any] = {}
+        if source_fmt == "parquet":  # the ingester alone: no interpreter start-up, no CLI
+            secs, cpus, adopted = [], [], 0
+            for _ in reps_of(f"in-process ingest {fmt}", reps):
+                got = job("ingest", "--ws", str(ws)).json()
+                if got["records"] != records:
+                    raise RuntimeError(f"in-process ingest read {got['records']} records, the CLI {records}")
+                secs.append(got["seconds"])
+                cpus.append(got["cpu_s"])
+                adopted = got["adopted_files"]
+            inproc = {"seconds": summary(secs), "records_per_s": summary([records / x for x in secs], 0),
+                      "cpu_s": summary(cpus), "records_per_cpu_s": summary([records / x for x in cpus], 0),
+                      "adopted_files": adopted}
+            log(f"in-process ingest {fmt}: median {inproc['seconds']['median']} s, {adopted} files adopted")
         ours = summary([records / w for w in walls], 0)
-        out["formats"][fmt] = {
+        out["formats"][fmt] = {"in_process": inproc,
             "records": records, "predictions": int(result["predictions"]), "labels": int(result["labels"]),
             "source_mib": round(source_bytes(ws) / 2**20, 1),
             "wall_s": summary(walls), "records_per_s": ours, "cpu_s": summary(cpu),
@@ -383,6 +415,22 @@ def bench_panels(big: Path, model: str, panel_rounds: int, panel_timeout: float,
     }
 
 
+def bench_explain(reps: int) -> dict[str, Any]:
+    """Issue 16's figure: SHAP explanations of 1,000 logged predictions of the sample's credit-risk
+    v3 (``bench_explain``, its own process on a fresh copy of the sample workspace)."""
+    m = run_measured([PY, "-m", "tests.benchmarks.bench_explain", "--json", "--reps", str(reps)],
+                     cwd=REPO, timeout=900).check()
+    doc = m.json()
+    log(f"explain {doc['rows']} predictions: cold {doc['cold_s']}, warm {doc['warm_s']}")
+    return {"rows": doc["rows"], "method": doc["method"], "cold_s": summary(doc["cold_s"]),
+            "warm_s": summary(doc["warm_s"]), "one_request_ms": round(doc["one_request_s"] * 1000, 1),
+            "max_additivity_error": doc["max_additivity_error"], "max_rss_mb": round(m.max_rss_mb, 1),
+            "what": "explain_rows(credit-risk v3, its latest 1,000 logged predictions) in-process on an "
+                    "ingested copy of the sample workspace: cold = artifact and reference loaded, trees "
+                    "converted, then the 1,000 explained; warm = the same 1,000 again; additivity checked "
+                    "on every row"}
+
+
 def sample_workspace(out: Path) -> Path:
     """A copy of the bundled sample workspace (issue 6's first-paint target), ingested once."""
     ws = out / "data" / "sample"
@@ -414,6 +462,13 @@ def verdicts(res: dict[str, Any]) -> list[dict[str, Any]]:
             add(f"{fmt.upper()} ingest ≥ {T[key]:,} records/s", f"{med:,.0f} records/s", med >= T[key], "3.10")
         else:
             add(f"{fmt.upper()} ingest ≥ {T[key]:,} records/s", "–", None, "3.10")
+    adopt = (ing.get("formats") or {}).get("parquet-adopt")
+    key = "ingest_parquet_rps"
+    for where, f in (("whole process", adopt), ("in process", (adopt or {}).get("in_process"))):
+        if f and f.get("records_per_s"):
+            med = f["records_per_s"]["median"]
+            add(f"Parquet adopted in place ≥ {T[key]:,} records/s ({where})", f"{med:,.0f} records/s",
+                med >= T[key], "17")
     big = ing.get("big_parquet_single_run")
     small_pq = (ing.get("formats") or {}).get("parquet")
     if big and small_pq and big.get("records"):
@@ -488,7 +543,15 @@ def verdicts(res: dict[str, Any]) -> list[dict[str, Any]]:
                 f"revisits p95 {po['revisit_p95_s'] * 1000:.0f} ms)", None, "6.12", status="for reference")
     else:
         add(f"panel switch p95 < {T['tui_switch_p95_s'] * 1000:.0f} ms on {size}", "–", None, "6.12")
-    if res.get("total_seconds") is not None and not res.get("quick"):
+    ex = s.get("explain") or {}
+    ex_target = f"1,000 explanations < {T['explain_1000_s']:g} s"
+    if (ex.get("cold_s") or {}).get("median") is not None:
+        add(ex_target, f"{ex['cold_s']['median']:.2f} s cold (slowest {ex['cold_s']['max']:.2f} s), "
+            f"{ex['warm_s']['median']:.2f} s warm", ex["cold_s"]["max"] < T["explain_1000_s"], "16")
+    else:
+        add(ex_target, "–", None, "16")
+    if (res.get("total_seconds") is not None and not res.get("quick")
+            and set(res["parameters"].get("sections") or SECTIONS) == set(SECTIONS)):  # not for --only
         gen = sum((res.get("data") or {}).get(k, {}).get("generated_seconds") or 0 for k in ("small", "big")
                   if not ((res.get("data") or {}).get(k) or {}).get("cached", True))
         add("`make bench` end to end < 30 min", f"{res['total_seconds'] / 60:.1f} min"
@@ -586,7 +649,7 @@ def main(argv: list[str] | None = None) -> int:
     small_root, small_meta = (ensure_workspace(out, small_rows, "both", a.seed, regen=a.regen)
                               if "ingest" in only else (None, None))
     big, big_meta, big_ingest = None, None, {}
-    if set(only) - {"badlines"}:  # every other section reads the big store
+    if set(only) - {"badlines", "explain"}:  # every other section reads the big store
         big, big_meta = ensure_workspace(out, rows, "parquet", a.seed, regen=a.regen)
         big_ingest = ensure_ingested(big, again=a.reingest)
     res["data"] = {"small": small_meta, "big": big_meta, "big_ingest": big_ingest,
@@ -598,6 +661,7 @@ def main(argv: list[str] | None = None) -> int:
     section("reports", bench_reports, big, a.reps, 900.0)
     sample = sample_workspace(out) if "tui" in only else None
     section("tui", bench_tui, big, sample, a.reps, a.launch_timeout, a.panel_rounds, a.panel_timeout)
+    section("explain", bench_explain, a.reps)
     res["budget_cuts"] = BUDGET.cut
     res["total_seconds"] = round(time.perf_counter() - started, 1)
     res["targets"] = verdicts(res)

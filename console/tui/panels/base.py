@@ -1,6 +1,6 @@
 """What every model-screen panel shares: its place in the tabs, the fetch/show split, and its
-note line, which says "… loading" before the first data and "✗ failed: <why>" when the tab's
-report failed — a panel never sits blank or shows stale numbers as if they were current."""
+note line, which says "… loading" before the first data, "✗ failed: <why>" when the tab's
+report failed and "? not computed: <why>" when the model as registered has no such report — a panel never sits blank or shows stale numbers as if they were current."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from typing import Any
 
 from textual.containers import Vertical
 from textual.widgets import Static
+
+from console.errors import NotComputable
 
 
 class Panel(Vertical):
@@ -35,6 +37,9 @@ class Panel(Vertical):
         self.note("… loading")
 
     def failed(self, exc: BaseException) -> None:
+        if isinstance(exc, NotComputable):  # the model as registered has no answer: not a failure
+            self.note(f"? not computed: {exc.reason}")
+            return
         text = str(exc).strip()
         why = f"{type(exc).__name__}: {text.splitlines()[0] if text else 'failed'}"
         self.note(f"✗ failed: {self.LABEL.lower()} could not be computed: {why}"

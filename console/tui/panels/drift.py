@@ -38,7 +38,7 @@ class DriftPanel(Panel):
     PROGRESSIVE = True  # the ranked table first, the trend later
 
     def compose(self) -> ComposeResult:
-        yield Static("", classes="panel-note", id="drift-summary")
+        yield Static("", classes="panel-note", id="drift-summary", markup=False)
         yield FitTable(id="drift-features", cursor_type="row", zebra_stripes=True, flex="feature")
         yield plot_pair("drift-dist", "drift-trend", id="drift-plots")
 

@@ -20,7 +20,7 @@ class OpsPanel(Panel):
     LABEL = "Ops"
 
     def compose(self) -> ComposeResult:
-        yield Static("", classes="panel-note")
+        yield Static("", classes="panel-note", markup=False)
         yield plot_pair("ops-traffic", "ops-latency")
 
     @classmethod

@@ -26,10 +26,10 @@ class PerformancePanel(Panel):
     PROGRESSIVE = True  # the realized numbers first, the estimate (a model fit on a first run) after
 
     def compose(self) -> ComposeResult:
-        yield Static("", classes="panel-note")
+        yield Static("", classes="panel-note", markup=False)
         yield plot_pair("perf-metric", "perf-coverage")
-        yield Static("", id="perf-estimate", classes="note")
-        yield Static("", id="perf-table", classes="note")
+        yield Static("", id="perf-estimate", classes="note", markup=False)
+        yield Static("", id="perf-table", classes="note", markup=False)
 
     @classmethod
     def fetch(cls, backend, model: str, version: str | None, window) -> Any:

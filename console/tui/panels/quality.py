@@ -63,8 +63,8 @@ class QualityPanel(Panel):
     LABEL = "Quality"
 
     def compose(self) -> ComposeResult:
-        yield Static("", classes="panel-note")
-        yield Static("", id="quality-model", classes="note")
+        yield Static("", classes="panel-note", markup=False)
+        yield Static("", id="quality-model", classes="note", markup=False)
         yield FitTable(id="quality-features", cursor_type="row", zebra_stripes=True, flex="feature")
 
     def on_mount(self) -> None:
@@ -99,7 +99,9 @@ class QualityPanel(Panel):
                    else "? features not judged")
                 + f" of {len(feats)} · current {fmt.count((data.get('current') or {}).get('rows'))} rows vs "
                   f"reference {fmt.count(ref.get('rows'))} (bounds: reference min/max)")
-        if note:
+        if data.get("not_computed"):
+            head += f" · ? not computed: {data['not_computed']}"
+        elif note:
             head += f" · {note}"
         self.note(head)
         self.query_one("#quality-model", Static).update(

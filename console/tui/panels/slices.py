@@ -57,9 +57,12 @@ def fairness_lines(f: dict[str, Any], limits: dict[str, float | None]) -> list[T
 class SlicesPanel(Panel):
     TAB = "slices"
     LABEL = "Slices"
+    version: str | None = None  # the version the rows are about (the report's)
+    order: list[tuple[str, str]] = []  # (feature, value) of each table row, in table order
+    data: Any = None  # the report shown
 
     def compose(self) -> ComposeResult:
-        yield Static("", classes="panel-note")
+        yield Static("", classes="panel-note", markup=False)
         yield FitTable(id="slices-table", cursor_type="row", zebra_stripes=True, flex="slice")
         yield Static("", id="slices-fairness", classes="note")
 
@@ -86,13 +89,23 @@ class SlicesPanel(Panel):
                       fmt.num(s.get("labelled")), ci_text(metric, s.get("metrics") or {}, s),
                       (f"{diff:+.3f}" if isinstance(diff, float) else "—"), fmt.num(s.get("p_adjusted"), 3))
         t.fit()
+        self.data = data
+        self.version = data.get("version")
+        self.order = [(str(s.get("feature")), str(s.get("value"))) for s in slices]
         overall = data.get("overall") or {}
         n = sum(1 for s in slices if s.get("flagged"))
         self.note(f"{n} flagged slice(s) of {len(slices)} · flagged first · overall {metric} "
                   f"{fmt.num((overall.get('metrics') or {}).get(metric))} · test: {rule.get('correction', '')} "
-                  f"α={rule.get('alpha', '')}")
+                  f"α={rule.get('alpha', '')}" + (" · e: explain its predictions" if slices else ""))
         limits = data.get("_limits") or {}
         lines = [line for f in data.get("fairness") or [] for line in fairness_lines(f, limits)]
         self.query_one("#slices-fairness", Static).update(
             Text("\n").join([Text("fairness: the largest gap between a slice feature's values"), *lines])
             if lines else "")
+
+    def highlighted_slice(self) -> tuple[str, str, str] | None:
+        """``(version, feature, value)`` of the highlighted row (None before the data is in)."""
+        row = self.query_one(DataTable).cursor_row
+        if self.version is None or not 0 <= row < len(self.order):
+            return None
+        return (self.version, *self.order[row])

@@ -27,7 +27,7 @@ class VersionsPanel(Panel):
     LABEL = "Versions"
 
     def compose(self) -> ComposeResult:
-        yield Static("", classes="panel-note")
+        yield Static("", classes="panel-note", markup=False)
         yield DataTable(id="versions-table", cursor_type="row")
         with Horizontal(classes="split"):
             with VerticalScroll(id="versions-card", classes="half"):

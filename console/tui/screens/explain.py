@@ -13,6 +13,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from console.analytics.explain import decision_text
 from console.tui.screens.base import ConsoleScreen
 
 BAR = 24  # characters of the longest attribution bar
@@ -34,6 +35,7 @@ def render(rep: dict) -> str:
         f"{rep['model']} v{rep['version']} · request {rep['request_id']}",
         f"prediction {rep['prediction']} · score {_num(rep['score'])} · label {label} · "
         f"latency {_num(rep['latency_ms'])} ms · cost {cost}",
+        *([decision] if (decision := decision_text(rep)) else []),
         "",
         f"{'feature':<18} {'value':>12}  {'reference':<16} flag",
     ]
@@ -44,9 +46,12 @@ def render(rep: dict) -> str:
             ref = f"{100 * f['share']:.1f}% of rows"
         else:
             ref = "–"
-        flag = "✓ ok" if f["flag"] == "ok" else f"✗ {f['flag']}"
+        flag = ("✓ ok" if f["flag"] == "ok" else "? no reference" if f["flag"] == "no reference"
+                else f"✗ {f['flag']}")
         lines.append(f"{f['feature'][:18]:<18} {_num(f['value'])[:12]:>12}  {ref:<16} {flag}")
     lines.append("")
+    if (rep.get("artifact") or {}).get("writers"):
+        lines.append(f"⚠ artifact writable by others: {rep['artifact']['writers']}")
     at = rep["attributions"]
     if not at:
         lines.append(f"attributions: none — {rep['attribution_note']}")

@@ -75,7 +75,8 @@ class FleetScreen(FilteredTableScreen):
     VIEW = "fleet"
 
     SLOW = ("metric", "drift", "alerts")  # the columns filled after the first data paint
-    CARRIED = ("metric_value", "metric_labelled", "metric_low", "metric_min", "drift", "drifted_features", "alerts", "worst_alert")
+    CARRIED = ("metric_value", "metric_labelled", "metric_low", "metric_min", "drift", "drifted_features", "alerts", "worst_alert",
+               "alerts_skipped")
     PART_OF = {"metric": "metric", "drift": "drift", "alerts": "alerts"}
 
     def __init__(self) -> None:
@@ -90,7 +91,7 @@ class FleetScreen(FilteredTableScreen):
 
     def compose_body(self) -> ComposeResult:
         yield DataTable(id="fleet", cursor_type="row", zebra_stripes=True)
-        yield Static("", id="fleet-note", classes="note")
+        yield Static("", id="fleet-note", classes="note", markup=False)
         yield FilterBar(id="fleet-filter")
 
     def on_mount(self) -> None:
@@ -191,6 +192,8 @@ class FleetScreen(FilteredTableScreen):
         else:
             text = f"✗ {len(problems)} problem(s): {problems[0]}" if problems else ""
             live = live_note(mine) if mine is not None else ""
+            if mine is not None and mine.alerts_skipped and not mine.alerts:
+                text = " · ".join(t for t in (f"? {mine.model}: alerts not evaluated ({mine.alerts_skipped})", text) if t)
         self.query_one("#fleet-note", Static).update(" · ".join(t for t in (live, pending, text) if t))
 
     # -- the slow columns, one worker each ------------------------------------------------
@@ -232,13 +235,14 @@ class FleetScreen(FilteredTableScreen):
         try:
             rep = self.app.backend.report("check_alerts")
             alerts, errors = rep.get("alerts", []), rep.get("errors") or []
+            skipped = rep.get("skipped") or []
             problems = [f"{e.get('model')}: alerts ({'/'.join(e.get('kinds', []))}): {e.get('error')}"
                         for e in errors]
             everyone = None
         except Exception as exc:
             text = str(exc).strip()
             everyone = f"{type(exc).__name__}: {text.splitlines()[0] if text else 'failed'}"
-            alerts, errors, problems = [], [], [f"alerts: {everyone}"]
+            alerts, errors, skipped, problems = [], [], [], [f"alerts: {everyone}"]
         fields: dict[str, dict[str, Any]] = {}
         for model in models:
             mine = [a for a in alerts if a.get("model") == model]
@@ -246,7 +250,9 @@ class FleetScreen(FilteredTableScreen):
             failed = [e for e in errors if e.get("model") in (model, None)]
             failure = everyone or ("; ".join(f"{'/'.join(e.get('kinds', []))}: {e.get('error')}" for e in failed)
                                    if failed else None)
-            fields[model] = {"alerts": len(mine), "worst_alert": worst, "failure": failure}
+            why = sorted({str(s.get("reason")) for s in skipped if s.get("model") == model})
+            fields[model] = {"alerts": len(mine), "worst_alert": worst, "failure": failure,
+                             "alerts_skipped": "; ".join(why) or None}
         self._post(("fields", generation, "alerts", fields, problems, True))
 
     # -- the highlighted model's tabs, ahead ----------------------------------------------
@@ -343,6 +349,8 @@ class FleetScreen(FilteredTableScreen):
             alerts: Any = Text(f"{r.alerts} " if r.alerts else "") + Text("✗ failed", style="red")
         elif r.alerts:
             alerts = Text(f"{r.alerts} ") + fmt.state(r.worst_alert or "warning")
+        elif r.alerts_skipped and r.state("alerts") == "ok":  # rules not evaluated: unknown, not "none"
+            alerts = Text("? not eval.", style="yellow")
         else:
             alerts = part("alerts", Text("✓ none", style="green"))
         return [

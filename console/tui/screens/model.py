@@ -98,6 +98,13 @@ class ModelScreen(ConsoleScreen):
         self.repaint_status()
 
     def on_mount(self) -> None:
+        # Nothing in production (a registry entry without a stage is a candidate): show the
+        # newest version rather than tabs that can only fail for want of one.
+        be = self.app.backend
+        if self.version is None and be is not None and not be.fleet.production.get(self.model):
+            versions = be.registry.versions_of(self.model)
+            if versions:
+                self.version = versions[-1].version
         self.paint_title()
         self.repaint_status()  # the first TabActivated loads the tab (no second load here)
 
@@ -111,7 +118,8 @@ class ModelScreen(ConsoleScreen):
         self.query_one("#model-title", Static).update(
             f"{self.model} ({task}) · showing "
             + (version_label(showing) if showing else "no version (nothing in production)")
-            + (" (production)" if showing and showing == prod else "") + f" · versions: {stages}")
+            + (" (production)" if showing and showing == prod else "")
+            + (" (nothing in production)" if showing and not prod else "") + f" · versions: {stages}")
 
     def active_tab(self) -> str:
         try:
@@ -286,7 +294,8 @@ class ModelScreen(ConsoleScreen):
         be = self.app.backend
         if be is None:
             return
-        versions = [None] + [v.version for v in be.registry.versions_of(self.model)]
+        prod = be.fleet.production.get(self.model)
+        versions = ([None] if prod else []) + [v.version for v in be.registry.versions_of(self.model)]
         i = versions.index(self.version) if self.version in versions else 0
         self.version = versions[(i + 1) % len(versions)]
         self.notify(f"showing version {self.version or 'in production'}")
@@ -303,6 +312,26 @@ class ModelScreen(ConsoleScreen):
         (the dialog names it and offers the others)."""
         open_request_dialog(self, "rollback", self.model, self.version, evidence=self._evidence(),
                             break_glass=True)
+
+    def action_cost_by(self) -> None:
+        if self.active_tab() != "cost":
+            self.notify("d turns the cost tab's table per day: press 5 for the cost tab first")
+            return
+        self.active_panel().toggle_by()
+
+    def action_explain_slice(self) -> None:
+        """The highlighted slice's predictions (wrong ones first), to open one in the explain view."""
+        if self.active_tab() != "slices":
+            self.notify("e explains a prediction of a slice: press 3 for the slices tab first")
+            return
+        picked = self.active_panel().highlighted_slice()
+        if picked is None:
+            self.notify("no slice to explain yet", severity="warning")
+            return
+        from console.tui.screens.slice_predictions import SlicePredictionsScreen
+
+        version, feature, value = picked
+        self.app.push_screen(SlicePredictionsScreen(self.model, version, feature, value, self.app.window))
 
     def _evidence(self) -> str:
         return f"from the {self.active_tab()} tab of {self.model} (window: {self.app.window.label})"
