@@ -151,19 +151,31 @@ def _copy_with_registry_artifact(src: Path, dst: Path, artifact: str) -> Path:
 
 
 def test_artifact_outside_the_workspace_is_refused(ingested_sample: Path, tmp_path: Path):
-    outside = tmp_path / "elsewhere.joblib"
-    shutil.copy(ingested_sample / "models/credit-risk/3.joblib", outside)
-    ws = _copy_with_registry_artifact(ingested_sample, tmp_path / "ws", "models/credit-risk/link.joblib")
-    os.symlink(outside, ws / "models/credit-risk/link.joblib")
+    outside = tmp_path / "elsewhere.skops"
+    shutil.copy(ingested_sample / "models/credit-risk/3.skops", outside)
+    ws = _copy_with_registry_artifact(ingested_sample, tmp_path / "ws", "models/credit-risk/link.skops")
+    os.symlink(outside, ws / "models/credit-risk/link.skops")
     code, out, err = cli(ws, "explain", "cr-20261104-00001", "--model", "credit-risk", "--version", "3")
     assert code == 2 and out == ""
     assert "artifact refused" in err and "outside the workspace" in err and len(err.strip().splitlines()) == 1
 
 
-def test_group_writable_artifact_is_refused(ingested_sample: Path, tmp_path: Path):
-    ws = tmp_path / "ws"
-    shutil.copytree(ingested_sample, ws)
+def _as_joblib(ws: Path) -> Path:
+    """The sample's v3 bundle saved as a joblib (pickle) file, named by the registry entry."""
+    import joblib
+    import skops.io as sio
+
+    data = (ws / "models/credit-risk/3.skops").read_bytes()
     art = ws / "models/credit-risk/3.joblib"
+    joblib.dump(sio.loads(data, trusted=sio.get_untrusted_types(data=data)), art)
+    os.chmod(art, 0o644)
+    return art
+
+
+def test_group_writable_artifact_is_refused(ingested_sample: Path, tmp_path: Path):
+    """A pickle runs code when loaded: group-writable, it is refused (skops files are not)."""
+    ws = _copy_with_registry_artifact(ingested_sample, tmp_path / "ws", "models/credit-risk/3.joblib")
+    art = _as_joblib(ws)
     os.chmod(art, 0o664)
     db = _open(ws)
     try:
@@ -252,13 +264,8 @@ def test_cli_global_importance(ingested_sample: Path):
 def test_a_skops_artifact_loads_whoever_wrote_it_and_names_its_writers(ingested_sample: Path, tmp_path: Path):
     """The shared-workspace case: a member's hook wrote the artifact into a group-writable folder.
     skops builds only scikit-learn/NumPy/SciPy objects, so it loads, gives the same attributions
-    as the joblib file, and the report says who else could have changed it."""
-    import joblib
-    import skops.io as sio
-
+    as the same bundle saved with joblib, and the report says who else could have changed it."""
     ws = _copy_with_registry_artifact(ingested_sample, tmp_path / "ws", "models/credit-risk/3.skops")
-    bundle = joblib.load(ws / "models/credit-risk/3.joblib")
-    (ws / "models/credit-risk/3.skops").write_bytes(sio.dumps(bundle))
     os.chmod(ws / "models/credit-risk/3.skops", 0o664)
     os.chmod(ws / "models/credit-risk", 0o775)
     db = _open(ws)
@@ -267,9 +274,11 @@ def test_a_skops_artifact_loads_whoever_wrote_it_and_names_its_writers(ingested_
     finally:
         db.close()
     assert "3.skops is writable by group" in rep["artifact"]["writers"]
-    ref_db = _open(ingested_sample)
+    pickled = _copy_with_registry_artifact(ingested_sample, tmp_path / "pickled", "models/credit-risk/3.joblib")
+    _as_joblib(pickled)
+    ref_db = _open(pickled)
     try:
-        ref = E.explain_prediction(ref_db, ingested_sample, "cr-20261104-00001", "credit-risk", "3")
+        ref = E.explain_prediction(ref_db, pickled, "cr-20261104-00001", "credit-risk", "3")
     finally:
         ref_db.close()
     assert ref["artifact"]["writers"] is None

@@ -11,10 +11,10 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 
-import joblib
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+import skops.io as sio
 from scipy.stats import ks_2samp, wasserstein_distance
 
 from console.samplegen import timeline as tl
@@ -90,7 +90,8 @@ def test_workspace_loads_with_contract_access_and_hooks() -> None:
 
 def test_logged_scores_come_from_the_model_artifacts(credit_ok: list[dict]) -> None:
     for version in ("2", "3"):
-        bundle = joblib.load(SAMPLE / "models" / "credit-risk" / f"{version}.joblib")
+        data = (SAMPLE / "models" / "credit-risk" / f"{version}.skops").read_bytes()
+        bundle = sio.loads(data, trusted=sio.get_untrusted_types(data=data))
         recs = [r for r in credit_ok if r["version"] == version][:300]
         names = bundle["numeric"] + bundle["categorical"]
         X = np.array([[np.nan if r[n] is None else r[n] for n in names] for r in recs], dtype=object)

@@ -194,8 +194,8 @@ def train_fleet(seed: int, scale: float = 1.0) -> dict[tuple[str, str], tuple[Ve
 
 
 def write_version(root: Path, spec: VersionSpec, t: Trained, cols: pop.Columns, y: np.ndarray, seed: int) -> None:
-    """models/<m>/<v>.joblib, reference/<m>/<v>.parquet and registry/<m>/<v>.json."""
-    t.save(root / "models" / spec.model / f"{spec.version}.joblib")
+    """models/<m>/<v>.skops, reference/<m>/<v>.parquet and registry/<m>/<v>.json."""
+    t.save(root / "models" / spec.model / f"{spec.version}.skops")
     ref_path = f"reference/{spec.model}/{spec.version}.parquet"
     write_parquet(root / ref_path, _reference_table(spec, t, cols, y, seed))
     doc: dict[str, Any] = {
@@ -222,7 +222,7 @@ def write_version(root: Path, spec: VersionSpec, t: Trained, cols: pop.Columns, 
         "params": t.params,
         "parent_version": parent,
         "framework": FRAMEWORK,
-        "artifact": f"models/{spec.model}/{spec.version}.joblib",
+        "artifact": f"models/{spec.model}/{spec.version}.skops",
     }
     doc["cost"] = spec.cost
     card = dict(CARDS.get((spec.model, spec.version), {}))

@@ -4,19 +4,23 @@ A model here is a ``Trained``: the fitted scikit-learn pipeline, the feature ord
 its offline metrics on a held-out set and its lineage. ``feature_matrix`` turns the generator's
 column dicts into the pipeline's input (an object array: numbers, then category strings), the
 same input the retrain hook builds from log records, so the artifact under ``models/`` is usable
-on its own (``joblib.load`` gives ``{"pipeline", "numeric", "categorical", ...}``).
+on its own (``skops.io.load`` gives ``{"pipeline", "numeric", "categorical", ...}``; skops, unlike
+a pickle, runs no code of the file's, so any member of a shared workspace can load it).
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
+import re
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import sklearn
+import skops.io as sio
 from sklearn import metrics as skm
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
@@ -66,21 +70,46 @@ class Trained:
         return self.pipeline.predict(self.matrix(cols))
 
     def save(self, path: Path) -> None:
-        """The artifact the retrain hook loads: the pipeline plus its feature order."""
+        """The artifact the retrain hook and ``explain`` load: the pipeline plus its feature order,
+        as a ``.skops`` file (``stable_skops``: the same bytes for the same model)."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        joblib.dump(
-            {
-                "model": self.model,
-                "version": self.version,
-                "task": self.task,
-                "numeric": self.numeric,
-                "categorical": self.categorical,
-                "threshold": self.threshold if self.task == "binary" else None,
-                "pipeline": self.pipeline,
-            },
-            path,
-            compress=3,
-        )
+        path.write_bytes(stable_skops({
+            "model": self.model,
+            "version": self.version,
+            "task": self.task,
+            "numeric": self.numeric,
+            "categorical": self.categorical,
+            "threshold": self.threshold if self.task == "binary" else None,
+            "pipeline": self.pipeline,
+        }))
+
+
+def stable_skops(bundle: dict) -> bytes:
+    """``skops.io.dumps`` made byte-for-byte repeatable: skops names each object by its memory
+    address (``__id__`` and its ``<id>.npy`` member) and stamps the zip members with the time;
+    the addresses are renumbered in order of first appearance and the stamps fixed, so
+    ``make sample`` rewrites no artifact whose model did not change."""
+    src = zipfile.ZipFile(io.BytesIO(sio.dumps(bundle)))
+    schema = src.read("schema.json").decode()
+    ids: dict[str, str] = {}
+    for m in re.finditer(r'"__id__": (\d+)', schema):
+        ids.setdefault(m.group(1), str(len(ids) + 1))
+    for name in src.namelist():
+        stem = name.removesuffix(".npy")
+        if name != "schema.json" and stem.isdigit():
+            ids.setdefault(stem, str(len(ids) + 1))
+    members = {"schema.json": re.sub(r"\d{6,}", lambda m: ids.get(m.group(0), m.group(0)), schema).encode()}
+    for name in src.namelist():
+        if name != "schema.json":
+            stem = name.removesuffix(".npy")
+            members[f"{ids.get(stem, stem)}.npy" if name.endswith(".npy") else name] = src.read(name)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for name in sorted(members):
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(info, members[name])
+    return out.getvalue()
 
 
 def feature_matrix(cols: Columns, numeric: list[str], categorical: list[str]) -> np.ndarray:
