@@ -50,7 +50,7 @@ from typing import Any
 import numpy as np
 
 from console.analytics.source import StoreLike, model_features
-from console.errors import InputUnreadable, UsageError
+from console.errors import InputUnreadable, NotComputable, UsageError
 from console.ownership import write_problem
 from console.store.registry import VersionInfo
 
@@ -130,13 +130,9 @@ def inside_artifact(root: Path, name: str) -> Path:
 def trusted_artifact(root: Path, name: str) -> Path:
     """The artifact's real path, or ``UsageError`` when it leaves the workspace or someone other
     than root or the workspace's administrator could have written it (or a folder above it)."""
+    real = inside_artifact(root, name)
     root = Path(root).resolve()
     given = Path(name) if os.path.isabs(name) else root / name
-    real = Path(os.path.realpath(given))
-    if root not in real.parents:
-        raise UsageError(f"artifact refused: {given} resolves outside the workspace ({real})")
-    if not real.is_file():
-        raise InputUnreadable(f"artifact not found: {given}")
     admin = os.stat(root).st_uid
     for path in _chain(root, Path(given), real):
         problem = write_problem(path, admin, "artifact" if path.is_file() else "folder")
@@ -216,7 +212,7 @@ def load_model(root: Path, info: VersionInfo) -> Model:
     ``_load_skops``; joblib: ``trusted_artifact`` and joblib), kept per path, size and mtime."""
     name = artifact_path(info)
     if name is None:
-        raise UsageError(f"{info.model} version {info.version} names no model artifact in its registry entry")
+        raise NotComputable(f"{info.model} version {info.version} names no model artifact in its registry entry")
     skops = name.endswith(".skops")
     path = inside_artifact(root, name) if skops else trusted_artifact(root, name)
     st = path.stat()
@@ -264,7 +260,7 @@ _REFS: dict[tuple[str, int, int], Reference] = {}
 
 def load_reference(info: VersionInfo) -> Reference:
     if info.reference is None:
-        raise UsageError(f"{info.model} version {info.version} has no registered reference")
+        raise NotComputable(f"{info.model} version {info.version} has no registered reference")
     path = Path(info.reference)
     try:
         st = path.stat()

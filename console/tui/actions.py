@@ -77,6 +77,8 @@ ACTIONS: tuple[Action, ...] = (
     Action("model.explain_slice", "e", "Slices tab: explain a prediction of the highlighted slice", "explain_slice",
            show=False),
     Action("model.cost_by", "d", "Cost tab: the table per day / per version", "cost_by", show=False),
+    Action("model.importance", "i", "Versions tab: the highlighted version's feature importance and its drift",
+           "importance", show=False),
     # -- alerts ------------------------------------------------------------------------------
     Action("alerts.open", "enter", "Open the alert's model", "open_model", label="Open"),
     Action("alerts.act", "r", "Request retrain/rollback", "act", role="operator", label="Act"),

@@ -76,6 +76,13 @@ class VersionsPanel(Panel):
         if data["versions"]:
             self.show_lineage(data["versions"][-1].version)
 
+    def highlighted_version(self) -> str | None:
+        """The version under the versions table's cursor, or None before the table is filled."""
+        t = self.query_one("#versions-table", DataTable)
+        if not t.row_count:
+            return None
+        return t.coordinate_to_cell_key(t.cursor_coordinate).row_key.value
+
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id == "versions-table" and event.row_key is not None:
             self.show_lineage(event.row_key.value)

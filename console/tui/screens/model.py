@@ -333,5 +333,18 @@ class ModelScreen(ConsoleScreen):
         version, feature, value = picked
         self.app.push_screen(SlicePredictionsScreen(self.model, version, feature, value, self.app.window))
 
+    def action_importance(self) -> None:
+        """The highlighted version's global importance on the reference and on its traffic."""
+        if self.active_tab() != "versions":
+            self.notify("i shows a version's feature importance: press 6 for the versions tab first")
+            return
+        version = self.active_panel().highlighted_version()
+        if version is None:
+            self.notify("no version to show yet", severity="warning")
+            return
+        from console.tui.screens.importance import ImportanceScreen
+
+        self.app.push_screen(ImportanceScreen(self.model, version))
+
     def _evidence(self) -> str:
         return f"from the {self.active_tab()} tab of {self.model} (window: {self.app.window.label})"
