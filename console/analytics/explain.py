@@ -103,12 +103,17 @@ def _chain(root: Path, given: Path, real: Path) -> list[Path]:
     return chain
 
 
-def artifact_writers(root: Path, real: Path) -> str | None:
+def _given(root: Path, name: str) -> Path:
+    """The artifact's path as the registry names it (relative to the workspace)."""
+    return Path(name) if os.path.isabs(name) else Path(root).resolve() / name
+
+
+def artifact_writers(root: Path, real: Path, given: Path | None = None) -> str | None:
     """One line naming who besides root and the administrator could have changed the artifact
-    (it or a folder above it), or ``None``."""
+    (the link as ``given``, its target ``real``, or a folder above it), or ``None``."""
     root = Path(root).resolve()
     admin = os.stat(root).st_uid
-    for path in _chain(root, real, real):
+    for path in _chain(root, given or real, real):
         problem = write_problem(path, admin, "artifact" if path.is_file() else "folder")
         if problem:
             return problem
@@ -117,10 +122,9 @@ def artifact_writers(root: Path, real: Path) -> str | None:
 
 def inside_artifact(root: Path, name: str) -> Path:
     """The artifact's real path, or ``UsageError`` when it resolves outside the workspace."""
-    root = Path(root).resolve()
-    given = Path(name) if os.path.isabs(name) else root / name
+    given = _given(root, name)
     real = Path(os.path.realpath(given))
-    if root not in real.parents:
+    if Path(root).resolve() not in real.parents:
         raise UsageError(f"artifact refused: {given} resolves outside the workspace ({real})")
     if not real.is_file():
         raise InputUnreadable(f"artifact not found: {given}")
@@ -131,13 +135,9 @@ def trusted_artifact(root: Path, name: str) -> Path:
     """The artifact's real path, or ``UsageError`` when it leaves the workspace or someone other
     than root or the workspace's administrator could have written it (or a folder above it)."""
     real = inside_artifact(root, name)
-    root = Path(root).resolve()
-    given = Path(name) if os.path.isabs(name) else root / name
-    admin = os.stat(root).st_uid
-    for path in _chain(root, Path(given), real):
-        problem = write_problem(path, admin, "artifact" if path.is_file() else "folder")
-        if problem:
-            raise UsageError(f"artifact refused: {problem}")
+    problem = artifact_writers(root, real, _given(root, name))
+    if problem:
+        raise UsageError(f"artifact refused: {problem}")
     return real
 
 

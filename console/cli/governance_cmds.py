@@ -271,10 +271,18 @@ def run_fleet_report(ctx) -> int:
 
 
 def run_card(ctx) -> int:
-    from console.governance.card import build_card, render
+    import io
+
+    from console.governance.card import build_card, render, rows, title
 
     ws = ctx.workspace()
     registry = ctx.registry()  # warns about invalid registry files
     card = build_card(ws, ctx.args.model, ctx.args.version, registry=registry)
-    _write_output(ctx.args.output, render(card, ctx.args.format))
+    if ctx.args.format in ("table", "csv"):  # printed as every report is: field and value columns
+        buf = io.StringIO()
+        emit(card, ctx.args.format, rows=rows(card), title=title(card), out=buf)
+        text = buf.getvalue()
+    else:
+        text = render(card, ctx.args.format)
+    _write_output(ctx.args.output, text)
     return 0

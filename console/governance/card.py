@@ -148,33 +148,15 @@ def rows(card: dict[str, Any]) -> list[dict[str, str]]:
 
 
 def render(card: dict[str, Any], fmt: str) -> str:
-    """The card as ``table``, ``csv``, ``json``, ``md`` or ``html`` text."""
+    """The card as ``json``, ``md`` or ``html`` text (``table`` and ``csv``: ``rows``, printed
+    by the command line like every other report)."""
     if fmt == "json":
         return json.dumps(card, indent=2, ensure_ascii=False) + "\n"
-    if fmt in ("table", "csv"):
-        import csv
-        import io
-
-        buf = io.StringIO()
-        if fmt == "csv":
-            w = csv.writer(buf, lineterminator="\n")
-            w.writerow(["field", "value"])
-            w.writerows([r["field"], r["value"]] for r in rows(card))
-            return buf.getvalue()
-        table = rows(card)
-        width = max(len(r["field"]) for r in table)
-        buf.write(_title(card) + "\n")
-        for r in table:
-            lines = str(r["value"]).splitlines() or [""]
-            buf.write(f"{r['field']:<{width}}  {lines[0]}\n")
-            for more in lines[1:]:
-                buf.write(f"{'':<{width}}  {more}\n")
-        return buf.getvalue()
     if fmt == "html":
         return _html(card)
     if fmt == "md":
         return _markdown(card)
-    raise UsageError(f"bad card format {fmt!r}: use {', '.join(FORMATS)}")
+    raise UsageError(f"bad card format {fmt!r}: render gives json, md or html")
 
 
 def _text(value: Any) -> str:
@@ -232,12 +214,12 @@ def _md_field(value: Any) -> list[str]:
     return [md_literal(line) if line.strip() else "" for line in str(value).splitlines()]
 
 
-def _title(card: dict[str, Any]) -> str:
+def title(card: dict[str, Any]) -> str:
     return f"Model card: {card['model']} {version_label(card['version'])}"
 
 
 def _markdown(card: dict[str, Any]) -> str:
-    lines = [f"# {md_literal(_title(card))}", ""]
+    lines = [f"# {md_literal(title(card))}", ""]
     lines += ["| | |", "|---|---|"]
     lines += [f"| {md_literal(k)} | {md_literal(v).replace(chr(10), ' ')} |" for k, v in facts(card)]
     lines.append("")
@@ -272,9 +254,9 @@ STYLE = ("body{font-family:sans-serif;max-width:60em;margin:2em auto;padding:0 1
 def _html(card: dict[str, Any]) -> str:
     """One self-contained HTML file: inline style, no script, no external asset."""
     e = html.escape
-    title = _title(card)
-    parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">', f"<title>{e(title)}</title>",
-             f"<style>{STYLE}</style>", "</head><body>", f"<h1>{e(title)}</h1>", '<table class="facts">']
+    heading = title(card)
+    parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">', f"<title>{e(heading)}</title>",
+             f"<style>{STYLE}</style>", "</head><body>", f"<h1>{e(heading)}</h1>", '<table class="facts">']
     parts += [f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in facts(card)]
     parts.append("</table>")
     for name in CARD_FIELDS:
