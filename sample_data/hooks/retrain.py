@@ -449,8 +449,8 @@ def main() -> int:
     for key in ("positive_label", "threshold"):
         if key in parent:
             doc[key] = parent[key]
-    cpu = time.process_time()  # everything this retrain did, up to here
-    doc["lineage"]["training_cpu_seconds"] = round(cpu, 3)
+    cpu = round(time.process_time(), 3)  # everything this retrain did, up to here, as recorded
+    doc["lineage"]["training_cpu_seconds"] = cpu
     serving = {k: v for k, v in (parent.get("cost") or {}).items() if k != "training_usd"}
     doc["cost"] = {**serving, "training_usd": round(cpu / 3600 * rate, 6)}
     # the model card: what the parent's says of the model carries over; the data is this version's
