@@ -44,6 +44,11 @@ class TableStore:
     def labelled_subset(self, cond: str) -> str:
         return f"(SELECT * FROM predictions_labelled WHERE {cond})"
 
+    def training_usd(self, model: str, version: str) -> float | None:
+        info = self.registry.get(model, version)
+        usd = info.cost.get("training_usd") if info is not None else None
+        return None if usd is None else float(usd)
+
 
 def version(model: str, ver: str, task: str, **kw: Any) -> VersionInfo:
     return VersionInfo(model=model, version=ver, task=task, path=Path(f"/nonexistent/{model}/{ver}.json"), **kw)

@@ -76,6 +76,9 @@ class ViewsOnly:
     def labelled_subset(self, cond: str) -> str:
         return self._db.labelled_subset(cond)
 
+    def training_usd(self, model: str, version: str) -> float | None:
+        return self._db.training_usd(model, version)
+
 
 def windows_workspace(tmp_path: Path) -> Path:
     """Three days of two versions' logs (mixed in each day's parts, two ingest batches so one day

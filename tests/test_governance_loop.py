@@ -136,10 +136,26 @@ def test_loop_in_process(tmp_path):
     lineage = registry.get("credit", "4").lineage
     assert lineage["parent_version"] == "2" and lineage["data_hash"].startswith("sha256:")
     assert (root / lineage["artifact"]).is_file() and registry.get("credit", "4").reference.is_file()
-    # its training cost is the hook's own CPU time at the default rate, never the parent's 999
+    # its training cost is the hook's own CPU time at the default rate, never the parent's 999:
+    # reported through MLOPS_TRAINING_USD_FILE, journaled with the execution, shown by `cost`
     cpu = lineage["training_cpu_seconds"]
-    assert cpu > 0 and registry.get("credit", "4").cost == {"training_usd": round(cpu / 3600 * 0.10, 6),
-                                                            "per_1k_predictions_usd": 0.1}
+    usd = round(cpu / 3600 * 0.10, 6)
+    assert cpu > 0 and registry.get("credit", "4").cost == {"per_1k_predictions_usd": 0.1}
+    executed = [e for e in journal(root) if e["action"] == "executed" and e.get("request_id") == req.request_id]
+    assert (executed[0]["training_usd"], executed[0]["training_usd_source"]) == (usd, "file")
+    assert fleet_state(ws, registry).training == {("credit", "4"): usd}
+    from console.analytics.cost import cost_report
+    from console.store.db import open_store
+
+    db = open_store(ws, **fleet_state(ws, registry).overlay())
+    try:
+        assert db.training_usd("credit", "4") == usd and db.training_usd("credit", "2") == 999.0
+        by_version = {r["version"]: r for r in cost_report(db, model="credit", by="version")["rows"]}
+        assert by_version["4"]["training_usd"] == usd
+        assert db.cursor().execute("SELECT training_usd FROM versions WHERE model = 'credit' AND version = '4'"
+                                   ).fetchone()[0] == usd
+    finally:
+        db.close()
     card = registry.get("credit", "4").card  # the card says what the model is; the data is v4's own
     assert (card["owner"], card["limitations"]) == ("risk team", ["x"])
     assert card["training_data"].startswith("labelled traffic of credit") and "holdout" in card["evaluation_data"]

@@ -6,7 +6,8 @@ Attribution rules (docs/analytics.md):
 - serving: a record's own ``cost_usd`` when logged, else the version's registry rate
   ``per_1k_predictions_usd / 1000``; records with neither count as 0 and as ``unpriced``.
   Every logged request counts, errors included (they were served).
-- training: each version's registry ``training_usd`` counts once, on the UTC day of its
+- training: each version's training cost (``db.training_usd``: what its retrain hook reported,
+  else its registry ``training_usd``) counts once, on the UTC day of its
   ``created_at``. A report over all the data (no ``--start/--end``) includes every version's
   training cost; a report over ``[start, end)`` includes it when ``created_at`` falls inside.
   A version without ``created_at`` is attributed to the day of its first prediction.
@@ -191,7 +192,7 @@ def _group(db: StoreLike, base: list[tuple], model: str | None, version: str | N
     for (m, v), info in db.registry.versions.items():
         if model is not None and m != model or version is not None and v != version:
             continue
-        usd = info.cost.get("training_usd")
+        usd = db.training_usd(m, v)
         if not usd:
             continue
         day = _created_day(info) or first_day.get((m, v))

@@ -142,11 +142,11 @@ def view_columns(db: StoreSnapshot, views) -> list[tuple[str, str, str]]:
         cur.close()
 
 
-def open_query_store(ws: Any, stages=None, production=None) -> StoreSnapshot:
+def open_query_store(ws: Any, stages=None, production=None, training=None) -> StoreSnapshot:
     """A store connection of its own for analysts' SQL, sandboxed (see ``sandbox``)."""
     from console.store.db import open_store
 
-    db = open_store(ws, stages=stages, production=production)
+    db = open_store(ws, stages=stages, production=production, training=training)
     sandbox(db)
     return db
 

@@ -107,6 +107,9 @@ class _Tracked:
     def labelled_subset(self, cond: str) -> str:
         return self._db.labelled_subset(cond)
 
+    def training_usd(self, model: str, version: str) -> float | None:
+        return self._db.training_usd(model, version)
+
 
 class Runner:
     """Runs reports on store snapshots: memo, waiting for a twin, cancellation, priority."""

@@ -12,11 +12,11 @@ Value of one labelled, successful prediction:
 
 ``expected_value_usd`` extends the labelled rows' mean value to every prediction of the group
 (unlabelled ones are assumed to be like the labelled ones; ``label_coverage`` says how far that
-reaches). Cost = serving (as ``cost`` counts it) + amortised training: each version's registry
-``training_usd`` spread evenly over every prediction that version has served in the store, so a
+reaches). Cost = serving (as ``cost`` counts it) + amortised training: each version's training
+cost (``db.training_usd``: its retrain hook's report, else the registry's ``training_usd``) spread evenly over every prediction that version has served in the store, so a
 group carries the share of its own predictions. ``net_usd`` = expected value − cost; ``roi`` =
 net / cost; ``usd_per_correct`` = cost / the expected correct predictions (training included).
-A version whose registry has no ``training_usd`` is listed in ``training_unknown``; a model
+A version with no known training cost is listed in ``training_unknown``; a model
 without value settings is listed in ``not_valued`` with the reason — never given a value of 0.
 """
 
@@ -160,7 +160,7 @@ def value_report(db: StoreLike, model: str | None = None, version: str | None = 
             not_valued.append({"model": m, "version": v, "reason": why})
         else:
             settings[(m, v)] = (s, task)
-        if info is None or info.cost.get("training_usd") is None:
+        if db.training_usd(m, v) is None:
             training_unknown.append({"model": m, "version": v})
 
     def gkey(m: str, v: str, day: dt.date) -> tuple:
@@ -174,7 +174,7 @@ def value_report(db: StoreLike, model: str | None = None, version: str | None = 
         g = groups[gkey(m, v, day)]
         g["predictions"] += n
         g["serving_usd"] += logged + (n - n_logged) * (serving_unit(info) or 0.0)
-        training = info.cost.get("training_usd") if info is not None else None
+        training = db.training_usd(m, v)
         if training and lifetime[(m, v)]:
             g["training_usd"] += float(training) * n / lifetime[(m, v)]
         g["valued"] = g["valued"] and (m, v) in settings

@@ -33,7 +33,7 @@ def _open(ctx, query: bool = False):
     registry = ctx.registry()  # an invalid registry file is a warning on stderr
     state = fleet_state(ws, registry)
     opener = open_query_store if query else open_store
-    return opener(ws, stages=dict(state.stages), production=dict(state.production))
+    return opener(ws, **state.overlay())
 
 
 def _time(value: str | None, what: str):
@@ -271,8 +271,8 @@ def run_value(ctx) -> int:
     for n in rep["not_valued"]:
         print(f"warning: {n['model']} v{n['version']} not valued: {n['reason']}", file=sys.stderr)
     for t in rep["training_unknown"]:
-        print(f"warning: {t['model']} v{t['version']}: no training_usd in the registry (training cost unknown, "
-              "counted as 0)", file=sys.stderr)
+        print(f"warning: {t['model']} v{t['version']}: training cost unknown (no training_usd in the registry "
+              "and none reported by a retrain hook), counted as 0", file=sys.stderr)
     emit(rep, ctx.fmt, rows=rep["rows"])
     return 0
 

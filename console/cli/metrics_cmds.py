@@ -36,14 +36,14 @@ def register(sub, parents) -> None:
     p.set_defaults(handler=run_serve_metrics)
 
 
-def _fleet(ctx):
-    """(stages, production) from governance state, now."""
+def _fleet(ctx) -> dict:
+    """Governance's overlay of the store (stages, production, training costs), now."""
     from console.governance.state import fleet_state
     from console.store.registry import load_registry
 
     ws = ctx.workspace()
     state = fleet_state(ws, load_registry(ws.registry, ws.root))
-    return dict(state.stages), dict(state.production)
+    return state.overlay()
 
 
 def run_metrics(ctx) -> int:
@@ -88,10 +88,7 @@ def run_serve_metrics(ctx) -> int:
     current = {"db": db}
 
     def snapshot():
-        stages, production = _fleet(ctx)
-        snap = current["db"].refresh()
-        if dict(snap.production or {}) != production:
-            snap = snap.with_fleet(stages, production)
+        snap = current["db"].refresh().with_fleet(**_fleet(ctx))  # a new snapshot only when changed
         current["db"] = snap
         return snap
 

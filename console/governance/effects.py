@@ -13,6 +13,13 @@ rollback, and the request journaled ``executed`` with its ``stage_changes``; oth
 journaled ``failed`` and serving is untouched. A ``serving.json`` that exists but cannot
 be read is never replaced (that would drop the other models' entries): the action is refused. A retrain's new version is found by comparing
 the registry before and after the hook and recorded as ``produced_version``.
+
+A retrain hook reports what its training cost through ``training_report``: a number written to
+the file named by ``MLOPS_TRAINING_USD_FILE`` (created empty by the console in a private folder
+for this run), else the last ``MLOPS_TRAINING_USD=<number>`` line of its standard output. The
+``executed`` entry records it as ``training_usd`` with ``training_usd_source`` (``file`` or
+``stdout``), or ``training_usd_error`` when the report is not a number ≥ 0; governance's
+``fleet_state`` makes it the produced version's training cost (over the registry entry's).
 """
 
 from __future__ import annotations
@@ -20,12 +27,17 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import math
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from console import clock, durations
@@ -42,6 +54,9 @@ from console.workspace import Workspace
 DEFAULT_TIMEOUT = "10m"
 DEFAULT_OUTPUT_BYTES = 16384
 HISTORY_LIMIT = 50
+TRAINING_FILE_ENV = "MLOPS_TRAINING_USD_FILE"
+TRAINING_LINE = re.compile(r"^MLOPS_TRAINING_USD=(.*)$", re.MULTILINE)
+TRAINING_FILE_LIMIT = 4096
 
 
 def hook_timeout(ws: Workspace) -> float:
@@ -77,6 +92,68 @@ def hook_env(ws: Workspace, ident: Identity, req, to_version: str | None) -> dic
         }
     )
     return env
+
+
+def _training_value(text: str, where: str) -> tuple[float | None, str | None]:
+    """A reported training cost: (USD, None), or (None, why it is not one)."""
+    raw = text.strip()
+    try:
+        usd = float(raw)
+    except ValueError:
+        usd = math.nan
+    if not math.isfinite(usd) or usd < 0:
+        shown = raw if len(raw) <= 40 else raw[:40] + "…"
+        return None, f"the hook's {where} reported {shown!r} as its training cost: not a number >= 0 (USD)"
+    return usd, None
+
+
+def training_report(report_file: Path | None, stdout: str) -> dict[str, Any]:
+    """What a retrain hook reported as its training cost (``{}``: nothing).
+
+    The file named by ``MLOPS_TRAINING_USD_FILE`` when the hook wrote anything to it (opened
+    without following a link, at most 4 KiB read), else the last ``MLOPS_TRAINING_USD=`` line
+    of its captured standard output."""
+    text = None
+    if report_file is not None:
+        try:
+            fd = os.open(report_file, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            fd = None  # the hook removed or replaced it with a link: not a report
+        if fd is not None:
+            with os.fdopen(fd, "rb") as fh:
+                data = fh.read(TRAINING_FILE_LIMIT + 1)
+            if data.strip():
+                if len(data) > TRAINING_FILE_LIMIT:
+                    return {"training_usd": None, "training_usd_source": "file",
+                            "training_usd_error": f"the hook's {TRAINING_FILE_ENV} holds more than "
+                                                  f"{TRAINING_FILE_LIMIT} bytes: not a training cost"}
+                text, source = data.decode("utf-8", errors="replace"), "file"
+    if text is None:
+        lines = TRAINING_LINE.findall(stdout or "")
+        if not lines:
+            return {}
+        text, source = lines[-1], "stdout"
+    usd, error = _training_value(text, "output file" if source == "file" else "standard output")
+    out: dict[str, Any] = {"training_usd": usd, "training_usd_source": source}
+    if error:
+        out["training_usd_error"] = error
+    return out
+
+
+@contextlib.contextmanager
+def _training_file(action: str):
+    """For a retrain: an empty file in a private folder (mode 0700) for the hook's training
+    cost, removed afterwards; for other actions nothing."""
+    if action != "retrain":
+        yield None
+        return
+    folder = Path(tempfile.mkdtemp(prefix="mlops-console-hook-"))
+    try:
+        path = folder / "training_usd"
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
+        yield path
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
@@ -169,9 +246,16 @@ def execute(ws: Workspace, ident: Identity, request_id: str, now: dt.datetime | 
     before = set(registry.versions)
     argv = ws.hooks.get(req.action)
     to_version = req.version
+    report: dict[str, Any] = {}
     if argv:
-        hook = run_hook(ws, list(argv), hook_env(ws, ident, req, to_version))
-        ok = hook.get("returncode") == 0 and not hook.get("timed_out") and "error" not in hook
+        with _training_file(req.action) as report_file:
+            env = hook_env(ws, ident, req, to_version)
+            if report_file is not None:
+                env[TRAINING_FILE_ENV] = str(report_file)
+            hook = run_hook(ws, list(argv), env)
+            ok = hook.get("returncode") == 0 and not hook.get("timed_out") and "error" not in hook
+            if ok and req.action == "retrain":
+                report = training_report(report_file, hook.get("stdout", ""))
     elif req.action == "retrain":  # nothing can retrain without a hook
         hook, ok = {"argv": [], "returncode": None, "error": "no [hooks] retrain command is configured"}, False
     else:
@@ -218,6 +302,7 @@ def execute(ws: Workspace, ident: Identity, request_id: str, now: dt.datetime | 
             )
             fields["produced_version"] = new[-1] if new else None
             fields["stage_changes"] = []
+            fields.update(report)
             if not new:
                 fields["detail"] = "the retrain hook succeeded but registered no new version"
         txn.append(ident.user, "executed", now=now, **fields)

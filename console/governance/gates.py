@@ -149,7 +149,7 @@ def evaluate_gates(
             try:
                 from console.store.db import open_store
 
-                store["db"] = open_store(ws, stages=dict(state.stages), production=dict(state.production))
+                store["db"] = open_store(ws, **state.overlay())
             except Exception as exc:  # noqa: BLE001 - any failure is reported, never a pass
                 store["error"] = _one_line(exc)
         return store["db"]
@@ -361,6 +361,9 @@ class _ReferenceOf:
 
     def labelled_subset(self, cond: str) -> str:
         return self._db.labelled_subset(cond)
+
+    def training_usd(self, model: str, version: str) -> float | None:
+        return self._db.training_usd(model, version)
 
 
 def _latest(db, model: str, version: str):

@@ -5,10 +5,16 @@ production version in the registry may take it from ``serving.json`` (a workspac
 serving file was written before it had a journal); then apply, in journal order, the
 ``stage_changes`` of every ``executed`` entry. The journal is the truth: ``serving.json``
 is its effect, and ``FleetState.serving_mismatch`` names models where the two disagree.
+
+``FleetState.training`` holds the training cost each retrain's hook reported for the version
+it produced (the ``executed`` entry's ``training_usd``, ``governance.effects``; ``None`` when the
+hook reported something that is not a cost): the store shows it as that version's training cost
+in place of its registry entry's.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,9 +33,15 @@ class FleetState:
     production: dict[str, str | None] = field(default_factory=dict)
     history: dict[str, list[str]] = field(default_factory=dict)  # production versions, oldest first
     serving_mismatch: dict[str, dict[str, str | None]] = field(default_factory=dict)
+    training: dict[tuple[str, str], float | None] = field(default_factory=dict)  # hook-reported USD
 
     def stage(self, model: str, version: str) -> str | None:
         return self.stages.get((model, version))
+
+    def overlay(self) -> dict[str, Any]:
+        """What the store shows of governance (``open_store``/``with_fleet`` keyword arguments):
+        current stages, production versions and hook-reported training costs."""
+        return {"stages": dict(self.stages), "production": dict(self.production), "training": dict(self.training)}
 
     def previous_production(self, model: str) -> str | None:
         """The production version before the current one, as the journal tells it."""
@@ -153,6 +165,11 @@ def fleet_state(
     for e in entries:
         if e.get("action") != "executed":
             continue
+        produced = e.get("produced_version")
+        if produced and e.get("model") and "training_usd" in e:  # reported (None: not a number)
+            usd = e["training_usd"]
+            ok = isinstance(usd, (int, float)) and not isinstance(usd, bool) and math.isfinite(usd) and usd >= 0
+            state.training[(str(e["model"]), str(produced))] = float(usd) if ok else None
         for change in e.get("stage_changes") or []:
             model, version, to = change.get("model"), change.get("version"), change.get("to")
             if not model or version is None or not to:

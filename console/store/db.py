@@ -137,17 +137,19 @@ class Snapshot:
     ``cursor()`` reads this snapshot's views whatever the store shows later; ``refresh()`` and
     ``with_fleet()`` return the store's newest snapshot (this one when nothing changed)."""
 
-    __slots__ = ("batch", "registry", "production", "stages", "checkpoint", "config", "store_dir",
+    __slots__ = ("batch", "registry", "production", "stages", "training", "checkpoint", "config", "store_dir",
                  "cache_dir", "layout", "memo", "_reader", "_schema", "_parts", "__weakref__")
 
     def __init__(self, reader: StoreDB, schema: str, checkpoint: Checkpoint, registry: Registry,
-                 stages: Mapping[tuple[str, str], str], production: Mapping[str, str | None]) -> None:
+                 stages: Mapping[tuple[str, str], str], production: Mapping[str, str | None],
+                 training: Mapping[tuple[str, str], float | None] | None = None) -> None:
         ws = reader.ws
         sets = object.__setattr__
         sets(self, "batch", checkpoint.batch)
         sets(self, "registry", registry)
         sets(self, "production", MappingProxyType(dict(production)))
         sets(self, "stages", MappingProxyType(dict(stages)))
+        sets(self, "training", MappingProxyType(dict(training or {})))
         sets(self, "checkpoint", checkpoint)
         sets(self, "config", MappingProxyType(dict(ws.config or {})))
         sets(self, "layout", reader.layout)
@@ -169,6 +171,16 @@ class Snapshot:
         return f"<Snapshot {self.store_dir} batch {self.batch} ({self._schema})>"
 
     # -- the read surface --------------------------------------------------------------------
+    def training_usd(self, model: str, version: str) -> float | None:
+        """The version's training cost: what its retrain hook reported (journaled, governance's
+        ``FleetState.training``; a report that was not a number is unknown), else its registry
+        entry's ``cost.training_usd``; None unknown."""
+        if (model, version) in self.training:
+            return self.training[(model, version)]
+        info = self.registry.get(model, version)
+        usd = info.cost.get("training_usd") if info is not None else None
+        return None if usd is None else float(usd)
+
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A cursor over this snapshot's views, for use in one thread (DuckDB connections are
         not shared across threads)."""
@@ -203,9 +215,11 @@ class Snapshot:
         return self._reader.current
 
     def with_fleet(self, stages: Mapping[tuple[str, str], str],
-                   production: Mapping[str, str | None]) -> Snapshot:
-        """The newest snapshot with these current stages / production versions (governance)."""
-        self._reader.set_fleet(stages, production)
+                   production: Mapping[str, str | None],
+                   training: Mapping[tuple[str, str], float | None] | None = None) -> Snapshot:
+        """The newest snapshot with these current stages / production versions / hook-reported
+        training costs (governance; ``training`` None: unchanged)."""
+        self._reader.set_fleet(stages, production, training)
         return self._reader.current
 
     def close(self) -> None:
@@ -221,11 +235,13 @@ class StoreDB:
         ws: Workspace,
         stages: Mapping[tuple[str, str], str] | None = None,
         production: Mapping[str, str | None] | None = None,
+        training: Mapping[tuple[str, str], float | None] | None = None,
     ):
         self.ws = ws
         self.layout = StoreLayout(ws.store_dir)
         self.stages = dict(stages or {})
         self.production: dict[str, str | None] = dict(production or {})
+        self.training: dict[tuple[str, str], float | None] = dict(training or {})
         self.conn = duckdb.connect(":memory:")
         self.conn.execute("SET TimeZone='UTC'")
         try:
@@ -247,14 +263,18 @@ class StoreDB:
         """The last committed batch the current snapshot shows."""
         return self.checkpoint.batch
 
-    def set_fleet(self, stages: Mapping[tuple[str, str], str], production: Mapping[str, str | None]) -> bool:
-        """New current stages / production versions (from governance): a new snapshot when
-        they differ from the current one's."""
+    def set_fleet(self, stages: Mapping[tuple[str, str], str], production: Mapping[str, str | None],
+                  training: Mapping[tuple[str, str], float | None] | None = None) -> bool:
+        """New current stages / production versions / hook-reported training costs (from
+        governance; ``training`` None: unchanged): a new snapshot when they differ from the
+        current one's."""
         with self._lock:
-            if dict(stages) == self.stages and dict(production) == self.production:
+            training = self.training if training is None else dict(training)
+            if dict(stages) == self.stages and dict(production) == self.production and training == self.training:
                 return False
             self.stages = dict(stages)
             self.production = dict(production)
+            self.training = training
             self._snapshot()
             return True
 
@@ -294,7 +314,7 @@ class StoreDB:
         except BaseException:
             self.conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
             raise
-        snap = Snapshot(self, schema, self.checkpoint, self.registry, self.stages, self.production)
+        snap = Snapshot(self, schema, self.checkpoint, self.registry, self.stages, self.production, self.training)
         weakref.finalize(snap, self._dead.append, schema)
         self.current = snap
 
@@ -332,7 +352,7 @@ class StoreDB:
             rows["threshold"].append(v.threshold)
             rows["lineage"].append(json.dumps(v.lineage, default=str))
             rows["per_1k_predictions_usd"].append(v.cost.get("per_1k_predictions_usd"))
-            rows["training_usd"].append(v.cost.get("training_usd"))
+            rows["training_usd"].append(self.training.get((model, version), v.cost.get("training_usd")))
             rows["monthly_budget_usd"].append(v.cost.get("monthly_budget_usd"))
             rows["path"].append(str(v.path))
         table = pa.table({k: pa.array(rows[k], type=t) for k, t in VERSION_FIELDS.items()})
@@ -492,7 +512,9 @@ def open_store(
     ws: Workspace,
     stages: Mapping[tuple[str, str], str] | None = None,
     production: Mapping[str, str | None] | None = None,
+    training: Mapping[tuple[str, str], float | None] | None = None,
 ) -> Snapshot:
     """Open the store of ``ws`` for reading: the snapshot of its committed state, over an
-    in-memory DuckDB with the documented views."""
-    return StoreDB(ws, stages=stages, production=production).current
+    in-memory DuckDB with the documented views (``stages``, ``production`` and ``training``:
+    governance's overlay, ``FleetState``)."""
+    return StoreDB(ws, stages=stages, production=production, training=training).current

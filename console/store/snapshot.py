@@ -125,6 +125,11 @@ class StoreSnapshot(Protocol):
         ``predictions``' columns), computed as cheaply as this store can."""
         ...
 
+    def training_usd(self, model: str, version: str) -> float | None:
+        """The version's training cost in USD: what its retrain hook reported (governance), else
+        its registry entry's ``cost.training_usd``; ``None`` when unknown."""
+        ...
+
 
 PROTOCOL_MEMBERS = frozenset(
     name for name in vars(StoreSnapshot) if not name.startswith("_")

@@ -55,7 +55,7 @@ class Backend:
         self.load_state()
         from console.store.db import open_store
 
-        self.db = open_store(self.ws, stages=self.fleet.stages, production=self.fleet.production)
+        self.db = open_store(self.ws, **self.fleet.overlay())
         self.ingest_problem: str | None = None
         if self.live:
             try:
@@ -88,7 +88,7 @@ class Backend:
             self._journal_sig = sig
             self.load_state()
             if db is not None:
-                db = db.with_fleet(dict(self.fleet.stages), dict(self.fleet.production))
+                db = db.with_fleet(**self.fleet.overlay())
             changed = True
         if db is not None:
             db = db.refresh()
@@ -167,10 +167,8 @@ class Backend:
             if self._query_db is None:
                 from console.analytics.query import open_query_store
 
-                self._query_db = open_query_store(self.ws, stages=dict(self.fleet.stages),
-                                                  production=dict(self.fleet.production))
-            qdb = self._query_db = self._query_db.with_fleet(
-                dict(self.fleet.stages), dict(self.fleet.production)).refresh()
+                self._query_db = open_query_store(self.ws, **self.fleet.overlay())
+            qdb = self._query_db = self._query_db.with_fleet(**self.fleet.overlay()).refresh()
         return stream_query(qdb, sql, timeout=timeout, batch_rows=batch_rows or BATCH_ROWS)
 
     def view_columns(self, views) -> list[tuple[str, str, str]]:

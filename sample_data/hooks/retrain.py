@@ -19,8 +19,11 @@ the decision from ``MLOPS_*`` environment variables, then:
 
 Its training cost is what it measured, never the parent's: the CPU seconds this process used
 (reading, training, evaluating) × ``--usd-per-cpu-hour`` (an argv option of the hook, default
-0.10) / 3600, written as ``cost.training_usd`` of the new version with the seconds in
-``lineage.training_cpu_seconds`` (the serving rate and budget are the parent's: the same service).
+0.10) / 3600, with the seconds in ``lineage.training_cpu_seconds`` (the serving rate and budget
+are the parent's: the same service). It reports the cost to the console by writing the number to
+the file the console names in ``MLOPS_TRAINING_USD_FILE`` (the console journals it as the new
+version's training cost); run without the console, it writes ``cost.training_usd`` in the
+registry entry instead.
 
 It prints one JSON line describing the new version and exits 0; any problem is one line on
 stderr and exit 1 (the console then marks the request failed). Standalone on purpose: it
@@ -452,7 +455,9 @@ def main() -> int:
     cpu = round(time.process_time(), 3)  # everything this retrain did, up to here, as recorded
     doc["lineage"]["training_cpu_seconds"] = cpu
     serving = {k: v for k, v in (parent.get("cost") or {}).items() if k != "training_usd"}
-    doc["cost"] = {**serving, "training_usd": round(cpu / 3600 * rate, 6)}
+    training_usd = round(cpu / 3600 * rate, 6)
+    report = os.environ.get("MLOPS_TRAINING_USD_FILE")
+    doc["cost"] = serving if report else {**serving, "training_usd": training_usd}
     # the model card: what the parent's says of the model carries over; the data is this version's
     for key in ("description", "owner", "intended_use", "out_of_scope", "limitations", "risks",
                 "fairness_considerations", "contact"):
@@ -461,8 +466,13 @@ def main() -> int:
     doc["training_data"] = doc["lineage"]["training_data"] + f" ({doc['lineage']['training_rows']} rows)"
     doc["evaluation_data"] = f"a holdout of {doc['lineage']['holdout_rows']} rows of the same labelled traffic"
     write_atomic(registry / model / f"{new_v}.json", (json.dumps(doc, indent=2) + "\n").encode())
+    if report:  # the console's empty file for this run: never followed through a link
+        fd = os.open(report, os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(f"{training_usd}\n")
     print(json.dumps({"registered": {"model": model, "version": new_v, "metrics": scores,
-                                     "training_rows": doc["lineage"]["training_rows"]}}))
+                                     "training_rows": doc["lineage"]["training_rows"],
+                                     "training_usd": training_usd}}))
     return 0
 
 
