@@ -88,6 +88,10 @@ def test_the_hooks_report_is_the_training_cost(tmp_path, report, usd, source):
     assert "training_usd_error" not in entry
     figure, cost_training, view = shown(ws)
     assert figure == view == usd and cost_training == (usd or None)  # never the parent's 999
+    from console.governance.report import build_report, render
+
+    md = render(build_report(ws, entry["request_id"]), "md")  # the auditor's report names it
+    assert f"training_usd_source={source}" in md and "training_usd=" in md
 
 
 @pytest.mark.parametrize("report, why", [

@@ -22,7 +22,8 @@ from console.store.registry import load_registry
 from console.workspace import Workspace
 
 TRAIL_KEYS = ("comment", "justification", "reason", "detail", "override", "overridden_gates", "evidence_hash",
-              "produced_version", "returncode", "timed_out", "duration_s", "attempt", "review")
+              "produced_version", "training_usd", "training_usd_source", "training_usd_error", "returncode",
+              "timed_out", "duration_s", "attempt", "review")
 
 
 def build_report(ws: Workspace, request_id: str) -> dict[str, Any]:
