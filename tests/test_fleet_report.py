@@ -6,7 +6,9 @@ one-line errors of the command line."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import json
 from collections import Counter
 from html.parser import HTMLParser
@@ -42,6 +44,21 @@ def story_fixture(tmp_path):
     r3 = workflow.request(ws, CAROL, "rollback", "credit", "4", "3am page", break_glass=True, now=at(12)).request
     workflow.decide(ws, ALICE, r3.request_id, "approve", "the page was real", now=at(13))
     return root, (r1.request_id, r2.request_id, r3.request_id)
+
+
+def test_fleet_report_table_and_csv(story, capsys):
+    root, _ = story
+    args = ["report", "--fleet", "--workspace", str(root), "--start", "2026-11-05", "--end", "2026-11-20"]
+    assert main([*args, "--format", "json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert main(args) == 0  # table by default: the sections as text, no Markdown
+    table = capsys.readouterr().out
+    assert table.startswith("Fleet compliance report: ") and "Models and versions\n---" in table
+    assert "| model |" not in table and "## " not in table
+    assert main([*args, "--format", "csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [(r["model"], r["version"], r["stage"]) for r in rows] == \
+        [(m["model"], m["version"], m["stage"]) for m in rep["models"]]
 
 
 def test_fleet_report_json_against_the_journal(story, capsys):

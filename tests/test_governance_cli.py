@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import multiprocessing as mp
 import os
@@ -206,6 +208,12 @@ def test_cli_as_current_user(tmp_path):
     assert md.returncode == 0 and "## Decision trail" in md.stdout and "drift" in md.stdout
     html = run_as(None, root, "report", r["request_id"], "--format", "html")
     assert html.returncode == 0 and html.stdout.startswith("<!DOCTYPE html>") and "<table>" in html.stdout
+    table = run_as(None, root, "report", r["request_id"])  # table by default, as every report
+    assert table.returncode == 0 and table.stdout.startswith(f"{r['request_id']}: retrain credit")
+    assert "Decision trail\n--------------" in table.stdout and "|" not in table.stdout.split("Decision trail")[1]
+    trail = list(csv.DictReader(io.StringIO(run_as(None, root, "report", r["request_id"], "--format", "csv").stdout)))
+    entries = [e for e in journal(root) if e.get("request_id") == r["request_id"]]
+    assert [(int(t["seq"]), t["action"], t["hash"]) for t in trail] == [(e["seq"], e["action"], e["hash"]) for e in entries]
     out = run_as(None, root, "gates", "--model", "credit", "--version", "3", "--format", "json")
     assert out.returncode == 1, out.stderr  # a gate failed: usable in CI
     g = json.loads(out.stdout)

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from console import fsio
-from console.cli.output import emit
+from console.cli.output import emit, render_sections
 from console.errors import UsageError
 from console.governance import engine, workflow
 from console.governance.gates import evidence_hash, failing
@@ -82,7 +82,9 @@ def register(sub, parents) -> None:
                    help="the fleet compliance report: versions, cards, gates, overrides, break-glass, signers")
     p.add_argument("--start", metavar="T", help="--fleet: the period's start (RFC 3339 time or date, inclusive)")
     p.add_argument("--end", metavar="T", help="--fleet: the period's end (exclusive)")
-    p.add_argument("--format", choices=("md", "html", "json"), default="md")
+    p.add_argument("--format", choices=("table", "csv", "json", "md", "html"), default="table",
+                   help="table (default: the sections as text), csv (the decision trail; --fleet: the versions), "
+                        "json, md or html (a document)")
     p.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of stdout")
     p.set_defaults(handler=run_report)
 
@@ -243,9 +245,27 @@ def run_report(ctx) -> int:
     req = engine.get_request(ws, ctx.args.request_id)
     if req.action == "promote" and req.state == "pending":
         workflow.ingest_pass(ws)  # its gates are evaluated now
+    from console.governance import report
+
     data = build_report(ws, ctx.args.request_id)
-    _write_output(ctx.args.output, render(data, ctx.args.format))
+    _write_output(ctx.args.output, _document(data, ctx.args.format, report.title, report.sections,
+                                             report.trail_rows, render))
     return 0
+
+
+def _document(data, fmt: str, title, sections, csv_rows, render) -> str:
+    """A governance report as ``fmt``: its sections as plain text tables (``table``), its main
+    list as CSV (``csv``), else the module's own document (json, md, html)."""
+    import io
+
+    if fmt not in ("table", "csv"):
+        return render(data, fmt)
+    buf = io.StringIO()
+    if fmt == "table":
+        render_sections(title(data), sections(data), buf)
+    else:
+        emit(None, "csv", rows=csv_rows(data), out=buf)
+    return buf.getvalue()
 
 
 def _write_output(path: str | None, text: str) -> None:
@@ -261,12 +281,14 @@ def _write_output(path: str | None, text: str) -> None:
 
 def run_fleet_report(ctx) -> int:
     from console.analytics.windows import parse_range
-    from console.governance.fleet_report import build_fleet_report, render
+    from console.governance import fleet_report
 
     start, end = parse_range(ctx.args.start, ctx.args.end)
     ws = ctx.workspace()
     ctx.registry()  # warns about invalid registry files
-    _write_output(ctx.args.output, render(build_fleet_report(ws, start, end), ctx.args.format))
+    data = fleet_report.build_fleet_report(ws, start, end)
+    _write_output(ctx.args.output, _document(data, ctx.args.format, fleet_report.title, fleet_report.sections,
+                                             lambda d: d["models"], fleet_report.render))
     return 0
 
 

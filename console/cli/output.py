@@ -114,6 +114,20 @@ def render_table(
         out.write("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() + "\n")
 
 
+def render_sections(title: str, sections: Sequence[tuple[str, Sequence[str], Any]], out: TextIO) -> None:
+    """A document of sections — ``(heading, columns, rows or a paragraph)``, as the governance
+    reports build them — as plain text: the title, then each heading and its aligned table."""
+    out.write(title + "\n" + "=" * min(len(title), 100) + "\n")
+    for heading, cols, rows in sections:
+        out.write("\n")
+        if heading:
+            out.write(heading + "\n" + "-" * min(len(heading), 100) + "\n")
+        if isinstance(rows, str):
+            out.write(rows + "\n")
+        else:
+            render_table([dict(zip(cols, row, strict=True)) for row in rows], list(cols), None, out)
+
+
 def _column_cells(column: Any) -> list[str]:
     """The cells of one Arrow column as ``_cell`` would print them (a fast path per type)."""
     import pyarrow as pa

@@ -144,19 +144,23 @@ def build_fleet_report(ws: Workspace, start: dt.datetime | None = None, end: dt.
     }
 
 
+def title(data: dict[str, Any]) -> str:
+    return f"Fleet compliance report: {data['workspace']}"
+
+
 def render(data: dict[str, Any], fmt: str) -> str:
     if fmt == "json":
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-    title = f"Fleet compliance report: {data['workspace']}"
+    title_ = title(data)
     p = data["period"]
     if p["start"] is None and p["end"] is None:
         span = "the whole journal"
     else:
         span = f"from {p['start'] or 'the first entry'} until {p['end'] or 'now'} (end exclusive)"
     if fmt == "html":
-        return html_document(title, [("Period: ", span, f"; generated {data['generated_at']}.")], sections(data))
+        return html_document(title_, [("Period: ", span, f"; generated {data['generated_at']}.")], sections(data))
     literal = _md_literal
-    return markdown_document(literal(title), [literal(f"Period: {span}; generated {data['generated_at']}.")],
+    return markdown_document(literal(title_), [literal(f"Period: {span}; generated {data['generated_at']}.")],
                              sections(data), literal=literal)
 
 

@@ -96,7 +96,7 @@ def _fmt(value: Any) -> str:
 MARK = {"passed": "✓ passed", "failed": "✗ failed", "not_evaluated": "? not evaluated"}
 
 
-def _sections(d: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]] | str]]:
+def sections(d: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]] | str]]:
     """(heading, columns, rows) or (heading, [], paragraph) — shared by md and html."""
     r = d["request"]
     out: list[tuple[str, list[str], list[list[str]] | str]] = []
@@ -133,11 +133,8 @@ def _sections(d: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]] |
         for stream in ("stdout", "stderr"):
             if h.get(stream):
                 out.append((f"Hook {stream}", ["text"], [[line] for line in str(h[stream]).splitlines()[-40:]]))
-    trail = []
-    for e in d["trail"]:
-        details = "; ".join(f"{k}={_fmt(e[k])}" for k in TRAIL_KEYS if k in e and e[k] not in (None, ""))
-        trail.append([str(e.get("seq")), e.get("ts", ""), e.get("actor", ""), e.get("action", ""), details,
-                      str(e.get("hash", ""))[:16]])
+    trail = [[str(t["seq"]), t["ts"] or "", t["actor"] or "", t["action"] or "", t["details"], str(t["hash"] or "")[:16]]
+             for t in trail_rows(d)]
     out.append(("Decision trail", ["seq", "ts", "actor", "action", "details", "hash"], trail))
     j = d["journal"]
     verdict = "verifies" if j["ok"] else f"does NOT verify (first bad seq {j['first_bad_seq']})"
@@ -150,16 +147,24 @@ def _md_cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def _markdown(d: dict[str, Any]) -> str:
+def title(d: dict[str, Any]) -> str:
     r = d["request"]
-    return markdown_document(f"{r['request_id']}: {r['action']} {r['model']} {_fmt(r['version'])} — {r['state']}",
-                             [f"Workspace `{d['workspace']}`."], _sections(d))
+    return f"{r['request_id']}: {r['action']} {r['model']} {_fmt(r['version'])} — {r['state']}"
+
+
+def trail_rows(d: dict[str, Any]) -> list[dict[str, Any]]:
+    """The decision trail, one row per journal entry (``report --format csv``)."""
+    return [{"seq": e.get("seq"), "ts": e.get("ts"), "actor": e.get("actor"), "action": e.get("action"),
+             "details": "; ".join(f"{k}={_fmt(e[k])}" for k in TRAIL_KEYS if k in e and e[k] not in (None, "")),
+             "hash": e.get("hash")} for e in d["trail"]]
+
+
+def _markdown(d: dict[str, Any]) -> str:
+    return markdown_document(title(d), [f"Workspace `{d['workspace']}`."], sections(d))
 
 
 def _html(d: dict[str, Any]) -> str:
-    r = d["request"]
-    return html_document(f"{r['request_id']}: {r['action']} {r['model']} {_fmt(r['version'])} — {r['state']}",
-                         [("Workspace ", d["workspace"], ".")], _sections(d))
+    return html_document(title(d), [("Workspace ", d["workspace"], ".")], sections(d))
 
 
 Sections = list[tuple[str, list[str], list[list[str]] | str]]
