@@ -72,6 +72,21 @@ def test_json_and_table_stream_the_same_rows(ws: Path) -> None:
     assert json.loads(empty.stdout) == []
 
 
+def test_csv_keeps_every_digit_of_a_number(ws: Path) -> None:
+    import csv
+    import io
+
+    sql = "SELECT 1/3 AS third, 1234567.891::DOUBLE AS big, 1e-12::DOUBLE AS tiny, 0.1::FLOAT AS f32"
+    out = subprocess.run([*CONSOLE, "query", sql, "--format", "csv", "--workspace", str(ws)],
+                         capture_output=True, text=True, timeout=120)
+    row = next(csv.DictReader(io.StringIO(out.stdout)))
+    assert out.returncode == 0 and float(row["third"]) == 1 / 3 and float(row["big"]) == 1234567.891
+    assert float(row["tiny"]) == 1e-12 and row["f32"] == repr(float(__import__("numpy").float32(0.1)))
+    table = subprocess.run([*CONSOLE, "query", sql, "--workspace", str(ws)], capture_output=True, text=True,
+                           timeout=120).stdout.splitlines()
+    assert table[2].split()[:2] == ["0.333333", "1.23457e+06"]  # a table is for reading
+
+
 @pytest.mark.parametrize("how", ["flag", "config"])
 def test_a_timed_out_query_is_one_line_and_exit_2(ws: Path, how: str) -> None:
     args = ["--timeout", "1s"] if how == "flag" else []

@@ -71,6 +71,14 @@ def _cell(value: Any) -> str:
     return cell(to_jsonable(value))
 
 
+def _csv_cell(value: Any) -> str:
+    """A CSV value: as in a table, except that a number keeps every digit (the shortest text that
+    reads back as the same float), so an export loses nothing."""
+    if isinstance(value, float) and math.isfinite(value):
+        return repr(value)
+    return _cell(value)
+
+
 def emit(
     result: Any,
     fmt: str,
@@ -92,7 +100,7 @@ def emit(
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(cols)
         for r in flat:
-            writer.writerow([_cell(r.get(c)) for c in cols])
+            writer.writerow([_csv_cell(r.get(c)) for c in cols])
         return
     render_table(flat, cols, title, out)
 
@@ -128,8 +136,9 @@ def render_sections(title: str, sections: Sequence[tuple[str, Sequence[str], Any
             render_table([dict(zip(cols, row, strict=True)) for row in rows], list(cols), None, out)
 
 
-def _column_cells(column: Any) -> list[str]:
-    """The cells of one Arrow column as ``_cell`` would print them (a fast path per type)."""
+def _column_cells(column: Any, csv_out: bool = False) -> list[str]:
+    """The cells of one Arrow column as ``_cell`` would print them (``_csv_cell`` with
+    ``csv_out``; a fast path per type)."""
     import pyarrow as pa
 
     t = column.type
@@ -141,6 +150,8 @@ def _column_cells(column: Any) -> list[str]:
     if pa.types.is_nested(t):
         return ["" if v is None else json.dumps(to_jsonable(v), separators=(",", ":"), ensure_ascii=False)
                 for v in values]
+    if csv_out and pa.types.is_floating(t):
+        return [_csv_cell(v) for v in values]
     return [_cell(v) for v in values]
 
 
@@ -171,7 +182,7 @@ def emit_stream(columns: Sequence[str], batches: Iterable[Any], fmt: str, out: T
         for batch in batches:  # a batch at a time: one write per batch, not per row
             buf = io.StringIO()
             csv.writer(buf, lineterminator="\n").writerows(
-                zip(*(_column_cells(c) for c in batch.columns), strict=True))
+                zip(*(_column_cells(c, csv_out=True) for c in batch.columns), strict=True))
             out.write(buf.getvalue())
             n += batch.num_rows
         return n
