@@ -6,6 +6,7 @@ the same windows; a value that cannot be computed is left out and said so, never
 from __future__ import annotations
 
 import contextlib
+import csv
 import datetime as dt
 import io
 import json
@@ -150,6 +151,24 @@ def test_textfile_is_what_the_cli_reports(sample_ws: Path, tmp_path: Path) -> No
     text = path.read_text()
     assert_matches_cli(sample_ws, samples(text))
     assert_same(samples(cli(sample_ws, "metrics")), samples(text))  # stdout: the same document
+
+
+def test_metrics_as_rows_are_the_same_series(sample_ws: Path) -> None:
+    text = cli(sample_ws, "metrics")
+    got = cli_json(sample_ws, "metrics")
+    assert got and all(set(r) == {"metric", "labels", "value"} for r in got)
+    rows: dict[str, dict[tuple, float]] = {}
+    for r in got:
+        rows.setdefault(r["metric"], {})[tuple(sorted(r["labels"].items()))] = r["value"]
+    assert_same(rows, samples(text))
+    table = list(csv.DictReader(io.StringIO(cli(sample_ws, "metrics", "--format", "csv"))))
+    assert [r["metric"] for r in table] == [r["metric"] for r in got]
+    assert [float(r["value"]) for r in table] == pytest.approx([r["value"] for r in got], rel=1e-6)
+    assert table[0].keys() == {"metric", "labels", "value"}
+    assert cli(sample_ws, "metrics", "--format", "table").splitlines()[0].split() == ["metric", "labels", "value"]
+    err = subprocess.run([*CONSOLE, "metrics", "--format", "csv", "--textfile", "x.prom", "--workspace",
+                          str(sample_ws)], capture_output=True, text=True, timeout=120)
+    assert err.returncode == 2 and "leave out --format" in err.stderr
 
 
 def test_textfile_replaces_a_planted_link_never_writes_through_it(sample_ws: Path, tmp_path: Path) -> None:

@@ -25,6 +25,8 @@ def register(sub, parents) -> None:
                        help="the console's metrics in Prometheus text format (stdout or --textfile)")
     p.add_argument("--textfile", metavar="PATH",
                    help="write them to PATH (replaced atomically) for node_exporter's textfile collector")
+    p.add_argument("--format", choices=("prom", "table", "csv", "json"), default="prom",
+                   help="prom (default: Prometheus text), or one row per series as table, csv or json")
     p.set_defaults(handler=run_metrics)
 
     p = sub.add_parser("serve-metrics", parents=common,
@@ -46,6 +48,19 @@ def _fleet(ctx) -> dict:
     return state.overlay()
 
 
+def series_rows(text: str) -> list[dict]:
+    """The series of a Prometheus text exposition, one ``{"metric", "labels", "value"}`` each
+    (read back with prometheus-client's own parser, so the rows are what Prometheus reads)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return [{"metric": s.name, "labels": dict(sorted(s.labels.items())), "value": s.value}
+            for family in text_string_to_metric_families(text) for s in family.samples]
+
+
+def _labels_text(labels: dict) -> str:
+    return ",".join(f"{k}={v}" for k, v in labels.items())
+
+
 def run_metrics(ctx) -> int:
     """Exit 0 when written; the values that could not be computed are in the output itself
     (``mlops_console_not_evaluated``, ``mlops_console_evaluation_errors``), so cron keeps
@@ -54,6 +69,15 @@ def run_metrics(ctx) -> int:
     from console.cli.analytics_cmds import _open
 
     data = exposition(_open(ctx))
+    fmt = ctx.args.format
+    if fmt != "prom" and ctx.args.textfile is not None:
+        raise UsageError("--textfile writes the Prometheus text format; leave out --format")
+    if fmt != "prom":
+        from console.cli.output import emit
+
+        rows = series_rows(data.decode("utf-8"))
+        emit(rows, fmt, rows=[{**r, "labels": _labels_text(r["labels"])} for r in rows] if fmt != "json" else None)
+        return 0
     if ctx.args.textfile is None:
         sys.stdout.write(data.decode("utf-8"))
         sys.stdout.flush()
