@@ -259,6 +259,14 @@ def test_slices_ops_cost_on_sklearn_data(sk_workspace) -> None:
         sel = t["lab"] & (t["size"] == v)
         assert vals[v]["labelled"] == int(sel.sum())
         assert close(vals[v]["metrics"]["accuracy"], skm.accuracy_score(t["y_live"][sel], t["pred"][sel]))
+    import csv
+    import io
+
+    rows = {r["value"]: r for r in csv.DictReader(io.StringIO(run(ws, "slices", "--model", "cancer", "--format",
+                                                                   "csv").stdout))}
+    for v in ("large", "small"):  # the interval as two number columns, not a list in one cell
+        low, high = vals[v]["accuracy_ci"]
+        assert (float(rows[v]["accuracy_ci_low"]), float(rows[v]["accuracy_ci_high"])) == (low, high)
     d = truth["diabetes"]
     rep = js(ws, "slices", "--model", "diabetes", "--by", "sex")
     a = next(x for x in rep["slices"] if x["value"] == "a")

@@ -235,11 +235,17 @@ def run_estimate(ctx) -> int:
     return 0
 
 
+def _bounds(name: str, ci) -> dict:
+    """A confidence interval as two columns (``<name>_low``, ``<name>_high``; empty when none)."""
+    low, high = ci if isinstance(ci, (list, tuple)) and len(ci) == 2 else (None, None)
+    return {f"{name}_low": low, f"{name}_high": high}
+
+
 def run_slices(ctx) -> int:
     by = [x for item in (ctx.args.by or []) for x in item.split(",") if x] or None
     rep = _report(ctx, "slices_report", by=by)
     rows = [{"feature": s["feature"], "value": s["value"], "rows": s["rows"], "labelled": s["labelled"],
-             **s["metrics"], "ci": s["accuracy_ci"], "p_adj": s["p_adjusted"],
+             **s["metrics"], **_bounds("accuracy_ci", s["accuracy_ci"]), "p_adj": s["p_adjusted"],
              "flagged": "✗ flagged" if s["flagged"] else "✓ ok"} for s in rep["slices"]]
     if ctx.fmt == "csv":
         for r, s in zip(rows, rep["slices"], strict=True):
