@@ -574,7 +574,9 @@ class Explainer:
         masker = shap.maskers.Independent(self._bg, max_samples=len(self._bg))
         algo = "exact" if len(self.features) <= EXACT_MAX_FEATURES else "permutation"
         ex = shap.Explainer(f, masker, algorithm=algo, seed=self.seed)
-        res = ex(E) if algo == "exact" else ex(E, max_evals=max(2 * len(self.features) + 1, 500))
+        # silent: shap's progress bar would write to the terminal (the TUI's own screen)
+        res = (ex(E, silent=True) if algo == "exact"
+               else ex(E, max_evals=max(2 * len(self.features) + 1, 500), silent=True))
         phi = np.asarray(res.values, dtype=float)
         base = np.asarray(res.base_values, dtype=float).reshape(-1)
         return phi, base, self.model.output(X, cls)
