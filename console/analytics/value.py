@@ -13,8 +13,9 @@ Value of one labelled, successful prediction:
 ``expected_value_usd`` extends the labelled rows' mean value to every prediction of the group
 (unlabelled ones are assumed to be like the labelled ones; ``label_coverage`` says how far that
 reaches). Cost = serving (as ``cost`` counts it) + amortised training: each version's training
-cost (``db.training_usd``: its retrain hook's report, else the registry's ``training_usd``) spread evenly over every prediction that version has served in the store, so a
-group carries the share of its own predictions. ``net_usd`` = expected value − cost; ``roi`` =
+cost (``db.training_usd``: its retrain hook's report, else the registry's ``training_usd``)
+spread evenly over every prediction that version has served in the store, so a group carries
+the share of its own predictions. ``net_usd`` = expected value − cost; ``roi`` =
 net / cost; ``usd_per_correct`` = cost / the expected correct predictions (training included).
 A version with no known training cost is listed in ``training_unknown``; a model
 without value settings is listed in ``not_valued`` with the reason — never given a value of 0.

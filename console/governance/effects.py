@@ -250,6 +250,7 @@ def execute(ws: Workspace, ident: Identity, request_id: str, now: dt.datetime | 
     if argv:
         with _training_file(req.action) as report_file:
             env = hook_env(ws, ident, req, to_version)
+            env.pop(TRAINING_FILE_ENV, None)  # only ever the file of this run (a retrain's)
             if report_file is not None:
                 env[TRAINING_FILE_ENV] = str(report_file)
             hook = run_hook(ws, list(argv), env)
