@@ -110,3 +110,19 @@ def test_no_report_leaves_the_registry_entry_as_the_cost(tmp_path):
     ws, entry = retrain(tmp_path, {"stdout": ["done"]})
     assert not {"training_usd", "training_usd_source", "training_usd_error"} & set(entry)
     assert shown(ws) == (999.0, 999.0, 999.0)  # what the hook registered (here: copied, visibly)
+
+
+async def test_the_versions_tab_shows_the_reported_cost(tmp_path):
+    from tests.tui_helpers import make_app, settle
+
+    ws, _ = retrain(tmp_path, {"file": "12.5"})
+    app = make_app(ws.root, ALICE)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        app.open_model("credit")
+        await settle(app, pilot)
+        await pilot.press("6")
+        await settle(app, pilot)
+        text = app.screen.query_one("#versions-lineage").render().plain  # v4, the newest, highlighted
+        assert "training_usd 12.5" in text and "training_usd 999" not in text
+        assert "as its retrain hook reported it" in text

@@ -49,7 +49,9 @@ class VersionsPanel(Panel):
         except Exception as exc:  # noqa: BLE001 - said in the card pane; the versions still show
             text = str(exc).strip()
             cards = {"error": f"{type(exc).__name__}: {text.splitlines()[0] if text else 'failed'}"}
-        return {"versions": versions, "stages": stages, "history": history, "cards": cards}
+        reported = {v.version: backend.fleet.training[(model, v.version)] for v in versions
+                    if (model, v.version) in backend.fleet.training}
+        return {"versions": versions, "stages": stages, "history": history, "cards": cards, "reported": reported}
 
     def show(self, data: Any) -> None:
         self.note(f"{len(data['versions'])} version(s) · {len(data['history'])} journal entries")
@@ -59,6 +61,7 @@ class VersionsPanel(Panel):
             t.add_column(c)
         self.versions = {v.version: v for v in data["versions"]}
         self.cards = data.get("cards") or {}
+        self.reported = data.get("reported") or {}
         for v in reversed(data["versions"]):
             stage = data["stages"].get(v.version) or "—"
             mark = {"production": "● ", "candidate": "◐ ", "staging": "◐ ", "archived": "○ "}.get(stage, "")
@@ -98,8 +101,15 @@ class VersionsPanel(Panel):
                 lines.append(escape(f"{k}: {val}"))
         if v.lineage.get("params"):
             lines.append(escape(f"params: {v.lineage['params']}"))
-        if v.cost:
-            lines.append(escape("cost: " + ", ".join(f"{k} {val}" for k, val in v.cost.items())))
+        cost = dict(v.cost)
+        reported = getattr(self, "reported", {})
+        if version in reported:  # the retrain hook's report (journaled) is the training cost
+            cost["training_usd"] = reported[version]
+        if cost:
+            lines.append(escape("cost: " + ", ".join(f"{k} {'unknown' if val is None else val}"
+                                                     for k, val in cost.items())))
+        if version in reported:
+            lines.append(escape("training_usd: as its retrain hook reported it (journal)"))
         self.query_one("#versions-lineage", Static).update("\n".join(lines))
         self.query_one("#versions-card", VerticalScroll).scroll_home(animate=False)
 
