@@ -291,9 +291,10 @@ def _sample_lake(db, lake: Path) -> Path:
 
 
 def test_spark_profile_command_equals_local_on_the_sample(sample_ws, tmp_path, capsys, spark_session):
-    """The sample workspace's logs as a lake (three models, their registry's reference edges and
-    tasks): ``profile --engine spark`` writes Parquet the console reads, equal to the local
-    engine's table — counts, histograms and sketch buckets exactly (so every quantile too)."""
+    """The sample workspace's predictions as a lake (its JSONL, CSV and Parquet logs as ingested,
+    labels inline; three models with their registry's reference edges and tasks): ``profile
+    --engine spark`` writes Parquet the console reads, equal to the local engine's table —
+    counts, histograms, metric counts and sketch buckets exactly (so every quantile too)."""
     import json
 
     from console.cli import main
