@@ -260,15 +260,6 @@ def spark_session(tmp_path_factory):
     assert proc is None or proc.poll() is not None, "Spark's JVM is still running"
 
 
-def test_spark_profiles_equal_local_profiles(tmp_path, spark_session):
-    from console.profiles import spark
-
-    lake = _lake(tmp_path / "lake")
-    want = local.profile_source(lake)
-    got = spark.profile_spark(lake, spark=spark_session)
-    assert got.equals(want)  # counts, histograms, sketch buckets and fsum sums: exactly
-
-
 def _sample_lake(db, lake: Path) -> Path:
     """The ingested sample's predictions as a lake: one flat Parquet file per model (reserved
     columns, the effective label inline, every feature under its name) — the sample's three logs
@@ -290,21 +281,27 @@ def _sample_lake(db, lake: Path) -> Path:
     return lake
 
 
-def test_spark_profile_command_equals_local_on_the_sample(sample_ws, tmp_path, capsys, spark_session):
-    """The sample workspace's predictions as a lake (its JSONL, CSV and Parquet logs as ingested,
-    labels inline; three models with their registry's reference edges and tasks): ``profile
-    --engine spark`` writes Parquet the console reads, equal to the local engine's table —
-    counts, histograms, metric counts and sketch buckets exactly (so every quantile too)."""
+def test_spark_profiles_equal_local_profiles(sample_ws, tmp_path, capsys, spark_session):
+    """Spark's profiles equal the local engine's — counts, histograms, metric counts, sums and
+    sketch buckets exactly (so every quantile too) — on a seeded lake (two models, two versions,
+    days across files), and through ``profile --engine spark`` on the sample workspace's
+    predictions as a lake (its JSONL, CSV and Parquet logs as ingested, labels inline; three
+    models with their registry's reference edges and tasks), written as Parquet the console
+    reads. One test, so the suite's workers start one JVM between them."""
     import json
 
     from console.cli import main
+    from console.profiles import spark
     from console.store.db import open_store
     from console.store.registry import load_registry
     from console.workspace import load
 
+    lake = _lake(tmp_path / "lake")
+    assert spark.profile_spark(lake, spark=spark_session).equals(local.profile_source(lake))
+
     db = open_store(load(sample_ws))
     try:
-        lake = _sample_lake(db, tmp_path / "lake")
+        lake = _sample_lake(db, tmp_path / "sample-lake")
     finally:
         db.close()
     out = tmp_path / "out"
