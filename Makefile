@@ -9,7 +9,14 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[dev]"
+	@# pyspark (the spark extra, ~490 MB) only where a Java runtime can run it; else the Spark tests skip
+	@if command -v java >/dev/null 2>&1 || { test -n "$$JAVA_HOME" && test -x "$$JAVA_HOME/bin/java"; }; then \
+	  echo '$(BIN)/python -m pip install -q -e ".[dev,spark]"  (a Java runtime is here: the Spark tests run)'; \
+	  $(BIN)/python -m pip install -q -e ".[dev,spark]"; \
+	else \
+	  echo '$(BIN)/python -m pip install -q -e ".[dev]"  (no Java runtime: the Spark tests will skip)'; \
+	  $(BIN)/python -m pip install -q -e ".[dev]"; \
+	fi
 	@touch $(STAMP)
 
 ## demo: open the console on a fresh, writable copy of the bundled sample workspace

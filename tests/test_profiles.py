@@ -2,7 +2,9 @@
 counts and histograms exactly (numpy, scikit-learn), DDSketch quantiles within ALPHA of
 numpy's, merged days equal to the whole window, binned drift from merged histograms equal to
 the drift statistics on the raw values' bins, the store engine against DuckDB on the sample,
-and the Spark engine equal to the local one (skipped with the reason when it cannot run)."""
+and the Spark engine equal to the local one on a seeded lake and on the sample's predictions
+(one local[2] SparkSession for the module, its JVM ended at the end; skipped with the reason
+when Spark cannot run)."""
 
 from __future__ import annotations
 
@@ -233,16 +235,87 @@ def test_store_profiles_match_duckdb_and_are_incremental(sample_ws):
         db.close()
 
 
-def test_spark_profiles_equal_local_profiles(tmp_path):
+# Spark's scratch files in the test's temporary folder (none in the checkout or $HOME), and a JVM
+# that starts fast (C1 only, serial GC, no perf-data file in /tmp) for jobs of a few seconds.
+def _spark_test_conf(scratch: Path) -> dict[str, str]:
+    return {"spark.local.dir": str(scratch), "spark.sql.warehouse.dir": str(scratch / "warehouse"),
+            "spark.sql.shuffle.partitions": "2",
+            "spark.driver.extraJavaOptions": f"-Djava.io.tmpdir={scratch} -Dderby.system.home={scratch} "
+                                             "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:-UsePerfData"}
+
+
+@pytest.fixture(scope="module")
+def spark_session(tmp_path_factory):
+    """One local[2] SparkSession for this module's Spark tests, its JVM ended afterwards; a skip
+    with the reason where Spark cannot run (no pyspark, no Java runtime)."""
     from console.profiles import spark
 
     why = spark.missing_requirement()
     if why is not None:
         pytest.skip(f"Spark engine cannot run here: {why}")
+    session = spark.session("local[2]", conf=_spark_test_conf(tmp_path_factory.mktemp("spark")))
+    yield session
+    proc = getattr(session.sparkContext._gateway, "proc", None)
+    spark.shutdown(session)
+    assert proc is None or proc.poll() is not None, "Spark's JVM is still running"
+
+
+def _sample_lake(db, lake: Path) -> Path:
+    """The ingested sample's predictions as a lake: one flat Parquet file per model (reserved
+    columns, the effective label inline, every feature under its name) — the sample's three logs
+    formats (JSONL, CSV, Parquet) after the ingester's parsing."""
+    from console.store.sql import ident
+
+    cur = db.cursor()
+    lake.mkdir(parents=True)
+    base = ("ts", "model", "version", "request_id", "prediction", "score", "label", "latency_ms", "status",
+            "error", "cost_usd")
+    for (model,) in cur.execute("SELECT DISTINCT model FROM predictions ORDER BY 1").fetchall():
+        feats: dict[str, str] = {}
+        for (v,) in cur.execute("SELECT DISTINCT version FROM predictions WHERE model = ? ORDER BY 1", [model]).fetchall():
+            feats.update({name: col for name, col, _ in model_features(db, model, v) if name not in feats})
+        cols = [ident(c) for c in base] + [f"{ident(c)} AS {ident(n)}" for n, c in sorted(feats.items())]
+        t = local._arrow(cur.execute(f"SELECT {', '.join(cols)} FROM predictions_labelled WHERE model = ? "
+                                     "ORDER BY ts, request_id", [model]))
+        pq.write_table(t, lake / f"{model}.parquet")
+    return lake
+
+
+def test_spark_profiles_equal_local_profiles(sample_ws, tmp_path, capsys, spark_session):
+    """Spark's profiles equal the local engine's — counts, histograms, metric counts, sums and
+    sketch buckets exactly (so every quantile too) — on a seeded lake (two models, two versions,
+    days across files), and through ``profile --engine spark`` on the sample workspace's
+    predictions as a lake (its JSONL, CSV and Parquet logs as ingested, labels inline; three
+    models with their registry's reference edges and tasks), written as Parquet the console
+    reads. One test, so the suite's workers start one JVM between them."""
+    import json
+
+    from console.cli import main
+    from console.profiles import spark
+    from console.store.db import open_store
+    from console.store.registry import load_registry
+    from console.workspace import load
+
     lake = _lake(tmp_path / "lake")
-    want = local.profile_source(lake)
-    got = spark.profile_spark(lake, master="local[2]")
-    assert got.equals(want)  # counts, histograms, sketch buckets and fsum sums: exactly
+    assert spark.profile_spark(lake, spark=spark_session).equals(local.profile_source(lake))
+
+    db = open_store(load(sample_ws))
+    try:
+        lake = _sample_lake(db, tmp_path / "sample-lake")
+    finally:
+        db.close()
+    out = tmp_path / "out"
+    assert main(["--workspace", str(sample_ws), "profile", "--engine", "spark", "--source", str(lake),
+                 "--out", str(out), "--format", "json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    got = local.read_profiles(out)
+    assert rep["engine"] == "spark" and rep["profile_rows"] == got.num_rows
+    w = load(sample_ws)
+    want = local.profile_source(lake, load_registry(w.registry, w.root))
+    assert set(want["model"].to_pylist()) == {"credit-risk", "delivery-eta", "ticket-router"}
+    for stat in ("hist", "sketch", "metric", "category"):  # reference edges, quantiles, labels, categories
+        assert want.filter(pc.equal(want["stat"], stat)).num_rows, stat
+    assert got.equals(want)
 
 
 def test_profile_command_errors_are_one_line(tmp_path, capsys):

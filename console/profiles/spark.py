@@ -9,8 +9,15 @@ with ``applyInPandas``. The computation per group is the local engine's own code
 engines give equal tables (counts, histograms, sketch buckets and ``fsum`` sums exactly). A
 group must fit in one executor's memory (one model-version's day).
 
+On a cluster (``master`` a cluster URL): the driver lists the lake and reads its Parquet
+schemas, and the executors read the same paths, so the lake must be at one path for all of
+them (a shared filesystem); each executor's Python imports ``console.profiles.core``, so it
+needs ``mlops-console[spark]`` installed. Only the profile rows (a few hundred per group) come
+back to the driver, which writes them as the console's Parquet (``local.write_table``).
+
 Needs the ``spark`` extra (``pip install 'mlops-console[spark]'``: pyspark and pandas) and a
 Java runtime (``java`` on the PATH or ``JAVA_HOME``); each missing piece is one line.
+``shutdown`` stops a session and ends its JVM (PySpark otherwise keeps it until the process exits).
 """
 
 from __future__ import annotations
@@ -51,20 +58,46 @@ def missing_requirement() -> str | None:
     return None
 
 
-def session(master: str = "local[2]"):
-    """A SparkSession in UTC whose Python workers are this interpreter."""
+def session(master: str = "local[2]", conf: dict[str, str] | None = None):
+    """A SparkSession in UTC whose Python workers are this interpreter (``conf``: more settings,
+    e.g. where a test keeps Spark's scratch files)."""
     why = missing_requirement()
     if why is not None:
         raise UsageError(why)
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     from pyspark.sql import SparkSession
 
-    return (SparkSession.builder.master(master).appName("mlops-console-profile")
-            .config("spark.sql.session.timeZone", "UTC")
-            .config("spark.ui.enabled", "false")
-            .config("spark.ui.showConsoleProgress", "false")
-            .config("spark.sql.shuffle.partitions", "4")
-            .getOrCreate())
+    builder = (SparkSession.builder.master(master).appName("mlops-console-profile")
+               .config("spark.sql.session.timeZone", "UTC")
+               .config("spark.ui.enabled", "false")
+               .config("spark.ui.showConsoleProgress", "false")
+               .config("spark.sql.shuffle.partitions", "4"))
+    for key, value in (conf or {}).items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()
+
+
+def shutdown(spark) -> None:
+    """Stop the session and end its JVM (PySpark keeps the JVM for the life of the process
+    otherwise; it exits when its standard input closes)."""
+    from pyspark import SparkContext
+
+    spark.stop()
+    gateway = SparkContext._gateway
+    if gateway is None:
+        return
+    proc = getattr(gateway, "proc", None)
+    gateway.shutdown()
+    SparkContext._gateway = None
+    SparkContext._jvm = None
+    if proc is not None:
+        if proc.stdin is not None:
+            proc.stdin.close()
+        try:
+            proc.wait(timeout=60)
+        except Exception:  # noqa: BLE001 - a JVM that will not go is ended
+            proc.kill()
+            proc.wait()
 
 
 def profile_spark(source: Path, registry: Any = None, master: str = "local[2]", model: str | None = None,

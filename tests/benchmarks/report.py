@@ -67,6 +67,8 @@ def markdown(res: dict[str, Any]) -> str:
         lines += _tui(s["tui"])
     if "explain" in s:
         lines += _explain(s["explain"])
+    if "spark" in s:
+        lines += _spark(s["spark"])
     lines += [
         "",
         "## Reproduce",
@@ -274,6 +276,27 @@ def _explain(x: dict[str, Any]) -> list[str]:
             f"| {x['rows']:,} | {x['method']} | {fmt_spread(x['cold_s'])} | {fmt_spread(x['warm_s'])} | "
             f"{x['one_request_ms']:.0f} ms | {x['max_additivity_error']:.1e} | {x['max_rss_mb']:.0f} MiB |",
             "", f"{x['what']}."]
+
+
+def _spark(x: dict[str, Any]) -> list[str]:
+    if x.get("skipped"):
+        return ["", "## Daily profiles: Spark beside the local engine", "", f"Not measured: {x['skipped']}."]
+    q = x["equal"]
+    verdict = ("identical tables (every count, histogram bin, sketch bucket and sum)" if q["identical"] else
+               f"counts and histograms {'equal' if q['exact_rows_equal'] else 'NOT equal'}; sketch buckets "
+               f"{'equal' if q['sketch_rows_equal'] else 'differ'}, quantiles within the bound: "
+               f"{q['sketch_quantiles_within_bound']} (worst relative gap {q['max_sketch_quantile_rel_diff']:.2g})")
+    out = ["", "## Daily profiles: Spark beside the local engine", "",
+           f"The big workspace's prediction logs ({x['lake_files']} Parquet files, {x['lake_mib']:.0f} MiB, "
+           f"{x.get('rows', 0):,} predictions, {x['model_days']} model-days) profiled as a lake. "
+           f"PySpark {x['pyspark']}, {x['java']}.", "",
+           "| engine | command | wall | peak RSS (process tree) |", "|---|---|---|---|"]
+    for name, label in (("local", "local (DuckDB)"), ("spark", f"Spark {x['master']}")):
+        e = x["engines"][name]
+        out.append(f"| {label} | `{e['command']}` | {fmt_spread(e['wall_s'])} | "
+                   f"{_mib(e['tree_peak_rss_mb'])} |")
+    out += ["", f"Spark / local wall: {x['spark_over_local']:.1f}×. Result: {verdict}. {x['what'][:1].upper() + x['what'][1:]}."]
+    return out
 
 
 def readme_section(res: dict[str, Any]) -> str:

@@ -27,6 +27,7 @@ from typing import Any
 from tests.benchmarks import report
 from tests.benchmarks.common import (
     REPO,
+    fmt_s,
     loadavg,
     log,
     machine_info,
@@ -43,7 +44,7 @@ from tests.benchmarks.data import (
     source_bytes,
 )
 
-SECTIONS = ("ingest", "badlines", "drift", "windows", "reports", "tui", "explain")
+SECTIONS = ("ingest", "badlines", "drift", "windows", "reports", "tui", "explain", "spark")
 PY = sys.executable
 DRIFT_MODEL = "bench-binary"
 OTHER_MODEL = "bench-regression"  # not highlighted in the fleet while it loads
@@ -431,6 +432,22 @@ def bench_explain(reps: int) -> dict[str, Any]:
                     "on every row"}
 
 
+def bench_spark(big: Path, reps: int) -> dict[str, Any]:
+    """Issue 17's figure: the big workspace's prediction logs profiled as a lake by the local
+    engine and by Spark ``local[2]`` (``bench_spark``: whole processes, summed RSS of each
+    process tree), and the two tables compared (exact outside the sketch, sketches within bound)."""
+    from console.profiles.spark import missing_requirement
+    from tests.benchmarks import bench_spark as bs
+
+    why = missing_requirement()
+    if why is not None:
+        log(f"spark: not measured: {why}")
+        return {"skipped": why}
+    doc = bs.bench(big, reps=reps, master="local[2]", timeout=5400)
+    doc["rows"] = json.loads((big / "meta.json").read_text())["rows"]
+    return doc
+
+
 def sample_workspace(out: Path) -> Path:
     """A copy of the bundled sample workspace (issue 6's first-paint target), ingested once."""
     ws = out / "data" / "sample"
@@ -550,6 +567,17 @@ def verdicts(res: dict[str, Any]) -> list[dict[str, Any]]:
             f"{ex['warm_s']['median']:.2f} s warm", ex["cold_s"]["max"] < T["explain_1000_s"], "16")
     else:
         add(ex_target, "–", None, "16")
+    sp = s.get("spark") or {}
+    sp_target = f"daily profiles of the {size} store: Spark local[2] beside the local engine, equal tables"
+    if sp.get("engines"):
+        e, q = sp["engines"], sp["equal"]
+        same = q["exact_rows_equal"] and q["sketch_quantiles_within_bound"]
+        add(sp_target, f"local {fmt_s(e['local']['wall_s']['median'])}, {e['local']['tree_peak_rss_mb']['median']:.0f} MiB; "
+            f"Spark {fmt_s(e['spark']['wall_s']['median'])}, {e['spark']['tree_peak_rss_mb']['median']:.0f} MiB; "
+            + ("identical" if q["identical"] else "equal within the sketch bound" if same else "NOT equal"),
+            same, "17")
+    else:
+        add(sp_target, sp.get("skipped", "–"), None, "17")
     if (res.get("total_seconds") is not None and not res.get("quick")
             and set(res["parameters"].get("sections") or SECTIONS) == set(SECTIONS)):  # not for --only
         gen = sum((res.get("data") or {}).get(k, {}).get("generated_seconds") or 0 for k in ("small", "big")
@@ -591,6 +619,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--launch-timeout", type=float, default=60.0, help="TUI: give up waiting for the fleet after S")
     p.add_argument("--panel-timeout", type=float, default=30.0, help="TUI: give up on one panel switch after S")
     p.add_argument("--panel-rounds", type=int, default=2, help="TUI: rounds of the six tab keys (default 2)")
+    p.add_argument("--spark-reps", type=int, default=1,
+                   help="runs of each engine in the spark section (default 1: Spark takes minutes on 10M)")
     p.add_argument("--no-publish", action="store_true", help="do not write docs/benchmarks.*")
     p.add_argument("--render", metavar="JSON",
                    help="only re-render the markdown (and, unless --no-publish, docs/ and the README) from a "
@@ -649,8 +679,9 @@ def main(argv: list[str] | None = None) -> int:
     small_root, small_meta = (ensure_workspace(out, small_rows, "both", a.seed, regen=a.regen)
                               if "ingest" in only else (None, None))
     big, big_meta, big_ingest = None, None, {}
-    if set(only) - {"badlines", "explain"}:  # every other section reads the big store
+    if set(only) - {"badlines", "explain"}:  # every other section reads the big workspace
         big, big_meta = ensure_workspace(out, rows, "parquet", a.seed, regen=a.regen)
+    if set(only) - {"badlines", "explain", "spark"}:  # … and its ingested store
         big_ingest = ensure_ingested(big, again=a.reingest)
     res["data"] = {"small": small_meta, "big": big_meta, "big_ingest": big_ingest,
                    "seconds": round(time.perf_counter() - t, 1)}
@@ -662,6 +693,7 @@ def main(argv: list[str] | None = None) -> int:
     sample = sample_workspace(out) if "tui" in only else None
     section("tui", bench_tui, big, sample, a.reps, a.launch_timeout, a.panel_rounds, a.panel_timeout)
     section("explain", bench_explain, a.reps)
+    section("spark", bench_spark, big, a.spark_reps)
     res["budget_cuts"] = BUDGET.cut
     res["total_seconds"] = round(time.perf_counter() - started, 1)
     res["targets"] = verdicts(res)
