@@ -339,3 +339,29 @@ def test_an_adopted_file_rewritten_as_not_well_formed_is_withdrawn_and_read_the_
     assert sorted(Path(p).name for p in cp.adopted) == ["b.parquet"]
     sql = "SELECT * EXCLUDE (source, batch) FROM predictions ORDER BY model, version, request_id"
     assert query(adopted, sql) == query(rewritten, sql)
+
+
+def test_duckdb_and_polars_spell_floats_alike_inside_the_band_adoption_trusts() -> None:
+    """``adopted.SPELLED_ALIKE``: inside it a float column's values are not compared one by one
+    when a file is adopted, so DuckDB's text (``number_text``) must be polars' for every value
+    there — seeded values across every decade of the band, both signs, round and long ones."""
+    import duckdb
+    import polars as pl
+
+    from console.ingest.normalize import canonical_number_text
+    from console.store.adopted import SPELLED_ALIKE, number_text, spelled_alike_sql
+
+    rng = np.random.default_rng(11)
+    lo, hi = SPELLED_ALIKE
+    n = 400_000
+    x = 10.0 ** rng.uniform(np.log10(lo), np.log10(hi), n) * rng.choice([-1.0, 1.0], n)
+    x[: n // 4] = np.round(x[: n // 4], 3)
+    x = np.concatenate([x, [lo, -lo, np.nextafter(hi, 0), 0.1, 0.2 + 0.1, 1 / 3, 123456789.123]])
+    con = duckdb.connect()
+    con.register("t", pa.table({"x": x}))
+    got = con.sql(f"SELECT x, {number_text('x')} AS t, {spelled_alike_sql('x')} AS ok FROM t").pl()
+    assert got["ok"].all()
+    ours = got.select(canonical_number_text(pl.col("x"))).to_series()
+    assert (ours == got["t"]).all()
+    # just outside it they do differ: the band is not wider than it may be
+    assert con.sql(f"SELECT {number_text('0.00005::DOUBLE')}").fetchall() == [("5e-05",)]

@@ -46,7 +46,17 @@ from console.ingest.normalize import (
     canonical_number_text,
 )
 from console.ingest.tagging import T_NUM, T_STR
-from console.store.adopted import FLOAT, INT, STR, TS_NAIVE, TS_UTC, Adoption, number_text
+from console.store.adopted import (
+    FLOAT,
+    INT,
+    STR,
+    TS_NAIVE,
+    TS_UTC,
+    Adoption,
+    number_text,
+    spelled_alike_sql,
+    utc_naive,
+)
 from console.store.keys import KeySet, key_expr
 from console.store.schema import KEY_COLUMN, RESERVED_PREDICTION_FIELDS
 from console.store.sql import ident, literal
@@ -181,7 +191,12 @@ def reason_sql(p: Plan, ts_max: dt.datetime | None) -> str:
             return "true"
         return f"({c(name)} IS NULL OR {c(name)} = '')" if f[name] == STR else f"{c(name)} IS NULL"
 
-    ts = f"timezone('UTC', {c('ts')})" if f["ts"] == TS_UTC else f"{c('ts')}::TIMESTAMP"
+    # a zoned ``ts`` is compared as it is (a conversion per record costs more than the rest of
+    # the rules); the naive UTC time (``adopted.utc_naive``) only for the future check
+    utc = f["ts"] == TS_UTC
+    ts = f"{c('ts')}::TIMESTAMP" if not utc else c("ts")
+    lo, hi = ("TIMESTAMPTZ '1900-01-01 00:00:00+00'", "TIMESTAMPTZ '2300-01-01 00:00:00+00'") if utc else (
+        "TIMESTAMP '1900-01-01'", "TIMESTAMP '2300-01-01'")
     when = [
         (missing("ts"), "missing required field 'ts'"),
         (missing("model"), "missing required field 'model'"),
@@ -197,9 +212,9 @@ def reason_sql(p: Plan, ts_max: dt.datetime | None) -> str:
     when.append((f"{missing('prediction')} AND {status} <> 'error'", "missing required field 'prediction'"))
     if f.get("prediction") == FLOAT:
         when.append((f"NOT isfinite({c('prediction')})", "'prediction' must be a number or a string"))
-    when.append((f"{ts} < TIMESTAMP '1900-01-01' OR {ts} >= TIMESTAMP '2300-01-01'", "unreadable 'ts'"))
+    when.append((f"{ts} < {lo} OR {ts} >= {hi}", "unreadable 'ts'"))
     if ts_max is not None:
-        when.append((f"{ts} > {literal(ts_max)}", IN_THE_FUTURE))
+        when.append((f"{utc_naive(c('ts')) if utc else ts} > {literal(ts_max)}", IN_THE_FUTURE))
     if has("score"):
         when.append((f"{c('score')} IS NOT NULL AND NOT ({c('score')} >= 0 AND {c('score')} <= 1)",
                      "'score' outside [0, 1]"))
@@ -225,7 +240,9 @@ def check_group(paths: list[str], rows: list[int], p: Plan, ts_max: dt.datetime 
     # (an integer column needs no check below 9.2e18: both print its digits)
     texts = [n for n in ("prediction", "label") if p.fields.get(n) == FLOAT]
     ints = [n for n in ("prediction", "label") if p.fields.get(n) == INT]
-    spelled = [f"{ident(n)}::DOUBLE AS {ident('_x_' + n)}, {number_text(ident(n))} AS {ident('_t_' + n)}"
+    # (only values outside the band where both spell alike: ``adopted.SPELLED_ALIKE``)
+    spelled = [f"CASE WHEN NOT {spelled_alike_sql(ident(n))} THEN {ident(n)}::DOUBLE END AS {ident('_x_' + n)}, "
+               f"CASE WHEN NOT {spelled_alike_sql(ident(n))} THEN {number_text(ident(n))} END AS {ident('_t_' + n)}"
                for n in texts] + [f"abs({ident(n)}::DOUBLE) >= 9.2e18 AS {ident('_big_' + n)}" for n in ints]
     select = ", ".join([*(ident(c) for c in ("model", "version", "request_id")), *spelled])
     con = duckdb.connect(":memory:")
@@ -257,9 +274,9 @@ def check_group(paths: list[str], rows: list[int], p: Plan, ts_max: dt.datetime 
     for name in texts:
         spelling = pl.from_arrow(tbl.select([f"_x_{name}", f"_t_{name}"]))
         assert isinstance(spelling, pl.DataFrame)
+        spelling = spelling.filter(pl.Series(~bad_mask) & pl.col(f"_x_{name}").is_not_null())
         ours = spelling.select(canonical_number_text(pl.col(f"_x_{name}"))).to_series()
-        if not ours.filter(pl.Series(~bad_mask)).equals(spelling[f"_t_{name}"].filter(pl.Series(~bad_mask)),
-                                                         check_names=False, check_dtypes=False):
+        if not ours.equals(spelling[f"_t_{name}"], check_names=False, check_dtypes=False):
             text = f"{name!r}: numbers whose text the store spells differently"
             why = dict.fromkeys(range(len(names)), text)  # (a value of which file: not worth knowing)
     out: dict[str, Checked] = {}
