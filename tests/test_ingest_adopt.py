@@ -17,8 +17,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from console.ingest.adopt import plan
+from console.ingest.engine import Ingester
 from console.store.checkpoint import read_checkpoint
 from console.store.layout import StoreLayout
+from console.workspace import load_dir
 from tests.conftest import write_workspace
 from tests.test_ingest_formats import ingest, query
 
@@ -365,3 +367,45 @@ def test_duckdb_and_polars_spell_floats_alike_inside_the_band_adoption_trusts() 
     assert (ours == got["t"]).all()
     # just outside it they do differ: the band is not wider than it may be
     assert con.sql(f"SELECT {number_text('0.00005::DOUBLE')}").fetchall() == [("5e-05",)]
+
+
+def test_a_changed_file_read_again_lists_its_quarantined_records_once(tmp_path: Path) -> None:
+    adopted, rewritten = two_workspaces(tmp_path)
+    ingest(adopted)
+    # b.parquet grows (appended rows: the file changes, its old rows are read again)
+    grown = pa.concat_tables([table(2, 2000, start=2500, prediction="str", tz=False),
+                              table(4, 500, start=7000, prediction="str", tz=False)])
+    for ws in (adopted, rewritten):
+        pq.write_table(grown, ws / "logs" / "b.parquet")
+    ingest(adopted)
+    ingest(rewritten)
+    base = "regexp_replace(source, '.*/', '') AS source"
+    sql = f"SELECT kind, {base}, line, reason, raw FROM quarantine ORDER BY ALL"
+    got = query(adopted, sql)
+    assert got == query(rewritten, sql) and len(got) == len(set(got)) > 0
+    status = ("SELECT regexp_replace(source, '.*/', ''), sum(rows), sum(quarantined), sum(duplicates) "
+              "FROM ingest_status WHERE kind = 'predictions' GROUP BY ALL ORDER BY ALL")
+    assert query(adopted, status) == query(rewritten, status)
+
+
+def test_a_deleted_adopted_file_leaves_the_store_and_says_so(tmp_path: Path) -> None:
+    adopted = write_workspace(tmp_path / "adopt", ADOPT)
+    write_sources(adopted)
+    ingest(adopted)
+    kept = query(adopted, "SELECT count(*) FROM predictions WHERE source LIKE '%/b.parquet'")[0][0]
+    quarantined = query(adopted, "SELECT count(*) FROM quarantine WHERE source LIKE '%/b.parquet'")[0][0]
+    assert kept > 0 and quarantined > 0
+    saved = (adopted / "logs" / "b.parquet").read_bytes()
+    (adopted / "logs" / "b.parquet").unlink()
+    result = Ingester(load_dir(adopted), sync=False).run_once(wait=5)
+    assert result.errors == [f"{adopted / 'logs' / 'b.parquet'}: adopted file gone: {kept} records no longer readable"]
+    assert query(adopted, "SELECT count(*) FROM predictions WHERE source LIKE '%/b.parquet'") == [(0,)]
+    # what was rejected stays on record; the status row says where the records went
+    assert query(adopted, "SELECT count(*) FROM quarantine WHERE source LIKE '%/b.parquet'") == [(quarantined,)]
+    assert query(adopted, "SELECT rows, last_error FROM ingest_status WHERE source LIKE '%/b.parquet'") == [
+        (0, f"adopted file gone: {kept} records no longer readable")]
+    # its keys left the key set: the same records in another file are stored, not duplicates
+    (adopted / "logs" / "b2.parquet").write_bytes(saved)
+    assert ingest(adopted)["predictions"] == kept
+    rows = query(adopted, "SELECT count(*), count(DISTINCT (model, version, request_id)) FROM predictions")
+    assert rows[0][0] == rows[0][1]

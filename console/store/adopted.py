@@ -163,6 +163,17 @@ def adopted_relations(root: str, adopted: dict[str, Adoption], cols: list[tuple[
     return out
 
 
+def superseded_quarantine(select: str, withdrawn: dict[str, list[int]]) -> str:
+    """``select`` (quarantine rows: ``source``, ``batch``) without the rows of withdrawn
+    adoptions whose files were read again (``checkpoint.withdrawn``): each quarantined record
+    is listed once, by its latest read."""
+    if not withdrawn:
+        return select
+    pairs = ", ".join(f"({literal(path)}, {int(b)})" for path, bs in sorted(withdrawn.items()) for b in sorted(set(bs)))
+    return (f"SELECT q.* FROM ({select}) q ANTI JOIN (VALUES {pairs}) w(source, batch) "
+            "ON q.source = w.source AND q.batch = w.batch")
+
+
 def adopted_models(adopted: dict[str, Adoption]) -> set[str]:
     return {m for a in adopted.values() for m in a.models}
 
