@@ -409,3 +409,51 @@ def test_a_deleted_adopted_file_leaves_the_store_and_says_so(tmp_path: Path) -> 
     assert ingest(adopted)["predictions"] == kept
     rows = query(adopted, "SELECT count(*), count(DISTINCT (model, version, request_id)) FROM predictions")
     assert rows[0][0] == rows[0][1]
+
+
+def test_rules_left_out_by_the_footers_statistics_still_catch_a_lone_bad_record(tmp_path: Path) -> None:
+    """``reason_sql`` leaves out a rule the statistics show no record breaks: a file of clean
+    records with one record breaking one rule (each file read in a pass of its own, so its
+    statistics alone decide) is quarantined exactly as when rewritten."""
+    adopted, rewritten = two_workspaces(tmp_path)
+    for ws in (adopted, rewritten):
+        for p in (ws / "logs").iterdir():
+            p.unlink()
+    rng = np.random.default_rng(5)
+
+    def clean(start: int, n: int = 200) -> dict:
+        ids = np.arange(start, start + n)
+        return {"ts": pa.array(1_762_000_000_000 + ids * 1000, type=pa.timestamp("ms", tz="UTC")),
+                "model": pa.array(["m1"] * n), "version": pa.array(["1"] * n),
+                "request_id": pa.array([f"r{i}" for i in ids]),
+                "prediction": pa.array(rng.normal(10, 3, n).round(2)), "score": pa.array(rng.random(n)),
+                "latency_ms": pa.array(rng.gamma(2.0, 20.0, n)), "status": pa.array(["ok"] * n),
+                "income": pa.array(rng.normal(50_000, 9_000, n))}
+
+    def bad(cols: dict, name: str, value, type_=None) -> dict:
+        vals = cols[name].to_pylist()
+        vals[7] = value
+        return {**cols, name: pa.array(vals, type=type_ or cols[name].type)}
+
+    cases = [("ts", None), ("ts", -2_500_000_000_000), ("ts", 4_102_444_800_000 + 10**9), ("model", None),
+             ("model", ""), ("model", "m\x01"), ("model", "m" * 81), ("version", ""), ("request_id", None),
+             ("prediction", None), ("prediction", float("nan")), ("score", 1.5), ("score", float("nan")),
+             ("score", -0.5), ("latency_ms", -1.0), ("latency_ms", float("inf")), ("status", "weird")]
+    for i, (name, value) in enumerate(cases):
+        cols = clean(10_000 * (i + 1))
+        if name == "ts" and value is not None:
+            ms = cols["ts"].cast(pa.int64()).to_pylist()
+            ms[7] = value
+            cols["ts"] = pa.array(ms, type=pa.int64()).cast(pa.timestamp("ms", tz="UTC"))
+        else:
+            cols = bad(cols, name, value)
+        for ws in (adopted, rewritten):
+            pq.write_table(pa.table(cols), ws / "logs" / f"c{i:02d}.parquet")
+        assert ingest(adopted) == ingest(rewritten), (name, value)
+        got = query(adopted, "SELECT reason FROM quarantine WHERE kind = 'predictions' ORDER BY batch DESC LIMIT 1")
+        assert got == query(rewritten, "SELECT reason FROM quarantine WHERE kind = 'predictions' "
+                                       "ORDER BY batch DESC LIMIT 1"), (name, value)
+        assert ingest(adopted)["quarantined"] == 0
+    cp = read_checkpoint(StoreLayout(adopted / ".console").checkpoint_path)
+    assert len(cp.adopted) == len(cases)
+    same_everywhere(adopted, rewritten)
