@@ -136,26 +136,32 @@ def adopted_select(group: list[tuple[str, Adoption]], cols: list[tuple[str, str]
         exprs[store_col.lower()] = feature_expr(src, how)
     exprs["source"] = "s.filename"
     exprs["line"] = "s.file_row_number + 1"
-    exprs["batch"] = "b.batch"
+    batches = {int(a.batch) for _, a in group}
+    one = len(batches) == 1  # (as ``adopted_relations`` makes them: no join to find the batch)
+    batch = str(batches.pop()) if one else "b.batch"
+    exprs["batch"] = batch
     select = ", ".join(f"({exprs.get(n, exprs.get(n.lower(), 'NULL'))})::{t} AS {ident(n)}" for n, t in cols)
     files = "[" + ", ".join(literal(p) for p, _ in group) + "]"
-    batches = ", ".join(f"({literal(p)}, {int(a.batch)})" for p, a in group)
-    sql = (f"SELECT {select} FROM read_parquet({files}, filename=true, file_row_number=true) s "
-           f"JOIN (VALUES {batches}) b(f, batch) ON b.f = s.filename")
+    sql = f"SELECT {select} FROM read_parquet({files}, filename=true, file_row_number=true) s"
+    if not one:
+        values = ", ".join(f"({literal(p)}, {int(a.batch)})" for p, a in group)
+        sql += f" JOIN (VALUES {values}) b(f, batch) ON b.f = s.filename"
     if excluded:
         ex = "[" + ", ".join(literal(p) for p in excluded) + "]"
         sql += (f" ANTI JOIN read_parquet({ex}) x ON x.source = s.filename "
-                "AND x._row = s.file_row_number AND x.batch = b.batch")
+                f"AND x._row = s.file_row_number AND x.batch = {batch}")
     return sql
 
 
 def adopted_relations(root: str, adopted: dict[str, Adoption], cols: list[tuple[str, str]]) -> list[str]:
-    """SELECTs (one per column layout) of the rows of the adopted files that still exist."""
-    groups: dict[str, list[tuple[str, Adoption]]] = {}
+    """SELECTs (one per column layout, batch, and whether any row is excluded) of the rows of
+    the adopted files that still exist: a constant batch and no anti-join where none is needed
+    (a query over files without excluded rows reads them as ``read_parquet`` alone would)."""
+    groups: dict[tuple, list[tuple[str, Adoption]]] = {}
     for path, a in sorted(adopted.items()):
         if not os.path.isfile(path):
             continue  # gone since: withdrawn by the next ingest; nothing to read meanwhile
-        groups.setdefault(a.schema, []).append((path, a))
+        groups.setdefault((a.schema, a.batch, bool(a.excluded)), []).append((path, a))
     out = []
     for _, group in sorted(groups.items()):
         excluded = sorted({os.path.join(root, a.excluded) for _, a in group if a.excluded})
