@@ -457,3 +457,17 @@ def test_rules_left_out_by_the_footers_statistics_still_catch_a_lone_bad_record(
     cp = read_checkpoint(StoreLayout(adopted / ".console").checkpoint_path)
     assert len(cp.adopted) == len(cases)
     same_everywhere(adopted, rewritten)
+
+
+def test_a_feature_only_adopted_files_hold_is_read_beside_parts_that_lack_it(tmp_path: Path) -> None:
+    """Parts (a rewritten JSONL file) and adopted files in one store: the parts' SELECT names
+    only the feature columns some part holds; ``income`` comes from the adopted file alone."""
+    from tests.test_ingest_formats import rec, write_jsonl
+
+    adopted = write_workspace(tmp_path / "adopt", ADOPT)
+    write_sources(adopted)
+    write_jsonl(adopted / "logs" / "z.jsonl", [rec("z1", model="m1", features={"other": 1.5}),
+                                               rec("z2", model="m1", features={"other": 2.5})])
+    ingest(adopted)
+    got = query(adopted, "SELECT count(*), count(f_income), count(f_other) FROM predictions")
+    assert got[0][0] > 2 and got[0][1] > 0 and got[0][2] == 2

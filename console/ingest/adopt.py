@@ -478,8 +478,10 @@ def handle(c: Checked, sid: str, keyset: KeySet, catalog: FeatureCatalog, known:
     for model in model_order:
         for f in present[model]:
             how = c.plan.features[f]
+            # (``written`` stays as it is: it says a *part* holds the column — the views read
+            # an adopted file's through ``features`` below, and a part's SELECT must not name
+            # a column no part has)
             st = catalog.state(model, f, T_NUM if how in (INT, FLOAT) else T_STR)
-            st.written = True
             prev = mapping.setdefault(f, [st.column, how])
             if prev[0] != st.column:  # cannot happen: one kind per column type (see above)
                 raise ValueError(f"feature {f!r} maps to two columns")
