@@ -17,8 +17,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from console.ingest.adopt import plan
+from console.ingest.engine import Ingester
 from console.store.checkpoint import read_checkpoint
 from console.store.layout import StoreLayout
+from console.workspace import load_dir
 from tests.conftest import write_workspace
 from tests.test_ingest_formats import ingest, query
 
@@ -339,3 +341,133 @@ def test_an_adopted_file_rewritten_as_not_well_formed_is_withdrawn_and_read_the_
     assert sorted(Path(p).name for p in cp.adopted) == ["b.parquet"]
     sql = "SELECT * EXCLUDE (source, batch) FROM predictions ORDER BY model, version, request_id"
     assert query(adopted, sql) == query(rewritten, sql)
+
+
+def test_duckdb_and_polars_spell_floats_alike_inside_the_band_adoption_trusts() -> None:
+    """``adopted.SPELLED_ALIKE``: inside it a float column's values are not compared one by one
+    when a file is adopted, so DuckDB's text (``number_text``) must be polars' for every value
+    there — seeded values across every decade of the band, both signs, round and long ones."""
+    import duckdb
+    import polars as pl
+
+    from console.ingest.normalize import canonical_number_text
+    from console.store.adopted import SPELLED_ALIKE, number_text, spelled_alike_sql
+
+    rng = np.random.default_rng(11)
+    lo, hi = SPELLED_ALIKE
+    n = 400_000
+    x = 10.0 ** rng.uniform(np.log10(lo), np.log10(hi), n) * rng.choice([-1.0, 1.0], n)
+    x[: n // 4] = np.round(x[: n // 4], 3)
+    x = np.concatenate([x, [lo, -lo, np.nextafter(hi, 0), 0.1, 0.2 + 0.1, 1 / 3, 123456789.123]])
+    con = duckdb.connect()
+    con.register("t", pa.table({"x": x}))
+    got = con.sql(f"SELECT x, {number_text('x')} AS t, {spelled_alike_sql('x')} AS ok FROM t").pl()
+    assert got["ok"].all()
+    ours = got.select(canonical_number_text(pl.col("x"))).to_series()
+    assert (ours == got["t"]).all()
+    # just outside it they do differ: the band is not wider than it may be
+    assert con.sql(f"SELECT {number_text('0.00005::DOUBLE')}").fetchall() == [("5e-05",)]
+
+
+def test_a_changed_file_read_again_lists_its_quarantined_records_once(tmp_path: Path) -> None:
+    adopted, rewritten = two_workspaces(tmp_path)
+    ingest(adopted)
+    # b.parquet grows (appended rows: the file changes, its old rows are read again)
+    grown = pa.concat_tables([table(2, 2000, start=2500, prediction="str", tz=False),
+                              table(4, 500, start=7000, prediction="str", tz=False)])
+    for ws in (adopted, rewritten):
+        pq.write_table(grown, ws / "logs" / "b.parquet")
+    ingest(adopted)
+    ingest(rewritten)
+    base = "regexp_replace(source, '.*/', '') AS source"
+    sql = f"SELECT kind, {base}, line, reason, raw FROM quarantine ORDER BY ALL"
+    got = query(adopted, sql)
+    assert got == query(rewritten, sql) and len(got) == len(set(got)) > 0
+    status = ("SELECT regexp_replace(source, '.*/', ''), sum(rows), sum(quarantined), sum(duplicates) "
+              "FROM ingest_status WHERE kind = 'predictions' GROUP BY ALL ORDER BY ALL")
+    assert query(adopted, status) == query(rewritten, status)
+
+
+def test_a_deleted_adopted_file_leaves_the_store_and_says_so(tmp_path: Path) -> None:
+    adopted = write_workspace(tmp_path / "adopt", ADOPT)
+    write_sources(adopted)
+    ingest(adopted)
+    kept = query(adopted, "SELECT count(*) FROM predictions WHERE source LIKE '%/b.parquet'")[0][0]
+    quarantined = query(adopted, "SELECT count(*) FROM quarantine WHERE source LIKE '%/b.parquet'")[0][0]
+    assert kept > 0 and quarantined > 0
+    saved = (adopted / "logs" / "b.parquet").read_bytes()
+    (adopted / "logs" / "b.parquet").unlink()
+    result = Ingester(load_dir(adopted), sync=False).run_once(wait=5)
+    assert result.errors == [f"{adopted / 'logs' / 'b.parquet'}: adopted file gone: {kept} records no longer readable"]
+    assert query(adopted, "SELECT count(*) FROM predictions WHERE source LIKE '%/b.parquet'") == [(0,)]
+    # what was rejected stays on record; the status row says where the records went
+    assert query(adopted, "SELECT count(*) FROM quarantine WHERE source LIKE '%/b.parquet'") == [(quarantined,)]
+    assert query(adopted, "SELECT rows, last_error FROM ingest_status WHERE source LIKE '%/b.parquet'") == [
+        (0, f"adopted file gone: {kept} records no longer readable")]
+    # its keys left the key set: the same records in another file are stored, not duplicates
+    (adopted / "logs" / "b2.parquet").write_bytes(saved)
+    assert ingest(adopted)["predictions"] == kept
+    rows = query(adopted, "SELECT count(*), count(DISTINCT (model, version, request_id)) FROM predictions")
+    assert rows[0][0] == rows[0][1]
+
+
+def test_rules_left_out_by_the_footers_statistics_still_catch_a_lone_bad_record(tmp_path: Path) -> None:
+    """``reason_sql`` leaves out a rule the statistics show no record breaks: a file of clean
+    records with one record breaking one rule (each file read in a pass of its own, so its
+    statistics alone decide) is quarantined exactly as when rewritten."""
+    adopted, rewritten = two_workspaces(tmp_path)
+    for ws in (adopted, rewritten):
+        for p in (ws / "logs").iterdir():
+            p.unlink()
+    rng = np.random.default_rng(5)
+
+    def clean(start: int, n: int = 200) -> dict:
+        ids = np.arange(start, start + n)
+        return {"ts": pa.array(1_762_000_000_000 + ids * 1000, type=pa.timestamp("ms", tz="UTC")),
+                "model": pa.array(["m1"] * n), "version": pa.array(["1"] * n),
+                "request_id": pa.array([f"r{i}" for i in ids]),
+                "prediction": pa.array(rng.normal(10, 3, n).round(2)), "score": pa.array(rng.random(n)),
+                "latency_ms": pa.array(rng.gamma(2.0, 20.0, n)), "status": pa.array(["ok"] * n),
+                "income": pa.array(rng.normal(50_000, 9_000, n))}
+
+    def bad(cols: dict, name: str, value, type_=None) -> dict:
+        vals = cols[name].to_pylist()
+        vals[7] = value
+        return {**cols, name: pa.array(vals, type=type_ or cols[name].type)}
+
+    cases = [("ts", None), ("ts", -2_500_000_000_000), ("ts", 4_102_444_800_000 + 10**9), ("model", None),
+             ("model", ""), ("model", "m\x01"), ("model", "m" * 81), ("version", ""), ("request_id", None),
+             ("prediction", None), ("prediction", float("nan")), ("score", 1.5), ("score", float("nan")),
+             ("score", -0.5), ("latency_ms", -1.0), ("latency_ms", float("inf")), ("status", "weird")]
+    for i, (name, value) in enumerate(cases):
+        cols = clean(10_000 * (i + 1))
+        if name == "ts" and value is not None:
+            ms = cols["ts"].cast(pa.int64()).to_pylist()
+            ms[7] = value
+            cols["ts"] = pa.array(ms, type=pa.int64()).cast(pa.timestamp("ms", tz="UTC"))
+        else:
+            cols = bad(cols, name, value)
+        for ws in (adopted, rewritten):
+            pq.write_table(pa.table(cols), ws / "logs" / f"c{i:02d}.parquet")
+        assert ingest(adopted) == ingest(rewritten), (name, value)
+        got = query(adopted, "SELECT reason FROM quarantine WHERE kind = 'predictions' ORDER BY batch DESC LIMIT 1")
+        assert got == query(rewritten, "SELECT reason FROM quarantine WHERE kind = 'predictions' "
+                                       "ORDER BY batch DESC LIMIT 1"), (name, value)
+        assert ingest(adopted)["quarantined"] == 0
+    cp = read_checkpoint(StoreLayout(adopted / ".console").checkpoint_path)
+    assert len(cp.adopted) == len(cases)
+    same_everywhere(adopted, rewritten)
+
+
+def test_a_feature_only_adopted_files_hold_is_read_beside_parts_that_lack_it(tmp_path: Path) -> None:
+    """Parts (a rewritten JSONL file) and adopted files in one store: the parts' SELECT names
+    only the feature columns some part holds; ``income`` comes from the adopted file alone."""
+    from tests.test_ingest_formats import rec, write_jsonl
+
+    adopted = write_workspace(tmp_path / "adopt", ADOPT)
+    write_sources(adopted)
+    write_jsonl(adopted / "logs" / "z.jsonl", [rec("z1", model="m1", features={"other": 1.5}),
+                                               rec("z2", model="m1", features={"other": 2.5})])
+    ingest(adopted)
+    got = query(adopted, "SELECT count(*), count(f_income), count(f_other) FROM predictions")
+    assert got[0][0] > 2 and got[0][1] > 0 and got[0][2] == 2

@@ -73,3 +73,26 @@ def test_saved_key_index_is_used_and_topped_up_from_newer_parts(workspace_dir: P
     write_jsonl(workspace_dir / "logs" / "d.jsonl", [rec(str(i)) for i in range(0, 61)])
     assert Ingester(ws, sync=False).run_once().as_dict() == {
         "predictions": 1, "labels": 0, "quarantined": 0, "duplicates": 60}
+
+
+def test_key_set_with_its_bitmap_answers_as_a_set_does() -> None:
+    """``KeySet`` (sorted runs, and a bitmap of buckets from ``FILTER_MIN`` keys on) against a
+    Python set: adds, probes of present and absent keys, removals."""
+    import numpy as np
+
+    from console.store.keys import FILTER_MIN, KeySet
+
+    rng = np.random.default_rng(3)
+    ks, ref = KeySet(), set()
+    for i in range(30):
+        k = rng.integers(0, 2**64 - 1, int(rng.integers(1, FILTER_MIN // 2)), dtype=np.uint64)
+        q = np.concatenate([k[:100], rng.integers(0, 2**64 - 1, 3000, dtype=np.uint64),
+                            np.array(sorted(ref)[:300], dtype=np.uint64)])
+        assert (ks.contains(q) == np.array([int(x) in ref for x in q])).all(), i
+        ks.add(k)
+        ref |= {int(x) for x in k}
+        if i % 11 == 10:
+            gone = np.array(sorted(ref)[::3], dtype=np.uint64)
+            ks.remove(gone)
+            ref -= {int(x) for x in gone}
+    assert len(ks) == len(ref) > FILTER_MIN and ks._bits is not None

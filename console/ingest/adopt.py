@@ -27,6 +27,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +38,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from console import clock
 from console.ingest import formats
 from console.ingest.blocks import parquet_raw
 from console.ingest.normalize import (
@@ -46,7 +48,17 @@ from console.ingest.normalize import (
     canonical_number_text,
 )
 from console.ingest.tagging import T_NUM, T_STR
-from console.store.adopted import FLOAT, INT, STR, TS_NAIVE, TS_UTC, Adoption, number_text
+from console.store.adopted import (
+    FLOAT,
+    INT,
+    STR,
+    TS_NAIVE,
+    TS_UTC,
+    Adoption,
+    number_text,
+    spelled_alike_sql,
+    utc_naive,
+)
 from console.store.keys import KeySet, key_expr
 from console.store.schema import KEY_COLUMN, RESERVED_PREDICTION_FIELDS
 from console.store.sql import ident, literal
@@ -160,12 +172,74 @@ class Checked:
             self.first[self.order[np.concatenate(([False], sk[1:] == sk[:-1]))]] = False
 
 
-def reason_sql(p: Plan, ts_max: dt.datetime | None) -> str:
+@dataclass
+class Facts:
+    """What the footers of some files say of one column over all their row groups (None:
+    unknown — a row group without statistics, or values Python cannot hold)."""
+
+    nulls: int | None = 0
+    lo: object = None
+    hi: object = None
+
+
+def column_facts(mds: list, names: list[str]) -> dict[str, Facts]:
+    """``Facts`` of the columns ``names`` over the files whose footers are ``mds``."""
+    out = {}
+    for name in names:
+        fa = Facts()
+        los, his = [], []
+        try:
+            for md in mds:
+                cols = [md.schema.column(i).path for i in range(md.num_columns)]
+                i = cols.index(name)
+                for g in range(md.num_row_groups):
+                    st = md.row_group(g).column(i).statistics
+                    if st is None or not st.has_null_count:
+                        fa.nulls = None
+                    elif fa.nulls is not None:
+                        fa.nulls += st.null_count
+                    if st is not None and st.has_min_max:
+                        los.append(st.min)
+                        his.append(st.max)
+                    elif md.row_group(g).num_rows > (st.null_count if st is not None and st.has_null_count else -1):
+                        los = his = None  # values without statistics
+                        raise LookupError
+            if los:
+                fa.lo, fa.hi = min(los), max(his)
+        except Exception:  # noqa: BLE001 - statistics Python cannot read (or compare): unknown
+            fa.nulls, fa.lo, fa.hi = None, None, None
+        out[name] = fa
+    return out
+
+
+_TS_LO, _TS_HI = dt.datetime(1900, 1, 1), dt.datetime(2300, 1, 1)
+_SHORT = 64  # strings in statistics shorter than this are taken as whole (writers cut longer ones)
+
+
+def reason_sql(p: Plan, ts_max: dt.datetime | None, facts: dict[str, Facts] | None = None) -> str:
     """The quarantine reason of a record of a well-formed file (NULL: valid), as DuckDB SQL over
     its columns: ``normalize.validate_predictions``' rules, in its order, for the types a
     well-formed file can hold (a string is never a number here, a timestamp never text). The
-    tests hold it to the rewrite path, record for record and reason for reason."""
+    tests hold it to the rewrite path, record for record and reason for reason. ``facts``
+    (``column_facts`` of the files read): a rule the footers' statistics show no record can
+    break is left out (no nulls; a least string that is not empty; a range of times, scores or
+    latencies inside the rule's; one model, checked here) — which record breaks which rule
+    first does not change."""
     f = p.fields
+    facts = facts or {}
+
+    def known(name: str) -> Facts:
+        return facts.get(name) or Facts(nulls=None)
+
+    def no_nulls(name: str) -> bool:
+        return known(name).nulls == 0
+
+    def in_range(name: str, lo, hi) -> bool:
+        k = known(name)
+        try:
+            return k.lo is not None and k.hi is not None and k.lo >= lo and k.hi <= hi
+        except TypeError:
+            return False
 
     def q(text: str) -> str:
         return literal(text)
@@ -179,14 +253,33 @@ def reason_sql(p: Plan, ts_max: dt.datetime | None) -> str:
     def missing(name: str) -> str:
         if not has(name):
             return "true"
-        return f"({c(name)} IS NULL OR {c(name)} = '')" if f[name] == STR else f"{c(name)} IS NULL"
+        null = "false" if no_nulls(name) else f"{c(name)} IS NULL"
+        if f[name] != STR:
+            return null
+        lo = known(name).lo
+        if isinstance(lo, str) and lo != "":
+            return null  # every value is at least a non-empty string
+        return f"({c(name)} = '')" if null == "false" else f"({null} OR {c(name)} = '')"
 
-    ts = f"timezone('UTC', {c('ts')})" if f["ts"] == TS_UTC else f"{c('ts')}::TIMESTAMP"
+    model = known("model")
+    one_model = (model.lo if isinstance(model.lo, str) and model.lo == model.hi
+                 and len(model.lo.encode()) < _SHORT else None)
+
+    # a zoned ``ts`` is compared as it is (a conversion per record costs more than the rest of
+    # the rules); the naive UTC time (``adopted.utc_naive``) only for the future check
+    utc = f["ts"] == TS_UTC
+    ts = f"{c('ts')}::TIMESTAMP" if not utc else c("ts")
+    lo, hi = ("TIMESTAMPTZ '1900-01-01 00:00:00+00'", "TIMESTAMPTZ '2300-01-01 00:00:00+00'") if utc else (
+        "TIMESTAMP '1900-01-01'", "TIMESTAMP '2300-01-01'")
     when = [
         (missing("ts"), "missing required field 'ts'"),
         (missing("model"), "missing required field 'model'"),
-        (f"strlen({c('model')}) > {MAX_MODEL_BYTES}", f"'model' longer than {MAX_MODEL_BYTES} bytes"),
-        (f"regexp_matches({c('model')}, '[\\x00-\\x1f\\x7f]')", "'model' holds a control character"),
+    ]
+    if one_model is None or len(one_model.encode()) > MAX_MODEL_BYTES:
+        when.append((f"strlen({c('model')}) > {MAX_MODEL_BYTES}", f"'model' longer than {MAX_MODEL_BYTES} bytes"))
+    if one_model is None or re.search(r"[\x00-\x1f\x7f]", one_model):
+        when.append((f"regexp_matches({c('model')}, '[\\x00-\\x1f\\x7f]')", "'model' holds a control character"))
+    when += [
         (missing("version"), "missing required field 'version'"),
         (missing("request_id"), "missing required field 'request_id'"),
     ]
@@ -197,19 +290,36 @@ def reason_sql(p: Plan, ts_max: dt.datetime | None) -> str:
     when.append((f"{missing('prediction')} AND {status} <> 'error'", "missing required field 'prediction'"))
     if f.get("prediction") == FLOAT:
         when.append((f"NOT isfinite({c('prediction')})", "'prediction' must be a number or a string"))
-    when.append((f"{ts} < TIMESTAMP '1900-01-01' OR {ts} >= TIMESTAMP '2300-01-01'", "unreadable 'ts'"))
-    if ts_max is not None:
-        when.append((f"{ts} > {literal(ts_max)}", IN_THE_FUTURE))
+    tz = dt.UTC if utc else None
+    if not in_range("ts", _TS_LO.replace(tzinfo=tz), (_TS_HI - dt.timedelta(microseconds=1)).replace(tzinfo=tz)):
+        when.append((f"{ts} < {lo} OR {ts} >= {hi}", "unreadable 'ts'"))
+    if ts_max is not None and not in_range("ts", _TS_LO.replace(tzinfo=tz), clock.naive_utc(ts_max).replace(tzinfo=tz)):
+        when.append((f"{utc_naive(c('ts')) if utc else ts} > {literal(ts_max)}", IN_THE_FUTURE))
     if has("score"):
-        when.append((f"{c('score')} IS NOT NULL AND NOT ({c('score')} >= 0 AND {c('score')} <= 1)",
-                     "'score' outside [0, 1]"))
+        # NaN is outside [0, 1]; but statistics leave NaN out, and DuckDB folds comparisons
+        # (even ``isnan``) that a file's statistics decide — ``isfinite`` it does not fold
+        nan = f"NOT isfinite({c('score')}) OR " if f["score"] == FLOAT else ""
+        if not in_range("score", 0, 1):
+            when.append((f"{c('score')} IS NOT NULL AND ({nan}NOT ({c('score')} >= 0 AND {c('score')} <= 1))",
+                         "'score' outside [0, 1]"))
+        elif nan:
+            when.append((f"NOT isfinite({c('score')})", "'score' outside [0, 1]"))
     for name in ("latency_ms", "cost_usd"):
         if has(name):
             if f[name] == FLOAT:
                 when.append((f"NOT isfinite({c(name)})", f"'{name}' must be a number"))
-            when.append((f"{c(name)} < 0", f"negative '{name}'"))
+            k = known(name)
+            try:
+                nonneg = k.lo is not None and k.lo >= 0
+            except TypeError:
+                nonneg = False
+            if not nonneg:
+                when.append((f"{c(name)} < 0", f"negative '{name}'"))
     if f.get("label") == FLOAT:
         when.append((f"NOT isfinite({c('label')})", "'label' must be a number or a string"))
+    when = [(cond, why) for cond, why in when if not cond.startswith("false")]
+    if not when:
+        return "CAST(NULL AS VARCHAR)"
     return "CASE " + " ".join(f"WHEN {cond} THEN {q(why)}" for cond, why in when) + " END"
 
 
@@ -225,14 +335,18 @@ def check_group(paths: list[str], rows: list[int], p: Plan, ts_max: dt.datetime 
     # (an integer column needs no check below 9.2e18: both print its digits)
     texts = [n for n in ("prediction", "label") if p.fields.get(n) == FLOAT]
     ints = [n for n in ("prediction", "label") if p.fields.get(n) == INT]
-    spelled = [f"{ident(n)}::DOUBLE AS {ident('_x_' + n)}, {number_text(ident(n))} AS {ident('_t_' + n)}"
+    # (only values outside the band where both spell alike: ``adopted.SPELLED_ALIKE``)
+    spelled = [f"CASE WHEN NOT {spelled_alike_sql(ident(n))} THEN {ident(n)}::DOUBLE END AS {ident('_x_' + n)}, "
+               f"CASE WHEN NOT {spelled_alike_sql(ident(n))} THEN {number_text(ident(n))} END AS {ident('_t_' + n)}"
                for n in texts] + [f"abs({ident(n)}::DOUBLE) >= 9.2e18 AS {ident('_big_' + n)}" for n in ints]
     select = ", ".join([*(ident(c) for c in ("model", "version", "request_id")), *spelled])
+    mds = [pq.read_metadata(x) for x in paths]
+    reason = reason_sql(p, ts_max, column_facts(mds, list(p.fields)))
     con = duckdb.connect(":memory:")
     try:
         con.execute("SET TimeZone = 'UTC'")
         con.execute("SET preserve_insertion_order = true")
-        tbl = con.sql(f"SELECT {select}, {reason_sql(p, ts_max)} AS reason FROM read_parquet({files})").to_arrow_table()
+        tbl = con.sql(f"SELECT {select}, {reason} AS reason FROM read_parquet({files})").to_arrow_table()
     finally:
         con.close()
     if tbl.num_rows != sum(rows):
@@ -257,9 +371,9 @@ def check_group(paths: list[str], rows: list[int], p: Plan, ts_max: dt.datetime 
     for name in texts:
         spelling = pl.from_arrow(tbl.select([f"_x_{name}", f"_t_{name}"]))
         assert isinstance(spelling, pl.DataFrame)
+        spelling = spelling.filter(pl.Series(~bad_mask) & pl.col(f"_x_{name}").is_not_null())
         ours = spelling.select(canonical_number_text(pl.col(f"_x_{name}"))).to_series()
-        if not ours.filter(pl.Series(~bad_mask)).equals(spelling[f"_t_{name}"].filter(pl.Series(~bad_mask)),
-                                                         check_names=False, check_dtypes=False):
+        if not ours.equals(spelling[f"_t_{name}"], check_names=False, check_dtypes=False):
             text = f"{name!r}: numbers whose text the store spells differently"
             why = dict.fromkeys(range(len(names)), text)  # (a value of which file: not worth knowing)
     out: dict[str, Checked] = {}
@@ -364,8 +478,10 @@ def handle(c: Checked, sid: str, keyset: KeySet, catalog: FeatureCatalog, known:
     for model in model_order:
         for f in present[model]:
             how = c.plan.features[f]
+            # (``written`` stays as it is: it says a *part* holds the column — the views read
+            # an adopted file's through ``features`` below, and a part's SELECT must not name
+            # a column no part has)
             st = catalog.state(model, f, T_NUM if how in (INT, FLOAT) else T_STR)
-            st.written = True
             prev = mapping.setdefault(f, [st.column, how])
             if prev[0] != st.column:  # cannot happen: one kind per column type (see above)
                 raise ValueError(f"feature {f!r} maps to two columns")

@@ -559,12 +559,27 @@ class _Run:
         """Withdraw, before reading anything, every adoption whose file changed or was renamed
         (its stream now at another path) — and every adoption of the same or a later batch that
         dropped duplicates (they may be duplicates of a withdrawn file's rows): their rows leave
-        the store and each is read again from its first row, in source order, this pass."""
+        the store and each is read again from its first row, in source order, this pass (its
+        quarantined records of the withdrawn batch are superseded by the new read's:
+        ``checkpoint.withdrawn``). A deleted file is withdrawn too, and not read: its records
+        leave the store with it (the store held them only there), its keys leave the key set,
+        and its stream's ``last_error`` and a warning say so."""
         adopted = self.cp.adopted
         if not adopted:
             return
         by_sid = {a.sid: p for p, a in adopted.items()}
         gone: set[str] = set()
+        seen = {str(f.path) for f, _ in files}
+        deleted = set()
+        for path in adopted:
+            if path not in seen:
+                try:
+                    os.lstat(path)
+                except FileNotFoundError:
+                    deleted.add(path)  # (a file that exists but was not discovered is kept)
+                except OSError:
+                    pass
+        gone |= deleted
         for f, sid in files:
             path = str(f.path)
             was = by_sid.get(sid)
@@ -589,8 +604,17 @@ class _Run:
             if st is not None:
                 st.rows -= was.kept
                 st.duplicates -= was.duplicates
+            if path in deleted and (st is None or st.path == path):
+                if st is not None:  # should it come back, it is read from its first row
+                    st.last_error = f"adopted file gone: {was.kept} records no longer readable"
+                    st.offset = st.line = st.ino = st.size = st.mtime_ns = 0
+                self.result.errors.append(f"{path}: adopted file gone: {was.kept} records no longer readable")
+                continue
+            if st is not None:
+                st.quarantined -= was.quarantined  # quarantined again by the new read
                 st.offset = st.line = 0
                 self.reread.add(st.path)
+            self.cp.withdrawn.setdefault(path, []).append(was.batch)
             self.reread.add(path)
 
     def _group(self, gi: int) -> Future:

@@ -71,6 +71,28 @@ def number_text(x: str) -> str:
             f"THEN CAST(CAST({d} AS BIGINT) AS VARCHAR) WHEN isfinite({d}) THEN CAST({d} AS VARCHAR) END")
 
 
+def utc_naive(x: str) -> str:
+    """SQL: the naive UTC time of a zoned timestamp (``timezone('UTC', x)`` for every time a
+    store holds, 1900–2300, at a fraction of its cost: no time-zone lookup per value)."""
+    return f"make_timestamp(epoch_us({x}))"
+
+
+# DuckDB and polars both print a float's shortest round-trip digits; they differ only in when
+# they switch to exponent notation (DuckDB from 1e-5 down, polars from 1e-9 down: measured on
+# millions of values, and held by tests/test_ingest_adopt.py). Whole numbers are printed as
+# integers by both. So only values outside this band need comparing, value by value.
+SPELLED_ALIKE = (1e-3, 1e15)
+
+
+def spelled_alike_sql(x: str) -> str:
+    """SQL: true when ``number_text(x)`` is polars' text of ``x`` without looking (a whole
+    number below 9.2e18, a magnitude inside ``SPELLED_ALIKE``, or not finite: no text)."""
+    d = f"{x}::DOUBLE"
+    lo, hi = SPELLED_ALIKE
+    return (f"coalesce(NOT isfinite({d}) OR ({d} = floor({d}) AND abs({d}) < 9.2e18) "
+            f"OR (abs({d}) >= {lo!r} AND abs({d}) < {hi!r}), true)")
+
+
 def contract_exprs(a: Adoption) -> dict[str, str]:
     """Store column → SQL over the file's columns (alias ``s``) for the contract fields."""
     f = a.fields
@@ -78,7 +100,7 @@ def contract_exprs(a: Adoption) -> dict[str, str]:
     def col(name: str) -> str:
         return f"s.{ident(name)}"
 
-    ts = f"timezone('UTC', {col('ts')})" if f.get("ts") == TS_UTC else f"{col('ts')}::TIMESTAMP"
+    ts = utc_naive(col("ts")) if f.get("ts") == TS_UTC else f"{col('ts')}::TIMESTAMP"
     out = {"ts": ts, "day": f"CAST({ts} AS DATE)", "model": col("model"), "version": col("version"),
            "request_id": col("request_id")}
     for name in ("prediction", "label"):
@@ -114,31 +136,48 @@ def adopted_select(group: list[tuple[str, Adoption]], cols: list[tuple[str, str]
         exprs[store_col.lower()] = feature_expr(src, how)
     exprs["source"] = "s.filename"
     exprs["line"] = "s.file_row_number + 1"
-    exprs["batch"] = "b.batch"
+    batches = {int(a.batch) for _, a in group}
+    one = len(batches) == 1  # (as ``adopted_relations`` makes them: no join to find the batch)
+    batch = str(batches.pop()) if one else "b.batch"
+    exprs["batch"] = batch
     select = ", ".join(f"({exprs.get(n, exprs.get(n.lower(), 'NULL'))})::{t} AS {ident(n)}" for n, t in cols)
     files = "[" + ", ".join(literal(p) for p, _ in group) + "]"
-    batches = ", ".join(f"({literal(p)}, {int(a.batch)})" for p, a in group)
-    sql = (f"SELECT {select} FROM read_parquet({files}, filename=true, file_row_number=true) s "
-           f"JOIN (VALUES {batches}) b(f, batch) ON b.f = s.filename")
+    sql = f"SELECT {select} FROM read_parquet({files}, filename=true, file_row_number=true) s"
+    if not one:
+        values = ", ".join(f"({literal(p)}, {int(a.batch)})" for p, a in group)
+        sql += f" JOIN (VALUES {values}) b(f, batch) ON b.f = s.filename"
     if excluded:
         ex = "[" + ", ".join(literal(p) for p in excluded) + "]"
         sql += (f" ANTI JOIN read_parquet({ex}) x ON x.source = s.filename "
-                "AND x._row = s.file_row_number AND x.batch = b.batch")
+                f"AND x._row = s.file_row_number AND x.batch = {batch}")
     return sql
 
 
 def adopted_relations(root: str, adopted: dict[str, Adoption], cols: list[tuple[str, str]]) -> list[str]:
-    """SELECTs (one per column layout) of the rows of the adopted files that still exist."""
-    groups: dict[str, list[tuple[str, Adoption]]] = {}
+    """SELECTs (one per column layout, batch, and whether any row is excluded) of the rows of
+    the adopted files that still exist: a constant batch and no anti-join where none is needed
+    (a query over files without excluded rows reads them as ``read_parquet`` alone would)."""
+    groups: dict[tuple, list[tuple[str, Adoption]]] = {}
     for path, a in sorted(adopted.items()):
         if not os.path.isfile(path):
             continue  # gone since: withdrawn by the next ingest; nothing to read meanwhile
-        groups.setdefault(a.schema, []).append((path, a))
+        groups.setdefault((a.schema, a.batch, bool(a.excluded)), []).append((path, a))
     out = []
     for _, group in sorted(groups.items()):
         excluded = sorted({os.path.join(root, a.excluded) for _, a in group if a.excluded})
         out.append(adopted_select(group, cols, excluded))
     return out
+
+
+def superseded_quarantine(select: str, withdrawn: dict[str, list[int]]) -> str:
+    """``select`` (quarantine rows: ``source``, ``batch``) without the rows of withdrawn
+    adoptions whose files were read again (``checkpoint.withdrawn``): each quarantined record
+    is listed once, by its latest read."""
+    if not withdrawn:
+        return select
+    pairs = ", ".join(f"({literal(path)}, {int(b)})" for path, bs in sorted(withdrawn.items()) for b in sorted(set(bs)))
+    return (f"SELECT q.* FROM ({select}) q ANTI JOIN (VALUES {pairs}) w(source, batch) "
+            "ON q.source = w.source AND q.batch = w.batch")
 
 
 def adopted_models(adopted: dict[str, Adoption]) -> set[str]:

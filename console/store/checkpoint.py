@@ -84,6 +84,9 @@ class Checkpoint:
     retired: dict[str, list] = field(default_factory=dict)  # part (relative path) -> [batch, retired at]
     skipped: dict[str, list] = field(default_factory=dict)  # link not followed (path) -> [kind, why]
     adopted: dict[str, Adoption] = field(default_factory=dict)  # Parquet file read in place (path) -> how
+    # adopted files withdrawn and read again (path -> the batches of the withdrawn adoptions):
+    # their quarantined records of those batches are superseded by the new read's
+    withdrawn: dict[str, list[int]] = field(default_factory=dict)
 
     def to_json(self) -> bytes:
         doc = {
@@ -102,6 +105,8 @@ class Checkpoint:
         }
         if self.adopted:
             doc["adopted"] = {k: v.to_dict() for k, v in self.adopted.items()}
+        if self.withdrawn:
+            doc["withdrawn"] = {k: list(v) for k, v in self.withdrawn.items()}
         return json.dumps(doc, separators=(",", ":"), sort_keys=True).encode()
 
     @classmethod
@@ -120,6 +125,7 @@ class Checkpoint:
         )
         cp.sources = {k: SourceState.from_dict(v) for k, v in doc.get("sources", {}).items()}
         cp.adopted = {k: Adoption.from_dict(v) for k, v in doc.get("adopted", {}).items()}
+        cp.withdrawn = {k: [int(b) for b in v] for k, v in doc.get("withdrawn", {}).items()}
         cp.features = {
             m: {f: FeatureState(**s) for f, s in fs.items()} for m, fs in doc.get("features", {}).items()
         }

@@ -28,7 +28,7 @@ import duckdb
 import pyarrow as pa
 
 from console import clock
-from console.store.adopted import adopted_models, adopted_relations
+from console.store.adopted import adopted_models, adopted_relations, superseded_quarantine
 from console.store.checkpoint import Checkpoint, read_checkpoint, stat_key
 from console.store.layout import PartFile, StoreLayout
 from console.store.registry import Registry, canonical_text, load_registry, registry_signature
@@ -44,15 +44,14 @@ from console.store.sql import ident, literal
 from console.workspace import Workspace
 
 
-def _parts_view(c, name: str, files: list, columns) -> None:
+def _parts_view(c, name: str, files: list, columns, wrap=None) -> None:
     """``name`` as a view over the committed Parquet ``files`` with ``columns`` (name, type)
-    cast to their types; with no files, the same columns and zero rows."""
+    cast to their types; with no files, the same columns and zero rows. ``wrap``: a function
+    of the SELECT giving the view's SELECT."""
     if files:
         select = ", ".join(f"{ident(n)}::{t} AS {ident(n)}" for n, t in columns)
-        c.execute(
-            f"CREATE OR REPLACE VIEW {name} AS SELECT {select} "
-            f"FROM read_parquet({_files_sql(files)}, union_by_name=true)"
-        )
+        sql = f"SELECT {select} FROM read_parquet({_files_sql(files)}, union_by_name=true)"
+        c.execute(f"CREATE OR REPLACE VIEW {name} AS {wrap(sql) if wrap else sql}")
     else:
         c.execute(
             f"CREATE OR REPLACE VIEW {name} AS SELECT "
@@ -401,7 +400,8 @@ class StoreDB:
 
         # quarantine
         q_files = self.layout.parts("quarantine", cp.batch, cp.retired)
-        _parts_view(c, f"{s}.quarantine", q_files, QUARANTINE_COLUMNS)
+        _parts_view(c, f"{s}.quarantine", q_files, QUARANTINE_COLUMNS,
+                    lambda sql: superseded_quarantine(sql, cp.withdrawn))
 
         # features (catalogue + data-quality counters)
         frows: dict[str, list[Any]] = {k: [] for k in FEATURE_FIELDS}

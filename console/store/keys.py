@@ -1,7 +1,7 @@
 """The dedupe key set: a 64-bit hash of ``(model, version, request_id)`` for every stored prediction.
 
 Each prediction part stores its keys in a ``_key`` column. The ingester loads them once
-(80 MB for 10M rows) into a few sorted ``uint64`` arrays and checks new keys with
+(80 MB for 10M rows, and a 16 MB bitmap of their buckets) into a few sorted ``uint64`` arrays and checks new keys with
 ``numpy.searchsorted`` — a log-structured set: small sorted runs are merged as they pile up,
 so adding a batch costs O(batch·log) and never re-sorts the whole history.
 
@@ -24,6 +24,8 @@ from console.store.schema import KEY_COLUMN
 
 SEED = 0x6D6C6F7073
 MERGE_MAX = 2_000_000  # keys in a run made by merging smaller ones
+FILTER_BITS = 27  # a bit per 2**27 buckets of the keys' top bits (16 MB), from FILTER_MIN keys on
+FILTER_MIN = 65_536
 HASHER = f"polars-{pl.__version__}-concat1f-{SEED}"
 
 
@@ -44,11 +46,38 @@ def _sorted_unique(a: np.ndarray, runs: bool = False) -> np.ndarray:
     return a
 
 
+def _buckets(keys: np.ndarray) -> np.ndarray:
+    return (np.asarray(keys, dtype=np.uint64) >> np.uint64(64 - FILTER_BITS)).astype(np.int64)
+
+
 class KeySet:
-    """A set of uint64 keys as a few sorted runs."""
+    """A set of uint64 keys as a few sorted runs, and (once it holds ``FILTER_MIN`` keys) a
+    bitmap of their top ``FILTER_BITS`` bits: a probe first looks there — one memory access —
+    and binary-searches the runs only for the few keys whose bucket is taken (about 1 in 13
+    with 10M keys; 1 in 130 with 1M), instead of twenty cache misses per run for every key."""
 
     def __init__(self) -> None:
         self._runs: list[np.ndarray] = []
+        self._bits: np.ndarray | None = None
+
+    def _mark(self, keys: np.ndarray) -> None:
+        if self._bits is None:
+            if len(self) < FILTER_MIN:
+                return
+            self._bits = np.zeros(1 << (FILTER_BITS - 3), dtype=np.uint8)
+            keys = np.concatenate(self._runs) if self._runs else keys
+        h = np.sort(_buckets(keys))  # (a run's are sorted already: then this is quick)
+        byte = h >> 3
+        starts = np.flatnonzero(np.concatenate(([True], byte[1:] != byte[:-1]))) if len(h) else byte
+        masks = np.left_shift(1, h & 7).astype(np.uint8)
+        self._bits[byte[starts]] |= np.bitwise_or.reduceat(masks, starts) if len(h) else masks
+
+    def _maybe(self, keys: np.ndarray) -> np.ndarray | None:
+        """Which of ``keys`` may be in the set (None: no bitmap yet — any may)."""
+        if self._bits is None:
+            return None
+        h = _buckets(keys)
+        return ((self._bits[h >> 3] >> (h & 7).astype(np.uint8)) & 1).astype(bool)
 
     def __len__(self) -> int:
         return sum(len(r) for r in self._runs)
@@ -60,12 +89,22 @@ class KeySet:
             order = np.argsort(keys, kind="stable")
         sk = keys[order]
         found_sorted = np.zeros(len(keys), dtype=bool)
+        maybe = self._maybe(sk)
+        at = None
+        if maybe is not None:
+            at = np.flatnonzero(maybe)  # (still in sorted order)
+            sk = sk[at]
+        hit = np.zeros(len(sk), dtype=bool)
         for run in self._runs:
-            if len(run) == 0:
+            if len(run) == 0 or len(sk) == 0:
                 continue
             idx = np.searchsorted(run, sk)
             idx[idx == len(run)] = len(run) - 1
-            found_sorted |= run[idx] == sk
+            hit |= run[idx] == sk
+        if at is None:
+            found_sorted = hit
+        else:
+            found_sorted[at] = hit
         found = np.empty(len(keys), dtype=bool)
         found[order] = found_sorted
         return found
@@ -74,6 +113,7 @@ class KeySet:
         if len(keys) == 0:
             return
         self._runs.append(_sorted_unique(np.array(keys, dtype=np.uint64)))
+        self._mark(self._runs[-1])
         # Keep runs in geometrically growing sizes: merge while the newest is at least half
         # the size of the one before it — up to MERGE_MAX keys, so a merge never needs more
         # than a few tens of MB on top of the set (10M keys: a handful of runs to probe).
@@ -97,6 +137,8 @@ class KeySet:
             hit = gone[idx] == run
             runs.append(np.array(run[~hit]) if hit.any() else run)
         self._runs = [r for r in runs if len(r)]
+        self._bits = None  # rebuilt from what is left
+        self._mark(np.zeros(0, dtype=np.uint64))
 
     def sorted_array(self) -> np.ndarray:
         """Every key, sorted and distinct, in one array (merges the runs)."""
@@ -108,6 +150,7 @@ class KeySet:
         """Add an already sorted, distinct array (a saved index) as a run of its own."""
         if len(run):
             self._runs.insert(0, run)
+            self._mark(run)
 
     def load_parts(self, paths: list, rehash: bool = False) -> None:
         """Add the keys stored in prediction parts (recomputed from strings when ``rehash``)."""
