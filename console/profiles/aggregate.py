@@ -107,15 +107,42 @@ def _f(x: float) -> str:
     return f"CAST({float(x)!r} AS DOUBLE)"
 
 
+class _Counts:
+    """Counts per ``(day, integer key)`` grown as keys arrive (a day-by-key array from ``lo``)."""
+
+    def __init__(self, days: int):
+        self.days, self.lo, self.arr = days, 0, np.zeros((days, 0), dtype=np.int64)
+
+    def add(self, day: np.ndarray, keys: np.ndarray) -> None:
+        if keys.size == 0:
+            return
+        k0, k1 = int(keys.min()), int(keys.max())
+        if self.arr.shape[1] == 0:
+            self.lo, self.arr = k0, np.zeros((self.days, k1 - k0 + 1), dtype=np.int64)
+        lo, hi = min(self.lo, k0), max(self.lo + self.arr.shape[1] - 1, k1)
+        if (lo, hi) != (self.lo, self.lo + self.arr.shape[1] - 1):
+            grown = np.zeros((self.days, hi - lo + 1), dtype=np.int64)
+            grown[:, self.lo - lo:self.lo - lo + self.arr.shape[1]] = self.arr
+            self.lo, self.arr = lo, grown
+        w = self.arr.shape[1]
+        self.arr += np.bincount(day * w + (keys - self.lo), minlength=self.days * w).reshape(self.days, w)
+
+    def of(self, day: int) -> dict[int, int]:
+        row = self.arr[day] if self.arr.shape[1] else np.zeros(0, dtype=np.int64)
+        nz = np.flatnonzero(row)
+        return {int(k) + self.lo: int(row[k]) for k in nz}
+
+
 class _Plan:
-    """The aggregate statement of one version's spec over a relation's columns, and how to read
-    its result row back into profile rows."""
+    """One version's spec over a relation's columns: the aggregate statement (counts, extremes),
+    the columns streamed to NumPy (sketch buckets, bins, categories), and how to read both
+    back into profile rows."""
 
     def __init__(self, spec: VersionSpec, kinds: dict[str, str]):
         self.spec, self.kinds = spec, kinds
         self.inner: list[str] = []  # per-row expressions (inner SELECT)
         self.aggs: list[str] = []  # aggregates (outer SELECT)
-        self.read: list[Callable[[list, Callable], None]] = []
+        self.read: list[Callable[..., None]] = []
         self.guards: list[int] = []  # aggregates: a text column's values DuckDB did not read as numbers
         self.ok = True
         self._n = 0
@@ -125,8 +152,9 @@ class _Plan:
         self.err: tuple[str, str] | None = None
         self.i_err_n = 0
         self.pairs: tuple[str, str, str] | None = None
-        self.read_metrics: Callable[[list, Callable], None] | None = None
         self.terr: dict[str, str] = {}  # inner column of a text read as a number -> its type-error test
+        self.numbers: list[tuple[str, str, tuple[float, ...]]] = []  # streamed: (feature, column, edges)
+        self.categories: list[tuple[str, str]] = []  # streamed: (feature, column)
         self._build()
 
     def _name(self) -> str:
@@ -165,10 +193,10 @@ class _Plan:
         lb = self._inner(labelled)
         lp = self._inner(label_present)
         i_rows = self._agg("count(*)")
-        i_err = self._agg(f"count(*) FILTER (WHERE {st} = 'error')")
-        i_lab = self._agg(f"count(*) FILTER (WHERE {lb})")
+        i_err = self._agg(f"count_if({st} = 'error')")
+        i_lab = self._agg(f"count_if({lb})")
 
-        def read_head(r: list, add: Callable) -> None:
+        def read_head(r: list, add: Callable, acc: dict, day: int) -> None:
             add("rows", count=r[i_rows])
             add("errors", count=r[i_err])
             add("labelled", count=r[i_lab])
@@ -180,28 +208,28 @@ class _Plan:
         for name, src, kind in spec.features:
             if kind != "numeric":
                 self._categorical(name, src)
-        # cost: the count here, the fsum from the values (``sums``)
+        # cost: the count here, the fsum from the values (``_sums``)
         cost = self._number(COST)
         if cost is None:
             self.ok = False
             return
-        cv = self.cost = cost
-        self.i_cost = self._agg(f"count(*) FILTER (WHERE isfinite({cv}))")
+        self.cost = cost
+        self.i_cost = self._agg(f"count({cost})")
         self._metrics(st, lb, lp)
 
     def _number(self, src: str) -> str | None:
-        """The inner column of ``src`` as a DOUBLE (``_num``); for a text column, its texts that
-        DuckDB did not read are collected (``_parses`` checks them against Python's ``float``)
-        and counted (``self.terr[name]``)."""
+        """The inner column of ``src`` as a finite DOUBLE or NULL (``_num``); for a text column,
+        its texts that DuckDB did not read are collected (``_parses`` checks them against
+        Python's ``float``) and counted (``self.terr[column]``)."""
         num = _num(src, self._kind(src))
         if num is None:
             return None
-        v = self._inner(num[0])
+        v = self._inner(f"CASE WHEN isfinite({num[0]}) THEN {num[0]} END")
         if num[1]:
+            te = self._inner(num[1])
             t = self._inner(ident(src))
-            terr = f"({t} IS NOT NULL AND {v} IS NULL)"
-            self.guards.append(self._agg(f"list(DISTINCT {t}) FILTER (WHERE {terr})"))
-            self.terr[v] = terr
+            self.guards.append(self._agg(f"list(DISTINCT {t}) FILTER (WHERE {te})"))
+            self.terr[v] = te
         return v
 
     def _numeric(self, name: str, src: str) -> None:
@@ -209,42 +237,20 @@ class _Plan:
         if v is None:
             self.ok = False
             return
-        terr = self.terr.get(v)
-        fin = f"isfinite({v})"
-        i_fin = self._agg(f"count(*) FILTER (WHERE {fin})")
-        i_terr = self._agg(f"count(*) FILTER (WHERE {terr})") if terr else None
-        i_min = self._agg(f"min({v}) FILTER (WHERE {fin})")
-        i_max = self._agg(f"max({v}) FILTER (WHERE {fin})")
-        m = _mapping()
-        low = _f(m.min_possible)
-        i_zero = self._agg(f"count(*) FILTER (WHERE {fin} AND abs({v}) < {low})")
-        # bucket k of a positive value as 2k, of a negative one as 2k + 1
-        key = f"CAST(ceil(log2(abs({v})) * {_f(_multiplier(ALPHA))}) AS BIGINT)"
-        big = f"{fin} AND abs({v}) >= {low}"  # (the expression is evaluated before the filter)
-        i_sk = self._agg(f"histogram(CASE WHEN {big} THEN {key} * 2 + CAST({v} < 0 AS BIGINT) END) FILTER (WHERE {big})")
-        edges = self.spec.edges.get(name) or ()
-        hist = None
+        te = self.terr.get(v)
+        i_fin = self._agg(f"count({v})")
+        i_terr = self._agg(f"count_if({te})") if te else None
+        i_min = self._agg(f"min({v})")
+        i_max = self._agg(f"max({v})")
+        i_zero = self._agg(f"count_if(abs({v}) < {_f(_mapping().min_possible)})")
+        edges = tuple(float(x) for x in (self.spec.edges.get(name) or ()))
+        i_under = i_over = None
         if edges:
-            e = [float(x) for x in edges]
-            nb = len(e) - 1
-            e0, ek = _f(e[0]), _f(e[-1])
-            inside = f"{fin} AND {v} >= {e0} AND {v} <= {ek}"
-            if nb >= 1 and e[-1] > e[0]:
-                lst = "[" + ", ".join(_f(x) for x in e) + "]"
-                a = self._inner(f"CASE WHEN {inside} THEN least(greatest(CAST(floor(({v} - {e0}) * "
-                                f"{_f(nb / (e[-1] - e[0]))}) AS BIGINT), 0), {nb - 1}) END")
-                # one step down when below its lower edge, one up when at or above the next one
-                # (the last bin is closed: never past it)
-                b = (f"({a} - CAST({v} < {lst}[{a} + 1] AS BIGINT) + "
-                     f"CAST({a} < {nb - 1} AND {v} >= {lst}[{a} + 2] AS BIGINT))")
-                i_body = self._agg(f"histogram({b}) FILTER (WHERE {inside})")
-            else:
-                i_body = None
-            i_under = self._agg(f"count(*) FILTER (WHERE {fin} AND {v} < {e0})")
-            i_over = self._agg(f"count(*) FILTER (WHERE {fin} AND {v} > {ek})")
-            hist = (e, i_body, i_under, i_over)
+            i_under = self._agg(f"count_if({v} < {_f(edges[0])})")
+            i_over = self._agg(f"count_if({v} > {_f(edges[-1])})")
+        self.numbers.append((name, v, edges))
 
-        def read(r: list, add: Callable) -> None:
+        def read(r: list, add: Callable, acc: dict, day: int) -> None:
             n, nfin = r[self.i_rows], r[i_fin]
             terrs = r[i_terr] if i_terr is not None else 0
             add("missing", name, count=int(n - nfin - terrs))
@@ -256,25 +262,19 @@ class _Plan:
             sk: dict[str, int] = {}
             if r[i_zero]:
                 sk["0"] = int(r[i_zero])
-            for code, c in (r[i_sk] or {}).items():
-                s = code & 1
-                sk[f"{'-' if s else '+'}{(code - s) // 2}"] = int(c)
+            for code, c in acc[(name, "sk")].of(day).items():
+                neg = code & 1
+                sk[f"{'-' if neg else '+'}{(code - neg) // 2}"] = c
             for kk, c in sorted(sk.items()):
                 add("sketch", name, kk, count=c)
-            if hist is not None:
-                e, i_body, i_under, i_over = hist
-                for i, x in enumerate(e):
-                    add("edge", name, f"{i:04d}", value=float(x))
+            if edges:
+                for i, x in enumerate(edges):
+                    add("edge", name, f"{i:04d}", value=x)
                 if r[i_under]:
                     add("hist", name, UNDER, count=int(r[i_under]))
-                body = (r[i_body] or {}) if i_body is not None else {}
-                for i in sorted(body):
-                    if body[i]:
-                        add("hist", name, f"{int(i):04d}", count=int(body[i]))
-                if i_body is None:  # one degenerate bin: np.histogram's [e0, e0]
-                    inside_n = int(nfin - r[i_under] - r[i_over])
-                    if inside_n:
-                        add("hist", name, f"{0:04d}", count=inside_n)
+                body = acc[(name, "bins")][day]
+                for i in np.flatnonzero(body):
+                    add("hist", name, f"{int(i):04d}", count=int(body[i]))
                 if r[i_over]:
                     add("hist", name, OVER, count=int(r[i_over]))
 
@@ -286,13 +286,14 @@ class _Plan:
             self.ok = False
             return
         v = self._inner(t)
-        i_miss = self._agg(f"count(*) FILTER (WHERE {v} IS NULL)")
-        i_h = self._agg(f"histogram({v}) FILTER (WHERE {v} IS NOT NULL)")
+        i_miss = self._agg(f"count_if({v} IS NULL)")
+        self.categories.append((name, v))
 
-        def read(r: list, add: Callable) -> None:
+        def read(r: list, add: Callable, acc: dict, day: int) -> None:
             add("missing", name, count=int(r[i_miss]))
             add("type_error", name, count=0)
-            ranked = sorted(((str(a), int(c)) for a, c in (r[i_h] or {}).items()), key=lambda kv: (-kv[1], kv[0]))
+            counts = acc[(name, "cat")].get(day, {})
+            ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
             for val, c in ranked[:TOP_K]:
                 add("category", name, val, count=c)
             rest = sum(c for _, c in ranked[TOP_K:])
@@ -309,10 +310,9 @@ class _Plan:
             if pv is None or yv is None:
                 self.ok = False
                 return
-            ok = f"{which} AND isfinite({pv}) AND isfinite({yv})"
+            ok = f"{which} AND {pv} IS NOT NULL AND {yv} IS NOT NULL"
             self.err = (f"{pv} - {yv}", ok)
-            i_n = self._agg(f"count(*) FILTER (WHERE {ok})")
-            self.i_err_n = i_n
+            self.i_err_n = self._agg(f"count_if({ok})")
             return
         pred, label = _text("prediction", k("prediction")), _text("label", k("label"))
         if pred is None or label is None:
@@ -327,18 +327,18 @@ class _Plan:
                 self.ok = False
                 return
             predicted = (f"(CASE WHEN {pt} IS NOT NULL THEN {pt} = {literal(pos)} "
-                         f"WHEN isfinite({sv}) THEN {sv} >= {_f(thr)} END)")
+                         f"WHEN {sv} IS NOT NULL THEN {sv} >= {_f(thr)} END)")
             actual = f"({lt} = {literal(pos)})"
             idx = {}
             for cell, cond in (("tp", f"{predicted} AND {actual}"), ("fp", f"{predicted} AND NOT {actual}"),
                                ("fn", f"NOT {predicted} AND {actual}"), ("tn", f"NOT {predicted} AND NOT {actual}")):
-                idx[cell] = self._agg(f"count(*) FILTER (WHERE {which} AND {cond})")
+                idx[cell] = self._agg(f"count_if({which} AND {cond})")
 
-            def read(r: list, add: Callable) -> None:
+            def read(r: list, add: Callable, acc: dict, day: int) -> None:
                 for cell, i in idx.items():
                     add("metric", "", cell, count=int(r[i]))
 
-            self.read_metrics = read
+            self.read.append(read)
             return
         self.pairs = (lt, pt, which)
 
@@ -354,14 +354,77 @@ def _parses(text: Any) -> bool:
 
 def relation_kinds(con: Any, relation: str) -> dict[str, str]:
     """Each column of ``relation`` as ``_kind`` of its Arrow type (what ``profile_group`` would get)."""
+    return {f.name: _kind(f.type) for f in _reader(con.execute(f"SELECT * FROM ({relation}) LIMIT 0")).schema}
+
+
+def _reader(result: Any, rows: int = 1 << 20) -> Any:
+    """A DuckDB result as Arrow record batches (DuckDB 2's ``to_arrow_reader``, 1's ``fetch_record_batch``)."""
     import warnings
 
-    res = con.execute(f"SELECT * FROM ({relation}) LIMIT 0")
-    reader = getattr(res, "to_arrow_reader", None) or res.fetch_record_batch
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        schema = reader().schema
-    return {f.name: _kind(f.type) for f in schema}
+        if hasattr(result, "to_arrow_reader"):
+            return result.to_arrow_reader(rows)
+        return result.fetch_record_batch(rows)
+
+
+BATCH = 1 << 19  # rows per streamed batch (the most held at once, ~100 MB for the bench's columns)
+
+
+def _bins(day: np.ndarray, x: np.ndarray, e: np.ndarray, days: int) -> np.ndarray:
+    """Counts per day and bin of values inside ``[e[0], e[-1]]``: bin ``i`` holds
+    ``e[i] <= x < e[i + 1]``, the last one also ``x == e[-1]`` (``core.histogram``'s bins)."""
+    nb = e.size - 1
+    b = np.minimum(np.searchsorted(e, x, side="right") - 1, nb - 1)
+    return np.bincount(day * nb + b, minlength=days * nb).reshape(days, nb)
+
+
+def _stream(con: Any, inner: str, plan: _Plan, days: list) -> dict:
+    """The sketch buckets, histogram bins and category counts of every day, from the rows
+    streamed in batches: NumPy's ``ceil(log2(|v|)·multiplier)`` (``core.sketch_keys``' own
+    expression), ``searchsorted`` on the edges (``core.histogram``'s bins), Arrow's group-by."""
+    import pyarrow.compute as pc
+
+    m = _mapping()
+    mult = _multiplier(ALPHA)
+    nd = len(days)
+    acc: dict = {}
+    for name, _v, edges in plan.numbers:
+        acc[(name, "sk")] = _Counts(nd)
+        if edges:
+            acc[(name, "bins")] = np.zeros((nd, len(edges) - 1), dtype=np.int64)
+    for name, _t in plan.categories:
+        acc[(name, "cat")] = {}
+    cols = [v for _, v, _ in plan.numbers] + [t for _, t in plan.categories]
+    if not cols or not nd:
+        return acc
+    ordinals = np.array([d.toordinal() for d in days], dtype=np.int64)
+    epoch = 719163  # date(1970, 1, 1).toordinal()
+    reader = _reader(con.execute(f"SELECT day, {', '.join(cols)} FROM ({inner})"), BATCH)
+    for batch in reader:
+        dcol = batch.column(0).cast(pa.int32()).to_numpy(zero_copy_only=False).astype(np.int64)
+        day = np.searchsorted(ordinals, dcol + epoch)
+        for name, v, edges in plan.numbers:
+            x = batch.column(v).to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+            a = np.abs(x)
+            sel = a >= m.min_possible  # (NaN: false)
+            if sel.any():
+                xs = x[sel]
+                keys = np.ceil(np.log2(a[sel]) * mult).astype(np.int64)
+                acc[(name, "sk")].add(day[sel], keys * 2 + (xs < 0))  # 2k: positive, 2k + 1: negative
+            if edges:
+                e = np.asarray(edges, dtype=np.float64)
+                inside = (x >= e[0]) & (x <= e[-1])
+                acc[(name, "bins")] += _bins(day[inside], x[inside], e, nd)
+        for name, t in plan.categories:
+            col = batch.column(t)
+            keep = pc.is_valid(col)
+            g = pa.table({"d": pa.array(day), "v": col}).filter(keep).group_by(["d", "v"]).aggregate([("v", "count")])
+            out = acc[(name, "cat")]
+            for di, val, c in zip(g["d"].to_pylist(), g["v"].to_pylist(), g["v_count"].to_pylist(), strict=True):
+                per = out.setdefault(di, {})
+                per[val] = per.get(val, 0) + c
+    return acc
 
 
 def profile_relation(con: Any, relation: str, model: str, version: str, spec: VersionSpec,
@@ -377,10 +440,12 @@ def profile_relation(con: Any, relation: str, model: str, version: str, spec: Ve
     where = f"model = {literal(model)} AND version = {literal(version)}"
     inner = f"SELECT day, {', '.join(plan.inner)} FROM ({relation}) WHERE {where}"
     result = con.execute(f"SELECT day, {', '.join(plan.aggs)} FROM ({inner}) GROUP BY day ORDER BY day").fetchall()
+    days = [rec[0] for rec in result]
+    acc = _stream(con, inner, plan, days)
     rows: list[tuple] = []
     sums: list[tuple[Any, str, int]] = []
     done: set = set()
-    for rec in result:
+    for di, rec in enumerate(result):
         day, r = rec[0], list(rec[1:])
         if any(_parses(t) for g in plan.guards for t in (r[g] or [])):
             rows += fallback(model, version, day)  # a text Python reads as a number and DuckDB not
@@ -392,9 +457,7 @@ def profile_relation(con: Any, relation: str, model: str, version: str, spec: Ve
             _rows.append((model, version, _day, stat, column, key, None if count is None else int(count), value))
 
         for read in plan.read:
-            read(r, add)
-        if plan.read_metrics is not None:
-            plan.read_metrics(r, add)
+            read(r, add, acc, di)
         if plan.i_cost is not None:
             sums.append((day, "cost", int(r[plan.i_cost])))
         if plan.err is not None:
@@ -419,7 +482,7 @@ def _sums(con: Any, inner: str, plan: _Plan, model: str, version: str, sums: lis
         if not days:
             continue
         if kind == "cost":
-            expr, cond = plan.cost, f"isfinite({plan.cost})"
+            expr, cond = plan.cost, f"{plan.cost} IS NOT NULL"
         else:
             expr, cond = plan.err
         need = [d for d, n in days if n]
