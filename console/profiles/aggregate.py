@@ -396,7 +396,15 @@ def _stream(con: Any, inner: str, plan: _Plan, days: list) -> dict:
     for name, _t in plan.categories:
         acc[(name, "cat")] = {}
     cols = [v for _, v, _ in plan.numbers] + [t for _, t in plan.categories]
-    if not cols or not nd:
+    # the values summed with fsum (NULL where not counted), and a multiclass model's pairs
+    cols.append(f"{plan.cost} AS _cost" if plan.cost else "CAST(NULL AS DOUBLE) AS _cost")
+    cols.append(f"CASE WHEN {plan.err[1]} THEN {plan.err[0]} END AS _err" if plan.err else "CAST(NULL AS DOUBLE) AS _err")
+    if plan.pairs is not None:
+        lt, pt, which = plan.pairs
+        ok = f"{which} AND {pt} IS NOT NULL"
+        cols += [f"CASE WHEN {ok} THEN {lt} END AS _pl", f"CASE WHEN {ok} THEN {pt} END AS _pp"]
+    acc["_cost"], acc["_err"], acc["_pairs"] = {}, {}, {}
+    if not nd:
         return acc
     ordinals = np.array([d.toordinal() for d in days], dtype=np.int64)
     epoch = 719163  # date(1970, 1, 1).toordinal()
@@ -424,6 +432,23 @@ def _stream(con: Any, inner: str, plan: _Plan, days: list) -> dict:
             for di, val, c in zip(g["d"].to_pylist(), g["v"].to_pylist(), g["v_count"].to_pylist(), strict=True):
                 per = out.setdefault(di, {})
                 per[val] = per.get(val, 0) + c
+        for key in ("_cost", "_err"):
+            x = batch.column(key)
+            if x.null_count == len(x):
+                continue
+            v = x.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+            keep = ~np.isnan(v)
+            dk, vk = day[keep], v[keep]
+            for di in np.unique(dk).tolist():
+                acc[key].setdefault(di, []).append(vk[dk == di])
+        if plan.pairs is not None:
+            lab = batch.column("_pl")
+            g = pa.table({"d": pa.array(day), "l": lab, "p": batch.column("_pp")}).filter(pc.is_valid(lab))
+            g = g.group_by(["d", "l", "p"]).aggregate([("l", "count")])
+            for di, a, b, c in zip(g["d"].to_pylist(), g["l"].to_pylist(), g["p"].to_pylist(),
+                                   g["l_count"].to_pylist(), strict=True):
+                per = acc["_pairs"].setdefault(di, {})
+                per[(a, b)] = per.get((a, b), 0) + c
     return acc
 
 
@@ -443,14 +468,11 @@ def profile_relation(con: Any, relation: str, model: str, version: str, spec: Ve
     days = [rec[0] for rec in result]
     acc = _stream(con, inner, plan, days)
     rows: list[tuple] = []
-    sums: list[tuple[Any, str, int]] = []
-    done: set = set()
     for di, rec in enumerate(result):
         day, r = rec[0], list(rec[1:])
         if any(_parses(t) for g in plan.guards for t in (r[g] or [])):
             rows += fallback(model, version, day)  # a text Python reads as a number and DuckDB not
             continue
-        done.add(day)
 
         def add(stat: str, column: str = "", key: str = "", count: int | None = None,
                 value: float | None = None, _day=day, _rows=rows) -> None:
@@ -458,51 +480,20 @@ def profile_relation(con: Any, relation: str, model: str, version: str, spec: Ve
 
         for read in plan.read:
             read(r, add, acc, di)
+        values = {k: np.concatenate(acc[k].get(di) or [np.empty(0)]) for k in ("_cost", "_err")}
         if plan.i_cost is not None:
-            sums.append((day, "cost", int(r[plan.i_cost])))
+            n = int(r[plan.i_cost])
+            if n != values["_cost"].size:
+                raise RuntimeError(f"profile of {model} {version} {day}: {values['_cost'].size} costs for {n} counted")
+            add("sum", COST, count=n, value=math.fsum(values["_cost"].tolist()))
         if plan.err is not None:
-            sums.append((day, "err", int(r[plan.i_err_n])))
-    rows += _sums(con, inner, plan, model, version, sums)
-    if plan.pairs is not None and done:
-        lt, pt, which = plan.pairs
-        for day, lab, pred, c in con.execute(
-                f"SELECT day, {lt}, {pt}, count(*) FROM ({inner}) WHERE {which} AND {pt} IS NOT NULL "
-                "GROUP BY ALL").fetchall():
-            if day in done:
-                rows.append((model, version, day, "metric", "", json.dumps([lab, pred]), int(c), None))
-    return rows
-
-
-def _sums(con: Any, inner: str, plan: _Plan, model: str, version: str, sums: list) -> list[tuple]:
-    """``math.fsum`` of the cost and of a regression's absolute and squared errors, per day,
-    over the values of the days that have some (fetched once per kind, as NumPy arrays)."""
-    rows: list[tuple] = []
-    for kind in ("cost", "err"):
-        days = [(d, n) for d, k, n in sums if k == kind]
-        if not days:
-            continue
-        if kind == "cost":
-            expr, cond = plan.cost, f"{plan.cost} IS NOT NULL"
-        else:
-            expr, cond = plan.err
-        need = [d for d, n in days if n]
-        per: dict[Any, np.ndarray] = {}
-        if need:  # ordered by day: each day's values are the next ``n`` (its count above)
-            res = con.execute(f"SELECT {expr} AS v FROM ({inner}) WHERE {cond} AND day IN "
-                              f"({', '.join(literal(str(d)) + '::DATE' for d in need)}) ORDER BY day")
-            v = res.fetchnumpy()["v"]
-            v = np.asarray(v.filled(np.nan) if hasattr(v, "filled") else v, dtype=np.float64)
-            counts = [n for _, n in days if n]
-            if int(sum(counts)) != v.size:
-                raise RuntimeError(f"profile sums of {model} {version}: {v.size} values for {sum(counts)} counted")
-            for d, chunk in zip(need, np.split(v, np.cumsum(counts)[:-1]), strict=True):
-                per[d] = chunk
-        for day, n in days:
-            vals = per.get(day, np.empty(0))
-            if kind == "cost":
-                rows.append((model, version, day, "sum", COST, "", n, math.fsum(vals.tolist())))
-            else:
-                rows.append((model, version, day, "metric", "", "n", n, None))
-                rows.append((model, version, day, "metric", "", "abs", n, math.fsum(np.abs(vals).tolist())))
-                rows.append((model, version, day, "metric", "", "sq", n, math.fsum((vals * vals).tolist())))
+            n, err = int(r[plan.i_err_n]), values["_err"]
+            if n != err.size:
+                raise RuntimeError(f"profile of {model} {version} {day}: {err.size} errors for {n} counted")
+            add("metric", "", "n", count=n)
+            add("metric", "", "abs", count=n, value=math.fsum(np.abs(err).tolist()))
+            add("metric", "", "sq", count=n, value=math.fsum((err * err).tolist()))
+        if plan.pairs is not None:
+            for (lab, pred), c in acc["_pairs"].get(di, {}).items():
+                add("metric", "", json.dumps([lab, pred]), count=c)
     return rows
