@@ -357,9 +357,20 @@ def profile_store(db: Any, models: list[str] | None = None, out: Path | None = N
     computed, kept = [], 0
     for model in models or []:
         check_model(db, model)  # an unknown model is one line
-    for model in models or logged_models(db):
-        versions = [r[0] for r in cur.execute(
-            "SELECT DISTINCT version FROM predictions WHERE model = ? ORDER BY 1", [model]).fetchall()]
+    # the store's models, versions and days as of its committed batch (``_batch`` in the
+    # manifest): while the batch is the same, no DISTINCT scan of every row is needed
+    batch = getattr(db, "batch", None)
+    state = manifest.get("_batch")
+    state = state if isinstance(state, dict) and batch is not None and state.get("batch") == batch else {}
+    fresh = {"batch": batch, "models": state.get("models"), "versions": dict(state.get("versions") or {}),
+             "days": dict(state.get("days") or {})}
+    if fresh["models"] is None:
+        fresh["models"] = logged_models(db) if models is None else None
+    for model in models or fresh["models"] or []:
+        versions = fresh["versions"].get(model)
+        if versions is None:
+            versions = fresh["versions"][model] = [r[0] for r in cur.execute(
+                "SELECT DISTINCT version FROM predictions WHERE model = ? ORDER BY 1", [model]).fetchall()]
         specs = {v: version_spec(db.registry, model, v, _store_features(db, model, v), saved) for v in versions}
         specs_fp = hashlib.sha256("|".join(f"{v}={spec_fingerprint(s)}" for v, s in specs.items()).encode()).hexdigest()[:16]
         parts = db.parts(model)
@@ -367,8 +378,10 @@ def profile_store(db: Any, models: list[str] | None = None, out: Path | None = N
         if parts is not None:
             for p in parts:
                 by_day.setdefault(p.day.isoformat(), []).append(f"{p.rel}:{p.size}")
-        days = [r[0].isoformat() for r in cur.execute(
-            "SELECT DISTINCT day FROM predictions WHERE model = ? ORDER BY 1", [model]).fetchall()]
+        days = fresh["days"].get(model)
+        if days is None:
+            days = fresh["days"][model] = [r[0].isoformat() for r in cur.execute(
+                "SELECT DISTINCT day FROM predictions WHERE model = ? ORDER BY 1", [model]).fetchall()]
         fcols = sorted({src for s in specs.values() for _, src, _ in s.features})
         select = ", ".join(["model", "version", "day", *BASE_COLUMNS, "labelled", *(ident(c) for c in fcols)])
         todo: list[str] = []
@@ -404,7 +417,12 @@ def profile_store(db: Any, models: list[str] | None = None, out: Path | None = N
             write_day(out, model, day, to_table(by.get(day, [])))
             manifest[f"{model}/{day}"] = fps[day]
             computed.append(f"{model}/{day}")
-    if computed or not manifest_path.is_file():
+    if batch is not None and fresh != {**state, "versions": state.get("versions") or {}, "days": state.get("days") or {}}:
+        manifest["_batch"] = fresh
+        computed_or_state = True
+    else:
+        computed_or_state = bool(computed)
+    if computed_or_state or not manifest_path.is_file():
         write_atomic(manifest_path, json.dumps(manifest, sort_keys=True, indent=1).encode())
     if len(saved) != n_saved:
         write_atomic(edges_path, json.dumps(saved, sort_keys=True).encode())
