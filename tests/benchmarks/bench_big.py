@@ -119,6 +119,13 @@ def run_section(out: Path, rows: int = ROWS, launch_timeout: float = 600.0, pane
                               "--timeout", str(launch_timeout)], cwd=REPO).check()
             out_[label] = _step(m, **m.json())
         clear_analytics_cache(ws)
+        try:
+            out_["panels"] = _panels()
+        except Exception as exc:  # noqa: BLE001 - keep the launch figures
+            out_["panels_error"] = f"{type(exc).__name__}: {exc}"
+        return out_
+
+    def _panels() -> dict[str, Any]:
         m = run_measured([sys.executable, "-m", "tests.benchmarks.tui_jobs", "panels", "--ws", str(ws),
                           "--model", MODEL, "--rounds", str(panel_rounds), "--timeout", str(panel_timeout),
                           "--open-timeout", str(launch_timeout)], cwd=REPO).check()
@@ -128,9 +135,8 @@ def run_section(out: Path, rows: int = ROWS, launch_timeout: float = 600.0, pane
 
         def pct(q: float) -> float | None:
             return round(percentile(done, q * 100), 4) if done else None
-        out_["panels"] = _step(m, switches=len(doc["switches"]), timed_out=len(doc["switches"]) - len(done),
-                               p50_s=pct(0.5), p95_s=pct(0.95), open_model_s=doc.get("open_model_s"))
-        return out_
+        return _step(m, switches=len(doc["switches"]), timed_out=len(doc["switches"]) - len(done),
+                     p50_s=pct(0.5), p95_s=pct(0.95), open_model_s=doc.get("open_model_s"))
 
     for name, fn in (("adopt", adopt), ("profile", profile), ("readers", readers), ("trend_cli", trend_cli),
                      ("fleet_cli", fleet_cli), ("tui", tui)):
