@@ -364,3 +364,78 @@ def test_lake_files_of_different_types_are_read_apart(tmp_path):
                    lake / "c.parquet")
     with pytest.raises(Exception, match="different column types"):
         local.profile_source(lake)
+
+
+def _days_table(days: list[pa.Table], model: str = "m", version: str = "1") -> pa.Table:
+    parts = []
+    for d, t in enumerate(days):
+        n = t.num_rows
+        t = t.append_column("model", pa.array([model] * n)).append_column("version", pa.array([version] * n))
+        parts.append(t.append_column("day", pa.array([DAY0 + dt.timedelta(d)] * n, pa.date32())))
+    return pa.concat_tables(parts)
+
+
+def _aggregate(table: pa.Table, spec: core.VersionSpec, model: str = "m", version: str = "1") -> pa.Table:
+    import duckdb
+
+    from console.profiles import aggregate
+
+    con = duckdb.connect()
+    con.register("rows_t", table)
+    fell_back: list = []
+
+    def fallback(m, v, day):
+        fell_back.append(day)
+        sel = table.filter(pc.equal(table["day"], pa.scalar(day, pa.date32())))
+        return core.profile_group(m, v, day, sel, spec)
+
+    rows = aggregate.profile_relation(con, "SELECT * FROM rows_t", model, version, spec, fallback)
+    assert rows is not None and not fell_back
+    return core.to_table(rows)
+
+
+@pytest.mark.parametrize("task", ["binary", "regression", "multiclass"])
+def test_duckdb_aggregates_equal_profile_group(task):
+    days = [seeded(3000 + 500 * d, 60 + d, shift=d) for d in range(4)]
+    ref = seeded(5000, 1)
+    spec = spec_for(ref)
+    edges = spec.edges["age"]
+    # values exactly on every edge, and just beside them: the bins np.searchsorted gives
+    on_edges = np.array([*edges, *np.nextafter(edges, np.inf), *np.nextafter(edges, -np.inf)])
+    age = days[0]["age"].to_numpy(zero_copy_only=False).copy()
+    age[:on_edges.size] = on_edges
+    days[0] = days[0].set_column(days[0].schema.get_field_index("age"), "age", pa.array(age, from_pandas=True))
+    if task == "regression":
+        days = [t.set_column(t.schema.get_field_index("prediction"), "prediction", pa.array(
+            t["score"].to_numpy() * 10)).set_column(t.schema.get_field_index("label"), "label", pa.array(
+                [None if i % 4 == 0 else float(i % 7) for i in range(t.num_rows)])) for t in days]
+    spec = core.VersionSpec(spec.features, spec.edges, task, "1" if task == "binary" else None,
+                            0.5 if task == "binary" else None)
+    want = core.to_table([r for d, t in enumerate(days) for r in core.profile_group("m", "1", DAY0 + dt.timedelta(d), t, spec)])
+    got = _aggregate(_days_table(days), spec)
+    assert got.equals(want)
+
+
+def test_store_profiles_equal_profile_group_of_each_day(sample_ws):
+    """The store engine's aggregate statements against ``profile_group`` of each day's rows."""
+    from console.store.db import open_store
+    from console.workspace import load
+
+    db = open_store(load(sample_ws))
+    try:
+        out = Path(local.profile_store(db)["out"])
+        cur = db.cursor()
+        want = []
+        for (model,) in cur.execute("SELECT DISTINCT model FROM predictions ORDER BY 1").fetchall():
+            versions = [r[0] for r in cur.execute(
+                "SELECT DISTINCT version FROM predictions WHERE model = ? ORDER BY 1", [model]).fetchall()]
+            specs = {v: local.version_spec(db.registry, model, v, model_features(db, model, v)) for v in versions}
+            cols = sorted({src for s in specs.values() for _, src, _ in s.features})
+            sel = ", ".join(["version", "day", *local.BASE_COLUMNS, "labelled", *(f'"{c}"' for c in cols)])
+            t = local._arrow(cur.execute(f"SELECT {sel} FROM predictions_labelled WHERE model = ?", [model]))
+            for v, day in sorted(set(zip(t["version"].to_pylist(), t["day"].to_pylist(), strict=True))):
+                sub = t.filter(pc.and_(pc.equal(t["version"], v), pc.equal(t["day"], pa.scalar(day, pa.date32()))))
+                want += core.profile_group(model, v, day, sub, specs[v])
+        assert local.read_profiles(out).equals(core.to_table(want))
+    finally:
+        db.close()

@@ -1,5 +1,8 @@
 """The local profile engine: DuckDB over the store (or over a folder of prediction-log Parquet),
-one group at a time through ``core.profile_group``, written under ``.console/profiles/``.
+written under ``.console/profiles/``. Every day of a ``(model, version)`` is computed by one
+DuckDB aggregate statement (``console.profiles.aggregate``, equal to ``core.profile_group``
+of each group); a column type the statements do not derive is profiled group by group with
+``core.profile_group``.
 
 **Store** (``profile_store``): one Parquet file per model and day,
 ``profiles/model=<model>/day=<YYYY-MM-DD>.parquet``, written with the console's atomic replace
@@ -33,6 +36,7 @@ from urllib.parse import quote, unquote
 import numpy as np
 import pyarrow as pa
 
+from console.profiles import aggregate
 from console.profiles.core import (
     COST,
     LATENCY,
@@ -220,11 +224,19 @@ def profile_source(source: Path, registry: Any = None, model: str | None = None)
         groups = con.execute(f"SELECT DISTINCT model, version, day FROM ({sql}){where} ORDER BY 1, 2, 3",
                              params).fetchall()
         keys.append(set(groups))
-        for m, v, d in groups:
+        kinds = aggregate.relation_kinds(con, sql)
+
+        def one(m: str, v: str, d: Any, sql: str = sql) -> list[tuple]:
+            t = _arrow(con.execute(f"SELECT * FROM ({sql}) WHERE model = ? AND version = ? AND day = ?", [m, v, d]))
+            return profile_group(m, v, d, t, specs[(m, v)])
+
+        for m, v in sorted({(m, v) for m, v, _ in groups}):
             if (m, v) not in specs:
                 specs[(m, v)] = version_spec(registry, m, v, feats)
-            t = _arrow(con.execute(f"SELECT * FROM ({sql}) WHERE model = ? AND version = ? AND day = ?", [m, v, d]))
-            rows += profile_group(m, v, d, t, specs[(m, v)])
+            got = aggregate.profile_relation(con, sql, m, v, specs[(m, v)], one, kinds)
+            if got is None:  # a column type the aggregates do not derive: group by group
+                got = [r for mm, vv, d in groups if (mm, vv) == (m, v) for r in one(m, v, d)]
+            rows += got
     check_groups(keys)
     return to_table(rows)
 
@@ -320,11 +332,9 @@ def _store_features(db: Any, model: str, version: str) -> list[tuple[str, str, s
 def profile_store(db: Any, models: list[str] | None = None, out: Path | None = None) -> dict[str, Any]:
     """Bring the store's profiles up to date: recompute the model-days whose fingerprint changed
     (module docstring). Returns ``{"computed": [...], "kept": n, "out": path}``."""
-    import pyarrow.compute as pc
-
     from console.analytics.source import check_model, logged_models
     from console.fsio import make_dirs, write_atomic
-    from console.store.sql import ident
+    from console.store.sql import ident, literal
 
     out = Path(out) if out is not None else profiles_dir(db)
     make_dirs(out)
@@ -347,9 +357,20 @@ def profile_store(db: Any, models: list[str] | None = None, out: Path | None = N
     computed, kept = [], 0
     for model in models or []:
         check_model(db, model)  # an unknown model is one line
-    for model in models or logged_models(db):
-        versions = [r[0] for r in cur.execute(
-            "SELECT DISTINCT version FROM predictions WHERE model = ? ORDER BY 1", [model]).fetchall()]
+    # the store's models, versions and days as of its committed batch (``_batch`` in the
+    # manifest): while the batch is the same, no DISTINCT scan of every row is needed
+    batch = getattr(db, "batch", None)
+    state = manifest.get("_batch")
+    state = state if isinstance(state, dict) and batch is not None and state.get("batch") == batch else {}
+    fresh = {"batch": batch, "models": state.get("models"), "versions": dict(state.get("versions") or {}),
+             "days": dict(state.get("days") or {})}
+    if fresh["models"] is None:
+        fresh["models"] = logged_models(db) if models is None else None
+    for model in models or fresh["models"] or []:
+        versions = fresh["versions"].get(model)
+        if versions is None:
+            versions = fresh["versions"][model] = [r[0] for r in cur.execute(
+                "SELECT DISTINCT version FROM predictions WHERE model = ? ORDER BY 1", [model]).fetchall()]
         specs = {v: version_spec(db.registry, model, v, _store_features(db, model, v), saved) for v in versions}
         specs_fp = hashlib.sha256("|".join(f"{v}={spec_fingerprint(s)}" for v, s in specs.items()).encode()).hexdigest()[:16]
         parts = db.parts(model)
@@ -357,29 +378,51 @@ def profile_store(db: Any, models: list[str] | None = None, out: Path | None = N
         if parts is not None:
             for p in parts:
                 by_day.setdefault(p.day.isoformat(), []).append(f"{p.rel}:{p.size}")
-        days = [r[0].isoformat() for r in cur.execute(
-            "SELECT DISTINCT day FROM predictions WHERE model = ? ORDER BY 1", [model]).fetchall()]
+        days = fresh["days"].get(model)
+        if days is None:
+            days = fresh["days"][model] = [r[0].isoformat() for r in cur.execute(
+                "SELECT DISTINCT day FROM predictions WHERE model = ? ORDER BY 1", [model]).fetchall()]
         fcols = sorted({src for s in specs.values() for _, src, _ in s.features})
-        select = ", ".join(["version", "day", *BASE_COLUMNS, "labelled", *(ident(c) for c in fcols)])
+        select = ", ".join(["model", "version", "day", *BASE_COLUMNS, "labelled", *(ident(c) for c in fcols)])
+        todo: list[str] = []
+        fps: dict[str, str] = {}
         for day in days:
             key = f"{model}/{day}"
             fp = hashlib.sha256(f"{by_day.get(day)}|{labels_fp}|{specs_fp}|{db.batch if parts is None else ''}".encode()).hexdigest()
             if manifest.get(key) == fp and day_path(out, model, day).is_file():
                 kept += 1
                 continue
-            t = _arrow(cur.execute(f"SELECT {select} FROM predictions_labelled WHERE model = ? AND day = ?",
-                            [model, dt.date.fromisoformat(day)]))
-            if not isinstance(t, pa.Table):
-                t = t.read_all()
-            rows: list[tuple] = []
-            for v in versions:
-                sub = t.filter(pc.equal(t["version"], v))
-                if sub.num_rows:
-                    rows += profile_group(model, v, dt.date.fromisoformat(day), sub, specs[v])
-            write_day(out, model, day, to_table(rows))
-            manifest[key] = fp
-            computed.append(key)
-    if computed or not manifest_path.is_file():
+            todo.append(day)
+            fps[day] = fp
+        if not todo:
+            continue
+        rel = (f"SELECT {select} FROM predictions_labelled WHERE model = {literal(model)} AND day IN "
+               f"({', '.join(literal(d) + '::DATE' for d in todo)})")
+        kinds = aggregate.relation_kinds(cur, rel)
+
+        def one(m: str, v: str, d: Any, rel: str = rel, specs: dict = specs) -> list[tuple]:
+            t = _arrow(cur.execute(f"SELECT * FROM ({rel}) WHERE version = ? AND day = ?", [v, d]))
+            return profile_group(m, v, d, t, specs[v])
+
+        rows: list[tuple] = []
+        for v in versions:
+            got = aggregate.profile_relation(cur, rel, model, v, specs[v], one, kinds)
+            if got is None:  # a column type the aggregates do not derive: day by day
+                got = [r for d in todo for r in one(model, v, dt.date.fromisoformat(d))]
+            rows += got
+        by: dict[str, list[tuple]] = {}
+        for r in rows:
+            by.setdefault(r[2].isoformat(), []).append(r)
+        for day in todo:
+            write_day(out, model, day, to_table(by.get(day, [])))
+            manifest[f"{model}/{day}"] = fps[day]
+            computed.append(f"{model}/{day}")
+    if batch is not None and fresh != {**state, "versions": state.get("versions") or {}, "days": state.get("days") or {}}:
+        manifest["_batch"] = fresh
+        computed_or_state = True
+    else:
+        computed_or_state = bool(computed)
+    if computed_or_state or not manifest_path.is_file():
         write_atomic(manifest_path, json.dumps(manifest, sort_keys=True, indent=1).encode())
     if len(saved) != n_saved:
         write_atomic(edges_path, json.dumps(saved, sort_keys=True).encode())

@@ -69,6 +69,8 @@ def markdown(res: dict[str, Any]) -> str:
         lines += _explain(s["explain"])
     if "spark" in s:
         lines += _spark(s["spark"])
+    if "big100m" in s:
+        lines += _big(s["big100m"])
     lines += [
         "",
         "## Reproduce",
@@ -86,6 +88,58 @@ def markdown(res: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _big(b: dict[str, Any]) -> list[str]:
+    """The 100M section (``bench_big``): one run of each step, its own process."""
+    st = b.get("steps") or {}
+    d = b.get("data") or {}
+    gen = (f"generated in {d['generated_seconds'] / 60:.1f} min (peak RSS {d.get('generated_max_rss_mb') or 0:,.0f} MiB)"
+           if d.get("generated_seconds") else "generated earlier")
+    lines = ["", "## 100M store, adopted in place (`--only big100m`, n = 1)", "",
+             f"`{b.get('workspace')}`: {b.get('rows', 0):,} predictions of the bench profile as Parquet, {gen}"
+             f"{', cached' if d.get('cached') else ''}; `[ingest] adopt_parquet = true`, the files read where they are. "
+             "Each step is its own process (wall clock, CPU seconds and peak RSS from `wait4`; load average "
+             "at its end).", "",
+             "| step | wall | CPU | peak RSS | figures | load |", "|---|---|---|---|---|---|"]
+
+    def row(name: str, x: dict[str, Any] | None, figures: str) -> None:
+        if not x:
+            return
+        load = "/".join(f"{v:.1f}" for v in (x.get("loadavg") or [])[:3])
+        lines.append(f"| {name} | {fmt_s(x.get('wall_s'))} | {x.get('cpu_s', '–')} s | "
+                     f"{x.get('max_rss_mb', 0):,.0f} MiB | {figures} | {load} |")
+
+    ad = st.get("adopt")
+    if ad:
+        row("adopt (`ingest`, deleted store)", ad, f"{ad['records']:,} records, {ad['records_per_s']:,}/s")
+    pr = st.get("profile")
+    if pr:
+        row("`profile` (deleted profiles)", pr, f"{pr.get('model_days')} model-days, {pr.get('rows_per_s', 0):,} rows/s")
+    rd = st.get("readers")
+    if rd:
+        row("trend 30×1d + fleet, in one process", rd,
+            f"trend {rd.get('trend_30d_profiles_first_s')} s first / {rd.get('trend_30d_profiles_again_s')} s cached "
+            f"({rd.get('trend_windows')} windows, {rd.get('trend_windows_with_drift')} with drift); fleet "
+            f"{rd.get('fleet_profiles_first_s')} s / {rd.get('fleet_profiles_again_s')} s ({rd.get('fleet_source')})")
+    for key, label in (("trend_cli", "`trend --window 1d`"), ("fleet_cli", "`fleet`")):
+        x = st.get(key)
+        if x:
+            row(label + " (1st process)", x["first"], f"source {x.get('source')}")
+            row(label + " (2nd process)", x["again"], "")
+    tui = st.get("tui") or {}
+    for key, label in (("launch_cold", "TUI launch, cold cache"), ("launch_warm", "TUI launch, warm cache")):
+        x = tui.get(key)
+        if x:
+            row(label, x, f"first paint {fmt_s(x.get('first_paint_s'))}, fleet populated {fmt_s(x.get('populated_s'))}, "
+                f"complete {fmt_s(x.get('complete_s'))}")
+    x = tui.get("panels")
+    if x:
+        row("TUI panel switches (bench-binary)", x, f"{x['switches']} switches, p50 {fmt_s(x.get('p50_s'))}, "
+            f"p95 {fmt_s(x.get('p95_s'))}, {x['timed_out']} timed out")
+    if b.get("errors"):
+        lines += ["", "Steps that failed: " + "; ".join(f"`{k}`: {v}" for k, v in b["errors"].items())]
+    return lines
 
 
 def _load_note(res: dict[str, Any]) -> str:

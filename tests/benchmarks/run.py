@@ -24,7 +24,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from tests.benchmarks import report
+from tests.benchmarks import bench_big, report
 from tests.benchmarks.common import (
     REPO,
     fmt_s,
@@ -45,6 +45,7 @@ from tests.benchmarks.data import (
 )
 
 SECTIONS = ("ingest", "badlines", "drift", "windows", "reports", "tui", "explain", "spark")
+OPTIONAL_SECTIONS = ("big100m",)  # only with --only: most of an hour (bench_big.py)
 PY = sys.executable
 DRIFT_MODEL = "bench-binary"
 OTHER_MODEL = "bench-regression"  # not highlighted in the fleet while it loads
@@ -64,6 +65,10 @@ TARGETS = {
     "tui_populated_s": 1.5,
     "tui_switch_p95_s": 0.2,
     "explain_1000_s": 5.0,
+    "big_adopt_rps": 2_000_000,
+    "big_trend_s": 2.0,
+    "big_fleet_s": 1.5,
+    "big_rss_mb": 2048,
 }
 
 
@@ -578,6 +583,8 @@ def verdicts(res: dict[str, Any]) -> list[dict[str, Any]]:
             same, "17")
     else:
         add(sp_target, sp.get("skipped", "–"), None, "17")
+    if "big100m" in (res["parameters"].get("sections") or ()):
+        big_verdicts(s.get("big100m") or {}, add)
     if (res.get("total_seconds") is not None and not res.get("quick")
             and set(res["parameters"].get("sections") or SECTIONS) == set(SECTIONS)):  # not for --only
         gen = sum((res.get("data") or {}).get(k, {}).get("generated_seconds") or 0 for k in ("small", "big")
@@ -586,6 +593,41 @@ def verdicts(res: dict[str, Any]) -> list[dict[str, Any]]:
             + (f" (incl. {gen / 60:.1f} min generating data)" if gen else " (data cached from an earlier run)"),
             res["total_seconds"] < 1800, "7")
     return rows
+
+
+def big_verdicts(b: dict[str, Any], add) -> None:
+    """Issue 17's targets on the 100M store (``bench_big``): "–" for a step that did not run."""
+    T = TARGETS
+    st = b.get("steps") or {}
+    size = _size(b.get("rows") or 100_000_000)
+    ad = st.get("adopt") or {}
+    add(f"{size}: Parquet adopted in place ≥ {T['big_adopt_rps']:,} records/s (whole process)",
+        f"{ad['records_per_s']:,} records/s ({ad['records']:,} records in {ad['wall_s']:.0f} s)" if ad else "–",
+        ad["records_per_s"] >= T["big_adopt_rps"] if ad else None, "17")
+    rd = st.get("readers") or {}
+    first, again = rd.get("trend_30d_profiles_first_s"), rd.get("trend_30d_profiles_again_s")
+    add(f"{size}: 30 daily windows of drift from profiles < {T['big_trend_s']:g} s",
+        f"{first:.2f} s first, {again:.2f} s cached ({rd.get('trend_windows')} windows, in-process)"
+        if first is not None else "–", first < T["big_trend_s"] if first is not None else None, "17")
+    lc = (st.get("tui") or {}).get("launch_cold") or {}
+    fl = rd.get("fleet_profiles_first_s")
+    if lc.get("populated_s") is not None:
+        add(f"{size}: fleet populated < {T['big_fleet_s']:g} s", f"{lc['populated_s']:.2f} s in the TUI (cold cache)"
+            + (f"; fleet from profiles {fl:.2f} s in-process" if fl is not None else ""),
+            lc["populated_s"] < T["big_fleet_s"], "17")
+    else:
+        add(f"{size}: fleet populated < {T['big_fleet_s']:g} s",
+            f"TUI –; fleet from profiles {fl:.2f} s in-process" if fl is not None else "–",
+            fl < T["big_fleet_s"] if fl is not None else None, "17")
+    peak = b.get("peak_rss_mb")
+    worst = max(((k, v) for k, v in st.items() if isinstance(v, dict)),
+                key=lambda kv: max(_rss_of(kv[1]), default=0), default=(None, None))[0]
+    add(f"{size}: peak RSS < {T['big_rss_mb'] / 1024:g} GB in every step",
+        f"{peak:,.0f} MiB ({worst})" if peak else "–", peak < T["big_rss_mb"] if peak else None, "17")
+
+
+def _rss_of(step: dict[str, Any]) -> list[float]:
+    return bench_big._rss_values(step)
 
 
 def _size(n: int) -> str:
@@ -610,7 +652,10 @@ def main(argv: list[str] | None = None) -> int:
                         "default, every model, all rows of the big store as issue 4.10 asks)")
     p.add_argument("--budget-min", type=float, default=30.0,
                    help="time budget: after it, no section starts a third repetition (default 30)")
-    p.add_argument("--only", help=f"comma-separated sections ({','.join(SECTIONS)}); default all")
+    p.add_argument("--only", help=f"comma-separated sections ({','.join(SECTIONS)}); default all; "
+                   f"also {','.join(OPTIONAL_SECTIONS)} (not in the default run)")
+    p.add_argument("--big-rows", type=int, default=bench_big.ROWS,
+                   help="predictions of the big100m section's workspace (default 100M)")
     p.add_argument("--out", default=str(REPO / "bench-out"), metavar="DIR", help="output and data cache")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--regen", action="store_true", help="regenerate the workspaces even when cached")
@@ -638,7 +683,7 @@ def main(argv: list[str] | None = None) -> int:
     BUDGET.seconds = a.budget_min * 60
     window_models = [] if a.window_models == "all" else [m for m in a.window_models.split(",") if m]
     only = SECTIONS if not a.only else tuple(x.strip() for x in a.only.split(","))
-    unknown = sorted(set(only) - set(SECTIONS))
+    unknown = sorted(set(only) - set(SECTIONS) - set(OPTIONAL_SECTIONS))
     if unknown or a.reps < 2:
         print(f"bench: {'unknown section ' + unknown[0] if unknown else '--reps must be at least 2'}",
               file=sys.stderr)
@@ -679,9 +724,9 @@ def main(argv: list[str] | None = None) -> int:
     small_root, small_meta = (ensure_workspace(out, small_rows, "both", a.seed, regen=a.regen)
                               if "ingest" in only else (None, None))
     big, big_meta, big_ingest = None, None, {}
-    if set(only) - {"badlines", "explain"}:  # every other section reads the big workspace
+    if set(only) - {"badlines", "explain", "big100m"}:  # every other section reads the big store
         big, big_meta = ensure_workspace(out, rows, "parquet", a.seed, regen=a.regen)
-    if set(only) - {"badlines", "explain", "spark"}:  # … and its ingested store
+    if set(only) - {"badlines", "explain", "spark", "big100m"}:  # … and its ingested store
         big_ingest = ensure_ingested(big, again=a.reingest)
     res["data"] = {"small": small_meta, "big": big_meta, "big_ingest": big_ingest,
                    "seconds": round(time.perf_counter() - t, 1)}
@@ -694,6 +739,7 @@ def main(argv: list[str] | None = None) -> int:
     section("tui", bench_tui, big, sample, a.reps, a.launch_timeout, a.panel_rounds, a.panel_timeout)
     section("explain", bench_explain, a.reps)
     section("spark", bench_spark, big, a.spark_reps)
+    section("big100m", bench_big.run_section, out, a.big_rows, a.launch_timeout * 5, 2, a.panel_timeout)
     res["budget_cuts"] = BUDGET.cut
     res["total_seconds"] = round(time.perf_counter() - started, 1)
     res["targets"] = verdicts(res)
