@@ -471,3 +471,31 @@ def test_a_feature_only_adopted_files_hold_is_read_beside_parts_that_lack_it(tmp
     ingest(adopted)
     got = query(adopted, "SELECT count(*), count(f_income), count(f_other) FROM predictions")
     assert got[0][0] > 2 and got[0][1] > 0 and got[0][2] == 2
+
+
+def test_a_checked_group_is_let_go_once_its_files_are_adopted(tmp_path: Path, monkeypatch) -> None:
+    """What ``check_group`` found (keys, row numbers: ~50 bytes a record) is held only until its
+    files are handled: kept to the end of the pass, it grew with the source (5 GB on 100M)."""
+    import gc
+
+    from console.ingest import adopt
+
+    ws = write_workspace(tmp_path / "ws", ADOPT)
+    for i in range(12):
+        pq.write_table(table(10 + i, 300, start=i * 300), ws / "logs" / f"f{i:02d}.parquet")
+    live: list[int] = []
+    handle = adopt.handle
+
+    def counting(c, *a, **kw):
+        gc.collect()
+        live.append(sum(isinstance(o, adopt.Checked) for o in gc.get_objects()))
+        return handle(c, *a, **kw)
+
+    monkeypatch.setattr(adopt, "handle", counting)
+    got = Ingester(load_dir(ws), batch_rows=600, sync=False).run_once(wait=5)
+    assert got.errors == []
+    assert len(live) == 12
+    # groups of two files (600 rows), checked up to two groups ahead: at most six files' worth
+    assert max(live) <= 6, live
+    cp = read_checkpoint(StoreLayout(ws / ".console").checkpoint_path)
+    assert len(cp.adopted) == 12

@@ -96,3 +96,9 @@ def test_key_set_with_its_bitmap_answers_as_a_set_does() -> None:
             ks.remove(gone)
             ref -= {int(x) for x in gone}
     assert len(ks) == len(ref) > FILTER_MIN and ks._bits is not None
+    # merged into one run (for the saved index), run by run: the same set, still answering
+    assert len(ks._runs) > 1
+    merged = ks.sorted_array()
+    assert len(ks._runs) == 1 and merged.tolist() == sorted(ref)
+    q = np.concatenate([merged[::7], rng.integers(0, 2**64 - 1, 3000, dtype=np.uint64)])
+    assert (ks.contains(q) == np.array([int(x) in ref for x in q])).all()
