@@ -230,3 +230,56 @@ def test_multi_day_windows_merge_their_days(db):
         assert (p["requests"], p["errors"], p["labelled"]) == (e["requests"], e["errors"], e["labelled"])
         assert [f["feature"] for f in p["drift"]["features"]] == ["region"]
         assert p["drift"]["features"][0]["score"] == pytest.approx(e["drift"]["features"][0]["score"], rel=1e-12)
+
+
+def test_time_ranges_are_remembered_per_batch_and_never_stale(sample_ws):
+    """The profiles' up-to-date scan hands each model's and version's first and last ``ts`` to
+    ``data_range`` (kept on disk per store batch: the next process does not scan every row
+    again); a new batch is scanned again, so a later record moves the range."""
+    from console.analytics import cache
+    from console.analytics.source import Scope, _range_key, data_range
+    from tests.tui_helpers import ingest
+
+    def exact(db, model, version=None):
+        cond = "model = ?" + (" AND version = ?" if version else "")
+        lo, hi = db.cursor().execute(f"SELECT min(ts), max(ts) FROM predictions WHERE {cond}",
+                                     [model, *([version] if version else [])]).fetchone()
+        return lo.isoformat(), hi.isoformat()
+
+    def naive(rng):
+        return tuple(t.replace(tzinfo=None).isoformat() for t in rng)
+
+    db = _open(sample_ws)
+    try:
+        local.profile_store(db)
+        versions = [r[0] for r in db.cursor().execute(
+            "SELECT DISTINCT version FROM predictions WHERE model = ? ORDER BY 1", [MODEL]).fetchall()]
+        assert len(versions) >= 2
+        for v in [None, *versions]:
+            key = ("per_batch", cache.key_hash(_range_key(Scope(MODEL, v), "predictions")))
+            assert db.memo.get(key) is not None, v  # handed over by the scan, not computed again
+            assert naive(data_range(db, Scope(MODEL, v))) == exact(db, MODEL, v)
+        batch = db.batch
+    finally:
+        db.close()
+    cache._MEMORY.clear()  # as a new process: only the disk holds it
+    db = _open(sample_ws)
+    try:
+        disk = cache.cache_for(db).get({**_range_key(Scope(MODEL, None), "predictions"), "batch": batch})
+        assert disk is not None and db.batch == batch
+        assert naive(data_range(db, Scope(MODEL, None))) == exact(db, MODEL)
+        old_hi = exact(db, MODEL)[1]
+    finally:
+        db.close()
+    log = sorted((sample_ws / "logs" / MODEL).glob("predictions-*.jsonl"))[-1]
+    last = json.loads(log.read_text().splitlines()[-1])
+    with log.open("a") as f:
+        f.write(json.dumps(dict(last, ts=old_hi[:19].replace(" ", "T") + ".5Z", request_id="later-1")) + "\n")
+    ingest(sample_ws)
+    db = _open(sample_ws)
+    try:
+        assert db.batch > batch
+        got = naive(data_range(db, Scope(MODEL, None)))
+        assert got == exact(db, MODEL) and got[1] > old_hi
+    finally:
+        db.close()

@@ -86,6 +86,32 @@ def per_batch(db: StoreSnapshot, key: dict[str, Any], compute: Callable[[], Any]
     return db.memo.compute(("per_batch", key_hash(key)), compute)
 
 
+def per_batch_saved(db: StoreSnapshot, key: dict[str, Any], compute: Callable[[], Any],
+                    dump: Callable[[Any], Any] = lambda v: v, load: Callable[[Any], Any] = lambda v: v) -> Any:
+    """``per_batch``, and also kept on disk (``cache_for``) under the store's batch: a scan of
+    every row (the data's time range, the logged models: seconds on 100M rows) is done once
+    per committed batch, not once per process. ``dump``/``load``: the value to and from JSON
+    (never ``None``: that reads as a miss)."""
+    def saved() -> Any:
+        cache = cache_for(db)
+        k = {**key, "batch": db.batch}
+        hit = cache.get(k)
+        if hit is not None:
+            return load(hit)
+        value = compute()
+        cache.put(k, dump(value))
+        return value
+
+    return per_batch(db, key, saved)
+
+
+def per_batch_put(db: StoreSnapshot, key: dict[str, Any], value: Any, dump: Callable[[Any], Any] = lambda v: v) -> None:
+    """Remember ``value`` as ``per_batch_saved(db, key, …)`` would have computed it (a caller
+    that scanned the rows anyway)."""
+    db.memo.put(("per_batch", key_hash(key)), value)
+    cache_for(db).put({**key, "batch": db.batch}, dump(value))
+
+
 def memoised(db: StoreSnapshot, key: dict[str, Any], compute, enabled: bool = True) -> Any:
     """``compute()``, remembered as long as the snapshot lives — its store batch, registry and
     fleet never change. A hit is a fresh copy (callers may change what they get)."""

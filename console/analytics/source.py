@@ -32,7 +32,13 @@ def aware(t: dt.datetime | None) -> dt.datetime | None:
 
 
 def logged_models(db: StoreLike) -> list[str]:
-    return [r[0] for r in db.cursor().execute("SELECT DISTINCT model FROM predictions ORDER BY 1").fetchall()]
+    """The models with stored predictions; remembered per store batch (``per_batch_saved``)."""
+    from console.analytics.cache import per_batch_saved
+
+    def compute() -> list[str]:
+        return [r[0] for r in db.cursor().execute("SELECT DISTINCT model FROM predictions ORDER BY 1").fetchall()]
+
+    return list(per_batch_saved(db, {"k": "logged_models"}, compute))
 
 
 def check_model(db: StoreLike, model: str) -> None:
@@ -105,16 +111,34 @@ class Scope:
 
 
 def data_range(db: StoreLike, scope: Scope, view: str = "predictions") -> tuple[dt.datetime | None, dt.datetime | None]:
-    """First and last ``ts`` of the scope's rows (aware UTC); memoised per store batch."""
-    from console.analytics.cache import per_batch
+    """First and last ``ts`` of the scope's rows (aware UTC); remembered per store batch, on disk
+    too (``per_batch_saved``)."""
+    from console.analytics.cache import per_batch_saved
 
     def compute() -> tuple[dt.datetime | None, dt.datetime | None]:
         cond, params = scope.where()
         row = db.cursor().execute(f"SELECT min(ts), max(ts) FROM {view} WHERE {cond}", params).fetchall()[0]
         return aware(row[0]), aware(row[1])
 
-    key = {"k": "range", "view": view, "scope": [scope.model, scope.version, str(scope.start), str(scope.end)]}
-    return per_batch(db, key, compute)
+    def load(v: list) -> tuple:
+        return tuple(None if t is None else aware(dt.datetime.fromisoformat(t)) for t in v)
+
+    return per_batch_saved(db, _range_key(scope, view), compute, _dump_range, load)
+
+
+def _range_key(scope: Scope, view: str) -> dict[str, Any]:
+    return {"k": "range", "view": view, "scope": [scope.model, scope.version, str(scope.start), str(scope.end)]}
+
+
+def _dump_range(v: tuple) -> list:
+    return [None if t is None else t.isoformat() for t in v]
+
+
+def remember_range(db: StoreLike, scope: Scope, lo: dt.datetime | None, hi: dt.datetime | None) -> None:
+    """Record what ``data_range(db, scope)`` would compute (a caller that scanned the rows)."""
+    from console.analytics.cache import per_batch_put
+
+    per_batch_put(db, _range_key(scope, "predictions"), (aware(lo), aware(hi)), _dump_range)
 
 
 def latest_ts(db: StoreLike, scope: Scope, view: str = "predictions") -> dt.datetime | None:

@@ -368,16 +368,16 @@ def merge(profiles: pa.Table) -> Merged:
     keys = ["stat", "column", "key"]
     days = len(profiles.select(["model", "version", "day"]).group_by(["model", "version", "day"]).aggregate([]))
     g = profiles.group_by(keys).aggregate([("count", "sum"), ("value", "min"), ("value", "max")])
-    d = g.to_pydict()
-    count: dict[tuple[str, str, str], int] = {}
+    # the counts (most rows: sketch buckets, bins, categories) built by ``dict(zip(...))`` in C;
+    # the Python loop only over the few rows with a value
+    c = g.filter(pc.is_valid(g["count_sum"]))
+    count: dict[tuple[str, str, str], int] = dict(zip(
+        zip(c["stat"].to_pylist(), c["column"].to_pylist(), c["key"].to_pylist(), strict=True),
+        c["count_sum"].to_pylist(), strict=True))
     value: dict[tuple[str, str, str], float] = {}
-    for stat, col, key, c, lo, hi in zip(d["stat"], d["column"], d["key"], d["count_sum"], d["value_min"],
-                                         d["value_max"], strict=True):
+    d = g.filter(pc.is_valid(g["value_min"])).to_pydict()
+    for stat, col, key, lo, hi in zip(d["stat"], d["column"], d["key"], d["value_min"], d["value_max"], strict=True):
         k = (stat, col, key)
-        if c is not None:
-            count[k] = int(c)
-        if lo is None:
-            continue
         if stat == "min":
             value[k] = lo
         elif stat == "max":

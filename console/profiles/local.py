@@ -329,6 +329,22 @@ def _store_features(db: Any, model: str, version: str) -> list[tuple[str, str, s
     return model_features(db, model, version)
 
 
+def _remember_ranges(db: Any, model: str, spans: list[tuple]) -> None:
+    """The first and last ``ts`` of the model and of each version, from ``(version, day, min,
+    max)`` rows, handed to ``data_range``'s memory (skipped for a store without one)."""
+    from console.analytics.source import Scope, remember_range
+
+    if not spans or getattr(db, "memo", None) is None:
+        return
+    by: dict[str | None, list] = {}
+    for v, _d, lo, hi in spans:
+        for k in (v, None):
+            got = by.setdefault(k, [lo, hi])
+            got[0], got[1] = min(got[0], lo), max(got[1], hi)
+    for v, (lo, hi) in by.items():
+        remember_range(db, Scope(model, v), lo, hi)
+
+
 def profile_store(db: Any, models: list[str] | None = None, out: Path | None = None) -> dict[str, Any]:
     """Bring the store's profiles up to date: recompute the model-days whose fingerprint changed
     (module docstring). Returns ``{"computed": [...], "kept": n, "out": path}``."""
@@ -368,9 +384,14 @@ def profile_store(db: Any, models: list[str] | None = None, out: Path | None = N
         fresh["models"] = logged_models(db) if models is None else None
     for model in models or fresh["models"] or []:
         versions = fresh["versions"].get(model)
-        if versions is None:
-            versions = fresh["versions"][model] = [r[0] for r in cur.execute(
-                "SELECT DISTINCT version FROM predictions WHERE model = ? ORDER BY 1", [model]).fetchall()]
+        if versions is None or fresh["days"].get(model) is None:
+            # one scan for the versions, the days and the time ranges (which the readers'
+            # ``report_range`` would otherwise scan every row again for)
+            spans = cur.execute("SELECT version, day, min(ts), max(ts) FROM predictions WHERE model = ? "
+                                "GROUP BY ALL ORDER BY 1, 2", [model]).fetchall()
+            versions = fresh["versions"][model] = sorted({r[0] for r in spans})
+            fresh["days"][model] = sorted({r[1].isoformat() for r in spans})
+            _remember_ranges(db, model, spans)
         specs = {v: version_spec(db.registry, model, v, _store_features(db, model, v), saved) for v in versions}
         specs_fp = hashlib.sha256("|".join(f"{v}={spec_fingerprint(s)}" for v, s in specs.items()).encode()).hexdigest()[:16]
         parts = db.parts(model)
@@ -378,10 +399,7 @@ def profile_store(db: Any, models: list[str] | None = None, out: Path | None = N
         if parts is not None:
             for p in parts:
                 by_day.setdefault(p.day.isoformat(), []).append(f"{p.rel}:{p.size}")
-        days = fresh["days"].get(model)
-        if days is None:
-            days = fresh["days"][model] = [r[0].isoformat() for r in cur.execute(
-                "SELECT DISTINCT day FROM predictions WHERE model = ? ORDER BY 1", [model]).fetchall()]
+        days = fresh["days"][model]
         fcols = sorted({src for s in specs.values() for _, src, _ in s.features})
         select = ", ".join(["model", "version", "day", *BASE_COLUMNS, "labelled", *(ident(c) for c in fcols)])
         todo: list[str] = []
