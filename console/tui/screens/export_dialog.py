@@ -14,6 +14,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
+from textual.worker import Worker, WorkerState
 
 
 class ExportDialog(ModalScreen[Any]):
@@ -46,14 +47,28 @@ class ExportDialog(ModalScreen[Any]):
         self._write(event.value)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="export")
-    def _write(self, name: str) -> None:
+    def _write(self, name: str) -> tuple[bool, Any]:
+        """``(True, write's result)`` or ``(False, the error's first line)``. The dialog is
+        dismissed when the worker has finished (``on_worker_state_changed``), never from
+        inside it: dismissing a screen cancels its workers, this one too if still running."""
         try:
-            result = self.write(name)
+            return True, self.write(name)
         except Exception as exc:  # one line in the dialog; what was typed stays
-            text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            self.app.call_from_thread(self.query_one("#export-error", Static).update, f"✗ {text}")
+            return False, str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group != "export":
             return
-        self.app.call_from_thread(self.dismiss, result)
+        if event.state == WorkerState.ERROR:
+            self.query_one("#export-error", Static).update(f"✗ failed: {event.worker.error}")
+            return
+        if event.state != WorkerState.SUCCESS:
+            return
+        ok, value = event.worker.result
+        if ok:
+            self.dismiss(value)
+        else:
+            self.query_one("#export-error", Static).update(f"✗ {value}")
 
     def action_cancel(self) -> None:
         self.dismiss(None)
