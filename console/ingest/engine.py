@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import os
+import threading
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -137,6 +138,9 @@ class Ingester:
         self._links_reported: set[str] = set()
         self.limits = limits_from(ws.section("ingest"), str(ws.config_path))
         self.adopt_parquet = adopt_setting(ws.section("ingest"), str(ws.config_path))
+        # set (from any thread) to end the running pass early: it commits what it has read and
+        # leaves the streams it has not reached for the next pass (a console shutting down)
+        self.halt = threading.Event()
 
     def submit(self, fn, *args) -> Future:
         """Run ``fn`` on this ingester's two worker threads (parsing ahead, writing parts);
@@ -205,6 +209,8 @@ class Ingester:
         assigned = assign_streams(pending, files)
         run.plan_adoption(assigned)
         for f, sid in assigned:
+            if self.halt.is_set():
+                break  # the streams not reached keep their place: the next pass reads them
             st = pending.sources[sid]
             try:
                 run.read_stream(f, st)
@@ -214,7 +220,8 @@ class Ingester:
                 run.fail(f, st, exc)
         run.pump()
         run.flush(final=True)
-        self.writer.compact(run.cp)  # merge folders of many small parts; delete long-retired ones
+        if not self.halt.is_set():
+            self.writer.compact(run.cp)  # merge folders of many small parts; delete long-retired ones
         self.writer.end(run.cp, run.keys_suspect)
         return run.result
 

@@ -102,6 +102,7 @@ class LiveIngester:
     def stop(self, timeout: float = 30.0) -> None:
         self._stop.set()
         self._wake.set()
+        self.ingester.halt.set()  # a pass under way ends after the file it is reading
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
