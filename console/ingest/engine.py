@@ -527,7 +527,6 @@ class _Run:
         self.adopt_plan: dict[str, tuple[int, str]] = {}  # path -> (group, fingerprint)
         self.groups: list[tuple[list[str], list[int], adopt.Plan]] = []
         self.group_futs: dict[int, Future] = {}
-        self.groups_taken: set[int] = set()  # groups whose every file was handled (results let go)
         self.reread: set[str] = set()  # withdrawn adoptions: read from the first row, this pass
         if not self.ing.adopt_parquet:
             return
@@ -627,23 +626,10 @@ class _Run:
 
     def _group(self, gi: int) -> Future:
         for k in (gi, gi + 1):
-            if k < len(self.groups) and k not in self.group_futs and k not in self.groups_taken:
+            if k < len(self.groups) and k not in self.group_futs:
                 paths, rows, p = self.groups[k]
                 self.group_futs[k] = self.ing.submit(adopt.check_group, paths, rows, p, self.ts_max)
         return self.group_futs[gi]
-
-    def _take_checked(self, path: str, fut: Future) -> adopt.Checked:
-        """The checked file ``path`` out of its group's result, which is let go once every
-        file of the group is taken (a group's keys and row numbers are ~50 bytes a record:
-        kept to the end, they grew with the source — 5 GB on 100M records)."""
-        done = fut.result()
-        checked = done.pop(path)
-        if not done:
-            gi = self.adopt_plan[path][0]
-            if self.group_futs.get(gi) is fut:
-                del self.group_futs[gi]
-                self.groups_taken.add(gi)
-        return checked
 
     def _adopt(self, f: SourceFile, st: SourceState) -> bool:
         """Queue the adoption of a planned Parquet prediction file; False when it is to be read
@@ -660,7 +646,9 @@ class _Run:
     def _adopted(self, job: _Job) -> None:
         """A checked file: adopted (with the batch being filled), or read the usual way."""
         f, st = job.f, job.st
-        checked = self._take_checked(str(f.path), job.fut)
+        # taken out of its group's result: once handled, nothing holds what was checked (~50
+        # bytes a record of keys and row numbers; kept to the end, 5 GB on 100M records)
+        checked = job.fut.result().pop(str(f.path))
         self.drain()  # blocks before it dedupe first, as they would when read in order
         sid = next((k for k, v in self.cp.sources.items() if v is st), "")
         writer = self.ing.writer
