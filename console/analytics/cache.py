@@ -80,10 +80,20 @@ def cache_for(db: StoreSnapshot, enabled: bool = True) -> Cache:
     return Cache(db.cache_dir, enabled, namespace=db.memo.namespace)
 
 
+def _memo_key(key: dict[str, Any]) -> tuple[str, str]:
+    """Where ``per_batch`` keeps ``key``'s value in a snapshot's memo."""
+    return ("per_batch", key_hash(key))
+
+
+def _disk_key(db: StoreSnapshot, key: dict[str, Any]) -> dict[str, Any]:
+    """Where ``per_batch_saved`` keeps ``key``'s value on disk: under the store's batch."""
+    return {**key, "batch": db.batch}
+
+
 def per_batch(db: StoreSnapshot, key: dict[str, Any], compute: Callable[[], Any]) -> Any:
     """``compute()``, remembered (the value as it is) as long as the snapshot lives: until the
     store commits its next batch."""
-    return db.memo.compute(("per_batch", key_hash(key)), compute)
+    return db.memo.compute(_memo_key(key), compute)
 
 
 def per_batch_saved(db: StoreSnapshot, key: dict[str, Any], compute: Callable[[], Any],
@@ -94,12 +104,11 @@ def per_batch_saved(db: StoreSnapshot, key: dict[str, Any], compute: Callable[[]
     (never ``None``: that reads as a miss)."""
     def saved() -> Any:
         cache = cache_for(db)
-        k = {**key, "batch": db.batch}
-        hit = cache.get(k)
+        hit = cache.get(_disk_key(db, key))
         if hit is not None:
             return load(hit)
         value = compute()
-        cache.put(k, dump(value))
+        cache.put(_disk_key(db, key), dump(value))
         return value
 
     return per_batch(db, key, saved)
@@ -108,8 +117,8 @@ def per_batch_saved(db: StoreSnapshot, key: dict[str, Any], compute: Callable[[]
 def per_batch_put(db: StoreSnapshot, key: dict[str, Any], value: Any, dump: Callable[[Any], Any] = lambda v: v) -> None:
     """Remember ``value`` as ``per_batch_saved(db, key, …)`` would have computed it (a caller
     that scanned the rows anyway)."""
-    db.memo.put(("per_batch", key_hash(key)), value)
-    cache_for(db).put({**key, "batch": db.batch}, dump(value))
+    db.memo.put(_memo_key(key), value)
+    cache_for(db).put(_disk_key(db, key), dump(value))
 
 
 def memoised(db: StoreSnapshot, key: dict[str, Any], compute, enabled: bool = True) -> Any:
