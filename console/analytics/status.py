@@ -10,7 +10,7 @@ from typing import Any
 
 from console import clock
 from console.analytics.cache import per_batch
-from console.analytics.source import Scope, aware, data_range, latest_ts, naive
+from console.analytics.source import Scope, aware, data_range, latest_ts, logged_models, naive
 from console.store.snapshot import StoreSnapshot
 
 
@@ -39,8 +39,11 @@ def data_span(db: StoreSnapshot, model: str | None = None) -> tuple[dt.datetime 
         return data_range(db, Scope(model, None))[0], latest_ts(db, Scope(model, None))
 
     def compute() -> tuple[dt.datetime | None, dt.datetime | None]:
-        row = db.cursor().execute("SELECT min(ts), max(ts) FROM predictions").fetchall()[0]
-        return aware(row[0]), aware(row[1])
+        # from each logged model's range, which is kept on disk per batch (and handed over by
+        # the profiles' scan): a new process does not scan every row for it again
+        spans = [data_range(db, Scope(m, None)) for m in logged_models(db)]
+        los, his = [s[0] for s in spans if s[0] is not None], [s[1] for s in spans if s[1] is not None]
+        return (min(los) if los else None), (max(his) if his else None)
 
     lo, hi = per_batch(db, {"k": "range", "view": "predictions", "scope": None}, compute)
     now = clock.now()
