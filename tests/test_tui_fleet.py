@@ -3,6 +3,8 @@ and filter, enter opens the model, esc comes back."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.tui_helpers import (
     CAROL,
     make_app,
@@ -57,3 +59,34 @@ async def test_fleet_fits_80x24_with_the_states_in_words(ingested_sample) -> Non
         assert len(lines) == 24 and all(len(line) <= 80 for line in lines)
         assert "credit-risk" in text and "✗ drift" in text
         assert "Help" in lines[-1] and "Filter" in lines[-1]
+
+
+async def test_fleet_over_all_data_reads_fresh_profiles_and_says_so(sample_ws) -> None:
+    """With the daily profiles fresh, the fleet's requests, error rates, traffic and budget are
+    the exact path's (from the profiles: O(days)), and the note line says where p95 came from;
+    without them, the exact queries answer and nothing mentions profiles."""
+    from console.profiles import local
+    from tests.test_profiles_reader import _open
+
+    app = make_app(sample_ws, CAROL)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        exact = {r.model: r for r in app.screen.rows}
+        assert {r.ops_source for r in exact.values()} == {"exact"}
+        assert "daily profiles" not in screen_text(app)
+    db = _open(sample_ws)
+    try:
+        local.profile_store(db)
+    finally:
+        db.close()
+    app = make_app(sample_ws, CAROL)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        rows = {r.model: r for r in app.screen.rows}
+        assert {r.ops_source for r in rows.values()} == {"profiles"}
+        for model, r in rows.items():
+            e = exact[model]
+            assert (r.requests, r.error_rate, r.traffic) == (e.requests, e.error_rate, e.traffic), model
+            assert r.budget == e.budget and r.cost_mtd == pytest.approx(e.cost_mtd, rel=1e-12)
+            assert r.p95_ms == pytest.approx(e.p95_ms, rel=0.03)  # the sketch's p95
+        assert "p95 from daily profiles" in screen_text(app)

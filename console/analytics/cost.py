@@ -229,9 +229,11 @@ def _group(db: StoreLike, base: list[tuple], model: str | None, version: str | N
     return rows
 
 
-def budget_status(db: StoreLike, model: str | None = None) -> list[dict[str, Any]]:
-    """Month-to-date spend against ``monthly_budget_usd`` per model (month of its latest record);
-    every model's month comes from one query."""
+BudgetPlan = tuple[str, float, "dt.datetime | None", "dt.datetime | None"]  # model, budget, last, month start
+
+
+def budget_plans(db: StoreLike, model: str | None = None) -> list[BudgetPlan]:
+    """Per model with a budget: ``(model, budget_usd, latest record, 1st of its month)``."""
     models = [model] if model else sorted(set(db.registry.models()))
     plans = []
     for m in models:
@@ -241,14 +243,12 @@ def budget_status(db: StoreLike, model: str | None = None) -> list[dict[str, Any
         last = latest_ts(db, Scope(m, None))  # newest record not after the clock
         month_start = (dt.datetime(last.year, last.month, 1, tzinfo=dt.UTC) if last is not None else None)
         plans.append((m, budget, last, month_start))
-    ranges = [(m, ms, last + dt.timedelta(microseconds=1)) for m, _, last, ms in plans if last is not None]
-    base: dict[str, list[tuple]] = defaultdict(list)
-    if ranges:  # spend needs no labels: no label join
-        cond = " OR ".join("(model = ? AND ts >= ? AND ts < ?)" for _ in ranges)
-        params = [x for m, lo, hi in ranges for x in (m, naive(lo), naive(hi))]
-        sql = _BASE_SQL.format(relation="(SELECT *, false AS labelled FROM predictions)", cond=cond)
-        for row in db.cursor().execute(sql, params).fetchall():
-            base[row[0]].append(row)
+    return plans
+
+
+def budget_rows(db: StoreLike, plans: list[BudgetPlan], base: dict[str, list[tuple]]) -> list[dict[str, Any]]:
+    """``budget_status``'s rows from the plans and each model's base rows of its month (the
+    ``_BASE_SQL`` columns; only the spend and the first record's day are used)."""
     out = []
     for m, budget, last, month_start in plans:
         if last is None:
@@ -257,7 +257,7 @@ def budget_status(db: StoreLike, model: str | None = None) -> list[dict[str, Any
             continue
         days = calendar.monthrange(last.year, last.month)[1]
         mtd = sum(r["total_usd"] for r in
-                  _group(db, base[m], m, None, "model", month_start, last + dt.timedelta(microseconds=1)))
+                  _group(db, base.get(m, []), m, None, "model", month_start, last + dt.timedelta(microseconds=1)))
         elapsed = (last - month_start).total_seconds()
         frac = max(elapsed / (days * 86400), 1 / (days * 86400))
         out.append({
@@ -266,3 +266,18 @@ def budget_status(db: StoreLike, model: str | None = None) -> list[dict[str, Any
             "projected_usd": mtd / frac, "as_of": W.iso(last),
         })
     return out
+
+
+def budget_status(db: StoreLike, model: str | None = None) -> list[dict[str, Any]]:
+    """Month-to-date spend against ``monthly_budget_usd`` per model (month of its latest record);
+    every model's month comes from one query."""
+    plans = budget_plans(db, model)
+    ranges = [(m, ms, last + dt.timedelta(microseconds=1)) for m, _, last, ms in plans if last is not None]
+    base: dict[str, list[tuple]] = defaultdict(list)
+    if ranges:  # spend needs no labels: no label join
+        cond = " OR ".join("(model = ? AND ts >= ? AND ts < ?)" for _ in ranges)
+        params = [x for m, lo, hi in ranges for x in (m, naive(lo), naive(hi))]
+        sql = _BASE_SQL.format(relation="(SELECT *, false AS labelled FROM predictions)", cond=cond)
+        for row in db.cursor().execute(sql, params).fetchall():
+            base[row[0]].append(row)
+    return budget_rows(db, plans, base)

@@ -39,8 +39,12 @@ class Cancelled(UsageError):
         super().__init__("report cancelled")
 
 
-def resolve(name: str) -> Callable[..., Any]:
-    """The analytics function called ``name`` (``"module.function"`` for one of a module's)."""
+def resolve(name: str | Callable[..., Any]) -> Callable[..., Any]:
+    """The analytics function called ``name`` (``"module.function"`` for one of a module's);
+    a function given itself (a report of a layer above analytics, such as the profiles') is
+    that function."""
+    if callable(name):
+        return name
     if "." in name:
         module, func = name.rsplit(".", 1)
         return getattr(importlib.import_module(f"console.analytics.{module}"), func)
@@ -49,9 +53,11 @@ def resolve(name: str) -> Callable[..., Any]:
     return getattr(analytics, name)
 
 
-def call_key(name: str, fn: Callable[..., Any], kwargs: dict[str, Any]) -> tuple:
+def call_key(name: str | Callable[..., Any], fn: Callable[..., Any], kwargs: dict[str, Any]) -> tuple:
     """The memo key of a call: the same call spelled differently (a default given or not) is
     one key."""
+    if callable(name):
+        name = f"{fn.__module__}.{fn.__qualname__}"
     try:
         bound = inspect.signature(fn).bind(None, **kwargs)
         bound.apply_defaults()
@@ -119,7 +125,8 @@ class Runner:
         self._running: dict[tuple, threading.Event] = {}
         self._jobs: set[_Job] = set()
 
-    def run(self, db: StoreSnapshot, name: str, /, *, tag: Any = None, **kwargs: Any) -> Any:
+    def run(self, db: StoreSnapshot, name: str | Callable[..., Any], /, *, tag: Any = None,
+            **kwargs: Any) -> Any:
         """``console.analytics.<name>(db, **kwargs)``, remembered with the snapshot; ``tag``
         names who asked (see ``cancel``)."""
         background()  # the engine's work never delays an event loop
@@ -159,7 +166,7 @@ class Runner:
                 self._running.pop(flight, None)
             running.set()
 
-    def remembered(self, db: StoreSnapshot, name: str, /, **kwargs: Any) -> bool:
+    def remembered(self, db: StoreSnapshot, name: str | Callable[..., Any], /, **kwargs: Any) -> bool:
         """Whether ``run(db, name, **kwargs)`` would answer from the memo (nothing computed)."""
         fn = resolve(name)
         return db.memo.get(call_key(name, fn, kwargs)) is not None

@@ -345,20 +345,37 @@ def _remember_ranges(db: Any, model: str, spans: list[tuple]) -> None:
         remember_range(db, Scope(model, v), lo, hi)
 
 
-def profile_store(db: Any, models: list[str] | None = None, out: Path | None = None) -> dict[str, Any]:
+def profiles_fresh(db: Any, models: list[str] | None = None, out: Path | None = None) -> bool:
+    """Whether the profiles of ``models`` (every logged model when ``None``) are known to be up
+    to date, without computing or writing anything and without reading a row: the manifest
+    was written for the store's current batch and no model-day's fingerprint changed. False
+    when that cannot be told without a scan (a batch committed since the last ``profile``)."""
+    return profile_store(db, models, out=out, check=True)["fresh"]
+
+
+def profile_store(db: Any, models: list[str] | None = None, out: Path | None = None,
+                  check: bool = False) -> dict[str, Any]:
     """Bring the store's profiles up to date: recompute the model-days whose fingerprint changed
-    (module docstring). Returns ``{"computed": [...], "kept": n, "out": path}``."""
+    (module docstring). Returns ``{"computed": [...], "kept": n, "out": path}``.
+
+    ``check=True`` only looks (``profiles_fresh``): nothing is read from the store's rows,
+    computed or written, and the answer is ``{"fresh": bool, "stale": [model/day...], ...}``;
+    ``fresh`` is False as soon as the models, versions or days are not known for the store's
+    current batch."""
     from console.analytics.source import check_model, logged_models
     from console.fsio import make_dirs, write_atomic
     from console.store.sql import ident, literal
 
     out = Path(out) if out is not None else profiles_dir(db)
-    make_dirs(out)
+    if not check:
+        make_dirs(out)
     manifest_path = out / "manifest.json"
     try:
         manifest = json.loads(manifest_path.read_text())
     except (OSError, ValueError):
         manifest = {}
+    manifest = manifest if isinstance(manifest, dict) else {}
+    unknown = {"fresh": False, "stale": None, "computed": [], "kept": 0, "out": str(out)}
     edges_path = out / "edges.json"  # reference edges per reference file (version_spec)
     try:
         saved = json.loads(edges_path.read_text())
@@ -381,10 +398,15 @@ def profile_store(db: Any, models: list[str] | None = None, out: Path | None = N
     fresh = {"batch": batch, "models": state.get("models"), "versions": dict(state.get("versions") or {}),
              "days": dict(state.get("days") or {})}
     if fresh["models"] is None:
+        if check and models is None:
+            return unknown
         fresh["models"] = logged_models(db) if models is None else None
+    stale: list[str] = []
     for model in models or fresh["models"] or []:
         versions = fresh["versions"].get(model)
         if versions is None or fresh["days"].get(model) is None:
+            if check:
+                return unknown
             # one scan for the versions, the days and the time ranges (which the readers'
             # ``report_range`` would otherwise scan every row again for)
             spans = cur.execute("SELECT version, day, min(ts), max(ts) FROM predictions WHERE model = ? "
@@ -412,6 +434,9 @@ def profile_store(db: Any, models: list[str] | None = None, out: Path | None = N
                 continue
             todo.append(day)
             fps[day] = fp
+        if check:
+            stale += [f"{model}/{d}" for d in todo]
+            continue
         if not todo:
             continue
         rel = (f"SELECT {select} FROM predictions_labelled WHERE model = {literal(model)} AND day IN "
@@ -435,6 +460,8 @@ def profile_store(db: Any, models: list[str] | None = None, out: Path | None = N
             write_day(out, model, day, to_table(by.get(day, [])))
             manifest[f"{model}/{day}"] = fps[day]
             computed.append(f"{model}/{day}")
+    if check:
+        return {**unknown, "fresh": not stale, "stale": stale, "kept": kept}
     if batch is not None and fresh != {**state, "versions": state.get("versions") or {}, "days": state.get("days") or {}}:
         manifest["_batch"] = fresh
         computed_or_state = True
@@ -447,4 +474,5 @@ def profile_store(db: Any, models: list[str] | None = None, out: Path | None = N
     return {"computed": computed, "kept": kept, "out": str(out)}
 
 
-__all__ = ["COST", "LATENCY", "lake_specs", "profile_source", "profile_store", "read_profiles", "write_table"]
+__all__ = ["COST", "LATENCY", "lake_specs", "profile_source", "profile_store", "profiles_fresh", "read_profiles",
+           "write_table"]

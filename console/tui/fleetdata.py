@@ -4,7 +4,8 @@
 2. ``add_summary``: traffic per bucket, requests, error rate and p95 latency (``ops_summary``:
    every model from two grouped queries, equal to each model's ``ops_report``), cost today
    (``cost_report``'s rows) and month-to-date against budget (``budget_status``) of every model,
-   asked side by side;
+   asked side by side — over all the data, ops and budget are read from the daily profiles
+   when they are fresh (``console.profiles.glance``: O(days), the p95 within the sketch's 1 %);
    pending requests from governance — "populated".
 3. ``metric_of`` (``performance_report``), ``drift_of`` (``drift_report``) and the alerts
    (``check_alerts``, in the fleet screen): the slow reports, each in its own worker.
@@ -22,6 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from console.analytics.metrics import PRIMARY_METRIC
+from console.profiles import glance
 from console.tui.window import TimeWindow
 
 
@@ -43,6 +45,7 @@ class FleetRow:
     metric_labelled: int | None = None  # the labelled rows the live value rests on
     metric_low: bool = False  # fewer than [performance] min_labelled: low-confidence
     metric_min: int | None = None  # that minimum
+    ops_source: str | None = None  # "profiles" (p95 from the merged sketch) | "exact"
     cost_today: float | None = None
     cost_mtd: float | None = None
     budget: float | None = None
@@ -100,10 +103,12 @@ def add_summary(backend, rows: list[FleetRow], window: TimeWindow, now: datetime
                                        end=today + timedelta(days=1), labels=False),
     }
     models = [row.model for row in rows]
-    # every model's traffic per bucket, requests, errors and latency from two grouped queries
-    calls["ops"] = lambda: backend.report("ops_summary", models=models, window=window.step, **span)
-    # month-to-date as the engine reckons it (the month of each model's newest data), one query
-    calls["budget"] = lambda: backend.report("budget_status", model=None)
+    # every model's traffic per bucket, requests, errors and latency: over all the data from
+    # the daily profiles when they are fresh, else from two grouped queries (profiles.glance)
+    calls["ops"] = lambda: backend.report(glance.ops_summary, models=models, window=window.step, **span)
+    # month-to-date as the engine reckons it (the month of each model's newest data): from
+    # fresh profiles, else one query
+    calls["budget"] = lambda: backend.report(glance.budget_status, model=None)
     with ThreadPoolExecutor(len(calls), thread_name_prefix="fleet") as pool:
         futures = {k: pool.submit(fn) for k, fn in calls.items()}
     got: dict[str, Any] = {}
@@ -126,6 +131,7 @@ def add_summary(backend, rows: list[FleetRow], window: TimeWindow, now: datetime
             row.requests = o.get("requests", 0)
             row.error_rate = o.get("error_rate")
             row.p95_ms = (o.get("latency_ms") or {}).get("p95")
+            row.ops_source = o.get("source")
         if row.production is not None:
             info = backend.registry.get(row.model, row.production)
             offline = dict(info.metrics) if info else {}

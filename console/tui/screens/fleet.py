@@ -192,6 +192,8 @@ class FleetScreen(FilteredTableScreen):
         else:
             text = f"✗ {len(problems)} problem(s): {problems[0]}" if problems else ""
             live = live_note(mine) if mine is not None else ""
+            if mine is not None and mine.ops_source == "profiles":
+                live = " · ".join(t for t in (live, "p95 from daily profiles (±1 %)") if t)
             if mine is not None and mine.alerts_skipped and not mine.alerts:
                 text = " · ".join(t for t in (f"? {mine.model}: alerts not evaluated ({mine.alerts_skipped})", text) if t)
         self.query_one("#fleet-note", Static).update(" · ".join(t for t in (live, pending, text) if t))

@@ -1,0 +1,126 @@
+"""The fleet's at-a-glance columns from the daily profiles, when they can be trusted: every
+model's requests, errors and latency (``ops_summary``) and month-to-date spend against budget
+(``budget_status``), in the shapes of ``analytics.ops.ops_summary`` and
+``analytics.cost.budget_status`` — the exact functions, which each one falls back to.
+
+**When profiles answer.** Only for all of the data (no ``start``/``end``), in buckets of whole
+days, and only when ``local.profiles_fresh`` says the profiles are up to date for the store's
+current batch — a check that reads no row. Nothing here computes profiles: that is
+``mlops-console profile``'s job (a cron after ingest), which takes minutes on a large store;
+between a new batch and the next ``profile`` run, the exact functions answer.
+
+**What differs from the exact answer.** Counts, error rates and spend are equal. The latency
+quantiles come from the merged DDSketch, within ``core.ALPHA`` relative error of the order
+statistic (the exact path interpolates between two); the mean latency is not profiled
+(``None``). Each model's entry says ``"source": "profiles"`` or ``"exact"``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from console.analytics import cost as cost_mod
+from console.analytics import ops as ops_mod
+from console.analytics import windows as W
+from console.analytics.source import Scope, check_model, data_range, report_range
+from console.profiles import core, local
+
+DAY = 86400
+OPS_STATS = ("rows", "errors", "min", "max", "sketch")
+SPEND_STATS = ("rows", "labelled", "sum")
+
+
+def _read(db: Any, model: str, stats: tuple[str, ...], start: dt.date | None = None,
+          end: dt.date | None = None) -> pa.Table:
+    t = local.read_profiles(local.profiles_dir(db), model=model, start=start, end=end, ordered=False)
+    return t.filter(pc.is_in(t["stat"], pa.array(stats)))
+
+
+def _models(db: Any, models: list[str] | None) -> list[str]:
+    models = sorted(set(db.registry.models())) if models is None else list(models)
+    for m in models:
+        check_model(db, m)
+    return models
+
+
+def ops_summary(db: Any, models: list[str] | None = None, window: str | int | None = "1d",
+                start: dt.datetime | None = None, end: dt.datetime | None = None) -> list[dict[str, Any]]:
+    """``analytics.ops.ops_summary`` from profiles when they answer (module docstring), else
+    that function; each entry with ``"source"``."""
+    size = W.parse_window(window, "1d") if isinstance(window, str) or window is None else window
+    models = _models(db, models)
+    whole = start is None and end is None and size is not None and size % DAY == 0
+    if not models or not whole or not local.profiles_fresh(db, models):
+        return [{**e, "source": "exact"} for e in ops_mod.ops_summary(db, models, window, start, end)]
+    out = []
+    for m in models:
+        entry: dict[str, Any] = {"model": m, "requests": 0, "errors": 0, "error_rate": None,
+                                 "latency_ms": {"p50": None, "p95": None, "p99": None, "mean": None, "max": None},
+                                 "start": None, "end": None, "windows": [], "source": "profiles"}
+        out.append(entry)
+        rng = report_range(db, Scope(m, None))
+        if rng is None:
+            continue
+        prof = _read(db, m, OPS_STATS)
+        counts = prof.filter(pc.is_in(prof["stat"], pa.array(["rows", "errors"])))
+        per_day = counts.group_by(["day", "stat"]).aggregate([("count", "sum")]).to_pydict()
+        day_counts: dict[tuple[dt.date, str], int] = {
+            (d, s): int(c) for d, s, c in zip(per_day["day"], per_day["stat"], per_day["count_sum"], strict=True)}
+        lat = core.merge(prof.filter(pc.equal(prof["column"], core.LATENCY)))
+        q = core.quantiles(lat, core.LATENCY, (0.5, 0.95, 0.99))
+        req = sum(c for (_, s), c in day_counts.items() if s == "rows")
+        err = sum(c for (_, s), c in day_counts.items() if s == "errors")
+        entry.update(requests=req, errors=err, error_rate=err / req if req else None,
+                     latency_ms={"p50": q[0], "p95": q[1], "p99": q[2], "mean": None,
+                                 "max": lat.value.get(("max", core.LATENCY, ""))})
+        lo, hi = W.align_range(rng[0], rng[1], size, False, False)
+        entry["start"], entry["end"] = W.iso(lo), W.iso(hi)
+        for w in W.split(lo, hi, size):
+            d, r, e = w.start.date(), 0, 0
+            while d < w.end.date():
+                r += day_counts.get((d, "rows"), 0)
+                e += day_counts.get((d, "errors"), 0)
+                d += dt.timedelta(days=1)
+            entry["windows"].append({"start": W.iso(w.start), "end": W.iso(w.end), "requests": r, "errors": e})
+    return out
+
+
+def budget_status(db: Any, model: str | None = None) -> list[dict[str, Any]]:
+    """``analytics.cost.budget_status`` from profiles when they answer, else that function: a
+    model's month-to-date spend is the sum of its days' profiled spend (each day's ``fsum``, as
+    the exact query groups it), from the 1st to the day of its latest record — so only when
+    no record of the model is stamped after that one (a future stamp would share its day)."""
+    plans = cost_mod.budget_plans(db, model)
+    models = [p[0] for p in plans]
+    if not models or not local.profiles_fresh(db, models):
+        return cost_mod.budget_status(db, model)
+    base: dict[str, list[tuple]] = {}
+    for m, _budget, last, month_start in plans:
+        if last is None:
+            continue
+        if data_range(db, Scope(m, None))[1] != last:  # a record after the clock
+            return cost_mod.budget_status(db, model)
+        prof = _read(db, m, SPEND_STATS, month_start.date(), last.date() + dt.timedelta(days=1))
+        prof = prof.filter(pc.is_in(prof["column"], pa.array(["", core.COST])))
+        g = prof.group_by(["version", "day", "stat"]).aggregate([("count", "sum"), ("value", "sum")]).to_pydict()
+        acc: dict[tuple[str, dt.date], list] = {}
+        for v, d, s, c, val in zip(g["version"], g["day"], g["stat"], g["count_sum"], g["value_sum"],
+                                      strict=True):
+            a = acc.setdefault((v, d), [0, 0.0, 0, 0])  # rows, logged usd, logged rows, labelled
+            if s == "rows":
+                a[0] = int(c)
+            elif s == "sum":
+                a[1], a[2] = float(val or 0.0), int(c)
+            elif s == "labelled":
+                a[3] = int(c)
+        # the _BASE_SQL columns; budget uses the spend and the first record's day only
+        base[m] = [(m, v, d, n, usd, n_usd, lab, 0, 0.0, 0, dt.datetime.combine(d, dt.time(), dt.UTC), None)
+                   for (v, d), (n, usd, n_usd, lab) in sorted(acc.items())]
+    return cost_mod.budget_rows(db, plans, base)
+
+
+__all__ = ["budget_status", "ops_summary"]
