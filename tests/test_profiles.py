@@ -275,8 +275,8 @@ def _sample_lake(db, lake: Path) -> Path:
         for (v,) in cur.execute("SELECT DISTINCT version FROM predictions WHERE model = ? ORDER BY 1", [model]).fetchall():
             feats.update({name: col for name, col, _ in model_features(db, model, v) if name not in feats})
         cols = [ident(c) for c in base] + [f"{ident(c)} AS {ident(n)}" for n, c in sorted(feats.items())]
-        t = local._arrow(cur.execute(f"SELECT {', '.join(cols)} FROM predictions_labelled WHERE model = ? "
-                                     "ORDER BY ts, request_id", [model]))
+        t = local._arrow(cur, f"SELECT {', '.join(cols)} FROM predictions_labelled WHERE model = ? "
+                              "ORDER BY ts, request_id", [model])
         pq.write_table(t, lake / f"{model}.parquet")
     return lake
 
@@ -432,7 +432,7 @@ def test_store_profiles_equal_profile_group_of_each_day(sample_ws):
             specs = {v: local.version_spec(db.registry, model, v, model_features(db, model, v)) for v in versions}
             cols = sorted({src for s in specs.values() for _, src, _ in s.features})
             sel = ", ".join(["version", "day", *local.BASE_COLUMNS, "labelled", *(f'"{c}"' for c in cols)])
-            t = local._arrow(cur.execute(f"SELECT {sel} FROM predictions_labelled WHERE model = ?", [model]))
+            t = local._arrow(cur, f"SELECT {sel} FROM predictions_labelled WHERE model = ?", [model])
             for v, day in sorted(set(zip(t["version"].to_pylist(), t["day"].to_pylist(), strict=True))):
                 sub = t.filter(pc.and_(pc.equal(t["version"], v), pc.equal(t["day"], pa.scalar(day, pa.date32()))))
                 want += core.profile_group(model, v, day, sub, specs[v])

@@ -358,11 +358,10 @@ def relation_kinds(con: Any, relation: str) -> dict[str, str]:
 
 
 def _reader(rel: Any, rows: int = 1 << 20) -> Any:
-    """A DuckDB relation's rows as Arrow record batches, streamed (DuckDB 2's
-    ``to_arrow_reader``, 1's ``fetch_arrow_reader``). A relation, not ``execute``'s result:
-    that one is materialised whole before the first batch (6 GB for one version of 100M rows)."""
-    fn = getattr(rel, "to_arrow_reader", None) or rel.fetch_arrow_reader
-    return fn(rows)
+    """A DuckDB relation's rows as Arrow record batches, streamed. A relation, not
+    ``execute``'s result: that one is materialised whole before the first batch (6 GB for one
+    version of 100M rows)."""
+    return rel.to_arrow_reader(rows)
 
 
 BATCH = 1 << 19  # rows per streamed batch (the most held at once, ~100 MB for the bench's columns)

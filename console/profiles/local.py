@@ -178,14 +178,10 @@ def lake_specs(source: Path, pairs: list[tuple[str, str]], registry: Any = None)
     return {(m, v): version_spec(registry, m, v, feats) for m, v in pairs}
 
 
-def _arrow(result: Any) -> pa.Table:
-    """A DuckDB result as an Arrow table (DuckDB 2's ``to_arrow_reader``, 1's ``fetch_record_batch``)."""
-    import warnings
-
-    reader = getattr(result, "to_arrow_reader", None) or result.fetch_record_batch
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # DuckDB 2: "an extra copy" of one day's rows
-        return reader().read_all()
+def _arrow(con: Any, sql: str, params: list) -> pa.Table:
+    """A query's rows as one Arrow table, through a relation (``execute``'s result would copy
+    them once more)."""
+    return con.sql(sql, params=params).to_arrow_table()
 
 
 # -- the lake with DuckDB ---------------------------------------------------------------------
@@ -227,7 +223,7 @@ def profile_source(source: Path, registry: Any = None, model: str | None = None)
         kinds = aggregate.relation_kinds(con, sql)
 
         def one(m: str, v: str, d: Any, sql: str = sql) -> list[tuple]:
-            t = _arrow(con.execute(f"SELECT * FROM ({sql}) WHERE model = ? AND version = ? AND day = ?", [m, v, d]))
+            t = _arrow(con, f"SELECT * FROM ({sql}) WHERE model = ? AND version = ? AND day = ?", [m, v, d])
             return profile_group(m, v, d, t, specs[(m, v)])
 
         for m, v in sorted({(m, v) for m, v, _ in groups}):
@@ -444,7 +440,7 @@ def profile_store(db: Any, models: list[str] | None = None, out: Path | None = N
         kinds = aggregate.relation_kinds(cur, rel)
 
         def one(m: str, v: str, d: Any, rel: str = rel, specs: dict = specs) -> list[tuple]:
-            t = _arrow(cur.execute(f"SELECT * FROM ({rel}) WHERE version = ? AND day = ?", [v, d]))
+            t = _arrow(cur, f"SELECT * FROM ({rel}) WHERE version = ? AND day = ?", [v, d])
             return profile_group(m, v, d, t, specs[v])
 
         rows: list[tuple] = []
