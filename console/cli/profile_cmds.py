@@ -35,6 +35,8 @@ def register(sub, parents) -> None:
     p.add_argument("--end", metavar="T", help="RFC 3339 time or date, exclusive")
     p.add_argument("--feature", action="append", help="only this feature's drift (repeatable)")
     p.add_argument("--exact", action="store_true", help="compute from the rows, not the profiles")
+    p.add_argument("--profiles", metavar="DIR",
+                   help="read only this folder of profiles (written by profile --source … --out DIR): no store")
     p.set_defaults(handler=run_trend)
 
     p = sub.add_parser("fleet", parents=common,
@@ -43,6 +45,8 @@ def register(sub, parents) -> None:
     p.add_argument("--start", metavar="T", help="RFC 3339 time or date, inclusive")
     p.add_argument("--end", metavar="T", help="RFC 3339 time or date, exclusive")
     p.add_argument("--exact", action="store_true", help="compute from the rows, not the profiles")
+    p.add_argument("--profiles", metavar="DIR",
+                   help="read only this folder of profiles (written by profile --source … --out DIR): no store")
     p.set_defaults(handler=run_fleet)
 
 
@@ -111,6 +115,22 @@ def _trend_rows(rep: dict) -> list[dict]:
     return rows
 
 
+def _lake(ctx) -> dict:
+    """What ``--profiles DIR`` reads beside the folder: the workspace's registry and production
+    versions when there is a workspace (tasks, the version shown), else nothing."""
+    a = ctx.args
+    if a.exact:
+        raise UsageError("--exact computes from the store's rows; --profiles reads only the profiles")
+    try:
+        from console.governance.state import fleet_state
+
+        registry = ctx.registry()
+        production = dict(fleet_state(ctx.workspace(), registry).production)
+    except ConsoleError:
+        registry, production = None, {}  # profiles outside a workspace
+    return {"registry": registry, "production": production}
+
+
 def run_trend(ctx) -> int:
     from console.analytics.windows import parse_range, parse_window
     from console.cli.analytics_cmds import _open
@@ -120,6 +140,14 @@ def run_trend(ctx) -> int:
     a = ctx.args
     parse_window(a.window, "1d")
     start, end = parse_range(a.start, a.end)
+    if a.profiles:
+        from console.profiles import lake
+
+        if a.feature:
+            raise UsageError("--feature picks drift features; lake profiles have no drift")
+        rep = lake.trend(Path(a.profiles), a.model, a.version, start, end, window=a.window or "1d", **_lake(ctx))
+        emit(rep, ctx.fmt, rows=_trend_rows(rep))
+        return 0
     rep = trend(_open(ctx), a.model, a.version, start, end, window=a.window or "1d", exact=a.exact,
                 features=a.feature)
     emit(rep, ctx.fmt, rows=_trend_rows(rep))
@@ -134,7 +162,12 @@ def run_fleet(ctx) -> int:
 
     a = ctx.args
     start, end = parse_range(a.start, a.end)
-    rep = fleet(_open(ctx), start, end, models=a.model, exact=a.exact)
+    if a.profiles:
+        from console.profiles import lake
+
+        rep = lake.fleet(Path(a.profiles), start, end, models=a.model, **_lake(ctx))
+    else:
+        rep = fleet(_open(ctx), start, end, models=a.model, exact=a.exact)
     rows = []
     for r in rep["models"]:
         lat = r.get("latency_ms") or {}
