@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from console.analytics import windows as W
+from console.analytics.source import aware
 from console.errors import UsageError
 from console.profiles import core, local
 from console.profiles.reader import DAY, day_aligned, summary
@@ -95,8 +96,6 @@ def trend(out: Path, model: str, version: str | None = None, start: dt.datetime 
           end: dt.datetime | None = None, window: str | None = "1d", registry: Any = None,
           production: dict[str, str | None] | None = None) -> dict[str, Any]:
     """``reader.trend``'s answer from the profiles in ``out`` alone (module docstring)."""
-    from console.analytics.source import aware
-
     start, end = aware(start), aware(end)
     size = W.parse_window(window, "1d")
     _aligned(start, end, size)
@@ -141,8 +140,6 @@ def fleet(out: Path, start: dt.datetime | None = None, end: dt.datetime | None =
             row[k] = w.get(k) if w else None
         row["drift"] = None
         rows.append(row)
-    from console.analytics.source import aware
-
     return {"source": "profiles", "profiles": str(out), "why": NO_DRIFT, "start": W.iso(aware(start)),
             "end": W.iso(aware(end)), "models": rows}
 
