@@ -75,6 +75,9 @@ def test_outside_a_workspace_every_version_is_merged(sample_ws, lake_profiles, c
     finally:
         db.close()
     assert row["requests"] == n
+    # a workspace named but unusable is one line, not "no workspace"
+    assert main(["--workspace", str(tmp_path / "nowhere"), "fleet", "--profiles", str(lake_profiles)]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
 
 
 @pytest.mark.parametrize("args,says", [

@@ -121,14 +121,16 @@ def _lake(ctx) -> dict:
     a = ctx.args
     if a.exact:
         raise UsageError("--exact computes from the store's rows; --profiles reads only the profiles")
-    try:
-        from console.governance.state import fleet_state
+    from console.governance.state import fleet_state
 
-        registry = ctx.registry()
-        production = dict(fleet_state(ctx.workspace(), registry).production)
+    try:
+        ws = ctx.workspace()
     except ConsoleError:
-        registry, production = None, {}  # profiles outside a workspace
-    return {"registry": registry, "production": production}
+        if getattr(a, "workspace", None):
+            raise  # a workspace named but unusable is an error, not "no workspace"
+        return {"registry": None, "production": {}}  # profiles outside a workspace
+    registry = ctx.registry()
+    return {"registry": registry, "production": dict(fleet_state(ws, registry).production)}
 
 
 def run_trend(ctx) -> int:
