@@ -26,7 +26,7 @@ from console.analytics import windows as W
 from console.analytics.source import aware
 from console.errors import UsageError
 from console.profiles import core, local
-from console.profiles.reader import DAY, day_aligned, summary
+from console.profiles.reader import DAY, day_aligned, days_in, fleet_row, summary
 
 NO_DRIFT = "drift needs the reference's values, which lake profiles do not hold"
 
@@ -51,12 +51,12 @@ def _check(out: Path, models: list[str]) -> list[str]:
 
 def _version(model: str, version: str | None, registry: Any, production: dict[str, str | None],
              prof: pa.Table) -> str | None:
+    profiled = set(pc.unique(prof["version"]).to_pylist())
     if version is not None:
-        if version not in set(pc.unique(prof["version"]).to_pylist()):
+        if version not in profiled:
             raise UsageError(f"no profiles of {model} version {version}")
         return version
     v = production.get(model)
-    profiled = set(pc.unique(prof["version"]).to_pylist())
     return v if v in profiled and registry is not None and registry.get(model, v) is not None else None
 
 
@@ -118,10 +118,8 @@ def trend(out: Path, model: str, version: str | None = None, start: dt.datetime 
         return rep
     names, task = _features(prof), _task(registry, model, v)
     for w in W.split(lo, hi, size):
-        lo_d, hi_d = pa.scalar(w.start.date(), pa.date32()), pa.scalar(w.end.date(), pa.date32())
-        days = prof.filter(pc.and_(pc.greater_equal(prof["day"], lo_d), pc.less(prof["day"], hi_d)))
         rep["windows"].append({"start": W.iso(w.start), "end": W.iso(w.end),
-                               **summary(core.merge(days), names, task), "drift": None})
+                               **summary(core.merge(days_in(prof, w.start, w.end)), names, task), "drift": None})
     return rep
 
 
@@ -130,16 +128,8 @@ def fleet(out: Path, start: dt.datetime | None = None, end: dt.datetime | None =
           production: dict[str, str | None] | None = None) -> dict[str, Any]:
     """``reader.fleet``'s answer from the profiles in ``out`` alone: one ``all`` window per model."""
     known = _check(Path(out), models or [])
-    rows = []
-    for m in models or known:
-        rep = trend(out, m, None, start, end, window="all", registry=registry, production=production)
-        w = rep["windows"][0] if rep["windows"] else None
-        row: dict[str, Any] = {"model": m, "version": rep["version"], "start": rep["start"], "end": rep["end"],
-                               "source": "profiles"}
-        for k in ("requests", "errors", "error_rate", "latency_ms", "cost_usd", "labelled"):
-            row[k] = w.get(k) if w else None
-        row["drift"] = None
-        rows.append(row)
+    rows = [fleet_row(trend(out, m, None, start, end, window="all", registry=registry, production=production))
+            for m in models or known]
     return {"source": "profiles", "profiles": str(out), "why": NO_DRIFT, "start": W.iso(aware(start)),
             "end": W.iso(aware(end)), "models": rows}
 

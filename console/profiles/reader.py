@@ -68,7 +68,8 @@ def day_aligned(size: int | None, lo: dt.datetime, hi: dt.datetime) -> str | Non
     return None
 
 
-def _days(t: pa.Table, start: dt.datetime, end: dt.datetime) -> pa.Table:
+def days_in(t: pa.Table, start: dt.datetime, end: dt.datetime) -> pa.Table:
+    """The profile rows of the days in ``[start, end)``."""
     lo, hi = pa.scalar(start.date(), pa.date32()), pa.scalar(end.date(), pa.date32())
     return t.filter(pc.and_(pc.greater_equal(t["day"], lo), pc.less(t["day"], hi)))
 
@@ -243,7 +244,7 @@ def windows_from_profiles(db: Any, model: str, version: str | None, wins: list[W
         names = sorted(c for c in pc.unique(prof["column"]).to_pylist() if c and c not in (core.LATENCY, core.COST))
     out = []
     for w in wins:
-        m = core.merge(_days(prof, w.start, w.end))
+        m = core.merge(days_in(prof, w.start, w.end))
         row: dict[str, Any] = {"start": W.iso(w.start), "end": W.iso(w.end), **summary(m, names, task)}
         if plan is not None:
             row["drift"] = _drift(plan, ref, m) if m.get("rows") else None
@@ -350,19 +351,25 @@ def fleet(db: Any, start: dt.datetime | None = None, end: dt.datetime | None = N
         if rep is None:
             rep = _fleet_profiles(db, m, start, end)
         sources.add(rep["source"])
-        w = rep["windows"][0] if rep["windows"] else None
-        row: dict[str, Any] = {"model": m, "version": rep["version"], "start": rep["start"], "end": rep["end"],
-                               "source": rep["source"]}
-        for k in ("requests", "errors", "error_rate", "latency_ms", "cost_usd", "labelled"):
-            row[k] = w.get(k) if w else None
-        d = (w or {}).get("drift")
-        row["drift"] = d["dataset_drift"] if d else None
-        rows.append(row)
+        rows.append(fleet_row(rep))
     src = sources.pop() if len(sources) == 1 else ("mixed" if sources else ("exact" if exact else "profiles"))
     out = {"source": src, "start": W.iso(start), "end": W.iso(end), "models": rows}
     if why is not None:
         out["why"] = why
     return out
+
+
+def fleet_row(rep: dict[str, Any]) -> dict[str, Any]:
+    """One model's ``fleet`` row from its ``trend`` answer over one ``all`` window: the window's
+    figures and its dataset drift (None without one)."""
+    w = rep["windows"][0] if rep["windows"] else None
+    row: dict[str, Any] = {"model": rep["model"], "version": rep["version"], "start": rep["start"],
+                           "end": rep["end"], "source": rep["source"]}
+    for k in ("requests", "errors", "error_rate", "latency_ms", "cost_usd", "labelled"):
+        row[k] = w.get(k) if w else None
+    d = (w or {}).get("drift")
+    row["drift"] = d["dataset_drift"] if d else None
+    return row
 
 
 def _fleet_profiles(db: Any, model: str, start, end) -> dict[str, Any]:
@@ -382,4 +389,5 @@ def _fleet_profiles(db: Any, model: str, start, end) -> dict[str, Any]:
     return out
 
 
-__all__ = ["day_aligned", "fleet", "metrics_of", "refresh", "summary", "trend", "windows_from_profiles"]
+__all__ = ["day_aligned", "days_in", "fleet", "fleet_row", "metrics_of", "refresh", "summary", "trend",
+           "windows_from_profiles"]
