@@ -152,3 +152,45 @@ def test_labelled_subset_is_the_view_restricted(workspace_dir: Path) -> None:
     labels = dict(cur.execute("SELECT model || '/' || request_id, label FROM predictions_labelled").fetchall())
     assert labels == {"m/a": "0", "m/b": "1", "m/c": "1", "k/a": "1", "m/shared": None, "k/shared": "1",
                       "m/early": "0", "m/d": "0"}
+
+
+def test_opening_the_store_does_not_import_pandas(ingested_sample: Path) -> None:
+    """Every command opens the store: its small tables (versions, features, ingest_status) are
+    loaded without pyarrow's conversion of Python values, which imports pandas when it is
+    installed (0.4 s on each command and each TUI launch)."""
+    import importlib.util
+    import subprocess
+    import sys
+
+    import pytest
+
+    if importlib.util.find_spec("pandas") is None:
+        pytest.skip("pandas is not installed here: nothing could import it")
+    code = ("import sys\nfrom pathlib import Path\nfrom console.store.db import open_store\n"
+            f"from console.workspace import load_dir\ndb = open_store(load_dir(Path({str(ingested_sample)!r})))\n"
+            "cur = db.cursor()\n"
+            "print(cur.execute('SELECT count(*) FROM versions').fetchone()[0],"
+            " cur.execute('SELECT count(*) FROM ingest_status').fetchone()[0],"
+            " cur.execute('SELECT count(*) FROM features').fetchone()[0], 'pandas' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert out.returncode == 0, out.stderr
+    versions, sources, features, pandas = out.stdout.split()
+    assert int(versions) > 0 and int(sources) > 0 and int(features) > 0
+    assert pandas == "False"
+
+
+def test_the_small_tables_have_their_documented_types(ingested_sample: Path) -> None:
+    db = open_store(load_dir(ingested_sample))
+    cur = db.cursor()
+    types = {v: dict(cur.execute(f"SELECT column_name, column_type FROM (DESCRIBE {v})").fetchall())
+             for v in ("versions", "features", "ingest_status")}
+    assert types["versions"]["created_at"] == "TIMESTAMP" and types["versions"]["slices"] == "VARCHAR[]"
+    assert types["versions"]["threshold"] == types["versions"]["training_usd"] == "DOUBLE"
+    assert types["versions"]["metrics"] == types["versions"]["lineage"] == "JSON"
+    assert types["features"]["type_errors"] == "BIGINT"
+    assert types["ingest_status"]["last_ingest"] == "TIMESTAMP" and types["ingest_status"]["offset"] == "BIGINT"
+    rows = cur.execute("SELECT model, version, slices, metrics->>'$.roc_auc' FROM versions "
+                       "WHERE model = 'credit-risk' ORDER BY version").fetchall()
+    assert rows and all(isinstance(r[2], list) for r in rows)
+    assert rows[0][3] is not None
