@@ -225,7 +225,7 @@ print("done", r.as_dict(), flush=True)
 
 
 def run_child(ws: Path, kill_after: float | None) -> int:
-    proc = subprocess.Popen([sys.executable, "-c", CHILD, str(ws), "3000"], stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-c", CHILD, str(ws), "150"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "ready"
@@ -500,6 +500,24 @@ def test_a_checked_group_is_let_go_once_its_files_are_adopted(tmp_path: Path, mo
     assert max(live) <= 2 * (engine.PREFETCH + 1), live
     cp = read_checkpoint(StoreLayout(ws / ".console").checkpoint_path)
     assert len(cp.adopted) == 24
+
+
+def test_adopted_records_weigh_a_sixteenth_toward_a_batch(tmp_path: Path) -> None:
+    """An adopted record holds only its key until the commit: 16 count as one record toward
+    ``batch_rows``, so a bulk adoption commits 16 times fewer batches (and the ``predictions``
+    view has as many fewer SELECTs to bind); rows read into parts still commit every batch."""
+    from console.ingest.batch import ADOPT_WEIGHT
+
+    assert ADOPT_WEIGHT == 16
+    ws = write_workspace(tmp_path / "ws", ADOPT)
+    for i in range(8):
+        pq.write_table(table(20 + i, 1200, start=1000 * i, prediction="int"), ws / "logs" / f"f{i}.parquet")
+    got = Ingester(load_dir(ws), batch_rows=150, sync=False).run_once(wait=5)
+    assert got.errors == []
+    cp = read_checkpoint(StoreLayout(ws / ".console").checkpoint_path)
+    batches = sorted({a.batch for a in cp.adopted.values()})
+    assert len(cp.adopted) == 8 and len(batches) == 4  # 2 files (2,400 records: 150) a batch
+    assert got.batches == 4
 
 
 def test_files_adopted_in_many_batches_keep_each_its_batch_and_rows_under_any_filter(tmp_path: Path) -> None:

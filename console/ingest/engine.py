@@ -346,7 +346,7 @@ class _Run:
                 if id(st) in self.halted:
                     return
                 st.offset = st.line = row + tbl.num_rows
-            if self.batch.rows + self.pending_rows >= self.ing.batch_rows or self.batch.quar_bytes >= QUARANTINE_BYTES:
+            if self.batch.size() + self.pending_rows >= self.ing.batch_rows or self.batch.quar_bytes >= QUARANTINE_BYTES:
                 self.flush()
         except Exception as exc:  # noqa: BLE001 - no input may stop the pass
             if exc is self.fatal:
@@ -679,8 +679,9 @@ class _Run:
         st.offset = st.line = st.total = checked.rows
         st.last_ingest = clock.now_naive().isoformat()
         self.batch.rows += checked.rows
+        self.batch.adopted_rows += checked.rows
         self._end_of_file(_Job(f, st, "end", None))
-        if self.batch.rows + self.pending_rows >= self.ing.batch_rows:
+        if self.batch.size() + self.pending_rows >= self.ing.batch_rows:
             self.flush()
 
     def _read_parquet(self, f: SourceFile, st: SourceState) -> None:
