@@ -2,8 +2,9 @@
 data (the ingested sample): counts, error rates, labelled rows and cost equal exactly; binary
 metrics from the merged confusion counts equal ``performance_report``'s; latency quantiles
 within ALPHA of the exact order statistic; a numeric feature's drift equal to the same
-statistic computed from the raw values on the reference's bins, a categorical feature's equal
-to the drift report's own; stale profiles refreshed before answering; windows that are not
+Wasserstein within the sketch's stated bound of the raw values' (the report's own test; a
+binned method's score exactly the raw values' on the reference's bins), a categorical
+feature's equal to the drift report's own; stale profiles refreshed before answering; windows that are not
 whole days answered exactly, and the command line saying which path answered."""
 
 from __future__ import annotations
@@ -82,7 +83,8 @@ def test_trend_from_profiles_equals_the_exact_path(db):
     assert labelled_windows, "some windows have labels: the metrics were compared"
 
 
-def test_drift_from_profiles_equals_the_binned_statistic_on_the_reference_edges(db):
+def _drift_against_raw_values(db):
+    """Each window's drift from profiles, beside the exact report's and the raw values."""
     rep = reader.trend(db, MODEL, start=START, end=END, window="1d")
     version = rep["version"]
     plan = plan_drift(db, MODEL, version, None, None, None, None)
@@ -90,37 +92,76 @@ def test_drift_from_profiles_equals_the_binned_statistic_on_the_reference_edges(
     plan.reference.ready()
     exact = drift_windows(db, MODEL, version, start=START, end=END, window="1d")["windows"]
     cols = {name: (col, kind, rc) for name, col, kind, _, rc in plan.feats}
-    checked = {"numeric": 0, "categorical": 0}
     for w, ew in zip(rep["windows"], exact, strict=True):
         s, t = parse_time(w["start"]).replace(tzinfo=None), parse_time(w["end"]).replace(tzinfo=None)
         by_name = {f["feature"]: f for f in ew["features"]}
         for f in w["drift"]["features"]:
             col, kind, rc = cols[f["feature"]]
+            b = None
             if kind == "numeric":
-                a = ref.columns[rc].values
-                edges = np.histogram_bin_edges(a, bins="sturges")
-                assert f["edges"] == pytest.approx(edges.tolist(), abs=0)
                 b = _column(db, f'SELECT "{col}" FROM predictions WHERE model = ? AND version = ? AND ts >= ? '
                                 f'AND ts < ? AND isfinite("{col}")', [MODEL, version, s, t])
-                inside = (b >= edges[0]) & (b <= edges[-1])
-                cur = [int((b < edges[0]).sum()), *np.histogram(b[inside], edges)[0].tolist(), int((b > edges[-1]).sum())]
-                refc = [0, *np.histogram(a, edges)[0].tolist(), 0]
-                keep = [i for i in range(len(cur)) if cur[i] or refc[i]]
-                r = np.array([refc[i] for i in keep], float)
-                c = np.array([cur[i] for i in keep], float)
-                assert f["method"] == "psi"
-                assert f["score"] == pytest.approx(stats.psi(r / r.sum(), c / c.sum()), rel=1e-12)
-                assert f["drifted"] == (f["score"] >= stats.DEFAULT_THRESHOLDS["psi"])
-                checked["numeric"] += 1
-            else:
-                e = by_name[f["feature"]]
-                assert f["exact_counts"] is True
-                assert f["method"] == e["method"]
-                assert f["score"] == pytest.approx(e["score"], rel=1e-12), (w["start"], f["feature"])
-                assert f["drifted"] == e["drifted"]
-                checked["categorical"] += 1
-            assert f["missing_share_current"] == pytest.approx(by_name[f["feature"]]["stats"]["missing_share_current"])
-    assert checked["numeric"] and checked["categorical"]
+            yield f, by_name[f["feature"]], kind, (ref.columns[rc].values if kind == "numeric" else None), b
+
+
+def test_numeric_drift_from_profiles_is_the_reports_wasserstein_within_its_bound(db):
+    """A numeric feature gets the drift report's own test (Wasserstein over the reference's std,
+    the reference having > 1000 values), computed on the merged sketch: within ``score_bound``
+    of scipy's distance on the raw values — the bound being the sketch's ALPHA of the mean
+    magnitude — and the same verdict wherever the threshold is not inside that bound."""
+    from scipy.stats import wasserstein_distance
+
+    checked = {"numeric": 0, "categorical": 0, "verdicts": 0}
+    for f, e, kind, a, b in _drift_against_raw_values(db):
+        if kind == "numeric":
+            assert f["method"] == e["method"] == "wasserstein"
+            norm = max(float(np.std(a)), stats.WASSERSTEIN_STD_FLOOR)
+            raw = wasserstein_distance(a, b) / norm
+            bound = f["score_bound"]
+            assert abs(f["score"] - raw) <= bound + 1e-12, (f["feature"], f["score"], raw, bound)
+            assert bound <= core.ALPHA * (1 + core.ALPHA) / (1 - core.ALPHA) * float(np.mean(np.abs(b))) / norm + 1e-12
+            assert e["score"] == pytest.approx(raw, rel=1e-9)
+            if abs(raw - f["threshold"]) > bound:
+                assert f["drifted"] == e["drifted"] == (raw >= f["threshold"])
+                checked["verdicts"] += 1
+            assert "edges" not in f
+            checked["numeric"] += 1
+        else:
+            assert f["exact_counts"] is True
+            assert f["method"] == e["method"]
+            assert f["score"] == pytest.approx(e["score"], rel=1e-12), f["feature"]
+            assert f["drifted"] == e["drifted"]
+            checked["categorical"] += 1
+        assert f["missing_share_current"] == pytest.approx(e["stats"]["missing_share_current"])
+    assert checked["numeric"] >= 20 and checked["categorical"] and checked["verdicts"] >= 20, checked
+
+
+def test_a_binned_method_scores_numeric_features_on_the_reference_edges(sample_ws):
+    """With a binned method configured (here PSI), a numeric feature is scored on the reference's
+    own Sturges bins: exactly the statistic of the raw values on those bins."""
+    with (sample_ws / "console.toml").open("a") as f:
+        f.write('\n[drift]\nnumeric_method = "psi"\n')
+    db = _open(sample_ws)
+    try:
+        checked = 0
+        for f, _e, kind, a, b in _drift_against_raw_values(db):
+            if kind != "numeric":
+                continue
+            edges = np.histogram_bin_edges(a, bins="sturges")
+            assert f["edges"] == pytest.approx(edges.tolist(), abs=0)
+            inside = (b >= edges[0]) & (b <= edges[-1])
+            cur = [int((b < edges[0]).sum()), *np.histogram(b[inside], edges)[0].tolist(), int((b > edges[-1]).sum())]
+            refc = [0, *np.histogram(a, edges)[0].tolist(), 0]
+            keep = [i for i in range(len(cur)) if cur[i] or refc[i]]
+            r = np.array([refc[i] for i in keep], float)
+            c = np.array([cur[i] for i in keep], float)
+            assert f["method"] == "psi" and "score_bound" not in f
+            assert f["score"] == pytest.approx(stats.psi(r / r.sum(), c / c.sum()), rel=1e-12)
+            assert f["drifted"] == (f["score"] >= stats.DEFAULT_THRESHOLDS["psi"])
+            checked += 1
+        assert checked >= 20
+    finally:
+        db.close()
 
 
 def test_stale_profiles_are_refreshed_before_answering(sample_ws):

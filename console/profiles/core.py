@@ -447,6 +447,49 @@ def quantiles(m: Merged, column: str, qs: Iterable[float]) -> list[float | None]
     return out
 
 
+def sketch_points(m: Merged, column: str) -> tuple[np.ndarray, np.ndarray, float]:
+    """The merged sketch of ``column`` as weighted points — each bucket's value, clamped to the
+    exact min/max — sorted, with their counts, and the mean distance of a counted value from its
+    point: at most ``ALPHA / (1 − ALPHA)`` of the point's magnitude (a value in bucket ``k`` is
+    within ``ALPHA`` of ``mapping.value(k)`` relative to itself), and ``min_possible`` for the
+    zero bucket. Empty arrays when there is no value."""
+    mapping = _mapping()
+    sk = m.keyed("sketch", column)
+    pts, cnt = [], []
+    for key, c in sk.items():
+        if key == "0":
+            pts.append(0.0)
+        else:
+            v = mapping.value(int(key[1:]))
+            pts.append(-v if key[0] == "-" else v)
+        cnt.append(c)
+    x, w = np.array(pts, dtype=np.float64), np.array(cnt, dtype=np.float64)
+    if not x.size:
+        return x, w, 0.0
+    far = ALPHA / (1 - ALPHA) * np.abs(x)
+    far[x == 0] = mapping.min_possible
+    slack = float(np.dot(far, w) / w.sum())
+    lo, hi = m.value.get(("min", column, "")), m.value.get(("max", column, ""))
+    if lo is not None and hi is not None:
+        x = np.clip(x, lo, hi)  # (every value lies inside: no value moves further from its point)
+    order = np.argsort(x, kind="stable")
+    return x[order], w[order], slack
+
+
+def sketch_wasserstein(ref_sorted: np.ndarray, m: Merged, column: str) -> tuple[float, float] | None:
+    """The Wasserstein-1 distance between the reference values and the current values of
+    ``column`` as the merged sketch holds them, and its bound: the exact distance (the drift
+    report's, on the raw values) differs from it by at most that bound — moving each value to its
+    bucket's point moves the distance by at most the mean move (``sketch_points``). ``None``
+    without a value on either side."""
+    from scipy.stats import wasserstein_distance
+
+    x, w, slack = sketch_points(m, column)
+    if not x.size or not ref_sorted.size:
+        return None
+    return float(wasserstein_distance(ref_sorted, x, None, w)), slack
+
+
 def binned_drift(ref_counts: list[int], cur_counts: list[int], method: str) -> float:
     """A binned drift score over the same bins, with the drift report's statistics
     (``console.analytics.stats``): ``psi``, ``jensenshannon`` or ``chisquare``. Empty bins on

@@ -37,6 +37,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -146,12 +147,25 @@ def _feature_drift(m: core.Merged, name: str, kind: str, ref: Any, rule: Any, ro
         if not sum(cur):
             entry["note"] = "no values in the current data"
             return entry
-        refc = reference_bins(ref, name, edges)
-        method = rule.method if rule.method in BINNED else "psi"
-        threshold = rule.threshold if rule.method in BINNED and rule.threshold is not None \
-            else stats.DEFAULT_THRESHOLDS[method]
-        score = core.binned_drift(refc, cur, method)
-        entry.update(bins="reference", edges=[float(e) for e in edges])
+        a = ref.values
+        method = rule.method
+        if method == "auto" and a.size:  # the drift report's choice, when the reference decides it
+            distinct = ref.memo("distinct", lambda: stats.n_distinct_sorted(a))
+            method = stats.default_method("numeric", int(a.size), distinct) if distinct > 5 else "auto"
+        got = core.sketch_wasserstein(a, m, name) if method == "wasserstein" else None
+        if got is not None:
+            # the report's own test, on the sketch's points: within ``score_bound`` of its score
+            norm = max(ref.memo("std", lambda: float(np.std(a))), stats.WASSERSTEIN_STD_FLOOR)
+            score, bound = got[0] / norm, got[1] / norm
+            threshold = rule.threshold if rule.threshold is not None else stats.DEFAULT_THRESHOLDS[method]
+            entry["score_bound"] = bound
+        else:
+            refc = reference_bins(ref, name, edges)
+            method = rule.method if rule.method in BINNED else "psi"
+            threshold = rule.threshold if rule.method in BINNED and rule.threshold is not None \
+                else stats.DEFAULT_THRESHOLDS[method]
+            score = core.binned_drift(refc, cur, method)
+            entry.update(bins="reference", edges=[float(e) for e in edges])
     else:
         cur_counts = m.keyed("category", name)
         ref_counts = {core.text_of(k): int(c) for k, c in (ref.counts or {}).items()}
@@ -349,7 +363,7 @@ def fleet(db: Any, start: dt.datetime | None = None, end: dt.datetime | None = N
     for m in models:
         rep = trend(db, m, None, start, end, window="all", exact=exact) if exact else None
         if rep is None:
-            rep = _fleet_profiles(db, m, start, end)
+            rep = fleet_profiles(db, m, start, end)
         sources.add(rep["source"])
         rows.append(fleet_row(rep))
     src = sources.pop() if len(sources) == 1 else ("mixed" if sources else ("exact" if exact else "profiles"))
@@ -372,7 +386,9 @@ def fleet_row(rep: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def _fleet_profiles(db: Any, model: str, start, end) -> dict[str, Any]:
+def fleet_profiles(db: Any, model: str, start, end) -> dict[str, Any]:
+    """One model's ``fleet`` answer from its profiles as they are (not refreshed): a ``trend``
+    with one window over the production version's whole days in ``[start, end)``."""
     v, _ = _version_of(db, model, None)
     rng = report_range(db, Scope(model, v, start, end))
     out = {"model": model, "version": v, "start": None, "end": None, "source": "profiles", "windows": []}
@@ -389,5 +405,5 @@ def _fleet_profiles(db: Any, model: str, start, end) -> dict[str, Any]:
     return out
 
 
-__all__ = ["day_aligned", "days_in", "fleet", "fleet_row", "metrics_of", "refresh", "summary", "trend",
-           "windows_from_profiles"]
+__all__ = ["day_aligned", "days_in", "fleet", "fleet_profiles", "fleet_row", "metrics_of", "refresh", "summary",
+           "trend", "windows_from_profiles"]
