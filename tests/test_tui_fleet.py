@@ -63,7 +63,8 @@ async def test_fleet_fits_80x24_with_the_states_in_words(ingested_sample) -> Non
 
 async def test_fleet_over_all_data_reads_fresh_profiles_and_says_so(sample_ws) -> None:
     """With the daily profiles fresh, the fleet's requests, error rates, traffic and budget are
-    the exact path's (from the profiles: O(days)), and the note line says where p95 came from;
+    the exact path's (from the profiles: O(days)), so are its drift states (the report's own
+    tests on the merged sketch), and the note line says where p95 and drift came from;
     without them, the exact queries answer and nothing mentions profiles."""
     from console.profiles import local
     from tests.test_profiles_reader import _open
@@ -73,6 +74,7 @@ async def test_fleet_over_all_data_reads_fresh_profiles_and_says_so(sample_ws) -
         await settle(app, pilot)
         exact = {r.model: r for r in app.screen.rows}
         assert {r.ops_source for r in exact.values()} == {"exact"}
+        assert {r.drift_source for r in exact.values() if r.production} == {"exact"}
         assert "daily profiles" not in screen_text(app)
     db = _open(sample_ws)
     try:
@@ -89,4 +91,8 @@ async def test_fleet_over_all_data_reads_fresh_profiles_and_says_so(sample_ws) -
             assert (r.requests, r.error_rate, r.traffic) == (e.requests, e.error_rate, e.traffic), model
             assert r.budget == e.budget and r.cost_mtd == pytest.approx(e.cost_mtd, rel=1e-12)
             assert r.p95_ms == pytest.approx(e.p95_ms, rel=0.03)  # the sketch's p95
-        assert "p95 from daily profiles" in screen_text(app)
+            # drift on the merged sketch: the report's own tests, the same states here
+            assert (r.drift, r.drifted_features) == (e.drift, e.drifted_features), model
+            assert r.drift_source == ("profiles" if r.production else None), model
+        assert {r.drift for r in rows.values()} >= {"drift", "ok"}  # (both kinds compared)
+        assert "p95 (±1 %) and drift from daily profiles" in screen_text(app)

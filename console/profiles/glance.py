@@ -1,7 +1,8 @@
 """The fleet's at-a-glance columns from the daily profiles, when they can be trusted: every
-model's requests, errors and latency (``ops_summary``) and month-to-date spend against budget
-(``budget_status``), in the shapes of ``analytics.ops.ops_summary`` and
-``analytics.cost.budget_status`` — the exact functions, which each one falls back to.
+model's requests, errors and latency (``ops_summary``), month-to-date spend against budget
+(``budget_status``) and the production version's drift (``drift_status``), in the shapes of
+``analytics.ops.ops_summary``, ``analytics.cost.budget_status`` and ``analytics.drift_report``
+— the exact functions, which each one falls back to.
 
 **When profiles answer.** Only for all of the data (no ``start``/``end``), in buckets of whole
 days, and only when ``local.profiles_fresh`` says the profiles are up to date for the store's
@@ -12,7 +13,10 @@ between a new batch and the next ``profile`` run, the exact functions answer.
 **What differs from the exact answer.** Counts, error rates and spend are equal. The latency
 quantiles come from the merged DDSketch, within ``core.ALPHA`` relative error of the order
 statistic (the exact path interpolates between two); the mean latency is not profiled
-(``None``). Each model's entry says ``"source": "profiles"`` or ``"exact"``.
+(``None``). A numeric feature's drift is the report's own Wasserstein on the merged sketch,
+within its ``score_bound`` (``reader``; binned on the reference's edges where the report would
+use KS); the output drift and the domain classifier are left out. Each answer says
+``"source": "profiles"`` or ``"exact"``.
 """
 
 from __future__ import annotations
@@ -123,4 +127,26 @@ def budget_status(db: Any, model: str | None = None) -> list[dict[str, Any]]:
     return cost_mod.budget_rows(db, plans, base)
 
 
-__all__ = ["budget_status", "ops_summary"]
+def drift_status(db: Any, model: str, start: dt.datetime | None = None,
+                 end: dt.datetime | None = None) -> dict[str, Any]:
+    """The production version's drift over ``[start, end)`` in ``analytics.drift_report``'s
+    shape (``current.rows``, ``features``, ``dataset_drift``) plus ``"source"``: over all the
+    data from fresh profiles (one window of the version's whole days), else that report."""
+    from console.analytics.drift import drift_report
+    from console.profiles import reader
+
+    check_model(db, model)
+    if start is None and end is None and local.profiles_fresh(db, [model]):
+        rep = reader.fleet_profiles(db, model, None, None)
+        w = rep["windows"][0] if rep["source"] == "profiles" and len(rep["windows"]) == 1 else None
+        if w is not None and w.get("drift") is not None:
+            return {"model": model, "version": rep["version"], "current": {"rows": w["requests"]},
+                    "features": w["drift"]["features"], "dataset_drift": w["drift"]["dataset_drift"],
+                    "source": "profiles"}
+        if rep["source"] == "profiles" and rep["version"] is not None and not rep["windows"]:
+            return {"model": model, "version": rep["version"], "current": {"rows": 0}, "features": [],
+                    "dataset_drift": {}, "source": "profiles"}  # no record of the version
+    return {**drift_report(db, model, start=start, end=end), "source": "exact"}
+
+
+__all__ = ["budget_status", "drift_status", "ops_summary"]

@@ -46,6 +46,7 @@ class FleetRow:
     metric_low: bool = False  # fewer than [performance] min_labelled: low-confidence
     metric_min: int | None = None  # that minimum
     ops_source: str | None = None  # "profiles" (p95 from the merged sketch) | "exact"
+    drift_source: str | None = None  # "profiles" (numeric drift on the merged sketch) | "exact"
     cost_today: float | None = None
     cost_mtd: float | None = None
     budget: float | None = None
@@ -160,19 +161,20 @@ def metric_of(backend, row: FleetRow, window: TimeWindow) -> dict[str, Any]:
 
 
 def drift_of(backend, row: FleetRow, window: TimeWindow) -> dict[str, Any]:
-    """Dataset drift of the production version (``drift_report``): the row's drift fields (the
-    row's own values where there is nothing to report; the report's exception propagates)."""
-    out = {"drift": row.drift, "drifted_features": row.drifted_features}
+    """Dataset drift of the production version — over all data from fresh daily profiles, else
+    ``drift_report`` (``profiles.glance.drift_status``): the row's drift fields (the row's own
+    values where there is nothing to report; the report's exception propagates)."""
+    out = {"drift": row.drift, "drifted_features": row.drifted_features, "drift_source": row.drift_source}
     if row.production is None:
         return out
-    drift = backend.report("drift_report", model=row.model, start=window.start, end=window.end)
+    drift = backend.report(glance.drift_status, model=row.model, start=window.start, end=window.end)
     if drift and not (drift.get("current") or {}).get("rows"):
         out["drift"] = "none"  # no traffic in the window: nothing to call drifted or not
     elif drift:
         drifted = sum(1 for f in drift.get("features", []) if f.get("drifted"))
         ds = drift.get("dataset_drift", {})
         out = {"drift": "drift" if ds.get("drifted") else ("warn" if drifted else "ok"),
-               "drifted_features": drifted}
+               "drifted_features": drifted, "drift_source": drift.get("source")}
     return out
 
 

@@ -69,14 +69,22 @@ def live_note(r: FleetRow) -> str:
     return text
 
 
+def _from_profiles(r: FleetRow) -> str:
+    """What of the highlighted row the daily profiles answered (the exact paths say nothing)."""
+    p95, drift = r.ops_source == "profiles", r.drift_source == "profiles"
+    if p95 and drift:
+        return "p95 (±1 %) and drift from daily profiles"
+    return "p95 from daily profiles (±1 %)" if p95 else ("drift from daily profiles" if drift else "")
+
+
 class FleetScreen(FilteredTableScreen):
     SCOPE = "fleet"
     TITLE = "Fleet"
     VIEW = "fleet"
 
     SLOW = ("metric", "drift", "alerts")  # the columns filled after the first data paint
-    CARRIED = ("metric_value", "metric_labelled", "metric_low", "metric_min", "drift", "drifted_features", "alerts", "worst_alert",
-               "alerts_skipped")
+    CARRIED = ("metric_value", "metric_labelled", "metric_low", "metric_min", "drift", "drifted_features",
+               "drift_source", "alerts", "worst_alert", "alerts_skipped")
     PART_OF = {"metric": "metric", "drift": "drift", "alerts": "alerts"}
 
     def __init__(self) -> None:
@@ -192,8 +200,8 @@ class FleetScreen(FilteredTableScreen):
         else:
             text = f"✗ {len(problems)} problem(s): {problems[0]}" if problems else ""
             live = live_note(mine) if mine is not None else ""
-            if mine is not None and mine.ops_source == "profiles":
-                live = " · ".join(t for t in (live, "p95 from daily profiles (±1 %)") if t)
+            if mine is not None:
+                live = " · ".join(t for t in (live, _from_profiles(mine)) if t)
             if mine is not None and mine.alerts_skipped and not mine.alerts:
                 text = " · ".join(t for t in (f"? {mine.model}: alerts not evaluated ({mine.alerts_skipped})", text) if t)
         self.query_one("#fleet-note", Static).update(" · ".join(t for t in (live, pending, text) if t))
