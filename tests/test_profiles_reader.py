@@ -324,3 +324,18 @@ def test_time_ranges_are_remembered_per_batch_and_never_stale(sample_ws):
         assert got == exact(db, MODEL) and got[1] > old_hi
     finally:
         db.close()
+
+
+def test_wasserstein_to_weighted_points_equals_scipys():
+    """The O(points · log n) distance the sketch's drift uses is scipy's weighted
+    ``wasserstein_distance`` (ties, single values, points outside the reference's range)."""
+    from scipy.stats import wasserstein_distance
+
+    rng = np.random.default_rng(17)
+    for _ in range(300):
+        n, k = int(rng.integers(1, 3000)), int(rng.integers(1, 200))
+        a = np.sort(np.round(rng.normal(rng.normal(), rng.uniform(0.1, 3), n), int(rng.integers(0, 4))))
+        x = np.unique(np.round(rng.normal(rng.normal(), rng.uniform(0.1, 3), k), int(rng.integers(0, 4))))
+        w = rng.integers(1, 50, x.size).astype(np.float64)
+        got = core.wasserstein_to_points(a, core.cdf_integral(a), x, w)
+        assert got == pytest.approx(wasserstein_distance(a, x, None, w), rel=1e-12, abs=1e-12)

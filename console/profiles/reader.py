@@ -131,6 +131,28 @@ def reference_bins(ref: Any, name: str, edges: list[float]) -> list[int]:
     return ref.memo(f"profile-bins:{edges!r}", count)
 
 
+def plot_shares(m: core.Merged, name: str, kind: str, ref: Any) -> dict[str, Any] | None:
+    """Reference and current shares for the TUI's distribution plot (the drift report's
+    ``stats.histogram`` shape): a numeric feature on the reference's bins, with ``< x``/``> y``
+    bins when either side has values there; a categorical one's most common values."""
+    from console.analytics.bins import compact
+    from console.analytics.drift import distribution
+
+    if kind != "numeric":
+        ref_counts = {core.text_of(k): int(c) for k, c in (ref.counts or {}).items()}
+        cur_counts = m.keyed("category", name)
+        return distribution(ref_counts, cur_counts) if ref_counts and cur_counts else None
+    edges, cur = core.hist_counts(m, name)
+    if len(edges) < 2 or not sum(cur) or not ref.values.size:
+        return None
+    refc = reference_bins(ref, name, edges)
+    labels = [f"< {compact(edges[0])}", *(compact(e) for e in edges[:-1]), f"> {compact(edges[-1])}"]
+    keep = [i for i in range(len(labels)) if 0 < i < len(labels) - 1 or refc[i] or cur[i]]
+    n_ref, n_cur = sum(refc), sum(cur)
+    return {"labels": [labels[i] for i in keep], "reference": [refc[i] / n_ref for i in keep],
+            "current": [cur[i] / n_cur for i in keep]}
+
+
 def _feature_drift(m: core.Merged, name: str, kind: str, ref: Any, rule: Any, rows: int) -> dict[str, Any]:
     entry: dict[str, Any] = {"feature": name, "kind": kind, "method": None, "score": None, "threshold": None,
                              "drifted": False,
@@ -152,7 +174,8 @@ def _feature_drift(m: core.Merged, name: str, kind: str, ref: Any, rule: Any, ro
         if method == "auto" and a.size:  # the drift report's choice, when the reference decides it
             distinct = ref.memo("distinct", lambda: stats.n_distinct_sorted(a))
             method = stats.default_method("numeric", int(a.size), distinct) if distinct > 5 else "auto"
-        got = core.sketch_wasserstein(a, m, name) if method == "wasserstein" else None
+        got = core.sketch_wasserstein(a, m, name, ref.memo("cdf-integral", lambda: core.cdf_integral(a))) \
+            if method == "wasserstein" else None
         if got is not None:
             # the report's own test, on the sketch's points: within ``score_bound`` of its score
             norm = max(ref.memo("std", lambda: float(np.std(a))), stats.WASSERSTEIN_STD_FLOOR)
@@ -189,10 +212,15 @@ def _feature_drift(m: core.Merged, name: str, kind: str, ref: Any, rule: Any, ro
     return entry
 
 
-def _drift(plan: Any, ref: Any, m: core.Merged) -> dict[str, Any]:
+def _drift(plan: Any, ref: Any, m: core.Merged, plots: bool = False) -> dict[str, Any]:
     rows = m.get("rows")
-    feats = [_feature_drift(m, name, kind, ref.columns.get(rc) if rc is not None else None, rule, rows)
-             for name, _col, kind, rule, rc in plan.feats]
+    feats = []
+    for name, _col, kind, rule, rc in plan.feats:
+        column = ref.columns.get(rc) if rc is not None else None
+        f = _feature_drift(m, name, kind, column, rule, rows)
+        if plots and column is not None:
+            f["stats"] = {"histogram": plot_shares(m, name, kind, column)}
+        feats.append(f)
     tested = [f for f in feats if f["method"] is not None]
     drifted = sum(1 for f in tested if f["drifted"])
     share = drifted / len(tested) if tested else 0.0
@@ -240,9 +268,10 @@ def _plan(db: Any, model: str, version: str | None, features: list[str] | None):
 
 def windows_from_profiles(db: Any, model: str, version: str | None, wins: list[W.Window],
                           drift: bool = True, features: list[str] | None = None,
-                          fresh: bool = True) -> list[dict[str, Any]]:
+                          fresh: bool = True, plots: bool = False) -> list[dict[str, Any]]:
     """One row per whole-day window (``day_aligned``): ``summary`` plus, for a version with a
-    reference, ``drift``. Profiles are refreshed first unless ``fresh=False``."""
+    reference, ``drift`` (``plots``: each feature's ``stats.histogram``, ``plot_shares``).
+    Profiles are refreshed first unless ``fresh=False``."""
     if fresh:
         refresh(db, [model])
     version, task = _version_of(db, model, version)
@@ -261,7 +290,7 @@ def windows_from_profiles(db: Any, model: str, version: str | None, wins: list[W
         m = core.merge(days_in(prof, w.start, w.end))
         row: dict[str, Any] = {"start": W.iso(w.start), "end": W.iso(w.end), **summary(m, names, task)}
         if plan is not None:
-            row["drift"] = _drift(plan, ref, m) if m.get("rows") else None
+            row["drift"] = _drift(plan, ref, m, plots) if m.get("rows") else None
         out.append(row)
     return out
 
@@ -363,7 +392,7 @@ def fleet(db: Any, start: dt.datetime | None = None, end: dt.datetime | None = N
     for m in models:
         rep = trend(db, m, None, start, end, window="all", exact=exact) if exact else None
         if rep is None:
-            rep = fleet_profiles(db, m, start, end)
+            rep = _fleet_profiles(db, m, start, end)
         sources.add(rep["source"])
         rows.append(fleet_row(rep))
     src = sources.pop() if len(sources) == 1 else ("mixed" if sources else ("exact" if exact else "profiles"))
@@ -386,9 +415,7 @@ def fleet_row(rep: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def fleet_profiles(db: Any, model: str, start, end) -> dict[str, Any]:
-    """One model's ``fleet`` answer from its profiles as they are (not refreshed): a ``trend``
-    with one window over the production version's whole days in ``[start, end)``."""
+def _fleet_profiles(db: Any, model: str, start, end) -> dict[str, Any]:
     v, _ = _version_of(db, model, None)
     rng = report_range(db, Scope(model, v, start, end))
     out = {"model": model, "version": v, "start": None, "end": None, "source": "profiles", "windows": []}
@@ -405,5 +432,5 @@ def fleet_profiles(db: Any, model: str, start, end) -> dict[str, Any]:
     return out
 
 
-__all__ = ["day_aligned", "days_in", "fleet", "fleet_profiles", "fleet_row", "metrics_of", "refresh", "summary",
+__all__ = ["day_aligned", "days_in", "fleet", "fleet_row", "metrics_of", "plot_shares", "refresh", "summary",
            "trend", "windows_from_profiles"]
