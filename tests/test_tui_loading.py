@@ -150,8 +150,8 @@ async def test_fleet_computes_the_highlighted_models_tabs_ahead(ingested_sample)
         await settle(app, pilot)
         screen = app.screen
         first = screen.selected_model()
-        tabs = {"drift_report", "performance_report", "slices_report", "ops_report", "cost.cost_rows",
-                "drift_windows"}  # every tab's reports, the drift trend included
+        tabs = {"console.profiles.glance.drift_report", "performance_report", "slices_report", "ops_report",
+                "cost.cost_rows", "console.profiles.glance.drift_windows"}  # every tab's, the drift trend included
         assert tabs <= _reports_of(app.backend, first)
         other = next(r.model for r in screen.visible_rows() if r.model != first)
         assert not {"slices_report", "drift_windows"} & _reports_of(app.backend, other)

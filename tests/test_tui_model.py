@@ -63,3 +63,47 @@ async def test_every_tab_of_a_model(ingested_sample) -> None:
         await pilot.press("v")  # another version: the title says which
         await settle(app, pilot)
         assert "showing v1" in screen_text(app)
+
+
+async def test_the_drift_tab_over_all_data_reads_fresh_profiles_and_says_so(sample_ws) -> None:
+    """With fresh daily profiles the drift tab (all data) answers from them: the same drifted
+    features and dataset verdict as the exact report on the sample, the last 8 days' trend and
+    each feature's distribution plot, and the note line says where it came from."""
+    from console.profiles import local
+    from tests.test_profiles_reader import _open
+
+    async def drift_tab() -> tuple[dict, list]:
+        app = make_app(sample_ws, CAROL)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(app, pilot)
+            app.open_model("credit-risk")
+            await settle(app, pilot)
+            data = app.screen.query_one("#panel-drift").data
+            await pilot.press("down")
+            await pilot.pause()
+            return data, [screen_text(app)]
+
+    exact, _ = await drift_tab()
+    assert exact["report"]["source"] == "exact"
+    db = _open(sample_ws)
+    try:
+        local.profile_store(db)
+    finally:
+        db.close()
+    prof, texts = await drift_tab()
+    report = prof["report"]
+    assert report["source"] == "profiles"
+    assert "from daily profiles" in texts[0] and "reference vs current" in texts[0]
+
+    def states(rep: dict) -> dict:
+        return {f["feature"]: (f["method"], f["drifted"]) for f in rep["features"]}
+
+    assert states(report) == states(exact["report"])
+    assert report["dataset_drift"]["drifted"] == exact["report"]["dataset_drift"]["drifted"]
+    assert report["current"]["rows"] == exact["report"]["current"]["rows"]
+    assert report["reference"]["rows"] == exact["report"]["reference"]["rows"]
+    assert all(f["stats"]["histogram"]["labels"] for f in report["features"] if f["method"])
+    assert len(prof["trend"]["points"]) == 8
+    for p, e in zip(prof["trend"]["points"], exact["trend"]["points"], strict=True):
+        assert p["start"] == e["start"]
+        assert p.keys() == e.keys()

@@ -30,8 +30,15 @@ import pyarrow.compute as pc
 from console.analytics import cost as cost_mod
 from console.analytics import ops as ops_mod
 from console.analytics import windows as W
-from console.analytics.source import Scope, check_model, data_range, report_range
-from console.profiles import core, local
+from console.analytics.source import (
+    Scope,
+    aware,
+    check_model,
+    data_range,
+    report_range,
+    resolve_version,
+)
+from console.profiles import core, local, reader
 
 DAY = 86400
 OPS_STATS = ("rows", "errors", "min", "max", "sketch")
@@ -127,26 +134,61 @@ def budget_status(db: Any, model: str | None = None) -> list[dict[str, Any]]:
     return cost_mod.budget_rows(db, plans, base)
 
 
-def drift_status(db: Any, model: str, start: dt.datetime | None = None,
+def _profiled_drift(db: Any, model: str, version: str | None, wins: list[W.Window]) -> list[dict[str, Any]] | None:
+    """``analytics.drift_report``'s shape for each of ``wins`` (whole days) from the profiles as
+    they are — ``None`` when they cannot say (no reference: the exact report says why)."""
+    from console.analytics.drift import plan_drift
+
+    rows = reader.windows_from_profiles(db, model, version, wins, fresh=False, plots=True)
+    if any("drift" not in r for r in rows):
+        return None
+    plan = plan_drift(db, model, version, None, None, None, None)
+    try:
+        ref_rows = plan.reference_data().rows  # (read once per process: the reader just did)
+    finally:
+        plan.reference.ready()
+    return [{"model": model, "version": version, "reference": {"rows": ref_rows},
+             "current": {"rows": r["requests"], "start": r["start"], "end": r["end"]},
+             "features": (r["drift"] or {}).get("features", []),
+             "dataset_drift": (r["drift"] or {}).get("dataset_drift", {}), "source": "profiles"} for r in rows]
+
+
+def drift_report(db: Any, model: str, version: str | None = None, start: dt.datetime | None = None,
                  end: dt.datetime | None = None) -> dict[str, Any]:
-    """The production version's drift over ``[start, end)`` in ``analytics.drift_report``'s
-    shape (``current.rows``, ``features``, ``dataset_drift``) plus ``"source"``: over all the
-    data from fresh profiles (one window of the version's whole days), else that report."""
-    from console.analytics.drift import drift_report
-    from console.profiles import reader
+    """``analytics.drift_report`` of ``version`` (production when ``None``) plus ``"source"``:
+    over all the data, from fresh profiles (one window of the version's whole days; each
+    feature's ``stats.histogram`` for the plot), else that report — per feature, as the screens
+    show it: without the domain classifier (seconds per call; ``drift`` and alerts run it)."""
+    from console.analytics.drift import drift_report as exact
 
-    check_model(db, model)
     if start is None and end is None and local.profiles_fresh(db, [model]):
-        rep = reader.fleet_profiles(db, model, None, None)
-        w = rep["windows"][0] if rep["source"] == "profiles" and len(rep["windows"]) == 1 else None
-        if w is not None and w.get("drift") is not None:
-            return {"model": model, "version": rep["version"], "current": {"rows": w["requests"]},
-                    "features": w["drift"]["features"], "dataset_drift": w["drift"]["dataset_drift"],
+        v = resolve_version(db, model, version)
+        rng = report_range(db, Scope(model, v))
+        if rng is None:
+            return {"model": model, "version": v, "current": {"rows": 0}, "features": [], "dataset_drift": {},
                     "source": "profiles"}
-        if rep["source"] == "profiles" and rep["version"] is not None and not rep["windows"]:
-            return {"model": model, "version": rep["version"], "current": {"rows": 0}, "features": [],
-                    "dataset_drift": {}, "source": "profiles"}  # no record of the version
-    return {**drift_report(db, model, start=start, end=end), "source": "exact"}
+        got = _profiled_drift(db, model, v, W.split(*W.align_range(rng[0], rng[1], DAY, False, False), None))
+        if got is not None:
+            return got[0]
+    return {**exact(db, model, version, start=start, end=end, multivariate=False), "source": "exact"}
 
 
-__all__ = ["budget_status", "drift_status", "ops_summary"]
+def drift_windows(db: Any, model: str, version: str | None = None, start: dt.datetime | None = None,
+                  end: dt.datetime | None = None, window: str = "1d") -> dict[str, Any]:
+    """``analytics.drift_windows`` plus ``"source"``: from fresh profiles when the windows run
+    from a midnight ``start`` to the newest data (no ``end``) in whole days, else that function."""
+    from console.analytics.drift import drift_windows as exact
+
+    size = W.parse_window(window, "1d")
+    whole = start is not None and end is None and size is not None and reader.day_aligned(size, start, start) is None
+    if whole and local.profiles_fresh(db, [model]):
+        v = resolve_version(db, model, version)
+        rng = report_range(db, Scope(model, v, aware(start), None))
+        wins = W.split(*W.align_range(rng[0], rng[1], size, True, False), size) if rng is not None else []
+        got = _profiled_drift(db, model, v, wins)
+        if got is not None:
+            return {"model": model, "version": v, "window": window, "windows": got, "source": "profiles"}
+    return {**exact(db, model, version, start=start, end=end, window=window), "source": "exact"}
+
+
+__all__ = ["budget_status", "drift_report", "drift_windows", "ops_summary"]

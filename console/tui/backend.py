@@ -260,7 +260,8 @@ class Backend:
         """The drift score of every feature in each of the last ``buckets`` buckets of the
         window (epoch-aligned ``window.step`` buckets ending with the newest data, as the
         performance tab's), oldest first: ``[{"start": t, <feature>: score, ...}, ...]`` from
-        one ``drift_windows`` call (the reference read once, each bucket cached)."""
+        one ``drift_windows`` call (the reference read once, each bucket cached; from fresh
+        daily profiles when the buckets are whole days up to the newest data: ``profiles.glance``)."""
         from datetime import timedelta
 
         from console.analytics.windows import floor_to, parse_time, parse_window
@@ -276,7 +277,9 @@ class Backend:
         start = floor_to(last, size) - (buckets - 1) * timedelta(seconds=size)
         if window.start is not None and start < window.start:
             start = window.start
-        rep = self.report("drift_windows", model=model, version=version, start=start,
+        from console.profiles import glance
+
+        rep = self.report(glance.drift_windows, model=model, version=version, start=start,
                           end=window.end, window=window.step)
         points = []
         for w in rep.get("windows", []):

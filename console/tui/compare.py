@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from console.analytics.value import net_per_1k
+from console.profiles import glance
 from console.tui import format as fmt
 
 
@@ -74,7 +75,7 @@ def compare_versions(backend, model: str, champion: str | None, challenger: str)
         reports.append({
             "perf": _safe(problems, f"performance v{v}", backend.report, "performance_report",
                           model=model, version=v, window="all"),
-            "drift": _safe(problems, f"drift v{v}", backend.report, "drift_report", model=model, version=v),
+            "drift": _safe(problems, f"drift v{v}", backend.report, glance.drift_report, model=model, version=v),
             "slices": _safe(problems, f"slices v{v}", backend.report, "slices_report", model=model, version=v),
             "ops": _safe(problems, f"ops v{v}", backend.report, "ops_report", model=model, version=v, window="all"),
         })
@@ -117,7 +118,9 @@ def compare_versions(backend, model: str, champion: str | None, challenger: str)
         w = o[-1]
         return f"{fmt.pct(w.get('error_rate'))} err · p95 {fmt.ms((w.get('latency_ms') or {}).get('p95'))}"
 
-    rows.append(("drift (same features)", *[drift_cell(side) for side in drift["sides"]]))
+    profiled = any((r.get("drift") or {}).get("source") == "profiles" for r in reports if r)
+    rows.append(("drift (same features" + (", profiles)" if profiled else ")"),
+                 *[drift_cell(side) for side in drift["sides"]]))
     for i, names in enumerate(drift["only"]):
         if names:
             shown = ", ".join(names[:4]) + (f" +{len(names) - 4}" if len(names) > 4 else "")

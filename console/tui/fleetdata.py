@@ -162,12 +162,12 @@ def metric_of(backend, row: FleetRow, window: TimeWindow) -> dict[str, Any]:
 
 def drift_of(backend, row: FleetRow, window: TimeWindow) -> dict[str, Any]:
     """Dataset drift of the production version — over all data from fresh daily profiles, else
-    ``drift_report`` (``profiles.glance.drift_status``): the row's drift fields (the row's own
+    ``drift_report`` (``profiles.glance.drift_report``): the row's drift fields (the row's own
     values where there is nothing to report; the report's exception propagates)."""
     out = {"drift": row.drift, "drifted_features": row.drifted_features, "drift_source": row.drift_source}
     if row.production is None:
         return out
-    drift = backend.report(glance.drift_status, model=row.model, start=window.start, end=window.end)
+    drift = backend.report(glance.drift_report, model=row.model, start=window.start, end=window.end)
     if drift and not (drift.get("current") or {}).get("rows"):
         out["drift"] = "none"  # no traffic in the window: nothing to call drifted or not
     elif drift:

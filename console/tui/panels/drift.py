@@ -1,7 +1,8 @@
 """Drift tab: features ranked by drift (drifted first, then by how far past the threshold), each
 with method, score, threshold, state and a trend over the window's last buckets; the highlighted
 feature's reference-vs-current distribution and its score over time. Every number comes from
-``drift_report`` and, for the trend, ``drift_windows``.
+``drift_report`` and, for the trend, ``drift_windows`` — over all data, from fresh daily
+profiles (``profiles.glance``: the note line says so).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
 from console.analytics.axes import time_labels
+from console.profiles import glance
 from console.store.registry import version_label
 from console.tui import format as fmt
 from console.tui.panels.base import Panel
@@ -53,7 +55,7 @@ class DriftPanel(Panel):
     def fetch(cls, backend, model: str, version: str | None, window) -> Any:
         """Progressive: the ranked table first, then the trend (``drift_windows``)."""
         span = backend.span(window)
-        report = backend.report("drift_report", model=model, version=version, **span)
+        report = backend.report(glance.drift_report, model=model, version=version, **span)
         yield {"report": report, "trend": {"points": []}}
         yield {"report": report, "trend": {"points": backend.drift_trend(model, version, window, TREND_BUCKETS)}}
 
@@ -69,9 +71,11 @@ class DriftPanel(Panel):
             state = "? drift not tested" + (" (no current data)" if not cur.get("rows") else "")
         else:
             state = "✓ no dataset drift"
+        source = " · from daily profiles (numeric: ± score bound)" if report.get("source") == "profiles" else ""
         self.note(f"{report.get('model')} {version_label(report.get('version'))} · {state} · "
                   f"{fmt.pct(ds.get('share'), 0)} of features drifted (threshold {fmt.pct(ds.get('threshold'), 0)}) · "
-                  f"current {fmt.num(cur.get('rows'))} rows vs reference {fmt.num(report.get('reference', {}).get('rows'))}")
+                  f"current {fmt.num(cur.get('rows'))} rows vs reference {fmt.num(report.get('reference', {}).get('rows'))}"
+                  f"{source}")
         t = self.query_one(DataTable)
         keep = t.cursor_row
         t.clear()
