@@ -1,8 +1,8 @@
-"""The fleet's at-a-glance columns from the daily profiles, when they can be trusted: every
-model's requests, errors and latency (``ops_summary``), month-to-date spend against budget
-(``budget_status``) and the production version's drift (``drift_status``), in the shapes of
-``analytics.ops.ops_summary``, ``analytics.cost.budget_status`` and ``analytics.drift_report``
-— the exact functions, which each one falls back to.
+"""What the TUI reads from the daily profiles, when they can be trusted: every model's
+requests, errors and latency (``ops_summary``), month-to-date spend against budget
+(``budget_status``), and a version's drift (``drift_report``, ``drift_windows``: the fleet's
+drift column, the drift tab and its trend, the sign-off view), in the shapes of the exact
+functions of ``console.analytics`` — which each one falls back to.
 
 **When profiles answer.** Only for all of the data (no ``start``/``end``), in buckets of whole
 days, and only when ``local.profiles_fresh`` says the profiles are up to date for the store's
