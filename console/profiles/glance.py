@@ -38,8 +38,10 @@ from console.analytics.source import (
     report_range,
     resolve_version,
 )
-from console.profiles import core, local, reader
+from console.profiles import core, local
 
+# (``reader``, and with it scipy, is imported by the drift functions only: 1.1 s the TUI's first
+# paint does not wait for)
 DAY = 86400
 OPS_STATS = ("rows", "errors", "min", "max", "sketch")
 SPEND_STATS = ("rows", "labelled", "sum")
@@ -138,6 +140,7 @@ def _profiled_drift(db: Any, model: str, version: str | None, wins: list[W.Windo
     """``analytics.drift_report``'s shape for each of ``wins`` (whole days) from the profiles as
     they are — ``None`` when they cannot say (no reference: the exact report says why)."""
     from console.analytics.drift import plan_drift
+    from console.profiles import reader
 
     rows = reader.windows_from_profiles(db, model, version, wins, fresh=False, plots=True)
     if any("drift" not in r for r in rows):
@@ -178,6 +181,7 @@ def drift_windows(db: Any, model: str, version: str | None = None, start: dt.dat
     """``analytics.drift_windows`` plus ``"source"``: from fresh profiles when the windows run
     from a midnight ``start`` to the newest data (no ``end``) in whole days, else that function."""
     from console.analytics.drift import drift_windows as exact
+    from console.profiles import reader
 
     size = W.parse_window(window, "1d")
     whole = start is not None and end is None and size is not None and reader.day_aligned(size, start, start) is None
