@@ -6,8 +6,10 @@ histograms or approximate quantiles cost O(days) instead of O(rows). Exact repor
 values, exact quantiles) stay on the store's views.
 
 - ``core``: the profile schema, the per-group computation both engines share, the merge and the
-  window answers (counts, histogram, quantiles, binned drift).
+  window answers (counts, histogram, quantiles, drift on the sketch or the reference's bins).
 - ``local``: the engine over the store (DuckDB) or a folder of prediction-log Parquet, writing
   ``.console/profiles/`` incrementally by day.
 - ``spark``: the same profiles from a lake path with PySpark (optional extra ``spark``).
+- ``reader`` answers ``trend``/``fleet`` from them; ``lake`` reads a folder of them alone;
+  ``glance`` is what the TUI reads from them when they are fresh.
 """

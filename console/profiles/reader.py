@@ -19,11 +19,13 @@ exact path on the same data):
   ``accuracy``, regression ``mae mse rmse``) are the exact figures of the window's rows;
 - ``latency_ms`` quantiles come from the merged DDSketch: within ``core.ALPHA`` relative error
   of the order statistic (the exact path's ``quantile_cont`` interpolates between two of them);
-- drift: a numeric feature is scored on the **reference's own bins** (its Sturges edges, with
-  an under/over bin each side) with PSI — or Jensen–Shannon / chi-square when that is the
-  feature's configured method — exactly the score of the raw values on those bins. This is not
-  the drift report's default test (Evidently's KS / Wasserstein on raw values, over Sturges
-  bins of both sides), which needs the rows: ``drift`` keeps it, and ``--exact`` asks for it.
+- drift: where the drift report would use Wasserstein (a reference of more than 1000 values,
+  more than 5 distinct), a numeric feature gets that test on the merged sketch's points
+  (``core.sketch_wasserstein``), with ``score_bound``: the exact score is within it. Otherwise
+  (the report's KS needs the rows; a binned method configured) it is scored on the
+  **reference's own bins** (its Sturges edges, with an under/over bin each side) with PSI — or
+  Jensen–Shannon / chi-square when that is the feature's configured method — exactly the score
+  of the raw values on those bins. ``drift`` and ``--exact`` keep the report's own tests.
   A categorical feature gets the drift report's own method and score (chi-square, Z or
   Jensen–Shannon over category counts), equal to the exact one whenever each day's values fit
   the profile's top ``core.TOP_K`` (``"exact_counts": false`` when some were pooled). The
