@@ -75,11 +75,14 @@ def ingested_sample_fixture(tmp_path_factory) -> Path:
 @pytest.fixture(name="sample_ws")
 def sample_ws_fixture(ingested_sample: Path, tmp_path: Path) -> Path:
     """A private copy of the ingested sample (journal changes stay in this test), without the
-    alert history other tests' ``check`` runs left in the shared one (alert states start new)."""
+    alert history other tests' ``check`` runs left in the shared one (alert states start new)
+    and without the analytics cache they filled: every copy starts from the same state, so what
+    a screen shows first (and a snapshot of it) does not depend on which tests ran before."""
     root = tmp_path / "ws"
     store = ingested_sample / ".console"
     shutil.copytree(ingested_sample, root,
-                    ignore=lambda folder, names: ["alerts"] if Path(folder) == store and "alerts" in names else [])
+                    ignore=lambda folder, names: [n for n in ("alerts", "cache") if n in names]
+                    if Path(folder) == store else [])
     return root
 
 
