@@ -449,7 +449,8 @@ def quantiles(m: Merged, column: str, qs: Iterable[float]) -> list[float | None]
 
 def sketch_points(m: Merged, column: str) -> tuple[np.ndarray, np.ndarray, float]:
     """The merged sketch of ``column`` as weighted points — each bucket's value, clamped to the
-    exact min/max — sorted, with their counts, and the mean distance of a counted value from its
+    exact min/max — sorted and distinct (buckets clamped to the same bound are one point), with
+    their counts, and the mean distance of a counted value from its
     point: at most ``ALPHA / (1 − ALPHA)`` of the point's magnitude (a value in bucket ``k`` is
     within ``ALPHA`` of ``mapping.value(k)`` relative to itself), and ``min_possible`` for the
     zero bucket. Empty arrays when there is no value."""
@@ -470,8 +471,8 @@ def sketch_points(m: Merged, column: str) -> tuple[np.ndarray, np.ndarray, float
     lo, hi = m.value.get(("min", column, "")), m.value.get(("max", column, ""))
     if lo is not None and hi is not None:
         x = np.clip(x, lo, hi)  # (every value lies inside: no value moves further from its point)
-    order = np.argsort(x, kind="stable")
-    return x[order], w[order], slack
+    x, inverse = np.unique(x, return_inverse=True)
+    return x, np.bincount(inverse, weights=w), slack
 
 
 def cdf_integral(ref_sorted: np.ndarray) -> np.ndarray:
@@ -520,8 +521,6 @@ def sketch_wasserstein(ref_sorted: np.ndarray, m: Merged, column: str,
     x, w, slack = sketch_points(m, column)
     if not x.size or not ref_sorted.size:
         return None
-    x, inverse = np.unique(x, return_inverse=True)  # (points clamped to the same bound: one point)
-    w = np.bincount(inverse, weights=w)
     g = cdf_integral(ref_sorted) if g is None else g
     return wasserstein_to_points(ref_sorted, g, x, w), slack
 
