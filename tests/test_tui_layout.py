@@ -39,6 +39,26 @@ async def test_the_flexible_column_takes_the_room_left_and_follows_resizes() -> 
         assert detail.width == 30  # never narrower than it was added with
 
 
+async def test_the_room_leaves_out_the_scrollbar_the_rows_will_bring_before_it_shows() -> None:
+    """The drift tab's race: rows added and ``fit`` run before the layout shows the vertical
+    scrollbar (it does on idle, and no resize may follow). The column must leave the scrollbar
+    its two columns then already, or the table scrolls sideways."""
+    app = _One()
+    async with app.run_test(size=(80, 6)) as pilot:
+        await pilot.pause()
+        t = app.query_one(FitTable)
+        detail = t.columns[ColumnKey("detail")]
+        assert detail.width == 80 - 12 - 2  # one row: no scrollbar
+        for i in range(10):
+            t.add_row("drift", f"feature {i}")
+        t.fit()
+        assert not t.show_vertical_scrollbar  # not yet
+        assert detail.width == 80 - 2 - 12 - 2
+        await pilot.pause()
+        assert t.show_vertical_scrollbar and not t.show_horizontal_scrollbar
+        assert detail.width == 80 - 2 - 12 - 2
+
+
 async def test_alert_details_are_whole_on_a_wide_terminal(ingested_sample) -> None:
     app = make_app(ingested_sample, ALICE)
     async with app.run_test(size=(200, 40)) as pilot:
