@@ -176,3 +176,65 @@ def test_drift_windows_equal_single_reports_and_the_sql_path(tmp_path: Path, mon
     assert day["sparse"]["note"] == "no values in the current data"
     assert day["sparse"]["stats"]["missing_share_current"] == 1.0
     assert day["c"]["stats"]["current_values"] == sum(1 for r in d2 if r["features"]["c"] is not None)
+
+
+def test_a_side_read_by_sql_in_batches_equals_the_side_of_the_whole_table(monkeypatch) -> None:
+    """``sql_side`` streams its query in batches (a week of a 100M store no longer sits in memory
+    twice); the values, counts and missing counts are those of the whole result at once."""
+    import duckdb
+
+    from console.analytics import driftdata
+
+    rng = np.random.default_rng(11)
+    n = 5000
+    x = rng.normal(size=n)
+    x[rng.choice(n, 200, replace=False)] = np.nan
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (i INTEGER, x DOUBLE, c VARCHAR, m INTEGER)")
+    con.executemany("INSERT INTO t VALUES (?, ?, ?, ?)", [
+        (i, None if i % 97 == 0 else float(x[i]), None if i % 13 == 0 else f"v{i % 7}",
+         None if i % 3 else i) for i in range(n)])
+    con.execute("UPDATE t SET x = 'inf'::DOUBLE WHERE i % 101 = 0")
+    cols = [("x", "numeric"), ("c", "categorical"), ("m", "numeric")]
+    whole = driftdata.from_table(con.sql("SELECT x, c, m::DOUBLE AS m FROM t WHERE i >= ?", params=[10])
+                                 .to_arrow_table(), cols)
+    monkeypatch.setattr(driftdata, "SQL_BATCH", 333)  # 15 batches
+    batched = driftdata.sql_side(con.cursor(), "t", "i >= ?", [10], cols)
+    assert batched.rows == whole.rows == n - 10
+    for c, kind in cols:
+        got, want = batched.columns[c], whole.columns[c]
+        assert (got.rows, got.missing) == (want.rows, want.missing)
+        if kind == "numeric":
+            assert np.array_equal(got.values, want.values)
+            assert np.all(np.diff(got.values) >= 0) and np.all(np.isfinite(got.values))
+        else:
+            assert got.counts == want.counts
+    assert batched.columns["x"].missing > 200  # NaN, null and inf
+
+
+def test_a_column_read_against_bounds_counts_what_its_sorted_values_would_give() -> None:
+    """The data quality rules read the current rows' numeric columns against the reference's
+    ``[min, max]`` (``SideBuilder(bounds=...)``): no values kept, and the same missing count
+    and values below / above as the sorted values of the same batches, masks included."""
+    import pyarrow as pa
+
+    from console.analytics import driftdata
+
+    rng = np.random.default_rng(3)
+    cols = [("x", "numeric"), ("c", "categorical")]
+    kept, counted = driftdata.SideBuilder(cols), driftdata.SideBuilder(cols, {"x": (-1.0, 1.5)})
+    for i in range(6):
+        x = rng.normal(size=1000)
+        x[rng.random(1000) < 0.03] = np.nan
+        x[rng.random(1000) < 0.01] = np.inf
+        x[rng.random(1000) < 0.01] = -np.inf
+        x[:5] = [-1.0, 1.5, -1.0000001, 1.5000001, 0.0]  # on and just past the bounds
+        arr = pa.array(x, mask=rng.random(1000) < 0.02)  # nulls as well
+        table = pa.table({"x": arr, "c": pa.array(rng.choice(["a", "b"], 1000))})
+        mask = None if i % 2 else rng.random(1000) < 0.7
+        kept.add(table, mask)
+        counted.add(table, mask)
+    a, b = kept.finish().columns["x"], counted.finish().columns["x"]
+    assert b.values is None and (b.rows, b.missing) == (a.rows, a.missing)
+    assert b.outside == (int(np.sum(a.values < -1.0)), int(np.sum(a.values > 1.5)))
+    assert b.outside[0] > 0 and b.outside[1] > 0

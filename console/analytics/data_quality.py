@@ -75,17 +75,20 @@ def feature_entry(name: str, kind: str, ref: driftdata.Column | None, cur: drift
     if ref.missing_share is not None and cur.missing_share is not None:
         out["missing_rise"] = cur.missing_share - ref.missing_share
     if kind == "numeric":
-        values = cur.values if cur.values is not None else np.empty(0)
-        out["current_values"] = int(values.size)
-        ref_values = ref.values if ref.values is not None else np.empty(0)
-        if ref_values.size == 0:
+        size = cur.rows - cur.missing  # its finite values
+        out["current_values"] = size
+        bounds = reference_bounds(ref)
+        if bounds is None:
             out["note"] = "no values in the reference"
             return out
-        lo, hi = float(ref_values[0]), float(ref_values[-1])  # sorted finite values
-        out["reference_min"], out["reference_max"] = lo, hi
-        below = int(np.searchsorted(values, lo, side="left"))
-        above = int(values.size - np.searchsorted(values, hi, side="right"))
-        out["out_of_range_share"] = _share(below + above, int(values.size))
+        lo, hi = out["reference_min"], out["reference_max"] = bounds
+        if cur.outside is not None:  # read against these bounds (``feature_quality``)
+            below, above = cur.outside
+        else:
+            values = cur.values if cur.values is not None else np.empty(0)
+            below = int(np.searchsorted(values, lo, side="left"))
+            above = int(values.size - np.searchsorted(values, hi, side="right"))
+        out["out_of_range_share"] = _share(below + above, size)
         out["below_min"], out["above_max"] = below, above
     else:
         counts = cur.counts or {}
@@ -100,6 +103,13 @@ def feature_entry(name: str, kind: str, ref: driftdata.Column | None, cur: drift
         top = sorted(unseen.items(), key=lambda vc: (-vc[1], vc[0]))[:TOP_UNSEEN]
         out["unseen_values"] = [{"value": v, "count": c} for v, c in top]
     return out
+
+
+def reference_bounds(ref: driftdata.Column | None) -> tuple[float, float] | None:
+    """The reference's ``[min, max]`` of a numeric column (``None``: no finite value)."""
+    if ref is None or ref.values is None or ref.values.size == 0:
+        return None
+    return float(ref.values[0]), float(ref.values[-1])  # sorted finite values
 
 
 def flags(entry: dict[str, Any], a: AlertsConfig, rows: int) -> list[str]:
@@ -137,20 +147,22 @@ def _view_columns(db: StoreLike) -> set[str]:
     return set(db.memo.compute(("columns", "predictions"), lambda: columns_of(db, "predictions")))
 
 
-def _current(db: StoreLike, model: str, version: str, start, end, cols) -> driftdata.SideData:
-    """The rows of ``version`` in ``[start, end)``: the store's parts, else SQL. A declared
-    feature that was never logged (no column in the view) is all missing, as the parts read it."""
+def _current(db: StoreLike, model: str, version: str, start, end, cols, bounds) -> driftdata.SideData:
+    """The rows of ``version`` in ``[start, end)``: the store's parts, else SQL; numeric columns
+    with ``bounds`` (the reference's) counted against them, not kept. A declared feature that
+    was never logged (no column in the view) is all missing, as the parts read it."""
     index = driftdata.PartsIndex.of(db, model)
     if index is not None:
         try:
-            return driftdata.read_windows(index, version, [(start, end)], cols)[0]
+            return driftdata.read_windows(index, version, [(start, end)], cols, bounds)[0]
         except driftdata.Unsupported:
             pass
     have = _view_columns(db)
     cur = db.cursor()
     try:
         cond, params = Scope(model, version, start, end).where()
-        side = driftdata.sql_side(cur, "predictions", cond, params, [(c, k) for c, k in cols if c in have])
+        side = driftdata.sql_side(cur, "predictions", cond, params, [(c, k) for c, k in cols if c in have],
+                                  {c: b for c, b in bounds.items() if c in have})
     finally:
         cur.close()
     for c, k in cols:
@@ -192,7 +204,9 @@ def feature_quality(
                else side_data(db, reference, ref_cols))
     finally:
         reference.ready()
-    now = _current(db, model, version, start, end, [(c, k) for _, c, k in feats])
+    bounds = {col: b for _, col, kind in feats if kind == "numeric" and col in ref_names
+              and (b := reference_bounds(ref.columns.get(col))) is not None}
+    now = _current(db, model, version, start, end, [(c, k) for _, c, k in feats], bounds)
     entries = [feature_entry(name, kind, ref.columns.get(col) if col in ref_names else None, now.columns[col])
                for name, col, kind in feats]
     info = dict(ref_info)
@@ -379,7 +393,7 @@ def quality_report(
             if isinstance(exc, NotComputable):  # the reason alone, for a screen (no CLI options)
                 out["not_computed"] = exc.reason
             # the rows are there all the same: counted, never reported as 0
-            out["current"] = {"rows": _current(db, model, version, lo, hi, []).rows,
+            out["current"] = {"rows": _current(db, model, version, lo, hi, [], {}).rows,
                               "start": W.iso(lo), "end": W.iso(hi)}
         else:
             out.update(part)

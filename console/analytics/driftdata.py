@@ -83,6 +83,7 @@ class Column:
     missing: int
     values: np.ndarray | None = None  # numeric: sorted finite float64
     counts: dict[str, int] | None = None  # categorical: non-null value -> count
+    outside: tuple[int, int] | None = None  # numeric read against bounds: finite values below / above them
     _memo: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -103,17 +104,25 @@ class SideData:
 
 
 class SideBuilder:
-    """Accumulates Arrow tables (or slices of them) into a ``SideData``."""
+    """Accumulates Arrow tables (or slices of them) into a ``SideData``.
 
-    def __init__(self, cols: list[tuple[str, str]]):
+    ``bounds`` (numeric column → ``(lo, hi)``): those columns keep no values, only how many
+    finite values fell below ``lo`` and above ``hi`` (``Column.outside``) — what the data
+    quality rules ask of the current rows, in memory that does not grow with the window."""
+
+    def __init__(self, cols: list[tuple[str, str]], bounds: dict[str, tuple[float, float]] | None = None):
         self.cols = cols
         self.rows = 0
-        self._num: dict[str, list[np.ndarray]] = {c: [] for c, k in cols if k == "numeric"}
+        self.bounds = bounds or {}
+        self._tally: dict[str, list[int]] = {c: [0, 0, 0] for c in self.bounds}  # finite, below, above
+        self._num: dict[str, list[np.ndarray]] = {c: [] for c, k in cols if k == "numeric" and c not in self.bounds}
         self._missing: dict[str, int] = {c: 0 for c, _ in cols}
         self._counts: dict[str, dict[str, int]] = {c: {} for c, k in cols if k != "numeric"}
 
-    def add(self, table, mask: np.ndarray | None = None) -> None:
-        """Rows of ``table`` (where ``mask``, when given); a column it lacks is all missing."""
+    def add(self, table, mask: np.ndarray | None = None, copy: bool = False) -> None:
+        """Rows of ``table`` (where ``mask``, when given); a column it lacks is all missing.
+        ``copy``: keep copies of its numeric values, never views (a view keeps the whole table
+        alive: a streamed batch is dropped once added)."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
@@ -134,9 +143,19 @@ class SideBuilder:
                     if not (pa.types.is_integer(t) or pa.types.is_boolean(t) or pa.types.is_null(t)):
                         raise Unsupported(f"{col} is {t}")
                     arr = arr.cast(pa.float64())
-                values = arr.to_numpy()
+                values = arr.to_numpy(zero_copy_only=False)  # a batch's Array as a table's ChunkedArray
                 if mask is not None:
                     values = values[mask]
+                if col in self.bounds:
+                    finite = values[np.isfinite(values)]
+                    lo, hi = self.bounds[col]
+                    tally = self._tally[col]
+                    tally[0] += int(finite.size)
+                    tally[1] += int(np.count_nonzero(finite < lo))
+                    tally[2] += int(np.count_nonzero(finite > hi))
+                    continue
+                if copy and mask is None and not values.flags.owndata:
+                    values = values.copy()
                 self._num[col].append(values)  # nulls are NaN; non-finite values go at sort time
             else:
                 t = arr.type
@@ -156,7 +175,10 @@ class SideBuilder:
     def finish(self) -> SideData:
         out: dict[str, Column] = {}
         for col, kind in self.cols:
-            if kind == "numeric":
+            if col in self._tally:
+                finite, below, above = self._tally[col]
+                out[col] = Column(kind, self.rows, self.rows - finite, outside=(below, above))
+            elif kind == "numeric":
                 pieces = self._num.pop(col)
                 if len(pieces) == 1:
                     values = np.sort(pieces[0], kind="quicksort")  # a sorted copy (Arrow's is read-only)
@@ -203,8 +225,13 @@ def from_table(table, cols: list[tuple[str, str]]) -> SideData:
     return b.finish()
 
 
-def sql_side(cur, relation: str, where: str, params: list[Any], cols: list[tuple[str, str]]) -> SideData:
-    """Every column of one side in one query (cast as the views cast: DOUBLE / VARCHAR)."""
+SQL_BATCH = 1 << 18  # rows per batch of ``sql_side``'s query
+
+
+def sql_side(cur, relation: str, where: str, params: list[Any], cols: list[tuple[str, str]],
+             bounds: dict[str, tuple[float, float]] | None = None) -> SideData:
+    """Every column of one side in one query (cast as the views cast: DOUBLE / VARCHAR);
+    ``bounds`` as ``SideBuilder``'s."""
     if not cols:
         (n,) = cur.execute(f"SELECT count(*) FROM {relation} WHERE {where}", params).fetchone()
         return SideData(int(n), {})
@@ -212,8 +239,12 @@ def sql_side(cur, relation: str, where: str, params: list[Any], cols: list[tuple
         f"{ident(c)}::DOUBLE AS {ident(c)}" if k == "numeric" else f"{ident(c)}::VARCHAR AS {ident(c)}"
         for c, k in cols
     )
-    table = cur.sql(f"SELECT {select} FROM {relation} WHERE {where}", params=params).to_arrow_table()
-    return from_table(table, cols)
+    # streamed in batches: the builder keeps each numeric column's values once (or, with
+    # bounds, none), where a whole Arrow table and the arrays converted from it held them twice
+    b = SideBuilder(cols, bounds)
+    for batch in cur.sql(f"SELECT {select} FROM {relation} WHERE {where}", params=params).to_arrow_reader(SQL_BATCH):
+        b.add(batch, copy=True)
+    return b.finish()
 
 
 # -- the store's parts ------------------------------------------------------------------------
@@ -342,9 +373,10 @@ def _check_types(meta: PartMeta, cols: list[tuple[str, str]]) -> None:
 
 def read_windows(
     index: PartsIndex, version: str | None, wins: list[tuple[dt.datetime, dt.datetime]],
-    cols: list[tuple[str, str]],
+    cols: list[tuple[str, str]], bounds: dict[str, tuple[float, float]] | None = None,
 ) -> list[SideData]:
-    """``SideData`` of the rows of ``version`` in each ``[start, end)``; every part is read once.
+    """``SideData`` of the rows of ``version`` in each ``[start, end)``; every part is read once
+    (``bounds`` as ``SideBuilder``'s).
 
     Windows must be sorted and not overlap. Raises ``Unsupported`` when a part's types differ
     from what the view would give."""
@@ -356,7 +388,7 @@ def read_windows(
     dict_cols = [c for c, k in cols if k != "numeric"]
     for start, end in wins:
         lo, hi = _us(start), _us(end)
-        builder = SideBuilder(cols)
+        builder = SideBuilder(cols, bounds)
         files = index.files(start, end)
         for part in files:
             meta = _part_meta(part)
