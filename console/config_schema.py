@@ -59,6 +59,7 @@ TABLE = Kind("a table", lambda v: isinstance(v, dict))  # free-form: its owner c
 SECTIONS: dict[str, dict[str, Kind]] = {
     "workspace": {
         "name": TEXT,
+        "memory_limit": TEXT,
     },
     "sources": {
         "predictions": PATHS,

@@ -27,6 +27,7 @@ from typing import Any
 import duckdb
 
 from console import clock
+from console.store import duck
 from console.store.adopted import adopted_models, adopted_relations, superseded_quarantine
 from console.store.checkpoint import Checkpoint, read_checkpoint, stat_key
 from console.store.layout import PartFile, StoreLayout
@@ -240,8 +241,7 @@ class StoreDB:
         self.stages = dict(stages or {})
         self.production: dict[str, str | None] = dict(production or {})
         self.training: dict[tuple[str, str], float | None] = dict(training or {})
-        self.conn = duckdb.connect(":memory:")
-        self.conn.execute("SET TimeZone='UTC'")
+        self.conn = duck.connect(duck.memory_limit(ws.config))
         try:
             self.conn.execute("SET enable_object_cache=true")
         except duckdb.Error:

@@ -1,0 +1,72 @@
+"""Each console's DuckDB takes at most ``[workspace] memory_limit`` (default 1GB, never DuckDB's
+80 % of the machine) and spills past it to a private folder of its own: a query larger than the
+limit still answers, the same; a limit DuckDB cannot read is one line, exit 2."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from console.errors import UsageError
+from console.store import duck
+from console.store.db import open_store
+from console.workspace import load_dir
+
+from .conftest import write_workspace
+
+
+def _ws(tmp_path: Path, limit: str | None) -> Path:
+    ws = write_workspace(tmp_path / "ws")
+    if limit is not None:
+        toml = ws / "console.toml"
+        toml.write_text(toml.read_text().replace('name = "test-ws"', f'name = "test-ws"\nmemory_limit = "{limit}"'))
+    return ws
+
+
+def _setting(db, name: str) -> str:
+    cur = db.cursor()
+    try:
+        return cur.execute(f"SELECT current_setting('{name}')").fetchone()[0]
+    finally:
+        cur.close()
+
+
+def _mib(text: str) -> float:
+    number, unit = text.split()
+    return float(number) * {"KiB": 1 / 1024, "MiB": 1, "GiB": 1024}[unit]
+
+
+def test_the_store_takes_the_configured_memory_and_spills_to_a_private_folder(tmp_path) -> None:
+    default = open_store(load_dir(_ws(tmp_path / "a", None)))
+    assert _mib(_setting(default, "memory_limit")) == pytest.approx(1000 ** 3 / 1024 ** 2, rel=0.01)  # 1GB
+    small = open_store(load_dir(_ws(tmp_path / "b", "64MB")))
+    assert _mib(_setting(small, "memory_limit")) == pytest.approx(61.0, rel=0.02)  # 64 MB in MiB
+    spill = Path(_setting(small, "temp_directory"))
+    st = spill.lstat()
+    assert stat.S_ISDIR(st.st_mode) and not stat.S_ISLNK(st.st_mode)
+    assert st.st_uid == os.getuid() and stat.S_IMODE(st.st_mode) == 0o700
+    assert spill == Path(duck.spill_dir())
+
+
+def test_a_query_larger_than_the_limit_spills_and_answers_the_same(tmp_path) -> None:
+    small = duck.connect("64MB")
+    free = duck.connect("4GB")
+    q = ("SELECT count(*), sum(n), max(n) FROM (SELECT k, count(*) AS n FROM "
+         "(SELECT hash(i) % 3000000 AS k FROM range(6000000) t(i)) GROUP BY k)")
+    assert small.execute(q).fetchone() == free.execute(q).fetchone()
+    assert small.execute("SELECT max(memory_usage_bytes) FROM duckdb_memory()").fetchone()[0] <= 64 * 1000 ** 2
+
+
+def test_a_limit_duckdb_cannot_read_is_one_line(tmp_path) -> None:
+    with pytest.raises(UsageError, match=r"memory_limit 'lots'"):
+        duck.connect("lots")
+    ws = _ws(tmp_path, "lots")
+    r = subprocess.run([sys.executable, "-m", "console", "check", "--workspace", str(ws)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1 and "memory_limit 'lots'" in r.stderr and "Traceback" not in r.stderr
