@@ -604,9 +604,8 @@ class _Run:
             return
         first = min(adopted[p].batch for p in gone)
         gone |= {p for p, a in adopted.items() if a.duplicates and a.batch >= first}
-        for path in sorted(gone):
-            was = self.ing.writer.withdraw(self.cp, path)
-            assert was is not None
+        withdrawn = self.ing.writer.withdraw(self.cp, sorted(gone))
+        for path, was in withdrawn.items():
             st = self.cp.sources.get(was.sid)
             if st is not None:
                 st.rows -= was.kept

@@ -130,7 +130,8 @@ class KeySet:
         """Take ``keys`` out of the set (an adopted file withdrawn: ``store.adopted``)."""
         if len(keys) == 0:
             return
-        gone = np.unique(np.asarray(keys, dtype=np.uint64))
+        # (sorted here, not ``np.unique``: NumPy 2.3+ hashes integers there, 40x slower on 10M keys)
+        gone = _sorted_unique(np.array(keys, dtype=np.uint64))
         runs = []
         for run in self._runs:
             idx = np.minimum(np.searchsorted(gone, run), len(gone) - 1)

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from console import clock
@@ -146,23 +147,30 @@ class BatchWriter:
         for adoptions in by_sidecar.values():
             self.keys.add(adopted_keys(self.layout.root, adoptions, rehash))
 
-    def withdraw(self, cp: Checkpoint, path: str) -> Adoption | None:
-        """Stop reading the adopted file ``path`` (it changed or is gone): it leaves the pending
-        checkpoint ``cp`` (committed with the next batch), its sidecars are retired, and its keys
-        leave the key set. The saved key index may hold them: it is deleted (derived data)."""
-        a = cp.adopted.pop(path, None)
-        if a is None:
-            return None
+    def withdraw(self, cp: Checkpoint, paths: list[str]) -> dict[str, Adoption]:
+        """Stop reading the adopted files ``paths`` (changed or gone): they leave the pending
+        checkpoint ``cp`` (committed with the next batch), their sidecars are retired, and their
+        keys leave the key set — in one pass over it, whatever their number (a folder of adopted
+        files renamed at once costs one pass, not one per file). The saved key index may hold
+        them: it is deleted (derived data). Returns path -> its adoption, for those adopted."""
+        was = {p: a for p in paths if (a := cp.adopted.pop(p, None)) is not None}
+        if not was:
+            return was
         now = clock.now().isoformat()
         used = {rel for b in cp.adopted.values() for rel in (b.keys, b.excluded)}
-        for rel in (a.keys, a.excluded):
-            if rel and rel not in used:  # a batch's sidecar goes with the last file it describes
-                cp.retired[rel] = [cp.batch, now]
+        for a in was.values():
+            for rel in (a.keys, a.excluded):
+                if rel and rel not in used:  # a batch's sidecar goes with the last file it describes
+                    cp.retired[rel] = [cp.batch, now]
         if self.keys is not None:
-            self.keys.remove(adopted_keys(self.layout.root, {path: a}, rehash=False))
+            by_sidecar: dict[str, dict[str, Adoption]] = {}
+            for p, a in was.items():
+                by_sidecar.setdefault(a.keys, {})[p] = a
+            gone = [adopted_keys(self.layout.root, group, rehash=False) for group in by_sidecar.values()]
+            self.keys.remove(np.concatenate(gone))
         shutil.rmtree(self.layout.keys_dir, ignore_errors=True)
         self._index_batch, self._index_size = 0, 0
-        return a
+        return was
 
     def unchanged(self, cp: Checkpoint) -> bool:
         """Is ``cp`` what the store's checkpoint already says (nothing to commit)?"""
