@@ -75,6 +75,41 @@ def test_saved_key_index_is_used_and_topped_up_from_newer_parts(workspace_dir: P
         "predictions": 1, "labels": 0, "quarantined": 0, "duplicates": 60}
 
 
+def test_the_key_sets_bitmap_grows_with_it_and_lets_few_absent_keys_through(monkeypatch) -> None:
+    """The bitmap is rebuilt larger as the set doubles (here from 2**10 bits, at most 2**16, so a
+    few thousand keys show it): the set still answers as a Python set does, and absent keys
+    pass the bitmap about 1 time in 8 or less until it is at its largest."""
+    import numpy as np
+
+    from console.store import keys as K
+
+    monkeypatch.setattr(K, "FILTER_BITS", 10)
+    monkeypatch.setattr(K, "FILTER_BITS_MAX", 16)
+    monkeypatch.setattr(K, "FILTER_MIN", 64)
+    rng = np.random.default_rng(11)
+    ks, ref, sizes = K.KeySet(), set(), []
+    for i in range(12):
+        k = rng.integers(0, 2**64 - 1, 100 * 2 ** (i // 2), dtype=np.uint64)
+        ks.add(k)
+        ref |= {int(x) for x in k}
+        sizes.append(ks._nbits)
+        absent = rng.integers(0, 2**64 - 1, 20_000, dtype=np.uint64)
+        present = np.array(sorted(ref)[::5], dtype=np.uint64)
+        q = np.concatenate([absent, present])
+        assert (ks.contains(q) == np.array([int(x) in ref for x in q])).all(), i
+        passed = ks._maybe(np.sort(absent))
+        assert passed is not None
+        if len(ks) <= 2 ** (16 - 3):  # (beyond, the bitmap is at its largest: more get through)
+            assert passed.mean() <= 1 / 8 + 0.01, (i, len(ks), ks._nbits, passed.mean())
+        assert ks._maybe(np.sort(present)).all()
+    assert sizes == sorted(sizes) and sizes[0] == 10 and sizes[-1] == 16, sizes
+    gone = np.array(sorted(ref)[::2], dtype=np.uint64)
+    ks.remove(gone)
+    ref -= {int(x) for x in gone}
+    q = np.concatenate([gone[:3000], np.array(sorted(ref)[:3000], dtype=np.uint64)])
+    assert (ks.contains(q) == np.array([int(x) in ref for x in q])).all()
+
+
 def test_key_set_with_its_bitmap_answers_as_a_set_does() -> None:
     """``KeySet`` (sorted runs, and a bitmap of buckets from ``FILTER_MIN`` keys on) against a
     Python set: adds, probes of present and absent keys, removals."""

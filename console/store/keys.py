@@ -23,9 +23,12 @@ from console.fsio import replacing
 from console.store.schema import KEY_COLUMN
 
 SEED = 0x6D6C6F7073
-MERGE_MAX = 2_000_000  # keys in a run made by merging smaller ones
-FILTER_BITS = 27  # a bit per 2**27 buckets of the keys' top bits (16 MB), from FILTER_MIN keys on
-FILTER_MIN = 65_536
+MERGE_MAX = 16_000_000  # keys in a run made by merging smaller ones (100M keys: 7 runs; 2M made 50 to probe)
+FILTER_BITS = 27  # the bitmap's least size: a bit per 2**27 buckets of the keys' top bits (16 MB) ...
+FILTER_BITS_MAX = 31  # ... growing with the keys, up to 2**31 bits (256 MB, from 134M keys on)
+FILTER_LOAD_BITS = 3  # ... so that at most one bucket in 2**3 is taken
+FILTER_MIN = 65_536  # (no bitmap below this many keys)
+MARK_CHUNK = 1 << 22  # keys marked at once (a saved index of 100M keys: no 800 MB temporary)
 HASHER = f"polars-{pl.__version__}-concat1f-{SEED}"
 
 
@@ -46,37 +49,62 @@ def _sorted_unique(a: np.ndarray, runs: bool = False) -> np.ndarray:
     return a
 
 
-def _buckets(keys: np.ndarray) -> np.ndarray:
-    return (np.asarray(keys, dtype=np.uint64) >> np.uint64(64 - FILTER_BITS)).astype(np.int64)
+def _buckets(keys: np.ndarray, bits: int = FILTER_BITS) -> np.ndarray:
+    return (np.asarray(keys, dtype=np.uint64) >> np.uint64(64 - bits)).astype(np.int64)
+
+
+def filter_bits(n: int) -> int:
+    """The bitmap's size (log2 of its bits) for ``n`` keys: at least 8 buckets per key, so a probe of an absent key
+    passes it about 1 time in 8 or less — a fixed 2**27 bits let half of them through at 100M keys, and each of
+    those was binary-searched in every run (with 50 runs: 81 s of probes to adopt 100M records; 10 s now, with 7)."""
+    return min(FILTER_BITS_MAX, max(FILTER_BITS, int(n).bit_length() + FILTER_LOAD_BITS))
 
 
 class KeySet:
     """A set of uint64 keys as a few sorted runs, and (once it holds ``FILTER_MIN`` keys) a
-    bitmap of their top ``FILTER_BITS`` bits: a probe first looks there — one memory access —
-    and binary-searches the runs only for the few keys whose bucket is taken (about 1 in 13
-    with 10M keys; 1 in 130 with 1M), instead of twenty cache misses per run for every key."""
+    bitmap of their top bits (``filter_bits``: it grows with the set, rebuilt from the runs
+    when it doubles): a probe first looks there — one memory access — and binary-searches the
+    runs only for the few keys whose bucket is taken (at most about 1 in 8), instead of twenty
+    cache misses per run for every key."""
 
     def __init__(self) -> None:
         self._runs: list[np.ndarray] = []
         self._bits: np.ndarray | None = None
+        self._nbits = 0
 
     def _mark(self, keys: np.ndarray) -> None:
-        if self._bits is None:
-            if len(self) < FILTER_MIN:
-                return
-            self._bits = np.zeros(1 << (FILTER_BITS - 3), dtype=np.uint8)
-            keys = np.concatenate(self._runs) if self._runs else keys
-        h = np.sort(_buckets(keys))  # (a run's are sorted already: then this is quick)
+        """Set the bits of ``keys`` (just added); (re)build the bitmap from every run when there is none yet or the
+        set outgrew it."""
+        n = len(self)
+        if n < FILTER_MIN and self._bits is None:
+            return
+        want = filter_bits(n)
+        if self._bits is None or want > self._nbits:
+            self._nbits = want
+            self._bits = np.zeros(1 << (want - 3), dtype=np.uint8)
+            todo = self._runs
+        else:
+            todo = [keys]
+        for run in todo:
+            for at in range(0, len(run), MARK_CHUNK):
+                self._set_bits(run[at:at + MARK_CHUNK])
+
+    def _set_bits(self, keys: np.ndarray) -> None:
+        """Set the bits of ``keys`` — sorted (every caller's are a run's), so their buckets are too."""
+        assert self._bits is not None
+        h = _buckets(keys, self._nbits)
+        if not len(h):
+            return
         byte = h >> 3
-        starts = np.flatnonzero(np.concatenate(([True], byte[1:] != byte[:-1]))) if len(h) else byte
+        starts = np.flatnonzero(np.concatenate(([True], byte[1:] != byte[:-1])))
         masks = np.left_shift(1, h & 7).astype(np.uint8)
-        self._bits[byte[starts]] |= np.bitwise_or.reduceat(masks, starts) if len(h) else masks
+        self._bits[byte[starts]] |= np.bitwise_or.reduceat(masks, starts)
 
     def _maybe(self, keys: np.ndarray) -> np.ndarray | None:
         """Which of ``keys`` may be in the set (None: no bitmap yet — any may)."""
         if self._bits is None:
             return None
-        h = _buckets(keys)
+        h = _buckets(keys, self._nbits)
         return ((self._bits[h >> 3] >> (h & 7).astype(np.uint8)) & 1).astype(bool)
 
     def __len__(self) -> int:
@@ -116,7 +144,7 @@ class KeySet:
         self._mark(self._runs[-1])
         # Keep runs in geometrically growing sizes: merge while the newest is at least half
         # the size of the one before it — up to MERGE_MAX keys, so a merge never needs more
-        # than a few tens of MB on top of the set (10M keys: a handful of runs to probe).
+        # than ~200 MB on top of the set (10M keys: 2 runs to probe; 100M: 7).
         while (
             len(self._runs) > 1
             and len(self._runs[-1]) * 2 >= len(self._runs[-2])

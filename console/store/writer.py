@@ -23,6 +23,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_all
 from pathlib import Path
 
 import numpy as np
@@ -315,8 +316,11 @@ class BatchWriter:
             return
         if todo:
             batch = cp.batch + 1
-            written = [compact.write_merged(folder, parts, batch, i, sync=self.sync)
-                       for i, (folder, parts) in enumerate(sorted(todo.items()))]
+            # folders merged on the worker threads, two at once (100M records' labels: 40 s alone)
+            futs = [self.submit(compact.write_merged, folder, parts, batch, i, self.sync)
+                    for i, (folder, parts) in enumerate(sorted(todo.items()))]
+            wait_all(futs)  # (all done before any failure is raised: none writes on behind the pass)
+            written = [fut.result() for fut in futs]
             for tmp, final in written:
                 publish(tmp, final, sync=self.sync)
             for parts in todo.values():
