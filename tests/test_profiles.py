@@ -439,3 +439,25 @@ def test_store_profiles_equal_profile_group_of_each_day(sample_ws):
         assert local.read_profiles(out).equals(core.to_table(want))
     finally:
         db.close()
+
+
+def test_the_lake_engine_takes_the_workspaces_memory_limit(tmp_path, capsys):
+    """``profile --source`` bounds its DuckDB like every other console's: the workspace's
+    ``[workspace] memory_limit`` reaches it (a limit DuckDB cannot read is one line, exit 2, and
+    nothing is written), and ``profile_source`` uses the limit it is given."""
+    from console.cli import main
+    from console.errors import UsageError
+    from tests.conftest import write_workspace
+
+    lake = _lake(tmp_path / "lake")
+    with pytest.raises(UsageError, match="memory_limit 'lots'"):
+        local.profile_source(lake, limit="lots")
+    assert local.profile_source(lake, limit="64MB").equals(local.profile_source(lake))
+    ws = write_workspace(tmp_path / "ws")
+    toml = ws / "console.toml"
+    toml.write_text(toml.read_text().replace('name = "test-ws"', 'name = "test-ws"\nmemory_limit = "lots"'))
+    out = tmp_path / "out"
+    assert main(["--workspace", str(ws), "profile", "--source", str(lake), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "memory_limit 'lots'" in err and err.strip().count("\n") == 0
+    assert not out.exists()

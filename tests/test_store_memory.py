@@ -70,3 +70,22 @@ def test_a_limit_duckdb_cannot_read_is_one_line(tmp_path) -> None:
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2
     assert r.stderr.count("\n") == 1 and "memory_limit 'lots'" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_adoption_takes_the_workspaces_memory_limit(tmp_path) -> None:
+    """Adopting Parquet in place checks its files with DuckDB under the same bound: a limit DuckDB
+    cannot read stops ``ingest`` with one line and exit 2 before anything is read or written."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    ws = _ws(tmp_path, "lots")
+    with open(ws / "console.toml", "a") as f:
+        f.write("\n[ingest]\nadopt_parquet = true\n")
+    pq.write_table(pa.table({"ts": pa.array([1_762_000_000_000], type=pa.timestamp("ms", tz="UTC")),
+                             "model": ["m"], "version": ["1"], "request_id": ["r1"], "prediction": [1]}),
+                   ws / "logs" / "a.parquet")
+    r = subprocess.run([sys.executable, "-m", "console", "ingest", "--workspace", str(ws)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.count("\n") == 1 and "memory_limit 'lots'" in r.stderr and "Traceback" not in r.stderr
+    assert not (ws / ".console" / "checkpoint.json").exists()

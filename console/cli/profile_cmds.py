@@ -57,6 +57,16 @@ def _registry(ctx):
         return None  # a lake outside a workspace: no reference edges, no task
 
 
+def _memory_limit(ctx) -> str | None:
+    """The workspace's ``[workspace] memory_limit`` (None: no workspace here — DuckDB's bound is the default)."""
+    from console.store.duck import memory_limit
+
+    try:
+        return memory_limit(ctx.workspace().config)
+    except ConsoleError:
+        return None
+
+
 def run_profile(ctx) -> int:
     from console.cli.output import emit
     from console.profiles import local
@@ -95,7 +105,7 @@ def run_profile(ctx) -> int:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise InputUnreadable(f"spark failed: {first}") from None
     else:
-        table = local.profile_source(Path(a.source), registry, model=a.model)
+        table = local.profile_source(Path(a.source), registry, model=a.model, limit=_memory_limit(ctx))
     files = local.write_table(out, table)
     result = {"engine": a.engine, "source": str(a.source), "out": str(out), "files": len(files),
               "profile_rows": table.num_rows}

@@ -31,7 +31,6 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import polars as pl
 import pyarrow as pa
@@ -48,6 +47,7 @@ from console.ingest.normalize import (
     canonical_number_text,
 )
 from console.ingest.tagging import T_NUM, T_STR
+from console.store import duck
 from console.store.adopted import (
     FLOAT,
     INT,
@@ -323,13 +323,15 @@ def reason_sql(p: Plan, ts_max: dt.datetime | None, facts: dict[str, Facts] | No
     return "CASE " + " ".join(f"WHEN {cond} THEN {q(why)}" for cond, why in when) + " END"
 
 
-def check_group(paths: list[str], rows: list[int], p: Plan, ts_max: dt.datetime | None) -> dict[str, Checked]:
+def check_group(paths: list[str], rows: list[int], p: Plan, ts_max: dt.datetime | None,
+                limit: str = duck.DEFAULT_LIMIT) -> dict[str, Checked]:
     """Validate the records of files of one layout together and hash their keys (a worker
     thread). DuckDB reads every file in one statement (in parallel, without a per-file cost),
     only the columns the rules and the keys need, and gives each record its quarantine reason
     (``reason_sql``); polars hashes the keys of the valid ones. ``rows``: each file's row count
     (its footer's): DuckDB returns the files' rows in the order of ``paths`` (insertion order
-    is preserved), so a record's file and row number follow from its position."""
+    is preserved), so a record's file and row number follow from its position. ``limit``: DuckDB's
+    memory (``console.store.duck``)."""
     files = "[" + ", ".join(literal(x) for x in paths) + "]"
     # numbers as text: the views spell them with ``number_text``; the store, as polars does
     # (an integer column needs no check below 9.2e18: both print its digits)
@@ -342,9 +344,8 @@ def check_group(paths: list[str], rows: list[int], p: Plan, ts_max: dt.datetime 
     select = ", ".join([*(ident(c) for c in ("model", "version", "request_id")), *spelled])
     mds = [pq.read_metadata(x) for x in paths]
     reason = reason_sql(p, ts_max, column_facts(mds, list(p.fields)))
-    con = duckdb.connect(":memory:")
+    con = duck.connect(limit)
     try:
-        con.execute("SET TimeZone = 'UTC'")
         con.execute("SET preserve_insertion_order = true")
         tbl = con.sql(f"SELECT {select}, {reason} AS reason FROM read_parquet({files})").to_arrow_table()
     finally:

@@ -66,7 +66,7 @@ from console.ingest.sources import (
     follow_links_setting,
     read_prefix,
 )
-from console.store import compact
+from console.store import compact, duck
 from console.store.checkpoint import Checkpoint, SourceState
 from console.store.keys import HASHER
 from console.store.layout import StoreLayout
@@ -528,8 +528,11 @@ class _Run:
         self.groups: list[tuple[list[str], list[int], adopt.Plan]] = []
         self.group_futs: dict[int, Future] = {}
         self.reread: set[str] = set()  # withdrawn adoptions: read from the first row, this pass
+        self.limit = duck.DEFAULT_LIMIT  # DuckDB's memory in ``adopt.check_group``
         if not self.ing.adopt_parquet:
             return
+        self.limit = duck.memory_limit(self.ing.ws.config)
+        duck.connect(self.limit).close()  # a limit DuckDB cannot read: one line now, not an error per group
         ts_max = None
         if self.ing.limits.max_future_skew_s is not None:
             ts_max = clock.now_naive() + dt.timedelta(seconds=self.ing.limits.max_future_skew_s)
@@ -627,7 +630,7 @@ class _Run:
         for k in (gi, gi + 1):
             if k < len(self.groups) and k not in self.group_futs:
                 paths, rows, p = self.groups[k]
-                self.group_futs[k] = self.ing.submit(adopt.check_group, paths, rows, p, self.ts_max)
+                self.group_futs[k] = self.ing.submit(adopt.check_group, paths, rows, p, self.ts_max, self.limit)
         return self.group_futs[gi]
 
     def _adopt(self, f: SourceFile, st: SourceState) -> bool:

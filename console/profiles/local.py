@@ -202,14 +202,15 @@ def _lake_select(files: list[Path], feats: list[tuple[str, str, str]]) -> str:
             f"{', '.join(cols)} FROM read_parquet({paths}, union_by_name=true)")
 
 
-def profile_source(source: Path, registry: Any = None, model: str | None = None) -> pa.Table:
-    """The profiles of a lake path with DuckDB (the reference the Spark engine is checked against)."""
-    import duckdb
+def profile_source(source: Path, registry: Any = None, model: str | None = None,
+                   limit: str | None = None) -> pa.Table:
+    """The profiles of a lake path with DuckDB (the reference the Spark engine is checked against),
+    its memory bounded by ``limit`` (``console.store.duck``; None: its default)."""
+    from console.store import duck
 
     files = lake_files(source)
     feats = lake_features(files)
-    con = duckdb.connect(":memory:")
-    con.execute("SET TimeZone='UTC'")
+    con = duck.connect(limit or duck.DEFAULT_LIMIT)
     where = " WHERE model = ?" if model else ""
     params = [model] if model else []
     specs: dict[tuple[str, str], VersionSpec] = {}
