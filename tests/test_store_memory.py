@@ -89,3 +89,49 @@ def test_adoption_takes_the_workspaces_memory_limit(tmp_path) -> None:
     assert r.returncode == 2, r.stderr
     assert r.stderr.count("\n") == 1 and "memory_limit 'lots'" in r.stderr and "Traceback" not in r.stderr
     assert not (ws / ".console" / "checkpoint.json").exists()
+
+
+def test_a_killed_consoles_spill_folder_is_removed_by_the_next_one(tmp_path) -> None:
+    """``kill -9`` leaves a console's spill folder (no exit handler runs); the next console of the
+    account removes it before making its own, which goes at its normal exit."""
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    code = ("import sys, time; from console.store import duck; d = duck.spill_dir(); "
+            "open(d + '/spilled', 'w').write('x'); print(d, flush=True); time.sleep(float(sys.argv[1]))")
+    child = subprocess.Popen([sys.executable, "-c", code, "60"], stdout=subprocess.PIPE, text=True, env=env)
+    assert child.stdout is not None
+    left = Path(child.stdout.readline().strip())
+    assert left.parent == tmp_path and left.name.startswith(f"{duck.PREFIX}{child.pid}-")
+    child.kill()
+    child.wait(timeout=30)
+    assert (left / "spilled").exists()  # killed: its folder stays, with what it spilled
+    r = subprocess.run([sys.executable, "-c", code, "0"], capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert not left.exists()  # removed by the next console
+    assert not Path(r.stdout.strip()).exists()  # and that one's own went at its exit
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_sweep_removes_only_this_accounts_folders_of_processes_that_are_gone(tmp_path) -> None:
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait(timeout=30)
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        gone = tmp_path / f"{duck.PREFIX}{dead.pid}-abc"
+        running = tmp_path / f"{duck.PREFIX}{live.pid}-abc"
+        unnamed = tmp_path / f"{duck.PREFIX}abcdef"  # the earlier naming: no process id
+        plain_file = tmp_path / f"{duck.PREFIX}{dead.pid}-file"
+        target = tmp_path / "elsewhere"
+        link = tmp_path / f"{duck.PREFIX}{dead.pid}-link"
+        for d in (gone, running, unnamed, target):
+            d.mkdir()
+            (d / "data").write_text("x")
+        plain_file.write_text("x")
+        link.symlink_to(target)
+        assert duck.sweep(str(tmp_path)) == [str(gone)]
+        assert not gone.exists()
+        for kept in (running, unnamed, target):
+            assert (kept / "data").exists()
+        assert plain_file.exists() and link.is_symlink() and (target / "data").exists()
+    finally:
+        live.kill()
+        live.wait(timeout=30)
