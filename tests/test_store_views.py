@@ -90,6 +90,37 @@ def test_compaction_merges_small_parts_and_readers_never_lose_rows(workspace_dir
     assert Ingester(ws, sync=False).run_once().duplicates == 2
 
 
+def test_compaction_merges_a_folders_many_small_parts_into_several_side_by_side(workspace_dir: Path,
+                                                                               monkeypatch) -> None:
+    """Small parts adding up to more than ``MERGED_BYTES`` become several merged parts (each of at
+    most that much), written by the worker threads; the views show every row once, and ingest
+    still dedupes against them."""
+    from console.ingest.engine import Ingester
+    from console.store import compact
+    from tests.test_ingest_formats import rec, write_jsonl
+
+    ws = load_dir(workspace_dir)
+    folder = workspace_dir / ".console" / "parts" / "predictions" / "model=m" / "day=2026-11-01"
+    ing = Ingester(ws, sync=False, compact_at=4, retire_grace_s=0)
+    for i in range(4):
+        write_jsonl(workspace_dir / "logs" / f"f{i}.jsonl", [rec(f"r{i}-{j}") for j in range(20)])
+        ing.run_once()
+    sizes = [p.stat().st_size for p in sorted(folder.glob("*.parquet"))]
+    assert len(sizes) == 4
+    monkeypatch.setattr(compact, "MERGED_BYTES", sizes[0] + sizes[1])  # two parts to a merged one
+    write_jsonl(workspace_dir / "logs" / "f4.jsonl", [rec(f"r4-{j}") for j in range(20)])
+    ing.run_once()  # five small parts: merged in three
+    Ingester(ws, sync=False, compact_at=4, retire_grace_s=0).run_once()  # deletes the retired ones
+    assert sorted(p.name for p in folder.glob("*.parquet")) == ["b6-0.parquet", "b6-1.parquet", "b6-2.parquet"]
+    reader = open_store(ws)
+    cur = reader.cursor()
+    assert cur.execute("SELECT count(*), count(DISTINCT request_id) FROM predictions").fetchone() == (100, 100)
+    assert cur.execute("SELECT list_sort(list(DISTINCT batch)) FROM predictions").fetchone()[0] == [1, 2, 3, 4, 5]
+    write_jsonl(workspace_dir / "logs" / "again.jsonl", [rec("r0-0"), rec("r4-19"), rec("new")])
+    assert Ingester(ws, sync=False).run_once().as_dict() == {"predictions": 1, "labels": 0, "quarantined": 0,
+                                                              "duplicates": 2}
+
+
 def test_edited_registry_file_shows_up_on_refresh(workspace_dir: Path) -> None:
     path = workspace_dir / "registry" / "m" / "1.json"
     path.parent.mkdir()

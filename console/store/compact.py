@@ -2,8 +2,8 @@
 
 ``ingest --follow`` commits a small batch every few seconds, which leaves many small files per
 ``model/day`` folder; every query pays for each file it opens. When a folder holds more than
-``MAX_SMALL_PARTS`` parts smaller than ``SMALL_BYTES``, they are merged into one new part of a
-new batch. The checkpoint that commits the new batch also lists the merged parts as *retired*:
+``MAX_SMALL_PARTS`` parts smaller than ``SMALL_BYTES``, they are merged into new parts of a
+new batch (one per ``MERGED_BYTES`` of them, written side by side). The checkpoint that commits the new batch also lists the merged parts as *retired*:
 views stop reading them at their next ``refresh()``, and the files are deleted by an ingester
 ``RETIRE_GRACE_S`` seconds later, so a console that has not refreshed yet still finds them.
 A crash before the checkpoint leaves the merged part an orphan (deleted next time); rows keep
@@ -28,6 +28,7 @@ MAX_SMALL_PARTS = 16
 SMALL_BYTES = 16 << 20
 RETIRE_GRACE_S = 600
 MERGE_ROWS = 65_536  # rows in memory at once while merging (and per row group of the merged part)
+MERGED_BYTES = 128 << 20  # at most this much of a folder's small parts (on disk) merged into one new part
 
 
 def plan(layout: StoreLayout, cp: Checkpoint, max_small: int = MAX_SMALL_PARTS) -> dict[Path, list[Path]]:
@@ -44,6 +45,28 @@ def plan(layout: StoreLayout, cp: Checkpoint, max_small: int = MAX_SMALL_PARTS) 
         for folder, parts in by_dir.items():
             if len(parts) > max_small:
                 out[folder] = parts
+    return out
+
+
+def chunks(parts: list[Path], max_bytes: int | None = None) -> list[list[Path]]:
+    """``parts`` (in order) in runs of at most ``max_bytes`` on disk (each at least one part), each
+    merged into a part of its own: the merges run side by side on the worker threads, and a big
+    pass's small parts (100 batches of labels, 1.5 GB) are not rewritten into one file by one
+    thread. ``max_bytes``: ``MERGED_BYTES`` unless given. A part gone meanwhile counts as empty
+    (its merge reports it)."""
+    limit = MERGED_BYTES if max_bytes is None else max_bytes
+    out: list[list[Path]] = []
+    size = 0
+    for p in parts:
+        try:
+            n = p.stat().st_size
+        except OSError:
+            n = 0
+        if not out or size + n > limit:
+            out.append([])
+            size = 0
+        out[-1].append(p)
+        size += n
     return out
 
 
