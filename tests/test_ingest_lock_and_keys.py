@@ -110,11 +110,14 @@ def test_the_key_sets_bitmap_grows_with_it_and_lets_few_absent_keys_through(monk
     assert (ks.contains(q) == np.array([int(x) in ref for x in q])).all()
 
 
-def test_key_set_with_its_bitmap_answers_as_a_set_does() -> None:
+def test_key_set_with_its_bitmap_answers_as_a_set_does(monkeypatch) -> None:
     """``KeySet`` (sorted runs, and a bitmap of buckets from ``FILTER_MIN`` keys on) against a
-    Python set: adds, probes of present and absent keys, removals."""
+    Python set: adds, probes of present and absent keys, removals, and the sorted array it writes."""
+    import io
+
     import numpy as np
 
+    from console.store import keys
     from console.store.keys import FILTER_MIN, KeySet
 
     rng = np.random.default_rng(3)
@@ -131,9 +134,19 @@ def test_key_set_with_its_bitmap_answers_as_a_set_does() -> None:
             ks.remove(gone)
             ref -= {int(x) for x in gone}
     assert len(ks) == len(ref) > FILTER_MIN and ks._bits is not None
-    # merged into one run (for the saved index), run by run: the same set, still answering
+    # written as the saved index is, a slice of the key range at a time: the sorted set
     assert len(ks._runs) > 1
+    for piece in (1 << 20, 1000, 7):  # one slice; many; more slices than some runs have keys
+        monkeypatch.setattr(keys, "WRITE_PIECE", piece)
+        f = io.BytesIO()
+        assert ks.write_sorted(f)
+        f.seek(0)
+        assert np.load(f, allow_pickle=False).tolist() == sorted(ref)
+    # merged into one run, run by run: the same set, still answering
     merged = ks.sorted_array()
     assert len(ks._runs) == 1 and merged.tolist() == sorted(ref)
     q = np.concatenate([merged[::7], rng.integers(0, 2**64 - 1, 3000, dtype=np.uint64)])
     assert (ks.contains(q) == np.array([int(x) in ref for x in q])).all()
+    # a key in two runs (no caller adds one twice): short of the header's count, said so
+    ks.add_sorted_run(merged[:10].copy())
+    assert not ks.write_sorted(io.BytesIO())

@@ -28,6 +28,7 @@ FILTER_BITS = 27  # the bitmap's least size: a bit per 2**27 buckets of the keys
 FILTER_BITS_MAX = 31  # ... growing with the keys, up to 2**31 bits (256 MB, from 134M keys on)
 FILTER_LOAD_BITS = 3  # ... so that at most one bucket in 2**3 is taken
 FILTER_MIN = 65_536  # (no bitmap below this many keys)
+WRITE_PIECE = 1 << 20  # keys written at once by ``write_sorted`` (about)
 MARK_CHUNK = 1 << 22  # keys marked at once (a saved index of 100M keys: no 800 MB temporary)
 HASHER = f"polars-{pl.__version__}-concat1f-{SEED}"
 
@@ -185,6 +186,28 @@ class KeySet:
             self._runs = [_sorted_unique(out, runs=True)]
         return self._runs[0] if self._runs else np.zeros(0, dtype=np.uint64)
 
+    def write_sorted(self, f) -> bool:
+        """Write every key, sorted and distinct, to the file ``f`` as a ``.npy`` array, a slice of
+        the key range at a time (``WRITE_PIECE`` keys: each run's part of it, merged and sorted):
+        no second copy of the set in memory — ``sorted_array`` needs one (100M keys: 800 MB) and
+        its merge 400 MB more, which made the end of a big adoption its peak. The runs stay as
+        they are. False when some key is in two runs (the callers' are disjoint; then what was
+        written is short of the header's count: write ``sorted_array()`` instead)."""
+        n = len(self)
+        descr = np.lib.format.dtype_to_descr(np.dtype("<u8"))
+        np.lib.format.write_array_header_1_0(f, {"descr": descr, "fortran_order": False, "shape": (n,)})
+        pieces = max(1, n // WRITE_PIECE)
+        inner = np.array([(i << 64) // pieces for i in range(1, pieces)], dtype=np.uint64)
+        cuts = [np.concatenate(([0], np.searchsorted(run, inner), [len(run)])) for run in self._runs]
+        written = 0
+        for j in range(pieces):
+            piece = np.concatenate([run[c[j]:c[j + 1]] for run, c in zip(self._runs, cuts, strict=True)]
+                                   or [np.zeros(0, dtype=np.uint64)])
+            piece = _sorted_unique(piece.astype("<u8", copy=False), runs=True)  # (sorted slices: one merge)
+            f.write(memoryview(piece).cast("B"))
+            written += len(piece)
+        return written == n
+
     def add_sorted_run(self, run: np.ndarray) -> None:
         """Add an already sorted, distinct array (a saved index) as a run of its own."""
         if len(run):
@@ -236,10 +259,12 @@ def save_index(keys_dir: Path, keys: KeySet, batch: int, store_id: str, hasher: 
     Only for the current hasher; older index files of the store are removed."""
     if hasher != HASHER or not store_id:
         return None
-    arr = keys.sorted_array()
     final = index_path(keys_dir, batch, store_id)
     with replacing(final, sync=False) as tmp:  # derived data: a lost file is only slower
-        np.save(tmp.file, arr, allow_pickle=False)  # streamed: no second in-memory copy
+        if not keys.write_sorted(tmp.file):  # (a key in two runs: cannot happen, but if it did)
+            tmp.file.seek(0)
+            tmp.file.truncate()
+            np.save(tmp.file, keys.sorted_array(), allow_pickle=False)
     for old in keys_dir.glob("keys-*.npy"):
         if old != final:
             old.unlink(missing_ok=True)
