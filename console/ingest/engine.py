@@ -531,8 +531,7 @@ class _Run:
         self.limit = duck.DEFAULT_LIMIT  # DuckDB's memory in ``adopt.check_group``
         if not self.ing.adopt_parquet:
             return
-        self.limit = duck.memory_limit(self.ing.ws.config)
-        duck.connect(self.limit).close()  # a limit DuckDB cannot read: one line now, not an error per group
+        self.limit = duck.checked(duck.memory_limit(self.ing.ws.config))  # (one line now, not an error per group)
         ts_max = None
         if self.ing.limits.max_future_skew_s is not None:
             ts_max = clock.now_naive() + dt.timedelta(seconds=self.ing.limits.max_future_skew_s)

@@ -16,6 +16,7 @@ spill fails with DuckDB's out-of-memory error, said in one line like any other f
 from __future__ import annotations
 
 import atexit
+import functools
 import os
 import shutil
 import stat
@@ -80,6 +81,14 @@ def _alive(pid: int) -> bool:
     except OSError:  # (another account's process: it runs)
         return True
     return True
+
+
+@functools.cache
+def checked(limit: str) -> str:
+    """``limit``, once DuckDB has read it (tried once per process): a ``UsageError`` before any
+    work starts, rather than one per connection made on a worker thread."""
+    connect(limit).close()
+    return limit
 
 
 def memory_limit(config: Any) -> str:
