@@ -110,3 +110,95 @@ def test_without_fresh_profiles_the_exact_functions_answer(sample_ws):
         assert again[model]["errors"] == exact[model]["errors"] and again[model]["requests"] == exact[model]["requests"]
     finally:
         db.close()
+
+
+def _arrow_sums(prof, by: list[str]) -> list[tuple]:
+    """Arrow's group sums, the values' sum with ``math.fsum`` (correctly rounded; Arrow's and
+    DuckDB's own sums may differ from it in the last bits over many rows)."""
+
+    g = prof.group_by(by).aggregate([("count", "sum"), ("value", "list")]).to_pydict()
+    out = []
+    for row in zip(*(g[c] for c in by), g["count_sum"], g["value_list"], strict=True):
+        vals = [v for v in row[-1] if v is not None]
+        out.append((*row[:-1], math.fsum(vals) if vals else None))
+    return sorted(out, key=repr)
+
+
+def _same_sums(got: list[tuple], want: list[tuple]) -> bool:
+    assert [r[:-1] for r in got] == [r[:-1] for r in want]  # the keys and the counts: equal
+    for g, w in zip(got, want, strict=True):
+        assert (g[-1] is None) == (w[-1] is None) and (w[-1] is None or g[-1] == pytest.approx(w[-1], rel=1e-13)), g
+    return True
+
+
+@pytest.mark.parametrize("folder", ["profiles", "p[1]*?{x}"])  # the second, a glob to DuckDB
+def test_the_day_files_grouped_by_duckdb_merge_as_the_arrow_merge_does(db, tmp_path, folder):
+    """``local.merge_days`` and ``local.sums_by`` (DuckDB over the day files: what the fleet's
+    first numbers wait for) against ``core.merge`` and Arrow's ``group_by`` of the same rows:
+    every count, value and day count equal, for stat sets with extremes, edges, sketches and
+    summed values, over all days and a range; also where the folder's name holds characters
+    DuckDB would read as a glob (the files are then read by Arrow and grouped by DuckDB)."""
+    import datetime as dt
+    import shutil
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    local.profile_store(db)
+    out = tmp_path / folder
+    shutil.copytree(local.profiles_dir(db), out)
+    cases = [(glance.OPS_STATS, (core.LATENCY,)), (("hist", "edge", "min", "max", "missing"), None),
+             (("sum", "metric", "rows", "labelled"), None), (glance.SPEND_STATS, ("", core.COST))]
+    checked = refused = 0
+    for model in _models(db):
+        days = [f.name[4:14] for f in local.day_files(out, model)]
+        if not days:
+            continue
+        mid = dt.date.fromisoformat(days[len(days) // 2])
+        for start, end in ((None, None), (mid, None), (None, mid)):
+            prof = local.read_profiles(out, model=model, start=start, end=end, ordered=False)
+            for stats, columns in cases:
+                want = prof.filter(pc.is_in(prof["stat"], pa.array(stats)))
+                if columns is not None:
+                    want = want.filter(pc.is_in(want["column"], pa.array(columns)))
+                try:
+                    exact = core.merge(want)
+                except ValueError:  # versions binned on different edges: the same refusal
+                    with pytest.raises(ValueError, match="binned on different edges: merge one version at a time"):
+                        local.merge_days(db, model, stats, columns, start, end, out=out)
+                    refused += 1
+                else:
+                    got = local.merge_days(db, model, stats, columns, start, end, out=out)
+                    assert (got.count, got.value, got.days) == (exact.count, exact.value, exact.days), (model, stats)
+                for by in (["day", "stat"], ["version", "day", "stat"], ["stat", "column"]):
+                    sums = sorted(local.sums_by(db, model, tuple(by), stats, columns, start, end, out=out), key=repr)
+                    assert _same_sums(sums, _arrow_sums(want, by)), (model, stats, by)
+                checked += want.num_rows
+    assert checked > 10_000 and 0 < refused < checked
+    with pytest.raises(ValueError, match="cannot group profiles by"):
+        local.sums_by(db, _models(db)[0], ("stat", "nope"), glance.OPS_STATS, out=out)
+
+
+def test_the_fleets_first_numbers_from_profiles_import_no_pandas(db, sample_ws):
+    """pyarrow imports pandas (when installed: the dev, explain and spark extras) on its first
+    conversion of a Python value, 0.3-0.45 s the fleet's first numbers would wait for: the
+    glance's ops and budgets, from fresh profiles, are read without it — in a process of their
+    own, as the console's."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("pandas", reason="pandas is not installed: nothing to keep out")
+    local.profile_store(db)
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from tests.test_profiles_reader import _open\n"
+        "from console.profiles import glance\n"
+        "db = _open(Path(sys.argv[1]))\n"
+        "ops = glance.ops_summary(db, sorted(db.registry.models()), '1d')\n"
+        "budgets = glance.budget_status(db)\n"
+        "print(sorted({o['source'] for o in ops}), len(budgets), 'pandas' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", script, str(sample_ws)], capture_output=True, text=True,
+                          check=False, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["['profiles']", str(len(cost.budget_status(db))), "False"]

@@ -362,7 +362,8 @@ class Merged:
 def merge(profiles: pa.Table) -> Merged:
     """Merge profile rows (any days, versions or models: filter first): counts and values are
     summed (``sum``/``metric`` values with ``math.fsum``); ``min``/``max`` take the extreme;
-    ``edge`` rows must agree (a version's edges). Grouped by Arrow: O(profile rows)."""
+    ``edge`` rows must agree (a version's edges). Grouped by Arrow: O(profile rows); the rules
+    are ``merged``'s."""
     import pyarrow.compute as pc
 
     keys = ["stat", "column", "key"]
@@ -374,9 +375,24 @@ def merge(profiles: pa.Table) -> Merged:
     count: dict[tuple[str, str, str], int] = dict(zip(
         zip(c["stat"].to_pylist(), c["column"].to_pylist(), c["key"].to_pylist(), strict=True),
         c["count_sum"].to_pylist(), strict=True))
-    value: dict[tuple[str, str, str], float] = {}
     d = g.filter(pc.is_valid(g["value_min"])).to_pydict()
-    for stat, col, key, lo, hi in zip(d["stat"], d["column"], d["key"], d["value_min"], d["value_max"], strict=True):
+    summed = profiles.filter(pc.is_in(profiles["stat"], pa.array(SUMMED))).to_pydict()
+    return merged(count, zip(d["stat"], d["column"], d["key"], d["value_min"], d["value_max"], strict=True),
+                  zip(summed["stat"], summed["column"], summed["key"], summed["value"], strict=True), days)
+
+
+SUMMED = ("sum", "metric")  # the stats whose values add up (with ``math.fsum``)
+
+
+def merged(count: dict[tuple[str, str, str], int], extremes: Iterable[tuple], summed: Iterable[tuple],
+           days: int) -> Merged:
+    """The merge (``merge``'s rules) from profile rows already grouped by ``(stat, column, key)``,
+    however they were grouped (Arrow in ``merge``, DuckDB in ``local.merge_days``): ``count``
+    the groups' non-null sums of counts; ``extremes`` the groups with a value, ``(stat, column,
+    key, least value, greatest value)``; ``summed`` the ``SUMMED`` stats' rows, ``(stat, column,
+    key, value)``, ungrouped."""
+    value: dict[tuple[str, str, str], float] = {}
+    for stat, col, key, lo, hi in extremes:
         k = (stat, col, key)
         if stat == "min":
             value[k] = lo
@@ -386,9 +402,8 @@ def merge(profiles: pa.Table) -> Merged:
             if lo != hi:
                 raise ValueError(f"profiles of {col} were binned on different edges: merge one version at a time")
             value[k] = lo
-    summed = profiles.filter(pc.is_in(profiles["stat"], pa.array(["sum", "metric"]))).to_pydict()
     parts: dict[tuple[str, str, str], list[float]] = defaultdict(list)
-    for stat, col, key, v in zip(summed["stat"], summed["column"], summed["key"], summed["value"], strict=True):
+    for stat, col, key, v in summed:
         if v is not None:
             parts[(stat, col, key)].append(v)
     for k, vs in parts.items():

@@ -24,9 +24,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.compute as pc
-
 from console.analytics import cost as cost_mod
 from console.analytics import ops as ops_mod
 from console.analytics import windows as W
@@ -45,12 +42,6 @@ from console.profiles import core, local
 DAY = 86400
 OPS_STATS = ("rows", "errors", "min", "max", "sketch")
 SPEND_STATS = ("rows", "labelled", "sum")
-
-
-def _read(db: Any, model: str, stats: tuple[str, ...], start: dt.date | None = None,
-          end: dt.date | None = None) -> pa.Table:
-    t = local.read_profiles(local.profiles_dir(db), model=model, start=start, end=end, ordered=False)
-    return t.filter(pc.is_in(t["stat"], pa.array(stats)))
 
 
 def _models(db: Any, models: list[str] | None) -> list[str]:
@@ -78,12 +69,9 @@ def ops_summary(db: Any, models: list[str] | None = None, window: str | int | No
         rng = report_range(db, Scope(m, None))
         if rng is None:
             continue
-        prof = _read(db, m, OPS_STATS)
-        counts = prof.filter(pc.is_in(prof["stat"], pa.array(["rows", "errors"])))
-        per_day = counts.group_by(["day", "stat"]).aggregate([("count", "sum")]).to_pydict()
         day_counts: dict[tuple[dt.date, str], int] = {
-            (d, s): int(c) for d, s, c in zip(per_day["day"], per_day["stat"], per_day["count_sum"], strict=True)}
-        lat = core.merge(prof.filter(pc.equal(prof["column"], core.LATENCY)))
+            (d, s): int(c) for d, s, c, _ in local.sums_by(db, m, ("day", "stat"), ("rows", "errors")) if c is not None}
+        lat = local.merge_days(db, m, OPS_STATS, (core.LATENCY,))
         q = core.quantiles(lat, core.LATENCY, (0.5, 0.95, 0.99))
         req = sum(c for (_, s), c in day_counts.items() if s == "rows")
         err = sum(c for (_, s), c in day_counts.items() if s == "errors")
@@ -117,12 +105,10 @@ def budget_status(db: Any, model: str | None = None) -> list[dict[str, Any]]:
             continue
         if data_range(db, Scope(m, None))[1] != last:  # a record after the clock
             return cost_mod.budget_status(db, model)
-        prof = _read(db, m, SPEND_STATS, month_start.date(), last.date() + dt.timedelta(days=1))
-        prof = prof.filter(pc.is_in(prof["column"], pa.array(["", core.COST])))
-        g = prof.group_by(["version", "day", "stat"]).aggregate([("count", "sum"), ("value", "sum")]).to_pydict()
+        g = local.sums_by(db, m, ("version", "day", "stat"), SPEND_STATS, ("", core.COST),
+                          month_start.date(), last.date() + dt.timedelta(days=1))
         acc: dict[tuple[str, dt.date], list] = {}
-        for v, d, s, c, val in zip(g["version"], g["day"], g["stat"], g["count_sum"], g["value_sum"],
-                                      strict=True):
+        for v, d, s, c, val in g:
             a = acc.setdefault((v, d), [0, 0.0, 0, 0])  # rows, logged usd, logged rows, labelled
             if s == "rows":
                 a[0] = int(c)
