@@ -112,7 +112,8 @@ def test_the_key_sets_bitmap_grows_with_it_and_lets_few_absent_keys_through(monk
 
 def test_key_set_with_its_bitmap_answers_as_a_set_does(monkeypatch) -> None:
     """``KeySet`` (sorted runs, and a bitmap of buckets from ``FILTER_MIN`` keys on) against a
-    Python set: adds, probes of present and absent keys, removals, and the sorted array it writes."""
+    Python set: adds (of unsorted keys, and of ``probe``'s sorted fresh ones), probes of present
+    and absent keys, removals, and the sorted array it writes."""
     import io
 
     import numpy as np
@@ -127,7 +128,17 @@ def test_key_set_with_its_bitmap_answers_as_a_set_does(monkeypatch) -> None:
         q = np.concatenate([k[:100], rng.integers(0, 2**64 - 1, 3000, dtype=np.uint64),
                             np.array(sorted(ref)[:300], dtype=np.uint64)])
         assert (ks.contains(q) == np.array([int(x) in ref for x in q])).all(), i
-        ks.add(k)
+        if i % 2:  # as the ingest adds: the probe's fresh keys, sorted already, handed over
+            k = np.concatenate([k, k[:5], q[-300:]])  # a batch's repeats, and keys the set holds
+            order = np.argsort(k, kind="stable")
+            first = np.zeros(len(k), dtype=bool)
+            first[[next(j for j in range(len(k)) if k[j] == v) for v in set(k.tolist())]] = True
+            keep, fresh = ks.probe(k, order, first)
+            assert keep.tolist() == [bool(first[j]) and int(k[j]) not in ref for j in range(len(k))], i
+            assert fresh.tolist() == sorted({int(x) for x in k} - ref), i
+            ks.add(fresh, presorted=True)
+        else:
+            ks.add(k)
         ref |= {int(x) for x in k}
         if i % 11 == 10:
             gone = np.array(sorted(ref)[::3], dtype=np.uint64)

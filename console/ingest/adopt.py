@@ -432,7 +432,7 @@ class Adopted:
     kept: int
     duplicates: int
     quarantined: int
-    new_keys: np.ndarray
+    new_keys: np.ndarray  # sorted and distinct: ``KeySet.add(..., presorted=True)``
 
 
 def handle(c: Checked, sid: str, keyset: KeySet, catalog: FeatureCatalog, known: dict,
@@ -445,7 +445,7 @@ def handle(c: Checked, sid: str, keyset: KeySet, catalog: FeatureCatalog, known:
     if c.order is None or c.first is None:
         c.sort_keys()
     assert c.order is not None and c.first is not None
-    keep = c.first & ~keyset.contains(hashes, c.order)
+    keep, fresh = keyset.probe(hashes, c.order, c.first)
     models = c.models.filter(pl.Series(keep)) if not keep.all() else c.models
     model_order = models.unique(maintain_order=True).to_list()
     # features per model among the kept rows: every feature without nulls, the others when valid
@@ -492,9 +492,9 @@ def handle(c: Checked, sid: str, keyset: KeySet, catalog: FeatureCatalog, known:
     excluded_rows = np.sort(np.concatenate([bad_rows, good_excluded.astype(np.int64)]))
     excluded = pl.DataFrame({"source": pl.Series([c.path] * len(excluded_rows), dtype=pl.String),
                              "_row": pl.Series(excluded_rows, dtype=pl.Int64)})
-    new_keys = hashes[keep]
+    new_keys = hashes[keep]  # (in the file's order, for its key file; ``fresh``: sorted, for the key set)
     a = Adoption(sid=sid, fp="", rows=c.rows, batch=0, keys="", excluded=None, kept=kept,
                  quarantined=c.bad.height, duplicates=len(hashes) - kept, fields=dict(c.plan.fields),
                  features=mapping, models=model_order, schema=c.plan.schema)
     return Adopted(c.path, a, pl.DataFrame({KEY_COLUMN: pl.Series(new_keys, dtype=pl.UInt64)}), excluded, quar,
-                   kept, len(hashes) - kept, c.bad.height, new_keys)
+                   kept, len(hashes) - kept, c.bad.height, fresh)

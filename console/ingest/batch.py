@@ -140,8 +140,7 @@ class Batch:
             order = np.argsort(hashes, kind="stable")
             first = _first_occurrence(hashes, order)
             assert keys is not None
-            seen = keys.contains(hashes, order)
-            keep = first & ~seen
+            keep, fresh = keys.probe(hashes, order, first)
             kept = per_entry(good, keep)
             dup = per_entry(good, ~keep)
             good = good.filter(pl.Series(keep)) if not keep.all() else good
@@ -149,10 +148,8 @@ class Batch:
             if "_src" in good.columns:
                 good = good.drop("_src")
             frames = apply_features(good, v.features, catalog)
-            new_keys = hashes[keep]
-
             def commit_predictions() -> None:
-                keys.add(new_keys)
+                keys.add(fresh, presorted=True)
                 self.preds.extend(frames)
                 for e, n_ok, n_dup in zip(entries, kept, dup, strict=True):
                     e.st.rows += int(n_ok)

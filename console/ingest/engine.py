@@ -667,7 +667,7 @@ class _Run:
                 self.queue.extend(later)
             return
         got.adoption.fp = job.item
-        writer.keys.add(got.new_keys)
+        writer.keys.add(got.new_keys, presorted=True)
         self.adopted.append(got)
         res = self.batch.result
         res.predictions += got.kept

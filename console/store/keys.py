@@ -116,8 +116,24 @@ class KeySet:
         ``keys``, when the caller has one) makes the probes sequential and much faster."""
         if order is None:
             order = np.argsort(keys, kind="stable")
+        found = np.empty(len(keys), dtype=bool)
+        found[order] = self._contains_sorted(keys[order])
+        return found
+
+    def probe(self, keys: np.ndarray, order: np.ndarray, first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The keys to keep — ``first`` (the first of each value in ``keys``) and not in the set —
+        as a mask in ``keys``' order, and those keys sorted and distinct, for ``add(...,
+        presorted=True)``: the sort the probe needed is not done again by the add (``order``:
+        ``keys``' stable argsort)."""
         sk = keys[order]
-        found_sorted = np.zeros(len(keys), dtype=bool)
+        fresh = first[order] & ~self._contains_sorted(sk)
+        keep = np.empty(len(keys), dtype=bool)
+        keep[order] = fresh
+        return keep, sk[fresh]
+
+    def _contains_sorted(self, sk: np.ndarray) -> np.ndarray:
+        """Which of the sorted keys ``sk`` are in the set."""
+        found_sorted = np.zeros(len(sk), dtype=bool)
         maybe = self._maybe(sk)
         at = None
         if maybe is not None:
@@ -131,17 +147,19 @@ class KeySet:
             idx[idx == len(run)] = len(run) - 1
             hit |= run[idx] == sk
         if at is None:
-            found_sorted = hit
-        else:
-            found_sorted[at] = hit
-        found = np.empty(len(keys), dtype=bool)
-        found[order] = found_sorted
-        return found
+            return hit
+        found_sorted[at] = hit
+        return found_sorted
 
-    def add(self, keys: np.ndarray) -> None:
+    def add(self, keys: np.ndarray, presorted: bool = False) -> None:
+        """Add ``keys``; ``presorted``: they are sorted and distinct already (``probe``'s), and the
+        array is handed over (kept as a run, not copied)."""
         if len(keys) == 0:
             return
-        self._runs.append(_sorted_unique(np.array(keys, dtype=np.uint64)))
+        if presorted:
+            self._runs.append(np.asarray(keys, dtype=np.uint64))
+        else:
+            self._runs.append(_sorted_unique(np.array(keys, dtype=np.uint64)))
         self._mark(self._runs[-1])
         # Keep runs in geometrically growing sizes: merge while the newest is at least half
         # the size of the one before it — up to MERGE_MAX keys, so a merge never needs more
