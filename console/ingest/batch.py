@@ -148,6 +148,7 @@ class Batch:
             if "_src" in good.columns:
                 good = good.drop("_src")
             frames = apply_features(good, v.features, catalog)
+
             def commit_predictions() -> None:
                 keys.add(fresh, presorted=True)
                 self.preds.extend(frames)
