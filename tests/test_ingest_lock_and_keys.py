@@ -131,11 +131,14 @@ def test_key_set_with_its_bitmap_answers_as_a_set_does(monkeypatch) -> None:
         if i % 2:  # as the ingest adds: the probe's fresh keys, sorted already, handed over
             k = np.concatenate([k, k[:5], q[-300:]])  # a batch's repeats, and keys the set holds
             order = np.argsort(k, kind="stable")
+            at: dict[int, int] = {}  # each value's first position
+            for j, v in enumerate(k.tolist()):
+                at.setdefault(v, j)
             first = np.zeros(len(k), dtype=bool)
-            first[[next(j for j in range(len(k)) if k[j] == v) for v in set(k.tolist())]] = True
+            first[list(at.values())] = True
             keep, fresh = ks.probe(k, order, first)
-            assert keep.tolist() == [bool(first[j]) and int(k[j]) not in ref for j in range(len(k))], i
-            assert fresh.tolist() == sorted({int(x) for x in k} - ref), i
+            assert keep.tolist() == [at[v] == j and v not in ref for j, v in enumerate(k.tolist())], i
+            assert fresh.tolist() == sorted(set(at) - ref), i
             ks.add(fresh, presorted=True)
         else:
             ks.add(k)

@@ -115,7 +115,6 @@ def test_without_fresh_profiles_the_exact_functions_answer(sample_ws):
 def _arrow_sums(prof, by: list[str]) -> list[tuple]:
     """Arrow's group sums, the values' sum with ``math.fsum`` (correctly rounded; Arrow's and
     DuckDB's own sums may differ from it in the last bits over many rows)."""
-
     g = prof.group_by(by).aggregate([("count", "sum"), ("value", "list")]).to_pydict()
     out = []
     for row in zip(*(g[c] for c in by), g["count_sum"], g["value_list"], strict=True):
