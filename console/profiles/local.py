@@ -337,20 +337,18 @@ def read_profiles(out: Path, model: str | None = None, version: str | None = Non
 # conversion of a Python value, and DuckDB reads the small files side by side.
 
 
-def _where(stats: tuple[str, ...], columns: tuple[str, ...] | None) -> tuple[str, list[Any]]:
+def _query_days(db: Any, files: list[Path], stats: tuple[str, ...], columns: tuple[str, ...] | None,
+                sql: str) -> list[tuple]:
+    """``sql`` over the day files' rows of ``stats`` (and ``columns``), named ``days`` in it and
+    read once (``read_parquet`` of the paths, or the files read by Arrow when a path holds a
+    character DuckDB would take for a glob)."""
+    if not files:
+        return []
     cond = f"stat IN ({', '.join('?' * len(stats))})"
     params: list[Any] = list(stats)
     if columns is not None:
         cond += f' AND "column" IN ({", ".join("?" * len(columns))})'
         params += list(columns)
-    return cond, params
-
-
-def _query_days(db: Any, files: list[Path], sql: str, params: list[Any]) -> list[tuple]:
-    """``sql`` over the day files, named ``days`` in it (``read_parquet`` of the paths, or the
-    files read by Arrow when a path holds a character DuckDB would take for a glob)."""
-    if not files:
-        return []
     cur = db.cursor()
     try:
         names = [str(f) for f in files]
@@ -359,7 +357,8 @@ def _query_days(db: Any, files: list[Path], sql: str, params: list[Any]) -> list
             source, first = "days_arrow", []
         else:
             source, first = "read_parquet(?)", [names]
-        return cur.execute(f"WITH days AS (SELECT * FROM {source}) {sql}", first + params).fetchall()
+        return cur.execute(f"WITH days AS MATERIALIZED (SELECT * FROM {source} WHERE {cond}) {sql}",
+                           first + params).fetchall()
     finally:
         cur.close()
 
@@ -374,28 +373,26 @@ def sums_by(db: Any, model: str, by: tuple[str, ...], stats: tuple[str, ...],
     if not by or not set(by) <= set(SCHEMA.names):
         raise ValueError(f"cannot group profiles by {by}: the columns are {SCHEMA.names}")
     cols = ", ".join(f'"{c}"' for c in by)
-    cond, params = _where(stats, columns)
-    return _query_days(db, day_files(out or profiles_dir(db), model, start, end),
-                       f"SELECT {cols}, sum(count), fsum(value) FROM days WHERE {cond} GROUP BY {cols}", params)
+    return _query_days(db, day_files(out or profiles_dir(db), model, start, end), stats, columns,
+                       f"SELECT {cols}, sum(count), fsum(value) FROM days GROUP BY {cols}")
 
 
 def merge_days(db: Any, model: str, stats: tuple[str, ...], columns: tuple[str, ...] | None = None,
                start: dt.date | None = None, end: dt.date | None = None, out: Path | None = None) -> Merged:
     """``core.merge`` of ``model``'s profile rows of ``stats`` (and ``columns``) on days in
-    ``[start, end)`` (of the store's profiles, or ``out``), the rows grouped by DuckDB and
-    merged by ``core.merged``'s rules."""
-    files = day_files(out or profiles_dir(db), model, start, end)
-    cond, params = _where(stats, columns)
-    groups = _query_days(db, files, f"""
+    ``[start, end)`` (of the store's profiles, or ``out``), the rows grouped by DuckDB in one
+    pass (with the ``SUMMED`` stats' values, to be added with ``math.fsum``) and merged by
+    ``core.merged``'s rules."""
+    summed = ", ".join(f"'{s}'" for s in SUMMED)
+    groups = _query_days(db, day_files(out or profiles_dir(db), model, start, end), stats, columns, f"""
         SELECT stat, "column", key, sum(count), min(value), max(value),
-               (SELECT count(*) FROM (SELECT DISTINCT model, version, day FROM days WHERE {cond}))
-        FROM days WHERE {cond} GROUP BY stat, "column", key""", params + params)
-    summed = [s for s in SUMMED if s in stats]
-    rows = _query_days(db, files, f'SELECT stat, "column", key, value FROM days WHERE {cond} AND stat IN '
-                                  f"({', '.join('?' * len(summed))})", params + summed) if summed else []
+               list(value) FILTER (WHERE stat IN ({summed})),
+               (SELECT count(*) FROM (SELECT DISTINCT model, version, day FROM days))
+        FROM days GROUP BY stat, "column", key""")
     return merged({(s, c, k): int(n) for s, c, k, n, *_ in groups if n is not None},
-                  [(s, c, k, lo, hi) for s, c, k, _, lo, hi, _ in groups if lo is not None],
-                  rows, groups[0][6] if groups else 0)
+                  [(s, c, k, lo, hi) for s, c, k, _, lo, hi, *_ in groups if lo is not None],
+                  [(s, c, k, v) for s, c, k, *_, vs, _ in groups for v in vs or []],
+                  groups[0][7] if groups else 0)
 
 
 def _store_features(db: Any, model: str, version: str) -> list[tuple[str, str, str]]:
