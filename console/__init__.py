@@ -7,3 +7,7 @@ Nothing imports ``tui``.
 """
 
 __version__ = "0.1.0"
+
+from console import allocators  # noqa: E402 - before anything loads polars
+
+allocators.configure()

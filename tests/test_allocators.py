@@ -1,0 +1,62 @@
+"""The process's allocator settings (``console.allocators``), seen from a fresh interpreter.
+
+glibc: after a big array is freed, a 2 MiB array must still get its own mapping (returned to the
+system when freed), not a piece of the heap — which is what glibc's default does once its
+dynamic threshold has risen. polars: its jemalloc reads our setting, unless the user set one.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+
+import pytest
+
+# After a 16 MiB array is freed (glibc raises its threshold to the size of a freed mapping up to 32 MiB), is a new 2 MiB array inside the [heap] (brk) area?
+PROBE = """
+import sys
+if sys.argv[1] == "console":
+    import console  # noqa: F401
+import numpy as np
+def heap():
+    for line in open("/proc/self/maps"):
+        if line.rstrip().endswith("[heap]"):
+            lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
+            return lo, hi
+    return 0, 0
+big = np.ones(16 << 20, dtype=np.uint8)
+del big
+small = np.ones(2 << 20, dtype=np.uint8)
+lo, hi = heap()
+at = small.ctypes.data
+print("heap" if lo <= at < hi else "own-mapping")
+"""
+
+
+def _run(args: list[str], env: dict | None = None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("MALLOC_MMAP_THRESHOLD_", "_RJEM_MALLOC_CONF")} | (env or {})
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, check=False, timeout=120, env=env)
+
+
+@pytest.mark.skipif(sys.platform != "linux" or platform.libc_ver()[0] != "glibc", reason="glibc's mallopt only")
+def test_freed_arrays_of_a_few_mb_go_back_to_the_system_after_a_big_one_was_freed():
+    plain = _run(["-c", PROBE, "plain"])
+    ours = _run(["-c", PROBE, "console"])
+    assert plain.returncode == 0 and ours.returncode == 0, plain.stderr + ours.stderr
+    # the test's premise: glibc's default puts it in the heap (where freeing it returns nothing)
+    assert plain.stdout.strip() == "heap"
+    assert ours.stdout.strip() == "own-mapping"
+
+
+def test_polars_jemalloc_returns_freed_pages_at_once_unless_the_user_says_otherwise():
+    script = "import os, console, polars; print(os.environ['_RJEM_MALLOC_CONF'])"
+    ours = _run(["-c", script])
+    assert ours.returncode == 0, ours.stderr
+    # polars puts its defaults first and the variable's value after them: ours comes last, so it wins
+    assert ours.stdout.strip().endswith(",dirty_decay_ms:0,muzzy_decay_ms:0")
+    theirs = _run(["-c", script], env={"_RJEM_MALLOC_CONF": "dirty_decay_ms:700"})
+    assert theirs.returncode == 0, theirs.stderr
+    assert theirs.stdout.strip().endswith(",dirty_decay_ms:700")
+    assert "dirty_decay_ms:0" not in theirs.stdout
