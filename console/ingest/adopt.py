@@ -147,6 +147,12 @@ def plan(schema: pa.Schema) -> Plan | str:
     return Plan(fields, features, hashlib.sha256(sig.encode()).hexdigest()[:24])
 
 
+def row_numbers(n: int) -> type:
+    """The NumPy type of row numbers below ``n``: 4 bytes where they fit (a checked file waiting to be
+    handled holds two arrays of them — 9 MB less a file of 1.1M records)."""
+    return np.uint32 if n <= 1 << 32 else np.int64
+
+
 @dataclass
 class Checked:
     """What ``check`` found in a file (before dedupe against the store)."""
@@ -155,7 +161,7 @@ class Checked:
     plan: Plan
     rows: int
     bad: pl.DataFrame  # _line, _offset, reason
-    good_rows: np.ndarray  # 0-based row numbers of valid records, in order
+    good_rows: np.ndarray  # 0-based row numbers of valid records, in order (``row_numbers``)
     keys: np.ndarray  # their dedupe keys
     models: pl.Series  # their models
     nulls: dict[str, np.ndarray] = field(default_factory=dict)  # feature -> is-valid of valid rows (when it has nulls)
@@ -165,7 +171,7 @@ class Checked:
 
     def sort_keys(self) -> None:
         """``order`` and ``first`` (in the worker: they do not depend on the store's keys)."""
-        self.order = np.argsort(self.keys, kind="stable")
+        self.order = np.argsort(self.keys, kind="stable").astype(row_numbers(len(self.keys)), copy=False)
         self.first = np.ones(len(self.keys), dtype=bool)
         if len(self.keys) > 1:
             sk = self.keys[self.order]
@@ -388,7 +394,7 @@ def check_group(paths: list[str], rows: list[int], p: Plan, ts_max: dt.datetime 
         bad = pl.DataFrame({"_line": pl.Series(b[b0:b1] - starts[i] + 1, dtype=pl.Int64),
                             "_offset": pl.Series([None] * (b1 - b0), dtype=pl.Int64),
                             "reason": bad_reason.slice(b0, b1 - b0).cast(pl.String)})
-        out[name] = Checked(name, p, 0, bad, (g[g0:g1] - starts[i]).astype(np.int64), keys[g0:g1],
+        out[name] = Checked(name, p, 0, bad, (g[g0:g1] - starts[i]).astype(row_numbers(rows[i])), keys[g0:g1],
                             models.slice(g0, g1 - g0), why=why.get(i))
     for c in out.values():
         _feature_nulls(c)

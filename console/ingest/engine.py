@@ -641,7 +641,9 @@ class _Run:
         gi, fp = planned
         f.prefix = f.prefix or read_prefix(f)
         st.fp, st.fp_len = fingerprint(f.prefix), len(f.prefix)
-        self._enqueue(_Job(f, st, "adopt", fp, self._group(gi), 1))
+        paths, rows, _ = self.groups[gi]
+        # (its records bound the read-ahead: a checked file waiting holds ~20 bytes a record)
+        self._enqueue(_Job(f, st, "adopt", fp, self._group(gi), rows[paths.index(str(f.path))]))
         return True
 
     def _adopted(self, job: _Job) -> None:
