@@ -1,19 +1,15 @@
-"""How the process's memory allocators hand freed memory back to the system (set once, on import of ``console``).
+"""How the process's C allocator hands freed memory back to the system (set once, on import of ``console``).
 
-The console holds big NumPy arrays (the dedupe key set: 800 MB at 100M keys) beside four
-allocators: glibc's (NumPy, Python), polars' jemalloc, DuckDB's and Arrow's. Left to their
-defaults, the freed memory of a large Parquet adoption stayed in the process: glibc raises its
+The console holds big NumPy arrays (the dedupe key set: 800 MB at 100M keys, and a few arrays of
+the size of a file's records for each Parquet file it adopts). glibc's default raises its
 ``mmap`` threshold each time a big array is freed (up to 32 MB), so the next arrays of a few MB
-come from its heaps, which fragment and are not trimmed; polars' jemalloc keeps freed pages
-for half a second. On the 100M-record benchmark that was 550 MB of peak RSS
-(docs/benchmarks.md). So:
+come from its heaps, which fragment and are not trimmed: on the 100M-record benchmark that was
+600 MB of peak RSS (docs/benchmarks.md). So ``M_MMAP_THRESHOLD`` is fixed at 1 MiB (``mallopt``;
+setting it also stops the dynamic raise): every block from 1 MiB up is its own mapping, returned
+to the system when freed. A user's ``MALLOC_MMAP_THRESHOLD_`` wins.
 
-- glibc: a fixed ``M_MMAP_THRESHOLD`` of 1 MiB — every block from 1 MiB up is its own mapping,
-  returned to the system when freed (``mallopt``; setting it also stops the dynamic raise);
-- polars' jemalloc: freed pages returned at once (``dirty_decay_ms:0,muzzy_decay_ms:0``,
-  read from ``_RJEM_MALLOC_CONF`` when polars is first imported, hence on ``console``'s import).
-
-A user's own ``_RJEM_MALLOC_CONF`` or ``MALLOC_MMAP_THRESHOLD_`` wins over these.
+(polars' jemalloc keeps its own defaults: returning its freed pages at once saved no peak
+memory once this was set, and cost 10 s of the same adoption's 65.)
 """
 
 from __future__ import annotations
@@ -23,14 +19,11 @@ import os
 import sys
 
 MMAP_THRESHOLD = 1 << 20
-JEMALLOC_CONF = "dirty_decay_ms:0,muzzy_decay_ms:0"
 _M_MMAP_THRESHOLD = -3  # glibc's malloc.h
 
 
 def configure() -> None:
-    """Apply the settings above (idempotent; nothing on a system without glibc)."""
-    if "polars" not in sys.modules:  # (too late once polars is loaded: its jemalloc read the variable)
-        os.environ.setdefault("_RJEM_MALLOC_CONF", JEMALLOC_CONF)
+    """Apply the setting above (idempotent; nothing on a system without glibc's ``mallopt``)."""
     if sys.platform != "linux" or "MALLOC_MMAP_THRESHOLD_" in os.environ:
         return
     try:
