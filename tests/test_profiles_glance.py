@@ -201,3 +201,42 @@ def test_the_fleets_first_numbers_from_profiles_import_no_pandas(db, sample_ws):
                           check=False, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["['profiles']", str(len(cost.budget_status(db))), "False"]
+
+
+def test_with_the_analytics_cache_deleted_the_manifest_gives_the_ranges_without_a_scan(sample_ws):
+    """``profile`` keeps each model's and version's first and last ``ts`` in its manifest for the
+    store's batch: a console opened after the analytics cache was deleted knows them from the
+    freshness check, before any query of the rows — and they are the scan's."""
+    import shutil
+
+    from console.analytics.cache import _memo_key
+    from console.analytics.source import Scope, _range_key, data_range
+
+    db = _open(sample_ws)
+    try:
+        local.profile_store(db)
+        models = _models(db)
+        versions = {m: sorted({r[0] for r in db.cursor().execute(
+            "SELECT DISTINCT version FROM predictions WHERE model = ?", [m]).fetchall()}) for m in models}
+        cache_dir, manifest = db.cache_dir, local.profiles_dir(db) / "manifest.json"
+    finally:
+        db.close()
+    shutil.rmtree(cache_dir)
+    scopes = [Scope(m, v) for m in models for v in [None, *versions[m]]]
+    assert len(scopes) > len(models)
+    db = _open(sample_ws)
+    try:
+        assert all(db.memo.get(_memo_key(_range_key(s, "predictions"))) is None for s in scopes)
+        assert local.profiles_fresh(db, models)
+        recalled = {s: db.memo.get(_memo_key(_range_key(s, "predictions"))) for s in scopes}
+    finally:
+        db.close()
+    shutil.rmtree(cache_dir, ignore_errors=True)  # (the recalled ranges were kept in memory only)
+    manifest.unlink()  # no manifest: the ranges come from the rows
+    db = _open(sample_ws)
+    try:
+        for s in scopes:
+            assert recalled[s] is not None and recalled[s] == data_range(db, s), s
+            assert recalled[s][0] is not None and recalled[s][0] < recalled[s][1]
+    finally:
+        db.close()

@@ -141,6 +141,15 @@ def remember_range(db: StoreLike, scope: Scope, lo: dt.datetime | None, hi: dt.d
     per_batch_put(db, _range_key(scope, "predictions"), (aware(lo), aware(hi)), _dump_range)
 
 
+def recall_range(db: StoreLike, scope: Scope, lo: dt.datetime, hi: dt.datetime) -> None:
+    """Give ``data_range(db, scope)`` a range known without a scan (the profiles' manifest keeps
+    the one its scan found for the same store batch), unless it is known already; kept in
+    memory only."""
+    from console.analytics.cache import per_batch
+
+    per_batch(db, _range_key(scope, "predictions"), lambda: (aware(lo), aware(hi)))
+
+
 def latest_ts(db: StoreLike, scope: Scope, view: str = "predictions") -> dt.datetime | None:
     """The newest ``ts`` of the scope's stored rows that is not after ``console.clock.now()``:
     what "the latest data" means for alert windows, the budget month and the TUI's freshness.
