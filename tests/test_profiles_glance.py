@@ -240,3 +240,44 @@ def test_with_the_analytics_cache_deleted_the_manifest_gives_the_ranges_without_
             assert recalled[s][0] is not None and recalled[s][0] < recalled[s][1]
     finally:
         db.close()
+
+
+def test_a_console_opened_without_its_analytics_cache_knows_the_ranges_before_any_report(sample_ws):
+    """The TUI's backend, on opening (and on a new snapshot), takes the ranges from the manifest
+    of the same batch (``local.recall_ranges``): the header's newest record and the fleet's
+    ranges are known before anything is asked — and equal what a scan finds. A manifest of
+    another batch gives nothing."""
+    import shutil
+
+    from console.analytics.cache import _memo_key
+    from console.analytics.source import Scope, _range_key, data_range
+    from console.tui.backend import Backend
+    from console.workspace import load_dir
+    from tests.tui_helpers import CAROL
+
+    db = _open(sample_ws)
+    try:
+        local.profile_store(db)
+        models = _models(db)
+        cache_dir, manifest = db.cache_dir, local.profiles_dir(db) / "manifest.json"
+        scans = {m: data_range(db, Scope(m, None)) for m in models}
+    finally:
+        db.close()
+    shutil.rmtree(cache_dir)
+    be = Backend(load_dir(sample_ws), CAROL, live=False)
+    be.open()
+    try:
+        got = {m: be.db.memo.get(_memo_key(_range_key(Scope(m, None), "predictions"))) for m in models}
+    finally:
+        be.close()
+    assert got == scans and all(v is not None for v in got.values())
+    shutil.rmtree(cache_dir, ignore_errors=True)
+    doc = json.loads(manifest.read_text())
+    doc["_batch"]["batch"] += 1  # as if written for another batch
+    manifest.write_text(json.dumps(doc))
+    db = _open(sample_ws)
+    try:
+        local.recall_ranges(db)
+        assert all(db.memo.get(_memo_key(_range_key(Scope(m, None), "predictions"))) is None for m in models)
+    finally:
+        db.close()

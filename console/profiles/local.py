@@ -434,6 +434,23 @@ def _recall_ranges(db: Any, model: str, ranges: Any) -> None:
         recall_range(db, Scope(model, v or None), lo, hi)
 
 
+def recall_ranges(db: Any, out: Path | None = None) -> None:
+    """Hand ``data_range`` every model's and version's range the profiles' manifest holds for
+    the store's current batch (``_recall_ranges``), without checking the profiles themselves:
+    for a console opening a store whose analytics cache is gone (its header's newest record,
+    then the fleet's ranges). Nothing when the manifest is of another batch or unreadable."""
+    if getattr(db, "memo", None) is None or getattr(db, "batch", None) is None:
+        return
+    try:
+        state = json.loads(((Path(out) if out is not None else profiles_dir(db)) / "manifest.json").read_text())["_batch"]
+    except (OSError, ValueError, TypeError, KeyError):
+        return
+    if not isinstance(state, dict) or state.get("batch") != db.batch or not isinstance(state.get("ranges"), dict):
+        return
+    for model, ranges in state["ranges"].items():
+        _recall_ranges(db, model, ranges)
+
+
 def profiles_fresh(db: Any, models: list[str] | None = None, out: Path | None = None) -> bool:
     """Whether the profiles of ``models`` (every logged model when ``None``) are known to be up
     to date, without computing or writing anything and without reading a row: the manifest
@@ -567,4 +584,4 @@ def profile_store(db: Any, models: list[str] | None = None, out: Path | None = N
 
 
 __all__ = ["COST", "LATENCY", "day_files", "lake_specs", "merge_days", "profile_source", "profile_store",
-           "profiles_fresh", "read_profiles", "sums_by", "write_table"]
+           "profiles_fresh", "read_profiles", "recall_ranges", "sums_by", "write_table"]

@@ -56,6 +56,7 @@ class Backend:
         from console.store.db import open_store
 
         self.db = open_store(self.ws, **self.fleet.overlay())
+        _recall_ranges(self.db)
         self.ingest_problem: str | None = None
         if self.live:
             try:
@@ -92,6 +93,8 @@ class Backend:
             changed = True
         if db is not None:
             db = db.refresh()
+            if db is not self.db:
+                _recall_ranges(db)
             changed = changed or db is not self.db
             self.db = db  # reports still running finish on the snapshot they started with
         return changed
@@ -326,6 +329,15 @@ def ingester_stats(ing: Any) -> dict:
         state = "error"
     return {"state": state, "rows_per_s": st.rows_per_s, "lag_bytes": st.lag_bytes,
             "error": st.last_error}
+
+
+def _recall_ranges(db: Any) -> None:
+    """The data's ranges from the profiles' manifest, when it is of this snapshot's batch
+    (``profiles.local.recall_ranges``): the header's newest record and the fleet's ranges
+    without a scan of every row, even with the analytics cache deleted."""
+    from console.profiles import local
+
+    local.recall_ranges(db)
 
 
 def _current_worker() -> Any:
