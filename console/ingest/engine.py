@@ -245,7 +245,7 @@ class _Run:
         self.queued_rows = 0
         self.fatal: BaseException | None = None  # a failed commit: the pass stops
         self.adopted: list[adopt.Adopted] = []  # Parquet files adopted in place in this batch
-        self.adopt_plan: dict[str, tuple[int, str]] = {}
+        self.adopt_plan: dict[str, tuple[int, str, int]] = {}
         self.reread: set[str] = set()
         self._reset_batch()
 
@@ -524,7 +524,7 @@ class _Run:
     # one column layout (up to a batch of rows each); a group is checked by one worker job,
     # two groups ahead of the file being handled. Each file is then handled in source order.
     def plan_adoption(self, assigned: list) -> None:
-        self.adopt_plan: dict[str, tuple[int, str]] = {}  # path -> (group, fingerprint)
+        self.adopt_plan: dict[str, tuple[int, str, int]] = {}  # path -> (group, fingerprint, records)
         self.groups: list[tuple[list[str], list[int], adopt.Plan]] = []
         self.group_futs: dict[int, Future] = {}
         self.reread: set[str] = set()  # withdrawn adoptions: read from the first row, this pass
@@ -562,7 +562,7 @@ class _Run:
             self.groups[gi][0].append(path)
             self.groups[gi][1].append(md.num_rows)
             open_group[p.schema] = (gi, rows + md.num_rows)
-            self.adopt_plan[path] = (gi, fp)
+            self.adopt_plan[path] = (gi, fp, md.num_rows)
 
     def _withdraw_changed(self, files: list) -> None:
         """Withdraw, before reading anything, every adoption whose file changed or was renamed
@@ -638,12 +638,11 @@ class _Run:
         planned = self.adopt_plan.get(str(f.path))
         if planned is None:
             return False
-        gi, fp = planned
+        gi, fp, rows = planned
         f.prefix = f.prefix or read_prefix(f)
         st.fp, st.fp_len = fingerprint(f.prefix), len(f.prefix)
-        paths, rows, _ = self.groups[gi]
         # (its records bound the read-ahead: a checked file waiting holds ~20 bytes a record)
-        self._enqueue(_Job(f, st, "adopt", fp, self._group(gi), rows[paths.index(str(f.path))]))
+        self._enqueue(_Job(f, st, "adopt", fp, self._group(gi), rows))
         return True
 
     def _adopted(self, job: _Job) -> None:
