@@ -496,8 +496,9 @@ def handle(c: Checked, sid: str, keyset: KeySet, catalog: FeatureCatalog, known:
     good_excluded = c.good_rows[~keep]
     bad_rows = (c.bad["_line"].to_numpy() - 1).astype(np.int64)
     excluded_rows = np.sort(np.concatenate([bad_rows, good_excluded.astype(np.int64)]))
-    excluded = pl.DataFrame({"source": pl.Series([c.path] * len(excluded_rows), dtype=pl.String),
-                             "_row": pl.Series(excluded_rows, dtype=pl.Int64)})
+    # (the path categorical, not a string per row: a file re-read whole as duplicates excludes every row)
+    excluded = pl.DataFrame({"_row": pl.Series(excluded_rows, dtype=pl.Int64)}).select(
+        pl.lit(c.path, pl.String).cast(pl.Categorical).alias("source"), "_row")
     new_keys = hashes[keep]  # (in the file's order, for its key file; ``fresh``: sorted, for the key set)
     a = Adoption(sid=sid, fp="", rows=c.rows, batch=0, keys="", excluded=None, kept=kept,
                  quarantined=c.bad.height, duplicates=len(hashes) - kept, fields=dict(c.plan.fields),
