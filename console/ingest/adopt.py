@@ -59,7 +59,7 @@ from console.store.adopted import (
     spelled_alike_sql,
     utc_naive,
 )
-from console.store.keys import KeySet, key_expr
+from console.store.keys import KeySet, first_occurrence, key_expr
 from console.store.schema import KEY_COLUMN, RESERVED_PREDICTION_FIELDS
 from console.store.sql import ident, literal
 
@@ -172,10 +172,7 @@ class Checked:
     def sort_keys(self) -> None:
         """``order`` and ``first`` (in the worker: they do not depend on the store's keys)."""
         self.order = np.argsort(self.keys, kind="stable").astype(row_numbers(len(self.keys)), copy=False)
-        self.first = np.ones(len(self.keys), dtype=bool)
-        if len(self.keys) > 1:
-            sk = self.keys[self.order]
-            self.first[self.order[np.concatenate(([False], sk[1:] == sk[:-1]))]] = False
+        self.first = first_occurrence(self.keys, self.order)
 
 
 @dataclass

@@ -29,7 +29,7 @@ from console.ingest.normalize import (
 )
 from console.ingest.sources import SourceFile
 from console.store.checkpoint import SourceState
-from console.store.keys import KeySet, key_expr
+from console.store.keys import KeySet, first_occurrence, key_expr
 from console.store.schema import KEY_COLUMN
 
 
@@ -138,7 +138,7 @@ class Batch:
             good = v.good.with_columns(key_expr().alias(KEY_COLUMN))
             hashes = good[KEY_COLUMN].to_numpy()
             order = np.argsort(hashes, kind="stable")
-            first = _first_occurrence(hashes, order)
+            first = first_occurrence(hashes, order)
             assert keys is not None
             keep, fresh = keys.probe(hashes, order, first)
             kept = per_entry(good, keep)
@@ -247,13 +247,3 @@ class Batch:
         st.line = item.line
         st.offset = item.end
         st.last_ingest = clock.now_naive().isoformat()
-
-
-def _first_occurrence(keys: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """Mask of the first occurrence of every key (in order); ``order`` is a stable argsort."""
-    first = np.ones(len(keys), dtype=bool)
-    if len(keys) > 1:
-        sk = keys[order]
-        repeat = np.concatenate(([False], sk[1:] == sk[:-1]))
-        first[order[repeat]] = False
-    return first

@@ -50,6 +50,16 @@ def _sorted_unique(a: np.ndarray, runs: bool = False) -> np.ndarray:
     return a
 
 
+def first_occurrence(keys: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Mask of the first occurrence of every key (in order); ``order`` is a stable argsort."""
+    first = np.ones(len(keys), dtype=bool)
+    if len(keys) > 1:
+        sk = keys[order]
+        repeat = np.concatenate(([False], sk[1:] == sk[:-1]))
+        first[order[repeat]] = False
+    return first
+
+
 def _buckets(keys: np.ndarray, bits: int = FILTER_BITS) -> np.ndarray:
     return (np.asarray(keys, dtype=np.uint64) >> np.uint64(64 - bits)).astype(np.int64)
 
