@@ -392,8 +392,9 @@ class ExactSum:
         self.n += len(values)
         terms = self.parts + values
         parts: list[float] = []
-        while (s := math.fsum(terms + [-p for p in parts])) != 0.0:
+        while (s := math.fsum(terms)) != 0.0:
             parts.append(s)
+            terms.append(-s)  # what is left: the terms less every part found
         self.parts = parts
 
     def value(self) -> float:
@@ -462,12 +463,12 @@ def _stream(con: Any, inner: str, plan: _Plan, days: list) -> dict:
             dk, vk = day[keep], v[keep]
             for di in np.unique(dk).tolist():
                 got = vk[dk == di]
-                sums = acc[key].setdefault(di, (ExactSum(), ExactSum()))
                 if key == "_cost":
-                    sums[0].add(got.tolist())
+                    acc[key].setdefault(di, ExactSum()).add(got.tolist())
                 else:  # a regression's absolute and squared errors
-                    sums[0].add(np.abs(got).tolist())
-                    sums[1].add((got * got).tolist())
+                    ab, sq = acc[key].setdefault(di, (ExactSum(), ExactSum()))
+                    ab.add(np.abs(got).tolist())
+                    sq.add((got * got).tolist())
         if plan.pairs is not None:
             lab = batch.column("_pl")
             g = pa.table({"d": pa.array(day), "l": lab, "p": batch.column("_pp")}).filter(pc.is_valid(lab))
@@ -507,14 +508,13 @@ def profile_relation(con: Any, relation: str, model: str, version: str, spec: Ve
 
         for read in plan.read:
             read(r, add, acc, di)
-        sums = {k: acc[k].get(di) or (ExactSum(), ExactSum()) for k in ("_cost", "_err")}
         if plan.i_cost is not None:
-            n, cost = int(r[plan.i_cost]), sums["_cost"][0]
+            n, cost = int(r[plan.i_cost]), acc["_cost"].get(di) or ExactSum()
             if n != cost.n:
                 raise RuntimeError(f"profile of {model} {version} {day}: {cost.n} costs for {n} counted")
             add("sum", COST, count=n, value=cost.value())
         if plan.err is not None:
-            n, (ab, sq) = int(r[plan.i_err_n]), sums["_err"]
+            n, (ab, sq) = int(r[plan.i_err_n]), acc["_err"].get(di) or (ExactSum(), ExactSum())
             if n != ab.n:
                 raise RuntimeError(f"profile of {model} {version} {day}: {ab.n} errors for {n} counted")
             add("metric", "", "n", count=n)
