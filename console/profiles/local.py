@@ -439,16 +439,28 @@ def recall_ranges(db: Any, out: Path | None = None) -> None:
     the store's current batch (``_recall_ranges``), without checking the profiles themselves:
     for a console opening a store whose analytics cache is gone (its header's newest record,
     then the fleet's ranges). Nothing when the manifest is of another batch or unreadable."""
-    if getattr(db, "memo", None) is None or getattr(db, "batch", None) is None:
+    if getattr(db, "memo", None) is None:
         return
+    manifest = _read_manifest((Path(out) if out is not None else profiles_dir(db)) / "manifest.json")
+    ranges = _batch_state(manifest, getattr(db, "batch", None)).get("ranges")
+    for model, of_model in (ranges.items() if isinstance(ranges, dict) else ()):
+        _recall_ranges(db, model, of_model)
+
+
+def _read_manifest(path: Path) -> dict:
+    """The profiles' manifest (``{}`` when missing or unreadable)."""
     try:
-        state = json.loads(((Path(out) if out is not None else profiles_dir(db)) / "manifest.json").read_text())["_batch"]
-    except (OSError, ValueError, TypeError, KeyError):
-        return
-    if not isinstance(state, dict) or state.get("batch") != db.batch or not isinstance(state.get("ranges"), dict):
-        return
-    for model, ranges in state["ranges"].items():
-        _recall_ranges(db, model, ranges)
+        manifest = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return manifest if isinstance(manifest, dict) else {}
+
+
+def _batch_state(manifest: dict, batch: Any) -> dict:
+    """The manifest's ``_batch`` state (models, versions, days, ranges) when it was written for the store's
+    committed ``batch``, else ``{}``."""
+    state = manifest.get("_batch")
+    return state if isinstance(state, dict) and batch is not None and state.get("batch") == batch else {}
 
 
 def profiles_fresh(db: Any, models: list[str] | None = None, out: Path | None = None) -> bool:
@@ -476,11 +488,7 @@ def profile_store(db: Any, models: list[str] | None = None, out: Path | None = N
     if not check:
         make_dirs(out)
     manifest_path = out / "manifest.json"
-    try:
-        manifest = json.loads(manifest_path.read_text())
-    except (OSError, ValueError):
-        manifest = {}
-    manifest = manifest if isinstance(manifest, dict) else {}
+    manifest = _read_manifest(manifest_path)
     unknown = {"fresh": False, "stale": None, "computed": [], "kept": 0, "out": str(out)}
     edges_path = out / "edges.json"  # reference edges per reference file (version_spec)
     try:
@@ -499,8 +507,7 @@ def profile_store(db: Any, models: list[str] | None = None, out: Path | None = N
     # the store's models, versions and days as of its committed batch (``_batch`` in the
     # manifest): while the batch is the same, no DISTINCT scan of every row is needed
     batch = getattr(db, "batch", None)
-    state = manifest.get("_batch")
-    state = state if isinstance(state, dict) and batch is not None and state.get("batch") == batch else {}
+    state = _batch_state(manifest, batch)
     fresh = {"batch": batch, "models": state.get("models"), "versions": dict(state.get("versions") or {}),
              "days": dict(state.get("days") or {}), "ranges": dict(state.get("ranges") or {})}
     if fresh["models"] is None:
