@@ -1,7 +1,9 @@
 """The process's allocator setting (``console.allocators``), seen from a fresh interpreter:
 after a big array is freed, a 2 MiB array must still get its own mapping (returned to the
 system when freed), not a piece of the heap — which is what glibc's default does once its
-dynamic threshold has risen. A user's ``MALLOC_MMAP_THRESHOLD_`` wins.
+dynamic threshold has risen. Once a drift computation set its own (``for_drift``), the same
+array comes from the heap (a merge's temporaries are not fresh mappings). A user's
+``MALLOC_MMAP_THRESHOLD_`` wins over both.
 """
 
 from __future__ import annotations
@@ -16,8 +18,11 @@ import pytest
 # After a 16 MiB array is freed (glibc raises its threshold to the size of a freed mapping up to 32 MiB), is a new 2 MiB array inside the [heap] (brk) area?
 PROBE = """
 import sys
-if sys.argv[1] == "console":
+if sys.argv[1] in ("console", "drift"):
     import console  # noqa: F401
+if sys.argv[1] == "drift":
+    from console import allocators
+    allocators.for_drift()
 import numpy as np
 def heap():
     for line in open("/proc/self/maps"):
@@ -35,7 +40,7 @@ print("heap" if lo <= at < hi else "own-mapping")
 
 
 def _run(args: list[str], env: dict | None = None) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "MALLOC_MMAP_THRESHOLD_"} | (env or {})
+    env = {k: v for k, v in os.environ.items() if k not in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")} | (env or {})
     return subprocess.run([sys.executable, *args], capture_output=True, text=True, check=False, timeout=120, env=env)
 
 
@@ -54,3 +59,13 @@ def test_the_users_own_threshold_wins():
     theirs = _run(["-c", PROBE, "console"], env={"MALLOC_MMAP_THRESHOLD_": str(32 << 20)})
     assert theirs.returncode == 0, theirs.stderr
     assert theirs.stdout.strip() == "heap"
+
+
+@pytest.mark.skipif(sys.platform != "linux" or platform.libc_ver()[0] != "glibc", reason="glibc's mallopt only")
+def test_a_drift_computation_serves_temporaries_of_a_few_mb_from_the_heap_unless_the_user_chose():
+    drift = _run(["-c", PROBE, "drift"])
+    assert drift.returncode == 0, drift.stderr
+    assert drift.stdout.strip() == "heap"
+    theirs = _run(["-c", PROBE, "drift"], env={"MALLOC_MMAP_THRESHOLD_": str(1 << 20)})
+    assert theirs.returncode == 0, theirs.stderr
+    assert theirs.stdout.strip() == "own-mapping"

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from console import allocators
 from console.analytics import bins, driftdata, stats
 from console.analytics import windows as W
 from console.analytics.cache import Cache, cache_for
@@ -516,7 +517,7 @@ def _reports(plan: Plan, wins: list[tuple[Any, Any]]) -> list[dict[str, Any]]:
             todo.append(i)
     if not todo and not empty:
         return out  # type: ignore[return-value]
-    driftdata.tune_malloc()
+    allocators.for_drift()
     if index is not None:
         cur_rows.update((i, index.rows(*wins[i])) for i in todo)
     items = _items(plan)

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -40,31 +39,6 @@ from console.store.snapshot import StoreSnapshot
 from console.store.sql import ident
 
 _US = dt.timedelta(microseconds=1)
-
-
-def tune_malloc() -> None:
-    """Let glibc serve NumPy's large temporaries (the 0.1–16 MB arrays of a merge) from its heap
-    instead of a fresh ``mmap`` each: the page faults of a new mapping cost as much as the
-    arithmetic (measured: a 100k-vs-111k comparison 7 ms → 3.5 ms). Arrays up to 4 MiB come from
-    the heap (bigger ones are mapped as before, so peak memory does not grow); up to 64 MiB freed
-    stays there for reuse. Once per process; a no-op outside glibc."""
-    global _MALLOC_TUNED
-    if _MALLOC_TUNED:
-        return
-    _MALLOC_TUNED = True
-    if os.environ.get("MALLOC_MMAP_THRESHOLD_") or os.environ.get("MALLOC_TRIM_THRESHOLD_"):
-        return  # the user chose
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-3, 4 << 20)  # M_MMAP_THRESHOLD
-        libc.mallopt(-1, 64 << 20)  # M_TRIM_THRESHOLD
-    except (OSError, AttributeError):
-        pass
-
-
-_MALLOC_TUNED = False
 
 
 class Unsupported(Exception):
