@@ -75,6 +75,9 @@ def test_profile_counts_histograms_and_metrics_are_exact():
     assert m.get("errors") == sum(1 for i in range(8000) if i % 37 == 0)
     labels = cur.column("label").to_pylist()
     assert m.get("labelled") == sum(v is not None for v in labels)
+    status = cur.column("status").to_pylist()  # the performance report's labelled: status ok (or none)
+    assert m.get("labelled_ok") == sum(v is not None and s in (None, "ok") for v, s in zip(labels, status, strict=True))
+    assert 0 < m.get("labelled_ok") < m.get("labelled")  # (errors with labels in the data)
     age = finite(cur, "age")
     assert m.get("missing", "age") == 8000 - age.size
     assert m.value[("min", "age", "")] == age.min() and m.value[("max", "age", "")] == age.max()

@@ -196,11 +196,13 @@ class _Plan:
         i_rows = self._agg("count(*)")
         i_err = self._agg(f"count_if({st} = 'error')")
         i_lab = self._agg(f"count_if({lb})")
+        i_lab_ok = self._agg(f"count_if({lb} AND coalesce({st}, 'ok') = 'ok')")
 
         def read_head(r: list, add: Callable, acc: dict, day: int) -> None:
             add("rows", count=r[i_rows])
             add("errors", count=r[i_err])
             add("labelled", count=r[i_lab])
+            add("labelled_ok", count=r[i_lab_ok])
 
         self.read.append(read_head)
         numeric = [(name, src) for name, src, kind in spec.features if kind == "numeric"]

@@ -14,6 +14,8 @@ stat           column      key                count / value
 ``rows``       ``""``      ``""``             rows of the group
 ``errors``     ``""``      ``""``             rows with ``status = 'error'``
 ``labelled``   ``""``      ``""``             rows with a label
+``labelled_ok````""``      ``""``             rows with a label and status ``ok`` (or none): the
+                                              performance report's ``labelled``
 ``missing``    feature     ``""``             null (numeric: also NaN/±inf) values
 ``type_error`` feature     ``""``             numeric feature: a non-null value that is not a number
 ``category``   feature     value or OTHER     categorical value counts: the day's top ``TOP_K``
@@ -65,7 +67,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-FORMAT = 2  # 2: metric counts follow the performance report's rows and predicted class
+FORMAT = 3  # 2: metric counts follow the performance report's rows and predicted class; 3: labelled_ok
 ALPHA = 0.01  # the sketch's relative accuracy
 TOP_K = 50  # categorical values kept per day (the rest are summed under OTHER)
 OTHER = "\x00other"
@@ -240,6 +242,7 @@ def profile_group(model: str, version: str, day: dt.date, table: pa.Table, spec:
     add("rows", count=n)
     add("errors", count=sum(1 for s in status if s == "error"))
     add("labelled", count=sum(labelled))
+    add("labelled_ok", count=sum(1 for lab, st in zip(labelled, status, strict=True) if lab and st in (None, "ok")))
 
     numeric = [(name, src) for name, src, kind in spec.features if kind == "numeric"]
     for name, src in [(LATENCY, LATENCY), *numeric]:
