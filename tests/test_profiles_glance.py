@@ -1,7 +1,8 @@
 """The fleet's at-a-glance columns from the daily profiles (console.profiles.glance) against the
 exact functions on the same data (the ingested sample): over all the data, with fresh profiles,
 requests, errors, error rates and the daily buckets equal ``ops_summary``'s, latency quantiles
-within ALPHA of the exact order statistic, and month-to-date spend equal ``budget_status``'s;
+within ALPHA of the exact order statistic, month-to-date spend equal ``budget_status``'s, and
+the live multiclass and regression metric equal ``performance_report``'s;
 without fresh profiles (none yet, or a batch committed since) or for a bounded window, the
 exact functions answer — and the freshness check computes and writes nothing."""
 
@@ -279,5 +280,53 @@ def test_a_console_opened_without_its_analytics_cache_knows_the_ranges_before_an
     try:
         local.recall_ranges(db)
         assert all(db.memo.get(_memo_key(_range_key(Scope(m, None), "predictions"))) is None for m in models)
+    finally:
+        db.close()
+
+
+def test_the_live_metric_from_profiles_is_the_reports_where_the_counts_give_it(sample_ws):
+    """``performance_live`` answers the multiclass ``macro_f1`` and the regression ``rmse`` from
+    fresh profiles, equal to ``performance_report``'s ``live`` (value, labelled rows, window,
+    low confidence) in daily and weekly windows — with labelled requests that failed in the
+    newest day, which the report does not count (``labelled_ok``); a binary model's
+    ``roc_auc`` (it needs the scores), a bounded range and stale profiles go to the report."""
+    from console.analytics.performance import performance_report
+    from tests.tui_helpers import ingest
+
+    db = _open(sample_ws)
+    try:  # failed requests whose label came inline, on each model's newest day
+        newest = {m: db.cursor().execute("SELECT ts, version, prediction FROM predictions WHERE model = ? "
+                                         "ORDER BY ts DESC LIMIT 1", [m]).fetchone()
+                  for m in ("delivery-eta", "ticket-router")}
+    finally:
+        db.close()
+    for model, (ts, version, prediction) in newest.items():
+        with (sample_ws / "logs" / model / "predictions-failed.jsonl").open("w") as f:
+            for i in range(5):
+                f.write(json.dumps({"ts": ts.isoformat() + "Z", "model": model, "version": version,
+                                    "request_id": f"failed-{i}", "prediction": prediction, "status": "error",
+                                    "label": prediction}) + "\n")
+    ingest(sample_ws)
+    db = _open(sample_ws)
+    try:
+        models = _models(db)
+        before = {m: glance.performance_live(db, m, "1d") for m in models}
+        assert {b["source"] for b in before.values()} == {"exact"}  # not profiled yet
+        local.profile_store(db)
+        tasks = set()
+        for m in models:
+            for window in ("1d", "7d", None):
+                exact = performance_report(db, m, window=window)
+                got = glance.performance_live(db, m, window)
+                tasks.add(exact["task"])
+                assert got.pop("source") == ("profiles" if exact["task"] in ("multiclass", "regression") else "exact")
+                assert got == exact["live"], (m, window)
+            assert before[m] == {**performance_report(db, m, window="1d")["live"], "source": "exact"}
+            assert got["value"] is not None and got["labelled"] > 0
+            assert glance.performance_live(db, m, "1d", start=parse_time("2026-11-10T00:00:00Z"))["source"] == "exact"
+        assert tasks == {"binary", "multiclass", "regression"}
+        for m in ("delivery-eta", "ticket-router"):  # (the failed ones are labelled, not labelled_ok)
+            merged = core.merge(local.read_profiles(local.profiles_dir(db), model=m, ordered=False))
+            assert merged.get("labelled") - merged.get("labelled_ok") >= 5
     finally:
         db.close()

@@ -64,7 +64,8 @@ async def test_fleet_fits_80x24_with_the_states_in_words(ingested_sample) -> Non
 async def test_fleet_over_all_data_reads_fresh_profiles_and_says_so(sample_ws) -> None:
     """With the daily profiles fresh, the fleet's requests, error rates, traffic and budget are
     the exact path's (from the profiles: O(days)), so are its drift states (the report's own
-    tests on the merged sketch), and the note line says where p95 and drift came from;
+    tests on the merged sketch) and the live metric of the multiclass and regression models
+    (confusion counts), and the note line says where p95 and drift came from;
     without them, the exact queries answer and nothing mentions profiles."""
     from console.profiles import local
     from tests.test_profiles_reader import _open
@@ -94,5 +95,9 @@ async def test_fleet_over_all_data_reads_fresh_profiles_and_says_so(sample_ws) -
             # drift on the merged sketch: the report's own tests, the same states here
             assert (r.drift, r.drifted_features) == (e.drift, e.drifted_features), model
             assert r.drift_source == ("profiles" if r.production else None), model
+            # the live metric from the profiles' confusion counts where they give it exactly
+            assert (r.metric_value, r.metric_labelled, r.metric_low) == (e.metric_value, e.metric_labelled,
+                                                                         e.metric_low), model
+            assert r.metric_source == ("profiles" if r.task in ("multiclass", "regression") else "exact"), model
         assert {r.drift for r in rows.values()} >= {"drift", "ok"}  # (both kinds compared)
         assert "p95 (±1 %) and drift from daily profiles" in screen_text(app)

@@ -1,8 +1,11 @@
 """What the TUI reads from the daily profiles, when they can be trusted: every model's
 requests, errors and latency (``ops_summary``), month-to-date spend against budget
-(``budget_status``), and a version's drift (``drift_report``, ``drift_windows``: the fleet's
-drift column, the drift tab and its trend, the sign-off view), in the shapes of the exact
-functions of ``console.analytics`` — which each one falls back to.
+(``budget_status``), a version's drift (``drift_report``, ``drift_windows``: the fleet's
+drift column, the drift tab and its trend, the sign-off view), and the live value of the
+primary metric where the profiles' confusion counts give it exactly (``performance_live``: the
+fleet's metric column for multiclass ``macro_f1`` and regression ``rmse``; a binary model's
+``roc_auc`` needs the scores), in the shapes of the exact functions of ``console.analytics`` —
+which each one falls back to.
 
 **When profiles answer.** Only for all of the data (no ``start``/``end``), in buckets of whole
 days, and only when ``local.profiles_fresh`` says the profiles are up to date for the store's
@@ -10,7 +13,7 @@ current batch — a check that reads no row. Nothing here computes profiles: tha
 ``mlops-console profile``'s job (a cron after ingest), which takes minutes on a large store;
 between a new batch and the next ``profile`` run, the exact functions answer.
 
-**What differs from the exact answer.** Counts, error rates and spend are equal. The latency
+**What differs from the exact answer.** Counts, error rates, spend and the live metric are equal. The latency
 quantiles come from the merged DDSketch, within ``core.ALPHA`` relative error of the order
 statistic (the exact path interpolates between two); the mean latency is not profiled
 (``None``). A numeric feature's drift is the report's own Wasserstein on the merged sketch,
@@ -181,4 +184,47 @@ def drift_windows(db: Any, model: str, version: str | None = None, start: dt.dat
     return {**exact(db, model, version, start=start, end=end, window=window), "source": "exact"}
 
 
-__all__ = ["budget_status", "drift_report", "drift_windows", "ops_summary"]
+# the primary metrics (``analytics.metrics.PRIMARY_METRIC``) the merged confusion counts give
+# exactly (``reader.metrics_of``): not the binary roc_auc, which needs the scores
+PROFILED_PRIMARY = {"multiclass": "macro_f1", "regression": "rmse"}
+
+
+def performance_live(db: Any, model: str, window: str | int | None = "1d", start: dt.datetime | None = None,
+                     end: dt.datetime | None = None) -> dict[str, Any]:
+    """``analytics.performance_report(...)["live"]`` of the production version plus ``"source"``:
+    from fresh profiles over all the data, in windows of whole days, when the task's primary
+    metric is one the profiles give exactly (``PROFILED_PRIMARY``; the same windows and the
+    same ``live_value`` rule), else from that report."""
+    from console.analytics.config import config_for
+    from console.analytics.metrics import PRIMARY_METRIC
+    from console.analytics.performance import (
+        live_value,
+        performance_report,
+        report_windows,
+        task_of,
+    )
+
+    if start is None and end is None and local.profiles_fresh(db, [model]):
+        from console.profiles import reader
+
+        v = resolve_version(db, model, None)
+        task = task_of(db, model, v)
+        metric = PRIMARY_METRIC.get(task)
+        # the report's own windows (its default size widened as it widens it)
+        size = W.parse_window(window) if isinstance(window, str) or window is None else window
+        rng, size = report_windows(db, Scope(model, v), window, size)
+        if metric is not None and PROFILED_PRIMARY.get(task) == metric and size is not None and size % DAY == 0:
+            wins = W.split(rng[0], rng[1], size) if rng is not None else []
+            prof = local.read_profiles(local.profiles_dir(db), model=model, version=v, ordered=False)
+            rows = []
+            for w in wins:
+                m = core.merge(reader.days_in(prof, w.start, w.end))
+                # the report's labelled rows are those it scores: status ok (``labelled_ok``)
+                rows.append({"start": W.iso(w.start), "end": W.iso(w.end), "labelled": m.get("labelled_ok"),
+                             "metrics": reader.metrics_of(m, task) if m.get("labelled_ok") else {}})
+            return {**live_value(rows, metric, config_for(db, model).performance.min_labelled), "source": "profiles"}
+    rep = performance_report(db, model, window=window, start=start, end=end)
+    return {**rep["live"], "source": "exact"}
+
+
+__all__ = ["budget_status", "drift_report", "drift_windows", "ops_summary", "performance_live"]

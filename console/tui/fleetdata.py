@@ -7,7 +7,8 @@
    asked side by side — over all the data, ops and budget are read from the daily profiles
    when they are fresh (``console.profiles.glance``: O(days), the p95 within the sketch's 1 %);
    pending requests from governance — "populated".
-3. ``metric_of`` (``performance_report``), ``drift_of`` (``drift_report``) and the alerts
+3. ``metric_of`` (``performance_report``'s live value; from fresh profiles for a multiclass or
+   regression model, ``glance.performance_live``), ``drift_of`` (``drift_report``) and the alerts
    (``check_alerts``, in the fleet screen): the slow reports, each in its own worker.
 
 Runs in worker threads. Each part of a row has a state — ``loading`` (not computed yet),
@@ -46,6 +47,7 @@ class FleetRow:
     metric_low: bool = False  # fewer than [performance] min_labelled: low-confidence
     metric_min: int | None = None  # that minimum
     ops_source: str | None = None  # "profiles" (p95 from the merged sketch) | "exact"
+    metric_source: str | None = None  # "profiles" (the live metric from confusion counts, exact) | "exact"
     drift_source: str | None = None  # "profiles" (numeric drift on the merged sketch) | "exact"
     cost_today: float | None = None
     cost_mtd: float | None = None
@@ -149,15 +151,15 @@ def add_summary(backend, rows: list[FleetRow], window: TimeWindow, now: datetime
 
 def metric_of(backend, row: FleetRow, window: TimeWindow) -> dict[str, Any]:
     """The live value of the row's primary metric, the labelled rows behind it and whether they
-    are too few to trust (``performance_report``'s ``live``; its exception propagates: the
-    caller marks the part failed)."""
+    are too few to trust (``performance_report``'s ``live``, or the same from fresh profiles:
+    ``glance.performance_live``; its exception propagates: the caller marks the part failed)."""
     if row.production is None or not row.metric:
         return {}
-    perf = backend.report("performance_report", model=row.model,
-                          window=window.step, start=window.start, end=window.end)
-    live = (perf or {}).get("live") or {}
+    live = backend.report(glance.performance_live, model=row.model,
+                          window=window.step, start=window.start, end=window.end) or {}
     return {"metric_value": live.get("value"), "metric_labelled": live.get("labelled"),
-            "metric_low": bool(live.get("low_confidence")), "metric_min": live.get("min_labelled")}
+            "metric_low": bool(live.get("low_confidence")), "metric_min": live.get("min_labelled"),
+            "metric_source": live.get("source")}
 
 
 def drift_of(backend, row: FleetRow, window: TimeWindow) -> dict[str, Any]:
