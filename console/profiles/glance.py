@@ -184,16 +184,16 @@ def drift_windows(db: Any, model: str, version: str | None = None, start: dt.dat
     return {**exact(db, model, version, start=start, end=end, window=window), "source": "exact"}
 
 
-# the primary metrics (``analytics.metrics.PRIMARY_METRIC``) the merged confusion counts give
-# exactly (``reader.metrics_of``): not the binary roc_auc, which needs the scores
-PROFILED_PRIMARY = {"multiclass": "macro_f1", "regression": "rmse"}
+# the tasks whose primary metric (``analytics.metrics.PRIMARY_METRIC``) the merged confusion
+# counts give exactly (``reader.metrics_of``): not binary, whose roc_auc needs the scores
+PROFILED_TASKS = frozenset({"multiclass", "regression"})
 
 
 def performance_live(db: Any, model: str, window: str | int | None = "1d", start: dt.datetime | None = None,
                      end: dt.datetime | None = None) -> dict[str, Any]:
     """``analytics.performance_report(...)["live"]`` of the production version plus ``"source"``:
     from fresh profiles over all the data, in windows of whole days, when the task's primary
-    metric is one the profiles give exactly (``PROFILED_PRIMARY``; the same windows and the
+    metric is one the profiles give exactly (``PROFILED_TASKS``; the same windows and the
     same ``live_value`` rule), else from that report."""
     from console.analytics.config import config_for
     from console.analytics.metrics import PRIMARY_METRIC
@@ -213,7 +213,7 @@ def performance_live(db: Any, model: str, window: str | int | None = "1d", start
         # the report's own windows (its default size widened as it widens it)
         size = W.parse_window(window) if isinstance(window, str) or window is None else window
         rng, size = report_windows(db, Scope(model, v), window, size)
-        if metric is not None and PROFILED_PRIMARY.get(task) == metric and size is not None and size % DAY == 0:
+        if metric is not None and task in PROFILED_TASKS and size is not None and size % DAY == 0:
             wins = W.split(rng[0], rng[1], size) if rng is not None else []
             prof = local.read_profiles(local.profiles_dir(db), model=model, version=v, ordered=False)
             rows = []

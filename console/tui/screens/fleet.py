@@ -25,7 +25,7 @@ from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 from textual.worker import get_current_worker
 
-from console.profiles.glance import PROFILED_PRIMARY
+from console.profiles.glance import PROFILED_TASKS
 from console.tui import format as fmt
 from console.tui.fleetdata import (
     FleetRow,
@@ -235,7 +235,7 @@ class FleetScreen(FilteredTableScreen):
     def _metric(self, generation: int, rows: list[FleetRow], window) -> None:
         # the models whose live metric fresh profiles can give (in a second) before those the
         # exact report must scan for (minutes on 100M rows)
-        self._per_model("metric", generation, sorted(rows, key=lambda r: r.task not in PROFILED_PRIMARY),
+        self._per_model("metric", generation, sorted(rows, key=lambda r: r.task not in PROFILED_TASKS),
                         metric_of, window)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="fleet-drift")
