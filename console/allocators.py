@@ -1,4 +1,5 @@
-"""How the process's C allocator hands freed memory back to the system (set once, on import of ``console``).
+"""How the process's C allocator hands freed memory back to the system: set on import of
+``console``, and again by a process's first drift computation (``for_drift``).
 
 The console holds big NumPy arrays (the dedupe key set: 800 MB at 100M keys, and a few arrays of
 the size of a file's records for each Parquet file it adopts). glibc's default raises its
