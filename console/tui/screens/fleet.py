@@ -74,8 +74,10 @@ def _from_profiles(r: FleetRow) -> str:
     """What of the highlighted row the daily profiles answered (the exact paths say nothing)."""
     parts = [name for name, src in (("p95 (±1 %)", r.ops_source), ("drift", r.drift_source),
                                       ("live metric", r.metric_source)) if src == "profiles"]
-    return " and ".join([", ".join(parts[:-1]), parts[-1]] if len(parts) > 1 else parts) + " from daily profiles" \
-        if parts else ""
+    if not parts:
+        return ""
+    named = f"{', '.join(parts[:-1])} and {parts[-1]}" if len(parts) > 1 else parts[0]
+    return f"{named} from daily profiles"
 
 
 class FleetScreen(FilteredTableScreen):
