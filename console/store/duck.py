@@ -48,6 +48,16 @@ def spill_dir() -> str:
         return _SPILL
 
 
+def discard_spill() -> None:
+    """Remove this process's spill folder now (a process about to end without its exit
+    functions, ``console.tui.hangup``); a later query makes a new one."""
+    global _SPILL
+    with _LOCK:
+        folder, _SPILL = _SPILL, None
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def sweep(root: str) -> list[str]:
     """Remove the spill folders in ``root`` left by consoles of this account that are gone (killed
     before their exit could): folders — not links — owned by this account, named for a process

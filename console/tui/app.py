@@ -24,6 +24,7 @@ from textual.worker import get_current_worker
 
 from console import clock
 from console.identity import Identity
+from console.tui import hangup
 from console.tui.actions import bindings_for
 from console.tui.backend import Backend
 from console.tui.contrast import ReadableMonochrome, ansi_palette
@@ -281,8 +282,12 @@ class ConsoleApp(App):
             self._hangup()
 
     def _hangup(self) -> None:
-        """The terminal went away (SSH dropped): stop the ingester and leave, quietly."""
+        """The terminal went away (SSH dropped): stop the ingester and leave, quietly — within
+        ``hangup.GRACE`` seconds, whatever is still running (``console.tui.hangup``)."""
+        if self._hung_up:
+            return
         self._hung_up = True
+        hangup.arm(129)
         self.exit(return_code=129)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="open")
