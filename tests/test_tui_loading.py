@@ -169,6 +169,27 @@ async def test_fleet_computes_the_highlighted_models_tabs_ahead(ingested_sample)
         assert computed == []
 
 
+async def test_the_fleets_exact_metric_is_the_performance_tabs_report(ingested_sample) -> None:
+    """Without profiles the fleet's live metric is the performance tab's own report call, so
+    the two (asked at the same moment for the highlighted model) make one scan, not two."""
+    app = make_app(ingested_sample, CAROL)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        screen, backend = app.screen, app.backend
+        other = next(r.model for r in screen.visible_rows() if r.model != screen.selected_model())
+        assert "slices_report" not in _reports_of(backend, other)  # its tabs were not computed ahead
+        row = next(r for r in screen.rows if r.model == other)
+        assert row.metric_value is not None and row.metric_source == "exact"
+        computed = []
+        report = backend.report
+        backend.report = lambda name, **kw: (computed.append(name) if not backend.remembered(
+            name, **kw) else None, report(name, **kw))[1]
+        from console.tui.panels.performance import PerformancePanel
+
+        first = next(PerformancePanel.fetch(backend, other, None, backend.window(app.window, other)))
+        assert computed == [] and first["report"]["live"]["value"] == row.metric_value
+
+
 async def test_a_tab_the_prefetch_is_finishing_starts_no_second_load(ingested_sample) -> None:
     app = make_app(ingested_sample, CAROL)
     async with app.run_test(size=(120, 40)) as pilot:

@@ -190,11 +190,13 @@ PROFILED_TASKS = frozenset({"multiclass", "regression"})
 
 
 def performance_live(db: Any, model: str, window: str | int | None = "1d", start: dt.datetime | None = None,
-                     end: dt.datetime | None = None) -> dict[str, Any]:
+                     end: dt.datetime | None = None, exact: bool = True) -> dict[str, Any] | None:
     """``analytics.performance_report(...)["live"]`` of the production version plus ``"source"``:
     from fresh profiles over all the data, in windows of whole days, when the task's primary
     metric is one the profiles give exactly (``PROFILED_TASKS``; the same windows and the
-    same ``live_value`` rule), else from that report."""
+    same ``live_value`` rule), else from that report — or, with ``exact=False``, ``None``: the
+    caller asks for the report itself (the TUI, so that the fleet's metric and the performance
+    tab share one scan)."""
     from console.analytics.config import config_for
     from console.analytics.metrics import PRIMARY_METRIC
     from console.analytics.performance import (
@@ -223,8 +225,14 @@ def performance_live(db: Any, model: str, window: str | int | None = "1d", start
                 rows.append({"start": W.iso(w.start), "end": W.iso(w.end), "labelled": m.get("labelled_ok"),
                              "metrics": reader.metrics_of(m, task) if m.get("labelled_ok") else {}})
             return {**live_value(rows, metric, config_for(db, model).performance.min_labelled), "source": "profiles"}
-    rep = performance_report(db, model, window=window, start=start, end=end)
-    return {**rep["live"], "source": "exact"}
+    if not exact:
+        return None
+    return exact_live(performance_report(db, model, window=window, start=start, end=end))
 
 
-__all__ = ["budget_status", "drift_report", "drift_windows", "ops_summary", "performance_live"]
+def exact_live(report: dict[str, Any]) -> dict[str, Any]:
+    """``performance_live``'s answer from the exact ``performance_report``."""
+    return {**report["live"], "source": "exact"}
+
+
+__all__ = ["budget_status", "drift_report", "drift_windows", "exact_live", "ops_summary", "performance_live"]
