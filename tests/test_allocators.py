@@ -40,7 +40,8 @@ print("heap" if lo <= at < hi else "own-mapping")
 
 
 def _run(args: list[str], env: dict | None = None) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")} | (env or {})
+    mine = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_ARENA_MAX")
+    env = {k: v for k, v in os.environ.items() if k not in mine} | (env or {})
     return subprocess.run([sys.executable, *args], capture_output=True, text=True, check=False, timeout=120, env=env)
 
 
@@ -69,3 +70,45 @@ def test_a_drift_computation_serves_temporaries_of_a_few_mb_from_the_heap_unless
     theirs = _run(["-c", PROBE, "drift"], env={"MALLOC_MMAP_THRESHOLD_": str(1 << 20)})
     assert theirs.returncode == 0, theirs.stderr
     assert theirs.stdout.strip() == "own-mapping"
+
+
+# Threads that each allocate once at the same moment: how many malloc arenas does the process have?
+ARENA_PROBE = """
+import ctypes, sys, threading
+if sys.argv[1] == "console":
+    import console  # noqa: F401
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+libc.malloc.argtypes = [ctypes.c_size_t]
+n = int(sys.argv[2])
+together = threading.Barrier(n)
+def work():
+    together.wait()
+    libc.malloc(1000)  # (ctypes lets go of the GIL: the threads allocate at once)
+    together.wait()
+threads = [threading.Thread(target=work) for _ in range(n)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+libc.malloc_stats()  # one "Arena N:" block per arena, on stderr
+"""
+
+
+def _arenas(proc: subprocess.CompletedProcess) -> int:
+    assert proc.returncode == 0, proc.stderr
+    return sum(line.startswith("Arena ") for line in proc.stderr.splitlines())
+
+
+@pytest.mark.skipif(sys.platform != "linux" or platform.libc_ver()[0] != "glibc", reason="glibc's mallopt only")
+def test_threads_share_at_most_one_arena_per_core():
+    from console import allocators
+
+    n = str(allocators.arenas() + 4)
+    plain = _arenas(_run(["-c", ARENA_PROBE, "plain", n]))
+    ours = _arenas(_run(["-c", ARENA_PROBE, "console", n]))
+    theirs = _arenas(_run(["-c", ARENA_PROBE, "console", n], env={"MALLOC_ARENA_MAX": "1"}))
+    assert plain > allocators.arenas()  # the premise: glibc's default gives each thread its own
+    assert 1 < ours <= allocators.arenas()
+    assert theirs == 1  # the user's MALLOC_ARENA_MAX wins
+

@@ -199,7 +199,7 @@ def from_table(table, cols: list[tuple[str, str]]) -> SideData:
     return b.finish()
 
 
-SQL_BATCH = 1 << 18  # rows per batch of ``sql_side``'s query
+SQL_BATCH = 1 << 16  # rows per batch of ``sql_side``'s query (DuckDB holds batches ahead, outside its limit)
 
 
 def sql_side(cur, relation: str, where: str, params: list[Any], cols: list[tuple[str, str]],
