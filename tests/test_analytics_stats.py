@@ -112,6 +112,24 @@ def test_numeric_statistics_match_scipy_and_evidently(case: str) -> None:
     assert close(stats.jensenshannon(r_sh, c_sh), ev_js(ref, cur))
 
 
+@pytest.mark.parametrize("n_a,n_b", [(1, 1), (3, 2000), (2000, 3), (500, 500), (10_000, 70_000)])
+def test_the_merge_of_two_sorted_samples_is_a_stable_argsort(n_a: int, n_b: int) -> None:
+    """``_merge`` slots the shorter sample into the longer; it must equal the stable argsort of
+    their concatenation — ties (a's copy first), signed zeros and all — in either order."""
+    rng = np.random.default_rng(n_a * 7 + n_b)
+    for pool in (np.array([-1.5, -0.0, 0.0, 2.0, 7.25]), rng.normal(size=50), None):
+        def draw(n, pool=pool):
+            x = rng.choice(pool, n) if pool is not None else rng.normal(size=n)
+            x.sort(kind="stable")
+            return x
+        a, b = draw(n_a), draw(n_b)
+        both = np.concatenate([a, b])
+        order = np.argsort(both, kind="stable")
+        values, from_a = stats._merge(a, b)
+        assert values.tobytes() == both[order].tobytes()  # bit for bit: -0.0 and 0.0 in place
+        assert np.array_equal(from_a, order < a.size)
+
+
 def test_sturges_edges_equal_numpy_on_many_shapes() -> None:
     rng = np.random.default_rng(7)
     for _ in range(200):

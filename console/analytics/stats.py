@@ -31,6 +31,7 @@ from scipy.spatial import distance as _distance
 
 KS_EXACT_MAX_N = 10_000  # scipy's MAX_AUTO_N
 WASSERSTEIN_STD_FLOOR = 0.001
+_SLICE = 1 << 20  # elements per slice of ``compare_numeric``'s in-place steps
 BINNING_DISTINCT_MIN = 20  # reference distinct values above which numeric data is binned
 
 
@@ -69,12 +70,7 @@ def _merged_cdfs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
 
 def _merged_counts(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``_merged_cdfs`` before the division: distinct values and both running counts."""
-    both = np.concatenate([a, b])
-    order = np.argsort(both, kind="stable")
-    values = both[order]
-    del both
-    from_a = order < a.size
-    del order
+    values, from_a = _merge(a, b)
     # int32 running counts (exact below 2^31 values; an int64 cumsum of bools is ~10x slower)
     cum_a = np.cumsum(from_a, dtype=np.int32 if values.size < 2**31 - 1 else np.int64)
     del from_a
@@ -85,10 +81,39 @@ def _merged_counts(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray
         cb = np.arange(1, values.size + 1, dtype=cum_a.dtype)
         cb -= cum_a
         return values, cum_a, cb
-    ends = np.flatnonzero(last)
+    ends = np.flatnonzero(last)  # the last copy of each distinct value
+    del last
     ca = cum_a[ends]
-    cb = (ends + 1) - ca
-    return values[ends], ca, cb
+    del cum_a
+    # the distinct values moved to the front of ``values`` a slice at a time (the k-th distinct
+    # value sits at ``ends[k] >= k``: a slice reads only places no earlier slice has written)
+    n = ends.size
+    for lo in range(0, n, _SLICE):
+        hi = min(lo + _SLICE, n)
+        values[lo:hi] = values[ends[lo:hi]]
+    ends += 1  # cb = (ends + 1) - ca, in place
+    ends -= ca
+    return values[:n], ca, ends
+
+
+def _merge(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The sorted run of a ∪ b, a's copy of a tied value first, and which of its places hold a's
+    values — what a stable argsort of ``concatenate([a, b])`` gives, without its index array:
+    the shorter sample's places in the longer one are found by binary search and it is slotted
+    in (on 7.8M current values against a 100k reference: 70 MB at most instead of 190)."""
+    if a.size <= b.size:
+        at = np.searchsorted(b, a, side="left")  # before b's copies of a tied value
+        values = np.insert(b, at, a)
+        mine = at + np.arange(a.size)
+        from_a = np.zeros(values.size, dtype=bool)
+        from_a[mine] = True
+    else:
+        at = np.searchsorted(a, b, side="right")  # after a's copies of a tied value
+        values = np.insert(a, at, b)
+        mine = at + np.arange(b.size)
+        from_a = np.ones(values.size, dtype=bool)
+        from_a[mine] = False
+    return values, from_a
 
 
 def compare_numeric(
@@ -100,29 +125,36 @@ def compare_numeric(
     if n1 == 0 or n2 == 0:
         raise ValueError("both samples must be non-empty")
     distinct_values, ca, cb = _merged_counts(ref_sorted, cur_sorted)
-    # diffs = ca / n1 - cb / n2, computed in place (same operations, fewer temporaries)
+    n_distinct = int(distinct_values.size)
+    # diffs = ca / n1 - cb / n2, in place and a slice at a time: each element gets the same
+    # operations (so the same numbers) without a second array of the full length
     diffs = np.true_divide(ca, n1)
     del ca
-    cdf2 = np.true_divide(cb, n2)
+    for lo in range(0, n_distinct, _SLICE):
+        diffs[lo:lo + _SLICE] -= np.true_divide(cb[lo:lo + _SLICE], n2)
     del cb
-    diffs -= cdf2
-    del cdf2
+    lowest, highest = float(diffs.min()), float(diffs.max())
     # Wasserstein: integral of |F1 - F2| between successive distinct values (scipy's
-    # _cdf_distance, p=1; the zero-width steps between tied values contribute nothing)
-    deltas = np.diff(distinct_values)
-    n_distinct = int(distinct_values.size)
-    del distinct_values
-    terms = np.abs(diffs[:-1])
+    # _cdf_distance, p=1; the zero-width steps between tied values contribute nothing). The
+    # steps' widths (``np.diff``) are written over the values, a slice at a time (each slice
+    # reads one value past its end, which the next slice has not written yet).
+    deltas = distinct_values
+    for lo in range(0, n_distinct - 1, _SLICE):
+        hi = min(lo + _SLICE, n_distinct - 1)
+        np.subtract(deltas[lo + 1:hi + 1], deltas[lo:hi], out=deltas[lo:hi])
+    deltas = deltas[:-1]
+    terms = diffs[:-1]
+    np.abs(terms, out=terms)
     np.multiply(terms, deltas, out=terms)
-    del deltas
+    del deltas, distinct_values
     wd = float(np.sum(terms))
     del terms
     if max(n1, n2) <= KS_EXACT_MAX_N:
         res = _st.ks_2samp(ref_sorted, cur_sorted)
         d, p = float(res.statistic), float(res.pvalue)
     else:
-        min_s = float(np.clip(-diffs.min(), 0, 1))
-        max_s = float(diffs.max())
+        min_s = float(np.clip(-lowest, 0, 1))
+        max_s = highest
         d = min_s if min_s > max_s else max_s
         m, n = sorted([float(n1), float(n2)], reverse=True)
         en = m * n / (m + n)
