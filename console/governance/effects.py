@@ -40,7 +40,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from console import clock, durations
+from console import clock, durations, inflight
 from console.errors import UsageError
 from console.fsio import write_atomic
 from console.governance.engine import writer_for
@@ -232,7 +232,13 @@ def run_hook(ws: Workspace, argv: list[str], env: dict[str, str]) -> dict[str, A
 
 
 def execute(ws: Workspace, ident: Identity, request_id: str, now: dt.datetime | None = None):
-    """Carry out an approved request; returns the request as journaled afterwards."""
+    """Carry out an approved request; returns the request as journaled afterwards. A console
+    leaving early (``console.tui.hangup``) waits for this to end (``console.inflight``)."""
+    with inflight.must_finish():
+        return _execute(ws, ident, request_id, now)
+
+
+def _execute(ws: Workspace, ident: Identity, request_id: str, now: dt.datetime | None):
     journal = writer_for(ws, ident)
     entries = journal.entries()
     req = replay(entries).get(request_id)

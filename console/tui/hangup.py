@@ -7,7 +7,9 @@ Nobody is there to wait for it: ``arm`` starts a daemon timer that, should the p
 alive ``grace`` seconds later, removes this process's DuckDB spill folder and ends the process
 with ``os._exit`` — what ``kill -9`` would do, which the store's commit protocol makes safe (a
 batch is committed whole or not at all; what an unfinished one wrote is swept by the next
-ingest). A console that finishes in time exits normally and the timer dies with it.
+ingest). A governance effect under way (a hook and its journaled outcome) is waited for first
+(``console.inflight``). A console that finishes in time exits normally and the timer dies with
+it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import os
 import threading
 
+from console import inflight
 from console.store import duck
 
 GRACE = 5.0  # seconds a hung-up console may take to leave on its own
@@ -30,7 +33,9 @@ def arm(code: int, grace: float = GRACE) -> threading.Timer:
 
 
 def leave_now(code: int) -> None:
-    """End the process now with ``code``: the spill folder removed, nothing else waited for."""
+    """End the process with ``code`` once no governance effect is under way: the spill folder
+    removed, nothing else waited for."""
+    inflight.wait_idle()
     try:
         duck.discard_spill()
     finally:
