@@ -57,19 +57,10 @@ def sort_finite(values: np.ndarray) -> np.ndarray:
     return arr
 
 
-def _merged_cdfs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The distinct values of a ∪ b (sorted) and both empirical CDFs at each (side right).
-
-    A stable argsort of the two presorted runs is a linear merge; running counts of "came from
-    a" at the last copy of each distinct value are the right-continuous CDFs — the values
-    scipy's ``searchsorted(..., side="right")`` gives at every point, without its two searches.
-    """
-    values, ca, cb = _merged_counts(a, b)
-    return values, ca / a.size, cb / b.size
-
-
 def _merged_counts(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``_merged_cdfs`` before the division: distinct values and both running counts."""
+    """The distinct values of a ∪ b (sorted) and, at each, how many values of a and of b are
+    at or below it — both empirical CDFs times their sizes (right-continuous: what scipy's
+    ``searchsorted(..., side="right")`` gives at every point, without its two searches)."""
     values, from_a = _merge(a, b)
     # int32 running counts (exact below 2^31 values; an int64 cumsum of bools is ~10x slower)
     cum_a = np.cumsum(from_a, dtype=np.int32 if values.size < 2**31 - 1 else np.int64)
