@@ -553,7 +553,7 @@ def estimate_report(
         est: Any = fit_binary(db, model, version, info, reference_start, reference_end)
     else:
         est, _ = fit_regression(db, model, version, reference_start, reference_end)
-    size = W.parse_window(window) if isinstance(window, str) or window is None else window
+    size = W.window_size(window)
     scope = Scope(model, version, start, end)
     rng, size = report_windows(db, scope, window, size)
     ref_info = {"source": None, "rows": est.rows}

@@ -100,7 +100,7 @@ def performance_report(
     version = resolve_version(db, model, version)
     if config is None:
         config = config_for(db, model)
-    size = W.parse_window(window) if isinstance(window, str) or window is None else window
+    size = W.window_size(window)
     info = db.registry.get(model, version)
     task = task_of(db, model, version)
     offline = dict(info.metrics) if info is not None else {}

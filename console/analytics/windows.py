@@ -51,6 +51,12 @@ def parse_window(text: str | None, default: str = "1d") -> int | None:
     return durations.whole_seconds(raw, "window")
 
 
+def window_size(window: str | int | None) -> int | None:
+    """A report's ``window`` argument in seconds: text (``None``: the default ``1d``) through
+    ``parse_window``, a number of seconds as it is."""
+    return parse_window(window) if isinstance(window, str) or window is None else window
+
+
 AUTO_MAX = 2_000  # windows a report makes at most when its window size was not asked for
 AUTO_SIZES = (15 * 60, 3600, 86400, 7 * 86400, 30 * 86400)
 

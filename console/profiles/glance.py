@@ -213,7 +213,7 @@ def performance_live(db: Any, model: str, window: str | int | None = "1d", start
         task = task_of(db, model, v)
         metric = PRIMARY_METRIC.get(task)
         # the report's own windows (its default size widened as it widens it)
-        size = W.parse_window(window) if isinstance(window, str) or window is None else window
+        size = W.window_size(window)
         rng, size = report_windows(db, Scope(model, v), window, size)
         if metric is not None and task in PROFILED_TASKS and size is not None and size % DAY == 0:
             wins = W.split(rng[0], rng[1], size) if rng is not None else []
