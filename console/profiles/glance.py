@@ -218,13 +218,16 @@ def performance_live(db: Any, model: str, window: str | int | None = "1d", start
         if metric is not None and task in PROFILED_TASKS and size is not None and size % DAY == 0:
             wins = W.split(rng[0], rng[1], size) if rng is not None else []
             prof = local.read_profiles(local.profiles_dir(db), model=model, version=v, ordered=False)
-            rows = []
-            for w in wins:
+            least = config_for(db, model).performance.min_labelled
+            for w in reversed(wins):  # the newest window with a live value is the answer
                 m = core.merge(reader.days_in(prof, w.start, w.end))
                 # the report's labelled rows are those it scores: status ok (``labelled_ok``)
-                rows.append({"start": W.iso(w.start), "end": W.iso(w.end), "labelled": m.get("labelled_ok"),
-                             "metrics": reader.metrics_of(m, task) if m.get("labelled_ok") else {}})
-            return {**live_value(rows, metric, config_for(db, model).performance.min_labelled), "source": "profiles"}
+                row = {"start": W.iso(w.start), "end": W.iso(w.end), "labelled": m.get("labelled_ok"),
+                       "metrics": reader.metrics_of(m, task) if m.get("labelled_ok") else {}}
+                live = live_value([row], metric, least)
+                if live["value"] is not None:
+                    return {**live, "source": "profiles"}
+            return {**live_value([], metric, least), "source": "profiles"}
     if not exact:
         return None
     return exact_live(performance_report(db, model, window=window, start=start, end=end))
