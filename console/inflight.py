@@ -32,12 +32,6 @@ def must_finish() -> Iterator[None]:
             _LOCK.notify_all()
 
 
-def running() -> int:
-    """How many ``must_finish`` blocks are under way now."""
-    with _LOCK:
-        return _RUNNING
-
-
 def wait_idle() -> None:
     """Return once no ``must_finish`` block is under way."""
     with _LOCK:
