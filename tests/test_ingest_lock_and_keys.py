@@ -110,6 +110,50 @@ def test_the_key_sets_bitmap_grows_with_it_and_lets_few_absent_keys_through(monk
     assert (ks.contains(q) == np.array([int(x) in ref for x in q])).all()
 
 
+def test_distinct_first_and_a_reserved_bitmap(monkeypatch) -> None:
+    """``distinct_first`` (one plain sort instead of a stable argsort) gives a batch's sorted
+    distinct keys and the first record of each, as a dict of first positions does — None when no
+    key repeats; a set whose bitmap was ``reserve``d for the keys to come keeps that bitmap as
+    they arrive (never rebuilt) and answers as a Python set."""
+    import numpy as np
+
+    from console.store import keys as K
+
+    rng = np.random.default_rng(17)
+    k = rng.integers(0, 2**64 - 1, 5000, dtype=np.uint64)
+    uniq, first = K.distinct_first(k)
+    assert first is None and uniq.tolist() == sorted(k.tolist())
+    for repeats in (1, 7, 2500):
+        r = np.concatenate([k, k[rng.integers(0, len(k), repeats)], k[:3]])
+        r = r[rng.permutation(len(r))]
+        at: dict[int, int] = {}
+        for j, v in enumerate(r.tolist()):
+            at.setdefault(v, j)
+        uniq, first = K.distinct_first(r)
+        assert uniq.tolist() == sorted(at)
+        assert first is not None and first.tolist() == [at[v] == j for j, v in enumerate(r.tolist())]
+    assert K.distinct_first(np.zeros(0, dtype=np.uint64))[1] is None
+
+    monkeypatch.setattr(K, "FILTER_MIN", 64)
+    ks, ref, built = K.KeySet(), set(), []
+    ks.reserve(40_000)
+    assert ks._bits is not None and ks._nbits == K.filter_bits(40_000)
+    bitmap = ks._bits
+    for i in range(8):
+        add = rng.integers(0, 2**64 - 1, 5000, dtype=np.uint64)
+        uniq, first = K.distinct_first(add)
+        keep, fresh = ks.probe(add, uniq, first)
+        assert keep.all() and fresh.tolist() == sorted(add.tolist())
+        ks.add(fresh, presorted=True)
+        ref |= set(add.tolist())
+        built.append(ks._bits is bitmap)
+        q = np.concatenate([add[:50], rng.integers(0, 2**64 - 1, 500, dtype=np.uint64)])
+        assert ks.contains(q).tolist() == [int(x) in ref for x in q], i
+    assert all(built) and ks._nbits == K.filter_bits(40_000)
+    ks.reserve(10)  # smaller than it is: nothing changes
+    assert ks._bits is bitmap
+
+
 def test_key_set_with_its_bitmap_answers_as_a_set_does(monkeypatch) -> None:
     """``KeySet`` (sorted runs, and a bitmap of buckets from ``FILTER_MIN`` keys on) against a
     Python set: adds (of unsorted keys, and of ``probe``'s sorted fresh ones), probes of present
@@ -130,13 +174,13 @@ def test_key_set_with_its_bitmap_answers_as_a_set_does(monkeypatch) -> None:
         assert (ks.contains(q) == np.array([int(x) in ref for x in q])).all(), i
         if i % 2:  # as the ingest adds: the probe's fresh keys, sorted already, handed over
             k = np.concatenate([k, k[:5], q[-300:]])  # a batch's repeats, and keys the set holds
-            order = np.argsort(k, kind="stable")
             at: dict[int, int] = {}  # each value's first position
             for j, v in enumerate(k.tolist()):
                 at.setdefault(v, j)
-            first = np.zeros(len(k), dtype=bool)
-            first[list(at.values())] = True
-            keep, fresh = ks.probe(k, order, first)
+            uniq, first = keys.distinct_first(k)
+            assert uniq.tolist() == sorted(at), i
+            assert first is not None and first.tolist() == [at[v] == j for j, v in enumerate(k.tolist())], i
+            keep, fresh = ks.probe(k, uniq, first)
             assert keep.tolist() == [at[v] == j and v not in ref for j, v in enumerate(k.tolist())], i
             assert fresh.tolist() == sorted(set(at) - ref), i
             ks.add(fresh, presorted=True)

@@ -59,7 +59,7 @@ from console.store.adopted import (
     spelled_alike_sql,
     utc_naive,
 )
-from console.store.keys import KeySet, first_occurrence, key_expr
+from console.store.keys import KeySet, distinct_first, key_expr
 from console.store.schema import KEY_COLUMN, RESERVED_PREDICTION_FIELDS
 from console.store.sql import ident, literal
 
@@ -166,13 +166,12 @@ class Checked:
     models: pl.Series  # their models
     nulls: dict[str, np.ndarray] = field(default_factory=dict)  # feature -> is-valid of valid rows (when it has nulls)
     why: str | None = None  # not adopted after all (then read the usual way)
-    order: np.ndarray | None = None  # a stable argsort of ``keys``
-    first: np.ndarray | None = None  # the first record of each key within the file
+    uniq: np.ndarray | None = None  # ``keys`` sorted and distinct (``keys.distinct_first``) ...
+    first: np.ndarray | None = None  # ... and the first record of each key within the file (None: no key repeats)
 
     def sort_keys(self) -> None:
-        """``order`` and ``first`` (in the worker: they do not depend on the store's keys)."""
-        self.order = np.argsort(self.keys, kind="stable").astype(row_numbers(len(self.keys)), copy=False)
-        self.first = first_occurrence(self.keys, self.order)
+        """``uniq`` and ``first`` (in the worker: they do not depend on the store's keys)."""
+        self.uniq, self.first = distinct_first(self.keys)
 
 
 @dataclass
@@ -445,10 +444,10 @@ def handle(c: Checked, sid: str, keyset: KeySet, catalog: FeatureCatalog, known:
     if c.why:
         return c.why
     hashes = c.keys
-    if c.order is None or c.first is None:
+    if c.uniq is None:
         c.sort_keys()
-    assert c.order is not None and c.first is not None
-    keep, fresh = keyset.probe(hashes, c.order, c.first)
+    assert c.uniq is not None
+    keep, fresh = keyset.probe(hashes, c.uniq, c.first)
     models = c.models.filter(pl.Series(keep)) if not keep.all() else c.models
     model_order = models.unique(maintain_order=True).to_list()
     # features per model among the kept rows: every feature without nulls, the others when valid

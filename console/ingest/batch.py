@@ -29,7 +29,7 @@ from console.ingest.normalize import (
 )
 from console.ingest.sources import SourceFile
 from console.store.checkpoint import SourceState
-from console.store.keys import KeySet, first_occurrence, key_expr
+from console.store.keys import KeySet, distinct_first, key_expr
 from console.store.schema import KEY_COLUMN
 
 
@@ -137,10 +137,9 @@ class Batch:
             v = validate_predictions(df, ts_max, limits.max_features_per_model, lambda m: known.get(m, {}))
             good = v.good.with_columns(key_expr().alias(KEY_COLUMN))
             hashes = good[KEY_COLUMN].to_numpy()
-            order = np.argsort(hashes, kind="stable")
-            first = first_occurrence(hashes, order)
+            uniq, first = distinct_first(hashes)
             assert keys is not None
-            keep, fresh = keys.probe(hashes, order, first)
+            keep, fresh = keys.probe(hashes, uniq, first)
             kept = per_entry(good, keep)
             dup = per_entry(good, ~keep)
             good = good.filter(pl.Series(keep)) if not keep.all() else good

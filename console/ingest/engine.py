@@ -528,6 +528,7 @@ class _Run:
         self.groups: list[tuple[list[str], list[int], adopt.Plan]] = []
         self.group_futs: dict[int, Future] = {}
         self.reread: set[str] = set()  # withdrawn adoptions: read from the first row, this pass
+        self.adopt_left = 0  # records of the planned files not handled yet (the key set's bitmap is sized for them)
         self.limit = duck.DEFAULT_LIMIT  # DuckDB's memory in ``adopt.check_group``
         if not self.ing.adopt_parquet:
             return
@@ -563,6 +564,7 @@ class _Run:
             self.groups[gi][1].append(md.num_rows)
             open_group[p.schema] = (gi, rows + md.num_rows)
             self.adopt_plan[path] = (gi, fp, md.num_rows)
+            self.adopt_left += md.num_rows
 
     def _withdraw_changed(self, files: list) -> None:
         """Withdraw, before reading anything, every adoption whose file changed or was renamed
@@ -655,6 +657,8 @@ class _Run:
         sid = next((k for k, v in self.cp.sources.items() if v is st), "")
         writer = self.ing.writer
         assert writer.keys is not None
+        writer.keys.reserve(len(writer.keys) + self.adopt_left)  # (once: then it is large enough)
+        self.adopt_left -= job.rows
         got = adopt.handle(checked, sid, writer.keys, self.catalog, self.cp.features,
                            self.ing.limits.max_features_per_model)
         if isinstance(got, str):
