@@ -115,6 +115,35 @@ async def test_fleet_fills_slow_columns_and_drops_a_stale_workers_word(ingested_
         assert {r.model: (r.drift, r.alerts, r.metric_value) for r in screen.rows} == before
 
 
+async def test_the_alerts_start_once_the_metric_column_is_in(ingested_sample, monkeypatch) -> None:
+    """The fleet's two longest exact jobs on a large store — the metric column and the alerts —
+    run one after the other, not side by side: with the metric held, the alerts are not asked
+    for (and say "loading"); once it is in, they come."""
+    import console.tui.screens.fleet as fleet_mod
+
+    gate = threading.Event()
+    metric_of = fleet_mod.metric_of
+    monkeypatch.setattr(fleet_mod, "metric_of", lambda *a, **kw: (gate.wait(30), metric_of(*a, **kw))[1])
+    app = make_app(ingested_sample, CAROL)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            for _ in range(1000):  # until the drift column is in (the metric held)
+                if app.backend is not None and "drift" not in app.screen.waiting_for \
+                        and "summary" not in app.screen.waiting_for:
+                    break
+                await pilot.pause(0.01)
+            screen = app.screen
+            assert screen.waiting_for == {"metric", "alerts"} and not screen.running("fleet-alerts")
+            assert not app.backend.remembered("check_alerts")
+            assert "loading metric, alerts" in screen_text(app)
+            gate.set()
+            await settle(app, pilot)
+            assert screen.waiting_for == set() and app.backend.remembered("check_alerts")
+            assert any(r.alerts for r in screen.rows)
+    finally:
+        gate.set()
+
+
 async def test_model_screen_paints_every_tab_before_it_is_visited(ingested_sample) -> None:
     app = make_app(ingested_sample, CAROL)
     async with app.run_test(size=(80, 24)) as pilot:

@@ -5,9 +5,13 @@ month-to-date against budget, open alerts and pending requests. Sortable (``s``)
 
 Loading (``fleetdata`` has the stages): the registry rows paint first; then one worker (the
 screen's ``load``) fills traffic, errors, latency, cost and pending requests of every model;
-when it has painted, three workers start side by side — the latest labelled metric, drift and
-alerts — and each fills its column as it finishes (until then the last known value stays, and
-the note says what is still loading). A reload cancels all of them (exclusive groups).
+when it has painted, two workers start side by side — the latest labelled metric and drift —
+and, once the metric column is in, a third for the alerts; each fills its column as it finishes
+(until then the last known value stays, and the note says what is still loading). A reload
+cancels all of them (exclusive groups). The alerts wait for the metric because both can be
+minutes of exact work on a large store (a binary model's label join, every model's windows
+of drift): on a few cores, side by side they only slowed each other, and together they were
+the console's peak memory (docs/benchmarks.md).
 
 The highlighted model is the one enter opens: once the cheap columns are in, a fourth worker
 computes that model's tab reports ahead (``model.warm_tabs``), so the model screen opens onto
@@ -174,8 +178,7 @@ class FleetScreen(FilteredTableScreen):
             self.repaint_status()  # the header says where the window ends
             self._metric(generation, snapshot(rows), window)
             self._drift(generation, snapshot(rows), window)
-            self._alerts(generation, [r.model for r in rows])
-            self.warm(self.selected_model())
+            self.warm(self.selected_model())  # (the alerts start once the metric column is in: below)
         else:  # ("fields", generation, part, {model: {field: value}}, problems, done)
             _, _, part, fields, problems, done = data
             for r in self.rows:
@@ -187,6 +190,8 @@ class FleetScreen(FilteredTableScreen):
             self.problems[part] = problems
             if done:
                 self.waiting_for.discard(part)
+                if part == "metric":
+                    self._alerts(generation, [r.model for r in self.rows])
         self.paint_note()
         self.repaint()
 
