@@ -121,6 +121,41 @@ def test_compaction_merges_a_folders_many_small_parts_into_several_side_by_side(
                                                               "duplicates": 2}
 
 
+def test_a_merged_part_keeps_a_dictionary_only_where_values_repeat(tmp_path: Path) -> None:
+    """``compact.write_merged``: the merged part holds every row of its parts, in order, with
+    their values; the columns that repeat (a model, a source) are dictionary-encoded and the
+    ones that do not (request ids, timestamps) are not, so no writer builds a dictionary only to
+    drop it row group by row group."""
+    import datetime as dt
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from console.store import compact
+
+    t0 = dt.datetime(2026, 11, 1)
+    parts = []
+    for i in range(3):
+        n = 1000
+        tbl = pa.table({"model": ["m"] * n, "request_id": [f"r{i}-{j}" for j in range(n)],
+                        "ts": [t0 + dt.timedelta(seconds=i * n + j) for j in range(n)],
+                        "source": [f"logs/f{j % 3}.jsonl" for j in range(n)],
+                        **({"extra": [1.5] * n} if i == 2 else {})})
+        parts.append(tmp_path / f"b{i + 1}-0.parquet")
+        pq.write_table(tbl, parts[-1])
+    tmp, final = compact.write_merged(tmp_path, parts, 9, 0, sync=False)
+    assert compact.dictionary_columns(parts, pq.read_schema(parts[2])) == ["model", "source"]
+    merged = pq.read_table(tmp)
+    assert merged.num_rows == 3000 and merged.column("request_id").to_pylist()[999:1001] == ["r0-999", "r1-0"]
+    assert merged.column("extra").null_count == 2000
+    md = pq.ParquetFile(tmp).metadata
+    names = [md.schema.column(i).name for i in range(md.num_columns)]
+    dictionary = {n: md.row_group(0).column(i).has_dictionary_page for i, n in enumerate(names)}
+    assert dictionary == {"model": True, "request_id": False, "ts": False, "source": True, "extra": False}
+    assert final.name == "b9-0.parquet"
+    assert compact.dictionary_columns([tmp_path / "gone.parquet"], merged.schema) == []
+
+
 def test_edited_registry_file_shows_up_on_refresh(workspace_dir: Path) -> None:
     path = workspace_dir / "registry" / "m" / "1.json"
     path.parent.mkdir()
