@@ -72,8 +72,8 @@ def member(keys: np.ndarray, values: np.ndarray) -> np.ndarray:
 def distinct_first(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     """``keys`` sorted and distinct, and the mask of the first occurrence of every key in
     ``keys``' order — None when no key repeats (a file's usual case). One plain sort (NumPy's
-    SIMD quicksort: half the time of the stable argsort this replaced, 1.4 s per 10M keys); only
-    the rows of repeated keys, when there are some, are argsorted to find which came first."""
+    SIMD quicksort: 0.66 s for 10M keys here, where the stable argsort it replaced took 1.4 s);
+    only the rows of repeated keys, when there are some, are argsorted to find which came first."""
     s = np.sort(keys)
     if len(s) < 2:
         return s, None
