@@ -144,6 +144,59 @@ async def test_the_alerts_start_once_the_metric_column_is_in(ingested_sample, mo
         gate.set()
 
 
+async def test_new_data_lets_a_slow_column_finish_then_computes_it_once_more(ingested_sample) -> None:
+    """A live ingester's batch (``data_changed``) while the alerts are being computed does not
+    cancel them — on a large store they take minutes, and batches come every few seconds — they
+    paint, then are computed once more for the new data; a window change (``reload``) still
+    cancels them."""
+    app = make_app(ingested_sample, CAROL)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        screen, backend = app.screen, app.backend
+        gate, asked = threading.Event(), []
+        report = backend.report
+
+        def held(name, **kw):
+            if name == "check_alerts":
+                asked.append(name)
+                gate.wait(30)
+            return report(name, **kw)
+
+        async def until(cond) -> None:
+            for _ in range(1000):
+                if cond():
+                    return
+                await pilot.pause(0.01)
+            raise AssertionError("never")
+
+        backend.report = held
+        try:
+            screen.reload()
+            await until(lambda: asked)
+            first = screen.started["alerts"]
+            screen.data_changed()  # a batch while the alerts are computed
+            await until(lambda: "summary" not in screen.waiting_for and "metric" not in screen.busy)
+            assert screen.running("fleet-alerts") and screen.started["alerts"] == first
+            assert screen.again == {"alerts"} and "alerts" in screen.waiting_for and len(asked) == 1
+            gate.set()
+            await settle(app, pilot)
+            assert len(asked) == 2 and screen.started["alerts"] > first
+            assert screen.waiting_for == set() and not screen.again and any(r.alerts for r in screen.rows)
+            gate.clear()
+            asked.clear()
+            screen.reload()
+            await until(lambda: asked)
+            held_worker = next(w for w in screen.workers if w.group == "fleet-alerts" and not w.is_finished)
+            screen.reload()  # another window: the alerts being computed are stale
+            assert held_worker.is_cancelled and "alerts" not in screen.busy and not screen.again
+            gate.set()
+            await until(lambda: held_worker.is_finished)
+            await settle(app, pilot)
+            assert screen.waiting_for == set() and len(asked) == 2
+        finally:
+            gate.set()
+
+
 async def test_model_screen_paints_every_tab_before_it_is_visited(ingested_sample) -> None:
     app = make_app(ingested_sample, CAROL)
     async with app.run_test(size=(80, 24)) as pilot:

@@ -8,7 +8,8 @@ screen's ``load``) fills traffic, errors, latency, cost and pending requests of 
 when it has painted, two workers start side by side — the latest labelled metric and drift —
 and, once the metric column is in, a third for the alerts; each fills its column as it finishes
 (until then the last known value stays, and the note says what is still loading). A reload
-cancels all of them (exclusive groups). The alerts wait for the metric because both can be
+(another window) cancels all of them; new data (``data_changed``) lets a slow column being
+computed finish and paint, then computes it once more (``_start``). The alerts wait for the metric because both can be
 minutes of exact work on a large store (a binary model's label join, every model's windows
 of drift): on a few cores, side by side they only slowed each other, and together they were
 the console's peak memory (docs/benchmarks.md).
@@ -103,6 +104,9 @@ class FleetScreen(FilteredTableScreen):
         self.generation = 0
         self.waiting_for: set[str] = set()  # "summary" and the SLOW parts not painted yet
         self.problems: dict[str, list[str]] = {}
+        self.started: dict[str, int] = {}  # SLOW part -> the load (generation) its worker computes
+        self.busy: set[str] = set()  # SLOW parts whose worker has not reported done
+        self.again: set[str] = set()  # ... and which to compute once more when it has (new data meanwhile)
 
     def compose_body(self) -> ComposeResult:
         yield DataTable(id="fleet", cursor_type="row", zebra_stripes=True)
@@ -126,13 +130,30 @@ class FleetScreen(FilteredTableScreen):
         self.repaint()
 
     def reload(self) -> None:
+        self._begin_load(keep=False)
+
+    def data_changed(self) -> None:
+        """New data (a live ingester's batch): the cheap columns load again, but a slow column
+        still being computed is left to finish and paint, then computed once more — on a large
+        store, where the metric and the alerts take minutes, a batch every few seconds would
+        otherwise cancel them each time and they would never be shown."""
+        self._begin_load(keep=True)
+
+    def _begin_load(self, keep: bool) -> None:
         self.show_registry_rows()
         if self.app.backend is None:
             return
         if self.running("fleet-warm"):  # cut short: the new load computes it again, whatever the minute says
             self._warmed_for = None
-        for kind in (*self.SLOW, "warm"):  # stale: a newer load restarts them
-            self.workers.cancel_group(self, f"fleet-{kind}")
+        self.workers.cancel_group(self, "fleet-warm")
+        for part in self.SLOW:  # stale: a newer load restarts them (new data: once they are done)
+            if keep and part in self.busy:
+                self.again.add(part)
+                continue
+            self.workers.cancel_group(self, f"fleet-{part}")
+            self.started.pop(part, None)
+            self.busy.discard(part)
+            self.again.discard(part)
         self.generation += 1
         self.waiting_for = {"summary", *self.SLOW}
         super().reload()
@@ -157,7 +178,7 @@ class FleetScreen(FilteredTableScreen):
 
     def show(self, data: Any) -> None:
         kind, generation = data[0], data[1]
-        if generation != self.generation:
+        if generation != (self.generation if kind == "rows" else self.started.get(data[2])):
             return  # a stale load's last word
         if kind == "rows":
             _, _, rows, problems, window = data
@@ -176,8 +197,8 @@ class FleetScreen(FilteredTableScreen):
             self.waiting_for.discard("summary")
             self.window_shown = window
             self.repaint_status()  # the header says where the window ends
-            self._metric(generation, snapshot(rows), window)
-            self._drift(generation, snapshot(rows), window)
+            self._start("metric")
+            self._start("drift")
             self.warm(self.selected_model())  # (the alerts start once the metric column is in: below)
         else:  # ("fields", generation, part, {model: {field: value}}, problems, done)
             _, _, part, fields, problems, done = data
@@ -189,11 +210,29 @@ class FleetScreen(FilteredTableScreen):
                         setattr(r, name, value)
             self.problems[part] = problems
             if done:
-                self.waiting_for.discard(part)
+                self.busy.discard(part)
+                if part in self.again:  # new data came meanwhile: its values are shown, and computed again
+                    self.again.discard(part)
+                    self._start(part)
+                else:
+                    self.waiting_for.discard(part)
                 if part == "metric":
-                    self._alerts(generation, [r.model for r in self.rows])
+                    self._start("alerts")
         self.paint_note()
         self.repaint()
+
+    def _start(self, part: str) -> None:
+        """Start the worker of the slow column ``part`` for the current load — or, while one is
+        still computing it for an earlier load (kept by ``data_changed``), once more after it."""
+        if part in self.busy:
+            self.again.add(part)
+            return
+        self.busy.add(part)
+        self.started[part] = generation = self.generation
+        if part == "alerts":
+            self._alerts(generation, [r.model for r in self.rows])
+        else:
+            (self._metric if part == "metric" else self._drift)(generation, snapshot(self.rows), self.window_shown)
 
     def paint_note(self) -> None:
         """What is still loading; then the highlighted model's failures (why a cell says
@@ -238,18 +277,18 @@ class FleetScreen(FilteredTableScreen):
         finally:
             self._post(("fields", generation, part, {}, problems, True))
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="fleet-metric")
+    @work(thread=True, exit_on_error=False, group="fleet-metric")  # (one at a time: ``_start``)
     def _metric(self, generation: int, rows: list[FleetRow], window) -> None:
         # the models whose live metric fresh profiles can give (in a second) before those the
         # exact report must scan for (minutes on 100M rows)
         self._per_model("metric", generation, sorted(rows, key=lambda r: r.task not in PROFILED_TASKS),
                         metric_of, window)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="fleet-drift")
+    @work(thread=True, exit_on_error=False, group="fleet-drift")  # (one at a time: ``_start``)
     def _drift(self, generation: int, rows: list[FleetRow], window) -> None:
         self._per_model("drift", generation, rows, drift_of, window)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="fleet-alerts")
+    @work(thread=True, exit_on_error=False, group="fleet-alerts")  # (one at a time: ``_start``)
     def _alerts(self, generation: int, models: list[str]) -> None:
         """Every model's open alerts (``check_alerts``); a model whose rules could not all be
         computed — or all of them when the report failed — is marked failed, never "none"."""
