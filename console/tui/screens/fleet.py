@@ -9,10 +9,10 @@ when it has painted, two workers start side by side — the latest labelled metr
 and, once the metric column is in, a third for the alerts; each fills its column as it finishes
 (until then the last known value stays, and the note says what is still loading). A reload
 (another window) cancels all of them; new data (``data_changed``) lets a slow column being
-computed finish and paint, then computes it once more (``_start``). The alerts wait for the metric because both can be
-minutes of exact work on a large store (a binary model's label join, every model's windows
-of drift): on a few cores, side by side they only slowed each other, and together they were
-the console's peak memory (docs/benchmarks.md).
+computed finish and paint, then computes it once more (``_start``). The alerts wait for the
+metric because both can be minutes of exact work on a large store (a binary model's label
+join, every model's windows of drift): on a few cores, side by side they only slowed each
+other, and together they were the console's peak memory (docs/benchmarks.md).
 
 The highlighted model is the one enter opens: once the cheap columns are in, a fourth worker
 computes that model's tab reports ahead (``model.warm_tabs``), so the model screen opens onto
