@@ -163,14 +163,11 @@ class KeySet:
     def __len__(self) -> int:
         return sum(len(r) for r in self._runs)
 
-    def contains(self, keys: np.ndarray, order: np.ndarray | None = None) -> np.ndarray:
-        """Boolean mask: which of ``keys`` are already in the set. ``order`` (an argsort of
-        ``keys``, when the caller has one) makes the probes sequential and much faster."""
-        if order is None:
-            order = np.argsort(keys, kind="stable")
-        found = np.empty(len(keys), dtype=bool)
-        found[order] = self._contains_sorted(keys[order])
-        return found
+    def contains(self, keys: np.ndarray) -> np.ndarray:
+        """Boolean mask: which of ``keys`` are already in the set (probed as ``probe`` does: with
+        the keys sorted and distinct, then the ones found looked up in ``keys``' order)."""
+        uniq, _ = distinct_first(keys)
+        return member(keys, uniq[self._contains_sorted(uniq)])
 
     def probe(self, keys: np.ndarray, uniq: np.ndarray, first: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """The keys to keep — the first of each value in ``keys`` and not in the set — as a mask
