@@ -11,6 +11,7 @@ import threading
 from datetime import timedelta
 
 from console import analytics
+from console.profiles import glance
 from console.tui.backend import Backend
 from console.tui.fleetdata import add_summary, base_rows
 from console.tui.window import make_window
@@ -134,11 +135,11 @@ async def test_the_alerts_start_once_the_metric_column_is_in(ingested_sample, mo
                 await pilot.pause(0.01)
             screen = app.screen
             assert screen.waiting_for == {"metric", "alerts"} and not screen.running("fleet-alerts")
-            assert not app.backend.remembered("check_alerts")
+            assert not app.backend.remembered(glance.check_alerts)
             assert "loading metric, alerts" in screen_text(app)
             gate.set()
             await settle(app, pilot)
-            assert screen.waiting_for == set() and app.backend.remembered("check_alerts")
+            assert screen.waiting_for == set() and app.backend.remembered(glance.check_alerts)
             assert any(r.alerts for r in screen.rows)
     finally:
         gate.set()
@@ -157,7 +158,7 @@ async def test_new_data_lets_a_slow_column_finish_then_computes_it_once_more(ing
         report = backend.report
 
         def held(name, **kw):
-            if name == "check_alerts":
+            if name is glance.check_alerts:
                 asked.append(name)
                 gate.wait(30)
             return report(name, **kw)

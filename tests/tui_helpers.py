@@ -48,6 +48,7 @@ def warm_cache(root: Path) -> None:
     analytics cache under ``.console/cache`` is warm in every copy — as on a second launch."""
     from console import analytics
     from console.governance.state import fleet_state
+    from console.profiles import glance
     from console.store.db import open_store
     from console.store.registry import load_registry
 
@@ -55,7 +56,7 @@ def warm_cache(root: Path) -> None:
     state = fleet_state(ws, load_registry(ws.registry, ws.root))
     db = open_store(ws, stages=state.stages, production=state.production)
     try:
-        analytics.check_alerts(db)
+        glance.check_alerts(db)  # as the TUI evaluates them
         for model in db.registry.models():
             analytics.drift_report(db, model, multivariate=False)
     finally:

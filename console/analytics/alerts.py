@@ -32,6 +32,10 @@ severity — still fires there; ``since`` is the start of the earliest such wind
 exact to one window; for ``budget`` it is the first of the month), ``evidence`` (the numbers
 behind it) and a stable ``id``. An earlier window that cannot be computed stops the walk.
 
+The drift rule's reports may come from elsewhere (``DriftSource``): ``check``, the TUI and
+``metrics`` pass the daily profiles' (``console.profiles.alert_drift``: whole days, the features'
+drift merged from the profiles), which answer only when the profiles are fresh.
+
 A rule that cannot be computed (an unreadable cache or store file, a failing query) is never
 taken for "no alert": it becomes an entry of ``errors`` (``{"model", "kinds", "error"}``), the
 other rules and models are still evaluated, and ``ok`` is false. Such a result is not memoised,
@@ -43,6 +47,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 from console.analytics import windows as W
@@ -75,6 +80,14 @@ from console.analytics.source import (
 from console.errors import InputUnreadable, UsageError
 
 SEVERITY_ORDER = {"critical": 0, "warning": 1}
+
+# Where the drift rule's reports may come from instead of ``drift_report``:
+# ``source(db, model, version, config, start, end)`` is given the rule's window (its size
+# ending at the newest record) and answers ``None`` (the exact report, as always) or
+# ``(lo, hi, report_at)``: the window to evaluate instead (same size) and what reports a
+# window of that size, in ``drift_report``'s shape. console.profiles' daily profiles are one
+# (``profiles.alert_drift``); analytics cannot import them, so the caller passes it.
+DriftSource = Callable[..., "tuple[dt.datetime, dt.datetime, Callable[..., dict[str, Any]]] | None"]
 LOOKBACK = 8  # earlier windows ``since`` walks back over, at most
 
 
@@ -137,9 +150,11 @@ WINDOW_KINDS = ["drift", "performance", "slice", *QUALITY_KINDS]  # the producti
 
 
 def model_alerts(db: StoreLike, model: str, config: AnalyticsConfig | None = None,
-                 errors: list[dict] | None = None) -> tuple[list[dict], list[dict]]:
+                 errors: list[dict] | None = None,
+                 drift_source: DriftSource | None = None) -> tuple[list[dict], list[dict]]:
     """(alerts, skipped) for one model; a rule that fails is appended to ``errors`` (when
-    given — else its exception propagates) and the other rules still run."""
+    given — else its exception propagates) and the other rules still run. ``drift_source``:
+    see ``DriftSource``."""
     alerts: list[dict[str, Any]] = []
     skipped: list[dict[str, Any]] = []
 
@@ -172,11 +187,12 @@ def model_alerts(db: StoreLike, model: str, config: AnalyticsConfig | None = Non
     found: dict[str, Any] = {}  # the latest window of the production version, once found
     attempt(WINDOW_KINDS,
             lambda: found.update(rng=_latest(db, model, version, size) if version else None))
-    _model_rules(db, model, config, version, found.get("rng"), "rng" in found, alerts, skipped, attempt)
+    _model_rules(db, model, config, version, found.get("rng"), "rng" in found, alerts, skipped, attempt,
+                 drift_source)
     return alerts, skipped
 
 
-def _model_rules(db, model, config, version, rng, ranged, alerts, skipped, attempt) -> None:
+def _model_rules(db, model, config, version, rng, ranged, alerts, skipped, attempt, drift_source) -> None:
     a = config.alerts
     if version is None:
         skipped.append({"model": model, "kinds": WINDOW_KINDS, "reason": "no production version"})
@@ -188,14 +204,19 @@ def _model_rules(db, model, config, version, rng, ranged, alerts, skipped, attem
     else:
         start, end = rng
         if a.drift:
-            def drift_at(lo, hi) -> list[dict]:
-                rep = drift_report(db, model, version, lo, hi, config=config, multivariate=a.multivariate)
-                return _drift_alerts(rep, a, lo, hi) + output_drift_alerts(rep, a, lo, hi, _alert)
+            def report_at(lo, hi) -> dict[str, Any]:
+                return drift_report(db, model, version, lo, hi, config=config, multivariate=a.multivariate)
 
             def drift() -> None:
-                found = drift_at(start, end)
-                _began(found, drift_at, start, end)
-                alerts.extend(found)
+                lo, hi, at = start, end, report_at
+                other = drift_source(db, model, version, config, start, end) if drift_source else None
+                if other is not None:  # whole days from the daily profiles (console.profiles)
+                    lo, hi, at = other
+
+                def drift_at(lo, hi) -> list[dict]:
+                    rep = at(lo, hi)
+                    return _drift_alerts(rep, a, lo, hi) + output_drift_alerts(rep, a, lo, hi, _alert)
+                _walk(alerts, drift_at, lo, hi)
             attempt(["drift", "output_drift"], drift)
 
         def quality_at(lo, hi) -> list[dict]:
@@ -320,17 +341,18 @@ def _drift_alerts(rep: dict[str, Any], a, start, end) -> list[dict[str, Any]]:
     drifted = [f for f in rep["features"] if f["drifted"]]
     names = ", ".join(f["feature"] for f in drifted[:8]) + (" …" if len(drifted) > 8 else "")
     features_ev = [{k: f[k] for k in ("feature", "method", "score", "threshold")} for f in drifted]
+    source = rep.get("source", "exact")  # the features' drift: "profiles" (whole days) or "exact"
     if dd["drifted"]:
         out.append(_alert(model, version, "drift", a.drift_severity,
                           f"dataset drift: {dd['drifted_features']} of {dd['tested_features']} features drifted "
                           f"(share {dd['share']:.2f} ≥ {dd['threshold']:.2f}): {names}",
                           start, end, subject="dataset", share=dd["share"], threshold=dd["threshold"],
-                          features=features_ev, current_rows=rep["current"]["rows"]))
+                          features=features_ev, current_rows=rep["current"]["rows"], source=source))
     elif drifted and a.feature_drift:
         out.append(_alert(model, version, "drift", "warning",
                           f"{len(drifted)} feature(s) drifted: {names} (dataset share {dd['share']:.2f})",
                           start, end, subject="features", share=dd["share"], threshold=dd["threshold"],
-                          features=features_ev, current_rows=rep["current"]["rows"]))
+                          features=features_ev, current_rows=rep["current"]["rows"], source=source))
     mv = rep.get("multivariate")
     if mv and mv.get("status") == "drift":
         out.append(_alert(model, version, "drift", "warning",
@@ -368,16 +390,19 @@ class _Incomplete(Exception):
         self.value = value
 
 
-def check_alerts(db: StoreLike, model: str | None = None) -> dict[str, Any]:
+def check_alerts(db: StoreLike, model: str | None = None,
+                 drift_source: DriftSource | None = None) -> dict[str, Any]:
     """``{"ok", "alerts", "skipped", "errors", "models"}`` over every model (or one). ``ok`` is
-    true only when every rule was computed and none fired."""
+    true only when every rule was computed and none fired. ``drift_source``: see
+    ``DriftSource`` (``profiles.glance.check_alerts`` passes the profiles')."""
     from console.analytics.cache import memoised
 
     ws_config = dict(db.config)
-    key = {"k": "check", "m": model, "cfg": repr(ws_config)}
+    key = {"k": "check", "m": model, "cfg": repr(ws_config),
+           "drift": None if drift_source is None else f"{drift_source.__module__}.{drift_source.__qualname__}"}
 
     def compute() -> dict[str, Any]:
-        value = _check(db, model)
+        value = _check(db, model, drift_source)
         if value["errors"]:
             raise _Incomplete(value)
         return value
@@ -401,7 +426,7 @@ def not_evaluated(rep: dict[str, Any], most: int = 3) -> str:
     return f"? {len(skipped)} rule set(s) not evaluated: " + " · ".join(said) + more
 
 
-def _check(db: StoreLike, model: str | None) -> dict[str, Any]:
+def _check(db: StoreLike, model: str | None, drift_source: DriftSource | None = None) -> dict[str, Any]:
     if model is not None:
         check_model(db, model)
         models = [model]
@@ -411,7 +436,7 @@ def _check(db: StoreLike, model: str | None) -> dict[str, Any]:
     skipped: list[dict[str, Any]] = []
     errors: list[dict[str, Any]] = []
     for m in models:
-        got, skip = model_alerts(db, m, errors=errors)
+        got, skip = model_alerts(db, m, errors=errors, drift_source=drift_source)
         alerts += got
         skipped += skip
     alerts.sort(key=lambda x: (SEVERITY_ORDER.get(x["severity"], 9), x["model"], x["kind"], x["subject"] or ""))

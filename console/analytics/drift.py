@@ -659,6 +659,23 @@ def drift_report(
     return out
 
 
+def output_report(db: StoreLike, model: str, version: str | None, start: dt.datetime, end: dt.datetime,
+                  config: AnalyticsConfig | None = None) -> dict[str, Any] | None:
+    """The ``output`` entry of ``drift_report`` for ``[start, end)`` — the same test on the same
+    rows, reading only the output column (and cached apart from the full report) — or ``None``
+    when the report has none (``[drift] output = false``, no score/prediction on either side).
+    For the alerts whose features' drift comes from the daily profiles, which hold no output."""
+    start, end = aware(start), aware(end)
+    plan = plan_drift(db, model, version, config, None, None, None)
+    try:
+        if plan.output is None:
+            return None
+        plan.feats = []
+        return _reports(plan, [(start, end)])[0].get("output")
+    finally:
+        plan.reference.ready()
+
+
 def drift_windows(
     db: StoreLike,
     model: str,

@@ -169,10 +169,10 @@ def _ops(db: StoreSnapshot, out: _Out, model: str) -> None:
     _attempt(out, model, ["requests", "error_rate", "latency_p95_seconds"], compute)
 
 
-def _alerts(db: StoreSnapshot, out: _Out) -> None:
+def _alerts(db: StoreSnapshot, out: _Out, check: Callable[..., dict[str, Any]] = check_alerts) -> None:
     """Per model and kind ``check`` evaluated: the alerts firing per severity (0 included); a
     kind it skipped or could not compute has no count, and a not_evaluated series."""
-    rep = check_alerts(db)
+    rep = check(db)
     kinds = list(dict.fromkeys([*ALL_KINDS, *(a["kind"] for a in rep["alerts"])]))
     missing: dict[tuple[str, str], str] = {}
     for s in rep.get("skipped") or []:
@@ -248,9 +248,10 @@ def _estimated(db: StoreSnapshot, out: _Out, model: str) -> None:
     _attempt(out, model, ["estimated_metric"], compute)
 
 
-def families(db: StoreSnapshot) -> list[GaugeMetricFamily]:
+def families(db: StoreSnapshot, check: Callable[..., dict[str, Any]] = check_alerts) -> list[GaugeMetricFamily]:
     """Every family of ``FAMILIES`` for one snapshot (a family with nothing to say has no
-    samples); see the module's docstring for what each value is."""
+    samples); see the module's docstring for what each value is. ``check``: what evaluates
+    the alerts (the command line passes ``check``'s own, ``profiles.glance.check_alerts``)."""
     out = _Out()
     out.add("up", (), 1)
     models = _models(db)
@@ -259,7 +260,7 @@ def families(db: StoreSnapshot) -> list[GaugeMetricFamily]:
         _ops(db, out, m)
         _estimated(db, out, m)
     try:
-        _alerts(db, out)
+        _alerts(db, out, check)
     except Exception:  # noqa: BLE001 - check as a whole failed: no alert count is known
         for m in models:
             out.missing(m, "alerts", "error")
@@ -281,9 +282,11 @@ class SnapshotCollector(Collector):
     cannot be opened), ``failed_families`` — and ``on_error(exc)`` is told why."""
 
     def __init__(self, current: Callable[[], StoreSnapshot],
-                 on_error: Callable[[BaseException], None] | None = None) -> None:
+                 on_error: Callable[[BaseException], None] | None = None,
+                 check: Callable[..., dict[str, Any]] = check_alerts) -> None:
         self._current = current
         self._on_error = on_error
+        self._check = check
         self._lock = threading.Lock()
 
     def describe(self) -> list:
@@ -297,7 +300,7 @@ class SnapshotCollector(Collector):
                 if self._on_error is not None:
                     self._on_error(exc)
                 return failed_families()
-            return families(db)
+            return families(db, self._check)
 
 
 class _Fixed(Collector):
@@ -318,9 +321,9 @@ def registry_of(fams: list[GaugeMetricFamily]) -> CollectorRegistry:
     return reg
 
 
-def exposition(db: StoreSnapshot) -> bytes:
+def exposition(db: StoreSnapshot, check: Callable[..., dict[str, Any]] = check_alerts) -> bytes:
     """The text format (version 0.0.4, what node_exporter's textfile collector reads) of one
-    snapshot's families."""
+    snapshot's families (``check``: as ``families``)."""
     from prometheus_client import generate_latest
 
-    return generate_latest(registry_of(families(db)))
+    return generate_latest(registry_of(families(db, check)))

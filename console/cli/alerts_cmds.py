@@ -44,8 +44,9 @@ def _firing(ctx):
     def alerts() -> list[dict[str, Any]]:
         from console.analytics.runner import run_report
         from console.cli.analytics_cmds import _open
+        from console.profiles import glance
 
-        return run_report(_open(ctx), "check_alerts")["alerts"]
+        return run_report(_open(ctx), glance.check_alerts)["alerts"]
     return alerts
 
 

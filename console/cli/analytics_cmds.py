@@ -298,11 +298,12 @@ def run_check(ctx) -> int:
     from console.analytics.windows import iso
     from console.cli import PROG
     from console.governance import alert_acks, notify
+    from console.profiles import glance
 
     ws = ctx.workspace()
     notify.sinks(ws)  # a bad [notify.<name>] is one line before any work
     db = _open(ctx)
-    rep = run_report(db, "check_alerts", model=ctx.args.model)
+    rep = run_report(db, glance.check_alerts, model=ctx.args.model)
     now = clock.now()
     before = alert_history.load(ws)
     history = alert_history.transitions(before, rep, iso(now))

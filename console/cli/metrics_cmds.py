@@ -67,8 +67,9 @@ def run_metrics(ctx) -> int:
     exporting what it can."""
     from console.analytics.prometheus import exposition
     from console.cli.analytics_cmds import _open
+    from console.profiles import glance
 
-    data = exposition(_open(ctx))
+    data = exposition(_open(ctx), glance.check_alerts)
     fmt = ctx.args.format
     if fmt != "prom" and ctx.args.textfile is not None:
         raise UsageError("--textfile writes the Prometheus text format; leave out --format")
@@ -104,6 +105,7 @@ def run_serve_metrics(ctx) -> int:
     from console.analytics.prometheus import SnapshotCollector
     from console.cli import PROG
     from console.cli.analytics_cmds import _open
+    from console.profiles import glance
 
     port = ctx.args.port
     if not 0 <= port <= 65535:
@@ -122,7 +124,7 @@ def run_serve_metrics(ctx) -> int:
         sys.stderr.flush()
 
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(SnapshotCollector(snapshot, on_error))
+    registry.register(SnapshotCollector(snapshot, on_error, glance.check_alerts))
     try:
         server, thread = start_http_server(port, addr=ctx.args.host, registry=registry)
     except OSError as exc:

@@ -233,9 +233,19 @@ def performance_live(db: Any, model: str, window: str | int | None = "1d", start
     return exact_live(performance_report(db, model, window=window, start=start, end=end))
 
 
+def check_alerts(db: Any, model: str | None = None) -> dict[str, Any]:
+    """``analytics.check_alerts``, whose drift rule reads the daily profiles where they answer
+    (``alert_drift``: whole days, fresh profiles; else exactly, as before): what ``check``, the
+    alerts' ack and the TUI evaluate."""
+    from console.analytics.alerts import check_alerts as check
+    from console.profiles.alert_drift import drift_source
+
+    return check(db, model, drift_source=drift_source)
+
+
 def exact_live(report: dict[str, Any]) -> dict[str, Any]:
     """``performance_live``'s answer from the exact ``performance_report``."""
     return {**report["live"], "source": "exact"}
 
 
-__all__ = ["budget_status", "drift_report", "drift_windows", "exact_live", "ops_summary", "performance_live"]
+__all__ = ["budget_status", "check_alerts", "drift_report", "drift_windows", "exact_live", "ops_summary", "performance_live"]

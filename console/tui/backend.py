@@ -218,20 +218,28 @@ class Backend:
 
         return workflow.cancel(self.ws, self.identity, request_id, now=self.clock()).request
 
+    def alerts(self) -> dict:
+        """What ``check`` reports (``profiles.glance.check_alerts``: the drift rule from the daily
+        profiles where they answer), through ``report``: the fleet's alerts column, the alerts
+        screen and the lookups of ack and snooze."""
+        from console.profiles import glance
+
+        return self.report(glance.check_alerts)
+
     def ack_alert(self, alert_id: str, comment: str) -> dict:
         """Acknowledge a firing alert as this console's identity (``governance.workflow``, as the
         CLI's ``alerts ack``); the alert is looked up in the current ``check_alerts``."""
         from console.governance import workflow
 
         return workflow.ack_alert(self.ws, self.identity, alert_id, comment,
-                                  lambda: self.report("check_alerts")["alerts"], now=self.clock())
+                                  lambda: self.alerts()["alerts"], now=self.clock())
 
     def snooze_alert(self, alert_id: str, until: str, comment: str | None) -> dict:
         """Snooze a firing alert until ``until`` (a duration from now or a time), as ``alerts snooze``."""
         from console.governance import workflow
 
         return workflow.snooze_alert(self.ws, self.identity, alert_id, until, comment,
-                                     lambda: self.report("check_alerts")["alerts"], now=self.clock())
+                                     lambda: self.alerts()["alerts"], now=self.clock())
 
     def alert_states(self, report: dict) -> dict:
         """``report`` (``check_alerts``) with the alert history and each alert's lifecycle state

@@ -127,7 +127,7 @@ class AlertsScreen(FilteredTableScreen):
 
     def fetch(self) -> Any:
         be = self.app.backend
-        return be.alert_states(be.report("check_alerts"))
+        return be.alert_states(be.alerts())
 
     def show(self, data: Any) -> None:
         errors = data.get("errors") or []

@@ -293,7 +293,7 @@ class FleetScreen(FilteredTableScreen):
         """Every model's open alerts (``check_alerts``); a model whose rules could not all be
         computed — or all of them when the report failed — is marked failed, never "none"."""
         try:
-            rep = self.app.backend.report("check_alerts")
+            rep = self.app.backend.alerts()
             alerts, errors = rep.get("alerts", []), rep.get("errors") or []
             skipped = rep.get("skipped") or []
             problems = [f"{e.get('model')}: alerts ({'/'.join(e.get('kinds', []))}): {e.get('error')}"

@@ -1,0 +1,149 @@
+"""``check``'s drift rule from the daily profiles (console.profiles.alert_drift) against the exact
+rule on the same data (the ingested sample): with fresh profiles the drift and output-drift
+alerts are evaluated over whole UTC days, their features' drift read from the profiles and
+their output's drift exactly, and every other alert is the exact rule's, unchanged; when the
+profiles cannot answer (none, stale, a window that is not whole days, the domain classifier
+asked for), the rule is the exact one — and ``check`` on the command line is the profiles' one."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import io
+import json
+
+import pytest
+
+from console.analytics import alerts as alerts_mod
+from console.analytics.config import config_for
+from console.analytics.drift import drift_report, output_report
+from console.analytics.windows import parse_time
+from console.profiles import alert_drift, glance, local
+from tests.test_profiles_reader import _open
+
+DRIFT_KINDS = ("drift", "output_drift")
+
+
+@pytest.fixture(name="db")
+def db_fixture(sample_ws):
+    db = _open(sample_ws)
+    yield db
+    db.close()
+
+
+def _by_id(rep: dict) -> dict[str, dict]:
+    return {a["id"]: a for a in rep["alerts"]}
+
+
+def _approx(x):
+    if isinstance(x, float):
+        return pytest.approx(x, rel=1e-12)
+    if isinstance(x, dict):
+        return {k: _approx(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_approx(v) for v in x]
+    return x
+
+
+def _fires(rep: dict, alert: dict, rules) -> bool:
+    """Whether the exact drift report ``rep`` fires ``alert`` under the ``[alerts]`` ``rules``
+    (the rule's own functions)."""
+    start, end = parse_time(rep["current"]["start"]), parse_time(rep["current"]["end"])
+    found = alerts_mod._drift_alerts(rep, rules, start, end) + \
+        alerts_mod.output_drift_alerts(rep, rules, start, end, alerts_mod._alert)
+    return alert["id"] in {x["id"] for x in found}
+
+
+def test_with_fresh_profiles_the_drift_rule_reads_whole_days_and_agrees_with_the_exact_report(db):
+    exact = alerts_mod.check_alerts(db)
+    local.profile_store(db)
+    assert local.profiles_fresh(db)
+    got = glance.check_alerts(db)
+    assert not got["errors"] and not exact["errors"]
+    mine, theirs = _by_id(got), _by_id(exact)
+    assert mine.keys() == theirs.keys()
+    drifting = [a for a in mine.values() if a["kind"] in DRIFT_KINDS]
+    assert {a["kind"] for a in drifting} == set(DRIFT_KINDS)  # the sample drifts, features and output
+    for i, a in mine.items():
+        if a["kind"] not in DRIFT_KINDS:
+            # every other rule: the exact one, untouched (a spend to the last bits: the exact
+            # query's per-day sums come in no fixed order, tests/test_profiles_glance.py)
+            assert a == _approx(theirs[i])
+            continue
+        assert a["severity"] == theirs[i]["severity"]
+        model, version = a["model"], a["version"]
+        start, end = parse_time(a["window_since"]), parse_time(a["until"])
+        newest = parse_time(theirs[i]["until"]) - dt.timedelta(microseconds=1)  # the exact window's end
+        assert end == dt.datetime.combine(newest.date() + dt.timedelta(days=1), dt.time(), dt.UTC)
+        assert end - start == dt.timedelta(days=7) and start.time() == dt.time()
+        rep = drift_report(db, model, version, start, end, multivariate=False)  # exact, same whole days
+        rules = config_for(db, model).alerts
+        assert _fires(rep, a, rules)  # the exact report of the same days fires the same alert
+        if a["kind"] == "drift":
+            assert a["evidence"]["source"] == "profiles" and theirs[i]["evidence"]["source"] == "exact"
+            drifted = {f["feature"] for f in rep["features"] if f["drifted"]}
+            assert {f["feature"] for f in a["evidence"]["features"]} == drifted
+            assert a["evidence"]["current_rows"] == rep["current"]["rows"]
+        else:  # the output is not profiled: its drift is the exact report's, to the last bit
+            assert a["evidence"]["score"] == rep["output"]["score"]
+            assert output_report(db, model, version, start, end) == rep["output"]
+        # since: the start of a run of whole-day windows that fire it, the exact report agreeing
+        since = parse_time(a["since"])
+        assert since <= start and (start - since) % dt.timedelta(days=7) == dt.timedelta(0)
+        assert _fires(drift_report(db, model, version, since, since + dt.timedelta(days=7), multivariate=False),
+                      a, rules)
+
+
+def test_the_drift_rule_is_exact_where_the_profiles_cannot_answer(db, sample_ws):
+    never = glance.check_alerts(db)  # never profiled
+    assert never == _approx(alerts_mod.check_alerts(db))
+    assert {a["evidence"]["source"] for a in never["alerts"] if a["kind"] == "drift"} == {"exact"}
+    local.profile_store(db)
+    model = "credit-risk"
+    version = db.production[model]
+    config = config_for(db, model)
+    end = parse_time("2026-11-21T23:59:35.475001Z")
+    week = end - dt.timedelta(days=7)
+    assert alert_drift.drift_source(db, model, version, config, week, end) is not None
+    # a window that is not whole days; the domain classifier asked for (it needs the rows)
+    assert alert_drift.drift_source(db, model, version, config, end - dt.timedelta(hours=36), end) is None
+    mv = dataclasses.replace(config, alerts=dataclasses.replace(config.alerts, multivariate=True))
+    assert alert_drift.drift_source(db, model, version, mv, week, end) is None
+    db.close()
+    # a batch committed since the profiles were made: not known fresh, so exact
+    from tests.tui_helpers import ingest
+
+    log = sorted((sample_ws / "logs" / model).glob("predictions-*.jsonl"))[-1]
+    last = json.loads(log.read_text().splitlines()[-1])
+    with log.open("a") as f:
+        f.write(json.dumps(dict(last, request_id="alerts-profiles-0")) + "\n")
+    ingest(sample_ws)
+    db2 = _open(sample_ws)
+    try:
+        assert alert_drift.drift_source(db2, model, version, config, week, end) is None
+        stale = glance.check_alerts(db2)
+        assert {a["evidence"]["source"] for a in stale["alerts"] if a["kind"] == "drift"} == {"exact"}
+    finally:
+        db2.close()
+
+
+def test_check_on_the_command_line_reads_the_profiles_once_they_are_made(sample_ws):
+    from console.cli import main
+
+    def check() -> dict:
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            assert main(["check", "--format", "json", "--workspace", str(sample_ws)]) == 1, err.getvalue()
+        return json.loads(out.getvalue())
+
+    def drift_of(rep: dict) -> list[tuple]:
+        return [(a["id"], a["evidence"]["source"], a["until"]) for a in rep["alerts"] if a["kind"] == "drift"]
+
+    before = drift_of(check())
+    assert before and {s for _, s, _ in before} == {"exact"}
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["profile", "--workspace", str(sample_ws)]) == 0
+    after = drift_of(check())
+    assert [i for i, _, _ in after] == [i for i, _, _ in before]  # the same alerts (acks still apply)
+    assert {s for _, s, _ in after} == {"profiles"} and all(u.endswith("T00:00:00Z") for _, _, u in after)
