@@ -1,9 +1,11 @@
-"""``check``'s drift rule from the daily profiles (console.profiles.alert_drift) against the exact
-rule on the same data (the ingested sample): with fresh profiles the drift and output-drift
-alerts are evaluated over whole UTC days, their features' drift read from the profiles and
-their output's drift exactly, and every other alert is the exact rule's, unchanged; when the
-profiles cannot answer (none, stale, a window that is not whole days, the domain classifier
-asked for), the rule is the exact one — and ``check`` on the command line is the profiles' one."""
+"""``check``'s window rules from the daily profiles (console.profiles.alert_source) against the
+rows on the same data (the ingested sample): with fresh profiles the drift, output-drift and
+data-quality alerts are evaluated over whole UTC days — the features' drift and data quality
+read from the profiles, the output's drift from its rows — and every other alert is the exact
+rule's, unchanged; the data quality of a whole-day window from profiles equals the rows' to
+the last bit; when the profiles cannot answer (none, stale, a window that is not whole days,
+the domain classifier asked for, categories pooled), the rows answer — and ``check`` on the
+command line is the profiles' one."""
 
 from __future__ import annotations
 
@@ -17,12 +19,14 @@ import pytest
 
 from console.analytics import alerts as alerts_mod
 from console.analytics.config import config_for
+from console.analytics.data_quality import feature_quality
 from console.analytics.drift import drift_report, output_report
 from console.analytics.windows import parse_time
-from console.profiles import alert_drift, glance, local
+from console.profiles import alert_source, core, glance, local
 from tests.test_profiles_reader import _open
 
 DRIFT_KINDS = ("drift", "output_drift")
+QUALITY_KINDS = ("missing", "new_category", "range")
 
 
 @pytest.fixture(name="db")
@@ -65,7 +69,17 @@ def test_with_fresh_profiles_the_drift_rule_reads_whole_days_and_agrees_with_the
     assert mine.keys() == theirs.keys()
     drifting = [a for a in mine.values() if a["kind"] in DRIFT_KINDS]
     assert {a["kind"] for a in drifting} == set(DRIFT_KINDS)  # the sample drifts, features and output
+    quality = [a for a in mine.values() if a["kind"] in QUALITY_KINDS]
+    assert quality and all(a["evidence"]["source"] == "profiles" for a in quality)
+    assert all(a["evidence"]["source"] == "exact" for a in theirs.values() if a["kind"] in QUALITY_KINDS)
+    for a in quality:  # same alerts, evidence and all, over whole days (the rows agree: the test below)
+        assert a["window_since"].endswith("T00:00:00Z") and a["until"].endswith("T00:00:00Z")
+        b = theirs[a["id"]]
+        assert a["severity"] == b["severity"]
+        assert [f["feature"] for f in a["evidence"]["features"]] == [f["feature"] for f in b["evidence"]["features"]]
     for i, a in mine.items():
+        if a["kind"] in QUALITY_KINDS:
+            continue
         if a["kind"] not in DRIFT_KINDS:
             # every other rule: the exact one, untouched (a spend to the last bits: the exact
             # query's per-day sums come in no fixed order, tests/test_profiles_glance.py)
@@ -105,11 +119,11 @@ def test_the_drift_rule_is_exact_where_the_profiles_cannot_answer(db, sample_ws)
     config = config_for(db, model)
     end = parse_time("2026-11-21T23:59:35.475001Z")
     week = end - dt.timedelta(days=7)
-    assert alert_drift.drift_source(db, model, version, config, week, end) is not None
+    assert alert_source.window_source("drift", db, model, version, config, week, end) is not None
     # a window that is not whole days; the domain classifier asked for (it needs the rows)
-    assert alert_drift.drift_source(db, model, version, config, end - dt.timedelta(hours=36), end) is None
+    assert alert_source.window_source("drift", db, model, version, config, end - dt.timedelta(hours=36), end) is None
     mv = dataclasses.replace(config, alerts=dataclasses.replace(config.alerts, multivariate=True))
-    assert alert_drift.drift_source(db, model, version, mv, week, end) is None
+    assert alert_source.window_source("drift", db, model, version, mv, week, end) is None
     db.close()
     # a batch committed since the profiles were made: not known fresh, so exact
     from tests.tui_helpers import ingest
@@ -121,7 +135,7 @@ def test_the_drift_rule_is_exact_where_the_profiles_cannot_answer(db, sample_ws)
     ingest(sample_ws)
     db2 = _open(sample_ws)
     try:
-        assert alert_drift.drift_source(db2, model, version, config, week, end) is None
+        assert alert_source.window_source("drift", db2, model, version, config, week, end) is None
         stale = glance.check_alerts(db2)
         assert {a["evidence"]["source"] for a in stale["alerts"] if a["kind"] == "drift"} == {"exact"}
     finally:
@@ -147,3 +161,47 @@ def test_check_on_the_command_line_reads_the_profiles_once_they_are_made(sample_
     after = drift_of(check())
     assert [i for i, _, _ in after] == [i for i, _, _ in before]  # the same alerts (acks still apply)
     assert {s for _, s, _ in after} == {"profiles"} and all(u.endswith("T00:00:00Z") for _, _, u in after)
+
+
+def _quality_windows(db) -> list[tuple]:
+    """(model, version, config, lo, hi) of every production version's latest 7 whole days."""
+    out = []
+    for model in sorted(db.registry.models()):
+        version = (db.production or {}).get(model)
+        if version is None or db.registry.get(model, version).reference is None:
+            continue
+        end = alerts_mod._latest(db, model, version, 7 * 86400)[1]
+        got = alert_source.window_source("data_quality", db, model, version, config_for(db, model),
+                                         end - dt.timedelta(days=7), end)
+        assert got is not None, model
+        out.append((model, version, config_for(db, model), got[0], got[1]))
+    return out
+
+
+def test_the_data_quality_of_whole_days_from_profiles_is_the_rows_to_the_last_bit(db):
+    local.profile_store(db)
+    windows = _quality_windows(db)
+    assert len(windows) >= 3
+    seen = set()
+    for model, version, config, lo, hi in windows:
+        for k in range(3):  # the latest window and two before it (``since`` walks back so)
+            a, b = lo - k * dt.timedelta(days=7), hi - k * dt.timedelta(days=7)
+            got = alert_source.quality_at(db, model, version, config, a, b)
+            rows = feature_quality(db, model, version, a, b, config)
+            assert got["source"] == "profiles", (model, a)
+            assert got["current"] == rows["current"] and got["features"] == rows["features"], (model, a)
+            for e in got["features"]:
+                seen |= {k for k in ("missing_rise", "unseen_share", "out_of_range_share") if e.get(k)}
+    assert seen == {"missing_rise", "unseen_share", "out_of_range_share"}  # every rule had values to compare
+
+
+def test_a_window_whose_categories_were_pooled_reads_its_rows(db, monkeypatch):
+    monkeypatch.setattr(core, "TOP_K", 1)  # every day pools all but its commonest category
+    import console.profiles.aggregate as aggregate
+
+    monkeypatch.setattr(aggregate, "TOP_K", 1)
+    local.profile_store(db)
+    model, version, config, lo, hi = next(w for w in _quality_windows(db) if w[0] == "credit-risk")
+    got = alert_source.quality_at(db, model, version, config, lo, hi)
+    rows = feature_quality(db, model, version, lo, hi, config)
+    assert got["source"] == "exact" and got["features"] == rows["features"]

@@ -32,9 +32,9 @@ severity — still fires there; ``since`` is the start of the earliest such wind
 exact to one window; for ``budget`` it is the first of the month), ``evidence`` (the numbers
 behind it) and a stable ``id``. An earlier window that cannot be computed stops the walk.
 
-The drift rule's reports may come from elsewhere (``DriftSource``): ``check``, the TUI and
-``metrics`` pass the daily profiles' (``console.profiles.alert_drift``: whole days, the features'
-drift merged from the profiles), which answer only when the profiles are fresh.
+The drift and data-quality rules' reports may come from elsewhere (``WindowSource``):
+``check``, the TUI and ``metrics`` pass the daily profiles' (``console.profiles.alert_source``:
+whole days merged from the profiles), which answer only when the profiles are fresh.
 
 A rule that cannot be computed (an unreadable cache or store file, a failing query) is never
 taken for "no alert": it becomes an entry of ``errors`` (``{"model", "kinds", "error"}``), the
@@ -81,13 +81,15 @@ from console.errors import InputUnreadable, UsageError
 
 SEVERITY_ORDER = {"critical": 0, "warning": 1}
 
-# Where the drift rule's reports may come from instead of ``drift_report``:
-# ``source(db, model, version, config, start, end)`` is given the rule's window (its size
-# ending at the newest record) and answers ``None`` (the exact report, as always) or
-# ``(lo, hi, report_at)``: the window to evaluate instead (same size) and what reports a
-# window of that size, in ``drift_report``'s shape. console.profiles' daily profiles are one
-# (``profiles.alert_drift``); analytics cannot import them, so the caller passes it.
-DriftSource = Callable[..., "tuple[dt.datetime, dt.datetime, Callable[..., dict[str, Any]]] | None"]
+# Where the window rules' reports may come from instead of the rows: ``source(rule, db, model,
+# version, config, start, end)``, ``rule`` one of ``SOURCED`` (``"drift"``: ``drift_report``'s
+# shape; ``"data_quality"``: ``feature_quality``'s), is given the rule's window (its size ending
+# at the newest record) and answers ``None`` (the rows, as always) or ``(lo, hi, report_at)``:
+# the window to evaluate instead (same size) and what reports a window of that size. The daily
+# profiles are one (``console.profiles.alert_source``); analytics cannot import them, so the
+# caller passes it.
+SOURCED = ("drift", "data_quality")
+WindowSource = Callable[..., "tuple[dt.datetime, dt.datetime, Callable[..., dict[str, Any]]] | None"]
 LOOKBACK = 8  # earlier windows ``since`` walks back over, at most
 
 
@@ -151,10 +153,10 @@ WINDOW_KINDS = ["drift", "performance", "slice", *QUALITY_KINDS]  # the producti
 
 def model_alerts(db: StoreLike, model: str, config: AnalyticsConfig | None = None,
                  errors: list[dict] | None = None,
-                 drift_source: DriftSource | None = None) -> tuple[list[dict], list[dict]]:
+                 source: WindowSource | None = None) -> tuple[list[dict], list[dict]]:
     """(alerts, skipped) for one model; a rule that fails is appended to ``errors`` (when
-    given — else its exception propagates) and the other rules still run. ``drift_source``:
-    see ``DriftSource``."""
+    given — else its exception propagates) and the other rules still run. ``source``:
+    see ``WindowSource``."""
     alerts: list[dict[str, Any]] = []
     skipped: list[dict[str, Any]] = []
 
@@ -188,11 +190,11 @@ def model_alerts(db: StoreLike, model: str, config: AnalyticsConfig | None = Non
     attempt(WINDOW_KINDS,
             lambda: found.update(rng=_latest(db, model, version, size) if version else None))
     _model_rules(db, model, config, version, found.get("rng"), "rng" in found, alerts, skipped, attempt,
-                 drift_source)
+                 source)
     return alerts, skipped
 
 
-def _model_rules(db, model, config, version, rng, ranged, alerts, skipped, attempt, drift_source) -> None:
+def _model_rules(db, model, config, version, rng, ranged, alerts, skipped, attempt, source) -> None:
     a = config.alerts
     if version is None:
         skipped.append({"model": model, "kinds": WINDOW_KINDS, "reason": "no production version"})
@@ -209,7 +211,7 @@ def _model_rules(db, model, config, version, rng, ranged, alerts, skipped, attem
 
             def drift() -> None:
                 lo, hi, at = start, end, report_at
-                other = drift_source(db, model, version, config, start, end) if drift_source else None
+                other = source("drift", db, model, version, config, start, end) if source else None
                 if other is not None:  # whole days from the daily profiles (console.profiles)
                     lo, hi, at = other
 
@@ -239,10 +241,14 @@ def _model_rules(db, model, config, version, rng, ranged, alerts, skipped, attem
         attempt(["performance", "slice", "fairness"], quality)
 
         if a.missing or a.new_category or a.range:  # data quality: console/analytics/data_quality.py
-            def data_quality_at(lo, hi) -> list[dict]:
-                part = feature_quality(db, model, version, lo, hi, config)
-                return feature_alerts(model, version, part, a, lo, hi, _alert)
-            attempt(QUALITY_KINDS, lambda: _walk(alerts, data_quality_at, start, end))
+            def data_quality() -> None:
+                lo, hi = start, end
+                at = lambda lo, hi: feature_quality(db, model, version, lo, hi, config)  # noqa: E731
+                other = source("data_quality", db, model, version, config, start, end) if source else None
+                if other is not None:  # whole days from the daily profiles (console.profiles)
+                    lo, hi, at = other
+                _walk(alerts, lambda lo, hi: feature_alerts(model, version, at(lo, hi), a, lo, hi, _alert), lo, hi)
+            attempt(QUALITY_KINDS, data_quality)
 
     def ops_at(lo, hi) -> list[dict]:  # every version of the model
         rep = ops_report(db, model, None, "all", lo, hi, config)
@@ -391,18 +397,18 @@ class _Incomplete(Exception):
 
 
 def check_alerts(db: StoreLike, model: str | None = None,
-                 drift_source: DriftSource | None = None) -> dict[str, Any]:
+                 source: WindowSource | None = None) -> dict[str, Any]:
     """``{"ok", "alerts", "skipped", "errors", "models"}`` over every model (or one). ``ok`` is
-    true only when every rule was computed and none fired. ``drift_source``: see
-    ``DriftSource`` (``profiles.glance.check_alerts`` passes the profiles')."""
+    true only when every rule was computed and none fired. ``source``: see
+    ``WindowSource`` (``profiles.glance.check_alerts`` passes the profiles')."""
     from console.analytics.cache import memoised
 
     ws_config = dict(db.config)
     key = {"k": "check", "m": model, "cfg": repr(ws_config),
-           "drift": None if drift_source is None else f"{drift_source.__module__}.{drift_source.__qualname__}"}
+           "source": None if source is None else f"{source.__module__}.{source.__qualname__}"}
 
     def compute() -> dict[str, Any]:
-        value = _check(db, model, drift_source)
+        value = _check(db, model, source)
         if value["errors"]:
             raise _Incomplete(value)
         return value
@@ -426,7 +432,7 @@ def not_evaluated(rep: dict[str, Any], most: int = 3) -> str:
     return f"? {len(skipped)} rule set(s) not evaluated: " + " · ".join(said) + more
 
 
-def _check(db: StoreLike, model: str | None, drift_source: DriftSource | None = None) -> dict[str, Any]:
+def _check(db: StoreLike, model: str | None, source: WindowSource | None = None) -> dict[str, Any]:
     if model is not None:
         check_model(db, model)
         models = [model]
@@ -436,7 +442,7 @@ def _check(db: StoreLike, model: str | None, drift_source: DriftSource | None = 
     skipped: list[dict[str, Any]] = []
     errors: list[dict[str, Any]] = []
     for m in models:
-        got, skip = model_alerts(db, m, errors=errors, drift_source=drift_source)
+        got, skip = model_alerts(db, m, errors=errors, source=source)
         alerts += got
         skipped += skip
     alerts.sort(key=lambda x: (SEVERITY_ORDER.get(x["severity"], 9), x["model"], x["kind"], x["subject"] or ""))

@@ -175,11 +175,14 @@ def _current(db: StoreLike, model: str, version: str, start, end, cols, bounds) 
 def feature_quality(
     db: StoreLike, model: str, version: str, start: dt.datetime, end: dt.datetime,
     config: AnalyticsConfig, reference_start: dt.datetime | None = None,
-    reference_end: dt.datetime | None = None,
+    reference_end: dt.datetime | None = None, current: Any = None,
 ) -> dict[str, Any]:
     """``{"reference", "current", "features"}`` of ``version`` in ``[start, end)``;
     ``UsageError`` when it has no reference (as drift), ``InputUnreadable`` when the reference
-    cannot be read."""
+    cannot be read. ``current(feats, bounds)`` (``feats``: ``(feature, column, kind)``;
+    ``bounds``: the reference's per numeric column) gives the window's side instead of reading
+    its rows — a ``driftdata.SideData`` keyed by column, numeric columns with ``outside`` —
+    or ``None`` when it cannot (the rows are read): the daily profiles' (console.profiles)."""
     from console.analytics.drift import load_reference, side_data
 
     feats = _features(db, model, version)
@@ -206,7 +209,9 @@ def feature_quality(
         reference.ready()
     bounds = {col: b for _, col, kind in feats if kind == "numeric" and col in ref_names
               and (b := reference_bounds(ref.columns.get(col))) is not None}
-    now = _current(db, model, version, start, end, [(c, k) for _, c, k in feats], bounds)
+    now = current(feats, bounds) if current is not None else None
+    if now is None:
+        now = _current(db, model, version, start, end, [(c, k) for _, c, k in feats], bounds)
     entries = [feature_entry(name, kind, ref.columns.get(col) if col in ref_names else None, now.columns[col])
                for name, col, kind in feats]
     info = dict(ref_info)
@@ -441,6 +446,7 @@ def feature_alerts(model: str, version: str, part: dict[str, Any], a: AlertsConf
         raise UsageError(f"{rows} rows in the window (the data-quality rules need min_requests = {a.min_requests})")
     flagged = {e["feature"]: flags(e, a, rows) for e in part["features"]}
     ref_rows = (part.get("reference") or {}).get("rows")
+    src = part.get("source", "exact")  # "profiles": whole days merged from the daily profiles
     out: list[dict] = []
 
     def hit(kind: str, key: str) -> list[dict]:
@@ -453,7 +459,7 @@ def feature_alerts(model: str, version: str, part: dict[str, Any], a: AlertsConf
         out.append(alert(model, version, "missing", "warning",
                          f"missing values up in {len(feats)} feature(s): {_named(said)} "
                          f"(rise > {_pct(a.missing_rise)})", lo, hi, threshold=a.missing_rise,
-                         current_rows=rows, reference_rows=ref_rows,
+                         current_rows=rows, reference_rows=ref_rows, source=src,
                          features=[{k: e[k] for k in ("feature", "reference_missing_share",
                                                       "current_missing_share", "missing_rise")} for e in feats]))
     feats = hit("new_category", "unseen_share")
@@ -463,7 +469,7 @@ def feature_alerts(model: str, version: str, part: dict[str, Any], a: AlertsConf
         out.append(alert(model, version, "new_category", "warning",
                          f"categories the reference never had in {len(feats)} feature(s): {_named(said)} of values "
                          f"(> {_pct(a.new_category_share)})", lo, hi, threshold=a.new_category_share,
-                         current_rows=rows, reference_rows=ref_rows,
+                         current_rows=rows, reference_rows=ref_rows, source=src,
                          features=[{k: e[k] for k in ("feature", "unseen_share", "unseen_values", "current_values")}
                                    for e in feats]))
     feats = hit("range", "out_of_range_share")
@@ -472,7 +478,7 @@ def feature_alerts(model: str, version: str, part: dict[str, Any], a: AlertsConf
         out.append(alert(model, version, "range", "warning",
                          f"values outside the reference's [min, max] in {len(feats)} feature(s): {_named(said)} "
                          f"(> {_pct(a.range_share)})", lo, hi, threshold=a.range_share,
-                         current_rows=rows, reference_rows=ref_rows,
+                         current_rows=rows, reference_rows=ref_rows, source=src,
                          features=[{k: e[k] for k in ("feature", "out_of_range_share", "reference_min",
                                                       "reference_max", "current_values")} for e in feats]))
     return out

@@ -234,13 +234,13 @@ def performance_live(db: Any, model: str, window: str | int | None = "1d", start
 
 
 def check_alerts(db: Any, model: str | None = None) -> dict[str, Any]:
-    """``analytics.check_alerts``, whose drift rule reads the daily profiles where they answer
-    (``alert_drift``: whole days, fresh profiles; else exactly, as before): what ``check``, the
-    alerts' ack and the TUI evaluate."""
+    """``analytics.check_alerts``, whose drift and data-quality rules read the daily profiles
+    where they answer (``alert_source``: whole days, fresh profiles; else the rows, as before):
+    what ``check``, ``alerts ack``/``snooze``, ``metrics`` and the TUI evaluate."""
     from console.analytics.alerts import check_alerts as check
-    from console.profiles.alert_drift import drift_source
+    from console.profiles.alert_source import window_source
 
-    return check(db, model, drift_source=drift_source)
+    return check(db, model, source=window_source)
 
 
 def exact_live(report: dict[str, Any]) -> dict[str, Any]:
