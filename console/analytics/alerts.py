@@ -82,13 +82,12 @@ from console.errors import InputUnreadable, UsageError
 SEVERITY_ORDER = {"critical": 0, "warning": 1}
 
 # Where the window rules' reports may come from instead of the rows: ``source(rule, db, model,
-# version, config, start, end)``, ``rule`` one of ``SOURCED`` (``"drift"``: ``drift_report``'s
-# shape; ``"data_quality"``: ``feature_quality``'s), is given the rule's window (its size ending
+# version, config, start, end)``, ``rule`` ``"drift"`` (``drift_report``'s shape) or
+# ``"data_quality"`` (``feature_quality``'s), is given the rule's window (its size ending
 # at the newest record) and answers ``None`` (the rows, as always) or ``(lo, hi, report_at)``:
 # the window to evaluate instead (same size) and what reports a window of that size. The daily
 # profiles are one (``console.profiles.alert_source``); analytics cannot import them, so the
 # caller passes it.
-SOURCED = ("drift", "data_quality")
 WindowSource = Callable[..., "tuple[dt.datetime, dt.datetime, Callable[..., dict[str, Any]]] | None"]
 LOOKBACK = 8  # earlier windows ``since`` walks back over, at most
 
