@@ -11,6 +11,8 @@ process with its own peak RSS from ``os.wait4``:
   windows of ``bench-binary``'s trend with drift from profiles (first: the reference read; then
   cached), and the fleet overview from profiles (first and again);
 - ``trend_cli`` / ``fleet_cli`` — the same as whole ``mlops-console trend`` / ``fleet`` processes;
+- ``check_cli`` — ``mlops-console check`` on a cold analytics cache (its drift and data-quality
+  rules from the profiles; the alerts' ``evidence.source`` listed);
 - ``tui`` — Pilot (``tui_jobs``): launch → fleet populated (cold analytics cache), and the
   panel switches of ``bench-binary``.
 
@@ -66,7 +68,7 @@ def run_section(out: Path, rows: int = ROWS, launch_timeout: float = 600.0, pane
         "generated_max_rss_mb": meta.get("generated_max_rss_mb"), "seconds": round(time.perf_counter() - t, 1)},
         "steps": {}, "errors": {}}
     adopt_in_place(ws)
-    todo = steps or ("adopt", "profile", "readers", "trend_cli", "fleet_cli", "tui")
+    todo = steps or ("adopt", "profile", "readers", "trend_cli", "fleet_cli", "check_cli", "tui")
 
     def step(name: str, fn) -> None:
         if name not in todo:
@@ -110,6 +112,18 @@ def run_section(out: Path, rows: int = ROWS, launch_timeout: float = 600.0, pane
         return {"first": _step(runs[0]), "again": _step(runs[1]), "models": len(doc.get("models", [])),
                 "source": doc.get("source")}
 
+    def check_cli() -> dict[str, Any]:
+        """``check`` on a cold analytics cache, its drift and data-quality rules from the profiles
+        just made (exit 1: alerts fired, which the bench store's drift makes them do)."""
+        clear_analytics_cache(ws)
+        m = run_measured([CONSOLE, "check", "--workspace", str(ws), "--format", "json"], cwd=ws)
+        if m.rc not in (0, 1):
+            m.check()
+        doc = m.json()
+        sources = sorted({f"{a['kind']}:{a['evidence'].get('source')}" for a in doc["alerts"]
+                          if "source" in a["evidence"]})
+        return _step(m, alerts=len(doc["alerts"]), errors=len(doc["errors"]), sources=sources)
+
     def tui() -> dict[str, Any]:
         out_: dict[str, Any] = {}
         for label, cold in (("launch_cold", True), ("launch_warm", False)):
@@ -139,7 +153,7 @@ def run_section(out: Path, rows: int = ROWS, launch_timeout: float = 600.0, pane
                      p50_s=pct(0.5), p95_s=pct(0.95), open_model_s=doc.get("open_model_s"))
 
     for name, fn in (("adopt", adopt), ("profile", profile), ("readers", readers), ("trend_cli", trend_cli),
-                     ("fleet_cli", fleet_cli), ("tui", tui)):
+                     ("fleet_cli", fleet_cli), ("check_cli", check_cli), ("tui", tui)):
         step(name, fn)
     rss = [v for s in res["steps"].values() for v in _rss_values(s)]
     res["peak_rss_mb"] = max(rss) if rss else None
@@ -167,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ws", type=Path, help="readers: the workspace")
     p.add_argument("--out", type=Path, default=Path("bench-out"))
     p.add_argument("--rows", type=int, default=ROWS)
-    p.add_argument("--steps", help="comma-separated steps (adopt,profile,readers,trend_cli,fleet_cli,tui)")
+    p.add_argument("--steps", help="comma-separated steps (adopt,profile,readers,trend_cli,fleet_cli,check_cli,tui)")
     a = p.parse_args(argv)
     if a.job == "readers":
         print(json.dumps(_readers_job(a.ws), default=str))
