@@ -73,7 +73,7 @@ def protocol_violations(path: Path) -> list[str]:
 
 def test_analytics_uses_only_the_snapshot_protocol() -> None:
     assert PROTOCOL_MEMBERS == {"batch", "registry", "production", "config", "store_dir", "cache_dir",
-                                "memo", "cursor", "parts", "labelled_subset", "training_usd"}
+                                "memo", "cursor", "parts", "labelled_subset", "training_usd", "alone"}
     found = [v for path in _modules(analytics_pkg) for v in protocol_violations(path)]
     assert found == []
 
@@ -209,3 +209,91 @@ def test_cancel_of_stale_runs_leaves_the_current_one(monkeypatch) -> None:
     assert new.is_alive() and new_got == []
     _cancel_until_done(runner, new)
     assert len(new_got) == 1 and isinstance(new_got[0], Cancelled)
+
+
+# DuckDB's memory_limit is one pool for the store: a materialised list result held by one report
+# (the hog) leaves too little for another's list aggregate, which fits alone (checked by hand:
+# 83 MB held of 100 MB)
+HOLD = "SELECT list(i) AS l FROM range(4000000) t(i)"
+NEED = "SELECT length(list(i)) FROM range(4000000) t(i)"
+
+
+class _Memory:
+    """Two reports on one small DuckDB: ``hog`` holds most of its memory until released; ``big``
+    needs it, so it runs out while the hog holds it — and fits alone."""
+
+    def __init__(self) -> None:
+        self.store = TableStore()
+        self.store.conn.execute("SET memory_limit = '100MB'")
+        self.store.conn.execute("SET threads = 1")
+        self.holding, self.release, self.ran_out = threading.Event(), threading.Event(), threading.Event()
+        self.order: list[str] = []
+
+    def hog(self, db) -> str:
+        cur = db.cursor()
+        cur.execute(HOLD)  # materialised, not fetched: held in the buffer pool
+        self.holding.set()
+        assert self.release.wait(30)
+        cur.close()
+        self.order.append("hog done")
+        return "hog"
+
+    def big(self, db) -> int:
+        self.order.append("big")
+        try:
+            if len([o for o in self.order if o == "big"]) > 1:
+                with db.alone():  # re-entered by a run already alone (the alert rules do): no wait
+                    return db.cursor().execute(NEED).fetchall()[0][0]
+            return db.cursor().execute(NEED).fetchall()[0][0]
+        except Exception:
+            self.ran_out.set()
+            raise
+
+
+def _thread(fn) -> tuple[threading.Thread, list]:
+    got: list = []
+
+    def run() -> None:
+        try:
+            got.append(fn())
+        except BaseException as exc:  # noqa: BLE001 - what the report raised
+            got.append(exc)
+
+    t = threading.Thread(target=run)
+    t.start()
+    return t, got
+
+
+def test_a_report_out_of_duckdb_memory_runs_again_alone(monkeypatch) -> None:
+    mem = _Memory()
+    monkeypatch.setattr(analytics_pkg, "hog_report", mem.hog, raising=False)
+    monkeypatch.setattr(analytics_pkg, "big_report", mem.big, raising=False)
+    runner = Runner()
+    hog, hog_got = _thread(lambda: runner.run(mem.store, "hog_report"))
+    assert mem.holding.wait(30)
+    big, big_got = _thread(lambda: runner.run(mem.store, "big_report"))
+    assert mem.ran_out.wait(30)  # beside the hog, DuckDB has no memory for it
+    mem.release.set()
+    hog.join(30)
+    big.join(30)
+    assert hog_got == ["hog"] and big_got == [4_000_000]  # not an error: run again, and it fit
+    assert mem.order == ["big", "hog done", "big"]  # again only once the hog had finished
+    assert runner.remembered(mem.store, "big_report")
+
+
+def test_a_run_waiting_to_go_alone_can_be_cancelled(monkeypatch) -> None:
+    mem = _Memory()
+    monkeypatch.setattr(analytics_pkg, "hog_report", mem.hog, raising=False)
+    monkeypatch.setattr(analytics_pkg, "big_report", mem.big, raising=False)
+    runner = Runner()
+    hog, hog_got = _thread(lambda: runner.run(mem.store, "hog_report", tag="current"))
+    assert mem.holding.wait(30)
+    big, big_got = _thread(lambda: runner.run(mem.store, "big_report", tag="stale"))
+    assert mem.ran_out.wait(30)
+    while big.is_alive():  # it may not be waiting yet at the first cancel
+        runner.cancel(lambda tag: tag == "stale")
+        big.join(0.05)
+    assert len(big_got) == 1 and isinstance(big_got[0], Cancelled) and hog.is_alive()
+    mem.release.set()
+    hog.join(30)
+    assert hog_got == ["hog"] and mem.order == ["big", "hog done"]

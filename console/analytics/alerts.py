@@ -50,6 +50,8 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
+import duckdb
+
 from console.analytics import windows as W
 from console.analytics.config import AnalyticsConfig, config_for, load_config
 from console.analytics.cost import budget_status
@@ -164,7 +166,13 @@ def model_alerts(db: StoreLike, model: str, config: AnalyticsConfig | None = Non
             fn()
             return
         try:
-            fn()
+            try:
+                fn()
+            except duckdb.OutOfMemoryException:
+                # DuckDB's memory is one pool for every report running now (the TUI's workers):
+                # this rule runs once more with none beside it (``StoreSnapshot.alone``)
+                with db.alone():
+                    fn()
         except InputUnreadable as exc:  # the input exists (or should) and cannot be read
             errors.append(failure(model, kinds, exc))
         except UsageError as exc:  # not applicable (no registered reference, say): skipped, said why

@@ -14,6 +14,12 @@ returned, untouched. Around the call it owns three things:
   run (``tag=``: the TUI, its worker) and cancels only the runs whose tag is stale.
 - **thread priority**: a report run off the main thread first lowers that thread's priority
   (``console.analytics.priority``), so an interactive caller's event loop runs first.
+- **memory**: DuckDB's ``memory_limit`` is one pool for every query on the store, so two large
+  label joins side by side (the TUI's alerts and the tabs it computes ahead) can run it out
+  where either alone fits. A report that DuckDB stops with ``OutOfMemoryException`` runs once
+  more **alone** (``_Gate``): it waits for the reports running now to finish, and holds back
+  those that would start, until it is done. A report may ask for that itself around one part
+  (``db.alone()``: the alert rules do, so that one rule's retry does not redo the others).
 """
 
 from __future__ import annotations
@@ -22,7 +28,8 @@ import importlib
 import inspect
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import duckdb
@@ -95,12 +102,75 @@ class _Job:
                 pass
 
 
+class _Gate:
+    """Reports run side by side, or one alone (module docstring, 'memory'). ``shared`` wraps
+    every run; ``alone``, entered from inside one, lets that run go on only once no other is
+    running, and keeps new ones waiting until it leaves (re-entered by the same run: already
+    alone). A cancelled job stops waiting."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._active = 0
+        self._owner: _Job | None = None  # the run going alone
+
+    def _wait(self, ready: Callable[[], bool], job: _Job) -> None:
+        while not ready():
+            if job.cancelled:
+                raise Cancelled()
+            self._cond.wait()
+
+    def wake(self) -> None:
+        """Let waiting runs look again (a job was cancelled)."""
+        with self._cond:
+            self._cond.notify_all()
+
+    @contextmanager
+    def shared(self, job: _Job) -> Iterator[None]:
+        with self._cond:
+            self._wait(lambda: self._owner is None, job)
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._active -= 1
+                self._cond.notify_all()
+
+    @contextmanager
+    def alone(self, job: _Job) -> Iterator[None]:
+        with self._cond:
+            if self._owner is job:
+                again = True
+            else:
+                again = False
+                self._active -= 1  # this run, waiting, holds nobody back
+                self._cond.notify_all()
+                try:
+                    self._wait(lambda: self._owner is None, job)
+                    self._owner = job
+                    try:
+                        self._wait(lambda: self._active == 0, job)
+                    except BaseException:
+                        self._owner = None
+                        self._cond.notify_all()
+                        raise
+                finally:
+                    self._active += 1
+        try:
+            yield
+        finally:
+            if not again:
+                with self._cond:
+                    self._owner = None
+                    self._cond.notify_all()
+
+
 class _Tracked:
     """``db`` as a report sees it through a runner: the same snapshot, with every cursor it
     opens known to the report's job."""
 
-    def __init__(self, db: StoreSnapshot, job: _Job) -> None:
-        self._db, self._job = db, job
+    def __init__(self, db: StoreSnapshot, job: _Job, gate: _Gate) -> None:
+        self._db, self._job, self._gate = db, job, gate
         self.batch, self.registry, self.production = db.batch, db.registry, db.production
         self.config, self.store_dir, self.cache_dir, self.memo = db.config, db.store_dir, db.cache_dir, db.memo
 
@@ -116,6 +186,9 @@ class _Tracked:
     def training_usd(self, model: str, version: str) -> float | None:
         return self._db.training_usd(model, version)
 
+    def alone(self) -> AbstractContextManager[None]:
+        return self._gate.alone(self._job)
+
 
 class Runner:
     """Runs reports on store snapshots: memo, waiting for a twin, cancellation, priority."""
@@ -124,6 +197,7 @@ class Runner:
         self._lock = threading.Lock()
         self._running: dict[tuple, threading.Event] = {}
         self._jobs: set[_Job] = set()
+        self._gate = _Gate()
 
     def run(self, db: StoreSnapshot, name: str | Callable[..., Any], /, *, tag: Any = None,
             **kwargs: Any) -> Any:
@@ -147,14 +221,12 @@ class Runner:
         with self._lock:
             self._jobs.add(job)
         try:
-            try:
-                result = fn(_Tracked(db, job), **kwargs)
-            except duckdb.InterruptException:
-                raise Cancelled() from None
-            except Exception:
-                if job.cancelled:
-                    raise Cancelled() from None
-                raise
+            with self._gate.shared(job):
+                try:
+                    result = self._call(fn, db, job, kwargs)
+                except duckdb.OutOfMemoryException:
+                    with self._gate.alone(job):  # once more, with no other report beside it
+                        result = self._call(fn, db, job, kwargs)
             if job.cancelled:
                 raise Cancelled()
             if not (isinstance(result, dict) and result.get("errors")):
@@ -165,6 +237,16 @@ class Runner:
                 self._jobs.discard(job)
                 self._running.pop(flight, None)
             running.set()
+
+    def _call(self, fn: Callable[..., Any], db: StoreSnapshot, job: _Job, kwargs: dict[str, Any]) -> Any:
+        try:
+            return fn(_Tracked(db, job, self._gate), **kwargs)
+        except duckdb.InterruptException:
+            raise Cancelled() from None
+        except Exception:
+            if job.cancelled:
+                raise Cancelled() from None
+            raise
 
     def remembered(self, db: StoreSnapshot, name: str | Callable[..., Any], /, **kwargs: Any) -> bool:
         """Whether ``run(db, name, **kwargs)`` would answer from the memo (nothing computed)."""
@@ -178,6 +260,7 @@ class Runner:
             jobs = [j for j in self._jobs if stale is None or stale(j.tag)]
         for job in jobs:
             job.cancel()
+        self._gate.wake()  # a cancelled run waiting to go alone stops waiting
         return len(jobs)
 
 

@@ -365,6 +365,9 @@ class _ReferenceOf:
     def training_usd(self, model: str, version: str) -> float | None:
         return self._db.training_usd(model, version)
 
+    def alone(self):
+        return self._db.alone()
+
 
 def _latest(db, model: str, version: str):
     row = _one(db, "SELECT max(ts) FROM predictions WHERE model = ? AND version = ?", [model, version])

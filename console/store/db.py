@@ -13,6 +13,7 @@ views and their columns are specified in docs/architecture.md.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -204,6 +205,11 @@ class Snapshot:
         """``predictions_labelled`` restricted to ``cond`` (literal SQL), joining only those rows'
         labels: see ``labelled_subset_sql``."""
         return labelled_subset_sql(cond)
+
+    def alone(self) -> contextlib.AbstractContextManager[None]:
+        """Nothing to wait for: used directly, a snapshot runs one report at a time (through
+        ``analytics.runner`` the runner's gate answers; ``StoreSnapshot.alone``)."""
+        return contextlib.nullcontext()
 
     # -- newer snapshots -----------------------------------------------------------------------
     def refresh(self, force: bool = False) -> Snapshot:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Callable, Hashable, Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -128,6 +129,14 @@ class StoreSnapshot(Protocol):
     def training_usd(self, model: str, version: str) -> float | None:
         """The version's training cost in USD: what its retrain hook reported (governance), else
         its registry entry's ``cost.training_usd``; ``None`` when unknown."""
+        ...
+
+    def alone(self) -> AbstractContextManager[None]:
+        """A context in which this report's queries run with no other report's beside them:
+        DuckDB's ``memory_limit`` is one pool for every query on the store, so two large label
+        joins side by side can exhaust it where either alone fits. Through a runner
+        (``analytics.runner``) it waits for the others to finish and holds new ones back; a
+        snapshot used directly runs one report at a time, so it does nothing."""
         ...
 
 
