@@ -2,7 +2,7 @@
 
 ``Runner.run(db, "drift_report", model=...)`` calls ``console.analytics.<name>`` (or, for
 ``"cost.cost_rows"``, a function of one of its modules) on a store snapshot and returns what it
-returned, untouched. Around the call it owns three things:
+returned, untouched. Around the call it owns four things:
 
 - **memo**: the result is kept in the snapshot's ``memo`` under the report's name and its
   arguments (defaults applied, so the same call spelled differently is one entry) — valid
