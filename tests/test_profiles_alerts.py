@@ -77,6 +77,8 @@ def test_with_fresh_profiles_the_drift_rule_reads_whole_days_and_agrees_with_the
         b = theirs[a["id"]]
         assert a["severity"] == b["severity"]
         assert [f["feature"] for f in a["evidence"]["features"]] == [f["feature"] for f in b["evidence"]["features"]]
+        assert a["detail"].endswith(" — from daily profiles")  # said where the reader sees it
+        assert "profiles" not in b["detail"]
     for i, a in mine.items():
         if a["kind"] in QUALITY_KINDS:
             continue
@@ -96,6 +98,7 @@ def test_with_fresh_profiles_the_drift_rule_reads_whole_days_and_agrees_with_the
         assert _fires(rep, a, rules)  # the exact report of the same days fires the same alert
         if a["kind"] == "drift":
             assert a["evidence"]["source"] == "profiles" and theirs[i]["evidence"]["source"] == "exact"
+            assert a["detail"].endswith(" — from daily profiles") and "profiles" not in theirs[i]["detail"]
             drifted = {f["feature"] for f in rep["features"] if f["drifted"]}
             assert {f["feature"] for f in a["evidence"]["features"]} == drifted
             assert a["evidence"]["current_rows"] == rep["current"]["rows"]

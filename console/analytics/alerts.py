@@ -355,15 +355,16 @@ def _drift_alerts(rep: dict[str, Any], a, start, end) -> list[dict[str, Any]]:
     names = ", ".join(f["feature"] for f in drifted[:8]) + (" …" if len(drifted) > 8 else "")
     features_ev = [{k: f[k] for k in ("feature", "method", "score", "threshold")} for f in drifted]
     source = rep.get("source", "exact")  # the features' drift: "profiles" (whole days) or "exact"
+    whence = " — from daily profiles" if source == "profiles" else ""
     if dd["drifted"]:
         out.append(_alert(model, version, "drift", a.drift_severity,
                           f"dataset drift: {dd['drifted_features']} of {dd['tested_features']} features drifted "
-                          f"(share {dd['share']:.2f} ≥ {dd['threshold']:.2f}): {names}",
+                          f"(share {dd['share']:.2f} ≥ {dd['threshold']:.2f}): {names}{whence}",
                           start, end, subject="dataset", share=dd["share"], threshold=dd["threshold"],
                           features=features_ev, current_rows=rep["current"]["rows"], source=source))
     elif drifted and a.feature_drift:
         out.append(_alert(model, version, "drift", "warning",
-                          f"{len(drifted)} feature(s) drifted: {names} (dataset share {dd['share']:.2f})",
+                          f"{len(drifted)} feature(s) drifted: {names} (dataset share {dd['share']:.2f}){whence}",
                           start, end, subject="features", share=dd["share"], threshold=dd["threshold"],
                           features=features_ev, current_rows=rep["current"]["rows"], source=source))
     mv = rep.get("multivariate")

@@ -447,6 +447,7 @@ def feature_alerts(model: str, version: str, part: dict[str, Any], a: AlertsConf
     flagged = {e["feature"]: flags(e, a, rows) for e in part["features"]}
     ref_rows = (part.get("reference") or {}).get("rows")
     src = part.get("source", "exact")  # "profiles": whole days merged from the daily profiles
+    whence = " — from daily profiles" if src == "profiles" else ""
     out: list[dict] = []
 
     def hit(kind: str, key: str) -> list[dict]:
@@ -458,7 +459,7 @@ def feature_alerts(model: str, version: str, part: dict[str, Any], a: AlertsConf
                 for e in feats]
         out.append(alert(model, version, "missing", "warning",
                          f"missing values up in {len(feats)} feature(s): {_named(said)} "
-                         f"(rise > {_pct(a.missing_rise)})", lo, hi, threshold=a.missing_rise,
+                         f"(rise > {_pct(a.missing_rise)}){whence}", lo, hi, threshold=a.missing_rise,
                          current_rows=rows, reference_rows=ref_rows, source=src,
                          features=[{k: e[k] for k in ("feature", "reference_missing_share",
                                                       "current_missing_share", "missing_rise")} for e in feats]))
@@ -468,7 +469,7 @@ def feature_alerts(model: str, version: str, part: dict[str, Any], a: AlertsConf
                 + (f" ({e['unseen_values'][0]['value']!s}…)" if e.get("unseen_values") else "") for e in feats]
         out.append(alert(model, version, "new_category", "warning",
                          f"categories the reference never had in {len(feats)} feature(s): {_named(said)} of values "
-                         f"(> {_pct(a.new_category_share)})", lo, hi, threshold=a.new_category_share,
+                         f"(> {_pct(a.new_category_share)}){whence}", lo, hi, threshold=a.new_category_share,
                          current_rows=rows, reference_rows=ref_rows, source=src,
                          features=[{k: e[k] for k in ("feature", "unseen_share", "unseen_values", "current_values")}
                                    for e in feats]))
@@ -477,7 +478,7 @@ def feature_alerts(model: str, version: str, part: dict[str, Any], a: AlertsConf
         said = [f"{e['feature']} {_pct(e['out_of_range_share'])}" for e in feats]
         out.append(alert(model, version, "range", "warning",
                          f"values outside the reference's [min, max] in {len(feats)} feature(s): {_named(said)} "
-                         f"(> {_pct(a.range_share)})", lo, hi, threshold=a.range_share,
+                         f"(> {_pct(a.range_share)}){whence}", lo, hi, threshold=a.range_share,
                          current_rows=rows, reference_rows=ref_rows, source=src,
                          features=[{k: e[k] for k in ("feature", "out_of_range_share", "reference_min",
                                                       "reference_max", "current_values")} for e in feats]))

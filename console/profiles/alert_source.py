@@ -26,8 +26,7 @@ domain classifier needs the rows). Otherwise ``None``: the rule reads the rows, 
   ``core.TOP_K``, a constant reference (NumPy widens its edges) — reads its rows.
 
 The alerts' ids are the same either way. Their evidence says ``"source": "profiles"`` (else
-``"exact"``).
-"""
+``"exact"``), and their ``detail`` ends with "— from daily profiles"."""
 
 from __future__ import annotations
 
