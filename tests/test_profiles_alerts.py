@@ -208,3 +208,35 @@ def test_a_window_whose_categories_were_pooled_reads_its_rows(db, monkeypatch):
     got = alert_source.quality_at(db, model, version, config, lo, hi)
     rows = feature_quality(db, model, version, lo, hi, config)
     assert got["source"] == "exact" and got["features"] == rows["features"]
+
+
+def test_a_damaged_day_file_sends_the_rules_to_the_rows_and_profile_writes_it_again(db, sample_ws):
+    from console.analytics import cost
+
+    local.profile_store(db)
+    models = sorted(db.registry.models())
+    day = sorted(local.day_files(local.profiles_dir(db), "credit-risk"))[-1]  # in every rule's window
+    day.write_bytes(b"not a parquet file")
+    with pytest.raises(local.ProfilesUnreadable, match="daily profiles unreadable"):
+        local.read_profiles(local.profiles_dir(db), model="credit-risk")
+    assert local.profiles_fresh(db, models)  # the manifest still says so: the readers find out
+    got = glance.check_alerts(db)
+    assert not got["errors"]  # never a failed rule for a derived file: the rows answer
+    rows = _by_id(alerts_mod.check_alerts(db))
+    mine = _by_id(got)
+    assert mine.keys() == rows.keys()
+    damaged = [i for i, a in mine.items() if a["model"] == "credit-risk"]
+    assert any(mine[i]["kind"] == "drift" for i in damaged)
+    for i in damaged:  # the model whose day is damaged: exactly the rules on the rows
+        assert mine[i] == _approx(rows[i])
+    assert {g["source"] for g in glance.ops_summary(db, models, "1d")} == {"exact"}
+    assert glance.budget_status(db) == _approx(cost.budget_status(db))
+    assert glance.drift_report(db, "credit-risk")["source"] == "exact"
+    done = local.profile_store(db)  # the day's fingerprint is unchanged, but its file is not a profile
+    assert f"credit-risk/{day.stem.split('=')[1]}" in done["computed"]
+    again = _open(sample_ws)  # a new snapshot (the one above remembers its answers)
+    try:
+        sources = {a["evidence"]["source"] for a in glance.check_alerts(again)["alerts"] if a["kind"] == "drift"}
+        assert sources == {"profiles"}
+    finally:
+        again.close()

@@ -24,6 +24,8 @@ domain classifier needs the rows). Otherwise ``None``: the rule reads the rows, 
   bins (its edges run from that min to that max), and a categorical feature's unseen values
   are its merged counts. A window where that does not hold — a day's categories pooled past
   ``core.TOP_K``, a constant reference (NumPy widens its edges) — reads its rows.
+- A day file that cannot be read (``local.ProfilesUnreadable``) sends the window to the rows
+  too (the newest window's: the rule as before; ``profile`` writes the file again).
 
 The alerts' ids are the same either way. Their evidence says ``"source": "profiles"`` (else
 ``"exact"``), and their ``detail`` ends with "— from daily profiles"."""
@@ -55,17 +57,26 @@ def window_source(rule: str, db: Any, model: str, version: str, config: Any, sta
         return None
     newest = end - dt.timedelta(microseconds=1)
     hi = dt.datetime.combine(newest.date() + dt.timedelta(days=1), dt.time(), dt.UTC)
+    lo = hi - dt.timedelta(seconds=size)
+    try:  # damaged day files: the rule reads the rows, as before
+        local.read_profiles(local.profiles_dir(db), model=model, version=version, start=lo.date(),
+                            end=hi.date(), ordered=False)
+    except local.ProfilesUnreadable:
+        return None
     report = drift_at if rule == "drift" else quality_at
-    return hi - dt.timedelta(seconds=size), hi, lambda lo, up: report(db, model, version, config, lo, up)
+    return lo, hi, lambda a, b: report(db, model, version, config, a, b)
 
 
 def drift_at(db: Any, model: str, version: str, config: Any, lo: dt.datetime, hi: dt.datetime) -> dict[str, Any]:
     """``drift_report``'s shape for the whole days ``[lo, hi)``: the features from the
     profiles, the output exact (only when the ``output_drift`` rule is on)."""
-    from console.analytics.drift import output_report
+    from console.analytics.drift import drift_report, output_report
     from console.profiles import reader
 
-    row = reader.windows_from_profiles(db, model, version, [W.Window(lo, hi, lo)], fresh=False)[0]
+    try:
+        row = reader.windows_from_profiles(db, model, version, [W.Window(lo, hi, lo)], fresh=False)[0]
+    except local.ProfilesUnreadable:  # an earlier window's damaged day: its rows
+        return {**drift_report(db, model, version, lo, hi, config=config, multivariate=False), "source": "exact"}
     drift = row.get("drift") or {}
     rows = int(row.get("requests") or 0)
     dd = drift.get("dataset_drift") or {"share": 0.0, "threshold": config.drift.share, "drifted": False,
@@ -87,7 +98,10 @@ def quality_at(db: Any, model: str, version: str, config: Any, lo: dt.datetime, 
     used: list[bool] = []
 
     def current(feats, bounds):
-        side = _side(db, model, version, lo, hi, feats, bounds)
+        try:
+            side = _side(db, model, version, lo, hi, feats, bounds)
+        except local.ProfilesUnreadable:  # a damaged day file: the rows
+            side = None
         used.append(side is not None)
         return side
 

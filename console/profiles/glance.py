@@ -9,7 +9,8 @@ which each one falls back to.
 
 **When profiles answer.** Only for all of the data (no ``start``/``end``), in buckets of whole
 days, and only when ``local.profiles_fresh`` says the profiles are up to date for the store's
-current batch — a check that reads no row. Nothing here computes profiles: that is
+current batch — a check that reads no row — and their day files read (a damaged one,
+``local.ProfilesUnreadable``: the exact function answers, and ``profile`` writes it again). Nothing here computes profiles: that is
 ``mlops-console profile``'s job (a cron after ingest), which takes minutes on a large store;
 between a new batch and the next ``profile`` run, the exact functions answer.
 
@@ -63,6 +64,14 @@ def ops_summary(db: Any, models: list[str] | None = None, window: str | int | No
     whole = start is None and end is None and size is not None and size % DAY == 0
     if not models or not whole or not local.profiles_fresh(db, models):
         return [{**e, "source": "exact"} for e in ops_mod.ops_summary(db, models, window, start, end)]
+    try:
+        return _ops_profiles(db, models, size)
+    except local.ProfilesUnreadable:  # a damaged day file: the rows answer (``profile`` rewrites it)
+        return [{**e, "source": "exact"} for e in ops_mod.ops_summary(db, models, window, start, end)]
+
+
+def _ops_profiles(db: Any, models: list[str], size: int) -> list[dict[str, Any]]:
+    """``ops_summary`` of ``models`` from their profiles (``ProfilesUnreadable``: a damaged day)."""
     out = []
     for m in models:
         entry: dict[str, Any] = {"model": m, "requests": 0, "errors": 0, "error_rate": None,
@@ -102,12 +111,24 @@ def budget_status(db: Any, model: str | None = None) -> list[dict[str, Any]]:
     models = [p[0] for p in plans]
     if not models or not local.profiles_fresh(db, models):
         return cost_mod.budget_status(db, model)
+    try:
+        base = _spend_profiles(db, plans)
+    except local.ProfilesUnreadable:  # a damaged day file: the rows answer
+        base = None
+    if base is None:
+        return cost_mod.budget_status(db, model)
+    return cost_mod.budget_rows(db, plans, base)
+
+
+def _spend_profiles(db: Any, plans: list[tuple]) -> dict[str, list[tuple]] | None:
+    """Each model's per-version, per-day spend rows from the profiles (``None``: a record
+    after the clock, which the exact query must see)."""
     base: dict[str, list[tuple]] = {}
     for m, _budget, last, month_start in plans:
         if last is None:
             continue
         if data_range(db, Scope(m, None))[1] != last:  # a record after the clock
-            return cost_mod.budget_status(db, model)
+            return None
         g = local.sums_by(db, m, ("version", "day", "stat"), SPEND_STATS, ("", core.COST),
                           month_start.date(), last.date() + dt.timedelta(days=1))
         acc: dict[tuple[str, dt.date], list] = {}
@@ -122,7 +143,7 @@ def budget_status(db: Any, model: str | None = None) -> list[dict[str, Any]]:
         # the _BASE_SQL columns; budget uses the spend and the first record's day only
         base[m] = [(m, v, d, n, usd, n_usd, lab, 0, 0.0, 0, dt.datetime.combine(d, dt.time(), dt.UTC), None)
                    for (v, d), (n, usd, n_usd, lab) in sorted(acc.items())]
-    return cost_mod.budget_rows(db, plans, base)
+    return base
 
 
 def _profiled_drift(db: Any, model: str, version: str | None, wins: list[W.Window]) -> list[dict[str, Any]] | None:
@@ -131,7 +152,10 @@ def _profiled_drift(db: Any, model: str, version: str | None, wins: list[W.Windo
     from console.analytics.drift import plan_drift
     from console.profiles import reader
 
-    rows = reader.windows_from_profiles(db, model, version, wins, fresh=False, plots=True)
+    try:
+        rows = reader.windows_from_profiles(db, model, version, wins, fresh=False, plots=True)
+    except local.ProfilesUnreadable:  # a damaged day file: the exact report answers
+        return None
     if any("drift" not in r for r in rows):
         return None
     plan = plan_drift(db, model, version, None, None, None, None)
@@ -217,9 +241,12 @@ def performance_live(db: Any, model: str, window: str | int | None = "1d", start
         rng, size = report_windows(db, Scope(model, v), window, size)
         if metric is not None and task in PROFILED_TASKS and size is not None and size % DAY == 0:
             wins = W.split(rng[0], rng[1], size) if rng is not None else []
-            prof = local.read_profiles(local.profiles_dir(db), model=model, version=v, ordered=False)
+            try:
+                prof = local.read_profiles(local.profiles_dir(db), model=model, version=v, ordered=False)
+            except local.ProfilesUnreadable:  # a damaged day file: the report answers
+                prof = None
             least = config_for(db, model).performance.min_labelled
-            for w in reversed(wins):  # the newest window with a live value is the answer
+            for w in reversed(wins if prof is not None else []):  # the newest window with a live value
                 m = core.merge(reader.days_in(prof, w.start, w.end))
                 # the report's labelled rows are those it scores: status ok (``labelled_ok``)
                 row = {"start": W.iso(w.start), "end": W.iso(w.end), "labelled": m.get("labelled_ok"),
@@ -227,7 +254,8 @@ def performance_live(db: Any, model: str, window: str | int | None = "1d", start
                 live = live_value([row], metric, least)
                 if live["value"] is not None:
                     return {**live, "source": "profiles"}
-            return {**live_value([], metric, least), "source": "profiles"}
+            if prof is not None:
+                return {**live_value([], metric, least), "source": "profiles"}
     if not exact:
         return None
     return exact_live(performance_report(db, model, window=window, start=start, end=end))

@@ -33,9 +33,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 
+from console.errors import InputUnreadable
 from console.profiles import aggregate
 from console.profiles.core import (
     COST,
@@ -283,16 +285,47 @@ _DAYS: dict[str, tuple[tuple[int, int], pa.Table]] = {}  # day file -> (its size
 _DAYS_MAX = 20_000
 
 
-def _read_day(f: Path) -> pa.Table:
-    """One day file, remembered in the process until its size or modification time changes."""
+class ProfilesUnreadable(InputUnreadable):
+    """A stored profile file cannot be read (truncated, not Parquet, not ours, gone): the
+    readers that have an exact path fall back to it; ``profile`` writes the file again."""
+
+
+def unreadable(where: Any, exc: BaseException) -> ProfilesUnreadable:
+    """The one-line error for a profile file that could not be read."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return ProfilesUnreadable(f"daily profiles unreadable ({where}): {text}; `mlops-console profile` writes them again")
+
+
+# what reading a damaged day file raises (Arrow, the OS, DuckDB's Parquet reader)
+READ_ERRORS = (OSError, pa.ArrowException, duckdb.IOException, duckdb.InvalidInputException)
+
+
+def _footer_ok(f: Path) -> bool:
+    """Whether ``f`` is a Parquet file whose footer reads (``profile`` writes a day again when
+    not: a damaged file would otherwise be kept for as long as its day does not change)."""
     import pyarrow.parquet as pq
 
-    st = f.stat()
-    ident = (st.st_size, st.st_mtime_ns)
-    hit = _DAYS.get(str(f))
-    if hit is not None and hit[0] == ident:
-        return hit[1]
-    table = pq.read_table(f, schema=SCHEMA)
+    try:
+        pq.read_metadata(f)
+        return True
+    except READ_ERRORS:
+        return False
+
+
+def _read_day(f: Path) -> pa.Table:
+    """One day file, remembered in the process until its size or modification time changes
+    (``ProfilesUnreadable`` when it cannot be read)."""
+    import pyarrow.parquet as pq
+
+    try:
+        st = f.stat()
+        ident = (st.st_size, st.st_mtime_ns)
+        hit = _DAYS.get(str(f))
+        if hit is not None and hit[0] == ident:
+            return hit[1]
+        table = pq.read_table(f, schema=SCHEMA)
+    except READ_ERRORS as exc:
+        raise unreadable(f"{f.parent.name}/{f.name}", exc) from exc
     if len(_DAYS) >= _DAYS_MAX:
         _DAYS.clear()
     _DAYS[str(f)] = (ident, table)
@@ -357,8 +390,11 @@ def _query_days(db: Any, files: list[Path], stats: tuple[str, ...], columns: tup
             source, first = "days_arrow", []
         else:
             source, first = "read_parquet(?)", [names]
-        return cur.execute(f"WITH days AS MATERIALIZED (SELECT * FROM {source} WHERE {cond}) {sql}",
-                           first + params).fetchall()
+        try:
+            return cur.execute(f"WITH days AS MATERIALIZED (SELECT * FROM {source} WHERE {cond}) {sql}",
+                               first + params).fetchall()
+        except READ_ERRORS as exc:
+            raise unreadable(f"{len(files)} day file(s)", exc) from exc
     finally:
         cur.close()
 
@@ -544,7 +580,8 @@ def profile_store(db: Any, models: list[str] | None = None, out: Path | None = N
         for day in days:
             key = f"{model}/{day}"
             fp = hashlib.sha256(f"{by_day.get(day)}|{labels_fp}|{specs_fp}|{db.batch if parts is None else ''}".encode()).hexdigest()
-            if manifest.get(key) == fp and day_path(out, model, day).is_file():
+            if manifest.get(key) == fp and (_footer_ok(day_path(out, model, day)) if not check
+                                            else day_path(out, model, day).is_file()):
                 kept += 1
                 continue
             todo.append(day)
