@@ -90,9 +90,12 @@ def test_with_fresh_profiles_the_drift_rule_reads_whole_days_and_agrees_with_the
         assert a["severity"] == theirs[i]["severity"]
         model, version = a["model"], a["version"]
         start, end = parse_time(a["window_since"]), parse_time(a["until"])
-        newest = parse_time(theirs[i]["until"]) - dt.timedelta(microseconds=1)  # the exact window's end
+        rolling = parse_time(theirs[i]["window_since"]), parse_time(theirs[i]["until"])  # the rows' window
+        newest = rolling[1] - dt.timedelta(microseconds=1)
         assert end == dt.datetime.combine(newest.date() + dt.timedelta(days=1), dt.time(), dt.UTC)
-        assert end - start == dt.timedelta(days=7) and start.time() == dt.time()
+        assert start == dt.datetime.combine(rolling[0].date(), dt.time(), dt.UTC)  # the days covering it
+        assert end - start in (dt.timedelta(days=7), dt.timedelta(days=8))
+        span = end - start
         rep = drift_report(db, model, version, start, end, multivariate=False)  # exact, same whole days
         rules = config_for(db, model).alerts
         assert _fires(rep, a, rules)  # the exact report of the same days fires the same alert
@@ -107,9 +110,8 @@ def test_with_fresh_profiles_the_drift_rule_reads_whole_days_and_agrees_with_the
             assert output_report(db, model, version, start, end) == rep["output"]
         # since: the start of a run of whole-day windows that fire it, the exact report agreeing
         since = parse_time(a["since"])
-        assert since <= start and (start - since) % dt.timedelta(days=7) == dt.timedelta(0)
-        assert _fires(drift_report(db, model, version, since, since + dt.timedelta(days=7), multivariate=False),
-                      a, rules)
+        assert since <= start and (start - since) % span == dt.timedelta(0)
+        assert _fires(drift_report(db, model, version, since, since + span, multivariate=False), a, rules)
 
 
 def test_the_drift_rule_is_exact_where_the_profiles_cannot_answer(db, sample_ws):
@@ -123,6 +125,9 @@ def test_the_drift_rule_is_exact_where_the_profiles_cannot_answer(db, sample_ws)
     end = parse_time("2026-11-21T23:59:35.475001Z")
     week = end - dt.timedelta(days=7)
     assert alert_source.window_source("drift", db, model, version, config, week, end) is not None
+    # a 1d window: the whole days that cover it (the newest record at 23:59: two days)
+    day = alert_source.window_source("drift", db, model, version, config, end - dt.timedelta(days=1), end)
+    assert day[:2] == (parse_time("2026-11-20T00:00:00Z"), parse_time("2026-11-22T00:00:00Z"))
     # a window that is not whole days; the domain classifier asked for (it needs the rows)
     assert alert_source.window_source("drift", db, model, version, config, end - dt.timedelta(hours=36), end) is None
     mv = dataclasses.replace(config, alerts=dataclasses.replace(config.alerts, multivariate=True))
@@ -167,7 +172,8 @@ def test_check_on_the_command_line_reads_the_profiles_once_they_are_made(sample_
 
 
 def _quality_windows(db) -> list[tuple]:
-    """(model, version, config, lo, hi) of every production version's latest 7 whole days."""
+    """(model, version, config, lo, hi) of every production version's whole days covering its
+    latest 7 days."""
     out = []
     for model in sorted(db.registry.models()):
         version = (db.production or {}).get(model)
@@ -188,7 +194,7 @@ def test_the_data_quality_of_whole_days_from_profiles_is_the_rows_to_the_last_bi
     seen = set()
     for model, version, config, lo, hi in windows:
         for k in range(3):  # the latest window and two before it (``since`` walks back so)
-            a, b = lo - k * dt.timedelta(days=7), hi - k * dt.timedelta(days=7)
+            a, b = lo - k * (hi - lo), hi - k * (hi - lo)
             got = alert_source.quality_at(db, model, version, config, a, b)
             rows = feature_quality(db, model, version, a, b, config)
             assert got["source"] == "profiles", (model, a)

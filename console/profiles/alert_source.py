@@ -12,9 +12,9 @@ domain classifier needs the rows). Otherwise ``None``: the rule reads the rows, 
 
 **What differs from the rows.**
 
-- The window is the ``window``'s whole UTC days up to and including the day of the version's
-  newest record (not ``window`` back from that record), and ``since`` walks back in windows of
-  the same days.
+- The window is the whole UTC days that cover it: from the midnight at or before its start to
+  the midnight after the version's newest record (7 or 8 days for ``7d``, never fewer rows than
+  the window itself), and ``since`` walks back in windows of that many days.
 - Drift: each feature is tested as ``reader`` tests it from profiles (the report's Wasserstein
   on the merged sketch within its ``score_bound``, else the reference's bins, categories by
   the report's own test). The model's output is not profiled: its drift is the exact report's
@@ -55,9 +55,11 @@ def window_source(rule: str, db: Any, model: str, version: str, config: Any, sta
         return None
     if future_rows(db, model) is not None or not local.profiles_fresh(db, [model]):
         return None
+    # the whole days that cover the window: never fewer rows than it holds (a 1d window just
+    # after midnight would otherwise be minutes of data)
     newest = end - dt.timedelta(microseconds=1)
     hi = dt.datetime.combine(newest.date() + dt.timedelta(days=1), dt.time(), dt.UTC)
-    lo = hi - dt.timedelta(seconds=size)
+    lo = dt.datetime.combine(start.astimezone(dt.UTC).date(), dt.time(), dt.UTC)
     try:  # damaged day files: the rule reads the rows, as before
         local.read_profiles(local.profiles_dir(db), model=model, version=version, start=lo.date(),
                             end=hi.date(), ordered=False)
