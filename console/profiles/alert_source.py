@@ -35,6 +35,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from console import clock
 from console.analytics import windows as W
 from console.analytics.source import future_rows
 from console.profiles import core, local
@@ -59,7 +60,7 @@ def window_source(rule: str, db: Any, model: str, version: str, config: Any, sta
     # after midnight would otherwise be minutes of data)
     newest = end - dt.timedelta(microseconds=1)
     hi = dt.datetime.combine(newest.date() + dt.timedelta(days=1), dt.time(), dt.UTC)
-    lo = dt.datetime.combine(start.astimezone(dt.UTC).date(), dt.time(), dt.UTC)
+    lo = dt.datetime.combine(clock.as_utc(start).date(), dt.time(), dt.UTC)
     try:  # damaged day files: the rule reads the rows, as before
         local.read_profiles(local.profiles_dir(db), model=model, version=version, start=lo.date(),
                             end=hi.date(), ordered=False)
