@@ -212,15 +212,17 @@ def _model_rules(db, model, config, version, rng, ranged, alerts, skipped, attem
                         "reason": f"no traffic for production version {version}"})
     else:
         start, end = rng
-        if a.drift:
-            def report_at(lo, hi) -> dict[str, Any]:
-                return drift_report(db, model, version, lo, hi, config=config, multivariate=a.multivariate)
 
+        def window(rule: str, rows_at) -> tuple:
+            """``rule``'s window and what reports one: ``source``'s when it answers (whole days
+            from the daily profiles, console.profiles), else ``[start, end)`` by ``rows_at``."""
+            got = source(rule, db, model, version, config, start, end) if source else None
+            return got if got is not None else (start, end, rows_at)
+
+        if a.drift:
             def drift() -> None:
-                lo, hi, at = start, end, report_at
-                other = source("drift", db, model, version, config, start, end) if source else None
-                if other is not None:  # whole days from the daily profiles (console.profiles)
-                    lo, hi, at = other
+                lo, hi, at = window("drift", lambda lo, hi: drift_report(db, model, version, lo, hi, config=config,
+                                                                          multivariate=a.multivariate))
 
                 def drift_at(lo, hi) -> list[dict]:
                     rep = at(lo, hi)
@@ -241,19 +243,11 @@ def _model_rules(db, model, config, version, rng, ranged, alerts, skipped, attem
                 out += fairness_alerts(srep, a, lo, hi, _alert)
             return out
 
-        def quality() -> None:
-            found = quality_at(start, end)
-            _began(found, quality_at, start, end)
-            alerts.extend(found)
-        attempt(["performance", "slice", "fairness"], quality)
+        attempt(["performance", "slice", "fairness"], lambda: _walk(alerts, quality_at, start, end))
 
         if a.missing or a.new_category or a.range:  # data quality: console/analytics/data_quality.py
             def data_quality() -> None:
-                lo, hi = start, end
-                at = lambda lo, hi: feature_quality(db, model, version, lo, hi, config)  # noqa: E731
-                other = source("data_quality", db, model, version, config, start, end) if source else None
-                if other is not None:  # whole days from the daily profiles (console.profiles)
-                    lo, hi, at = other
+                lo, hi, at = window("data_quality", lambda lo, hi: feature_quality(db, model, version, lo, hi, config))
                 _walk(alerts, lambda lo, hi: feature_alerts(model, version, at(lo, hi), a, lo, hi, _alert), lo, hi)
             attempt(QUALITY_KINDS, data_quality)
 
@@ -282,9 +276,7 @@ def _model_rules(db, model, config, version, rng, ranged, alerts, skipped, attem
         orng = _latest(db, model, None, osize)
         if orng is None:
             return
-        found = ops_at(*orng)
-        _began(found, ops_at, *orng)
-        alerts.extend(found)
+        _walk(alerts, ops_at, *orng)
     attempt(["errors", "latency"], ops)
 
     def budget() -> None:

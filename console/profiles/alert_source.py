@@ -117,11 +117,9 @@ def _side(db: Any, model: str, version: str, lo: dt.datetime, hi: dt.datetime, f
     missing values, and numeric values outside ``bounds`` or categorical counts — ``None`` when
     the profiles cannot give one of them exactly."""
     from console.analytics.driftdata import Column, SideData
-    from console.profiles import reader
 
-    prof = local.read_profiles(local.profiles_dir(db), model=model, version=version, start=lo.date(),
-                               end=hi.date(), ordered=False)
-    m = core.merge(reader.days_in(prof, lo, hi))
+    m = core.merge(local.read_profiles(local.profiles_dir(db), model=model, version=version, start=lo.date(),
+                                       end=hi.date(), ordered=False))  # the days of [lo, hi): whole days
     rows = int(m.get("rows"))
     cols: dict[str, Column] = {}
     for name, col, kind in feats:

@@ -166,7 +166,7 @@ class KeySet:
     def contains(self, keys: np.ndarray) -> np.ndarray:
         """Boolean mask: which of ``keys`` are already in the set (probed as ``probe`` does: with
         the keys sorted and distinct, then the ones found looked up in ``keys``' order)."""
-        uniq, _ = distinct_first(keys)
+        uniq = np.unique(keys)  # (no first-occurrence mask: nothing here needs it)
         return member(keys, uniq[self._contains_sorted(uniq)])
 
     def probe(self, keys: np.ndarray, uniq: np.ndarray, first: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
