@@ -62,12 +62,12 @@ def ops_summary(db: Any, models: list[str] | None = None, window: str | int | No
     size = W.parse_window(window, "1d") if isinstance(window, str) or window is None else window
     models = _models(db, models)
     whole = start is None and end is None and size is not None and size % DAY == 0
-    if not models or not whole or not local.profiles_fresh(db, models):
-        return [{**e, "source": "exact"} for e in ops_mod.ops_summary(db, models, window, start, end)]
-    try:
-        return _ops_profiles(db, models, size)
-    except local.ProfilesUnreadable:  # a damaged day file: the rows answer (``profile`` rewrites it)
-        return [{**e, "source": "exact"} for e in ops_mod.ops_summary(db, models, window, start, end)]
+    if models and whole and local.profiles_fresh(db, models):
+        try:
+            return _ops_profiles(db, models, size)
+        except local.ProfilesUnreadable:  # a damaged day file: the rows answer (``profile`` rewrites it)
+            pass
+    return [{**e, "source": "exact"} for e in ops_mod.ops_summary(db, models, window, start, end)]
 
 
 def _ops_profiles(db: Any, models: list[str], size: int) -> list[dict[str, Any]]:
@@ -109,15 +109,14 @@ def budget_status(db: Any, model: str | None = None) -> list[dict[str, Any]]:
     no record of the model is stamped after that one (a future stamp would share its day)."""
     plans = cost_mod.budget_plans(db, model)
     models = [p[0] for p in plans]
-    if not models or not local.profiles_fresh(db, models):
-        return cost_mod.budget_status(db, model)
-    try:
-        base = _spend_profiles(db, plans)
-    except local.ProfilesUnreadable:  # a damaged day file: the rows answer
-        base = None
-    if base is None:
-        return cost_mod.budget_status(db, model)
-    return cost_mod.budget_rows(db, plans, base)
+    if models and local.profiles_fresh(db, models):
+        try:
+            base = _spend_profiles(db, plans)
+        except local.ProfilesUnreadable:  # a damaged day file: the rows answer
+            base = None
+        if base is not None:
+            return cost_mod.budget_rows(db, plans, base)
+    return cost_mod.budget_status(db, model)
 
 
 def _spend_profiles(db: Any, plans: list[tuple]) -> dict[str, list[tuple]] | None:
@@ -245,16 +244,16 @@ def performance_live(db: Any, model: str, window: str | int | None = "1d", start
                 prof = local.read_profiles(local.profiles_dir(db), model=model, version=v, ordered=False)
             except local.ProfilesUnreadable:  # a damaged day file: the report answers
                 prof = None
-            least = config_for(db, model).performance.min_labelled
-            for w in reversed(wins if prof is not None else []):  # the newest window with a live value
-                m = core.merge(reader.days_in(prof, w.start, w.end))
-                # the report's labelled rows are those it scores: status ok (``labelled_ok``)
-                row = {"start": W.iso(w.start), "end": W.iso(w.end), "labelled": m.get("labelled_ok"),
-                       "metrics": reader.metrics_of(m, task) if m.get("labelled_ok") else {}}
-                live = live_value([row], metric, least)
-                if live["value"] is not None:
-                    return {**live, "source": "profiles"}
             if prof is not None:
+                least = config_for(db, model).performance.min_labelled
+                for w in reversed(wins):  # the newest window with a live value is the answer
+                    m = core.merge(reader.days_in(prof, w.start, w.end))
+                    # the report's labelled rows are those it scores: status ok (``labelled_ok``)
+                    row = {"start": W.iso(w.start), "end": W.iso(w.end), "labelled": m.get("labelled_ok"),
+                           "metrics": reader.metrics_of(m, task) if m.get("labelled_ok") else {}}
+                    live = live_value([row], metric, least)
+                    if live["value"] is not None:
+                        return {**live, "source": "profiles"}
                 return {**live_value([], metric, least), "source": "profiles"}
     if not exact:
         return None
